@@ -1,0 +1,100 @@
+//! The logged-in user, as an actix extractor.
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use paperclip::actix::Apiv2Security;
+use sitga_user::Role;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The user who sent a valid `Authorization: Bearer <access token>` header.
+/// Taking it as a handler argument is what makes a route authenticated.
+#[derive(Debug, Clone, Apiv2Security)]
+#[openapi(
+    apiKey,
+    in = "header",
+    name = "Authorization",
+    alias = "bearer",
+    description = "`Authorization: Bearer <access_token>` with the access token from /api/v1/auth/login"
+)]
+pub struct AuthUser {
+    /// The user's id.
+    pub id: i64,
+    /// Roles carried by the token.
+    pub roles: Vec<Role>,
+    /// The login session (refresh-token family) the token belongs to.
+    pub session_id: String,
+}
+
+impl AuthUser {
+    /// `Ok` if the user holds `role` (an admin holds every role).
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.roles.iter().any(|r| r.covers(role)) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                code: "forbidden",
+                message: "your account does not have the role this needs",
+            })
+        }
+    }
+
+    /// Reads and verifies the bearer token of a request.
+    pub fn from_http(req: &HttpRequest) -> Result<Self, ApiError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal("application state missing"))?;
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized {
+                code: "missing_token",
+                message: "send an `Authorization: Bearer <access token>` header",
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                let (scheme, token) = h.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized {
+                code: "invalid_token",
+                message: "the Authorization header must be `Bearer <access token>`",
+            })?;
+        Self::from_token(&state.jwt, token)
+    }
+
+    /// Verifies a raw access token (also used for WebSocket upgrades).
+    pub fn from_token(keys: &crate::auth::JwtKeys, token: &str) -> Result<Self, ApiError> {
+        let claims = keys.verify(token)?;
+        let id = claims
+            .sub
+            .parse::<i64>()
+            .map_err(|_| ApiError::Unauthorized {
+                code: "invalid_token",
+                message: "the access token is invalid",
+            })?;
+        Ok(Self {
+            id,
+            roles: claims.roles,
+            session_id: claims.sid,
+        })
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = Self::from_http(req);
+        if let Ok(user) = &result {
+            tracing::Span::current().record("user_id", user.id);
+        }
+        std::future::ready(result)
+    }
+}

@@ -1,0 +1,343 @@
+//! Configuration: environment first (12-factor), flags override.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use sitga_persistence::DatabaseUrl;
+
+use crate::auth::LoginQuotas;
+
+/// Settings as given on the command line or in the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Database: `mysql://user:pass@host:3306/db` or `sqlite://PATH`. Unset:
+    /// a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Redis for chat history, cross-instance fan-out and jobs. Unset:
+    /// in-process replacements (single instance only).
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "SITGA_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+
+    /// HS256 secret for access tokens (at least 32 bytes). Required with
+    /// MySQL; in embedded mode one is generated and kept in the data dir.
+    #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Directory for the embedded database and generated secrets.
+    #[arg(long, env = "SITGA_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Origins allowed by CORS, comma-separated (e.g.
+    /// `https://app.example.com`). Empty: no cross-origin access.
+    #[arg(long, env = "SITGA_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or
+    /// `info,sitga_api=debug`.
+    #[arg(long, env = "SITGA_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "SITGA_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SITGA_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// Most database connections open at once.
+    #[arg(long, env = "SITGA_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    pub db_pool_size: usize,
+
+    /// Login attempts allowed per client address per minute.
+    #[arg(long, env = "SITGA_LOGIN_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(29), global = true)]
+    pub login_per_ip_per_minute: NonZeroU32,
+
+    /// Login attempts allowed per e-mail per minute.
+    #[arg(long, env = "SITGA_LOGIN_PER_EMAIL_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(4), global = true)]
+    pub login_per_email_per_minute: NonZeroU32,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where the JWT secret came from (logged at start-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `JWT_SECRET`.
+    Environment,
+    /// Read from the embedded-mode secret file.
+    File(PathBuf),
+    /// Generated now and written to the embedded-mode secret file.
+    Generated(PathBuf),
+}
+
+/// Checked, ready-to-use configuration.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The database.
+    pub database: DatabaseUrl,
+    /// Redis, when configured.
+    pub redis_url: Option<String>,
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// JWT signing secret.
+    pub jwt_secret: Vec<u8>,
+    /// Where the secret came from.
+    pub jwt_secret_source: SecretSource,
+    /// CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Worker threads.
+    pub workers: Option<usize>,
+    /// Pool settings.
+    pub pool: sitga_persistence::PoolOptions,
+    /// Login rate limits.
+    pub login_quotas: LoginQuotas,
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+const SECRET_FILE: &str = "jwt_secret";
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl Settings {
+    /// The database this configuration points at (without touching it).
+    pub fn database(&self) -> Result<DatabaseUrl, ConfigError> {
+        match non_empty(&self.database_url) {
+            Some(url) => DatabaseUrl::parse(url).map_err(|e| ConfigError(e.to_string())),
+            None => Ok(DatabaseUrl::Sqlite(self.data_dir.join("sitga.sqlite"))),
+        }
+    }
+
+    /// Checks everything and resolves defaults (may create the data dir and
+    /// the embedded-mode secret file).
+    pub fn resolve(&self) -> Result<AppConfig, ConfigError> {
+        let database = self.database()?;
+        let bind: SocketAddr = self.bind.trim().parse().map_err(|e| {
+            ConfigError(format!(
+                "SITGA_BIND {:?} is not an address like 127.0.0.1:8080: {e}",
+                self.bind
+            ))
+        })?;
+        let redis_url = match non_empty(&self.redis_url) {
+            Some(url) => {
+                let parsed = url::Url::parse(url)
+                    .map_err(|e| ConfigError(format!("REDIS_URL is not a valid URL: {e}")))?;
+                if !matches!(parsed.scheme(), "redis" | "rediss") {
+                    return Err(ConfigError(
+                        "REDIS_URL must start with redis:// or rediss://".into(),
+                    ));
+                }
+                Some(url.to_owned())
+            }
+            None => None,
+        };
+        let (jwt_secret, jwt_secret_source) =
+            resolve_secret(non_empty(&self.jwt_secret), &database, &self.data_dir)?;
+        if self.db_pool_size == 0 {
+            return Err(ConfigError("SITGA_DB_POOL_SIZE must be at least 1".into()));
+        }
+        if self.workers == Some(0) {
+            return Err(ConfigError("SITGA_WORKERS must be at least 1".into()));
+        }
+        for origin in &self.cors_origins {
+            let ok = url::Url::parse(origin).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            if !ok {
+                return Err(ConfigError(format!(
+                    "SITGA_CORS_ORIGINS entry {origin:?} is not an origin like https://app.example.com"
+                )));
+            }
+        }
+        Ok(AppConfig {
+            database,
+            redis_url,
+            bind,
+            jwt_secret,
+            jwt_secret_source,
+            cors_origins: self.cors_origins.clone(),
+            workers: self.workers,
+            pool: sitga_persistence::PoolOptions {
+                max_size: self.db_pool_size,
+                ..Default::default()
+            },
+            login_quotas: LoginQuotas {
+                per_ip_per_minute: self.login_per_ip_per_minute,
+                per_email_per_minute: self.login_per_email_per_minute,
+            },
+        })
+    }
+}
+
+fn resolve_secret(
+    given: Option<&str>,
+    database: &DatabaseUrl,
+    data_dir: &Path,
+) -> Result<(Vec<u8>, SecretSource), ConfigError> {
+    if let Some(secret) = given {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError(format!(
+                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+            )));
+        }
+        return Ok((secret.as_bytes().to_vec(), SecretSource::Environment));
+    }
+    if matches!(database, DatabaseUrl::Mysql(_)) {
+        return Err(ConfigError(
+            "JWT_SECRET is required with a MySQL DATABASE_URL: every instance must share it".into(),
+        ));
+    }
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(stored) if stored.trim().len() >= MIN_SECRET_BYTES => {
+            return Ok((stored.trim().as_bytes().to_vec(), SecretSource::File(path)));
+        }
+        Ok(_) => {
+            return Err(ConfigError(format!(
+                "{} is shorter than {MIN_SECRET_BYTES} bytes; delete it to generate a new one",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ConfigError(format!("cannot read {}: {e}", path.display()))),
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    write_private(&path, &secret)
+        .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+    Ok((secret.into_bytes(), SecretSource::Generated(path)))
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    options.open(path)?.write_all(content.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn settings(args: &[&str]) -> Settings {
+        let mut argv = vec!["sitga"];
+        argv.extend_from_slice(args);
+        Wrapper::try_parse_from(argv).unwrap().settings
+    }
+
+    #[test]
+    fn embedded_default_generates_and_reuses_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_arg = dir.path().to_str().unwrap();
+        let s = Settings {
+            database_url: None,
+            jwt_secret: None,
+            ..settings(&["--data-dir", dir_arg])
+        };
+        let first = s.resolve().unwrap();
+        assert!(matches!(first.database, DatabaseUrl::Sqlite(_)));
+        assert!(matches!(
+            first.jwt_secret_source,
+            SecretSource::Generated(_)
+        ));
+        let second = s.resolve().unwrap();
+        assert!(matches!(second.jwt_secret_source, SecretSource::File(_)));
+        assert_eq!(first.jwt_secret, second.jwt_secret);
+    }
+
+    #[test]
+    fn mysql_needs_a_secret() {
+        let s = Settings {
+            database_url: Some("mysql://root@127.0.0.1:3306/sitga".into()),
+            jwt_secret: None,
+            ..settings(&[])
+        };
+        assert!(
+            s.resolve()
+                .unwrap_err()
+                .0
+                .contains("JWT_SECRET is required")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let base = Settings {
+            database_url: Some("sqlite://x.db".into()),
+            jwt_secret: Some("x".repeat(40)),
+            ..settings(&[])
+        };
+        let short = Settings {
+            jwt_secret: Some("short".into()),
+            ..base.clone()
+        };
+        assert!(short.resolve().unwrap_err().0.contains("at least 32"));
+        let bind = Settings {
+            bind: "nope".into(),
+            ..base.clone()
+        };
+        assert!(bind.resolve().unwrap_err().0.contains("SITGA_BIND"));
+        let db = Settings {
+            database_url: Some("postgres://x/y".into()),
+            ..base.clone()
+        };
+        assert!(db.resolve().unwrap_err().0.contains("mysql://"));
+        let redis = Settings {
+            redis_url: Some("http://x".into()),
+            ..base.clone()
+        };
+        assert!(redis.resolve().unwrap_err().0.contains("REDIS_URL"));
+        let cors = Settings {
+            cors_origins: vec!["*".into()],
+            ..base
+        };
+        assert!(cors.resolve().unwrap_err().0.contains("CORS"));
+    }
+}

@@ -1,0 +1,268 @@
+//! The API's one error type and the single place it becomes HTTP.
+//!
+//! Every failure a client can see is `{"error": "<stable_code>", "message":
+//! "<human text>"}` (plus `field` for validation), with the matching status.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use paperclip::actix::{Apiv2Schema, api_v2_errors};
+use serde::Serialize;
+use sitga_persistence::DbError;
+use sitga_user::ValidationError;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable snake_case code (e.g. `validation_failed`).
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The request field at fault, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Everything a handler can fail with.
+#[api_v2_errors(
+    code = 400,
+    description = "Malformed request or a field that breaks its rule (`field` names it)",
+    code = 401,
+    description = "Missing, invalid or expired credentials",
+    code = 403,
+    description = "Authenticated, but not allowed",
+    code = 404,
+    description = "No such resource",
+    code = 409,
+    description = "Conflicts with existing data (e.g. e-mail or nickname taken)",
+    code = 413,
+    description = "Request body too large",
+    code = 415,
+    description = "Body is not application/json",
+    code = 429,
+    description = "Too many attempts; see the Retry-After header",
+    code = 500,
+    description = "Unexpected server error",
+    code = 503,
+    description = "A backing service (database) is unavailable",
+    default_schema = "ErrorBody"
+)]
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field broke its rule.
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    /// The request is malformed in a way not tied to one known field.
+    #[error("{message}")]
+    BadRequest {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: String,
+        /// The field, when known.
+        field: Option<String>,
+    },
+    /// Authentication failed.
+    #[error("{message}")]
+    Unauthorized {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: &'static str,
+    },
+    /// Authenticated but not permitted.
+    #[error("{message}")]
+    Forbidden {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: &'static str,
+    },
+    /// The resource does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change conflicts with existing data.
+    #[error("{message}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: String,
+        /// The field, when known.
+        field: Option<&'static str>,
+    },
+    /// Body over the size limit.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Body is not JSON.
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    /// Too many attempts.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
+    /// The database cannot be reached right now.
+    #[error("the database is unavailable; try again shortly")]
+    DatabaseUnavailable,
+    /// `/ready` found a dependency down; the body lists every check.
+    #[error("not ready")]
+    NotReady(Box<crate::routes::health::ReadyResponse>),
+    /// A bug or an unexpected failure; the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 for malformed input.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A 500 whose cause is logged.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    /// The stable code sent as `error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::DatabaseUnavailable => "database_unavailable",
+            Self::NotReady(_) => "not_ready",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Validation(e) => Some(e.field.to_owned()),
+            Self::BadRequest { field, .. } => field.clone(),
+            Self::Conflict { field, .. } => field.map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The body sent to the client.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code().to_owned(),
+            message: self.to_string(),
+            field: self.field(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::DatabaseUnavailable | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            Self::DatabaseUnavailable => tracing::warn!("request failed: database unavailable"),
+            _ => tracing::debug!(code = self.code(), "request rejected"),
+        }
+        if let Self::NotReady(report) = self {
+            return HttpResponse::ServiceUnavailable().json(report);
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::RateLimited { retry_after_secs } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if matches!(self, Self::Unauthorized { .. }) {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"sitga\""),
+            ));
+        }
+        response.json(self.body())
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::DatabaseUnavailable
+            }
+            DbError::NotFound => Self::NotFound("resource"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<sitga_persistence::users::UniqueUserError> for ApiError {
+    fn from(err: sitga_persistence::users::UniqueUserError) -> Self {
+        use sitga_persistence::users::UniqueUserError;
+        match err {
+            UniqueUserError::EmailTaken => Self::Conflict {
+                code: "email_taken",
+                message: "an account with this e-mail already exists".into(),
+                field: Some("email"),
+            },
+            UniqueUserError::NicknameTaken => Self::Conflict {
+                code: "nickname_taken",
+                message: "this nickname is already taken".into(),
+                field: Some("nickname"),
+            },
+            UniqueUserError::Db(db) => db.into(),
+        }
+    }
+}
+
+/// The JSON body for a bare status (unknown route, wrong method…) that
+/// actix answered without one.
+pub fn body_for_status(status: StatusCode) -> ErrorBody {
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed on this route")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported content type")
+        }
+        StatusCode::BAD_REQUEST => ("bad_request", "malformed request"),
+        StatusCode::UNAUTHORIZED => ("unauthorized", "authentication required"),
+        StatusCode::FORBIDDEN => ("forbidden", "not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests"),
+        StatusCode::SERVICE_UNAVAILABLE => ("service_unavailable", "service unavailable"),
+        s if s.is_server_error() => ("internal_error", "internal error"),
+        _ => ("http_error", "request failed"),
+    };
+    ErrorBody {
+        error: code.to_owned(),
+        message: message.to_owned(),
+        field: None,
+    }
+}

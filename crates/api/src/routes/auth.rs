@@ -1,0 +1,330 @@
+//! Sign-up, login, token refresh and logout.
+
+use actix_web::HttpRequest;
+use chrono::Utc;
+use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web};
+use serde::{Deserialize, Serialize};
+use sitga_persistence::{refresh_tokens, users};
+use sitga_user::token::{REFRESH_TTL, RefreshSecret, RefreshVerdict, hash_refresh_token};
+use sitga_user::{
+    AccountType, Address, Email, Nickname, Password, PersonName, Phone, Province, Role, dummy_hash,
+    hash_password, verify_password,
+};
+
+use super::dto::{AccountTypeDto, UserDto};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+
+/// A new account.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// Login e-mail (stored lower-cased).
+    pub email: String,
+    /// 8–128 characters.
+    pub password: String,
+    /// Public name: 2–20 letters (any script), digits, `_`, `-`, `.`.
+    pub nickname: String,
+    /// Real name, 1–50 characters.
+    pub name: String,
+    /// Phone number, e.g. `010-1234-5678`.
+    pub phone: Option<String>,
+    /// Postal address for deliveries.
+    pub address: Option<String>,
+    /// Province code (see `GET /api/v1/provinces`), Korean or English name.
+    pub province: Option<String>,
+    /// `member` (default), `cafe` or `recycler`. Never `admin`.
+    pub account_type: Option<AccountTypeDto>,
+}
+
+/// The created account.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SignupResponse {
+    /// The new user.
+    pub user: UserDto,
+}
+
+fn parse_optional<T>(
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, sitga_user::ValidationError>,
+) -> Result<Option<T>, ApiError> {
+    Ok(raw.map(parse).transpose()?)
+}
+
+/// Hashes on a blocking thread: argon2 takes tens of milliseconds of CPU.
+async fn hash_off_thread(password: Password) -> Result<sitga_user::PasswordHash, ApiError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// Create an account
+///
+/// Creates a `member`, `cafe` or `recycler` account. E-mail and nickname
+/// must be unused (nicknames compare case-insensitively); a clash answers
+/// 409 with `email_taken` or `nickname_taken`.
+#[api_v2_operation(tags(Auth))]
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: JsonBody<SignupRequest>,
+) -> Result<CreatedJson<SignupResponse>, ApiError> {
+    let req = body.0;
+    let email = Email::parse(&req.email)?;
+    let password = Password::parse(&req.password)?;
+    let new = users::NewUser {
+        nickname: Nickname::parse(&req.nickname)?,
+        name: PersonName::parse(&req.name)?,
+        phone: parse_optional(req.phone.as_deref(), Phone::parse)?,
+        address: parse_optional(req.address.as_deref(), Address::parse)?,
+        province: parse_optional(req.province.as_deref(), Province::parse)?,
+        account_type: req.account_type.map(AccountType::from).unwrap_or_default(),
+        password_hash: hash_off_thread(password).await?,
+        email,
+    };
+    let mut conn = state.db.get().await?;
+    let user = users::insert(&mut conn, &new).await?;
+    tracing::info!(user_id = user.id, account_type = %user.account_type, "account created");
+    Ok(CreatedJson(SignupResponse {
+        user: UserDto::from_user(user, Vec::new()),
+    }))
+}
+
+/// Exactly one of `email` or `nickname`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityQuery {
+    /// E-mail to check.
+    pub email: Option<String>,
+    /// Nickname to check.
+    pub nickname: Option<String>,
+}
+
+/// Whether the value is free.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct AvailabilityResponse {
+    /// `true` if no account uses it.
+    pub available: bool,
+}
+
+/// Check whether an e-mail or nickname is free
+#[api_v2_operation(tags(Auth))]
+pub async fn availability(
+    state: web::Data<AppState>,
+    query: QueryParams<AvailabilityQuery>,
+) -> Result<web::Json<AvailabilityResponse>, ApiError> {
+    let mut conn = state.db.get().await?;
+    let taken = match (query.0.email.as_deref(), query.0.nickname.as_deref()) {
+        (Some(email), None) => users::email_exists(&mut conn, &Email::parse(email)?).await?,
+        (None, Some(nick)) => users::nickname_exists(&mut conn, &Nickname::parse(nick)?).await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give exactly one of `email` or `nickname`",
+            ));
+        }
+    };
+    Ok(web::Json(AvailabilityResponse { available: !taken }))
+}
+
+/// Credentials.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login e-mail.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A token pair.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct TokenResponse {
+    /// JWT for `Authorization: Bearer …`; valid 15 minutes.
+    pub access_token: String,
+    /// Opaque token for `POST /api/v1/auth/refresh`; valid 30 days, single use.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized {
+    code: "invalid_credentials",
+    message: "wrong e-mail or password",
+};
+
+/// Log in
+///
+/// Unknown e-mail and wrong password give the same 401. Attempts are
+/// rate-limited per client address and per e-mail (429 with Retry-After).
+#[api_v2_operation(tags(Auth))]
+pub async fn login(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    body: JsonBody<LoginRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let req = body.0;
+    state
+        .login_limiter
+        .check(http.peer_addr().map(|a| a.ip()), &req.email)?;
+    let email = Email::parse(&req.email).map_err(|_| BAD_CREDENTIALS)?;
+    let mut conn = state.db.get().await?;
+    let user = users::find_by_email(&mut conn, email.as_str()).await?;
+    // Verify even for an unknown address, so timing does not tell which
+    // addresses have accounts.
+    let password = Password::parse(&req.password).ok();
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = tokio::task::spawn_blocking(move || {
+        let hash = stored.or_else(dummy_hash)?;
+        let ok = password.as_ref().is_some_and(|p| verify_password(p, &hash));
+        Some(ok)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .unwrap_or(false);
+    let user = match user {
+        Some(user) if verified => user,
+        _ => return Err(BAD_CREDENTIALS),
+    };
+    let roles = users::roles_of(&mut conn, user.id).await?;
+    let tokens = start_session(&state, &mut conn, user.id, &roles).await?;
+    tracing::info!(user_id = user.id, "logged in");
+    Ok(web::Json(tokens))
+}
+
+/// Opens a new refresh-token family and issues the first pair.
+async fn start_session(
+    state: &AppState,
+    conn: &mut sitga_persistence::DbConn,
+    user_id: i64,
+    roles: &[Role],
+) -> Result<TokenResponse, ApiError> {
+    let family = uuid::Uuid::new_v4().to_string();
+    issue_pair(state, conn, user_id, roles, &family).await
+}
+
+async fn issue_pair(
+    state: &AppState,
+    conn: &mut sitga_persistence::DbConn,
+    user_id: i64,
+    roles: &[Role],
+    family: &str,
+) -> Result<TokenResponse, ApiError> {
+    let secret = RefreshSecret::generate();
+    refresh_tokens::insert(
+        conn,
+        user_id,
+        family,
+        &secret.hash,
+        Utc::now() + REFRESH_TTL,
+    )
+    .await?;
+    let access = state.jwt.issue(user_id, roles, family)?;
+    Ok(TokenResponse {
+        access_token: access.token,
+        refresh_token: secret.plaintext,
+        token_type: "Bearer".to_owned(),
+        expires_in: access.expires_in,
+    })
+}
+
+/// A refresh token.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from login or the last refresh.
+    pub refresh_token: String,
+}
+
+fn unauthorized(code: &'static str, message: &'static str) -> ApiError {
+    ApiError::Unauthorized { code, message }
+}
+
+/// Exchange a refresh token for a new pair
+///
+/// The presented token stops working. Presenting a token that was already
+/// exchanged revokes its whole session (`refresh_token_reused`): somebody
+/// holds a copy.
+#[api_v2_operation(tags(Auth))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let hash = hash_refresh_token(body.0.refresh_token.trim());
+    let mut conn = state.db.get().await?;
+    let token = refresh_tokens::find_by_hash(&mut conn, &hash)
+        .await?
+        .ok_or_else(|| unauthorized("invalid_refresh_token", "unknown refresh token"))?;
+    match token.state.verdict(Utc::now()) {
+        RefreshVerdict::Usable => {}
+        RefreshVerdict::Revoked => {
+            return Err(unauthorized(
+                "refresh_token_revoked",
+                "this session was ended; log in again",
+            ));
+        }
+        RefreshVerdict::Expired => {
+            return Err(unauthorized(
+                "refresh_token_expired",
+                "the refresh token expired; log in again",
+            ));
+        }
+        RefreshVerdict::Reused => return Err(revoke_for_reuse(&mut conn, &token).await),
+    }
+    conn.begin().await?;
+    // Guarded: of two concurrent refreshes with one token, one wins here.
+    if !refresh_tokens::mark_rotated(&mut conn, token.id).await? {
+        conn.rollback().await?;
+        let mut conn = state.db.get().await?;
+        return Err(revoke_for_reuse(&mut conn, &token).await);
+    }
+    let roles = users::roles_of(&mut conn, token.user_id).await?;
+    let pair = issue_pair(&state, &mut conn, token.user_id, &roles, &token.family_id).await?;
+    conn.commit().await?;
+    Ok(web::Json(pair))
+}
+
+/// Revokes the family of a token presented twice and returns the error to
+/// answer with (or the database error that prevented the revocation).
+async fn revoke_for_reuse(
+    conn: &mut sitga_persistence::DbConn,
+    token: &refresh_tokens::RefreshToken,
+) -> ApiError {
+    match refresh_tokens::revoke_family(conn, &token.family_id).await {
+        Ok(revoked) => {
+            tracing::warn!(
+                user_id = token.user_id,
+                family = %token.family_id,
+                revoked,
+                "refresh token reuse detected; session revoked"
+            );
+            unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been revoked",
+            )
+        }
+        Err(e) => e.into(),
+    }
+}
+
+/// Log out
+///
+/// Ends the session the refresh token belongs to: every token of it stops
+/// working.
+#[api_v2_operation(tags(Auth))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> Result<NoContent, ApiError> {
+    let hash = hash_refresh_token(body.0.refresh_token.trim());
+    let mut conn = state.db.get().await?;
+    let token = refresh_tokens::find_by_hash(&mut conn, &hash)
+        .await?
+        .ok_or_else(|| unauthorized("invalid_refresh_token", "unknown refresh token"))?;
+    refresh_tokens::revoke_family(&mut conn, &token.family_id).await?;
+    tracing::info!(user_id = token.user_id, "logged out");
+    Ok(NoContent)
+}

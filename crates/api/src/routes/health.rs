@@ -1,0 +1,134 @@
+//! Liveness and readiness.
+
+use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The process is up.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct HealthResponse {
+    /// Always `ok`.
+    pub status: String,
+    /// sitga version.
+    pub version: String,
+}
+
+/// Liveness: the process answers
+#[api_v2_operation(tags(Operations))]
+pub async fn health() -> Result<web::Json<HealthResponse>, ApiError> {
+    Ok(web::Json(HealthResponse {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+/// One dependency's state.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct Check {
+    /// Whether this dependency is configured at all.
+    pub configured: bool,
+    /// Whether it answered.
+    pub ok: bool,
+    /// Backend or mode (e.g. `mysql`, `sqlite`, `in-process`).
+    pub mode: String,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Readiness of each dependency. On 503 it also carries `error` and
+/// `message` like every error body.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ReadyResponse {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    /// The database.
+    pub database: Check,
+    /// Redis (`configured: false` in embedded mode).
+    pub redis: Check,
+    /// `not_ready` when not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Readiness: the database (and Redis, when configured) answer
+///
+/// 200 when every configured dependency answers, 503 otherwise.
+#[api_v2_operation(tags(Operations))]
+pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse>, ApiError> {
+    let database = match state.db.ping().await {
+        Ok(()) => Check {
+            configured: true,
+            ok: true,
+            mode: state.db.backend().into(),
+            detail: None,
+        },
+        Err(e) => Check {
+            configured: true,
+            ok: false,
+            mode: state.db.backend().into(),
+            detail: Some(e.to_string()),
+        },
+    };
+    let redis = match &state.redis {
+        None => Check {
+            configured: false,
+            ok: true,
+            mode: "in-process".into(),
+            detail: None,
+        },
+        Some(pool) => match ping_redis(pool).await {
+            Ok(()) => Check {
+                configured: true,
+                ok: true,
+                mode: "redis".into(),
+                detail: None,
+            },
+            Err(detail) => Check {
+                configured: true,
+                ok: false,
+                mode: "redis".into(),
+                detail: Some(detail),
+            },
+        },
+    };
+    let failing: Vec<&str> = [("database", &database), ("redis", &redis)]
+        .into_iter()
+        .filter(|(_, c)| !c.ok)
+        .map(|(name, _)| name)
+        .collect();
+    let response = ReadyResponse {
+        status: if failing.is_empty() {
+            "ready"
+        } else {
+            "not_ready"
+        }
+        .into(),
+        error: (!failing.is_empty()).then(|| "not_ready".to_owned()),
+        message: (!failing.is_empty()).then(|| format!("unavailable: {}", failing.join(", "))),
+        database,
+        redis,
+    };
+    if response.error.is_some() {
+        return Err(ApiError::NotReady(Box::new(response)));
+    }
+    Ok(web::Json(response))
+}
+
+async fn ping_redis(pool: &deadpool_redis::Pool) -> Result<(), String> {
+    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+    let pong: String = deadpool_redis::redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    if pong == "PONG" {
+        Ok(())
+    } else {
+        Err(format!("unexpected reply {pong:?}"))
+    }
+}

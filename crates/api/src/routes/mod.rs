@@ -1,0 +1,38 @@
+//! HTTP routes. Handlers stay thin: extract, call the domain and
+//! persistence, map to a DTO.
+
+pub mod admin;
+pub mod auth;
+pub mod dto;
+pub mod health;
+pub mod meta;
+pub mod users;
+
+use paperclip::actix::web;
+
+/// Registers every documented route.
+pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(web::resource("/health").route(web::get().to(health::health)))
+        .service(web::resource("/ready").route(web::get().to(health::ready)))
+        .service(
+            web::scope("/api/v1")
+                .service(web::resource("/auth/signup").route(web::post().to(auth::signup)))
+                .service(
+                    web::resource("/auth/availability").route(web::get().to(auth::availability)),
+                )
+                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
+                .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
+                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                .service(
+                    web::resource("/users/me")
+                        .route(web::get().to(users::get_me))
+                        .route(web::patch().to(users::update_me)),
+                )
+                .service(
+                    web::resource("/users/me/password")
+                        .route(web::put().to(users::change_password)),
+                )
+                .service(web::resource("/admin/users").route(web::get().to(admin::list_users)))
+                .service(web::resource("/provinces").route(web::get().to(meta::provinces))),
+        );
+}

@@ -1,0 +1,158 @@
+//! The logged-in user's own account.
+
+use paperclip::actix::{Apiv2Schema, NoContent, api_v2_operation, web};
+use serde::{Deserialize, Deserializer};
+use sitga_persistence::refresh_tokens;
+use sitga_persistence::users::{self, FieldChange, ProfileUpdate};
+use sitga_user::{
+    Address, BankAccount, Nickname, Password, PersonName, Phone, Province, ValidationError,
+    hash_password, verify_password,
+};
+
+use super::dto::UserDto;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+/// Loads the caller; a valid token for a user that no longer exists is a 401.
+async fn load_me(
+    conn: &mut sitga_persistence::DbConn,
+    auth: &AuthUser,
+) -> Result<users::User, ApiError> {
+    users::find_by_id(conn, auth.id)
+        .await?
+        .ok_or(ApiError::Unauthorized {
+            code: "invalid_token",
+            message: "the account of this token no longer exists",
+        })
+}
+
+/// Your account
+#[api_v2_operation(tags(Users))]
+pub async fn get_me(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<web::Json<UserDto>, ApiError> {
+    let mut conn = state.db.get().await?;
+    let user = load_me(&mut conn, &auth).await?;
+    let roles = users::roles_of(&mut conn, user.id).await?;
+    Ok(web::Json(UserDto::from_user(user, roles)))
+}
+
+/// Present-but-null (`Some(None)`) differs from absent (`None`).
+fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// Fields to change. Absent fields stay as they are; `null` clears an
+/// optional field.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    /// New nickname.
+    pub nickname: Option<String>,
+    /// New real name.
+    pub name: Option<String>,
+    /// Phone, or `null` to remove.
+    #[serde(default, deserialize_with = "nullable")]
+    pub phone: Option<Option<String>>,
+    /// Address, or `null` to remove.
+    #[serde(default, deserialize_with = "nullable")]
+    pub address: Option<Option<String>>,
+    /// Province code or name, or `null` to remove.
+    #[serde(default, deserialize_with = "nullable")]
+    pub province: Option<Option<String>>,
+    /// Payout bank account, or `null` to remove.
+    #[serde(default, deserialize_with = "nullable")]
+    pub bank_account: Option<Option<String>>,
+}
+
+fn change<T>(
+    raw: Option<Option<String>>,
+    parse: impl Fn(&str) -> Result<T, ValidationError>,
+) -> Result<FieldChange<T>, ApiError> {
+    Ok(match raw {
+        None => FieldChange::Keep,
+        Some(None) => FieldChange::Clear,
+        Some(Some(v)) => FieldChange::Set(parse(&v)?),
+    })
+}
+
+/// Update your profile
+#[api_v2_operation(tags(Users))]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: JsonBody<UpdateMeRequest>,
+) -> Result<web::Json<UserDto>, ApiError> {
+    let req = body.0;
+    let update = ProfileUpdate {
+        nickname: req.nickname.as_deref().map(Nickname::parse).transpose()?,
+        name: req.name.as_deref().map(PersonName::parse).transpose()?,
+        phone: change(req.phone, Phone::parse)?,
+        address: change(req.address, Address::parse)?,
+        province: change(req.province, Province::parse)?,
+        bank_account: change(req.bank_account, BankAccount::parse)?,
+    };
+    let mut conn = state.db.get().await?;
+    load_me(&mut conn, &auth).await?;
+    let user = users::update_profile(&mut conn, auth.id, update).await?;
+    let roles = users::roles_of(&mut conn, user.id).await?;
+    Ok(web::Json(UserDto::from_user(user, roles)))
+}
+
+/// Current and new password.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The password in use now.
+    pub current: String,
+    /// The new password, 8–128 characters.
+    pub new: String,
+}
+
+/// Change your password
+///
+/// Every other session of the account is logged out; this one stays.
+#[api_v2_operation(tags(Users))]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: JsonBody<ChangePasswordRequest>,
+) -> Result<NoContent, ApiError> {
+    let req = body.0;
+    let new = Password::parse(&req.new).map_err(|e| ValidationError::new("new", e.message))?;
+    let mut conn = state.db.get().await?;
+    let user = load_me(&mut conn, &auth).await?;
+    let current = Password::parse(&req.current).ok();
+    let stored = user.password_hash.clone();
+    let new_hash = tokio::task::spawn_blocking(move || {
+        let ok = current
+            .as_ref()
+            .is_some_and(|p| verify_password(p, &stored));
+        ok.then(|| hash_password(&new)).transpose()
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?
+    .ok_or(ApiError::Forbidden {
+        code: "wrong_password",
+        message: "the current password is wrong",
+    })?;
+    conn.begin().await?;
+    users::set_password_hash(&mut conn, user.id, &new_hash).await?;
+    let revoked =
+        refresh_tokens::revoke_user_sessions(&mut conn, user.id, Some(&auth.session_id)).await?;
+    conn.commit().await?;
+    tracing::info!(
+        user_id = user.id,
+        revoked,
+        "password changed; other sessions revoked"
+    );
+    Ok(NoContent)
+}

@@ -1,0 +1,172 @@
+//! Starting and stopping the HTTP server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use sitga_persistence::{DbError, DbPool, run_migrations};
+
+use crate::app::{self, AppParts};
+use crate::auth::{JwtKeys, LoginLimiter};
+use crate::config::{AppConfig, ConfigError, SecretSource};
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database refused, or migrations failed.
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    /// Redis is configured but unusable.
+    #[error("redis: {0}")]
+    Redis(String),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen: {0}")]
+    Bind(std::io::Error),
+    /// Metrics could not be set up.
+    #[error("metrics: {0}")]
+    Metrics(String),
+}
+
+impl StartError {
+    /// Process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            Self::Database(DbError::Config(_)) => 2,
+            Self::Database(_) | Self::Redis(_) => 3,
+            Self::Bind(_) => 4,
+            Self::Metrics(_) => 1,
+        }
+    }
+}
+
+/// A running server.
+pub struct RunningServer {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Shared state (for tests and background tasks).
+    pub state: AppState,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish (graceful) and
+    /// closes the pools.
+    pub async fn stop(self, graceful: bool) {
+        self.handle.stop(graceful).await;
+        for task in &self.background {
+            task.abort();
+        }
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "server task ended abnormally");
+        }
+        self.state.db.close();
+        if let Some(redis) = &self.state.redis {
+            redis.close();
+        }
+    }
+}
+
+/// Connects to Redis and checks it answers.
+async fn connect_redis(url: &str) -> Result<deadpool_redis::Pool, StartError> {
+    let pool = deadpool_redis::Config::from_url(url)
+        .builder()
+        .map_err(|e| StartError::Redis(e.to_string()))?
+        .max_size(16)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool_redis::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    let mut conn = pool
+        .get()
+        .await
+        .map_err(|e| StartError::Redis(format!("cannot connect: {e}")))?;
+    deadpool_redis::redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|e| StartError::Redis(format!("PING failed: {e}")))?;
+    Ok(pool)
+}
+
+/// Migrates the database, connects everything and starts serving on
+/// `listener` (or on `config.bind`).
+pub async fn start(
+    config: AppConfig,
+    listener: Option<TcpListener>,
+) -> Result<RunningServer, StartError> {
+    tracing::info!(database = %config.database.redacted(), "using database");
+    match &config.jwt_secret_source {
+        SecretSource::Generated(path) => tracing::info!(
+            path = %path.display(),
+            "generated a JWT secret for embedded mode and saved it (set JWT_SECRET to choose one)"
+        ),
+        SecretSource::File(path) => {
+            tracing::info!(path = %path.display(), "using the JWT secret saved in the data directory")
+        }
+        SecretSource::Environment => {}
+    }
+    let applied = run_migrations(&config.database).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    let db = DbPool::connect(&config.database, config.pool).await?;
+    let redis = match &config.redis_url {
+        Some(url) => Some(connect_redis(url).await?),
+        None => {
+            tracing::info!("REDIS_URL not set: using in-process replacements (single instance)");
+            None
+        }
+    };
+    let state = AppState {
+        db: db.clone(),
+        redis,
+        jwt: Arc::new(JwtKeys::new(&config.jwt_secret)),
+        login_limiter: Arc::new(LoginLimiter::new(config.login_quotas)),
+    };
+    let parts = AppParts {
+        state: state.clone(),
+        metrics: crate::metrics::build(&db).map_err(StartError::Metrics)?,
+        spec: Arc::new(crate::openapi::spec()),
+        cors_origins: config.cors_origins.clone(),
+    };
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(config.bind).map_err(StartError::Bind)?,
+    };
+    let addr = listener.local_addr().map_err(StartError::Bind)?;
+    let mut server = actix_web::HttpServer::new(move || app::build(parts.clone()))
+        .shutdown_timeout(15)
+        .disable_signals();
+    if let Some(workers) = config.workers {
+        server = server.workers(workers);
+    }
+    let server = server.listen(listener).map_err(StartError::Bind)?.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+
+    let limiter = state.login_limiter.clone();
+    let prune = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.prune();
+        }
+    });
+    tracing::info!(%addr, "sitga is listening (API docs at /docs)");
+    Ok(RunningServer {
+        addr,
+        state,
+        handle,
+        task,
+        background: vec![prune],
+    })
+}

@@ -1,0 +1,20 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use sitga_persistence::DbPool;
+
+use crate::auth::{JwtKeys, LoginLimiter};
+
+/// Shared application state, cloned into every worker.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub db: DbPool,
+    /// Redis, when configured.
+    pub redis: Option<deadpool_redis::Pool>,
+    /// Access-token keys.
+    pub jwt: Arc<JwtKeys>,
+    /// Login throttling.
+    pub login_limiter: Arc<LoginLimiter>,
+}

@@ -1,0 +1,45 @@
+//! Persistence for sitga: the diesel schema, repositories, embedded
+//! migrations and connection pools, for MySQL/MariaDB (production) and
+//! SQLite (the embedded default).
+//!
+//! Each query is written once inside [`with_conn!`] and compiled for both
+//! backends. Repository functions take `&mut DbConn`, which is either a plain
+//! pooled connection or one with an open transaction, so a caller can run
+//! several of them atomically:
+//!
+//! ```no_run
+//! # async fn demo(pool: sitga_persistence::DbPool) -> Result<(), sitga_persistence::DbError> {
+//! use sitga_persistence::users;
+//! let mut tx = pool.begin().await?;
+//! let user = users::find_by_email(&mut tx, "a@example.com").await?;
+//! tx.commit().await?;
+//! # let _ = user; Ok(()) }
+//! ```
+
+mod error;
+mod migrations;
+mod pool;
+pub mod refresh_tokens;
+pub mod schema;
+mod time;
+pub mod users;
+
+pub use error::DbError;
+pub use migrations::run_migrations;
+pub use pool::{
+    AnyConn, BackendName, DatabaseUrl, DbConn, DbPool, PoolOptions, PoolStatus,
+    SqliteAsyncConnection,
+};
+
+/// Runs `$body` with `$c` bound to the concrete connection of whichever
+/// backend `$conn` (a `DbConn`) holds. The body is compiled once per backend,
+/// so a query that does not type-check on both is a compile error.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn.backend_mut()? {
+            $crate::AnyConn::Mysql($c) => $body,
+            $crate::AnyConn::Sqlite($c) => $body,
+        }
+    };
+}

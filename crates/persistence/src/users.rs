@@ -1,0 +1,380 @@
+//! Users and their roles.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use sitga_user::{
+    AccountType, Address, BankAccount, Email, Nickname, PasswordHash, PersonName, Phone, Province,
+    Role,
+};
+
+use crate::schema::{user_roles, users};
+use crate::time::{now, utc};
+use crate::{DbConn, DbError, with_conn};
+
+/// A stored user. Carries the password hash, so it never leaves the API
+/// layer as is: handlers map it to a DTO.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Primary key.
+    pub id: i64,
+    /// Lower-cased login e-mail.
+    pub email: String,
+    /// Public display name.
+    pub nickname: String,
+    /// Real name.
+    pub name: String,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Postal address (for deliveries).
+    pub address: Option<String>,
+    /// Province.
+    pub province: Option<Province>,
+    /// Where sales are paid out.
+    pub bank_account: Option<String>,
+    /// Member, cafe or recycler.
+    pub account_type: AccountType,
+    /// argon2id PHC string.
+    pub password_hash: PasswordHash,
+    /// Sign-up time.
+    pub created_at: DateTime<Utc>,
+    /// Last profile or password change.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: i64,
+    email: String,
+    nickname: String,
+    name: String,
+    phone: Option<String>,
+    address: Option<String>,
+    province: Option<String>,
+    bank_account: Option<String>,
+    account_type: String,
+    password_hash: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = DbError;
+
+    fn try_from(row: UserRow) -> Result<Self, DbError> {
+        let corrupt = |e: sitga_user::ValidationError| {
+            DbError::Config(format!("user {} has an invalid stored value: {e}", row.id))
+        };
+        Ok(Self {
+            id: row.id,
+            province: row
+                .province
+                .as_deref()
+                .map(Province::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            account_type: AccountType::parse(&row.account_type).map_err(corrupt)?,
+            email: row.email,
+            nickname: row.nickname,
+            name: row.name,
+            phone: row.phone,
+            address: row.address,
+            bank_account: row.bank_account,
+            password_hash: PasswordHash::from_stored(row.password_hash),
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+        })
+    }
+}
+
+/// Everything needed to create an account; every field already parsed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Login e-mail.
+    pub email: Email,
+    /// Display name.
+    pub nickname: Nickname,
+    /// Real name.
+    pub name: PersonName,
+    /// Phone.
+    pub phone: Option<Phone>,
+    /// Address.
+    pub address: Option<Address>,
+    /// Province.
+    pub province: Option<Province>,
+    /// Account type (never admin: that is a role).
+    pub account_type: AccountType,
+    /// Hash of the chosen password.
+    pub password_hash: PasswordHash,
+}
+
+/// Why an account could not be created or renamed.
+#[derive(Debug, thiserror::Error)]
+pub enum UniqueUserError {
+    /// Another account has this e-mail.
+    #[error("e-mail already registered")]
+    EmailTaken,
+    /// Another account has this nickname (compared case-insensitively).
+    #[error("nickname already taken")]
+    NicknameTaken,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn classify_unique(err: DbError) -> UniqueUserError {
+    // MySQL names the index (`uq_users_email`), SQLite the column
+    // (`users.email`); the value itself may appear in MySQL's message, so
+    // match on the full names only.
+    if err.violates("uq_users_email") || err.violates("users.email") {
+        UniqueUserError::EmailTaken
+    } else if err.violates("uq_users_nickname_key") || err.violates("users.nickname_key") {
+        UniqueUserError::NicknameTaken
+    } else {
+        UniqueUserError::Db(err)
+    }
+}
+
+/// Creates a user. Uniqueness is enforced by the database, so two
+/// simultaneous sign-ups with one e-mail cannot both succeed.
+pub async fn insert(conn: &mut DbConn, new: &NewUser) -> Result<User, UniqueUserError> {
+    let at = now();
+    let insert = diesel::insert_into(users::table).values((
+        users::email.eq(new.email.as_str()),
+        users::nickname.eq(new.nickname.as_str()),
+        users::nickname_key.eq(new.nickname.key()),
+        users::name.eq(new.name.as_str()),
+        users::phone.eq(new.phone.as_ref().map(Phone::as_str)),
+        users::address.eq(new.address.as_ref().map(Address::as_str)),
+        users::province.eq(new.province.map(Province::code)),
+        users::account_type.eq(new.account_type.code()),
+        users::password_hash.eq(new.password_hash.as_str()),
+        users::created_at.eq(at),
+        users::updated_at.eq(at),
+    ));
+    let result: Result<usize, DbError> =
+        with_conn!(conn, |c| insert.execute(c).await.map_err(DbError::from));
+    result.map_err(classify_unique)?;
+    // MySQL has no RETURNING: read the row back by its unique e-mail.
+    find_by_email(conn, new.email.as_str())
+        .await?
+        .ok_or(UniqueUserError::Db(DbError::NotFound))
+}
+
+/// Looks a user up by id.
+pub async fn find_by_id(conn: &mut DbConn, id: i64) -> Result<Option<User>, DbError> {
+    let row: Option<UserRow> = with_conn!(conn, |c| users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(User::try_from).transpose()
+}
+
+/// Looks a user up by (already normalised) e-mail.
+pub async fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<User>, DbError> {
+    let row: Option<UserRow> = with_conn!(conn, |c| users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    row.map(User::try_from).transpose()
+}
+
+/// Whether an account uses this e-mail.
+pub async fn email_exists(conn: &mut DbConn, email: &Email) -> Result<bool, DbError> {
+    let n: i64 = with_conn!(conn, |c| users::table
+        .filter(users::email.eq(email.as_str()))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(n > 0)
+}
+
+/// Whether an account uses this nickname (case-insensitively).
+pub async fn nickname_exists(conn: &mut DbConn, nickname: &Nickname) -> Result<bool, DbError> {
+    let key = nickname.key();
+    let n: i64 = with_conn!(conn, |c| users::table
+        .filter(users::nickname_key.eq(&key))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(n > 0)
+}
+
+/// A change to one optional profile field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FieldChange<T> {
+    /// Leave it as it is.
+    #[default]
+    Keep,
+    /// Remove the value.
+    Clear,
+    /// Replace the value.
+    Set(T),
+}
+
+impl<T> FieldChange<T> {
+    fn into_column(self) -> Option<Option<T>> {
+        match self {
+            Self::Keep => None,
+            Self::Clear => Some(None),
+            Self::Set(v) => Some(Some(v)),
+        }
+    }
+}
+
+/// A partial profile update; `None` / [`FieldChange::Keep`] leave a field
+/// unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    /// New nickname.
+    pub nickname: Option<Nickname>,
+    /// New real name.
+    pub name: Option<PersonName>,
+    /// Phone.
+    pub phone: FieldChange<Phone>,
+    /// Address.
+    pub address: FieldChange<Address>,
+    /// Province.
+    pub province: FieldChange<Province>,
+    /// Bank account.
+    pub bank_account: FieldChange<BankAccount>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct ProfileChangeset {
+    nickname: Option<String>,
+    nickname_key: Option<String>,
+    name: Option<String>,
+    phone: Option<Option<String>>,
+    address: Option<Option<String>>,
+    province: Option<Option<String>>,
+    bank_account: Option<Option<String>>,
+    updated_at: NaiveDateTime,
+}
+
+/// Applies a profile update and returns the new state.
+pub async fn update_profile(
+    conn: &mut DbConn,
+    id: i64,
+    update: ProfileUpdate,
+) -> Result<User, UniqueUserError> {
+    let changes = ProfileChangeset {
+        nickname_key: update.nickname.as_ref().map(Nickname::key),
+        nickname: update.nickname.map(Nickname::into_inner),
+        name: update.name.map(PersonName::into_inner),
+        phone: update.phone.into_column().map(|v| v.map(Phone::into_inner)),
+        address: update
+            .address
+            .into_column()
+            .map(|v| v.map(Address::into_inner)),
+        province: update
+            .province
+            .into_column()
+            .map(|v| v.map(|p| p.code().to_owned())),
+        bank_account: update
+            .bank_account
+            .into_column()
+            .map(|v| v.map(BankAccount::into_inner)),
+        updated_at: now(),
+    };
+    let result: Result<usize, DbError> =
+        with_conn!(conn, |c| diesel::update(users::table.find(id))
+            .set(&changes)
+            .execute(c)
+            .await
+            .map_err(DbError::from));
+    if result.map_err(classify_unique)? == 0 {
+        return Err(UniqueUserError::Db(DbError::NotFound));
+    }
+    find_by_id(conn, id)
+        .await?
+        .ok_or(UniqueUserError::Db(DbError::NotFound))
+}
+
+/// Replaces a user's password hash.
+pub async fn set_password_hash(
+    conn: &mut DbConn,
+    id: i64,
+    hash: &PasswordHash,
+) -> Result<(), DbError> {
+    let n = with_conn!(conn, |c| diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(hash.as_str()),
+            users::updated_at.eq(now()),
+        ))
+        .execute(c)
+        .await)?;
+    if n == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// A page of users, oldest first, and the total count.
+pub async fn list(conn: &mut DbConn, offset: i64, limit: i64) -> Result<(Vec<User>, i64), DbError> {
+    let rows: Vec<UserRow> = with_conn!(conn, |c| users::table
+        .order(users::id.asc())
+        .offset(offset)
+        .limit(limit)
+        .select(UserRow::as_select())
+        .load(c)
+        .await)?;
+    let total: i64 = with_conn!(conn, |c| users::table.count().get_result(c).await)?;
+    let users = rows
+        .into_iter()
+        .map(User::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((users, total))
+}
+
+/// The roles a user holds, sorted.
+pub async fn roles_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<Role>, DbError> {
+    let codes: Vec<String> = with_conn!(conn, |c| user_roles::table
+        .filter(user_roles::user_id.eq(user_id))
+        .select(user_roles::role)
+        .load(c)
+        .await)?;
+    let mut roles: Vec<Role> = codes
+        .iter()
+        .filter_map(|code| Role::parse(code).ok())
+        .collect();
+    roles.sort();
+    Ok(roles)
+}
+
+/// Grants a role; granting one the user already holds is a no-op.
+/// Returns whether the role was new.
+pub async fn grant_role(conn: &mut DbConn, user_id: i64, role: Role) -> Result<bool, DbError> {
+    if roles_of(conn, user_id).await?.contains(&role) {
+        return Ok(false);
+    }
+    let insert = diesel::insert_into(user_roles::table).values((
+        user_roles::user_id.eq(user_id),
+        user_roles::role.eq(role.code()),
+        user_roles::granted_at.eq(now()),
+    ));
+    match with_conn!(conn, |c| insert.execute(c).await.map_err(DbError::from)) {
+        Ok(_) => Ok(true),
+        // A concurrent grant of the same role got there first.
+        Err(DbError::UniqueViolation { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes a role. Returns whether the user held it.
+pub async fn revoke_role(conn: &mut DbConn, user_id: i64, role: Role) -> Result<bool, DbError> {
+    let n = with_conn!(conn, |c| diesel::delete(
+        user_roles::table
+            .filter(user_roles::user_id.eq(user_id))
+            .filter(user_roles::role.eq(role.code()))
+    )
+    .execute(c)
+    .await)?;
+    Ok(n > 0)
+}

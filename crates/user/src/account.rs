@@ -1,0 +1,121 @@
+//! What kind of account a user has and which extra powers it carries.
+
+use std::fmt;
+
+use crate::ValidationError;
+
+/// The kind of account chosen at sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountType {
+    /// Buys and sells at fish auctions.
+    #[default]
+    Member,
+    /// A cafe that gives away spent coffee grounds (the "Provide" side).
+    Cafe,
+    /// A recycler that collects coffee grounds (the "Demand" side).
+    Recycler,
+}
+
+impl AccountType {
+    /// Every account type.
+    pub const ALL: &'static [AccountType] = &[Self::Member, Self::Cafe, Self::Recycler];
+
+    /// The code stored in the database and used in the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Cafe => "cafe",
+            Self::Recycler => "recycler",
+        }
+    }
+
+    /// Parses a code. `admin` is not an account type: it is a [`Role`]
+    /// that only an operator can grant.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|t| t.code() == raw.trim())
+            .ok_or_else(|| {
+                ValidationError::new("account_type", "must be one of member, cafe, recycler")
+            })
+    }
+}
+
+impl fmt::Display for AccountType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An extra power granted by an operator with `sitga admin grant`; never at
+/// sign-up.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Full control, including user administration.
+    Admin,
+    /// Reads the operator dashboard and monitoring endpoints.
+    Operator,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: &'static [Role] = &[Self::Admin, Self::Operator];
+
+    /// The code stored in the database and in tokens.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Operator => "operator",
+        }
+    }
+
+    /// Parses a code.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|r| r.code() == raw.trim().to_ascii_lowercase())
+            .ok_or_else(|| ValidationError::new("role", "must be admin or operator"))
+    }
+
+    /// Whether holding `self` grants what `needed` grants. An admin can do
+    /// everything an operator can.
+    ///
+    /// ```
+    /// # use sitga_user::Role;
+    /// assert!(Role::Admin.covers(Role::Operator));
+    /// assert!(!Role::Operator.covers(Role::Admin));
+    /// ```
+    pub fn covers(self, needed: Role) -> bool {
+        self == needed || self == Role::Admin
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_is_not_an_account_type() {
+        assert!(AccountType::parse("admin").is_err());
+        assert_eq!(AccountType::parse("cafe").unwrap(), AccountType::Cafe);
+        assert_eq!(AccountType::default(), AccountType::Member);
+    }
+
+    #[test]
+    fn roles_parse() {
+        assert_eq!(Role::parse("ADMIN").unwrap(), Role::Admin);
+        assert!(Role::parse("root").is_err());
+    }
+}

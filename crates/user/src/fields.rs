@@ -1,0 +1,383 @@
+//! Parsed account fields.
+
+use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::ValidationError;
+
+/// Longest e-mail address a mail system accepts (RFC 5321 path limit).
+const EMAIL_MAX: usize = 254;
+const NICKNAME_MIN: usize = 2;
+const NICKNAME_MAX: usize = 20;
+const PASSWORD_MIN: usize = 8;
+const PASSWORD_MAX: usize = 128;
+const NAME_MAX: usize = 50;
+const ADDRESS_MAX: usize = 200;
+const BANK_ACCOUNT_MAX: usize = 100;
+const PHONE_DIGITS_MIN: usize = 7;
+const PHONE_MAX: usize = 20;
+
+/// Trims, NFC-normalises and rejects control characters: the common
+/// treatment of every free-text field.
+fn clean_text(field: &'static str, raw: &str) -> Result<String, ValidationError> {
+    let text: String = raw.trim().nfc().collect();
+    if text.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(text)
+}
+
+fn check_length(
+    field: &'static str,
+    text: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), ValidationError> {
+    let len = text.chars().count();
+    if len < min || len > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be {min} to {max} characters long (got {len})"),
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The normalised value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Takes the normalised value out.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A syntactically valid e-mail address, trimmed and lower-cased.
+    ///
+    /// ```
+    /// # use sitga_user::Email;
+    /// assert!(Email::parse("cafe@example.com").is_ok());
+    /// assert!(Email::parse("not an email").is_err());
+    /// ```
+    Email
+);
+
+impl Email {
+    /// Parses an address; the whole address is lower-cased so that
+    /// `A@x.com` and `a@x.com` are one account.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        const FIELD: &str = "email";
+        let text = raw.trim().to_lowercase();
+        if text.is_empty() {
+            return Err(ValidationError::new(FIELD, "must not be empty"));
+        }
+        if text.len() > EMAIL_MAX {
+            return Err(ValidationError::new(
+                FIELD,
+                format!("must be at most {EMAIL_MAX} bytes long"),
+            ));
+        }
+        let parsed = email_address::EmailAddress::parse_with_options(
+            &text,
+            email_address::Options::default()
+                .without_display_text()
+                .without_domain_literal(),
+        )
+        .map_err(|e| ValidationError::new(FIELD, format!("is not a valid address ({e})")))?;
+        // A bare host ("a@localhost") is legal in RFC 5322 but never a real
+        // mailbox people sign up with.
+        if !parsed.domain().contains('.') {
+            return Err(ValidationError::new(
+                FIELD,
+                "is not a valid address (the domain needs a dot)",
+            ));
+        }
+        Ok(Self(text))
+    }
+}
+
+string_newtype!(
+    /// A public display name: 2–20 letters or digits of any script (Hangul
+    /// included) plus `_`, `-` and `.`; NFC-normalised so that composed and
+    /// decomposed Hangul are the same nickname.
+    ///
+    /// ```
+    /// # use sitga_user::Nickname;
+    /// assert!(Nickname::parse("감성돔_킬러").is_ok());
+    /// assert!(Nickname::parse("a").is_err());
+    /// assert!(Nickname::parse("🐟🐟").is_err());
+    /// ```
+    Nickname
+);
+
+impl Nickname {
+    /// Parses a nickname.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        const FIELD: &str = "nickname";
+        let text = clean_text(FIELD, raw)?;
+        check_length(FIELD, &text, NICKNAME_MIN, NICKNAME_MAX)?;
+        if let Some(bad) = text
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            return Err(ValidationError::new(
+                FIELD,
+                format!("may only contain letters, digits, '_', '-' and '.' (found {bad:?})"),
+            ));
+        }
+        Ok(Self(text))
+    }
+
+    /// The key two nicknames collide on: case-folded, so `Kim` and `kim`
+    /// cannot both exist.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A password as typed: 8–128 characters. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Parses a password. It is not trimmed: spaces are part of it.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        const FIELD: &str = "password";
+        let len = raw.chars().count();
+        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
+            return Err(ValidationError::new(
+                FIELD,
+                format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"),
+            ));
+        }
+        if raw.chars().any(|c| c == '\0') {
+            return Err(ValidationError::new(FIELD, "must not contain NUL"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The secret, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+string_newtype!(
+    /// A person's or business's real name (1–50 characters).
+    PersonName
+);
+
+impl PersonName {
+    /// Parses a name.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let text = clean_text("name", raw)?;
+        check_length("name", &text, 1, NAME_MAX)?;
+        Ok(Self(text))
+    }
+}
+
+string_newtype!(
+    /// A phone number: digits with optional `+`, spaces, dashes and
+    /// parentheses, 7–20 characters, at least 7 digits.
+    Phone
+);
+
+impl Phone {
+    /// Parses a phone number.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        const FIELD: &str = "phone";
+        let text = clean_text(FIELD, raw)?;
+        check_length(FIELD, &text, PHONE_DIGITS_MIN, PHONE_MAX)?;
+        let ok_chars = text.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')') || (c == '+' && i == 0)
+        });
+        let digits = text.chars().filter(char::is_ascii_digit).count();
+        if !ok_chars || digits < PHONE_DIGITS_MIN {
+            return Err(ValidationError::new(
+                FIELD,
+                "must be a phone number such as 010-1234-5678",
+            ));
+        }
+        Ok(Self(text))
+    }
+}
+
+string_newtype!(
+    /// A postal address (1–200 characters).
+    Address
+);
+
+impl Address {
+    /// Parses an address.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let text = clean_text("address", raw)?;
+        check_length("address", &text, 1, ADDRESS_MAX)?;
+        Ok(Self(text))
+    }
+}
+
+string_newtype!(
+    /// Where a seller is paid: bank name and number as free text (1–100
+    /// characters).
+    BankAccount
+);
+
+impl BankAccount {
+    /// Parses a bank account description.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let text = clean_text("bank_account", raw)?;
+        check_length("bank_account", &text, 1, BANK_ACCOUNT_MAX)?;
+        Ok(Self(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lowercased() {
+        assert_eq!(
+            Email::parse(" Cafe.A@Company.COM ").unwrap().as_str(),
+            "cafe.a@company.com"
+        );
+    }
+
+    #[test]
+    fn email_rejects_garbage() {
+        for bad in [
+            "",
+            "   ",
+            "plain",
+            "@x.com",
+            "a@",
+            "a@localhost",
+            "a b@x.com",
+            "Name <a@x.com>",
+            "a@[127.0.0.1]",
+            "' OR 1=1 --@x.com",
+        ] {
+            let err = Email::parse(bad).unwrap_err();
+            assert_eq!(err.field, "email", "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn nickname_accepts_korean_and_latin() {
+        for ok in ["낚시왕", "kim_01", "Jeju.Fisher", "a-b", "독가시치사냥꾼"] {
+            assert!(Nickname::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn nickname_rejects_bad_input() {
+        for bad in [
+            "a",
+            "",
+            "  ",
+            "🐟fish",
+            "with space",
+            "tab\tname",
+            "robert'); DROP TABLE users;--",
+            "이름이너무길어서스무자를넘어가버리는닉네임",
+        ] {
+            assert!(Nickname::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nickname_is_nfc_normalised() {
+        // "한" written as decomposed jamo (U+1112 U+1161 U+11AB) and composed.
+        let decomposed = "\u{1112}\u{1161}\u{11AB}글";
+        let composed = "한글";
+        assert_eq!(
+            Nickname::parse(decomposed).unwrap(),
+            Nickname::parse(composed).unwrap()
+        );
+    }
+
+    #[test]
+    fn nickname_key_is_case_folded() {
+        assert_eq!(
+            Nickname::parse("Kim").unwrap().key(),
+            Nickname::parse("kIM").unwrap().key()
+        );
+    }
+
+    #[test]
+    fn password_length_bounds() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse(&"x".repeat(128)).is_ok());
+        assert!(Password::parse(&"x".repeat(129)).is_err());
+        // characters, not bytes: 8 Hangul syllables are 24 bytes
+        assert!(Password::parse("비밀번호비밀번호").is_ok());
+        assert_eq!(
+            format!("{:?}", Password::parse("secret-pass").unwrap()),
+            "Password(***)"
+        );
+    }
+
+    #[test]
+    fn phone_rules() {
+        assert!(Phone::parse("010-1234-5678").is_ok());
+        assert!(Phone::parse("+82 10 1234 5678").is_ok());
+        assert!(Phone::parse("12-34").is_err());
+        assert!(Phone::parse("010-CALL-ME").is_err());
+        assert!(Phone::parse("01+0123456789").is_err());
+    }
+
+    #[test]
+    fn free_text_fields_keep_emoji_but_not_controls() {
+        assert_eq!(
+            PersonName::parse(" 김철수 🐟 ").unwrap().as_str(),
+            "김철수 🐟"
+        );
+        assert!(PersonName::parse("bad\u{7}bell").is_err());
+        assert!(Address::parse(&"가".repeat(201)).is_err());
+        assert!(BankAccount::parse("국민은행 123-45-6789").is_ok());
+    }
+}

@@ -1,0 +1,49 @@
+//! Account rules for sitga, with no web or database code.
+//!
+//! Everything a user sends is parsed into a type here before anything else
+//! touches it ("parse, don't validate"): once you hold an [`Email`] or a
+//! [`Nickname`], it is known to be well-formed and normalised.
+//!
+//! ```
+//! use sitga_user::{Email, Nickname, Province};
+//!
+//! let email = Email::parse("  Angler@Example.COM ").unwrap();
+//! assert_eq!(email.as_str(), "angler@example.com");
+//!
+//! let nick = Nickname::parse("낚시왕").unwrap();
+//! assert_eq!(nick.as_str(), "낚시왕");
+//!
+//! assert_eq!(Province::parse("jeju").unwrap().name_ko(), "제주특별자치도");
+//! ```
+
+mod account;
+mod fields;
+mod password;
+mod province;
+pub mod token;
+
+pub use account::{AccountType, Role};
+pub use fields::{Address, BankAccount, Email, Nickname, Password, PersonName, Phone};
+pub use password::{HashError, PasswordHash, dummy_hash, hash_password, verify_password};
+pub use province::Province;
+
+/// A value that failed its rule. `field` names the input field so that a
+/// client can point at it; `message` says what is wrong in plain words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The input field the value came from (e.g. `"nickname"`).
+    pub field: &'static str,
+    /// What is wrong, in English.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// Builds an error for `field`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
