@@ -1,5 +1,8 @@
 //! The `sitga` command line.
 
+// Printing results is what a command-line tool is for.
+#![allow(clippy::print_stdout)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -21,6 +21,8 @@ mod migrations;
 mod pool;
 pub mod refresh_tokens;
 pub mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 mod time;
 pub mod users;
 

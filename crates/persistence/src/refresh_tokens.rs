@@ -133,8 +133,9 @@ pub async fn revoke_user_sessions(
     Ok(n)
 }
 
-/// Deletes tokens that expired more than `grace` ago; they can no longer
-/// signal reuse usefully. Returns how many were removed.
+/// Deletes tokens that expired before `before` (callers pass a point well in
+/// the past, so a recently expired copy can still be recognised as reuse).
+/// Returns how many were removed.
 pub async fn purge_expired(conn: &mut DbConn, before: DateTime<Utc>) -> Result<usize, DbError> {
     let cutoff = naive(before);
     let n = with_conn!(conn, |c| diesel::delete(

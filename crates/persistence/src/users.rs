@@ -348,6 +348,28 @@ pub async fn roles_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<Role>, DbEr
     Ok(roles)
 }
 
+/// The roles of several users at once (one query), for listings.
+pub async fn roles_for(
+    conn: &mut DbConn,
+    user_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<Role>>, DbError> {
+    let rows: Vec<(i64, String)> = with_conn!(conn, |c| user_roles::table
+        .filter(user_roles::user_id.eq_any(user_ids))
+        .select((user_roles::user_id, user_roles::role))
+        .load(c)
+        .await)?;
+    let mut map: std::collections::HashMap<i64, Vec<Role>> = std::collections::HashMap::new();
+    for (id, code) in rows {
+        if let Ok(role) = Role::parse(&code) {
+            map.entry(id).or_default().push(role);
+        }
+    }
+    for roles in map.values_mut() {
+        roles.sort();
+    }
+    Ok(map)
+}
+
 /// Grants a role; granting one the user already holds is a no-op.
 /// Returns whether the role was new.
 pub async fn grant_role(conn: &mut DbConn, user_id: i64, role: Role) -> Result<bool, DbError> {

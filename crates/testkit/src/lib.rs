@@ -1,1 +1,398 @@
-//! tmp
+//! Black-box test harness for sitga.
+//!
+//! [`TestApp::spawn`] starts the real server on a random port against a
+//! fresh database (SQLite by default; a new MySQL database when
+//! `SITGA_TEST_DATABASE_URL` or `DATABASE_URL` is `mysql://…`; Redis when
+//! `REDIS_URL` is set), and offers builders for users and tokens. Tests talk
+//! to it over HTTP like any client.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use sitga_testkit::TestApp;
+//! let app = TestApp::spawn().await;
+//! let alice = app.user().nickname("alice").create().await;
+//! let me = app.get("/api/v1/users/me", Some(&alice.access_token)).await;
+//! assert_eq!(me.status(), 200);
+//! # }
+//! ```
+
+// Test support: failing loudly is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use sitga_api::auth::{AccessClaims, JwtKeys, LoginQuotas};
+use sitga_api::config::{AppConfig, SecretSource};
+use sitga_api::server::{self, RunningServer};
+use sitga_persistence::test_support::TestDatabase;
+use sitga_persistence::{PoolOptions, users};
+use sitga_user::Role;
+
+pub use reqwest;
+pub use sitga_persistence::DbPool;
+
+/// The secret every test app signs with, so tests can mint tokens.
+pub const TEST_JWT_SECRET: &str = "sitga-test-secret-0123456789abcdef";
+
+/// Redis URL for tests, if any.
+pub fn redis_url() -> Option<String> {
+    std::env::var("SITGA_TEST_REDIS_URL")
+        .ok()
+        .or_else(|| std::env::var("REDIS_URL").ok())
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// Options for a test app.
+pub struct TestAppBuilder {
+    login_quotas: LoginQuotas,
+}
+
+impl TestAppBuilder {
+    /// Login attempts per minute allowed per address and per e-mail.
+    pub fn login_quotas(mut self, per_ip: u32, per_email: u32) -> Self {
+        self.login_quotas = LoginQuotas {
+            per_ip_per_minute: NonZeroU32::new(per_ip).expect("non-zero"),
+            per_email_per_minute: NonZeroU32::new(per_email).expect("non-zero"),
+        };
+        self
+    }
+
+    /// Starts the app.
+    pub async fn spawn(self) -> TestApp {
+        let db = TestDatabase::create()
+            .await
+            .expect("create the test database");
+        let config = AppConfig {
+            database: db.url.clone(),
+            redis_url: redis_url(),
+            bind: "127.0.0.1:0".parse().expect("address"),
+            jwt_secret: TEST_JWT_SECRET.as_bytes().to_vec(),
+            jwt_secret_source: SecretSource::Environment,
+            cors_origins: vec!["http://localhost:3000".into()],
+            workers: Some(2),
+            pool: PoolOptions {
+                max_size: 8,
+                ..Default::default()
+            },
+            login_quotas: self.login_quotas,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+        let server = server::start(config, Some(listener))
+            .await
+            .expect("start sitga");
+        let address = format!("http://{}", server.addr);
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+            jwt: JwtKeys::new(TEST_JWT_SECRET.as_bytes()),
+            db: server.state.db.clone(),
+            server: Some(server),
+            _database: db,
+            counter: AtomicU32::new(0),
+        }
+    }
+}
+
+/// A running sitga on a random port with its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// An HTTP client that does not follow redirects.
+    pub client: reqwest::Client,
+    /// The keys the app signs with.
+    pub jwt: JwtKeys,
+    /// Direct access to the app's database.
+    pub db: DbPool,
+    server: Option<RunningServer>,
+    _database: TestDatabase,
+    counter: AtomicU32,
+}
+
+/// A signed-up, logged-in user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// Id.
+    pub id: i64,
+    /// E-mail.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Nickname.
+    pub nickname: String,
+    /// A valid access token.
+    pub access_token: String,
+    /// A valid refresh token.
+    pub refresh_token: String,
+}
+
+/// Builds a user through the real sign-up and login endpoints.
+pub struct UserBuilder<'a> {
+    app: &'a TestApp,
+    email: String,
+    password: String,
+    nickname: String,
+    account_type: &'static str,
+    roles: Vec<Role>,
+}
+
+impl UserBuilder<'_> {
+    /// Sets the nickname.
+    pub fn nickname(mut self, nickname: &str) -> Self {
+        self.nickname = nickname.into();
+        self
+    }
+
+    /// Sets the e-mail.
+    pub fn email(mut self, email: &str) -> Self {
+        self.email = email.into();
+        self
+    }
+
+    /// Sets the password.
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = password.into();
+        self
+    }
+
+    /// A cafe account.
+    pub fn cafe(mut self) -> Self {
+        self.account_type = "cafe";
+        self
+    }
+
+    /// A recycler account.
+    pub fn recycler(mut self) -> Self {
+        self.account_type = "recycler";
+        self
+    }
+
+    /// Grants a role (as `sitga admin grant` would) before logging in.
+    pub fn role(mut self, role: Role) -> Self {
+        self.roles.push(role);
+        self
+    }
+
+    /// Signs up, grants roles, logs in.
+    pub async fn create(self) -> TestUser {
+        let signup = self
+            .app
+            .post_json(
+                "/api/v1/auth/signup",
+                &json!({
+                    "email": self.email,
+                    "password": self.password,
+                    "nickname": self.nickname,
+                    "name": "Test User",
+                    "account_type": self.account_type,
+                }),
+            )
+            .await;
+        assert_eq!(
+            signup.status(),
+            201,
+            "signup failed: {}",
+            signup.text().await.unwrap()
+        );
+        let body: Value = signup.json().await.unwrap();
+        let id = body["user"]["id"].as_i64().expect("user id");
+        if !self.roles.is_empty() {
+            let mut conn = self.app.db.get().await.unwrap();
+            for role in &self.roles {
+                users::grant_role(&mut conn, id, *role).await.unwrap();
+            }
+        }
+        let tokens = self.app.login(&self.email, &self.password).await;
+        TestUser {
+            id,
+            email: self.email.to_lowercase(),
+            password: self.password,
+            nickname: self.nickname,
+            access_token: tokens["access_token"].as_str().unwrap().into(),
+            refresh_token: tokens["refresh_token"].as_str().unwrap().into(),
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts an app with default options.
+    pub async fn spawn() -> Self {
+        Self::builder().spawn().await
+    }
+
+    /// Options for an app.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            login_quotas: LoginQuotas {
+                per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
+                per_email_per_minute: NonZeroU32::new(1000).expect("non-zero"),
+            },
+        }
+    }
+
+    /// A full URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A user builder with unique defaults.
+    pub fn user(&self) -> UserBuilder<'_> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        UserBuilder {
+            app: self,
+            email: format!("user{n}@example.com"),
+            password: "correct horse battery".into(),
+            nickname: format!("user{n}"),
+            account_type: "member",
+            roles: Vec::new(),
+        }
+    }
+
+    /// POSTs JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GETs, with a bearer token when given.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Sends `method` with a JSON body and a bearer token.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Logs in and returns the token response (asserting 200).
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let res = self
+            .post_json(
+                "/api/v1/auth/login",
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            200,
+            "login failed: {}",
+            res.text().await.unwrap()
+        );
+        res.json().await.unwrap()
+    }
+
+    /// An access token for `user_id` that expired an hour ago.
+    pub fn expired_token(&self, user_id: i64) -> String {
+        let now = Utc::now().timestamp();
+        self.token_with(user_id, |c| {
+            c.iat = now - 7200;
+            c.exp = now - 3600;
+        })
+    }
+
+    /// A correctly signed token whose `typ` is not `access`.
+    pub fn wrong_type_token(&self, user_id: i64) -> String {
+        self.token_with(user_id, |c| c.typ = "refresh".into())
+    }
+
+    /// A valid token with its signature altered.
+    pub fn tampered_token(&self, user_id: i64) -> String {
+        let token = self.token_with(user_id, |_| {});
+        let (head, sig) = token.rsplit_once('.').unwrap();
+        let mut sig: Vec<char> = sig.chars().collect();
+        sig[0] = if sig[0] == 'A' { 'B' } else { 'A' };
+        format!("{head}.{}", sig.into_iter().collect::<String>())
+    }
+
+    /// A token claiming roles the user was never granted, signed with
+    /// another key (as a forger would have to).
+    pub fn forged_admin_token(&self, user_id: i64) -> String {
+        let forger = JwtKeys::new(b"not-the-server-secret-0123456789abcdef");
+        let now = Utc::now().timestamp();
+        forger
+            .sign(&AccessClaims {
+                sub: user_id.to_string(),
+                roles: vec![Role::Admin],
+                exp: now + 600,
+                iat: now,
+                jti: "forged".into(),
+                typ: "access".into(),
+                sid: "forged".into(),
+            })
+            .unwrap()
+    }
+
+    fn token_with(&self, user_id: i64, edit: impl FnOnce(&mut AccessClaims)) -> String {
+        let now = Utc::now().timestamp();
+        let mut claims = AccessClaims {
+            sub: user_id.to_string(),
+            roles: Vec::new(),
+            exp: now + 600,
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+            typ: "access".into(),
+            sid: "test".into(),
+        };
+        edit(&mut claims);
+        self.jwt.sign(&claims).unwrap()
+    }
+
+    /// Which backend the app runs on (`sqlite` or `mysql`).
+    pub fn backend(&self) -> &'static str {
+        self.db.backend()
+    }
+
+    /// Stops the server gracefully.
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop(true).await;
+        }
+    }
+}
+
+/// Reads a JSON body, asserting the status first.
+pub async fn expect_json(res: reqwest::Response, status: u16) -> Value {
+    let actual = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts an error response: status, `error` code, and that `message` is
+/// present.
+pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> Value {
+    let body = expect_json(res, status).await;
+    assert_eq!(body["error"], code, "wrong error code in {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message in {body}"
+    );
+    body
+}

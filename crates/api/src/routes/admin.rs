@@ -35,11 +35,15 @@ pub async fn list_users(
     let (page, per_page, offset) = query.0.resolve()?;
     let mut conn = state.db.get().await?;
     let (found, total) = users::list(&mut conn, offset, i64::from(per_page)).await?;
-    let mut items = Vec::with_capacity(found.len());
-    for user in found {
-        let roles = users::roles_of(&mut conn, user.id).await?;
-        items.push(UserDto::from_user(user, roles));
-    }
+    let ids: Vec<i64> = found.iter().map(|u| u.id).collect();
+    let roles = users::roles_for(&mut conn, &ids).await?;
+    let items = found
+        .into_iter()
+        .map(|user| {
+            let held = roles.get(&user.id).map(Vec::as_slice).unwrap_or_default();
+            UserDto::from_user(user, held)
+        })
+        .collect();
     Ok(web::Json(UserPage {
         items,
         page,

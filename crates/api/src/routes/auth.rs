@@ -87,7 +87,7 @@ pub async fn signup(
     let user = users::insert(&mut conn, &new).await?;
     tracing::info!(user_id = user.id, account_type = %user.account_type, "account created");
     Ok(CreatedJson(SignupResponse {
-        user: UserDto::from_user(user, Vec::new()),
+        user: UserDto::from_user(user, &[]),
     }))
 }
 

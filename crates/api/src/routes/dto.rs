@@ -69,7 +69,7 @@ pub struct UserDto {
 
 impl UserDto {
     /// Maps a stored user and its roles.
-    pub fn from_user(user: User, roles: Vec<Role>) -> Self {
+    pub fn from_user(user: User, roles: &[Role]) -> Self {
         Self {
             id: user.id,
             email: user.email,

@@ -37,7 +37,7 @@ pub async fn get_me(
     let mut conn = state.db.get().await?;
     let user = load_me(&mut conn, &auth).await?;
     let roles = users::roles_of(&mut conn, user.id).await?;
-    Ok(web::Json(UserDto::from_user(user, roles)))
+    Ok(web::Json(UserDto::from_user(user, &roles)))
 }
 
 /// Present-but-null (`Some(None)`) differs from absent (`None`).
@@ -103,7 +103,7 @@ pub async fn update_me(
     load_me(&mut conn, &auth).await?;
     let user = users::update_profile(&mut conn, auth.id, update).await?;
     let roles = users::roles_of(&mut conn, user.id).await?;
-    Ok(web::Json(UserDto::from_user(user, roles)))
+    Ok(web::Json(UserDto::from_user(user, &roles)))
 }
 
 /// Current and new password.

@@ -1,0 +1,9 @@
+//! Black-box tests: each spawns sitga on a random port with a fresh
+//! database (SQLite, or MySQL when `DATABASE_URL=mysql://…`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod accounts;
+mod bad_input;
+mod platform;
+mod tokens;

@@ -1,0 +1,154 @@
+use serde_json::Value;
+use sitga_testkit::{TestApp, expect_error, expect_json};
+
+#[tokio::test]
+async fn health_ready_metrics() {
+    let app = TestApp::spawn().await;
+    let health = expect_json(app.get("/health", None).await, 200).await;
+    assert_eq!(health["status"], "ok");
+    let ready = expect_json(app.get("/ready", None).await, 200).await;
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"]["mode"], app.backend());
+    assert_eq!(
+        ready["redis"]["configured"],
+        sitga_testkit::redis_url().is_some()
+    );
+
+    app.get("/api/v1/provinces", None).await;
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("sitga_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("sitga_http_requests_duration_seconds_bucket"));
+    assert!(metrics.contains(&format!(
+        "sitga_db_pool_max_size{{backend=\"{}\"}} 8",
+        app.backend()
+    )));
+}
+
+#[tokio::test]
+async fn ready_is_503_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.db.close();
+    let body = expect_error(app.get("/ready", None).await, 503, "not_ready").await;
+    assert_eq!(body["database"]["ok"], false);
+    expect_error(
+        app.get("/api/v1/auth/availability?email=a%40b.co", None)
+            .await,
+        503,
+        "database_unavailable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_json() {
+    let app = TestApp::spawn().await;
+    expect_error(app.get("/no/such/route", None).await, 404, "not_found").await;
+    expect_error(app.get("/api/v1/nope", None).await, 404, "not_found").await;
+    let res = app
+        .client
+        .delete(app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, 405, "method_not_allowed").await;
+    let res = app.get("/health", None).await;
+    assert!(res.headers().get("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn docs_and_spec_are_served() {
+    let app = TestApp::spawn().await;
+    let docs = app.get("/docs", None).await;
+    assert_eq!(docs.status(), 308);
+    assert_eq!(
+        docs.headers()["location"],
+        "/docs/index.html?url=/openapi.json"
+    );
+    let index = app.get("/docs/index.html?url=/openapi.json", None).await;
+    assert_eq!(index.status(), 200);
+    assert!(index.text().await.unwrap().contains("swagger"));
+    expect_error(
+        app.get("/docs/no-such-file.js", None).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(app.get("/docs?x=1", None).await.status(), 308);
+
+    let served = expect_json(app.get("/openapi.json", None).await, 200).await;
+    assert_eq!(served, sitga_api::openapi::spec());
+    assert!(served["openapi"].as_str().unwrap().starts_with("3."));
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origin_only() {
+    let app = TestApp::spawn().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/users/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let ok = preflight("http://localhost:3000").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let denied = preflight("https://evil.example").await.unwrap();
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+/// Every operation the spec marks as secured answers 401 without a token.
+#[tokio::test]
+async fn secured_routes_need_a_token() {
+    let app = TestApp::spawn().await;
+    let spec = sitga_api::openapi::spec();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("security").is_none() {
+                continue;
+            }
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let res = app
+                .send(
+                    method.clone(),
+                    path,
+                    None,
+                    Some(Value::Object(Default::default())),
+                )
+                .await;
+            assert_eq!(res.status(), 401, "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} secured operations");
+}
+
+/// The committed `docs/openapi.json` matches the code. Regenerate with
+/// `cargo run -p sitga-api -- openapi > docs/openapi.json`
+/// (or run this test with `UPDATE_SNAPSHOTS=1`).
+#[test]
+fn openapi_snapshot_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    let generated = sitga_api::openapi::spec();
+    let pretty = serde_json::to_string_pretty(&generated).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &pretty).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    let committed: Value = serde_json::from_str(&committed).unwrap_or(Value::Null);
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date; run `UPDATE_SNAPSHOTS=1 cargo test -p sitga-api --test api openapi_snapshot` and review the diff"
+    );
+}

@@ -1,0 +1,93 @@
+//! Fresh, isolated databases for tests (feature `test-support`).
+//!
+//! The backend follows `SITGA_TEST_DATABASE_URL`, else `DATABASE_URL`:
+//! a `mysql://…/db` URL gives each test its own new database on that
+//! server (dropped afterwards); anything else gives each test its own
+//! SQLite file in a temporary directory.
+
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+
+use crate::{DatabaseUrl, DbError, DbPool, PoolOptions, run_migrations};
+
+/// A migrated database that disappears when dropped.
+pub struct TestDatabase {
+    /// Where it is.
+    pub url: DatabaseUrl,
+    _dir: Option<tempfile::TempDir>,
+    mysql: Option<(String, String)>,
+}
+
+/// The server URL tests should use, if it is MySQL.
+pub fn mysql_server_url() -> Option<String> {
+    std::env::var("SITGA_TEST_DATABASE_URL")
+        .ok()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .filter(|u| u.trim().starts_with("mysql://"))
+}
+
+impl TestDatabase {
+    /// Creates and migrates a fresh database.
+    pub async fn create() -> Result<Self, DbError> {
+        let db = match mysql_server_url() {
+            Some(server) => {
+                let mut url = url::Url::parse(&server)
+                    .map_err(|e| DbError::Config(format!("bad test database URL: {e}")))?;
+                let name = format!("sitga_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = AsyncMysqlConnection::establish(&server).await?;
+                conn.batch_execute(&format!(
+                    "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                ))
+                .await?;
+                url.set_path(&format!("/{name}"));
+                Self {
+                    url: DatabaseUrl::Mysql(url.to_string()),
+                    _dir: None,
+                    mysql: Some((server, name)),
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir()
+                    .map_err(|e| DbError::Config(format!("cannot create a temp dir: {e}")))?;
+                Self {
+                    url: DatabaseUrl::Sqlite(dir.path().join("test.sqlite")),
+                    _dir: Some(dir),
+                    mysql: None,
+                }
+            }
+        };
+        run_migrations(&db.url).await?;
+        Ok(db)
+    }
+
+    /// A pool on this database.
+    pub async fn pool(&self) -> Result<DbPool, DbError> {
+        DbPool::connect(&self.url, PoolOptions::default()).await
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.mysql.take() else {
+            return;
+        };
+        // Drop is sync and may run inside a runtime: use a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = AsyncMysqlConnection::establish(&server)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                conn.batch_execute(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database: {dropped:?}");
+        }
+    }
+}
