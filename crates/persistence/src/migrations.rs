@@ -1,6 +1,6 @@
 //! Embedded migrations, one folder per backend.
 
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::{DatabaseUrl, DbError};
@@ -19,7 +19,21 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
             let mut conn: diesel_async::async_connection_wrapper::AsyncConnectionWrapper<
                 diesel_async::AsyncMysqlConnection,
             > = Connection::establish(&raw)?;
-            apply(&mut conn, MYSQL)
+            // Several instances may start at once: one migrates, the others
+            // wait for it and then find nothing pending.
+            let locked: LockResult =
+                diesel::sql_query("SELECT GET_LOCK('sitga_migrations', 120) AS acquired")
+                    .get_result(&mut conn)?;
+            if locked.acquired != Some(1) {
+                return Err(DbError::Migration(
+                    "timed out waiting for another instance's migrations".into(),
+                ));
+            }
+            let result = apply(&mut conn, MYSQL);
+            let _: LockResult =
+                diesel::sql_query("SELECT RELEASE_LOCK('sitga_migrations') AS acquired")
+                    .get_result(&mut conn)?;
+            result
         }
         DatabaseUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -33,6 +47,12 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
     })
     .await
     .map_err(|e| DbError::Migration(format!("migration task failed: {e}")))?
+}
+
+#[derive(diesel::QueryableByName)]
+struct LockResult {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    acquired: Option<i64>,
 }
 
 fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<Vec<String>, DbError>

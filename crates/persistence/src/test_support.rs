@@ -28,6 +28,13 @@ pub fn mysql_server_url() -> Option<String> {
 impl TestDatabase {
     /// Creates and migrates a fresh database.
     pub async fn create() -> Result<Self, DbError> {
+        let db = Self::create_unmigrated().await?;
+        run_migrations(&db.url).await?;
+        Ok(db)
+    }
+
+    /// Creates a fresh, empty database (no tables).
+    pub async fn create_unmigrated() -> Result<Self, DbError> {
         let db = match mysql_server_url() {
             Some(server) => {
                 let mut url = url::Url::parse(&server)
@@ -55,7 +62,6 @@ impl TestDatabase {
                 }
             }
         };
-        run_migrations(&db.url).await?;
         Ok(db)
     }
 

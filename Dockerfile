@@ -1,0 +1,20 @@
+# Production image: a release build of `sitga` on a slim Debian.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --locked --release -p sitga-api --bin sitga
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/sitga --create-home sitga
+COPY --from=build /src/target/release/sitga /usr/local/bin/sitga
+COPY assets /usr/share/sitga/assets
+USER sitga
+WORKDIR /var/lib/sitga
+ENV SITGA_BIND=0.0.0.0:8080 SITGA_LOG_FORMAT=json SITGA_DATA_DIR=/var/lib/sitga/data
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD curl -fs http://127.0.0.1:8080/health || exit 1
+ENTRYPOINT ["sitga"]
+CMD ["serve"]

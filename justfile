@@ -1,0 +1,45 @@
+# sitga developer tasks. `just` is optional: every recipe is a plain command.
+
+default:
+    @just --list
+
+# Set up and serve on the embedded default (SQLite, in-process bus)
+serve *args:
+    scripts/dev.sh serve {{args}}
+
+# Set up and run the whole test suite (SQLite unless DATABASE_URL is mysql://)
+test *args:
+    scripts/dev.sh test {{args}}
+
+# The suite against the local MariaDB and Redis
+test-mysql *args:
+    mysql --protocol=tcp -h 127.0.0.1 -uroot -e "CREATE DATABASE IF NOT EXISTS sitga_dev CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    DATABASE_URL=mysql://root@127.0.0.1:3306/sitga_dev REDIS_URL=redis://127.0.0.1:6379 JWT_SECRET=dev-secret-dev-secret-dev-secret-dev scripts/dev.sh test {{args}}
+
+# Everything CI runs
+ci:
+    bash .ci/run
+
+# Format and lint like CI
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+# Apply pending migrations to DATABASE_URL (or the embedded database)
+migrate:
+    cargo run -p sitga-api --bin sitga -- migrate
+
+# Grant a role: just grant someone@example.com admin
+grant email role:
+    cargo run -p sitga-api --bin sitga -- admin grant {{email}} {{role}}
+
+# Regenerate docs/openapi.json from the code
+openapi:
+    UPDATE_SNAPSHOTS=1 cargo test -p sitga-api --test api openapi_snapshot
+
+# End-to-end curl smoke test of the binary
+smoke *args:
+    scripts/smoke.sh {{args}}
