@@ -1,0 +1,165 @@
+//! The `sitga` binary's own behaviour: help, bad configuration, migrate,
+//! admin grant.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+fn sitga(args: &[&str], env: &[(&str, &str)], data_dir: &std::path::Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sitga"));
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("JWT_SECRET")
+        .env("SITGA_DATA_DIR", data_dir)
+        .env("SITGA_BIND", "127.0.0.1:0")
+        .current_dir(data_dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run sitga")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sitga(&["--help"], &[], dir.path());
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for sub in ["serve", "migrate", "admin", "openapi"] {
+        assert!(text.contains(sub), "{sub} missing from --help:\n{text}");
+    }
+    let out = sitga(&["admin", "grant", "--help"], &[], dir.path());
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("EMAIL"));
+}
+
+#[test]
+fn bad_configuration_exits_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sitga(
+        &["serve"],
+        &[("DATABASE_URL", "postgres://nope/db")],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mysql://"), "{}", stderr(&out));
+
+    let out = sitga(
+        &["serve"],
+        &[("DATABASE_URL", "mysql://root@127.0.0.1:3306/x")],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("JWT_SECRET is required"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = sitga(&["serve"], &[("SITGA_BIND", "not-an-address")], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn unreachable_database_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sitga(
+        &["serve"],
+        &[
+            ("DATABASE_URL", "mysql://root@127.0.0.1:1/sitga"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn migrate_then_grant_on_the_embedded_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sitga(&["migrate"], &[], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied"));
+    let again = sitga(&["migrate"], &[], dir.path());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
+
+    let out = sitga(
+        &["admin", "grant", "ghost@example.com", "admin"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no account"), "{}", stderr(&out));
+    let out = sitga(
+        &["admin", "grant", "a@example.com", "root"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn openapi_command_prints_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sitga(&["openapi"], &[], dir.path());
+    assert!(out.status.success());
+    let spec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(spec, sitga_api::openapi::spec());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_and_revoke_change_roles() {
+    use sitga_persistence::{DatabaseUrl, DbPool, PoolOptions, users};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(sitga(&["migrate"], &[], dir.path()).status.success());
+    let url = DatabaseUrl::Sqlite(dir.path().join("sitga.sqlite"));
+    let pool = DbPool::connect(&url, PoolOptions::default()).await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let user = users::insert(
+        &mut conn,
+        &users::NewUser {
+            email: sitga_user::Email::parse("boss@example.com").unwrap(),
+            nickname: sitga_user::Nickname::parse("boss").unwrap(),
+            name: sitga_user::PersonName::parse("Boss").unwrap(),
+            phone: None,
+            address: None,
+            province: None,
+            account_type: sitga_user::AccountType::Member,
+            password_hash: sitga_user::PasswordHash::from_stored("x".into()),
+        },
+    )
+    .await
+    .unwrap();
+
+    let dir_path = dir.path().to_owned();
+    let run = move |args: &'static [&'static str]| {
+        let dir_path = dir_path.clone();
+        std::thread::spawn(move || sitga(args, &[], &dir_path))
+            .join()
+            .unwrap()
+    };
+    let out = run(&["admin", "grant", "BOSS@example.com", "admin"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("granted admin"));
+    assert_eq!(
+        users::roles_of(&mut conn, user.id).await.unwrap(),
+        vec![sitga_user::Role::Admin]
+    );
+    let out = run(&["admin", "grant", "boss@example.com", "admin"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already has"));
+    let out = run(&["admin", "revoke", "boss@example.com", "admin"]);
+    assert!(out.status.success());
+    assert!(
+        users::roles_of(&mut conn, user.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

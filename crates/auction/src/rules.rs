@@ -1,0 +1,624 @@
+//! Bid validity, soft close, the close outcome and settlement.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::money::{Krw, MAX_AMOUNT, Wallet};
+
+/// Where an auction is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuctionStatus {
+    /// Taking bids.
+    Open,
+    /// Closed with a winner.
+    Sold,
+    /// Closed without a winner (no bids, or reserve not met).
+    Unsold,
+    /// Withdrawn by the seller before any bid.
+    Cancelled,
+}
+
+impl AuctionStatus {
+    /// The stored and API code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Sold => "sold",
+            Self::Unsold => "unsold",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stored code.
+    pub fn parse(code: &str) -> Option<Self> {
+        [Self::Open, Self::Sold, Self::Unsold, Self::Cancelled]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+}
+
+/// Everything the rules need to know about an auction at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuctionSnapshot {
+    /// Id.
+    pub id: i64,
+    /// The seller (may not bid).
+    pub seller_id: i64,
+    /// Status.
+    pub status: AuctionStatus,
+    /// First bid must be at least this.
+    pub start_price: Krw,
+    /// Later bids must beat the current price by at least this.
+    pub min_increment: Krw,
+    /// Hidden reserve.
+    pub reserve_price: Option<Krw>,
+    /// Highest accepted bid, if any.
+    pub current_price: Option<Krw>,
+    /// Who placed it.
+    pub leader_id: Option<i64>,
+    /// Accepted bids so far (also the last bid's sequence number).
+    pub bid_count: i64,
+    /// The effective end (after soft-close extensions).
+    pub ends_at: DateTime<Utc>,
+    /// Extensions never go past this.
+    pub hard_end_at: DateTime<Utc>,
+    /// A bid with less than this left extends the end to now + window.
+    pub soft_close: Duration,
+}
+
+/// Why a bid was refused. Each has a stable code for clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BidRejection {
+    /// Not a positive amount within limits.
+    InvalidAmount,
+    /// The auction is sold, unsold or cancelled.
+    NotOpen,
+    /// The end time has passed (closing is under way).
+    Ended,
+    /// Sellers cannot bid on their own auction.
+    SellerCannotBid,
+    /// The bidder already leads; outbidding yourself is refused.
+    AlreadyLeading,
+    /// Below the minimum next bid.
+    TooLow {
+        /// The smallest bid that would be accepted now.
+        min_next_bid: Krw,
+    },
+    /// The bidder's available points do not cover the bid.
+    InsufficientBalance {
+        /// What the bidder has available.
+        available: Krw,
+    },
+}
+
+impl BidRejection {
+    /// Stable machine-readable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidAmount => "invalid_amount",
+            Self::NotOpen => "auction_not_open",
+            Self::Ended => "auction_ended",
+            Self::SellerCannotBid => "seller_cannot_bid",
+            Self::AlreadyLeading => "already_leading",
+            Self::TooLow { .. } => "bid_too_low",
+            Self::InsufficientBalance { .. } => "insufficient_balance",
+        }
+    }
+
+    /// English explanation.
+    pub fn message(self) -> String {
+        match self {
+            Self::InvalidAmount => format!("a bid must be 1 to {MAX_AMOUNT} won"),
+            Self::NotOpen => "this auction is no longer open".into(),
+            Self::Ended => "this auction has ended".into(),
+            Self::SellerCannotBid => "you cannot bid on your own auction".into(),
+            Self::AlreadyLeading => "you already hold the highest bid".into(),
+            Self::TooLow { min_next_bid } => format!("the minimum next bid is {min_next_bid} won"),
+            Self::InsufficientBalance { available } => {
+                format!("your available points ({available} won) do not cover this bid")
+            }
+        }
+    }
+}
+
+/// An accepted bid and what it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedBid {
+    /// The amount (now the current price).
+    pub amount: Krw,
+    /// The bidder (now the leader).
+    pub bidder_id: i64,
+    /// Its sequence number in this auction (1, 2, …; gap-free).
+    pub seq: i64,
+    /// The auction's end after this bid.
+    pub ends_at: DateTime<Utc>,
+    /// Whether this bid moved the end.
+    pub extended: bool,
+    /// The outbid leader and the amount whose hold is released.
+    pub released: Option<(i64, Krw)>,
+}
+
+/// The smallest bid that would be accepted now.
+///
+/// ```
+/// # use sitga_auction::*;
+/// # let now = chrono::Utc::now();
+/// # let mut a = AuctionSnapshot { id: 1, seller_id: 1, status: AuctionStatus::Open, start_price: 10_000,
+/// #   min_increment: 1_000, reserve_price: None, current_price: None, leader_id: None, bid_count: 0,
+/// #   ends_at: now, hard_end_at: now, soft_close: chrono::Duration::minutes(2) };
+/// assert_eq!(min_next_bid(&a), 10_000);
+/// a.current_price = Some(12_000);
+/// a.bid_count = 1;
+/// assert_eq!(min_next_bid(&a), 13_000);
+/// ```
+pub fn min_next_bid(auction: &AuctionSnapshot) -> Krw {
+    match auction.current_price {
+        Some(price) if auction.bid_count > 0 => price.saturating_add(auction.min_increment),
+        _ => auction.start_price,
+    }
+}
+
+/// Whether the current price meets the reserve (with no reserve: whether
+/// there is any bid).
+pub fn reserve_met(auction: &AuctionSnapshot) -> bool {
+    match (auction.current_price, auction.reserve_price) {
+        (Some(price), Some(reserve)) => price >= reserve,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Soft close: a bid accepted with less than the window left moves the end to
+/// `now + window`, never past the hard end.
+///
+/// ```
+/// # use chrono::{Duration, Utc};
+/// # use sitga_auction::extended_end;
+/// let now = Utc::now();
+/// let window = Duration::minutes(2);
+/// // plenty of time left: unchanged
+/// assert_eq!(extended_end(now + Duration::hours(1), now + Duration::hours(2), window, now), now + Duration::hours(1));
+/// // 30 s left: now + 2 min
+/// assert_eq!(extended_end(now + Duration::seconds(30), now + Duration::hours(2), window, now), now + window);
+/// // capped
+/// assert_eq!(extended_end(now + Duration::seconds(30), now + Duration::seconds(60), window, now), now + Duration::seconds(60));
+/// ```
+pub fn extended_end(
+    ends_at: DateTime<Utc>,
+    hard_end_at: DateTime<Utc>,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    if ends_at - now < window {
+        (now + window).min(hard_end_at).max(ends_at)
+    } else {
+        ends_at
+    }
+}
+
+/// Decides a bid of `amount` by `bidder_id`, who has `available` points, at
+/// `now`.
+pub fn validate_bid(
+    auction: &AuctionSnapshot,
+    bidder_id: i64,
+    amount: Krw,
+    available: Krw,
+    now: DateTime<Utc>,
+) -> Result<AcceptedBid, BidRejection> {
+    if amount <= 0 || amount > MAX_AMOUNT {
+        return Err(BidRejection::InvalidAmount);
+    }
+    if auction.status != AuctionStatus::Open {
+        return Err(BidRejection::NotOpen);
+    }
+    if now >= auction.ends_at {
+        return Err(BidRejection::Ended);
+    }
+    if bidder_id == auction.seller_id {
+        return Err(BidRejection::SellerCannotBid);
+    }
+    if auction.leader_id == Some(bidder_id) {
+        return Err(BidRejection::AlreadyLeading);
+    }
+    let min_next_bid = min_next_bid(auction);
+    if amount < min_next_bid {
+        return Err(BidRejection::TooLow { min_next_bid });
+    }
+    if available < amount {
+        return Err(BidRejection::InsufficientBalance { available });
+    }
+    let ends_at = extended_end(
+        auction.ends_at,
+        auction.hard_end_at,
+        auction.soft_close,
+        now,
+    );
+    Ok(AcceptedBid {
+        amount,
+        bidder_id,
+        seq: auction.bid_count + 1,
+        extended: ends_at != auction.ends_at,
+        ends_at,
+        released: auction.leader_id.zip(auction.current_price),
+    })
+}
+
+impl AuctionSnapshot {
+    /// The state after `bid` (for validating the next bid in order).
+    pub fn apply(&mut self, bid: &AcceptedBid) {
+        self.current_price = Some(bid.amount);
+        self.leader_id = Some(bid.bidder_id);
+        self.bid_count = bid.seq;
+        self.ends_at = bid.ends_at;
+    }
+}
+
+/// How a closing auction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// Sold to the leader at the current price.
+    Sold {
+        /// The winner.
+        winner_id: i64,
+        /// The price.
+        price: Krw,
+    },
+    /// No bids, or the reserve was not met.
+    Unsold,
+}
+
+impl CloseOutcome {
+    /// The status the auction takes.
+    pub fn status(self) -> AuctionStatus {
+        match self {
+            Self::Sold { .. } => AuctionStatus::Sold,
+            Self::Unsold => AuctionStatus::Unsold,
+        }
+    }
+}
+
+/// The outcome of closing `auction` now (at its end or early by the seller).
+pub fn close_outcome(auction: &AuctionSnapshot) -> CloseOutcome {
+    match (auction.leader_id, auction.current_price) {
+        (Some(winner_id), Some(price)) if reserve_met(auction) => {
+            CloseOutcome::Sold { winner_id, price }
+        }
+        _ => CloseOutcome::Unsold,
+    }
+}
+
+/// The money movements of closing an auction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The winner's hold becomes a payment to the seller.
+    Pay {
+        /// Who pays.
+        winner_id: i64,
+        /// Who is paid.
+        seller_id: i64,
+        /// How much.
+        price: Krw,
+    },
+    /// Unsold with a leader below the reserve: release the leader's hold.
+    Release {
+        /// Whose hold.
+        bidder_id: i64,
+        /// How much.
+        amount: Krw,
+    },
+    /// Nothing to move.
+    Nothing,
+}
+
+/// The settlement for closing `auction` with `outcome`.
+///
+/// ```
+/// # use sitga_auction::*;
+/// let s = Settlement::Pay { winner_id: 2, seller_id: 1, price: 15_000 };
+/// let (winner, seller) = s.apply(Wallet { balance: 20_000, held: 15_000 }, Wallet { balance: 0, held: 0 });
+/// assert_eq!(winner, Wallet { balance: 5_000, held: 0 });
+/// assert_eq!(seller, Wallet { balance: 15_000, held: 0 });
+/// ```
+pub fn settle(auction: &AuctionSnapshot, outcome: CloseOutcome) -> Settlement {
+    match outcome {
+        CloseOutcome::Sold { winner_id, price } => Settlement::Pay {
+            winner_id,
+            seller_id: auction.seller_id,
+            price,
+        },
+        CloseOutcome::Unsold => match auction.leader_id.zip(auction.current_price) {
+            Some((bidder_id, amount)) => Settlement::Release { bidder_id, amount },
+            None => Settlement::Nothing,
+        },
+    }
+}
+
+impl Settlement {
+    /// Applies the movement to the two wallets involved (winner or bidder
+    /// first, seller second); total balance is conserved.
+    pub fn apply(self, first: Wallet, seller: Wallet) -> (Wallet, Wallet) {
+        match self {
+            Self::Pay { price, .. } => (
+                Wallet {
+                    balance: first.balance - price,
+                    held: first.held - price,
+                },
+                Wallet {
+                    balance: seller.balance + price,
+                    held: seller.held,
+                },
+            ),
+            Self::Release { amount, .. } => (
+                Wallet {
+                    balance: first.balance,
+                    held: first.held - amount,
+                },
+                seller,
+            ),
+            Self::Nothing => (first, seller),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()
+    }
+
+    fn open() -> AuctionSnapshot {
+        AuctionSnapshot {
+            id: 1,
+            seller_id: 1,
+            status: AuctionStatus::Open,
+            start_price: 10_000,
+            min_increment: 1_000,
+            reserve_price: Some(20_000),
+            current_price: None,
+            leader_id: None,
+            bid_count: 0,
+            ends_at: now() + Duration::hours(1),
+            hard_end_at: now() + Duration::hours(1) + Duration::minutes(30),
+            soft_close: Duration::minutes(2),
+        }
+    }
+
+    /// auction, bidder, amount, available, time, expected.
+    type Case<'a> = (
+        &'a AuctionSnapshot,
+        i64,
+        Krw,
+        Krw,
+        DateTime<Utc>,
+        Result<Krw, BidRejection>,
+    );
+
+    #[test]
+    fn bid_validity_table() {
+        let a = open();
+        let mut led = open();
+        led.current_price = Some(15_000);
+        led.leader_id = Some(7);
+        led.bid_count = 3;
+        let mut sold = open();
+        sold.status = AuctionStatus::Sold;
+        let mut cancelled = open();
+        cancelled.status = AuctionStatus::Cancelled;
+        let cases: Vec<Case<'_>> = vec![
+            (&a, 2, 10_000, 10_000, now(), Ok(10_000)),
+            (
+                &a,
+                2,
+                9_999,
+                100_000,
+                now(),
+                Err(BidRejection::TooLow {
+                    min_next_bid: 10_000,
+                }),
+            ),
+            (&a, 2, 0, 100_000, now(), Err(BidRejection::InvalidAmount)),
+            (&a, 2, -5, 100_000, now(), Err(BidRejection::InvalidAmount)),
+            (
+                &a,
+                2,
+                MAX_AMOUNT + 1,
+                i64::MAX,
+                now(),
+                Err(BidRejection::InvalidAmount),
+            ),
+            (
+                &a,
+                1,
+                10_000,
+                100_000,
+                now(),
+                Err(BidRejection::SellerCannotBid),
+            ),
+            (
+                &a,
+                2,
+                10_000,
+                9_999,
+                now(),
+                Err(BidRejection::InsufficientBalance { available: 9_999 }),
+            ),
+            (&a, 2, 10_000, 100_000, a.ends_at, Err(BidRejection::Ended)),
+            (&sold, 2, 50_000, 100_000, now(), Err(BidRejection::NotOpen)),
+            (
+                &cancelled,
+                2,
+                50_000,
+                100_000,
+                now(),
+                Err(BidRejection::NotOpen),
+            ),
+            (
+                &led,
+                2,
+                15_999,
+                100_000,
+                now(),
+                Err(BidRejection::TooLow {
+                    min_next_bid: 16_000,
+                }),
+            ),
+            (&led, 2, 16_000, 100_000, now(), Ok(16_000)),
+            (
+                &led,
+                7,
+                20_000,
+                100_000,
+                now(),
+                Err(BidRejection::AlreadyLeading),
+            ),
+        ];
+        for (i, (auction, bidder, amount, available, at, expected)) in cases.into_iter().enumerate()
+        {
+            let got = validate_bid(auction, bidder, amount, available, at).map(|b| b.amount);
+            assert_eq!(got, expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn accepted_bid_releases_previous_leader_and_counts() {
+        let mut a = open();
+        let first = validate_bid(&a, 2, 10_000, 50_000, now()).unwrap();
+        assert_eq!(
+            (first.seq, first.released, first.extended),
+            (1, None, false)
+        );
+        a.apply(&first);
+        let second = validate_bid(&a, 3, 11_000, 50_000, now()).unwrap();
+        assert_eq!((second.seq, second.released), (2, Some((2, 10_000))));
+        a.apply(&second);
+        assert_eq!(
+            (a.leader_id, a.current_price, a.bid_count),
+            (Some(3), Some(11_000), 2)
+        );
+    }
+
+    #[test]
+    fn soft_close_extends_only_inside_window_and_never_past_cap() {
+        let mut a = open();
+        let t = a.ends_at - Duration::seconds(30);
+        let bid = validate_bid(&a, 2, 10_000, 50_000, t).unwrap();
+        assert!(bid.extended);
+        assert_eq!(bid.ends_at, t + Duration::minutes(2));
+        a.apply(&bid);
+        // repeated late bids climb to the cap and stop there
+        let mut bidder = 3;
+        let mut at = bid.ends_at - Duration::seconds(10);
+        for _ in 0..400 {
+            let amount = min_next_bid(&a);
+            let b = validate_bid(&a, bidder, amount, i64::MAX, at).unwrap();
+            assert!(b.ends_at <= a.hard_end_at);
+            assert!(b.ends_at >= a.ends_at, "the end never moves earlier");
+            a.apply(&b);
+            bidder = if bidder == 3 { 4 } else { 3 };
+            at = a.ends_at - Duration::seconds(10);
+            if a.ends_at == a.hard_end_at {
+                break;
+            }
+        }
+        assert_eq!(a.ends_at, a.hard_end_at);
+        // once the cap is reached, late bids no longer extend
+        let late = validate_bid(
+            &a,
+            bidder,
+            min_next_bid(&a),
+            i64::MAX,
+            a.ends_at - Duration::seconds(5),
+        )
+        .unwrap();
+        assert!(!late.extended);
+    }
+
+    #[test]
+    fn rejected_bids_never_extend() {
+        let a = open();
+        let t = a.ends_at - Duration::seconds(30);
+        assert!(validate_bid(&a, 2, 1, 50_000, t).is_err());
+        // the snapshot is untouched by a rejection: only `apply` changes it
+        assert_eq!(a.ends_at, now() + Duration::hours(1));
+    }
+
+    #[test]
+    fn close_outcomes_and_settlement_conserve_money() {
+        let mut a = open();
+        assert_eq!(close_outcome(&a), CloseOutcome::Unsold);
+        assert_eq!(settle(&a, CloseOutcome::Unsold), Settlement::Nothing);
+
+        a.apply(&validate_bid(&a, 2, 15_000, 50_000, now()).unwrap());
+        assert!(!reserve_met(&a));
+        assert_eq!(close_outcome(&a), CloseOutcome::Unsold);
+        let release = settle(&a, CloseOutcome::Unsold);
+        assert_eq!(
+            release,
+            Settlement::Release {
+                bidder_id: 2,
+                amount: 15_000
+            }
+        );
+        let (bidder, _) = release.apply(
+            Wallet {
+                balance: 50_000,
+                held: 15_000,
+            },
+            Wallet::default(),
+        );
+        assert_eq!(
+            bidder,
+            Wallet {
+                balance: 50_000,
+                held: 0
+            }
+        );
+
+        a.apply(&validate_bid(&a, 3, 20_000, 50_000, now()).unwrap());
+        assert!(reserve_met(&a));
+        let outcome = close_outcome(&a);
+        assert_eq!(
+            outcome,
+            CloseOutcome::Sold {
+                winner_id: 3,
+                price: 20_000
+            }
+        );
+        assert_eq!(outcome.status(), AuctionStatus::Sold);
+        let pay = settle(&a, outcome);
+        let (w0, s0) = (
+            Wallet {
+                balance: 30_000,
+                held: 20_000,
+            },
+            Wallet {
+                balance: 1_000,
+                held: 0,
+            },
+        );
+        let (w1, s1) = pay.apply(w0, s0);
+        assert_eq!(w0.balance + s0.balance, w1.balance + s1.balance);
+        assert_eq!(
+            w1,
+            Wallet {
+                balance: 10_000,
+                held: 0
+            }
+        );
+    }
+
+    #[test]
+    fn status_codes_round_trip() {
+        for s in [
+            AuctionStatus::Open,
+            AuctionStatus::Sold,
+            AuctionStatus::Unsold,
+            AuctionStatus::Cancelled,
+        ] {
+            assert_eq!(AuctionStatus::parse(s.code()), Some(s));
+        }
+        assert_eq!(AuctionStatus::parse("closed"), None);
+    }
+}

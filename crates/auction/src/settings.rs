@@ -1,0 +1,172 @@
+//! What a seller chooses when opening an auction, validated.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::money::{Krw, MAX_AMOUNT};
+
+/// Default minimum raise over the current price.
+pub const DEFAULT_MIN_INCREMENT: Krw = 1_000;
+/// Default auction length.
+pub const DEFAULT_DURATION_MINUTES: i64 = 24 * 60;
+/// Shortest auction.
+pub const MIN_DURATION_MINUTES: i64 = 1;
+/// Longest auction (7 days).
+pub const MAX_DURATION_MINUTES: i64 = 7 * 24 * 60;
+/// Default soft-close window: a bid in the last 2 minutes extends the end.
+pub const DEFAULT_SOFT_CLOSE_MINUTES: i64 = 2;
+/// Default cap on extensions: 30 minutes past the planned end.
+pub const DEFAULT_HARD_CAP_MINUTES: i64 = 30;
+
+/// The seller's choices as sent.
+#[derive(Debug, Clone, Default)]
+pub struct AuctionSettingsInput {
+    /// First bid must be at least this.
+    pub start_price: Krw,
+    /// Minimum raise (default 1,000 KRW).
+    pub min_increment: Option<Krw>,
+    /// Below this the auction does not sell; bidders only see whether it is met.
+    pub reserve_price: Option<Krw>,
+    /// Length in minutes (default 24 h; 1 minute … 7 days).
+    pub duration_minutes: Option<i64>,
+}
+
+/// A rejected setting, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SettingsError {
+    /// The input field.
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(field: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Validated auction settings with computed times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuctionSettings {
+    /// Start price.
+    pub start_price: Krw,
+    /// Minimum raise.
+    pub min_increment: Krw,
+    /// Reserve price.
+    pub reserve_price: Option<Krw>,
+    /// Planned end.
+    pub ends_at: DateTime<Utc>,
+    /// No extension goes past this.
+    pub hard_end_at: DateTime<Utc>,
+    /// Soft-close window.
+    pub soft_close: Duration,
+}
+
+impl AuctionSettings {
+    /// Validates the input, with the auction created at `now`.
+    ///
+    /// ```
+    /// # use chrono::Utc;
+    /// # use sitga_auction::{AuctionSettings, AuctionSettingsInput};
+    /// let now = Utc::now();
+    /// let s = AuctionSettings::parse(&AuctionSettingsInput { start_price: 10_000, ..Default::default() }, now).unwrap();
+    /// assert_eq!(s.min_increment, 1_000);
+    /// assert_eq!((s.ends_at - now).num_hours(), 24);
+    /// assert_eq!((s.hard_end_at - s.ends_at).num_minutes(), 30);
+    /// ```
+    pub fn parse(input: &AuctionSettingsInput, now: DateTime<Utc>) -> Result<Self, SettingsError> {
+        if input.start_price <= 0 || input.start_price > MAX_AMOUNT {
+            return Err(err("start_price", format!("must be 1 to {MAX_AMOUNT} won")));
+        }
+        let min_increment = input.min_increment.unwrap_or(DEFAULT_MIN_INCREMENT);
+        if min_increment <= 0 || min_increment > MAX_AMOUNT {
+            return Err(err(
+                "min_increment",
+                format!("must be 1 to {MAX_AMOUNT} won"),
+            ));
+        }
+        if let Some(reserve) = input.reserve_price
+            && (reserve < input.start_price || reserve > MAX_AMOUNT)
+        {
+            return Err(err(
+                "reserve_price",
+                "must be at least the start price and at most 1,000,000,000 won",
+            ));
+        }
+        let minutes = input.duration_minutes.unwrap_or(DEFAULT_DURATION_MINUTES);
+        if !(MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&minutes) {
+            return Err(err(
+                "duration_minutes",
+                format!("must be {MIN_DURATION_MINUTES} to {MAX_DURATION_MINUTES} minutes"),
+            ));
+        }
+        let ends_at = now + Duration::minutes(minutes);
+        Ok(Self {
+            start_price: input.start_price,
+            min_increment,
+            reserve_price: input.reserve_price,
+            ends_at,
+            hard_end_at: ends_at + Duration::minutes(DEFAULT_HARD_CAP_MINUTES),
+            soft_close: Duration::minutes(DEFAULT_SOFT_CLOSE_MINUTES),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(start: Krw) -> AuctionSettingsInput {
+        AuctionSettingsInput {
+            start_price: start,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn bounds() {
+        let now = Utc::now();
+        assert_eq!(
+            AuctionSettings::parse(&input(0), now).unwrap_err().field,
+            "start_price"
+        );
+        assert_eq!(
+            AuctionSettings::parse(&input(-1), now).unwrap_err().field,
+            "start_price"
+        );
+        assert!(AuctionSettings::parse(&input(MAX_AMOUNT), now).is_ok());
+        let zero_inc = AuctionSettingsInput {
+            min_increment: Some(0),
+            ..input(100)
+        };
+        assert_eq!(
+            AuctionSettings::parse(&zero_inc, now).unwrap_err().field,
+            "min_increment"
+        );
+        let low_reserve = AuctionSettingsInput {
+            reserve_price: Some(50),
+            ..input(100)
+        };
+        assert_eq!(
+            AuctionSettings::parse(&low_reserve, now).unwrap_err().field,
+            "reserve_price"
+        );
+        for bad in [0, 7 * 24 * 60 + 1, -5] {
+            let d = AuctionSettingsInput {
+                duration_minutes: Some(bad),
+                ..input(100)
+            };
+            assert_eq!(
+                AuctionSettings::parse(&d, now).unwrap_err().field,
+                "duration_minutes"
+            );
+        }
+        let week = AuctionSettingsInput {
+            duration_minutes: Some(7 * 24 * 60),
+            ..input(100)
+        };
+        assert!(AuctionSettings::parse(&week, now).is_ok());
+    }
+}
