@@ -21,6 +21,10 @@ pub enum DbError {
         /// The database's message, which names the index or column.
         message: String,
     },
+    /// A bookkeeping rule the database should have made impossible failed
+    /// (e.g. releasing more than is held); the transaction must roll back.
+    #[error("invariant violated: {0}")]
+    Invariant(String),
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migration(String),

@@ -16,6 +16,7 @@
 //! # let _ = user; Ok(()) }
 //! ```
 
+pub mod auctions;
 mod error;
 mod migrations;
 mod pool;
@@ -25,6 +26,7 @@ pub mod schema;
 pub mod test_support;
 mod time;
 pub mod users;
+pub mod wallets;
 
 pub use error::DbError;
 pub use migrations::run_migrations;

@@ -43,4 +43,101 @@ diesel::table! {
 
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, user_roles, refresh_tokens);
+
+diesel::table! {
+    wallets (user_id) {
+        user_id -> BigInt,
+        balance -> BigInt,
+        held -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        amount -> BigInt,
+        balance_after -> BigInt,
+        held_after -> BigInt,
+        auction_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auctions (id) {
+        id -> BigInt,
+        seller_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        species -> Nullable<Text>,
+        photo_url -> Nullable<Text>,
+        start_price -> BigInt,
+        min_increment -> BigInt,
+        reserve_price -> Nullable<BigInt>,
+        current_price -> Nullable<BigInt>,
+        leader_id -> Nullable<BigInt>,
+        bid_count -> BigInt,
+        view_count -> BigInt,
+        status -> Text,
+        ends_at -> Timestamp,
+        hard_end_at -> Timestamp,
+        soft_close_seconds -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    bids (id) {
+        id -> BigInt,
+        auction_id -> BigInt,
+        seq -> BigInt,
+        bidder_id -> BigInt,
+        amount -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_messages (id) {
+        id -> BigInt,
+        auction_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        nickname -> Nullable<Text>,
+        kind -> Text,
+        body -> Text,
+        amount -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idem_key) {
+        user_id -> BigInt,
+        idem_key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(bids -> auctions (auction_id));
+diesel::joinable!(chat_messages -> auctions (auction_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_roles,
+    refresh_tokens,
+    wallets,
+    ledger_entries,
+    auctions,
+    bids,
+    chat_messages,
+    idempotency_keys,
+);

@@ -1,0 +1,548 @@
+//! Auctions, their bids and their room chat.
+//!
+//! Every state change is a guarded UPDATE whose guard is the rule it
+//! enforces (`status = 'open'`, `bid_count = 0`, `version = ?`), so two
+//! instances can never both apply conflicting changes: one sees 0 rows.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use sitga_auction::{AuctionSettings, AuctionSnapshot, AuctionStatus, Krw};
+
+use crate::schema::{auctions, bids, chat_messages};
+use crate::time::{naive, now, utc};
+use crate::{BackendName, DbConn, DbError, with_conn};
+
+/// A stored auction.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = auctions)]
+pub struct Auction {
+    /// Id.
+    pub id: i64,
+    /// Seller.
+    pub seller_id: i64,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Species (free text, or from the identify endpoint).
+    pub species: Option<String>,
+    /// Photo URL.
+    pub photo_url: Option<String>,
+    /// Start price.
+    pub start_price: i64,
+    /// Minimum raise.
+    pub min_increment: i64,
+    /// Hidden reserve.
+    pub reserve_price: Option<i64>,
+    /// Highest accepted bid.
+    pub current_price: Option<i64>,
+    /// Its bidder.
+    pub leader_id: Option<i64>,
+    /// Accepted bids.
+    pub bid_count: i64,
+    /// Views.
+    pub view_count: i64,
+    status: String,
+    ends_at: NaiveDateTime,
+    hard_end_at: NaiveDateTime,
+    soft_close_seconds: i64,
+    /// Bumped by every change; the optimistic guard between instances.
+    pub version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    closed_at: Option<NaiveDateTime>,
+}
+
+impl Auction {
+    /// Status.
+    pub fn status(&self) -> AuctionStatus {
+        // The CHECK constraint admits only the four codes.
+        AuctionStatus::parse(&self.status).unwrap_or(AuctionStatus::Cancelled)
+    }
+
+    /// Effective end.
+    pub fn ends_at(&self) -> DateTime<Utc> {
+        utc(self.ends_at)
+    }
+
+    /// Cap on extensions.
+    pub fn hard_end_at(&self) -> DateTime<Utc> {
+        utc(self.hard_end_at)
+    }
+
+    /// Creation time.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        utc(self.created_at)
+    }
+
+    /// Last change.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        utc(self.updated_at)
+    }
+
+    /// When it closed.
+    pub fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.closed_at.map(utc)
+    }
+
+    /// The rules' view of it.
+    pub fn snapshot(&self) -> AuctionSnapshot {
+        AuctionSnapshot {
+            id: self.id,
+            seller_id: self.seller_id,
+            status: self.status(),
+            start_price: self.start_price,
+            min_increment: self.min_increment,
+            reserve_price: self.reserve_price,
+            current_price: self.current_price,
+            leader_id: self.leader_id,
+            bid_count: self.bid_count,
+            ends_at: self.ends_at(),
+            hard_end_at: self.hard_end_at(),
+            soft_close: Duration::seconds(self.soft_close_seconds),
+        }
+    }
+}
+
+/// A new auction.
+#[derive(Debug, Clone)]
+pub struct NewAuction {
+    /// Seller.
+    pub seller_id: i64,
+    /// Title (1–100 characters, checked by the caller).
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Species.
+    pub species: Option<String>,
+    /// Photo URL.
+    pub photo_url: Option<String>,
+    /// Validated prices and times.
+    pub settings: AuctionSettings,
+}
+
+/// The id of the row this connection inserted last.
+async fn last_insert_id(conn: &mut DbConn) -> Result<i64, DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let id = with_conn!(conn, |c| {
+        let function = if c.backend_name() == "mysql" { "LAST_INSERT_ID()" } else { "last_insert_rowid()" };
+        diesel::select(sql::<BigInt>(function)).get_result::<i64>(c).await
+    })?;
+    Ok(id)
+}
+
+/// Creates an auction.
+pub async fn insert(conn: &mut DbConn, new: &NewAuction) -> Result<Auction, DbError> {
+    let at = now();
+    let s = &new.settings;
+    let insert = diesel::insert_into(auctions::table).values((
+        auctions::seller_id.eq(new.seller_id),
+        auctions::title.eq(&new.title),
+        auctions::description.eq(&new.description),
+        auctions::species.eq(&new.species),
+        auctions::photo_url.eq(&new.photo_url),
+        auctions::start_price.eq(s.start_price),
+        auctions::min_increment.eq(s.min_increment),
+        auctions::reserve_price.eq(s.reserve_price),
+        auctions::status.eq(AuctionStatus::Open.code()),
+        auctions::ends_at.eq(naive(s.ends_at)),
+        auctions::hard_end_at.eq(naive(s.hard_end_at)),
+        auctions::soft_close_seconds.eq(s.soft_close.num_seconds()),
+        auctions::created_at.eq(at),
+        auctions::updated_at.eq(at),
+    ));
+    with_conn!(conn, |c| insert.execute(c).await)?;
+    let id = last_insert_id(conn).await?;
+    find(conn, id).await?.ok_or(DbError::NotFound)
+}
+
+/// Looks an auction up.
+pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Auction>, DbError> {
+    let row = with_conn!(conn, |c| auctions::table
+        .find(id)
+        .select(Auction::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    Ok(row)
+}
+
+/// Takes the auction's row lock for the rest of the transaction (MySQL:
+/// an exclusive lock; SQLite: the transaction already holds the database
+/// write lock). Bids and closes lock the auction first, so concurrent
+/// transactions on one auction queue here instead of deadlocking on wallets.
+pub async fn lock(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
+    with_conn!(conn, |c| diesel::update(auctions::table.find(id))
+        .set(auctions::version.eq(auctions::version))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Sort order of listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest first.
+    Newest,
+    /// Soonest end first.
+    EndingSoon,
+}
+
+/// Listing filters.
+#[derive(Debug, Clone)]
+pub struct ListFilter {
+    /// Only this status (`None`: all).
+    pub status: Option<AuctionStatus>,
+    /// Only this seller.
+    pub seller_id: Option<i64>,
+    /// Text in the title or species.
+    pub query: Option<String>,
+    /// Order.
+    pub sort: Sort,
+}
+
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A page of auctions and the total matching.
+pub async fn list(
+    conn: &mut DbConn,
+    filter: &ListFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Auction>, i64), DbError> {
+    let pattern = filter.query.as_deref().map(like_pattern);
+    macro_rules! filtered {
+        () => {{
+            let mut q = auctions::table.into_boxed();
+            if let Some(status) = filter.status {
+                q = q.filter(auctions::status.eq(status.code()));
+            }
+            if let Some(seller) = filter.seller_id {
+                q = q.filter(auctions::seller_id.eq(seller));
+            }
+            if let Some(p) = &pattern {
+                q = q.filter(
+                    auctions::title
+                        .like(p.clone())
+                        .escape('\\')
+                        .or(auctions::species.like(p.clone()).escape('\\')),
+                );
+            }
+            q
+        }};
+    }
+    let rows = with_conn!(conn, |c| {
+        let q = filtered!();
+        let q = match filter.sort {
+            Sort::Newest => q.order(auctions::id.desc()),
+            Sort::EndingSoon => q.order((auctions::ends_at.asc(), auctions::id.asc())),
+        };
+        q.offset(offset).limit(limit).select(Auction::as_select()).load(c).await
+    })?;
+    let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
+    Ok((rows, total))
+}
+
+/// Counts a view (atomic increment). `false` if no such auction.
+pub async fn increment_views(conn: &mut DbConn, id: i64) -> Result<bool, DbError> {
+    let n = with_conn!(conn, |c| diesel::update(auctions::table.find(id))
+        .set(auctions::view_count.eq(auctions::view_count + 1))
+        .execute(c)
+        .await)?;
+    Ok(n == 1)
+}
+
+/// Editable details.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = auctions)]
+pub struct DetailsChange {
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Species.
+    pub species: Option<Option<String>>,
+    /// Photo.
+    pub photo_url: Option<Option<String>>,
+    /// Start price.
+    pub start_price: Option<i64>,
+    /// Minimum raise.
+    pub min_increment: Option<i64>,
+    /// Reserve.
+    pub reserve_price: Option<Option<i64>>,
+}
+
+/// Edits an open auction of `seller_id` that has no bid yet. `false` when
+/// the guard fails (not the seller's, closed, or bid on).
+pub async fn update_details(
+    conn: &mut DbConn,
+    id: i64,
+    seller_id: i64,
+    change: &DetailsChange,
+) -> Result<bool, DbError> {
+    let n = with_conn!(conn, |c| diesel::update(
+        auctions::table
+            .find(id)
+            .filter(auctions::seller_id.eq(seller_id))
+            .filter(auctions::status.eq(AuctionStatus::Open.code()))
+            .filter(auctions::bid_count.eq(0))
+    )
+    .set((change, auctions::version.eq(auctions::version + 1), auctions::updated_at.eq(now())))
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}
+
+/// Cancels an open auction of `seller_id` without bids. `false` when the
+/// guard fails.
+pub async fn cancel(conn: &mut DbConn, id: i64, seller_id: i64) -> Result<bool, DbError> {
+    let at = now();
+    let n = with_conn!(conn, |c| diesel::update(
+        auctions::table
+            .find(id)
+            .filter(auctions::seller_id.eq(seller_id))
+            .filter(auctions::status.eq(AuctionStatus::Open.code()))
+            .filter(auctions::bid_count.eq(0))
+    )
+    .set((
+        auctions::status.eq(AuctionStatus::Cancelled.code()),
+        auctions::version.eq(auctions::version + 1),
+        auctions::updated_at.eq(at),
+        auctions::closed_at.eq(Some(at)),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}
+
+/// Writes the state after accepted bids, if nobody changed the auction since
+/// `expected_version` was read. `false`: another writer won; re-read.
+pub async fn apply_bids(
+    conn: &mut DbConn,
+    id: i64,
+    expected_version: i64,
+    after: &AuctionSnapshot,
+) -> Result<bool, DbError> {
+    let n = with_conn!(conn, |c| diesel::update(
+        auctions::table
+            .find(id)
+            .filter(auctions::version.eq(expected_version))
+            .filter(auctions::status.eq(AuctionStatus::Open.code()))
+    )
+    .set((
+        auctions::current_price.eq(after.current_price),
+        auctions::leader_id.eq(after.leader_id),
+        auctions::bid_count.eq(after.bid_count),
+        auctions::ends_at.eq(naive(after.ends_at)),
+        auctions::version.eq(auctions::version + 1),
+        auctions::updated_at.eq(now()),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}
+
+/// Closes an open auction read at `expected_version` with `status`.
+/// `false` if it changed meanwhile (a bid, another closer).
+pub async fn close(
+    conn: &mut DbConn,
+    id: i64,
+    expected_version: i64,
+    status: AuctionStatus,
+) -> Result<bool, DbError> {
+    let at = now();
+    let n = with_conn!(conn, |c| diesel::update(
+        auctions::table
+            .find(id)
+            .filter(auctions::version.eq(expected_version))
+            .filter(auctions::status.eq(AuctionStatus::Open.code()))
+    )
+    .set((
+        auctions::status.eq(status.code()),
+        auctions::version.eq(auctions::version + 1),
+        auctions::updated_at.eq(at),
+        auctions::closed_at.eq(Some(at)),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}
+
+/// Open auctions whose end has passed, oldest end first.
+pub async fn due(conn: &mut DbConn, at: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, DbError> {
+    let cutoff = naive(at);
+    let ids = with_conn!(conn, |c| auctions::table
+        .filter(auctions::status.eq(AuctionStatus::Open.code()))
+        .filter(auctions::ends_at.le(cutoff))
+        .order(auctions::ends_at.asc())
+        .limit(limit)
+        .select(auctions::id)
+        .load(c)
+        .await)?;
+    Ok(ids)
+}
+
+/// Auctions won by `user_id`, newest first.
+pub async fn won_by(conn: &mut DbConn, user_id: i64, offset: i64, limit: i64) -> Result<Vec<Auction>, DbError> {
+    let rows = with_conn!(conn, |c| auctions::table
+        .filter(auctions::status.eq(AuctionStatus::Sold.code()))
+        .filter(auctions::leader_id.eq(user_id))
+        .order(auctions::closed_at.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Auction::as_select())
+        .load(c)
+        .await)?;
+    Ok(rows)
+}
+
+/// Closed auctions of `seller_id` (sold or unsold), newest first.
+pub async fn closed_by_seller(
+    conn: &mut DbConn,
+    seller_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Auction>, DbError> {
+    let rows = with_conn!(conn, |c| auctions::table
+        .filter(auctions::seller_id.eq(seller_id))
+        .filter(auctions::status.eq_any([AuctionStatus::Sold.code(), AuctionStatus::Unsold.code()]))
+        .order(auctions::closed_at.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Auction::as_select())
+        .load(c)
+        .await)?;
+    Ok(rows)
+}
+
+/// An accepted bid.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = bids)]
+pub struct Bid {
+    /// Id.
+    pub id: i64,
+    /// Auction.
+    pub auction_id: i64,
+    /// 1, 2, … per auction, gap-free.
+    pub seq: i64,
+    /// Bidder.
+    pub bidder_id: i64,
+    /// Amount.
+    pub amount: i64,
+    created_at: NaiveDateTime,
+}
+
+impl Bid {
+    /// When it was accepted.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        utc(self.created_at)
+    }
+}
+
+/// Appends an accepted bid. The unique `(auction_id, seq)` makes a second
+/// writer with a stale view fail loudly rather than fork the history.
+pub async fn insert_bid(
+    conn: &mut DbConn,
+    auction_id: i64,
+    seq: i64,
+    bidder_id: i64,
+    amount: Krw,
+) -> Result<(), DbError> {
+    let insert = diesel::insert_into(bids::table).values((
+        bids::auction_id.eq(auction_id),
+        bids::seq.eq(seq),
+        bids::bidder_id.eq(bidder_id),
+        bids::amount.eq(amount),
+        bids::created_at.eq(now()),
+    ));
+    with_conn!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+/// Bids of an auction, highest sequence first.
+pub async fn bids_of(conn: &mut DbConn, auction_id: i64, offset: i64, limit: i64) -> Result<Vec<Bid>, DbError> {
+    let rows = with_conn!(conn, |c| bids::table
+        .filter(bids::auction_id.eq(auction_id))
+        .order(bids::seq.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Bid::as_select())
+        .load(c)
+        .await)?;
+    Ok(rows)
+}
+
+/// A room message kept for history.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chat_messages)]
+pub struct ChatMessage {
+    /// Id (increasing; the history cursor).
+    pub id: i64,
+    /// Room.
+    pub auction_id: i64,
+    /// Author (none for system notices).
+    pub user_id: Option<i64>,
+    /// Author's nickname at the time.
+    pub nickname: Option<String>,
+    /// `chat`, `bid` or `notice`.
+    pub kind: String,
+    /// Text.
+    pub body: String,
+    /// Bid amount for `bid` messages.
+    pub amount: Option<i64>,
+    created_at: NaiveDateTime,
+}
+
+impl ChatMessage {
+    /// When it was said.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        utc(self.created_at)
+    }
+}
+
+/// Stores a room message and returns its id.
+pub async fn insert_chat(
+    conn: &mut DbConn,
+    auction_id: i64,
+    user: Option<(i64, &str)>,
+    kind: &str,
+    body: &str,
+    amount: Option<Krw>,
+) -> Result<i64, DbError> {
+    let insert = diesel::insert_into(chat_messages::table).values((
+        chat_messages::auction_id.eq(auction_id),
+        chat_messages::user_id.eq(user.map(|(id, _)| id)),
+        chat_messages::nickname.eq(user.map(|(_, n)| n)),
+        chat_messages::kind.eq(kind),
+        chat_messages::body.eq(body),
+        chat_messages::amount.eq(amount),
+        chat_messages::created_at.eq(now()),
+    ));
+    with_conn!(conn, |c| insert.execute(c).await)?;
+    last_insert_id(conn).await
+}
+
+/// Up to `limit` messages before id `before` (or the latest), oldest first.
+pub async fn chat_history(
+    conn: &mut DbConn,
+    auction_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ChatMessage>, DbError> {
+    let before = before.unwrap_or(i64::MAX);
+    let mut rows: Vec<ChatMessage> = with_conn!(conn, |c| chat_messages::table
+        .filter(chat_messages::auction_id.eq(auction_id))
+        .filter(chat_messages::id.lt(before))
+        .order(chat_messages::id.desc())
+        .limit(limit)
+        .select(ChatMessage::as_select())
+        .load(c)
+        .await)?;
+    rows.reverse();
+    Ok(rows)
+}
