@@ -127,8 +127,14 @@ async fn last_insert_id(conn: &mut DbConn) -> Result<i64, DbError> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     let id = with_conn!(conn, |c| {
-        let function = if c.backend_name() == "mysql" { "LAST_INSERT_ID()" } else { "last_insert_rowid()" };
-        diesel::select(sql::<BigInt>(function)).get_result::<i64>(c).await
+        let function = if c.backend_name() == "mysql" {
+            "LAST_INSERT_ID()"
+        } else {
+            "last_insert_rowid()"
+        };
+        diesel::select(sql::<BigInt>(function))
+            .get_result::<i64>(c)
+            .await
     })?;
     Ok(id)
 }
@@ -204,7 +210,10 @@ pub struct ListFilter {
 }
 
 fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -242,7 +251,11 @@ pub async fn list(
             Sort::Newest => q.order(auctions::id.desc()),
             Sort::EndingSoon => q.order((auctions::ends_at.asc(), auctions::id.asc())),
         };
-        q.offset(offset).limit(limit).select(Auction::as_select()).load(c).await
+        q.offset(offset)
+            .limit(limit)
+            .select(Auction::as_select())
+            .load(c)
+            .await
     })?;
     let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
     Ok((rows, total))
@@ -292,7 +305,11 @@ pub async fn update_details(
             .filter(auctions::status.eq(AuctionStatus::Open.code()))
             .filter(auctions::bid_count.eq(0))
     )
-    .set((change, auctions::version.eq(auctions::version + 1), auctions::updated_at.eq(now())))
+    .set((
+        change,
+        auctions::version.eq(auctions::version + 1),
+        auctions::updated_at.eq(now())
+    ))
     .execute(c)
     .await)?;
     Ok(n == 1)
@@ -388,7 +405,12 @@ pub async fn due(conn: &mut DbConn, at: DateTime<Utc>, limit: i64) -> Result<Vec
 }
 
 /// Auctions won by `user_id`, newest first.
-pub async fn won_by(conn: &mut DbConn, user_id: i64, offset: i64, limit: i64) -> Result<Vec<Auction>, DbError> {
+pub async fn won_by(
+    conn: &mut DbConn,
+    user_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Auction>, DbError> {
     let rows = with_conn!(conn, |c| auctions::table
         .filter(auctions::status.eq(AuctionStatus::Sold.code()))
         .filter(auctions::leader_id.eq(user_id))
@@ -465,7 +487,12 @@ pub async fn insert_bid(
 }
 
 /// Bids of an auction, highest sequence first.
-pub async fn bids_of(conn: &mut DbConn, auction_id: i64, offset: i64, limit: i64) -> Result<Vec<Bid>, DbError> {
+pub async fn bids_of(
+    conn: &mut DbConn,
+    auction_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Bid>, DbError> {
     let rows = with_conn!(conn, |c| bids::table
         .filter(bids::auction_id.eq(auction_id))
         .order(bids::seq.desc())

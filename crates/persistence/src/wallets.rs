@@ -93,7 +93,10 @@ pub async fn get(conn: &mut DbConn, user_id: i64) -> Result<Wallet, DbError> {
         .first(c)
         .await
         .optional())?;
-    Ok(row.map_or(Wallet::default(), |(balance, held)| Wallet { balance, held }))
+    Ok(row.map_or(Wallet::default(), |(balance, held)| Wallet {
+        balance,
+        held,
+    }))
 }
 
 async fn record(
@@ -121,7 +124,10 @@ async fn record(
 pub async fn charge(conn: &mut DbConn, user_id: i64, amount: Krw) -> Result<Wallet, DbError> {
     ensure(conn, user_id).await?;
     with_conn!(conn, |c| diesel::update(wallets::table.find(user_id))
-        .set((wallets::balance.eq(wallets::balance + amount), wallets::updated_at.eq(now())))
+        .set((
+            wallets::balance.eq(wallets::balance + amount),
+            wallets::updated_at.eq(now())
+        ))
         .execute(c)
         .await)?;
     record(conn, user_id, LedgerKind::Charge, amount, None).await
@@ -138,13 +144,18 @@ pub async fn withdraw(
             .find(user_id)
             .filter((wallets::balance - wallets::held).ge(amount))
     )
-    .set((wallets::balance.eq(wallets::balance - amount), wallets::updated_at.eq(now())))
+    .set((
+        wallets::balance.eq(wallets::balance - amount),
+        wallets::updated_at.eq(now())
+    ))
     .execute(c)
     .await)?;
     if n == 0 {
         return Ok(None);
     }
-    record(conn, user_id, LedgerKind::Withdraw, amount, None).await.map(Some)
+    record(conn, user_id, LedgerKind::Withdraw, amount, None)
+        .await
+        .map(Some)
 }
 
 /// Reserves `amount` for a leading bid if the available amount covers it;
@@ -160,7 +171,10 @@ pub async fn hold(
             .find(user_id)
             .filter((wallets::balance - wallets::held).ge(amount))
     )
-    .set((wallets::held.eq(wallets::held + amount), wallets::updated_at.eq(now())))
+    .set((
+        wallets::held.eq(wallets::held + amount),
+        wallets::updated_at.eq(now())
+    ))
     .execute(c)
     .await)?;
     if n == 0 {
@@ -179,9 +193,14 @@ pub async fn release(
     auction_id: i64,
 ) -> Result<(), DbError> {
     let n = with_conn!(conn, |c| diesel::update(
-        wallets::table.find(user_id).filter(wallets::held.ge(amount))
+        wallets::table
+            .find(user_id)
+            .filter(wallets::held.ge(amount))
     )
-    .set((wallets::held.eq(wallets::held - amount), wallets::updated_at.eq(now())))
+    .set((
+        wallets::held.eq(wallets::held - amount),
+        wallets::updated_at.eq(now())
+    ))
     .execute(c)
     .await)?;
     if n == 0 {
@@ -202,7 +221,9 @@ pub async fn pay(
     auction_id: i64,
 ) -> Result<(), DbError> {
     let n = with_conn!(conn, |c| diesel::update(
-        wallets::table.find(winner_id).filter(wallets::held.ge(price))
+        wallets::table
+            .find(winner_id)
+            .filter(wallets::held.ge(price))
     )
     .set((
         wallets::held.eq(wallets::held - price),
@@ -216,10 +237,20 @@ pub async fn pay(
             "winner {winner_id} does not hold {price} for auction {auction_id}"
         )));
     }
-    record(conn, winner_id, LedgerKind::Payment, price, Some(auction_id)).await?;
+    record(
+        conn,
+        winner_id,
+        LedgerKind::Payment,
+        price,
+        Some(auction_id),
+    )
+    .await?;
     ensure(conn, seller_id).await?;
     with_conn!(conn, |c| diesel::update(wallets::table.find(seller_id))
-        .set((wallets::balance.eq(wallets::balance + price), wallets::updated_at.eq(now())))
+        .set((
+            wallets::balance.eq(wallets::balance + price),
+            wallets::updated_at.eq(now())
+        ))
         .execute(c)
         .await)?;
     record(conn, seller_id, LedgerKind::Sale, price, Some(auction_id)).await?;
@@ -255,5 +286,7 @@ pub async fn totals(conn: &mut DbConn) -> Result<(i64, i64), DbError> {
         .select((wallets::balance, wallets::held))
         .load(c)
         .await)?;
-    Ok(rows.iter().fold((0, 0), |(b, h), (rb, rh)| (b + rb, h + rh)))
+    Ok(rows
+        .iter()
+        .fold((0, 0), |(b, h), (rb, rh)| (b + rb, h + rh)))
 }

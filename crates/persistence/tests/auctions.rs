@@ -44,7 +44,11 @@ fn new_auction(seller: i64, title: &str, minutes: i64) -> NewAuction {
         species: Some("감성돔".into()),
         photo_url: None,
         settings: AuctionSettings::parse(
-            &AuctionSettingsInput { start_price: 10_000, duration_minutes: Some(minutes), ..Default::default() },
+            &AuctionSettingsInput {
+                start_price: 10_000,
+                duration_minutes: Some(minutes),
+                ..Default::default()
+            },
             Utc::now(),
         )
         .unwrap(),
@@ -58,24 +62,68 @@ async fn wallet_movements_are_guarded_and_ledgered() {
     let s = user(&pool, "seller").await;
     let auction = {
         let mut conn = pool.get().await.unwrap();
-        auctions::insert(&mut conn, &new_auction(s, "fish", 60)).await.unwrap().id
+        auctions::insert(&mut conn, &new_auction(s, "fish", 60))
+            .await
+            .unwrap()
+            .id
     };
     let mut conn = pool.get().await.unwrap();
     assert_eq!(wallets::get(&mut conn, a).await.unwrap(), Wallet::default());
-    assert_eq!(wallets::charge(&mut conn, a, 50_000).await.unwrap(), Wallet { balance: 50_000, held: 0 });
+    assert_eq!(
+        wallets::charge(&mut conn, a, 50_000).await.unwrap(),
+        Wallet {
+            balance: 50_000,
+            held: 0
+        }
+    );
     assert!(wallets::hold(&mut conn, a, 30_000, auction).await.unwrap());
-    assert!(!wallets::hold(&mut conn, a, 20_001, auction).await.unwrap(), "only 20,000 available");
-    assert!(wallets::withdraw(&mut conn, a, 20_001).await.unwrap().is_none());
+    assert!(
+        !wallets::hold(&mut conn, a, 20_001, auction).await.unwrap(),
+        "only 20,000 available"
+    );
+    assert!(
+        wallets::withdraw(&mut conn, a, 20_001)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         wallets::withdraw(&mut conn, a, 5_000).await.unwrap(),
-        Some(Wallet { balance: 45_000, held: 30_000 })
+        Some(Wallet {
+            balance: 45_000,
+            held: 30_000
+        })
     );
-    assert!(wallets::release(&mut conn, a, 40_000, auction).await.is_err());
-    wallets::release(&mut conn, a, 10_000, auction).await.unwrap();
-    wallets::pay(&mut conn, a, s, 20_000, auction).await.unwrap();
-    assert_eq!(wallets::get(&mut conn, a).await.unwrap(), Wallet { balance: 25_000, held: 0 });
-    assert_eq!(wallets::get(&mut conn, s).await.unwrap(), Wallet { balance: 20_000, held: 0 });
-    assert_eq!(wallets::totals(&mut conn).await.unwrap(), (45_000, 0), "charges − withdrawals");
+    assert!(
+        wallets::release(&mut conn, a, 40_000, auction)
+            .await
+            .is_err()
+    );
+    wallets::release(&mut conn, a, 10_000, auction)
+        .await
+        .unwrap();
+    wallets::pay(&mut conn, a, s, 20_000, auction)
+        .await
+        .unwrap();
+    assert_eq!(
+        wallets::get(&mut conn, a).await.unwrap(),
+        Wallet {
+            balance: 25_000,
+            held: 0
+        }
+    );
+    assert_eq!(
+        wallets::get(&mut conn, s).await.unwrap(),
+        Wallet {
+            balance: 20_000,
+            held: 0
+        }
+    );
+    assert_eq!(
+        wallets::totals(&mut conn).await.unwrap(),
+        (45_000, 0),
+        "charges − withdrawals"
+    );
 
     let (entries, total) = wallets::ledger(&mut conn, a, 0, 10).await.unwrap();
     assert_eq!(total, 5);
@@ -88,13 +136,18 @@ async fn wallet_movements_are_guarded_and_ledgered() {
 async fn concurrent_withdrawals_never_overdraw() {
     let (_db, pool) = fresh().await;
     let a = user(&pool, "racer").await;
-    wallets::charge(&mut pool.get().await.unwrap(), a, 10_000).await.unwrap();
+    wallets::charge(&mut pool.get().await.unwrap(), a, 10_000)
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let pool = pool.clone();
             tokio::spawn(async move {
                 let mut conn = pool.get().await.unwrap();
-                wallets::withdraw(&mut conn, a, 3_000).await.unwrap().is_some()
+                wallets::withdraw(&mut conn, a, 3_000)
+                    .await
+                    .unwrap()
+                    .is_some()
             })
         })
         .collect();
@@ -103,7 +156,13 @@ async fn concurrent_withdrawals_never_overdraw() {
         ok += usize::from(t.await.unwrap());
     }
     assert_eq!(ok, 3);
-    assert_eq!(wallets::get(&mut pool.get().await.unwrap(), a).await.unwrap().balance, 1_000);
+    assert_eq!(
+        wallets::get(&mut pool.get().await.unwrap(), a)
+            .await
+            .unwrap()
+            .balance,
+        1_000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,15 +171,29 @@ async fn auction_lifecycle_guards() {
     let seller = user(&pool, "seller").await;
     let other = user(&pool, "other").await;
     let mut conn = pool.get().await.unwrap();
-    let a = auctions::insert(&mut conn, &new_auction(seller, "감성돔 40cm", 60)).await.unwrap();
+    let a = auctions::insert(&mut conn, &new_auction(seller, "감성돔 40cm", 60))
+        .await
+        .unwrap();
     assert_eq!(a.status(), AuctionStatus::Open);
     assert_eq!((a.bid_count, a.view_count, a.current_price), (0, 0, None));
     assert!(auctions::increment_views(&mut conn, a.id).await.unwrap());
     assert!(!auctions::increment_views(&mut conn, 999_999).await.unwrap());
 
-    let change = DetailsChange { title: Some("감성돔 45cm".into()), ..Default::default() };
-    assert!(!auctions::update_details(&mut conn, a.id, other, &change).await.unwrap(), "not the seller");
-    assert!(auctions::update_details(&mut conn, a.id, seller, &change).await.unwrap());
+    let change = DetailsChange {
+        title: Some("감성돔 45cm".into()),
+        ..Default::default()
+    };
+    assert!(
+        !auctions::update_details(&mut conn, a.id, other, &change)
+            .await
+            .unwrap(),
+        "not the seller"
+    );
+    assert!(
+        auctions::update_details(&mut conn, a.id, seller, &change)
+            .await
+            .unwrap()
+    );
 
     // a bid through the version guard
     let fresh = auctions::find(&mut conn, a.id).await.unwrap().unwrap();
@@ -129,27 +202,77 @@ async fn auction_lifecycle_guards() {
     let mut snap = fresh.snapshot();
     let bid = validate_bid(&snap, other, 10_000, 10_000, Utc::now()).unwrap();
     snap.apply(&bid);
-    auctions::insert_bid(&mut conn, a.id, bid.seq, other, bid.amount).await.unwrap();
-    assert!(auctions::apply_bids(&mut conn, a.id, fresh.version, &snap).await.unwrap());
-    assert!(!auctions::apply_bids(&mut conn, a.id, fresh.version, &snap).await.unwrap(), "stale version");
-    assert!(auctions::insert_bid(&mut conn, a.id, 1, other, 11_000).await.is_err(), "seq is unique");
+    auctions::insert_bid(&mut conn, a.id, bid.seq, other, bid.amount)
+        .await
+        .unwrap();
+    assert!(
+        auctions::apply_bids(&mut conn, a.id, fresh.version, &snap)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !auctions::apply_bids(&mut conn, a.id, fresh.version, &snap)
+            .await
+            .unwrap(),
+        "stale version"
+    );
+    assert!(
+        auctions::insert_bid(&mut conn, a.id, 1, other, 11_000)
+            .await
+            .is_err(),
+        "seq is unique"
+    );
 
-    assert!(!auctions::update_details(&mut conn, a.id, seller, &change).await.unwrap(), "has a bid");
-    assert!(!auctions::cancel(&mut conn, a.id, seller).await.unwrap(), "has a bid");
+    assert!(
+        !auctions::update_details(&mut conn, a.id, seller, &change)
+            .await
+            .unwrap(),
+        "has a bid"
+    );
+    assert!(
+        !auctions::cancel(&mut conn, a.id, seller).await.unwrap(),
+        "has a bid"
+    );
     let bids = auctions::bids_of(&mut conn, a.id, 0, 10).await.unwrap();
     assert_eq!((bids.len(), bids[0].seq, bids[0].amount), (1, 1, 10_000));
 
-    let b = auctions::insert(&mut conn, &new_auction(seller, "부시리", 60)).await.unwrap();
+    let b = auctions::insert(&mut conn, &new_auction(seller, "부시리", 60))
+        .await
+        .unwrap();
     assert!(auctions::cancel(&mut conn, b.id, seller).await.unwrap());
-    assert!(!auctions::cancel(&mut conn, b.id, seller).await.unwrap(), "twice");
+    assert!(
+        !auctions::cancel(&mut conn, b.id, seller).await.unwrap(),
+        "twice"
+    );
     let cancelled = auctions::find(&mut conn, b.id).await.unwrap().unwrap();
     assert_eq!(cancelled.status(), AuctionStatus::Cancelled);
 
     let current = auctions::find(&mut conn, a.id).await.unwrap().unwrap();
-    assert!(auctions::close(&mut conn, a.id, current.version, AuctionStatus::Sold).await.unwrap());
-    assert!(!auctions::close(&mut conn, a.id, current.version, AuctionStatus::Sold).await.unwrap(), "closing twice");
-    assert_eq!(auctions::won_by(&mut conn, other, 0, 10).await.unwrap().len(), 1);
-    assert_eq!(auctions::closed_by_seller(&mut conn, seller, 0, 10).await.unwrap().len(), 1);
+    assert!(
+        auctions::close(&mut conn, a.id, current.version, AuctionStatus::Sold)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !auctions::close(&mut conn, a.id, current.version, AuctionStatus::Sold)
+            .await
+            .unwrap(),
+        "closing twice"
+    );
+    assert_eq!(
+        auctions::won_by(&mut conn, other, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        auctions::closed_by_seller(&mut conn, seller, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,33 +281,91 @@ async fn listing_filters_sorts_and_due() {
     let s1 = user(&pool, "s1").await;
     let s2 = user(&pool, "s2").await;
     let mut conn = pool.get().await.unwrap();
-    let long = auctions::insert(&mut conn, &new_auction(s1, "감성돔 큰놈", 120)).await.unwrap();
-    let short = auctions::insert(&mut conn, &new_auction(s2, "100% 자연산_부시리", 10)).await.unwrap();
-    let gone = auctions::insert(&mut conn, &new_auction(s2, "취소된 경매", 30)).await.unwrap();
+    let long = auctions::insert(&mut conn, &new_auction(s1, "감성돔 큰놈", 120))
+        .await
+        .unwrap();
+    let short = auctions::insert(&mut conn, &new_auction(s2, "100% 자연산_부시리", 10))
+        .await
+        .unwrap();
+    let gone = auctions::insert(&mut conn, &new_auction(s2, "취소된 경매", 30))
+        .await
+        .unwrap();
     auctions::cancel(&mut conn, gone.id, s2).await.unwrap();
 
-    let all = ListFilter { status: None, seller_id: None, query: None, sort: Sort::Newest };
+    let all = ListFilter {
+        status: None,
+        seller_id: None,
+        query: None,
+        sort: Sort::Newest,
+    };
     let (rows, total) = auctions::list(&mut conn, &all, 0, 10).await.unwrap();
     assert_eq!(total, 3);
-    assert_eq!(rows.iter().map(|a| a.id).collect::<Vec<_>>(), vec![gone.id, short.id, long.id]);
+    assert_eq!(
+        rows.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![gone.id, short.id, long.id]
+    );
 
-    let open_soonest = ListFilter { status: Some(AuctionStatus::Open), sort: Sort::EndingSoon, ..all.clone() };
-    let (rows, total) = auctions::list(&mut conn, &open_soonest, 0, 10).await.unwrap();
+    let open_soonest = ListFilter {
+        status: Some(AuctionStatus::Open),
+        sort: Sort::EndingSoon,
+        ..all.clone()
+    };
+    let (rows, total) = auctions::list(&mut conn, &open_soonest, 0, 10)
+        .await
+        .unwrap();
     assert_eq!(total, 2);
     assert_eq!(rows[0].id, short.id);
 
-    let by_seller = ListFilter { seller_id: Some(s1), ..all.clone() };
-    assert_eq!(auctions::list(&mut conn, &by_seller, 0, 10).await.unwrap().1, 1);
+    let by_seller = ListFilter {
+        seller_id: Some(s1),
+        ..all.clone()
+    };
+    assert_eq!(
+        auctions::list(&mut conn, &by_seller, 0, 10)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
     // LIKE wildcards in the query are literal
-    let percent = ListFilter { query: Some("100%".into()), ..all.clone() };
-    assert_eq!(auctions::list(&mut conn, &percent, 0, 10).await.unwrap().1, 1);
-    let underscore = ListFilter { query: Some("_".into()), ..all.clone() };
-    assert_eq!(auctions::list(&mut conn, &underscore, 0, 10).await.unwrap().1, 1);
-    let species = ListFilter { query: Some("감성돔".into()), ..all.clone() };
-    assert_eq!(auctions::list(&mut conn, &species, 0, 10).await.unwrap().1, 3, "species matches all three");
+    let percent = ListFilter {
+        query: Some("100%".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        auctions::list(&mut conn, &percent, 0, 10).await.unwrap().1,
+        1
+    );
+    let underscore = ListFilter {
+        query: Some("_".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        auctions::list(&mut conn, &underscore, 0, 10)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    let species = ListFilter {
+        query: Some("감성돔".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        auctions::list(&mut conn, &species, 0, 10).await.unwrap().1,
+        3,
+        "species matches all three"
+    );
 
-    assert!(auctions::due(&mut conn, Utc::now(), 10).await.unwrap().is_empty());
-    let due = auctions::due(&mut conn, Utc::now() + Duration::minutes(11), 10).await.unwrap();
+    assert!(
+        auctions::due(&mut conn, Utc::now(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = auctions::due(&mut conn, Utc::now() + Duration::minutes(11), 10)
+        .await
+        .unwrap();
     assert_eq!(due, vec![short.id]);
 }
 
@@ -193,19 +374,35 @@ async fn chat_history_pages_backwards() {
     let (_db, pool) = fresh().await;
     let s = user(&pool, "host").await;
     let mut conn = pool.get().await.unwrap();
-    let a = auctions::insert(&mut conn, &new_auction(s, "room", 60)).await.unwrap();
+    let a = auctions::insert(&mut conn, &new_auction(s, "room", 60))
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(
-            auctions::insert_chat(&mut conn, a.id, Some((s, "host")), "chat", &format!("메시지 {i} 🐟"), None)
-                .await
-                .unwrap(),
+            auctions::insert_chat(
+                &mut conn,
+                a.id,
+                Some((s, "host")),
+                "chat",
+                &format!("메시지 {i} 🐟"),
+                None,
+            )
+            .await
+            .unwrap(),
         );
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
-    let latest = auctions::chat_history(&mut conn, a.id, None, 3).await.unwrap();
-    assert_eq!(latest.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["메시지 2 🐟", "메시지 3 🐟", "메시지 4 🐟"]);
-    let older = auctions::chat_history(&mut conn, a.id, Some(latest[0].id), 3).await.unwrap();
+    let latest = auctions::chat_history(&mut conn, a.id, None, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        latest.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["메시지 2 🐟", "메시지 3 🐟", "메시지 4 🐟"]
+    );
+    let older = auctions::chat_history(&mut conn, a.id, Some(latest[0].id), 3)
+        .await
+        .unwrap();
     assert_eq!(older.len(), 2);
     assert_eq!(older[0].body, "메시지 0 🐟");
 }

@@ -384,11 +384,15 @@ async fn instances_starting_together_migrate_once() {
         }
     }
     if db.url.backend() == "mysql" {
+        let mut unique = applied.clone();
+        unique.sort();
+        unique.dedup();
         assert_eq!(
+            unique.len(),
             applied.len(),
-            1,
             "each migration applied exactly once: {applied:?}"
         );
+        assert!(!applied.is_empty());
     }
     assert!(
         sitga_persistence::run_migrations(&db.url)
