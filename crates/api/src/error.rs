@@ -21,6 +21,12 @@ pub struct ErrorBody {
     /// The request field at fault, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `bid_too_low`: the smallest bid accepted now (KRW).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_next_bid: Option<i64>,
+    /// For `insufficient_balance` on a bid: the points available (KRW).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
 }
 
 /// Everything a handler can fail with.
@@ -39,6 +45,8 @@ pub struct ErrorBody {
     description = "Request body too large",
     code = 415,
     description = "Body is not application/json",
+    code = 422,
+    description = "Well-formed but unacceptable (an Idempotency-Key reused for another request)",
     code = 429,
     description = "Too many attempts; see the Retry-After header",
     code = 500,
@@ -106,6 +114,23 @@ pub enum ApiError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// A bid was refused by the auction rules (409).
+    #[error("{}", .0.message())]
+    BidRejected(sitga_auction::BidRejection),
+    /// A repeated request's stored error body, replayed verbatim.
+    #[error("replayed response")]
+    Replayed(String),
+    /// Well-formed but unacceptable (422).
+    #[error("{message}")]
+    Unprocessable {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+    /// Too much work queued; retry shortly (503).
+    #[error("the server is busy; retry shortly")]
+    Overloaded,
     /// The database cannot be reached right now.
     #[error("the database is unavailable; try again shortly")]
     DatabaseUnavailable,
@@ -145,6 +170,10 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::DatabaseUnavailable => "database_unavailable",
+            Self::BidRejected(reason) => reason.code(),
+            Self::Replayed(_) => "replayed",
+            Self::Unprocessable { code, .. } => code,
+            Self::Overloaded => "overloaded",
             Self::NotReady(_) => "not_ready",
             Self::Internal(_) => "internal_error",
         }
@@ -161,10 +190,21 @@ impl ApiError {
 
     /// The body sent to the client.
     pub fn body(&self) -> ErrorBody {
+        let (min_next_bid, available) = match self {
+            Self::BidRejected(sitga_auction::BidRejection::TooLow { min_next_bid }) => {
+                (Some(*min_next_bid), None)
+            }
+            Self::BidRejected(sitga_auction::BidRejection::InsufficientBalance { available }) => {
+                (None, Some(*available))
+            }
+            _ => (None, None),
+        };
         ErrorBody {
             error: self.code().to_owned(),
             message: self.to_string(),
             field: self.field(),
+            min_next_bid,
+            available,
         }
     }
 }
@@ -180,7 +220,11 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::DatabaseUnavailable | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::DatabaseUnavailable | Self::NotReady(_) | Self::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::BidRejected(_) | Self::Replayed(_) => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -193,6 +237,12 @@ impl ResponseError for ApiError {
         }
         if let Self::NotReady(report) = self {
             return HttpResponse::ServiceUnavailable().json(report);
+        }
+        if let Self::Replayed(body) = self {
+            return HttpResponse::Conflict()
+                .content_type("application/json")
+                .insert_header(("idempotent-replay", "true"))
+                .body(body.clone());
         }
         let mut response = HttpResponse::build(self.status_code());
         if let Self::RateLimited { retry_after_secs } = self {
@@ -216,6 +266,10 @@ impl From<DbError> for ApiError {
                 Self::DatabaseUnavailable
             }
             DbError::NotFound => Self::NotFound("resource"),
+            DbError::Conflict(cause) => {
+                tracing::warn!(%cause, "transaction conflict gave up");
+                Self::Overloaded
+            }
             other => Self::internal(other),
         }
     }
@@ -264,5 +318,7 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
         error: code.to_owned(),
         message: message.to_owned(),
         field: None,
+        min_next_bid: None,
+        available: None,
     }
 }

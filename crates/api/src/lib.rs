@@ -7,10 +7,13 @@
 
 pub mod app;
 pub mod auth;
+pub mod bidding;
 pub mod cli;
+pub mod closing;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;

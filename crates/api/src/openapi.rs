@@ -33,6 +33,8 @@ pub fn base() -> DefaultApiRaw {
         tags: vec![
             tag("Auth", "Accounts, login and tokens"),
             tag("Users", "Your own account"),
+            tag("Auctions", "Fish auctions and bids"),
+            tag("Points", "Points, auction results"),
             tag("Admin", "Administration (admin role)"),
             tag("Reference", "Reference data"),
             tag("Operations", "Health and readiness"),
@@ -81,6 +83,8 @@ const CREDENTIAL_PATHS: &[&str] = &[
 ];
 /// The only rate-limited route.
 const RATE_LIMITED_PATHS: &[&str] = &["/api/v1/auth/login"];
+/// The only route that takes an Idempotency-Key.
+const IDEMPOTENT_PATHS: &[&str] = &["/api/v1/auctions/{id}/bids"];
 
 /// Every handler shares one error type, so paperclip lists every error
 /// status everywhere; drop those a route cannot return.
@@ -92,7 +96,7 @@ fn prune_impossible_responses(mut spec: Value) -> Value {
         let Some(operations) = item.as_object_mut() else {
             continue;
         };
-        for operation in operations.values_mut() {
+        for (method, operation) in operations.iter_mut() {
             let secured = operation.get("security").is_some();
             let Some(responses) = operation
                 .get_mut("responses")
@@ -108,6 +112,9 @@ fn prune_impossible_responses(mut spec: Value) -> Value {
             }
             if !RATE_LIMITED_PATHS.contains(&path.as_str()) {
                 responses.remove("429");
+            }
+            if !(method == "post" && IDEMPOTENT_PATHS.contains(&path.as_str())) {
+                responses.remove("422");
             }
         }
     }

@@ -9,7 +9,10 @@ use sitga_persistence::{DbError, DbPool, run_migrations};
 
 use crate::app::{self, AppParts};
 use crate::auth::{JwtKeys, LoginLimiter};
+use crate::bidding::BidEngine;
+use crate::closing::Closer;
 use crate::config::{AppConfig, ConfigError, SecretSource};
+use crate::live::RoomBus;
 use crate::state::AppState;
 
 /// Why the server could not start.
@@ -54,13 +57,26 @@ pub struct RunningServer {
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    sweeper: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets in-flight requests finish (graceful) and
     /// closes the pools.
-    pub async fn stop(self, graceful: bool) {
+    pub async fn stop(mut self, graceful: bool) {
         self.handle.stop(graceful).await;
+        if let Some((stop, task)) = self.sweeper.take() {
+            let _ = stop.send(());
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("auction sweeper did not stop in time");
+            }
+        }
         for task in &self.background {
             task.abort();
         }
@@ -126,11 +142,24 @@ pub async fn start(
             None
         }
     };
+    let bus = RoomBus::with_redis(redis.clone());
+    let relay = match &config.redis_url {
+        Some(url) => {
+            let client = deadpool_redis::redis::Client::open(url.as_str())
+                .map_err(|e| StartError::Redis(e.to_string()))?;
+            bus.spawn_relay(client)
+        }
+        None => None,
+    };
+    let closer = Closer::new(db.clone(), bus.clone());
     let state = AppState {
         db: db.clone(),
         redis,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret)),
         login_limiter: Arc::new(LoginLimiter::new(config.login_quotas)),
+        engine: BidEngine::new(db.clone(), bus.clone()),
+        bus,
+        closer: closer.clone(),
     };
     let parts = AppParts {
         state: state.clone(),
@@ -161,12 +190,24 @@ pub async fn start(
             limiter.prune();
         }
     });
+    let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweeper = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = sweeper_stopped.await;
+        };
+        if let Err(e) = crate::closing::run_sweeper(closer, shutdown).await {
+            tracing::error!(error = %e, "auction sweeper stopped");
+        }
+    });
+    let mut background = vec![prune];
+    background.extend(relay);
     tracing::info!(%addr, "sitga is listening (API docs at /docs)");
     Ok(RunningServer {
         addr,
         state,
         handle,
         task,
-        background: vec![prune],
+        background,
+        sweeper: Some((stop_sweeper, sweeper)),
     })
 }

@@ -5,6 +5,9 @@ use std::sync::Arc;
 use sitga_persistence::DbPool;
 
 use crate::auth::{JwtKeys, LoginLimiter};
+use crate::bidding::BidEngine;
+use crate::closing::Closer;
+use crate::live::RoomBus;
 
 /// Shared application state, cloned into every worker.
 #[derive(Clone)]
@@ -17,4 +20,10 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Login throttling.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Room fan-out.
+    pub bus: RoomBus,
+    /// Per-auction bid writers.
+    pub engine: BidEngine,
+    /// Closes auctions.
+    pub closer: Closer,
 }

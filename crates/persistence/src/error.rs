@@ -25,6 +25,10 @@ pub enum DbError {
     /// (e.g. releasing more than is held); the transaction must roll back.
     #[error("invariant violated: {0}")]
     Invariant(String),
+    /// The database aborted the transaction to resolve a lock conflict
+    /// (deadlock, lock wait timeout); retrying it is safe.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -57,6 +61,12 @@ impl From<DieselError> for DbError {
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("broken transaction state".into())
             }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Conflict(info.message().to_owned())
+            }
+            DieselError::DatabaseError(_, ref info) if looks_like_lock_conflict(info.message()) => {
+                Self::Conflict(info.message().to_owned())
+            }
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, ref info)
                 if looks_like_lost_connection(info.message()) =>
             {
@@ -65,6 +75,11 @@ impl From<DieselError> for DbError {
             other => Self::Query(other),
         }
     }
+}
+
+/// InnoDB resolves deadlocks by aborting one transaction.
+fn looks_like_lock_conflict(message: &str) -> bool {
+    message.contains("Deadlock found") || message.contains("Lock wait timeout")
 }
 
 /// mysql_async reports a dropped socket as an unclassified error; recognise

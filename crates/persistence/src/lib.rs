@@ -18,6 +18,7 @@
 
 pub mod auctions;
 mod error;
+pub mod idempotency;
 mod migrations;
 mod pool;
 pub mod refresh_tokens;

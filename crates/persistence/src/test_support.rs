@@ -97,3 +97,23 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Moves an auction's end (and hard end) to `seconds_ago` seconds in the
+/// past, as if time had passed: lets tests exercise closing without waiting.
+pub async fn expire_auction(
+    pool: &DbPool,
+    auction_id: i64,
+    seconds_ago: i64,
+) -> Result<(), DbError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    use crate::schema::auctions;
+    let past = crate::time::naive(chrono::Utc::now() - chrono::Duration::seconds(seconds_ago));
+    let mut conn = pool.get().await?;
+    crate::with_conn!(conn, |c| diesel::update(auctions::table.find(auction_id))
+        .set((auctions::ends_at.eq(past), auctions::hard_end_at.eq(past)))
+        .execute(c)
+        .await)?;
+    Ok(())
+}

@@ -348,6 +348,22 @@ pub async fn roles_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<Role>, DbEr
     Ok(roles)
 }
 
+/// Nicknames of several users at once (one query).
+pub async fn nicknames(
+    conn: &mut DbConn,
+    user_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, DbError> {
+    if user_ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<(i64, String)> = with_conn!(conn, |c| users::table
+        .filter(users::id.eq_any(user_ids))
+        .select((users::id, users::nickname))
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The roles of several users at once (one query), for listings.
 pub async fn roles_for(
     conn: &mut DbConn,

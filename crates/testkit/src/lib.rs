@@ -66,6 +66,10 @@ impl TestAppBuilder {
         let db = TestDatabase::create()
             .await
             .expect("create the test database");
+        self.spawn_on(db).await
+    }
+
+    async fn spawn_on(self, db: TestDatabase) -> TestApp {
         let config = AppConfig {
             database: db.url.clone(),
             redis_url: redis_url(),
@@ -96,6 +100,7 @@ impl TestAppBuilder {
             server: Some(server),
             _database: db,
             counter: AtomicU32::new(0),
+            login_quotas: self.login_quotas,
         }
     }
 }
@@ -113,6 +118,7 @@ pub struct TestApp {
     server: Option<RunningServer>,
     _database: TestDatabase,
     counter: AtomicU32,
+    login_quotas: LoginQuotas,
 }
 
 /// A signed-up, logged-in user.
@@ -367,6 +373,87 @@ impl TestApp {
     /// Which backend the app runs on (`sqlite` or `mysql`).
     pub fn backend(&self) -> &'static str {
         self.db.backend()
+    }
+
+    /// The running server's state (engine, closer, bus, pools).
+    pub fn state(&self) -> &sitga_api::state::AppState {
+        &self.server.as_ref().expect("server running").state
+    }
+
+    /// Stops the server and starts a new one on the same database (as after
+    /// a crash or a deploy).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(server) = self.server.take() {
+            server.stop(false).await;
+        }
+        let counter = self.counter.load(Ordering::Relaxed);
+        let builder = TestAppBuilder {
+            login_quotas: self.login_quotas,
+        };
+        let app = builder.spawn_on(self._database).await;
+        app.counter.store(counter, Ordering::Relaxed);
+        app
+    }
+
+    /// Moves an auction's end into the past.
+    pub async fn expire_auction(&self, auction_id: i64) {
+        sitga_persistence::test_support::expire_auction(&self.db, auction_id, 1)
+            .await
+            .expect("expire auction");
+    }
+
+    /// Charges points to a user directly.
+    pub async fn charge(&self, user: &TestUser, amount: i64) {
+        let res = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/me/balance/charge",
+                Some(&user.access_token),
+                Some(json!({ "amount": amount })),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            200,
+            "charge failed: {}",
+            res.text().await.unwrap()
+        );
+    }
+
+    /// Opens an auction as `seller` with `start_price` and optional extra
+    /// fields; returns its JSON.
+    pub async fn open_auction(&self, seller: &TestUser, start_price: i64, extra: Value) -> Value {
+        let mut body = json!({
+            "title": "감성돔 42cm",
+            "description": "오늘 아침 제주 갯바위에서",
+            "species": "감성돔",
+            "start_price": start_price,
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let res = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/auctions",
+                Some(&seller.access_token),
+                Some(body),
+            )
+            .await;
+        expect_json(res, 201).await
+    }
+
+    /// Bids through REST; returns the response.
+    pub async fn bid(&self, bidder: &TestUser, auction_id: i64, amount: i64) -> reqwest::Response {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/api/v1/auctions/{auction_id}/bids"),
+            Some(&bidder.access_token),
+            Some(json!({ "amount": amount })),
+        )
+        .await
     }
 
     /// Stops the server gracefully.

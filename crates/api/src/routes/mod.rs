@@ -2,11 +2,13 @@
 //! persistence, map to a DTO.
 
 pub mod admin;
+pub mod auctions;
 pub mod auth;
 pub mod dto;
 pub mod health;
 pub mod meta;
 pub mod users;
+pub mod wallet;
 
 use paperclip::actix::web;
 
@@ -33,6 +35,35 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                         .route(web::put().to(users::change_password)),
                 )
                 .service(web::resource("/admin/users").route(web::get().to(admin::list_users)))
-                .service(web::resource("/provinces").route(web::get().to(meta::provinces))),
+                .service(web::resource("/provinces").route(web::get().to(meta::provinces)))
+                .service(
+                    web::resource("/auctions")
+                        .route(web::get().to(auctions::list))
+                        .route(web::post().to(auctions::create)),
+                )
+                .service(
+                    web::resource("/auctions/{id}")
+                        .route(web::get().to(auctions::get))
+                        .route(web::patch().to(auctions::update)),
+                )
+                .service(
+                    web::resource("/auctions/{id}/cancel").route(web::post().to(auctions::cancel)),
+                )
+                .service(
+                    web::resource("/auctions/{id}/close").route(web::post().to(auctions::close)),
+                )
+                .service(
+                    web::resource("/auctions/{id}/bids")
+                        .route(web::get().to(auctions::bids))
+                        .route(web::post().to(auctions::place_bid)),
+                )
+                .service(web::resource("/me/balance").route(web::get().to(wallet::balance)))
+                .service(web::resource("/me/balance/charge").route(web::post().to(wallet::charge)))
+                .service(
+                    web::resource("/me/balance/withdraw").route(web::post().to(wallet::withdraw)),
+                )
+                .service(web::resource("/me/balance/ledger").route(web::get().to(wallet::ledger)))
+                .service(web::resource("/me/purchases").route(web::get().to(wallet::purchases)))
+                .service(web::resource("/me/sales").route(web::get().to(wallet::sales))),
         );
 }

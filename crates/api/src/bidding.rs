@@ -1,0 +1,384 @@
+//! The bid engine: one in-process writer per active auction.
+//!
+//! Bids for an auction queue to its writer task, which validates them in
+//! arrival order against the current state and commits a batch of them in
+//! ONE transaction (group commit: one fsync for many bids). Inside that
+//! transaction the auction row is locked first, every bid holds the bidder's
+//! points with a guarded UPDATE, releases the previous leader's, appends to
+//! `bids` with the next sequence number, and finally the auction row is
+//! written guarded by the version read at the start. If another instance
+//! changed the auction meanwhile, the guard fails, the batch rolls back and
+//! is re-validated against the fresh state. Frames go out only after commit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use sitga_auction::{
+    AcceptedBid, AuctionSnapshot, BidRejection, Krw, min_next_bid, reserve_met, validate_bid,
+};
+use sitga_persistence::{DbError, DbPool, auctions, wallets};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::live::RoomBus;
+
+/// Requests a writer takes into one transaction.
+const MAX_BATCH: usize = 64;
+/// Queued requests per auction before new ones are refused (503).
+const QUEUE_DEPTH: usize = 4096;
+/// A writer with nothing to do for this long exits.
+const IDLE: Duration = Duration::from_secs(30);
+/// Attempts when another instance keeps winning the version guard.
+const MAX_ATTEMPTS: usize = 8;
+
+/// The Korean room text for an accepted bid (from the original app).
+pub fn accepted_text_ko(nickname: &str, amount: Krw) -> String {
+    format!("{nickname}님이 {amount}로 성공적으로 입찰하였습니다.")
+}
+
+/// The Korean text for a refused bid (from the original app).
+pub fn rejected_text_ko(amount: Krw) -> String {
+    format!("{amount}로 입찰실패하였습니다. 금액을 확인 후 시도해 주세요.")
+}
+
+/// A bid to place.
+#[derive(Debug, Clone)]
+pub struct BidCommand {
+    /// Auction.
+    pub auction_id: i64,
+    /// Bidder.
+    pub bidder_id: i64,
+    /// Bidder's nickname, for the room message.
+    pub nickname: String,
+    /// Amount.
+    pub amount: Krw,
+}
+
+/// What happened to a bid.
+#[derive(Debug, Clone)]
+pub enum BidOutcome {
+    /// Accepted and committed.
+    Accepted {
+        /// The bid.
+        bid: AcceptedBid,
+        /// The auction right after it.
+        after: AuctionSnapshot,
+    },
+    /// Refused; nothing changed.
+    Rejected {
+        /// Why.
+        reason: BidRejection,
+        /// The auction as the bid saw it.
+        seen: AuctionSnapshot,
+    },
+}
+
+/// Why a bid could not be decided.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No such auction.
+    #[error("auction not found")]
+    NotFound,
+    /// Too many bids queued for this auction.
+    #[error("too many bids in flight for this auction")]
+    Overloaded,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Other instances kept changing the auction.
+    #[error("auction changed concurrently too often")]
+    Contended,
+}
+
+impl From<EngineError> for crate::error::ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound => Self::NotFound("auction"),
+            EngineError::Overloaded | EngineError::Contended => Self::Overloaded,
+            EngineError::Db(db) => db.into(),
+        }
+    }
+}
+
+struct Request {
+    command: BidCommand,
+    reply: oneshot::Sender<Result<BidOutcome, Arc<EngineError>>>,
+}
+
+/// Routes bids to per-auction writers.
+#[derive(Clone)]
+pub struct BidEngine {
+    db: DbPool,
+    bus: RoomBus,
+    writers: Arc<Mutex<HashMap<i64, mpsc::Sender<Request>>>>,
+}
+
+impl std::fmt::Debug for BidEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BidEngine").finish_non_exhaustive()
+    }
+}
+
+impl BidEngine {
+    /// An engine on `db` publishing to `bus`.
+    pub fn new(db: DbPool, bus: RoomBus) -> Self {
+        Self {
+            db,
+            bus,
+            writers: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn writer_for(&self, auction_id: i64) -> mpsc::Sender<Request> {
+        let mut writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = writers.get(&auction_id).filter(|tx| !tx.is_closed()) {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        writers.insert(auction_id, tx.clone());
+        let engine = self.clone();
+        tokio::spawn(
+            async move { engine.run_writer(auction_id, rx).await }
+                .instrument(tracing::info_span!("bid_writer", auction_id)),
+        );
+        tx
+    }
+
+    /// Places a bid and waits for its outcome (after commit).
+    pub async fn place(&self, command: BidCommand) -> Result<BidOutcome, EngineError> {
+        for _ in 0..3 {
+            let (reply, outcome) = oneshot::channel();
+            let request = Request {
+                command: command.clone(),
+                reply,
+            };
+            match self.writer_for(command.auction_id).try_send(request) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => return Err(EngineError::Overloaded),
+                // The writer just retired; the next attempt starts a new one.
+                Err(mpsc::error::TrySendError::Closed(_)) => continue,
+            }
+            match outcome.await {
+                Ok(result) => {
+                    return result.map_err(|e| match Arc::try_unwrap(e) {
+                        Ok(e) => e,
+                        Err(shared) => EngineError::Db(DbError::Unavailable(shared.to_string())),
+                    });
+                }
+                Err(_) => continue,
+            }
+        }
+        Err(EngineError::Contended)
+    }
+
+    async fn run_writer(self, auction_id: i64, mut rx: mpsc::Receiver<Request>) {
+        loop {
+            let first = match tokio::time::timeout(IDLE, rx.recv()).await {
+                Ok(Some(request)) => request,
+                Ok(None) => break,
+                Err(_) => {
+                    // Idle: retire, unless a request slipped in meanwhile.
+                    let retire = {
+                        let mut writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+                        let idle = rx.is_empty();
+                        if idle {
+                            writers.remove(&auction_id);
+                        }
+                        idle
+                    };
+                    if retire {
+                        rx.close();
+                        // Answer anything that raced in before close().
+                        while let Ok(late) = rx.try_recv() {
+                            self.process(auction_id, vec![late]).await;
+                        }
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            self.process(auction_id, batch).await;
+        }
+    }
+
+    async fn process(&self, auction_id: i64, batch: Vec<Request>) {
+        let commands: Vec<&BidCommand> = batch.iter().map(|r| &r.command).collect();
+        let result = self.decide(auction_id, &commands).await;
+        match result {
+            Ok((outcomes, final_state)) => {
+                let mut last_leader = None;
+                for (request, outcome) in batch.into_iter().zip(outcomes) {
+                    if let BidOutcome::Accepted { bid, .. } = &outcome {
+                        let nickname = request.command.nickname.clone();
+                        self.bus
+                            .publish(auction_id, "message", accepted_fields(&nickname, bid))
+                            .await;
+                        last_leader = Some(nickname);
+                    }
+                    let _ = request.reply.send(Ok(outcome));
+                }
+                if let Some(leader) = last_leader {
+                    self.bus
+                        .publish(
+                            auction_id,
+                            "state",
+                            state_fields(&final_state, Some(&leader), Utc::now()),
+                        )
+                        .await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, auction_id, "bid batch failed");
+                let shared = Arc::new(e);
+                for request in batch {
+                    let _ = request.reply.send(Err(shared.clone()));
+                }
+            }
+        }
+    }
+
+    /// Decides and commits a batch; returns each bid's outcome and the state
+    /// after the batch.
+    async fn decide(
+        &self,
+        auction_id: i64,
+        commands: &[&BidCommand],
+    ) -> Result<(Vec<BidOutcome>, AuctionSnapshot), EngineError> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.try_batch(auction_id, commands).await {
+                Ok(Some(done)) => return Ok(done),
+                // Lost the version race or a deadlock: re-read and redo.
+                Ok(None) | Err(EngineError::Db(DbError::Conflict(_))) => {
+                    tracing::debug!(
+                        auction_id,
+                        attempt,
+                        "bid batch retried after a concurrent change"
+                    );
+                    tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(EngineError::Contended)
+    }
+
+    async fn try_batch(
+        &self,
+        auction_id: i64,
+        commands: &[&BidCommand],
+    ) -> Result<Option<(Vec<BidOutcome>, AuctionSnapshot)>, EngineError> {
+        let mut tx = self.db.begin().await?;
+        auctions::lock(&mut tx, auction_id).await?;
+        let row = auctions::find(&mut tx, auction_id)
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        let version = row.version;
+        let mut state = row.snapshot();
+        let now = Utc::now();
+        let mut outcomes = Vec::with_capacity(commands.len());
+        let mut accepted = false;
+        for command in commands {
+            let wallet = wallets::get(&mut tx, command.bidder_id).await?;
+            let seen = state.clone();
+            let bid = match validate_bid(
+                &state,
+                command.bidder_id,
+                command.amount,
+                wallet.available(),
+                now,
+            ) {
+                Ok(bid) => bid,
+                Err(reason) => {
+                    outcomes.push(BidOutcome::Rejected { reason, seen });
+                    continue;
+                }
+            };
+            if !wallets::hold(&mut tx, command.bidder_id, bid.amount, auction_id).await? {
+                let reason = BidRejection::InsufficientBalance {
+                    available: wallet.available(),
+                };
+                outcomes.push(BidOutcome::Rejected { reason, seen });
+                continue;
+            }
+            if let Some((previous, amount)) = bid.released {
+                wallets::release(&mut tx, previous, amount, auction_id).await?;
+            }
+            auctions::insert_bid(&mut tx, auction_id, bid.seq, command.bidder_id, bid.amount)
+                .await?;
+            auctions::insert_chat(
+                &mut tx,
+                auction_id,
+                Some((command.bidder_id, &command.nickname)),
+                "bid",
+                &accepted_text_ko(&command.nickname, bid.amount),
+                Some(bid.amount),
+            )
+            .await?;
+            state.apply(&bid);
+            outcomes.push(BidOutcome::Accepted {
+                bid,
+                after: state.clone(),
+            });
+            accepted = true;
+        }
+        if !accepted {
+            tx.rollback().await?;
+            return Ok(Some((outcomes, state)));
+        }
+        if !auctions::apply_bids(&mut tx, auction_id, version, &state).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some((outcomes, state)))
+    }
+}
+
+/// Fields of the room `message` frame announcing an accepted bid.
+pub fn accepted_fields(nickname: &str, bid: &AcceptedBid) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("code".into(), json!("bid_accepted"));
+    m.insert("user".into(), json!(nickname));
+    m.insert(
+        "message".into(),
+        json!(accepted_text_ko(nickname, bid.amount)),
+    );
+    m.insert(
+        "text".into(),
+        json!(format!("{nickname} bid {} won", bid.amount)),
+    );
+    m.insert("amount".into(), json!(bid.amount));
+    m.insert("bid_seq".into(), json!(bid.seq));
+    m
+}
+
+/// Fields of a room `state` frame.
+pub fn state_fields(
+    state: &AuctionSnapshot,
+    leader: Option<&str>,
+    now: DateTime<Utc>,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("status".into(), json!(state.status.code()));
+    m.insert("price".into(), json!(state.current_price));
+    m.insert("min_next_bid".into(), json!(min_next_bid(state)));
+    m.insert("leader".into(), json!(leader));
+    m.insert("bid_count".into(), json!(state.bid_count));
+    m.insert("ends_at".into(), json!(state.ends_at.timestamp_millis()));
+    m.insert("reserve_met".into(), json!(reserve_met(state)));
+    m.insert(
+        "ends_in_ms".into(),
+        json!((state.ends_at - now).num_milliseconds().max(0)),
+    );
+    m
+}

@@ -1,0 +1,185 @@
+//! Closing auctions: exactly one result and one settlement per auction,
+//! however many closers (sweepers on several instances, an early close by
+//! the seller) race for it.
+//!
+//! A close is one transaction: lock the auction row, read it, decide the
+//! outcome with the domain rules, write the new status guarded by the
+//! version read (`status = 'open' AND version = ?`), move the money, then
+//! commit. A closer that loses the guard finds the auction already closed
+//! and does nothing. The `closed` frame goes to the room after commit.
+
+use std::str::FromStr;
+
+use apalis::prelude::{BoxDynError, Data, Monitor, WorkerBuilder};
+use apalis_cron::{CronScheduler, Tick};
+use chrono::Utc;
+use serde_json::{Map, json};
+use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
+use sitga_persistence::{DbError, DbPool, auctions, users, wallets};
+
+use crate::live::RoomBus;
+
+/// Most auctions one sweep closes (the next sweep takes the rest).
+const SWEEP_BATCH: i64 = 200;
+
+/// How a close went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseResult {
+    /// This call closed it.
+    Closed(CloseOutcome),
+    /// Already closed (or cancelled) by someone else.
+    AlreadyClosed,
+    /// Not due yet (a late bid extended it).
+    NotDue,
+}
+
+/// Closes auctions and announces it.
+#[derive(Clone, Debug)]
+pub struct Closer {
+    db: DbPool,
+    bus: RoomBus,
+}
+
+impl Closer {
+    /// A closer on `db` publishing to `bus`.
+    pub fn new(db: DbPool, bus: RoomBus) -> Self {
+        Self { db, bus }
+    }
+
+    /// Closes `auction_id` if its end has passed (or at once when `early`,
+    /// the seller's early close).
+    pub async fn close(&self, auction_id: i64, early: bool) -> Result<CloseResult, DbError> {
+        for _ in 0..5 {
+            match self.try_close(auction_id, early).await {
+                Err(DbError::Conflict(_)) => continue,
+                Ok(None) => continue,
+                Ok(Some(result)) => return Ok(result),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DbError::Conflict(format!(
+            "auction {auction_id} kept changing while closing"
+        )))
+    }
+
+    async fn try_close(
+        &self,
+        auction_id: i64,
+        early: bool,
+    ) -> Result<Option<CloseResult>, DbError> {
+        let mut tx = self.db.begin().await?;
+        auctions::lock(&mut tx, auction_id).await?;
+        let Some(row) = auctions::find(&mut tx, auction_id).await? else {
+            return Err(DbError::NotFound);
+        };
+        if row.status() != AuctionStatus::Open {
+            tx.rollback().await?;
+            return Ok(Some(CloseResult::AlreadyClosed));
+        }
+        if !early && row.ends_at() > Utc::now() {
+            tx.rollback().await?;
+            return Ok(Some(CloseResult::NotDue));
+        }
+        let snapshot = row.snapshot();
+        let outcome = close_outcome(&snapshot);
+        if !auctions::close(&mut tx, auction_id, row.version, outcome.status()).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        match settle(&snapshot, outcome) {
+            Settlement::Pay {
+                winner_id,
+                seller_id,
+                price,
+            } => {
+                wallets::pay(&mut tx, winner_id, seller_id, price, auction_id).await?;
+            }
+            Settlement::Release { bidder_id, amount } => {
+                wallets::release(&mut tx, bidder_id, amount, auction_id).await?;
+            }
+            Settlement::Nothing => {}
+        }
+        let winner = match outcome {
+            CloseOutcome::Sold { winner_id, .. } => users::find_by_id(&mut tx, winner_id)
+                .await?
+                .map(|u| u.nickname),
+            CloseOutcome::Unsold => None,
+        };
+        let notice = match (&outcome, &winner) {
+            (CloseOutcome::Sold { price, .. }, Some(nick)) => {
+                format!("경매가 종료되었습니다. {nick}님이 {price}원에 낙찰받았습니다.")
+            }
+            _ => "경매가 유찰되었습니다.".to_owned(),
+        };
+        auctions::insert_chat(&mut tx, auction_id, None, "notice", &notice, None).await?;
+        tx.commit().await?;
+        tracing::info!(auction_id, ?outcome, early, "auction closed");
+
+        let mut fields = Map::new();
+        fields.insert("status".into(), json!(outcome.status().code()));
+        fields.insert("message".into(), json!(notice));
+        match outcome {
+            CloseOutcome::Sold { price, .. } => {
+                fields.insert("winner".into(), json!(winner));
+                fields.insert("price".into(), json!(price));
+                fields.insert("text".into(), json!(format!("sold for {price} won")));
+            }
+            CloseOutcome::Unsold => {
+                fields.insert("winner".into(), json!(null));
+                fields.insert("price".into(), json!(null));
+                fields.insert("text".into(), json!("closed without a sale"));
+            }
+        }
+        self.bus.publish(auction_id, "closed", fields).await;
+        Ok(Some(CloseResult::Closed(outcome)))
+    }
+
+    /// Closes every auction whose end has passed. Returns how many this call
+    /// closed.
+    pub async fn sweep(&self) -> Result<usize, DbError> {
+        let due = {
+            let mut conn = self.db.get().await?;
+            auctions::due(&mut conn, Utc::now(), SWEEP_BATCH).await?
+        };
+        let mut closed = 0;
+        for id in due {
+            match self.close(id, false).await {
+                Ok(CloseResult::Closed(_)) => closed += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(auction_id = id, error = %e, "could not close a due auction; next sweep retries")
+                }
+            }
+        }
+        Ok(closed)
+    }
+}
+
+async fn sweep_tick(_tick: Tick, closer: Data<Closer>) -> Result<(), BoxDynError> {
+    closer.sweep().await?;
+    Ok(())
+}
+
+/// Runs the periodic sweeper (every second, via apalis-cron) until
+/// `shutdown` resolves. Every instance runs one; the guarded close makes
+/// them safe together, and a restarted instance closes what came due while
+/// it was down on its first tick.
+pub async fn run_sweeper(
+    closer: Closer,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let schedule = cron::Schedule::from_str("* * * * * *").map_err(|e| e.to_string())?;
+    Monitor::new()
+        .register(move |_| {
+            WorkerBuilder::new("auction-sweeper")
+                .backend(CronScheduler::new(schedule.clone()))
+                .data(closer.clone())
+                .build(sweep_tick)
+        })
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())
+}

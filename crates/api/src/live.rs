@@ -1,0 +1,232 @@
+//! Room fan-out: every frame broadcast to an auction room goes through the
+//! [`RoomBus`], which numbers it (`seq`, increasing per room) and delivers it
+//! to every socket in the room on every instance.
+//!
+//! - Embedded mode: an in-process counter and broadcast channel per room.
+//! - With Redis: `INCR auction:{id}:seq` numbers the frame (the same
+//!   sequence on every instance), `PUBLISH auction:{id}` carries it, and each
+//!   instance's subscriber relays it to its own sockets. If Redis is down a
+//!   frame is still delivered to this instance's sockets (numbered locally)
+//!   so a room keeps working; clients resync on a `seq` gap.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use deadpool_redis::redis::AsyncCommands;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast;
+
+/// Frames a slow socket may fall behind by before it is disconnected.
+pub const ROOM_BUFFER: usize = 256;
+
+/// A numbered room frame, serialized once and shared by every socket.
+#[derive(Debug, Clone)]
+pub struct RoomFrame {
+    /// The room (auction id).
+    pub room: i64,
+    /// Position in the room's sequence.
+    pub seq: i64,
+    /// The complete JSON text sent to clients.
+    pub json: Arc<str>,
+}
+
+struct Inner {
+    rooms: Mutex<HashMap<i64, broadcast::Sender<RoomFrame>>>,
+    local_seq: Mutex<HashMap<i64, i64>>,
+    redis: Option<deadpool_redis::Pool>,
+}
+
+/// Cross-instance room fan-out. Cheap to clone.
+#[derive(Clone)]
+pub struct RoomBus {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RoomBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomBus")
+            .field("redis", &self.inner.redis.is_some())
+            .finish()
+    }
+}
+
+fn channel_name(room: i64) -> String {
+    format!("auction:{room}")
+}
+
+/// Builds the JSON text of a room frame: `event`, `room`, `seq`,
+/// `server_now` (ms) and the event's own fields.
+fn encode(event: &str, room: i64, seq: i64, fields: &Map<String, Value>) -> String {
+    let mut frame = Map::with_capacity(fields.len() + 4);
+    frame.insert("event".into(), json!(event));
+    frame.insert("room".into(), json!(room.to_string()));
+    frame.insert("seq".into(), json!(seq));
+    frame.insert("server_now".into(), json!(Utc::now().timestamp_millis()));
+    for (k, v) in fields {
+        frame.insert(k.clone(), v.clone());
+    }
+    Value::Object(frame).to_string()
+}
+
+impl RoomBus {
+    /// A bus for one process.
+    pub fn local() -> Self {
+        Self::with_redis(None)
+    }
+
+    /// A bus shared through Redis (`None`: one process).
+    pub fn with_redis(redis: Option<deadpool_redis::Pool>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                rooms: Mutex::new(HashMap::new()),
+                local_seq: Mutex::new(HashMap::new()),
+                redis,
+            }),
+        }
+    }
+
+    /// Receives this room's frames from now on.
+    pub fn subscribe(&self, room: i64) -> broadcast::Receiver<RoomFrame> {
+        let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        rooms
+            .entry(room)
+            .or_insert_with(|| broadcast::channel(ROOM_BUFFER).0)
+            .subscribe()
+    }
+
+    /// Delivers to this instance's sockets in `room`.
+    fn deliver_local(&self, frame: &RoomFrame) {
+        let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        // No receivers left: forget the room.
+        if rooms
+            .get(&frame.room)
+            .is_some_and(|sender| sender.send(frame.clone()).is_err())
+        {
+            rooms.remove(&frame.room);
+        }
+    }
+
+    fn next_local_seq(&self, room: i64) -> i64 {
+        let mut seqs = self
+            .inner
+            .local_seq
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let seq = seqs.entry(room).or_insert(0);
+        *seq += 1;
+        *seq
+    }
+
+    /// Numbers and broadcasts a frame to the whole room (all instances).
+    pub async fn publish(&self, room: i64, event: &str, fields: Map<String, Value>) {
+        if let Some(redis) = &self.inner.redis {
+            match publish_redis(redis, room, event, &fields).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(room, error = %e, "redis publish failed; delivering locally only")
+                }
+            }
+        }
+        let seq = self.next_local_seq(room);
+        let json: Arc<str> = encode(event, room, seq, &fields).into();
+        self.deliver_local(&RoomFrame { room, seq, json });
+    }
+
+    /// Starts relaying frames published by any instance to this instance's
+    /// sockets (Redis mode only); reconnects until the task is aborted.
+    pub fn spawn_relay(
+        &self,
+        client: deadpool_redis::redis::Client,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        self.inner.redis.as_ref()?;
+        let bus = self.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                if let Err(e) = bus.relay_once(&client).await {
+                    tracing::warn!(error = %e, "redis room relay lost; reconnecting in 1 s");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }))
+    }
+
+    async fn relay_once(&self, client: &deadpool_redis::redis::Client) -> Result<(), String> {
+        // A dedicated connection: pub/sub never uses the pool.
+        let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
+        pubsub
+            .psubscribe("auction:*")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let payload: String = match message.get_payload() {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable room frame");
+                    continue;
+                }
+            };
+            let Some(room) = message
+                .get_channel_name()
+                .strip_prefix("auction:")
+                .and_then(|r| r.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            let seq = serde_json::from_str::<Value>(&payload)
+                .ok()
+                .and_then(|v| v.get("seq").and_then(Value::as_i64))
+                .unwrap_or(0);
+            self.deliver_local(&RoomFrame {
+                room,
+                seq,
+                json: payload.into(),
+            });
+        }
+        Err("subscription ended".into())
+    }
+}
+
+async fn publish_redis(
+    redis: &deadpool_redis::Pool,
+    room: i64,
+    event: &str,
+    fields: &Map<String, Value>,
+) -> Result<(), String> {
+    let mut conn = redis.get().await.map_err(|e| e.to_string())?;
+    let seq: i64 = conn
+        .incr(format!("auction:{room}:seq"), 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let json = encode(event, room, seq, fields);
+    let _: i64 = conn
+        .publish(channel_name(room), json)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_frames_are_numbered_per_room() {
+        let bus = RoomBus::local();
+        let mut a = bus.subscribe(1);
+        let mut b = bus.subscribe(2);
+        bus.publish(1, "message", Map::new()).await;
+        bus.publish(1, "state", Map::new()).await;
+        bus.publish(2, "message", Map::new()).await;
+        let first = a.recv().await.unwrap();
+        let second = a.recv().await.unwrap();
+        assert_eq!((first.seq, second.seq), (1, 2));
+        assert_eq!(b.recv().await.unwrap().seq, 1);
+        let v: Value = serde_json::from_str(&first.json).unwrap();
+        assert_eq!(v["event"], "message");
+        assert_eq!(v["room"], "1");
+        assert!(v["server_now"].as_i64().unwrap() > 0);
+    }
+}

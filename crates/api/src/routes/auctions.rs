@@ -1,0 +1,701 @@
+//! Fish auctions over REST.
+
+use std::collections::HashMap;
+
+use actix_web::HttpRequest;
+use chrono::{DateTime, Utc};
+use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sitga_auction::{
+    AuctionSettings, AuctionSettingsInput, AuctionStatus, Krw, min_next_bid, reserve_met,
+};
+use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
+use sitga_persistence::idempotency::{self, KeyState};
+use sitga_persistence::{DbConn, users};
+
+use super::dto::PageQuery;
+use crate::auth::AuthUser;
+use crate::bidding::{BidCommand, BidOutcome};
+use crate::closing::CloseResult;
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+
+/// An auction as clients see it. The reserve price itself is never shown.
+#[derive(Debug, Serialize, Deserialize, Apiv2Schema)]
+pub struct AuctionDto {
+    /// Id (also the WebSocket room).
+    pub id: i64,
+    /// Seller's nickname.
+    pub seller: String,
+    /// Seller's id.
+    pub seller_id: i64,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Species.
+    pub species: Option<String>,
+    /// Photo URL.
+    pub photo_url: Option<String>,
+    /// `open`, `sold`, `unsold` or `cancelled`.
+    pub status: String,
+    /// Start price (KRW).
+    pub start_price: i64,
+    /// Minimum raise (KRW).
+    pub min_increment: i64,
+    /// Highest accepted bid (KRW), null before the first bid.
+    pub current_price: Option<i64>,
+    /// Smallest bid accepted now (KRW).
+    pub min_next_bid: i64,
+    /// Leader's nickname, null before the first bid.
+    pub leader: Option<String>,
+    /// Accepted bids.
+    pub bid_count: i64,
+    /// Views.
+    pub view_count: i64,
+    /// Effective end (after soft-close extensions).
+    pub ends_at: DateTime<Utc>,
+    /// The server's clock: count down from this, not the device's.
+    pub server_now: DateTime<Utc>,
+    /// Whether the reserve is met (true when there is none and a bid exists).
+    pub reserve_met: bool,
+    /// Whether the seller set a reserve.
+    pub has_reserve: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it closed or was cancelled.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+async fn nicknames_for(
+    conn: &mut DbConn,
+    rows: &[Auction],
+) -> Result<HashMap<i64, String>, ApiError> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|a| std::iter::once(a.seller_id).chain(a.leader_id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(users::nicknames(conn, &ids).await?)
+}
+
+fn to_dto(a: Auction, names: &HashMap<i64, String>) -> AuctionDto {
+    let snap = a.snapshot();
+    AuctionDto {
+        seller: names.get(&a.seller_id).cloned().unwrap_or_default(),
+        leader: a.leader_id.and_then(|id| names.get(&id).cloned()),
+        min_next_bid: min_next_bid(&snap),
+        reserve_met: reserve_met(&snap),
+        has_reserve: a.reserve_price.is_some(),
+        status: a.status().code().to_owned(),
+        ends_at: a.ends_at(),
+        server_now: Utc::now(),
+        created_at: a.created_at(),
+        closed_at: a.closed_at(),
+        id: a.id,
+        seller_id: a.seller_id,
+        title: a.title,
+        description: a.description,
+        species: a.species,
+        photo_url: a.photo_url,
+        start_price: a.start_price,
+        min_increment: a.min_increment,
+        current_price: a.current_price,
+        bid_count: a.bid_count,
+        view_count: a.view_count,
+    }
+}
+
+async fn load_dto(conn: &mut DbConn, id: i64) -> Result<AuctionDto, ApiError> {
+    let row = auctions::find(conn, id)
+        .await?
+        .ok_or(ApiError::NotFound("auction"))?;
+    let names = nicknames_for(conn, std::slice::from_ref(&row)).await?;
+    Ok(to_dto(row, &names))
+}
+
+fn field_error(field: &'static str, message: impl Into<String>) -> ApiError {
+    sitga_user::ValidationError::new(field, message).into()
+}
+
+fn text_field(
+    field: &'static str,
+    raw: &str,
+    max: usize,
+    allow_empty: bool,
+) -> Result<String, ApiError> {
+    let text = raw.trim();
+    let len = text.chars().count();
+    if (!allow_empty && len == 0) || len > max {
+        return Err(field_error(
+            field,
+            format!("must be {} to {max} characters", usize::from(!allow_empty)),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(field_error(field, "must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+fn photo_url(raw: &str) -> Result<String, ApiError> {
+    let url = text_field("photo_url", raw, 500, false)?;
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url),
+        _ => Err(field_error("photo_url", "must be an http(s) URL")),
+    }
+}
+
+/// A new auction.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAuctionRequest {
+    /// Title, 1–100 characters.
+    pub title: String,
+    /// Description, up to 5,000 characters.
+    pub description: String,
+    /// Species (e.g. from `POST /api/v1/fish/identify`), up to 100 characters.
+    pub species: Option<String>,
+    /// Photo URL (http or https).
+    pub photo_url: Option<String>,
+    /// First bid must be at least this (KRW, 1 … 1,000,000,000).
+    pub start_price: i64,
+    /// Minimum raise (KRW, default 1,000).
+    pub min_increment: Option<i64>,
+    /// Hidden reserve (KRW, ≥ start price); below it the auction does not sell.
+    pub reserve_price: Option<i64>,
+    /// Length in minutes (1 … 10,080; default 1,440 = 24 h).
+    pub duration_minutes: Option<i64>,
+}
+
+/// Open an auction
+///
+/// Ends after `duration_minutes` (default 24 h); a bid in the last 2 minutes
+/// extends the end to 2 minutes after that bid, at most 30 minutes past the
+/// planned end.
+#[api_v2_operation(tags(Auctions))]
+pub async fn create(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: JsonBody<CreateAuctionRequest>,
+) -> Result<CreatedJson<AuctionDto>, ApiError> {
+    let req = body.0;
+    let settings = AuctionSettings::parse(
+        &AuctionSettingsInput {
+            start_price: req.start_price,
+            min_increment: req.min_increment,
+            reserve_price: req.reserve_price,
+            duration_minutes: req.duration_minutes,
+        },
+        Utc::now(),
+    )
+    .map_err(|e| field_error(e.field, e.message))?;
+    let new = NewAuction {
+        seller_id: auth.id,
+        title: text_field("title", &req.title, 100, false)?,
+        description: text_field("description", &req.description, 5_000, true)?,
+        species: req
+            .species
+            .as_deref()
+            .map(|s| text_field("species", s, 100, false))
+            .transpose()?,
+        photo_url: req.photo_url.as_deref().map(photo_url).transpose()?,
+        settings,
+    };
+    let mut conn = state.db.get().await?;
+    let auction = auctions::insert(&mut conn, &new).await?;
+    tracing::info!(auction_id = auction.id, user_id = auth.id, "auction opened");
+    Ok(CreatedJson(load_dto(&mut conn, auction.id).await?))
+}
+
+/// Listing filters.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `open` (default), `sold`, `unsold`, `cancelled` or `all`.
+    pub status: Option<String>,
+    /// Only this seller's auctions (user id).
+    pub seller: Option<i64>,
+    /// Text in the title or species.
+    pub q: Option<String>,
+    /// `newest` (default) or `ending_soon`.
+    pub sort: Option<String>,
+    /// Page, from 1.
+    pub page: Option<u32>,
+    /// Page size, 1–100 (default 20).
+    pub per_page: Option<u32>,
+}
+
+/// A page of auctions.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct AuctionPage {
+    /// Auctions.
+    pub items: Vec<AuctionDto>,
+    /// Page number.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// All matching.
+    pub total: i64,
+}
+
+/// List auctions
+#[api_v2_operation(tags(Auctions))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: QueryParams<ListQuery>,
+) -> Result<web::Json<AuctionPage>, ApiError> {
+    let q = query.0;
+    let (page, per_page, offset) = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .resolve()?;
+    let status = match q.status.as_deref().unwrap_or("open") {
+        "all" => None,
+        code => Some(
+            AuctionStatus::parse(code).ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_query",
+                message: "status must be open, sold, unsold, cancelled or all".into(),
+                field: Some("status".into()),
+            })?,
+        ),
+    };
+    let sort = match q.sort.as_deref().unwrap_or("newest") {
+        "newest" => Sort::Newest,
+        "ending_soon" => Sort::EndingSoon,
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: "sort must be newest or ending_soon".into(),
+                field: Some("sort".into()),
+            });
+        }
+    };
+    let query_text = q.q.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    if query_text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: "q is at most 100 characters".into(),
+            field: Some("q".into()),
+        });
+    }
+    let filter = ListFilter {
+        status,
+        seller_id: q.seller,
+        query: query_text,
+        sort,
+    };
+    let mut conn = state.db.get().await?;
+    let (rows, total) = auctions::list(&mut conn, &filter, offset, i64::from(per_page)).await?;
+    let names = nicknames_for(&mut conn, &rows).await?;
+    Ok(web::Json(AuctionPage {
+        items: rows.into_iter().map(|a| to_dto(a, &names)).collect(),
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// Auction id.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct AuctionPath {
+    /// Auction id.
+    pub id: i64,
+}
+
+/// One auction (counts a view)
+#[api_v2_operation(tags(Auctions))]
+pub async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<AuctionPath>,
+) -> Result<web::Json<AuctionDto>, ApiError> {
+    let mut conn = state.db.get().await?;
+    if !auctions::increment_views(&mut conn, path.id).await? {
+        return Err(ApiError::NotFound("auction"));
+    }
+    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+}
+
+/// Changes before the first bid. Absent fields stay.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAuctionRequest {
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Species.
+    pub species: Option<String>,
+    /// Photo URL.
+    pub photo_url: Option<String>,
+    /// Start price.
+    pub start_price: Option<i64>,
+    /// Minimum raise.
+    pub min_increment: Option<i64>,
+    /// Reserve.
+    pub reserve_price: Option<i64>,
+}
+
+/// Why a seller action on an auction did not apply.
+async fn seller_guard_error(
+    conn: &mut DbConn,
+    id: i64,
+    user: i64,
+    action: &'static str,
+) -> ApiError {
+    match auctions::find(conn, id).await {
+        Ok(None) => ApiError::NotFound("auction"),
+        Ok(Some(a)) if a.seller_id != user => ApiError::Forbidden {
+            code: "not_seller",
+            message: "only the seller can do this",
+        },
+        Ok(Some(a)) if a.status() != AuctionStatus::Open => ApiError::Conflict {
+            code: "auction_not_open",
+            message: format!(
+                "the auction is {}; it can no longer be {action}",
+                a.status().code()
+            ),
+            field: None,
+        },
+        Ok(Some(_)) => ApiError::Conflict {
+            code: "auction_has_bids",
+            message: format!("the auction has bids; it can no longer be {action}"),
+            field: None,
+        },
+        Err(e) => e.into(),
+    }
+}
+
+/// Edit an auction (seller, before the first bid)
+#[api_v2_operation(tags(Auctions))]
+pub async fn update(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<AuctionPath>,
+    body: JsonBody<UpdateAuctionRequest>,
+) -> Result<web::Json<AuctionDto>, ApiError> {
+    let req = body.0;
+    let mut conn = state.db.get().await?;
+    let current = auctions::find(&mut conn, path.id)
+        .await?
+        .ok_or(ApiError::NotFound("auction"))?;
+    // Re-validate the prices as a whole, as they would be after the change.
+    AuctionSettings::parse(
+        &AuctionSettingsInput {
+            start_price: req.start_price.unwrap_or(current.start_price),
+            min_increment: Some(req.min_increment.unwrap_or(current.min_increment)),
+            reserve_price: req.reserve_price.or(current.reserve_price),
+            duration_minutes: None,
+        },
+        Utc::now(),
+    )
+    .map_err(|e| field_error(e.field, e.message))?;
+    let change = DetailsChange {
+        title: req
+            .title
+            .as_deref()
+            .map(|t| text_field("title", t, 100, false))
+            .transpose()?,
+        description: req
+            .description
+            .as_deref()
+            .map(|d| text_field("description", d, 5_000, true))
+            .transpose()?,
+        species: req
+            .species
+            .as_deref()
+            .map(|s| text_field("species", s, 100, false).map(Some))
+            .transpose()?,
+        photo_url: req
+            .photo_url
+            .as_deref()
+            .map(|p| photo_url(p).map(Some))
+            .transpose()?,
+        start_price: req.start_price,
+        min_increment: req.min_increment,
+        reserve_price: req.reserve_price.map(Some),
+    };
+    if !auctions::update_details(&mut conn, path.id, auth.id, &change).await? {
+        return Err(seller_guard_error(&mut conn, path.id, auth.id, "edited").await);
+    }
+    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+}
+
+/// Cancel an auction (seller, only without bids)
+#[api_v2_operation(tags(Auctions))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<AuctionPath>,
+) -> Result<web::Json<AuctionDto>, ApiError> {
+    let mut conn = state.db.get().await?;
+    if !auctions::cancel(&mut conn, path.id, auth.id).await? {
+        return Err(seller_guard_error(&mut conn, path.id, auth.id, "cancelled").await);
+    }
+    tracing::info!(auction_id = path.id, user_id = auth.id, "auction cancelled");
+    let mut fields = serde_json::Map::new();
+    fields.insert("status".into(), serde_json::json!("cancelled"));
+    fields.insert("winner".into(), serde_json::Value::Null);
+    fields.insert("price".into(), serde_json::Value::Null);
+    fields.insert(
+        "message".into(),
+        serde_json::json!("판매자가 경매를 취소하였습니다."),
+    );
+    fields.insert("text".into(), serde_json::json!("cancelled by the seller"));
+    state.bus.publish(path.id, "closed", fields).await;
+    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+}
+
+/// Close early (seller): sold to the leader if the reserve is met
+#[api_v2_operation(tags(Auctions))]
+pub async fn close(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<AuctionPath>,
+) -> Result<web::Json<AuctionDto>, ApiError> {
+    let mut conn = state.db.get().await?;
+    let auction = auctions::find(&mut conn, path.id)
+        .await?
+        .ok_or(ApiError::NotFound("auction"))?;
+    if auction.seller_id != auth.id {
+        return Err(ApiError::Forbidden {
+            code: "not_seller",
+            message: "only the seller can do this",
+        });
+    }
+    drop(conn);
+    match state.closer.close(path.id, true).await? {
+        CloseResult::Closed(_) => {}
+        CloseResult::AlreadyClosed | CloseResult::NotDue => {
+            return Err(ApiError::Conflict {
+                code: "auction_not_open",
+                message: "the auction is already closed".into(),
+                field: None,
+            });
+        }
+    }
+    let mut conn = state.db.get().await?;
+    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+}
+
+/// A bid.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct BidRequest {
+    /// Amount in KRW.
+    pub amount: i64,
+}
+
+/// An accepted bid.
+#[derive(Debug, Serialize, Deserialize, Apiv2Schema)]
+pub struct BidDto {
+    /// Position in the auction's bid history (1, 2, …).
+    pub seq: i64,
+    /// Amount (KRW).
+    pub amount: i64,
+    /// Bidder's nickname.
+    pub bidder: String,
+    /// The auction's end after this bid.
+    pub ends_at: DateTime<Utc>,
+    /// Whether the bid extended the end (soft close).
+    pub extended: bool,
+}
+
+/// The result of an accepted bid.
+#[derive(Debug, Serialize, Deserialize, Apiv2Schema)]
+pub struct BidResponse {
+    /// The bid.
+    pub bid: BidDto,
+    /// The auction after it.
+    pub auction: AuctionDto,
+}
+
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Place a bid
+///
+/// 201 when accepted; 409 with the reason code (`bid_too_low` with
+/// `min_next_bid`, `insufficient_balance`, `seller_cannot_bid`,
+/// `already_leading`, `auction_ended`, `auction_not_open`) when refused. Send an
+/// `Idempotency-Key` header (≤ 100 characters) to make retries safe: a repeat
+/// with the same key returns the first outcome.
+#[api_v2_operation(tags(Auctions))]
+pub async fn place_bid(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    http: HttpRequest,
+    path: web::Path<AuctionPath>,
+    body: JsonBody<BidRequest>,
+) -> Result<CreatedJson<BidResponse>, ApiError> {
+    let amount = body.0.amount;
+    let key = match http.headers().get(IDEMPOTENCY_HEADER) {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().map(str::trim).unwrap_or_default();
+            if k.is_empty() || k.len() > 100 {
+                return Err(ApiError::BadRequest {
+                    code: "invalid_idempotency_key",
+                    message: "Idempotency-Key must be 1 to 100 visible ASCII characters".into(),
+                    field: Some("Idempotency-Key".into()),
+                });
+            }
+            Some(k.to_owned())
+        }
+    };
+    let Some(key) = key else {
+        return bid_response(&state, &auth, path.id, amount)
+            .await
+            .map(CreatedJson);
+    };
+    let request_hash = hex::encode(Sha256::digest(format!("bid:{}:{amount}", path.id)));
+    let mut conn = state.db.get().await?;
+    match idempotency::claim(&mut conn, auth.id, &key, &request_hash).await? {
+        KeyState::New => {}
+        KeyState::Mismatch => {
+            return Err(ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was used for a different request".into(),
+            });
+        }
+        KeyState::InProgress => {
+            return Err(ApiError::Conflict {
+                code: "idempotency_in_progress",
+                message: "a request with this Idempotency-Key is still being processed".into(),
+                field: None,
+            });
+        }
+        KeyState::Done { status: 201, body } => {
+            let first: BidResponse = serde_json::from_str(&body).map_err(ApiError::internal)?;
+            return Ok(CreatedJson(first));
+        }
+        KeyState::Done { body, .. } => return Err(ApiError::Replayed(body)),
+    }
+    drop(conn);
+    let response = bid_response(&state, &auth, path.id, amount).await;
+    let mut conn = state.db.get().await?;
+    match response {
+        Ok(accepted) => {
+            let text = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+            idempotency::complete(&mut conn, auth.id, &key, 201, &text).await?;
+            Ok(CreatedJson(accepted))
+        }
+        Err(e @ ApiError::BidRejected(_)) => {
+            let body = serde_json::to_string(&e.body()).map_err(ApiError::internal)?;
+            idempotency::complete(&mut conn, auth.id, &key, 409, &body).await?;
+            Err(e)
+        }
+        // Nothing was decided (database down, overload): a retry may try again.
+        Err(e) => {
+            idempotency::release(&mut conn, auth.id, &key).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Places the bid.
+async fn bid_response(
+    state: &AppState,
+    auth: &AuthUser,
+    auction_id: i64,
+    amount: Krw,
+) -> Result<BidResponse, ApiError> {
+    let mut conn = state.db.get().await?;
+    let me = users::find_by_id(&mut conn, auth.id)
+        .await?
+        .ok_or(ApiError::Unauthorized {
+            code: "invalid_token",
+            message: "the account of this token no longer exists",
+        })?;
+    drop(conn);
+    let outcome = state
+        .engine
+        .place(BidCommand {
+            auction_id,
+            bidder_id: auth.id,
+            nickname: me.nickname.clone(),
+            amount,
+        })
+        .await?;
+    match outcome {
+        BidOutcome::Rejected { reason, .. } => Err(ApiError::BidRejected(reason)),
+        BidOutcome::Accepted { bid, .. } => {
+            let mut conn = state.db.get().await?;
+            Ok(BidResponse {
+                bid: BidDto {
+                    seq: bid.seq,
+                    amount: bid.amount,
+                    bidder: me.nickname,
+                    ends_at: bid.ends_at,
+                    extended: bid.extended,
+                },
+                auction: load_dto(&mut conn, auction_id).await?,
+            })
+        }
+    }
+}
+
+/// Bid history page.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct BidPage {
+    /// Bids, newest first.
+    pub items: Vec<BidHistoryDto>,
+    /// Page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// All bids.
+    pub total: i64,
+}
+
+/// A bid in the history.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct BidHistoryDto {
+    /// Position (1, 2, …).
+    pub seq: i64,
+    /// Amount.
+    pub amount: i64,
+    /// Bidder's nickname.
+    pub bidder: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Bid history of an auction
+#[api_v2_operation(tags(Auctions))]
+pub async fn bids(
+    state: web::Data<AppState>,
+    path: web::Path<AuctionPath>,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<BidPage>, ApiError> {
+    let (page, per_page, offset) = query.0.resolve()?;
+    let mut conn = state.db.get().await?;
+    let auction = auctions::find(&mut conn, path.id)
+        .await?
+        .ok_or(ApiError::NotFound("auction"))?;
+    let rows = auctions::bids_of(&mut conn, path.id, offset, i64::from(per_page)).await?;
+    let mut ids: Vec<i64> = rows.iter().map(|b| b.bidder_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = users::nicknames(&mut conn, &ids).await?;
+    Ok(web::Json(BidPage {
+        items: rows
+            .into_iter()
+            .map(|b| BidHistoryDto {
+                bidder: names.get(&b.bidder_id).cloned().unwrap_or_default(),
+                created_at: b.created_at(),
+                seq: b.seq,
+                amount: b.amount,
+            })
+            .collect(),
+        page,
+        per_page,
+        total: auction.bid_count,
+    }))
+}

@@ -1,0 +1,235 @@
+//! The logged-in user's points and auction results.
+
+use chrono::{DateTime, Utc};
+use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
+use serde::{Deserialize, Serialize};
+use sitga_auction::{Wallet, WalletAmount};
+use sitga_persistence::{auctions, users, wallets};
+
+use super::dto::PageQuery;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+
+/// Points of the logged-in user (KRW).
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct BalanceDto {
+    /// Owned.
+    pub balance: i64,
+    /// Reserved by bids you lead.
+    pub held: i64,
+    /// What you can bid or withdraw now.
+    pub available: i64,
+}
+
+impl From<Wallet> for BalanceDto {
+    fn from(w: Wallet) -> Self {
+        Self {
+            balance: w.balance,
+            held: w.held,
+            available: w.available(),
+        }
+    }
+}
+
+/// Your points
+#[api_v2_operation(tags(Points))]
+pub async fn balance(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<web::Json<BalanceDto>, ApiError> {
+    let mut conn = state.db.get().await?;
+    Ok(web::Json(wallets::get(&mut conn, auth.id).await?.into()))
+}
+
+/// An amount of points.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountRequest {
+    /// KRW, 1 … 10,000,000.
+    pub amount: i64,
+}
+
+fn wallet_amount(raw: i64) -> Result<WalletAmount, ApiError> {
+    WalletAmount::parse(raw).map_err(|m| sitga_user::ValidationError::new("amount", m).into())
+}
+
+/// Charge points
+#[api_v2_operation(tags(Points))]
+pub async fn charge(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: JsonBody<AmountRequest>,
+) -> Result<web::Json<BalanceDto>, ApiError> {
+    let amount = wallet_amount(body.0.amount)?;
+    let mut tx = state.db.begin().await?;
+    let after = wallets::charge(&mut tx, auth.id, amount.get()).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = auth.id, amount = amount.get(), "points charged");
+    Ok(web::Json(after.into()))
+}
+
+/// Withdraw points (at most what is available)
+#[api_v2_operation(tags(Points))]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: JsonBody<AmountRequest>,
+) -> Result<web::Json<BalanceDto>, ApiError> {
+    let amount = wallet_amount(body.0.amount)?;
+    let mut tx = state.db.begin().await?;
+    let Some(after) = wallets::withdraw(&mut tx, auth.id, amount.get()).await? else {
+        let available = wallets::get(&mut tx, auth.id).await?.available();
+        return Err(ApiError::Conflict {
+            code: "insufficient_balance",
+            message: format!("only {available} won is available"),
+            field: Some("amount"),
+        });
+    };
+    tx.commit().await?;
+    tracing::info!(user_id = auth.id, amount = amount.get(), "points withdrawn");
+    Ok(web::Json(after.into()))
+}
+
+/// One movement of points.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct LedgerEntryDto {
+    /// Id.
+    pub id: i64,
+    /// `charge`, `withdraw`, `hold`, `release`, `payment` or `sale`.
+    pub kind: String,
+    /// Amount moved (KRW, positive).
+    pub amount: i64,
+    /// Balance after.
+    pub balance_after: i64,
+    /// Held after.
+    pub held_after: i64,
+    /// The auction involved.
+    pub auction_id: Option<i64>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of ledger entries.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct LedgerPage {
+    /// Entries, newest first.
+    pub items: Vec<LedgerEntryDto>,
+    /// Page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// All entries.
+    pub total: i64,
+}
+
+/// Your points ledger
+#[api_v2_operation(tags(Points))]
+pub async fn ledger(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<LedgerPage>, ApiError> {
+    let (page, per_page, offset) = query.0.resolve()?;
+    let mut conn = state.db.get().await?;
+    let (rows, total) = wallets::ledger(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    Ok(web::Json(LedgerPage {
+        items: rows
+            .into_iter()
+            .map(|e| LedgerEntryDto {
+                created_at: e.created_at(),
+                id: e.id,
+                kind: e.kind,
+                amount: e.amount,
+                balance_after: e.balance_after,
+                held_after: e.held_after,
+                auction_id: e.auction_id,
+            })
+            .collect(),
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// A closed auction from one side.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ResultDto {
+    /// Auction id.
+    pub auction_id: i64,
+    /// Title.
+    pub title: String,
+    /// Species.
+    pub species: Option<String>,
+    /// `sold` or `unsold`.
+    pub status: String,
+    /// Final price (KRW), null if unsold.
+    pub price: Option<i64>,
+    /// The other party's nickname (seller for purchases, buyer for sales).
+    pub counterpart: Option<String>,
+    /// Opened.
+    pub created_at: DateTime<Utc>,
+    /// Closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+async fn results(
+    conn: &mut sitga_persistence::DbConn,
+    rows: Vec<auctions::Auction>,
+    counterpart: impl Fn(&auctions::Auction) -> Option<i64>,
+) -> Result<Vec<ResultDto>, ApiError> {
+    let ids: Vec<i64> = rows.iter().filter_map(&counterpart).collect();
+    let names = users::nicknames(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|a| {
+            let sold = a.status() == sitga_auction::AuctionStatus::Sold;
+            ResultDto {
+                counterpart: counterpart(&a).and_then(|id| names.get(&id).cloned()),
+                status: a.status().code().to_owned(),
+                price: if sold { a.current_price } else { None },
+                created_at: a.created_at(),
+                closed_at: a.closed_at(),
+                auction_id: a.id,
+                title: a.title,
+                species: a.species,
+            }
+        })
+        .collect())
+}
+
+/// Auctions you won
+#[api_v2_operation(tags(Points))]
+pub async fn purchases(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<Vec<ResultDto>>, ApiError> {
+    let (_, per_page, offset) = query.0.resolve()?;
+    let mut conn = state.db.get().await?;
+    let rows = auctions::won_by(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    Ok(web::Json(
+        results(&mut conn, rows, |a| Some(a.seller_id)).await?,
+    ))
+}
+
+/// Your closed auctions as a seller
+#[api_v2_operation(tags(Points))]
+pub async fn sales(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<Vec<ResultDto>>, ApiError> {
+    let (_, per_page, offset) = query.0.resolve()?;
+    let mut conn = state.db.get().await?;
+    let rows = auctions::closed_by_seller(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    Ok(web::Json(
+        results(&mut conn, rows, |a| {
+            (a.status() == sitga_auction::AuctionStatus::Sold)
+                .then_some(a.leader_id)
+                .flatten()
+        })
+        .await?,
+    ))
+}
