@@ -169,6 +169,8 @@ pub fn build(
         .wrap(cors(&parts.cors_origins))
         .wrap(parts.metrics)
         .wrap(TracingLogger::<SitgaRootSpan>::new())
+        // Plain actix: a WebSocket upgrade is no OpenAPI operation.
+        .service(web::resource("/ws").route(web::get().to(crate::ws::upgrade)))
         // Served ahead of paperclip's Swagger 2 handler on the same path.
         .service(web::resource(SPEC_PATH).route(web::get().to(serve_spec)))
         .service(

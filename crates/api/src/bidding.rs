@@ -23,7 +23,7 @@ use sitga_persistence::{DbError, DbPool, auctions, wallets};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::live::RoomBus;
+use crate::live::{HistoryItem, RoomBus};
 
 /// Requests a writer takes into one transaction.
 const MAX_BATCH: usize = 64;
@@ -66,6 +66,8 @@ pub enum BidOutcome {
         bid: AcceptedBid,
         /// The auction right after it.
         after: AuctionSnapshot,
+        /// The room-history row announcing it.
+        chat_id: i64,
     },
     /// Refused; nothing changed.
     Rejected {
@@ -218,8 +220,21 @@ impl BidEngine {
             Ok((outcomes, final_state)) => {
                 let mut last_leader = None;
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    if let BidOutcome::Accepted { bid, .. } = &outcome {
+                    if let BidOutcome::Accepted { bid, chat_id, .. } = &outcome {
                         let nickname = request.command.nickname.clone();
+                        self.bus
+                            .remember(
+                                auction_id,
+                                &HistoryItem {
+                                    id: *chat_id,
+                                    user: Some(nickname.clone()),
+                                    code: "bid_accepted".into(),
+                                    context: accepted_text_ko(&nickname, bid.amount),
+                                    amount: Some(bid.amount),
+                                    at: Utc::now().timestamp_millis(),
+                                },
+                            )
+                            .await;
                         self.bus
                             .publish(auction_id, "message", accepted_fields(&nickname, bid))
                             .await;
@@ -315,7 +330,7 @@ impl BidEngine {
             }
             auctions::insert_bid(&mut tx, auction_id, bid.seq, command.bidder_id, bid.amount)
                 .await?;
-            auctions::insert_chat(
+            let chat_id = auctions::insert_chat(
                 &mut tx,
                 auction_id,
                 Some((command.bidder_id, &command.nickname)),
@@ -328,6 +343,7 @@ impl BidEngine {
             outcomes.push(BidOutcome::Accepted {
                 bid,
                 after: state.clone(),
+                chat_id,
             });
             accepted = true;
         }
@@ -350,7 +366,7 @@ pub fn accepted_fields(nickname: &str, bid: &AcceptedBid) -> Map<String, Value> 
     m.insert("code".into(), json!("bid_accepted"));
     m.insert("user".into(), json!(nickname));
     m.insert(
-        "message".into(),
+        "context".into(),
         json!(accepted_text_ko(nickname, bid.amount)),
     );
     m.insert(

@@ -17,7 +17,7 @@ use serde_json::{Map, json};
 use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
 use sitga_persistence::{DbError, DbPool, auctions, users, wallets};
 
-use crate::live::RoomBus;
+use crate::live::{HistoryItem, RoomBus};
 
 /// Most auctions one sweep closes (the next sweep takes the rest).
 const SWEEP_BATCH: i64 = 200;
@@ -111,13 +111,27 @@ impl Closer {
             }
             _ => "경매가 유찰되었습니다.".to_owned(),
         };
-        auctions::insert_chat(&mut tx, auction_id, None, "notice", &notice, None).await?;
+        let notice_id =
+            auctions::insert_chat(&mut tx, auction_id, None, "notice", &notice, None).await?;
         tx.commit().await?;
         tracing::info!(auction_id, ?outcome, early, "auction closed");
+        self.bus
+            .remember(
+                auction_id,
+                &HistoryItem {
+                    id: notice_id,
+                    user: None,
+                    code: "notice".into(),
+                    context: notice.clone(),
+                    amount: None,
+                    at: Utc::now().timestamp_millis(),
+                },
+            )
+            .await;
 
         let mut fields = Map::new();
         fields.insert("status".into(), json!(outcome.status().code()));
-        fields.insert("message".into(), json!(notice));
+        fields.insert("context".into(), json!(notice));
         match outcome {
             CloseOutcome::Sold { price, .. } => {
                 fields.insert("winner".into(), json!(winner));

@@ -22,6 +22,11 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Prefix for every Redis key and channel (lets deployments share one
+    /// Redis); empty by default: channels are `auction:{id}`.
+    #[arg(long, env = "SITGA_REDIS_PREFIX", default_value = "", global = true)]
+    pub redis_prefix: String,
+
     /// Address to listen on.
     #[arg(
         long,
@@ -109,6 +114,8 @@ pub struct AppConfig {
     pub database: DatabaseUrl,
     /// Redis, when configured.
     pub redis_url: Option<String>,
+    /// Prefix for Redis keys and channels.
+    pub redis_prefix: String,
     /// Listen address.
     pub bind: SocketAddr,
     /// JWT signing secret.
@@ -183,6 +190,7 @@ impl Settings {
         Ok(AppConfig {
             database,
             redis_url,
+            redis_prefix: self.redis_prefix.clone(),
             bind,
             jwt_secret,
             jwt_secret_source,

@@ -9,7 +9,7 @@
 //!   frame is still delivered to this instance's sockets (numbered locally)
 //!   so a room keeps working; clients resync on a `seq` gap.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -35,7 +35,32 @@ pub struct RoomFrame {
 struct Inner {
     rooms: Mutex<HashMap<i64, broadcast::Sender<RoomFrame>>>,
     local_seq: Mutex<HashMap<i64, i64>>,
+    recent: Mutex<HashMap<i64, VecDeque<HistoryItem>>>,
     redis: Option<deadpool_redis::Pool>,
+    /// Prepended to every Redis key and channel, so that several
+    /// deployments (or test runs) can share one Redis.
+    prefix: String,
+}
+
+/// Messages kept per room in the fast history (Redis stream or memory);
+/// older ones come from the database.
+pub const RECENT_PER_ROOM: usize = 1_000;
+
+/// One line of room history, as `getmessage` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryItem {
+    /// Database id: the cursor for `before`.
+    pub id: i64,
+    /// Author's nickname (none for notices).
+    pub user: Option<String>,
+    /// `chat`, `bid_accepted` or `notice`.
+    pub code: String,
+    /// The text.
+    pub context: String,
+    /// Bid amount.
+    pub amount: Option<i64>,
+    /// When (ms since the epoch).
+    pub at: i64,
 }
 
 /// Cross-instance room fan-out. Cheap to clone.
@@ -52,8 +77,10 @@ impl std::fmt::Debug for RoomBus {
     }
 }
 
-fn channel_name(room: i64) -> String {
-    format!("auction:{room}")
+impl Inner {
+    fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
 }
 
 /// Builds the JSON text of a room frame: `event`, `room`, `seq`,
@@ -73,16 +100,19 @@ fn encode(event: &str, room: i64, seq: i64, fields: &Map<String, Value>) -> Stri
 impl RoomBus {
     /// A bus for one process.
     pub fn local() -> Self {
-        Self::with_redis(None)
+        Self::with_redis(None, String::new())
     }
 
-    /// A bus shared through Redis (`None`: one process).
-    pub fn with_redis(redis: Option<deadpool_redis::Pool>) -> Self {
+    /// A bus shared through Redis (`None`: one process). `prefix` is put in
+    /// front of every key and channel (`{prefix}auction:{id}`).
+    pub fn with_redis(redis: Option<deadpool_redis::Pool>, prefix: String) -> Self {
         Self {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
                 local_seq: Mutex::new(HashMap::new()),
+                recent: Mutex::new(HashMap::new()),
                 redis,
+                prefix,
             }),
         }
     }
@@ -122,7 +152,7 @@ impl RoomBus {
     /// Numbers and broadcasts a frame to the whole room (all instances).
     pub async fn publish(&self, room: i64, event: &str, fields: Map<String, Value>) {
         if let Some(redis) = &self.inner.redis {
-            match publish_redis(redis, room, event, &fields).await {
+            match publish_redis(&self.inner, redis, room, event, &fields).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(room, error = %e, "redis publish failed; delivering locally only")
@@ -132,6 +162,44 @@ impl RoomBus {
         let seq = self.next_local_seq(room);
         let json: Arc<str> = encode(event, room, seq, &fields).into();
         self.deliver_local(&RoomFrame { room, seq, json });
+    }
+
+    /// Keeps a message in the room's recent history (a bounded Redis stream
+    /// `chat:{id}` in production, a ring buffer in embedded mode). The
+    /// database row written before this call is the durable copy.
+    pub async fn remember(&self, room: i64, item: &HistoryItem) {
+        if let Some(redis) = &self.inner.redis {
+            match remember_redis(&self.inner, redis, room, item).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(room, error = %e, "redis history append failed"),
+            }
+            return;
+        }
+        let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let buffer = recent.entry(room).or_default();
+        buffer.push_back(item.clone());
+        while buffer.len() > RECENT_PER_ROOM {
+            buffer.pop_front();
+        }
+    }
+
+    /// The latest `limit` messages, oldest first, if the fast history has
+    /// any (`None`: ask the database).
+    pub async fn recent(&self, room: i64, limit: usize) -> Option<Vec<HistoryItem>> {
+        if let Some(redis) = &self.inner.redis {
+            return match recent_redis(&self.inner, redis, room, limit).await {
+                Ok(items) if !items.is_empty() => Some(items),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(room, error = %e, "redis history read failed; using the database");
+                    None
+                }
+            };
+        }
+        let recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let buffer = recent.get(&room).filter(|b| !b.is_empty())?;
+        let skip = buffer.len().saturating_sub(limit);
+        Some(buffer.iter().skip(skip).cloned().collect())
     }
 
     /// Starts relaying frames published by any instance to this instance's
@@ -156,7 +224,7 @@ impl RoomBus {
         // A dedicated connection: pub/sub never uses the pool.
         let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
         pubsub
-            .psubscribe("auction:*")
+            .psubscribe(self.inner.key("auction:*"))
             .await
             .map_err(|e| e.to_string())?;
         let mut messages = pubsub.on_message();
@@ -170,7 +238,7 @@ impl RoomBus {
             };
             let Some(room) = message
                 .get_channel_name()
-                .strip_prefix("auction:")
+                .strip_prefix(&self.inner.key("auction:"))
                 .and_then(|r| r.parse::<i64>().ok())
             else {
                 continue;
@@ -190,6 +258,7 @@ impl RoomBus {
 }
 
 async fn publish_redis(
+    inner: &Inner,
     redis: &deadpool_redis::Pool,
     room: i64,
     event: &str,
@@ -197,15 +266,59 @@ async fn publish_redis(
 ) -> Result<(), String> {
     let mut conn = redis.get().await.map_err(|e| e.to_string())?;
     let seq: i64 = conn
-        .incr(format!("auction:{room}:seq"), 1)
+        .incr(inner.key(&format!("auction:{room}:seq")), 1)
         .await
         .map_err(|e| e.to_string())?;
     let json = encode(event, room, seq, fields);
     let _: i64 = conn
-        .publish(channel_name(room), json)
+        .publish(inner.key(&format!("auction:{room}")), json)
         .await
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+async fn remember_redis(
+    inner: &Inner,
+    redis: &deadpool_redis::Pool,
+    room: i64,
+    item: &HistoryItem,
+) -> Result<(), String> {
+    let mut conn = redis.get().await.map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(item).map_err(|e| e.to_string())?;
+    let _: String = deadpool_redis::redis::cmd("XADD")
+        .arg(inner.key(&format!("chat:{room}")))
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(RECENT_PER_ROOM)
+        .arg("*")
+        .arg("m")
+        .arg(json)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+async fn recent_redis(
+    inner: &Inner,
+    redis: &deadpool_redis::Pool,
+    room: i64,
+    limit: usize,
+) -> Result<Vec<HistoryItem>, String> {
+    use deadpool_redis::redis::streams::StreamRangeReply;
+    let mut conn = redis.get().await.map_err(|e| e.to_string())?;
+    let reply: StreamRangeReply = conn
+        .xrevrange_count(inner.key(&format!("chat:{room}")), "+", "-", limit)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut items: Vec<HistoryItem> = reply
+        .ids
+        .iter()
+        .filter_map(|entry| entry.get::<String>("m"))
+        .filter_map(|json: String| serde_json::from_str(&json).ok())
+        .collect();
+    items.reverse();
+    Ok(items)
 }
 
 #[cfg(test)]
@@ -228,5 +341,35 @@ mod tests {
         assert_eq!(v["event"], "message");
         assert_eq!(v["room"], "1");
         assert!(v["server_now"].as_i64().unwrap() > 0);
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn item(id: i64) -> HistoryItem {
+        HistoryItem {
+            id,
+            user: Some("a".into()),
+            code: "chat".into(),
+            context: format!("m{id}"),
+            amount: None,
+            at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn local_history_is_bounded_and_ordered() {
+        let bus = RoomBus::local();
+        assert!(bus.recent(1, 10).await.is_none());
+        for id in 1..=(RECENT_PER_ROOM as i64 + 5) {
+            bus.remember(1, &item(id)).await;
+        }
+        let last = bus.recent(1, 3).await.unwrap();
+        assert_eq!(
+            last.iter().map(|i| i.id).collect::<Vec<_>>(),
+            vec![1003, 1004, 1005]
+        );
     }
 }

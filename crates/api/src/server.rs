@@ -142,7 +142,7 @@ pub async fn start(
             None
         }
     };
-    let bus = RoomBus::with_redis(redis.clone());
+    let bus = RoomBus::with_redis(redis.clone(), config.redis_prefix.clone());
     let relay = match &config.redis_url {
         Some(url) => {
             let client = deadpool_redis::redis::Client::open(url.as_str())

@@ -21,6 +21,7 @@
 
 use std::net::TcpListener;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::Utc;
@@ -70,9 +71,16 @@ impl TestAppBuilder {
     }
 
     async fn spawn_on(self, db: TestDatabase) -> TestApp {
+        let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+        self.spawn_shared(Arc::new(db), prefix).await
+    }
+
+    async fn spawn_shared(self, db: Arc<TestDatabase>, redis_prefix: String) -> TestApp {
         let config = AppConfig {
             database: db.url.clone(),
             redis_url: redis_url(),
+            // Tests share one Redis: keep each app's keys apart.
+            redis_prefix: redis_prefix.clone(),
             bind: "127.0.0.1:0".parse().expect("address"),
             jwt_secret: TEST_JWT_SECRET.as_bytes().to_vec(),
             jwt_secret_source: SecretSource::Environment,
@@ -101,6 +109,7 @@ impl TestAppBuilder {
             _database: db,
             counter: AtomicU32::new(0),
             login_quotas: self.login_quotas,
+            redis_prefix,
         }
     }
 }
@@ -116,9 +125,10 @@ pub struct TestApp {
     /// Direct access to the app's database.
     pub db: DbPool,
     server: Option<RunningServer>,
-    _database: TestDatabase,
+    _database: Arc<TestDatabase>,
     counter: AtomicU32,
     login_quotas: LoginQuotas,
+    redis_prefix: String,
 }
 
 /// A signed-up, logged-in user.
@@ -390,8 +400,26 @@ impl TestApp {
         let builder = TestAppBuilder {
             login_quotas: self.login_quotas,
         };
-        let app = builder.spawn_on(self._database).await;
+        let app = builder
+            .spawn_shared(self._database.clone(), self.redis_prefix.clone())
+            .await;
         app.counter.store(counter, Ordering::Relaxed);
+        app
+    }
+
+    /// Starts a second instance on the same database and Redis namespace,
+    /// as a second `sitga` process behind a proxy would be.
+    pub async fn spawn_peer(&self) -> TestApp {
+        let app = TestAppBuilder {
+            login_quotas: self.login_quotas,
+        }
+        .spawn_shared(self._database.clone(), self.redis_prefix.clone())
+        .await;
+        // Distinct generated users across the pair.
+        app.counter.store(
+            10_000 + self.counter.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         app
     }
 
@@ -456,11 +484,122 @@ impl TestApp {
         .await
     }
 
+    /// Opens a WebSocket, with an access token in the Authorization header
+    /// when given.
+    pub async fn ws(&self, token: Option<&str>) -> WsClient {
+        self.try_ws(token, false).await.expect("websocket upgrade")
+    }
+
+    /// Opens a WebSocket; with `in_query` the token goes in `?access_token=`.
+    pub async fn try_ws(
+        &self,
+        token: Option<&str>,
+        in_query: bool,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let base = self.address.replacen("http://", "ws://", 1);
+        let url = match (token, in_query) {
+            (Some(t), true) => format!("{base}/ws?access_token={t}"),
+            _ => format!("{base}/ws"),
+        };
+        let mut request = url.into_client_request()?;
+        if let (Some(t), false) = (token, in_query) {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {t}").parse().expect("header value"),
+            );
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(WsClient {
+            stream,
+            received: Vec::new(),
+        })
+    }
+
     /// Stops the server gracefully.
     pub async fn shutdown(mut self) {
         if let Some(server) = self.server.take() {
             server.stop(true).await;
         }
+    }
+}
+
+/// A WebSocket client connected to `/ws`.
+pub struct WsClient {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    /// Every frame received so far, in order (including those `until`
+    /// skipped).
+    pub received: Vec<Value>,
+}
+
+/// How long a test waits for an expected frame.
+pub const WS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl WsClient {
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_string(),
+            ))
+            .await
+            .expect("send frame");
+    }
+
+    /// Sends raw text (for malformed-frame tests).
+    pub async fn send_raw(&mut self, message: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        self.stream.send(message).await.expect("send frame");
+    }
+
+    /// The next JSON text frame (pings are skipped); `None` when the server
+    /// closed the connection. Panics after [`WS_WAIT`].
+    pub async fn next(&mut self) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let msg = tokio::time::timeout(WS_WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for a frame");
+            match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text).expect("JSON frame");
+                    self.received.push(frame.clone());
+                    return Some(frame);
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Reads frames until one matches `pred`; returns it (panics if the
+    /// connection closes first).
+    pub async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let frame = self.next().await.expect("connection closed while waiting");
+            if pred(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    /// Reads frames until a `system` frame with `code`.
+    pub async fn until_system(&mut self, code: &str) -> Value {
+        self.until(|f| f["event"] == "system" && f["code"] == code)
+            .await
+    }
+
+    /// Joins a room and waits for its `state` frame.
+    pub async fn join(&mut self, room: i64) -> Value {
+        self.send(json!({"event": "join", "room": room.to_string()}))
+            .await;
+        let room = room.to_string();
+        self.until(|f| f["event"] == "state" && f["room"].as_str() == Some(room.as_str()))
+            .await
     }
 }
 

@@ -445,7 +445,7 @@ pub async fn cancel(
     fields.insert("winner".into(), serde_json::Value::Null);
     fields.insert("price".into(), serde_json::Value::Null);
     fields.insert(
-        "message".into(),
+        "context".into(),
         serde_json::json!("판매자가 경매를 취소하였습니다."),
     );
     fields.insert("text".into(), serde_json::json!("cancelled by the seller"));

@@ -6,5 +6,7 @@
 mod accounts;
 mod auctions;
 mod bad_input;
+mod instances;
 mod platform;
 mod tokens;
+mod ws;

@@ -1,0 +1,148 @@
+//! Two sitga instances on one database (and, with Redis, one bus).
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sitga_persistence::{auctions, wallets};
+use sitga_testkit::TestApp;
+
+/// Bids through both instances at once serialize into one history: the
+/// version guard on the auction row makes a stale writer retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_bids_through_two_instances_serialize() {
+    let one = Arc::new(TestApp::spawn().await);
+    let two = Arc::new(one.spawn_peer().await);
+    let seller = one.user().create().await;
+    let id = one
+        .open_auction(&seller, 1_000, json!({"min_increment": 100}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let mut bidders = Vec::new();
+    for i in 0..16 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let b = app.user().create().await;
+        app.charge(&b, 1_000_000).await;
+        bidders.push((b, if i % 2 == 0 { one.clone() } else { two.clone() }));
+    }
+    let tasks: Vec<_> = bidders
+        .iter()
+        .cloned()
+        .map(|(b, app)| {
+            tokio::spawn(async move {
+                let mut next = 1_000;
+                let mut accepted = Vec::new();
+                for _ in 0..15 {
+                    let res = app.bid(&b, id, next).await;
+                    let status = res.status().as_u16();
+                    let body: Value = res.json().await.unwrap();
+                    match status {
+                        201 => {
+                            accepted.push(next);
+                            next = body["auction"]["min_next_bid"].as_i64().unwrap() + 100;
+                        }
+                        409 => next = body["min_next_bid"].as_i64().unwrap_or(next + 100),
+                        other => panic!("{other}: {body}"),
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let mut conn = one.db.get().await.unwrap();
+    let auction = auctions::find(&mut conn, id).await.unwrap().unwrap();
+    assert_eq!(auction.bid_count as usize, all.len());
+    assert_eq!(auction.current_price, all.iter().max().copied());
+    let history = auctions::bids_of(&mut conn, id, 0, 10_000).await.unwrap();
+    let amounts: Vec<i64> = history.iter().rev().map(|b| b.amount).collect();
+    assert!(
+        amounts.windows(2).all(|w| w[1] > w[0]),
+        "strictly increasing"
+    );
+    let held: i64 = {
+        let mut total = 0;
+        for (b, _) in &bidders {
+            total += wallets::get(&mut conn, b.id).await.unwrap().held;
+        }
+        total
+    };
+    assert_eq!(
+        Some(held),
+        auction.current_price,
+        "only the leader's bid is held"
+    );
+}
+
+/// With Redis, a bid made on instance A reaches watchers on instance B, and
+/// both see the same numbered frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+async fn rooms_are_shared_across_instances_through_redis() {
+    assert!(
+        sitga_testkit::redis_url().is_some(),
+        "REDIS_URL must be set for this test"
+    );
+    let one = TestApp::spawn().await;
+    let two = one.spawn_peer().await;
+    let seller = one.user().create().await;
+    let alice = one.user().nickname("alice").create().await;
+    let bob = two.user().nickname("bob").create().await;
+    one.charge(&alice, 100_000).await;
+    two.charge(&bob, 100_000).await;
+    let id = one.open_auction(&seller, 10_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+
+    let mut on_one = one.ws(Some(&alice.access_token)).await;
+    let mut on_two = two.ws(Some(&bob.access_token)).await;
+    let mut watcher_two = two.ws(None).await;
+    on_one.join(id).await;
+    on_two.join(id).await;
+    watcher_two.join(id).await;
+    // Wait until both joins have been seen everywhere.
+    on_one
+        .until(|f| f["code"] == "joined" && f["user"] == "bob")
+        .await;
+
+    on_one
+        .send(json!({"event": "bid", "room": id, "amount": 10_000}))
+        .await;
+    on_one
+        .until(|f| f["event"] == "system" && f["code"] == "bid_accepted")
+        .await;
+    on_two
+        .send(json!({"event": "bid", "room": id, "amount": 11_000}))
+        .await;
+    on_two
+        .until(|f| f["event"] == "system" && f["code"] == "bid_accepted")
+        .await;
+    on_two
+        .send(json!({"event": "message", "room": id, "message": "끝"}))
+        .await;
+
+    for client in [&mut on_one, &mut on_two, &mut watcher_two] {
+        client
+            .until(|f| f["event"] == "message" && f["code"] == "chat")
+            .await;
+    }
+    let tail = |c: &sitga_testkit::WsClient| -> Vec<(i64, String)> {
+        let mut v: Vec<(i64, String)> = c
+            .received
+            .iter()
+            .filter_map(|f| Some((f["seq"].as_i64()?, format!("{}:{}", f["event"], f["code"]))))
+            .collect();
+        v.split_off(v.len().saturating_sub(5))
+    };
+    let (a, b, w) = (tail(&on_one), tail(&on_two), tail(&watcher_two));
+    assert_eq!(a, b);
+    assert_eq!(b, w);
+    assert!(a.windows(2).all(|p| p[1].0 == p[0].0 + 1), "{a:?}");
+    assert_eq!(
+        a.iter().filter(|(_, e)| e.contains("bid_accepted")).count(),
+        2
+    );
+}

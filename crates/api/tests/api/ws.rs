@@ -1,0 +1,328 @@
+use serde_json::{Value, json};
+use sitga_testkit::TestApp;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn setup(
+    app: &TestApp,
+) -> (
+    sitga_testkit::TestUser,
+    sitga_testkit::TestUser,
+    sitga_testkit::TestUser,
+    i64,
+) {
+    let seller = app.user().nickname("seller").create().await;
+    let alice = app.user().nickname("alice").create().await;
+    let bob = app.user().nickname("bob").create().await;
+    app.charge(&alice, 100_000).await;
+    app.charge(&bob, 100_000).await;
+    let id = app.open_auction(&seller, 10_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    (seller, alice, bob, id)
+}
+
+#[tokio::test]
+async fn two_bidders_in_a_room_see_the_same_ordered_frames() {
+    let app = TestApp::spawn().await;
+    let (_seller, alice, bob, id) = setup(&app).await;
+    let room = id.to_string();
+    let mut a = app.ws(Some(&alice.access_token)).await;
+    let mut b = app.ws(Some(&bob.access_token)).await;
+    let mut watcher = app.ws(None).await;
+
+    let state = a.join(id).await;
+    assert_eq!(state["min_next_bid"], 10_000);
+    assert!(state["server_now"].as_i64().unwrap() > 0);
+    assert!(state.get("seq").is_none(), "private frames carry no seq");
+    b.join(id).await;
+    watcher.join(id).await;
+    let joined = a
+        .until(|f| f["event"] == "message" && f["code"] == "joined" && f["user"] == "bob")
+        .await;
+    assert_eq!(joined["context"], "bob님이 경매에 참여하였습니다.");
+
+    // A chat line that is a bid, in the original's forms.
+    a.send(json!({"event": "message", "room": room, "message": "#10,000원"}))
+        .await;
+    let ack = a.until_system("bid_accepted").await;
+    assert_eq!(ack["amount"], 10_000);
+    b.send(json!({"event": "bid", "room": room, "amount": 12_000, "ref": "b-1"}))
+        .await;
+    let ack = b.until_system("bid_accepted").await;
+    assert_eq!(ack["ref"], "b-1");
+    // Too low: only the requester hears about it, with the Korean text.
+    a.send(json!({"event": "message", "room": room, "message": "#12500"}))
+        .await;
+    let refused = a.until_system("bid_too_low").await;
+    assert_eq!(refused["min_next_bid"], 13_000);
+    assert_eq!(
+        refused["context"],
+        "12500로 입찰실패하였습니다. 금액을 확인 후 시도해 주세요."
+    );
+    a.send(json!({"event": "message", "room": room, "message": "#abc"}))
+        .await;
+    let nan = a.until_system("not_a_number").await;
+    assert_eq!(nan["context"], "숫자값을 입력하세요");
+    a.send(json!({"event": "message", "room": room, "message": "좋은 고기네요 🐟"}))
+        .await;
+
+    // Every client sees the same numbered room frames in the same order.
+    for client in [&mut a, &mut b, &mut watcher] {
+        client
+            .until(|f| f["event"] == "message" && f["code"] == "chat")
+            .await;
+    }
+    let numbered = |client: &sitga_testkit::WsClient| -> Vec<(i64, String)> {
+        client
+            .received
+            .iter()
+            .filter_map(|f| Some((f["seq"].as_i64()?, format!("{}:{}", f["event"], f["code"]))))
+            .collect()
+    };
+    let (sa, sb, sw) = (numbered(&a), numbered(&b), numbered(&watcher));
+    for frames in [&sa, &sb, &sw] {
+        assert!(
+            frames.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+            "seq gap-free: {frames:?}"
+        );
+    }
+    // The watcher joined last: its frames are the common tail of the others'.
+    assert!(
+        sa.ends_with(&sw) && sb.ends_with(&sw),
+        "{sa:?}\n{sb:?}\n{sw:?}"
+    );
+    let events: Vec<&str> = sw.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "\"message\":\"bid_accepted\"",
+            "\"state\":null",
+            "\"message\":\"bid_accepted\"",
+            "\"state\":null",
+            "\"message\":\"chat\""
+        ]
+    );
+
+    // History, to the requester only, in order.
+    watcher
+        .send(json!({"event": "getmessage", "room": room}))
+        .await;
+    let history = watcher.until_system("history").await;
+    let texts: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["context"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "alice님이 10000로 성공적으로 입찰하였습니다.",
+            "bob님이 12000로 성공적으로 입찰하였습니다.",
+            "좋은 고기네요 🐟"
+        ]
+    );
+    let first_id = history["messages"][1]["id"].as_i64().unwrap();
+    watcher
+        .send(json!({"event": "getmessage", "room": id, "before": first_id}))
+        .await;
+    let older = watcher.until_system("history").await;
+    assert_eq!(older["messages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn anonymous_and_seller_and_closed_rules() {
+    let app = TestApp::spawn().await;
+    let (seller, alice, _bob, id) = setup(&app).await;
+    let room = id.to_string();
+    let mut anon = app.ws(None).await;
+    anon.join(id).await;
+    anon.send(json!({"event": "message", "room": room, "message": "hello"}))
+        .await;
+    let refused = anon.until_system("auth_required").await;
+    assert_eq!(refused["context"], "올바른 사용자가 아닙니다.");
+    anon.send(json!({"event": "bid", "room": room, "amount": 20_000}))
+        .await;
+    anon.until_system("auth_required").await;
+
+    let mut s = app.ws(Some(&seller.access_token)).await;
+    s.join(id).await;
+    s.send(json!({"event": "bid", "room": room, "amount": 20_000}))
+        .await;
+    s.until_system("seller_cannot_bid").await;
+
+    let mut a = app.ws(Some(&alice.access_token)).await;
+    a.send(json!({"event": "bid", "room": room, "amount": 20_000}))
+        .await;
+    a.until_system("not_joined").await;
+    a.join(id).await;
+    a.send(json!({"event": "bid", "room": room, "amount": 20_000}))
+        .await;
+    a.until_system("bid_accepted").await;
+
+    // The seller closes early: everyone in the room gets `closed`.
+    let res = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/auctions/{id}/close"),
+            Some(&seller.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let closed = anon.until(|f| f["event"] == "closed").await;
+    assert_eq!(closed["status"], "sold");
+    assert_eq!(closed["winner"], "alice");
+    assert_eq!(closed["price"], 20_000);
+    a.send(json!({"event": "bid", "room": room, "amount": 30_000}))
+        .await;
+    a.until_system("auction_not_open").await;
+    a.send(json!({"event": "message", "room": room, "message": "늦었네"}))
+        .await;
+    a.until_system("auction_not_open").await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_system_errors_and_the_connection_stays() {
+    let app = TestApp::spawn().await;
+    let (_seller, alice, _bob, id) = setup(&app).await;
+    let mut a = app.ws(Some(&alice.access_token)).await;
+    let cases: Vec<(Message, &str)> = vec![
+        (Message::text("not json"), "malformed_json"),
+        (Message::text("[1,2]"), "missing_event"),
+        (Message::text(r#"{"event":"dance"}"#), "unknown_event"),
+        (Message::text(r#"{"event":"join"}"#), "invalid_frame"),
+        (
+            Message::text(r#"{"event":"join","room":"abc"}"#),
+            "invalid_room",
+        ),
+        (
+            Message::text(r#"{"event":"join","room":-3}"#),
+            "invalid_room",
+        ),
+        (
+            Message::text(r#"{"event":"join","room":"999999"}"#),
+            "not_found",
+        ),
+        (
+            Message::text(r#"{"event":"bid","room":"1","amount":"lots"}"#),
+            "invalid_amount",
+        ),
+        (
+            Message::text(r#"{"event":"leave","room":"1"}"#),
+            "not_joined",
+        ),
+        (Message::binary(vec![1u8, 2, 3]), "binary_not_supported"),
+    ];
+    for (frame, code) in cases {
+        a.send_raw(frame).await;
+        let reply = a.until(|f| f["event"] == "system").await;
+        assert_eq!(reply["code"], code, "{reply}");
+    }
+    a.join(id).await;
+    let long = "가".repeat(1_001);
+    a.send(json!({"event": "message", "room": id, "message": long}))
+        .await;
+    a.until_system("message_too_long").await;
+    a.send(json!({"event": "message", "room": id, "message": "   "}))
+        .await;
+    a.until_system("empty_message").await;
+    // Still serving.
+    a.send(json!({"event": "bid", "room": id, "amount": 10_000}))
+        .await;
+    a.until_system("bid_accepted").await;
+}
+
+#[tokio::test]
+async fn oversized_frames_close_and_rate_limits_answer() {
+    let app = TestApp::spawn().await;
+    let (_seller, alice, _bob, id) = setup(&app).await;
+    let mut a = app.ws(Some(&alice.access_token)).await;
+    a.join(id).await;
+    for i in 0..40 {
+        a.send(json!({"event": "getmessage", "room": id, "n": i}))
+            .await;
+    }
+    a.until_system("rate_limited").await;
+
+    let mut big = app.ws(Some(&alice.access_token)).await;
+    big.send_raw(Message::text("x".repeat(100_000))).await;
+    // The server closes a connection that sends a frame over the limit.
+    let mut closed = false;
+    for _ in 0..5 {
+        if big.next().await.is_none() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed);
+}
+
+#[tokio::test]
+async fn tokens_are_checked_at_upgrade() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().create().await;
+    assert!(
+        app.try_ws(Some("garbage"), false).await.is_err(),
+        "bad token: upgrade refused"
+    );
+    assert!(
+        app.try_ws(Some(&app.expired_token(alice.id)), true)
+            .await
+            .is_err()
+    );
+    assert!(
+        app.try_ws(Some(&alice.access_token), true).await.is_ok(),
+        "token in the query string"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_is_disconnected_without_slowing_the_room() {
+    let app = TestApp::spawn().await;
+    let (_seller, _alice, _bob, id) = setup(&app).await;
+    let mut slow = app.ws(None).await;
+    slow.join(id).await;
+    let mut fast = app.ws(None).await;
+    fast.join(id).await;
+    // A burst far larger than socket buffers plus the room buffer: 3,000
+    // frames of ~4 KB. The slow client reads nothing meanwhile.
+    let body = "가".repeat(1_300);
+    let publisher = {
+        let bus = app.state().bus.clone();
+        tokio::spawn(async move {
+            for i in 0..3_000 {
+                let mut f = serde_json::Map::new();
+                f.insert("code".into(), json!("chat"));
+                f.insert("context".into(), json!(body));
+                f.insert("n".into(), json!(i));
+                bus.publish(id, "message", f).await;
+                if i % 100 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    // The fast reader gets every frame, in order.
+    let mut expected = 0;
+    while expected < 3_000 {
+        let f = fast.next().await.expect("fast client kept");
+        if f["n"].as_i64() == Some(expected) {
+            expected += 1;
+        }
+    }
+    publisher.await.unwrap();
+    // The slow one was cut off: it hits a close before the end.
+    let mut last = -1;
+    loop {
+        match slow.next().await {
+            Some(f) => last = f["n"].as_i64().unwrap_or(last),
+            None => break,
+        }
+        assert!(
+            last < 2_999,
+            "slow client received everything: not disconnected"
+        );
+    }
+    let _: Value = json!(null);
+}
