@@ -8,10 +8,6 @@
 //! commit. A closer that loses the guard finds the auction already closed
 //! and does nothing. The `closed` frame goes to the room after commit.
 
-use std::str::FromStr;
-
-use apalis::prelude::{BoxDynError, Data, Monitor, WorkerBuilder};
-use apalis_cron::{CronScheduler, Tick};
 use chrono::Utc;
 use serde_json::{Map, json};
 use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
@@ -44,6 +40,11 @@ impl Closer {
     /// A closer on `db` publishing to `bus`.
     pub fn new(db: DbPool, bus: RoomBus) -> Self {
         Self { db, bus }
+    }
+
+    /// The database this closer works on.
+    pub fn db(&self) -> &DbPool {
+        &self.db
     }
 
     /// Closes `auction_id` if its end has passed (or at once when `early`,
@@ -167,33 +168,4 @@ impl Closer {
         }
         Ok(closed)
     }
-}
-
-async fn sweep_tick(_tick: Tick, closer: Data<Closer>) -> Result<(), BoxDynError> {
-    closer.sweep().await?;
-    Ok(())
-}
-
-/// Runs the periodic sweeper (every second, via apalis-cron) until
-/// `shutdown` resolves. Every instance runs one; the guarded close makes
-/// them safe together, and a restarted instance closes what came due while
-/// it was down on its first tick.
-pub async fn run_sweeper(
-    closer: Closer,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let schedule = cron::Schedule::from_str("* * * * * *").map_err(|e| e.to_string())?;
-    Monitor::new()
-        .register(move |_| {
-            WorkerBuilder::new("auction-sweeper")
-                .backend(CronScheduler::new(schedule.clone()))
-                .data(closer.clone())
-                .build(sweep_tick)
-        })
-        .run_with_signal(async move {
-            shutdown.await;
-            Ok(())
-        })
-        .await
-        .map_err(|e| e.to_string())
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use rand::RngCore;
 use sitga_persistence::DatabaseUrl;
@@ -26,6 +27,16 @@ pub struct Settings {
     /// Redis); empty by default: channels are `auction:{id}`.
     #[arg(long, env = "SITGA_REDIS_PREFIX", default_value = "", global = true)]
     pub redis_prefix: String,
+
+    /// When the safety-net sweeper closes due auctions (cron with a
+    /// seconds field; default every second).
+    #[arg(
+        long,
+        env = "SITGA_SWEEP_CRON",
+        default_value = "* * * * * *",
+        global = true
+    )]
+    pub sweep_cron: String,
 
     /// Address to listen on.
     #[arg(
@@ -116,6 +127,8 @@ pub struct AppConfig {
     pub redis_url: Option<String>,
     /// Prefix for Redis keys and channels.
     pub redis_prefix: String,
+    /// Sweeper schedule.
+    pub sweep_cron: String,
     /// Listen address.
     pub bind: SocketAddr,
     /// JWT signing secret.
@@ -191,6 +204,15 @@ impl Settings {
             database,
             redis_url,
             redis_prefix: self.redis_prefix.clone(),
+            sweep_cron: {
+                cron::Schedule::from_str(&self.sweep_cron).map_err(|e| {
+                    ConfigError(format!(
+                        "SITGA_SWEEP_CRON {:?} is not a cron schedule: {e}",
+                        self.sweep_cron
+                    ))
+                })?;
+                self.sweep_cron.clone()
+            },
             bind,
             jwt_secret,
             jwt_secret_source,

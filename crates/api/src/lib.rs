@@ -13,6 +13,7 @@ pub mod closing;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod live;
 pub mod logging;
 pub mod metrics;

@@ -152,6 +152,14 @@ pub async fn start(
         None => None,
     };
     let closer = Closer::new(db.clone(), bus.clone());
+    let (close_queue, close_backend) = crate::jobs::close_queue(
+        config
+            .redis_url
+            .as_deref()
+            .map(|url| (url, config.redis_prefix.as_str())),
+    )
+    .await
+    .map_err(StartError::Redis)?;
     let state = AppState {
         db: db.clone(),
         redis,
@@ -160,6 +168,7 @@ pub async fn start(
         engine: BidEngine::new(db.clone(), bus.clone()),
         bus,
         closer: closer.clone(),
+        close_queue: close_queue.clone(),
     };
     let parts = AppParts {
         state: state.clone(),
@@ -191,12 +200,15 @@ pub async fn start(
         }
     });
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweep_cron = config.sweep_cron.clone();
     let sweeper = tokio::spawn(async move {
         let shutdown = async move {
             let _ = sweeper_stopped.await;
         };
-        if let Err(e) = crate::closing::run_sweeper(closer, shutdown).await {
-            tracing::error!(error = %e, "auction sweeper stopped");
+        if let Err(e) =
+            crate::jobs::run(closer, close_queue, close_backend, &sweep_cron, shutdown).await
+        {
+            tracing::error!(error = %e, "background jobs stopped");
         }
     });
     let mut background = vec![prune];

@@ -26,4 +26,6 @@ pub struct AppState {
     pub engine: BidEngine,
     /// Closes auctions.
     pub closer: Closer,
+    /// Queues per-auction close jobs.
+    pub close_queue: crate::jobs::CloseQueue,
 }

@@ -50,6 +50,7 @@ pub fn redis_url() -> Option<String> {
 /// Options for a test app.
 pub struct TestAppBuilder {
     login_quotas: LoginQuotas,
+    sweep_cron: String,
 }
 
 impl TestAppBuilder {
@@ -59,6 +60,13 @@ impl TestAppBuilder {
             per_ip_per_minute: NonZeroU32::new(per_ip).expect("non-zero"),
             per_email_per_minute: NonZeroU32::new(per_email).expect("non-zero"),
         };
+        self
+    }
+
+    /// When the sweeper runs (default every second). A rare schedule lets a
+    /// test see the per-auction close job work on its own.
+    pub fn sweep_cron(mut self, cron: &str) -> Self {
+        self.sweep_cron = cron.into();
         self
     }
 
@@ -81,6 +89,7 @@ impl TestAppBuilder {
             redis_url: redis_url(),
             // Tests share one Redis: keep each app's keys apart.
             redis_prefix: redis_prefix.clone(),
+            sweep_cron: self.sweep_cron.clone(),
             bind: "127.0.0.1:0".parse().expect("address"),
             jwt_secret: TEST_JWT_SECRET.as_bytes().to_vec(),
             jwt_secret_source: SecretSource::Environment,
@@ -109,6 +118,7 @@ impl TestAppBuilder {
             _database: db,
             counter: AtomicU32::new(0),
             login_quotas: self.login_quotas,
+            sweep_cron: self.sweep_cron,
             redis_prefix,
         }
     }
@@ -128,6 +138,7 @@ pub struct TestApp {
     _database: Arc<TestDatabase>,
     counter: AtomicU32,
     login_quotas: LoginQuotas,
+    sweep_cron: String,
     redis_prefix: String,
 }
 
@@ -249,6 +260,7 @@ impl TestApp {
                 per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
                 per_email_per_minute: NonZeroU32::new(1000).expect("non-zero"),
             },
+            sweep_cron: "* * * * * *".into(),
         }
     }
 
@@ -399,6 +411,7 @@ impl TestApp {
         let counter = self.counter.load(Ordering::Relaxed);
         let builder = TestAppBuilder {
             login_quotas: self.login_quotas,
+            sweep_cron: self.sweep_cron.clone(),
         };
         let app = builder
             .spawn_shared(self._database.clone(), self.redis_prefix.clone())
@@ -412,6 +425,7 @@ impl TestApp {
     pub async fn spawn_peer(&self) -> TestApp {
         let app = TestAppBuilder {
             login_quotas: self.login_quotas,
+            sweep_cron: self.sweep_cron.clone(),
         }
         .spawn_shared(self._database.clone(), self.redis_prefix.clone())
         .await;

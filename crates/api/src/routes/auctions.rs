@@ -211,6 +211,10 @@ pub async fn create(
     let mut conn = state.db.get().await?;
     let auction = auctions::insert(&mut conn, &new).await?;
     tracing::info!(auction_id = auction.id, user_id = auth.id, "auction opened");
+    state
+        .close_queue
+        .schedule(auction.id, auction.ends_at())
+        .await;
     Ok(CreatedJson(load_dto(&mut conn, auction.id).await?))
 }
 

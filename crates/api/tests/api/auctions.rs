@@ -478,3 +478,32 @@ async fn concurrent_bidders_serialize_correctly() {
         highest
     );
 }
+
+/// The per-auction close job works on its own (sweeper set to once a year),
+/// on the in-memory queue or on Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_close_job_closes_its_auction() {
+    let app = TestApp::builder().sweep_cron("0 0 0 1 1 *").spawn().await;
+    let seller = app.user().create().await;
+    let alice = app.user().create().await;
+    app.charge(&alice, 50_000).await;
+    let id = app.open_auction(&seller, 5_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    expect_json(app.bid(&alice, id, 6_000).await, 201).await;
+    app.expire_auction(id).await;
+    app.state()
+        .close_queue
+        .schedule(id, chrono::Utc::now())
+        .await;
+    let mut status = String::new();
+    for _ in 0..100 {
+        let a = expect_json(app.get(&format!("/api/v1/auctions/{id}"), None).await, 200).await;
+        status = a["status"].as_str().unwrap().to_owned();
+        if status != "open" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "sold");
+}
