@@ -96,8 +96,8 @@ pub async fn close_queue(
                 .heartbeat_interval(Duration::from_secs(1));
             let storage = RedisStorage::new(conn).with_config(config);
             Ok((
-                CloseQueue::Redis(storage.clone()),
-                CloseBackend::Redis(storage),
+                CloseQueue::Redis(Box::new(storage.clone())),
+                CloseBackend::Redis(Box::new(storage)),
             ))
         }
         None => {
