@@ -11,7 +11,13 @@ shift || true
 case "$cmd" in
     serve)
         scripts/bootstrap.sh
-        exec cargo run --locked -p sitga-api --bin sitga -- serve "$@"
+        cargo build --locked -p sitga-api --bin sitga
+        # A first run gets demo accounts, live auctions and chat (skipped when
+        # present; set SITGA_NO_DEMO=1 to start empty).
+        if [ -z "${SITGA_NO_DEMO:-}" ]; then
+            target/debug/sitga demo-data
+        fi
+        exec target/debug/sitga serve "$@"
         ;;
     test)
         scripts/bootstrap.sh

@@ -38,6 +38,9 @@ pub enum Command {
     },
     /// Print the OpenAPI 3 document and exit.
     Openapi,
+    /// Add demo accounts, live auctions with bids and chat, and a finished
+    /// sale (skipped when already present).
+    DemoData,
 }
 
 /// `sitga admin …`.
@@ -66,6 +69,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => migrate(&cli.settings).await,
         Command::Admin { action } => admin(&cli.settings, action).await,
         Command::Openapi => print_openapi(),
+        Command::DemoData => demo_data(&cli.settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -189,5 +193,32 @@ fn print_openapi() -> CliResult {
     let spec = crate::openapi::spec();
     let text = serde_json::to_string_pretty(&spec).map_err(|e| (1, e.to_string()))?;
     println!("{text}");
+    Ok(())
+}
+
+async fn demo_data(settings: &Settings) -> CliResult {
+    let database = settings.database().map_err(|e| (2, e.to_string()))?;
+    run_migrations(&database)
+        .await
+        .map_err(|e| (3, e.to_string()))?;
+    let pool = DbPool::connect(&database, PoolOptions::default())
+        .await
+        .map_err(|e| (3, e.to_string()))?;
+    let summary = crate::demo::seed(&pool)
+        .await
+        .map_err(|e| (1, e.to_string()))?;
+    if summary.already_present {
+        println!("demo data is already present");
+    } else {
+        println!(
+            "demo data added: {} accounts, {} auctions, {} bids",
+            summary.users_created, summary.auctions_opened, summary.bids_placed
+        );
+    }
+    println!(
+        "operator login: {} / {} (admin + operator roles); every demo account uses the same password",
+        crate::demo::OPERATOR_EMAIL,
+        crate::demo::DEMO_PASSWORD
+    );
     Ok(())
 }

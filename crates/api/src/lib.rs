@@ -11,6 +11,7 @@ pub mod bidding;
 pub mod cli;
 pub mod closing;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod jobs;

@@ -163,3 +163,53 @@ async fn grant_and_revoke_change_roles() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_data_fills_rooms_once() {
+    use sitga_persistence::auctions::{ListFilter, Sort};
+    use sitga_persistence::{DatabaseUrl, DbPool, PoolOptions, auctions, users};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let out = std::thread::spawn(move || sitga(&["demo-data"], &[], &path))
+        .join()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("operator login: operator@demo.sitga.kr"),
+        "{text}"
+    );
+    let path = dir.path().to_owned();
+    let again = std::thread::spawn(move || sitga(&["demo-data"], &[], &path))
+        .join()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already present"));
+
+    let url = DatabaseUrl::Sqlite(dir.path().join("sitga.sqlite"));
+    let pool = DbPool::connect(&url, PoolOptions::default()).await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let open = ListFilter {
+        status: Some(sitga_auction::AuctionStatus::Open),
+        seller_id: None,
+        query: None,
+        sort: Sort::Newest,
+    };
+    let (rows, total) = auctions::list(&mut conn, &open, 0, 100).await.unwrap();
+    assert_eq!(total, 4);
+    assert!(
+        rows.iter().filter(|a| a.bid_count > 0).count() >= 3,
+        "live rooms have bids"
+    );
+    let history = auctions::chat_history(&mut conn, rows.last().unwrap().id, None, 100)
+        .await
+        .unwrap();
+    assert!(!history.is_empty());
+    let operator = users::find_by_email(&mut conn, "operator@demo.sitga.kr")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        users::roles_of(&mut conn, operator.id).await.unwrap().len(),
+        2
+    );
+}

@@ -345,6 +345,12 @@ impl TestApp {
         })
     }
 
+    /// A valid access token for `user_id` that expires in `seconds`.
+    pub fn token_expiring_in(&self, user_id: i64, seconds: i64) -> String {
+        let now = Utc::now().timestamp();
+        self.token_with(user_id, |c| c.exp = now + seconds)
+    }
+
     /// A correctly signed token whose `typ` is not `access`.
     pub fn wrong_type_token(&self, user_id: i64) -> String {
         self.token_with(user_id, |c| c.typ = "refresh".into())

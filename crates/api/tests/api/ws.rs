@@ -326,3 +326,22 @@ async fn a_slow_reader_is_disconnected_without_slowing_the_room() {
     }
     let _: Value = json!(null);
 }
+
+#[tokio::test]
+async fn an_expiring_token_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let (_seller, alice, _bob, id) = setup(&app).await;
+    let mut a = app.ws(Some(&app.token_expiring_in(alice.id, 2))).await;
+    a.join(id).await;
+    let started = std::time::Instant::now();
+    while a.next().await.is_some() {}
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(500),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(9),
+        "not closed at expiry: {waited:?}"
+    );
+}

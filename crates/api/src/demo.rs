@@ -1,0 +1,320 @@
+//! `sitga demo-data`: a deterministic set of accounts, live auctions with
+//! bids and chat, and a finished sale, so a first run shows living rooms.
+//!
+//! Everything goes through the same code paths as real use (validated
+//! domain types, the bid engine, the closer), so demo data is never in a
+//! state the product could not reach by itself.
+
+use chrono::Utc;
+use sitga_auction::{AuctionSettings, AuctionSettingsInput};
+use sitga_persistence::auctions::{self, NewAuction};
+use sitga_persistence::{DbError, DbPool, users, wallets};
+use sitga_user::{
+    AccountType, Email, Nickname, Password, PersonName, Province, Role, hash_password,
+};
+
+use crate::bidding::{BidCommand, BidEngine, BidOutcome};
+use crate::closing::Closer;
+use crate::live::RoomBus;
+
+/// The password of every demo account (printed by the command).
+pub const DEMO_PASSWORD: &str = "sitga-demo-1234";
+/// The demo operator's e-mail.
+pub const OPERATOR_EMAIL: &str = "operator@demo.sitga.kr";
+
+/// What the demo set contains.
+#[derive(Debug, Default)]
+pub struct DemoSummary {
+    /// Accounts created now.
+    pub users_created: usize,
+    /// Auctions opened now.
+    pub auctions_opened: usize,
+    /// Bids accepted now.
+    pub bids_placed: usize,
+    /// Whether the data was already there (nothing was added).
+    pub already_present: bool,
+}
+
+/// Why demo data could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Database.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A rule refused a demo value (a bug in this module).
+    #[error("demo data is invalid: {0}")]
+    Invalid(String),
+}
+
+fn invalid(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Invalid(e.to_string())
+}
+
+struct Person {
+    email: &'static str,
+    nickname: &'static str,
+    name: &'static str,
+    province: Province,
+    account_type: AccountType,
+    points: i64,
+}
+
+const PEOPLE: &[Person] = &[
+    Person {
+        email: OPERATOR_EMAIL,
+        nickname: "운영자",
+        name: "시가 운영팀",
+        province: Province::Seoul,
+        account_type: AccountType::Member,
+        points: 0,
+    },
+    Person {
+        email: "jeju.angler@demo.sitga.kr",
+        nickname: "제주강태공",
+        name: "고태공",
+        province: Province::Jeju,
+        account_type: AccountType::Member,
+        points: 0,
+    },
+    Person {
+        email: "busan.angler@demo.sitga.kr",
+        nickname: "부산바다",
+        name: "김바다",
+        province: Province::Busan,
+        account_type: AccountType::Member,
+        points: 0,
+    },
+    Person {
+        email: "minsu@demo.sitga.kr",
+        nickname: "민수",
+        name: "이민수",
+        province: Province::Seoul,
+        account_type: AccountType::Member,
+        points: 300_000,
+    },
+    Person {
+        email: "jiyoung@demo.sitga.kr",
+        nickname: "지영",
+        name: "박지영",
+        province: Province::Gyeonggi,
+        account_type: AccountType::Member,
+        points: 250_000,
+    },
+    Person {
+        email: "hoon@demo.sitga.kr",
+        nickname: "회덕후",
+        name: "최훈",
+        province: Province::Incheon,
+        account_type: AccountType::Member,
+        points: 400_000,
+    },
+    Person {
+        email: "chef.kim@demo.sitga.kr",
+        nickname: "김셰프",
+        name: "김요리",
+        province: Province::Jeju,
+        account_type: AccountType::Member,
+        points: 500_000,
+    },
+];
+
+struct Lot {
+    seller: usize,
+    title: &'static str,
+    species: &'static str,
+    description: &'static str,
+    start_price: i64,
+    increment: i64,
+    minutes: i64,
+    /// (bidder index, amount)
+    bids: &'static [(usize, i64)],
+    chat: &'static [(usize, &'static str)],
+    sell_now: bool,
+}
+
+const LOTS: &[Lot] = &[
+    Lot {
+        seller: 1,
+        title: "감성돔 48cm 갯바위 당일 조과",
+        species: "감성돔",
+        description: "새벽 서귀포 갯바위에서 낚은 감성돔입니다. 피 빼고 얼음 포장했습니다.",
+        start_price: 30_000,
+        increment: 1_000,
+        minutes: 180,
+        bids: &[(3, 30_000), (4, 32_000), (3, 35_000), (6, 38_000)],
+        chat: &[
+            (3, "크기 정말 좋네요"),
+            (1, "오늘 아침 7시에 잡았습니다"),
+            (6, "#38000"),
+        ],
+        sell_now: false,
+    },
+    Lot {
+        seller: 2,
+        title: "부시리 92cm 선상 낚시",
+        species: "부시리",
+        description: "부산 앞바다 선상 지깅. 대물입니다.",
+        start_price: 80_000,
+        increment: 5_000,
+        minutes: 360,
+        bids: &[(5, 80_000), (6, 90_000)],
+        chat: &[(5, "회로 먹으면 최고"), (2, "내일 오전 택배 발송 가능")],
+        sell_now: false,
+    },
+    Lot {
+        seller: 1,
+        title: "독가시치 35cm 3마리",
+        species: "독가시치",
+        description: "지느러미 가시 제거 후 손질해 드립니다.",
+        start_price: 15_000,
+        increment: 1_000,
+        minutes: 90,
+        bids: &[(4, 15_000)],
+        chat: &[(4, "손질 부탁드려요")],
+        sell_now: false,
+    },
+    Lot {
+        seller: 2,
+        title: "넙치농어 70cm",
+        species: "넙치농어",
+        description: "갯바위 루어 조과.",
+        start_price: 50_000,
+        increment: 2_000,
+        minutes: 1_440,
+        bids: &[],
+        chat: &[],
+        sell_now: false,
+    },
+    Lot {
+        seller: 1,
+        title: "참돔 55cm (낙찰 완료)",
+        species: "참돔",
+        description: "지난 주말 조과.",
+        start_price: 40_000,
+        increment: 2_000,
+        minutes: 60,
+        bids: &[(5, 40_000), (3, 44_000)],
+        chat: &[(3, "감사합니다!")],
+        sell_now: true,
+    },
+];
+
+/// Writes the demo set unless its accounts already exist.
+pub async fn seed(pool: &DbPool) -> Result<DemoSummary, DemoError> {
+    let mut summary = DemoSummary::default();
+    {
+        let mut conn = pool.get().await?;
+        if users::find_by_email(&mut conn, OPERATOR_EMAIL)
+            .await?
+            .is_some()
+        {
+            summary.already_present = true;
+            return Ok(summary);
+        }
+    }
+    let password = Password::parse(DEMO_PASSWORD).map_err(invalid)?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(invalid)?
+        .map_err(invalid)?;
+    let mut ids = Vec::with_capacity(PEOPLE.len());
+    let mut nicknames = Vec::with_capacity(PEOPLE.len());
+    for p in PEOPLE {
+        let mut conn = pool.get().await?;
+        let user = users::insert(
+            &mut conn,
+            &users::NewUser {
+                email: Email::parse(p.email).map_err(invalid)?,
+                nickname: Nickname::parse(p.nickname).map_err(invalid)?,
+                name: PersonName::parse(p.name).map_err(invalid)?,
+                phone: None,
+                address: None,
+                province: Some(p.province),
+                account_type: p.account_type,
+                password_hash: hash.clone(),
+            },
+        )
+        .await
+        .map_err(|e| DemoError::Invalid(e.to_string()))?;
+        if p.points > 0 {
+            wallets::charge(&mut conn, user.id, p.points).await?;
+        }
+        ids.push(user.id);
+        nicknames.push(user.nickname);
+        summary.users_created += 1;
+    }
+    {
+        let mut conn = pool.get().await?;
+        users::grant_role(&mut conn, ids[0], Role::Operator).await?;
+        users::grant_role(&mut conn, ids[0], Role::Admin).await?;
+    }
+
+    let bus = RoomBus::local();
+    let engine = BidEngine::new(pool.clone(), bus.clone());
+    let closer = Closer::new(pool.clone(), bus);
+    for lot in LOTS {
+        let settings = AuctionSettings::parse(
+            &AuctionSettingsInput {
+                start_price: lot.start_price,
+                min_increment: Some(lot.increment),
+                reserve_price: None,
+                duration_minutes: Some(lot.minutes),
+            },
+            Utc::now(),
+        )
+        .map_err(invalid)?;
+        let auction = {
+            let mut conn = pool.get().await?;
+            auctions::insert(
+                &mut conn,
+                &NewAuction {
+                    seller_id: ids[lot.seller],
+                    title: lot.title.into(),
+                    description: lot.description.into(),
+                    species: Some(lot.species.into()),
+                    photo_url: None,
+                    settings,
+                },
+            )
+            .await?
+        };
+        summary.auctions_opened += 1;
+        for &(who, amount) in lot.bids {
+            let outcome = engine
+                .place(BidCommand {
+                    auction_id: auction.id,
+                    bidder_id: ids[who],
+                    nickname: nicknames[who].clone(),
+                    amount,
+                })
+                .await
+                .map_err(invalid)?;
+            match outcome {
+                BidOutcome::Accepted { .. } => summary.bids_placed += 1,
+                BidOutcome::Rejected { reason, .. } => {
+                    return Err(DemoError::Invalid(format!(
+                        "demo bid refused: {}",
+                        reason.code()
+                    )));
+                }
+            }
+        }
+        let mut conn = pool.get().await?;
+        for &(who, text) in lot.chat {
+            auctions::insert_chat(
+                &mut conn,
+                auction.id,
+                Some((ids[who], &nicknames[who])),
+                "chat",
+                text,
+                None,
+            )
+            .await?;
+        }
+        drop(conn);
+        if lot.sell_now {
+            closer.close(auction.id, true).await?;
+        }
+    }
+    Ok(summary)
+}
