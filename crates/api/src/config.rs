@@ -38,6 +38,11 @@ pub struct Settings {
     )]
     pub sweep_cron: String,
 
+    /// Frames one WebSocket connection may send per second (bursts of
+    /// twice that); more answer `rate_limited`.
+    #[arg(long, env = "SITGA_WS_FRAMES_PER_SECOND", default_value_t = NonZeroU32::MIN.saturating_add(9), global = true)]
+    pub ws_frames_per_second: NonZeroU32,
+
     /// Address to listen on.
     #[arg(
         long,
@@ -129,6 +134,8 @@ pub struct AppConfig {
     pub redis_prefix: String,
     /// Sweeper schedule.
     pub sweep_cron: String,
+    /// Frames one WebSocket connection may send per second.
+    pub ws_frames_per_second: NonZeroU32,
     /// Listen address.
     pub bind: SocketAddr,
     /// JWT signing secret.
@@ -204,6 +211,7 @@ impl Settings {
             database,
             redis_url,
             redis_prefix: self.redis_prefix.clone(),
+            ws_frames_per_second: self.ws_frames_per_second,
             sweep_cron: {
                 cron::Schedule::from_str(&self.sweep_cron).map_err(|e| {
                     ConfigError(format!(

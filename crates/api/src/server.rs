@@ -169,6 +169,7 @@ pub async fn start(
         bus,
         closer: closer.clone(),
         close_queue: close_queue.clone(),
+        ws_frames_per_second: config.ws_frames_per_second,
     };
     let parts = AppParts {
         state: state.clone(),

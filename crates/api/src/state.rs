@@ -26,6 +26,8 @@ pub struct AppState {
     pub engine: BidEngine,
     /// Closes auctions.
     pub closer: Closer,
+    /// Frames a WebSocket connection may send per second.
+    pub ws_frames_per_second: std::num::NonZeroU32,
     /// Queues per-auction close jobs.
     pub close_queue: crate::jobs::CloseQueue,
 }

@@ -45,10 +45,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// History page size.
 const HISTORY_PAGE: i64 = 100;
 
-/// Messages per second a connection may send (bursts of twice that).
-fn rate_limiter() -> DefaultDirectRateLimiter {
-    let per_second = NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN);
+/// A connection may send this many frames per second (bursts of twice that).
+fn rate_limiter(per_second: NonZeroU32) -> DefaultDirectRateLimiter {
+    let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
     RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
 }
 
@@ -166,6 +165,7 @@ async fn run(
     session: actix_ws::Session,
     mut stream: actix_ws::AggregatedMessageStream,
 ) {
+    let state_rate = state.ws_frames_per_second;
     let (out_tx, out_rx) = mpsc::channel::<Outbound>(SEND_QUEUE);
     let (close_tx, close_rx) = oneshot::channel::<Option<CloseReason>>();
     let writer = actix_web::rt::spawn(write_loop(session.clone(), out_rx, close_rx));
@@ -174,7 +174,7 @@ async fn run(
         member,
         out: out_tx,
         rooms: StreamMap::new(),
-        limiter: rate_limiter(),
+        limiter: rate_limiter(state_rate),
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -342,12 +342,17 @@ impl Connection {
 
     async fn handle_text(&mut self, text: &str) -> Result<(), Full> {
         if self.limiter.check().is_err() {
-            return self.send(system(
-                None,
-                "rate_limited",
-                None,
-                "too many messages; slow down (10 per second)",
-            ));
+            // Echo the client's `ref` so it can match the refusal to its frame.
+            let reference = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("ref").cloned());
+            let mut f = Map::new();
+            f.insert("code".into(), json!("rate_limited"));
+            f.insert("text".into(), json!("too many messages; slow down"));
+            if let Some(reference) = reference {
+                f.insert("ref".into(), reference);
+            }
+            return self.send(private("system", None, f));
         }
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(f) => f,

@@ -187,6 +187,28 @@ pub async fn lock(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Reads an auction and takes its row lock for the rest of the transaction
+/// in one round trip (MySQL: `SELECT … FOR UPDATE`; SQLite: the
+/// transaction already holds the database write lock).
+pub async fn find_for_update(conn: &mut DbConn, id: i64) -> Result<Option<Auction>, DbError> {
+    let row = match conn.backend_mut()? {
+        crate::AnyConn::Mysql(c) => auctions::table
+            .find(id)
+            .select(Auction::as_select())
+            .for_update()
+            .first(c)
+            .await
+            .optional()?,
+        crate::AnyConn::Sqlite(c) => auctions::table
+            .find(id)
+            .select(Auction::as_select())
+            .first(c)
+            .await
+            .optional()?,
+    };
+    Ok(row)
+}
+
 /// Sort order of listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {

@@ -35,7 +35,19 @@ impl TestDatabase {
 
     /// Creates a fresh, empty database (no tables).
     pub async fn create_unmigrated() -> Result<Self, DbError> {
-        let db = match mysql_server_url() {
+        Self::create_unmigrated_on(mysql_server_url()).await
+    }
+
+    /// Creates and migrates a fresh database on the given MySQL server, or a
+    /// SQLite file when `None` (for tools that choose explicitly).
+    pub async fn create_on(mysql_server: Option<String>) -> Result<Self, DbError> {
+        let db = Self::create_unmigrated_on(mysql_server).await?;
+        run_migrations(&db.url).await?;
+        Ok(db)
+    }
+
+    async fn create_unmigrated_on(mysql_server: Option<String>) -> Result<Self, DbError> {
+        let db = match mysql_server {
             Some(server) => {
                 let mut url = url::Url::parse(&server)
                     .map_err(|e| DbError::Config(format!("bad test database URL: {e}")))?;

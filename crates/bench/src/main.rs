@@ -1,0 +1,556 @@
+//! `sitga-bench storm`: many bidders on ONE auction over WebSocket, each
+//! bidding the minimum next amount as soon as its previous bid is answered,
+//! compared in the same run with the best a plain client gets from the same
+//! database doing the raw transaction (read → guarded update → insert bid →
+//! commit). Prints accepted bids/s, the ratio, ack latency percentiles, and
+//! checks the invariants afterwards.
+//!
+//! ```text
+//! sitga-bench storm --bidders 200 --seconds 20                      # SQLite
+//! sitga-bench storm --database-url mysql://root@127.0.0.1:3306/sitga  # MariaDB
+//! ```
+
+// A benchmark reports on stdout and stops loudly on a broken setup.
+#![allow(
+    clippy::print_stdout,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic
+)]
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use sitga_api::auth::{JwtKeys, LoginQuotas};
+use sitga_api::config::{AppConfig, SecretSource};
+use sitga_persistence::auctions::{self, NewAuction};
+use sitga_persistence::test_support::TestDatabase;
+use sitga_persistence::{DbError, DbPool, PoolOptions, users, wallets, with_conn};
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "sitga-bench-secret-0123456789abcdef";
+
+#[derive(Parser)]
+#[command(name = "sitga-bench", about = "sitga benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// The hot-auction storm and the same-run single-row limit.
+    Storm {
+        /// Concurrent bidders on the one auction.
+        #[arg(long, default_value_t = 200)]
+        bidders: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// A MySQL/MariaDB server URL (a fresh database is created on it);
+        /// default: a temporary SQLite file.
+        #[arg(long, env = "SITGA_BENCH_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Frames per second each WebSocket connection may send (the
+        /// production default is 10; the storm needs more).
+        #[arg(long, default_value_t = 1_000)]
+        ws_rate: u32,
+        /// Concurrency levels for the raw baseline.
+        #[arg(long, value_delimiter = ',', default_value = "1,16")]
+        baseline_clients: Vec<usize>,
+    },
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let cli = Cli::parse();
+    if let Ok(filter) = std::env::var("SITGA_LOG") {
+        sitga_api::logging::init(&filter, sitga_api::config::LogFormat::Text);
+    }
+    match cli.scenario {
+        Scenario::Storm {
+            bidders,
+            seconds,
+            database_url,
+            ws_rate,
+            baseline_clients,
+        } => {
+            storm(
+                database_url,
+                bidders,
+                Duration::from_secs(seconds),
+                ws_rate,
+                &baseline_clients,
+            )
+            .await;
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Hot {
+    #[diesel(sql_type = BigInt)]
+    price: i64,
+    #[diesel(sql_type = BigInt)]
+    bid_count: i64,
+}
+
+const SETUP: &str = "DROP TABLE IF EXISTS bench_bids; DROP TABLE IF EXISTS bench_hot; \
+     CREATE TABLE bench_hot (id BIGINT NOT NULL PRIMARY KEY, price BIGINT NOT NULL, bid_count BIGINT NOT NULL); \
+     CREATE TABLE bench_bids (auction_id BIGINT NOT NULL, seq BIGINT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (auction_id, seq)); \
+     INSERT INTO bench_hot VALUES (1, 0, 0);";
+
+async fn setup_baseline(pool: &DbPool) -> Result<(), DbError> {
+    let mut conn = pool.get().await?;
+    with_conn!(conn, |c| c.batch_execute(SETUP).await)?;
+    Ok(())
+}
+
+/// One raw bid: read → guarded update → insert → commit. `Ok(true)` when
+/// it went through.
+async fn raw_bid(pool: &DbPool) -> Result<bool, DbError> {
+    let mut tx = pool.begin().await?;
+    let hot: Hot = with_conn!(tx, |c| diesel::sql_query(
+        "SELECT price, bid_count FROM bench_hot WHERE id = 1"
+    )
+    .get_result::<Hot>(c)
+    .await)?;
+    let amount = hot.price + 100;
+    let updated = with_conn!(tx, |c| diesel::sql_query(
+        "UPDATE bench_hot SET price = ?, bid_count = bid_count + 1 WHERE id = 1 AND price < ?"
+    )
+    .bind::<BigInt, _>(amount)
+    .bind::<BigInt, _>(amount)
+    .execute(c)
+    .await)?;
+    if updated != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    with_conn!(tx, |c| diesel::sql_query(
+        "INSERT INTO bench_bids VALUES (1, ?, ?)"
+    )
+    .bind::<BigInt, _>(hot.bid_count + 1)
+    .bind::<BigInt, _>(amount)
+    .execute(c)
+    .await)?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The raw transaction with `clients` concurrent plain clients for `length`;
+/// returns accepted bids per second.
+async fn baseline(pool: &DbPool, clients: usize, length: Duration) -> f64 {
+    setup_baseline(pool).await.expect("baseline tables");
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let pool = pool.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut accepted = 0u64;
+                while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                    if matches!(raw_bid(&pool).await, Ok(true)) {
+                        accepted += 1;
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    tokio::time::sleep(length).await;
+    AtomicBool::store(&stop, true, Ordering::Relaxed);
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+struct BidderResult {
+    accepted: u64,
+    rejected: u64,
+    rate_limited: u64,
+    latencies: Vec<Duration>,
+}
+
+async fn bidder(url: String, token: String, room: i64, stop: Arc<AtomicBool>) -> BidderResult {
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    ws.send(Message::text(
+        json!({"event": "join", "room": room}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let mut result = BidderResult {
+        accepted: 0,
+        rejected: 0,
+        rate_limited: 0,
+        latencies: Vec::new(),
+    };
+    let mut next = 0i64;
+    let mut leading = false;
+    let mut n = 0u64;
+    let mut pending: Option<(u64, Instant)> = None;
+    loop {
+        if pending.is_none() && !leading && next > 0 {
+            if AtomicBool::load(&stop, Ordering::Relaxed) {
+                break;
+            }
+            n += 1;
+            let frame = json!({"event": "bid", "room": room, "amount": next, "ref": n});
+            if ws.send(Message::text(frame.to_string())).await.is_err() {
+                break;
+            }
+            pending = Some((n, Instant::now()));
+        }
+        if AtomicBool::load(&stop, Ordering::Relaxed)
+            && pending.is_some_and(|(_, sent)| sent.elapsed() > Duration::from_secs(5))
+        {
+            break;
+        }
+        let msg = match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
+            _ => break,
+        };
+        let f: Value = serde_json::from_str(&msg).unwrap();
+        match f["event"].as_str() {
+            Some("state") => {
+                next = f["min_next_bid"].as_i64().unwrap_or(next);
+                leading = false;
+            }
+            Some("system") if f.get("ref").is_some() => {
+                if let Some((_, sent)) = pending.take() {
+                    result.latencies.push(sent.elapsed());
+                }
+                match f["code"].as_str() {
+                    Some("bid_accepted") => {
+                        result.accepted += 1;
+                        leading = true;
+                    }
+                    Some("bid_too_low") => {
+                        result.rejected += 1;
+                        next = f["min_next_bid"].as_i64().unwrap_or(next + 100);
+                    }
+                    Some("already_leading") => {
+                        result.rejected += 1;
+                        leading = true;
+                    }
+                    Some("rate_limited") => {
+                        result.rate_limited += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    _ => result.rejected += 1,
+                }
+            }
+            _ => {}
+        }
+        if AtomicBool::load(&stop, Ordering::Relaxed) && pending.is_none() {
+            break;
+        }
+    }
+    let _ = ws.close(None).await;
+    result
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn storm(
+    database_url: Option<String>,
+    bidders: usize,
+    length: Duration,
+    ws_rate: u32,
+    baseline_clients: &[usize],
+) {
+    let db = TestDatabase::create_on(database_url)
+        .await
+        .expect("database");
+    let pool = DbPool::connect(
+        &db.url,
+        PoolOptions {
+            max_size: 32,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    println!(
+        "# sitga-bench storm — backend {}, {bidders} bidders, {} s per phase",
+        db.url.backend(),
+        length.as_secs()
+    );
+    println!();
+    println!("| phase | concurrency | accepted bids/s |");
+    println!("|---|---|---|");
+    let mut single = 0.0;
+    for &clients in baseline_clients {
+        let rate = baseline(&pool, clients, length).await;
+        if clients == 1 {
+            single = rate;
+        }
+        println!("| raw transaction (limit) | {clients} | {rate:.0} |");
+    }
+
+    // sitga on the same database.
+    let config = AppConfig {
+        database: db.url.clone(),
+        redis_url: None,
+        redis_prefix: String::new(),
+        sweep_cron: "* * * * * *".into(),
+        ws_frames_per_second: std::num::NonZeroU32::new(ws_rate).expect("rate > 0"),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: SECRET.as_bytes().to_vec(),
+        jwt_secret_source: SecretSource::Environment,
+        cors_origins: Vec::new(),
+        workers: None,
+        pool: PoolOptions {
+            max_size: 16,
+            ..Default::default()
+        },
+        login_quotas: LoginQuotas::default(),
+    };
+    eprintln!("starting sitga…");
+    let server = sitga_api::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))
+        .await
+        .unwrap();
+    eprintln!("sitga up; creating accounts…");
+    let keys = JwtKeys::new(SECRET.as_bytes());
+    let mut conn = pool.get().await.unwrap();
+    let hash = sitga_user::PasswordHash::from_stored("$argon2id$bench".into());
+    let mut ids = Vec::new();
+    for i in 0..=bidders {
+        let user = users::insert(
+            &mut conn,
+            &users::NewUser {
+                email: sitga_user::Email::parse(&format!("bench{i}@example.com")).unwrap(),
+                nickname: sitga_user::Nickname::parse(&format!("bench{i}")).unwrap(),
+                name: sitga_user::PersonName::parse("bench").unwrap(),
+                phone: None,
+                address: None,
+                province: None,
+                account_type: sitga_user::AccountType::Member,
+                password_hash: hash.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        if i > 0 {
+            wallets::charge(&mut conn, user.id, 1_000_000_000)
+                .await
+                .unwrap();
+        }
+        ids.push(user.id);
+    }
+    let settings = sitga_auction::AuctionSettings::parse(
+        &sitga_auction::AuctionSettingsInput {
+            start_price: 1_000,
+            min_increment: Some(100),
+            reserve_price: None,
+            duration_minutes: Some(24 * 60),
+        },
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let auction = auctions::insert(
+        &mut conn,
+        &NewAuction {
+            seller_id: ids[0],
+            title: "bench".into(),
+            description: String::new(),
+            species: None,
+            photo_url: None,
+            settings,
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
+    eprintln!("{} bidders ready; storming…", ids.len() - 1);
+    // Phase 2a: the bid engine alone (no network), same bidders and rules.
+    let engine_rate = {
+        let engine = server.state.engine.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let tasks: Vec<_> = ids[1..]
+            .iter()
+            .map(|id| {
+                let engine = engine.clone();
+                let stop = stop.clone();
+                let (id, auction_id) = (*id, auction.id);
+                tokio::spawn(async move {
+                    let mut accepted = 0u64;
+                    let mut next = 1_000;
+                    while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                        let command = sitga_api::bidding::BidCommand {
+                            auction_id,
+                            bidder_id: id,
+                            nickname: format!("bench{id}"),
+                            amount: next,
+                        };
+                        match engine.place(command).await {
+                            Ok(sitga_api::bidding::BidOutcome::Accepted { after, .. }) => {
+                                accepted += 1;
+                                next = sitga_auction::min_next_bid(&after);
+                                tokio::task::yield_now().await;
+                            }
+                            Ok(sitga_api::bidding::BidOutcome::Rejected { reason, seen }) => {
+                                next = match reason {
+                                    sitga_auction::BidRejection::TooLow { min_next_bid } => {
+                                        min_next_bid
+                                    }
+                                    _ => sitga_auction::min_next_bid(&seen),
+                                };
+                                if matches!(reason, sitga_auction::BidRejection::AlreadyLeading) {
+                                    tokio::time::sleep(Duration::from_millis(1)).await;
+                                }
+                            }
+                            Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                        }
+                    }
+                    accepted
+                })
+            })
+            .collect();
+        tokio::time::sleep(length).await;
+        AtomicBool::store(&stop, true, Ordering::Relaxed);
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        total as f64 / started.elapsed().as_secs_f64()
+    };
+    println!("| sitga bid engine, in process | {bidders} | {engine_rate:.0} |");
+    let engine_accepted = {
+        let mut conn = pool.get().await.unwrap();
+        auctions::find(&mut conn, auction.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .bid_count as u64
+    };
+
+    let url = format!("ws://{}/ws", server.addr);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = ids[1..]
+        .iter()
+        .map(|id| {
+            let token = keys.issue(*id, &[], "bench").unwrap().token;
+            tokio::spawn(bidder(url.clone(), token, auction.id, stop.clone()))
+        })
+        .collect();
+    tokio::time::sleep(length).await;
+    AtomicBool::store(&stop, true, Ordering::Relaxed);
+    let mut accepted = 0;
+    let mut rejected = 0;
+    let mut rate_limited = 0;
+    let mut latencies = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        accepted += r.accepted;
+        rejected += r.rejected;
+        rate_limited += r.rate_limited;
+        latencies.extend(r.latencies);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let rate = accepted as f64 / elapsed;
+    println!("| sitga over WebSocket | {bidders} | {rate:.0} |");
+    println!();
+    println!(
+        "- bid engine / single-client limit: **{:.0} %**",
+        100.0 * engine_rate / single.max(1.0)
+    );
+    println!(
+        "- WebSocket storm / single-client limit: **{:.0} %**",
+        100.0 * rate / single.max(1.0)
+    );
+    println!(
+        "- rejected (too low / already leading) bids/s: {:.0}",
+        rejected as f64 / elapsed
+    );
+    println!(
+        "- rate-limited frames/s (10 per connection per second): {:.0}",
+        rate_limited as f64 / elapsed
+    );
+    println!(
+        "- ack latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} answers)",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.95).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.len()
+    );
+
+    // Invariants, from the database.
+    let state = server.state.clone();
+    let mut conn = pool.get().await.unwrap();
+    let row = auctions::find(&mut conn, auction.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let history = auctions::bids_of(&mut conn, auction.id, 0, i64::MAX)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = history.iter().rev().map(|b| b.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=row.bid_count).collect::<Vec<_>>(),
+        "gap-free sequence"
+    );
+    assert!(
+        history.windows(2).all(|w| w[0].amount > w[1].amount),
+        "strictly increasing"
+    );
+    assert_eq!(
+        row.bid_count as u64,
+        engine_accepted + accepted,
+        "every acked bid is in the database"
+    );
+    let mut held = 0;
+    for id in &ids {
+        held += wallets::get(&mut conn, *id).await.unwrap().held;
+    }
+    assert_eq!(
+        Some(held),
+        row.current_price,
+        "exactly the leader's bid is held"
+    );
+    drop(conn);
+    state.closer.close(auction.id, true).await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let (balance, held) = wallets::totals(&mut conn).await.unwrap();
+    assert_eq!(
+        (balance, held),
+        (1_000_000_000 * bidders as i64, 0),
+        "money conserved after close"
+    );
+    println!(
+        "- invariants: gap-free increasing history, one leader, holds = price, money conserved: ok"
+    );
+    drop(conn);
+    server.stop(true).await;
+}
