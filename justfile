@@ -43,3 +43,10 @@ openapi:
 # End-to-end curl smoke test of the binary
 smoke *args:
     scripts/smoke.sh {{args}}
+
+# Benchmarks (release build): the hot-auction storm on SQLite and on the local MariaDB
+bench:
+    cargo build --release -p sitga-bench
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16
+    mysql --protocol=tcp -h 127.0.0.1 -uroot -e "CREATE DATABASE IF NOT EXISTS sitga_bench"
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16,64 --database-url mysql://root@127.0.0.1:3306/sitga_bench

@@ -494,7 +494,7 @@ async fn storm(
         rejected as f64 / elapsed
     );
     println!(
-        "- rate-limited frames/s (10 per connection per second): {:.0}",
+        "- rate-limited frames/s: {:.0}",
         rate_limited as f64 / elapsed
     );
     println!(
