@@ -1,5 +1,437 @@
-//! Coffee-grounds pickup rules for sitga: amounts, the pickup lifecycle and
-//! the supply/demand series, as plain functions with no web or database code.
+//! Coffee-grounds pickup rules for sitga, with no web or database code:
+//! amounts, who may post what, and the pickup lifecycle
+//! `waiting → on_way → completed` (plus `cancelled`).
 //!
-//! This crate is filled by the coffee-grounds issue; until then it holds no
-//! rules (and pretends to none).
+//! ```
+//! use sitga_coffee_grounds::{Actor, Action, Grams, PickupKind, PickupSnapshot, PickupStatus, decide};
+//!
+//! let offer = PickupSnapshot { kind: PickupKind::Supply, status: PickupStatus::Waiting, owner_id: 1, collector_id: None };
+//! let recycler = Actor { user_id: 2, role: sitga_coffee_grounds::ActorRole::Recycler };
+//! let next = decide(&offer, Action::Claim, recycler).unwrap();
+//! assert_eq!(next.status, PickupStatus::OnWay);
+//! assert_eq!(next.collector_id, Some(2));
+//! assert_eq!(Grams::from_kg(2.5).unwrap().get(), 2_500);
+//! ```
+
+/// Smallest amount: 0.1 kg.
+pub const MIN_GRAMS: i64 = 100;
+/// Largest amount: 1,000 kg.
+pub const MAX_GRAMS: i64 = 1_000_000;
+
+/// An amount of coffee grounds in whole grams (0.1 … 1,000 kg, in steps of
+/// 0.1 kg). Never a float once parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Grams(i64);
+
+/// Why an amount is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AmountError(pub String);
+
+impl Grams {
+    /// Parses kilograms as sent by clients (`2.5`): 0.1 … 1,000 kg with at
+    /// most one decimal.
+    ///
+    /// ```
+    /// # use sitga_coffee_grounds::Grams;
+    /// assert_eq!(Grams::from_kg(0.1).unwrap().get(), 100);
+    /// assert!(Grams::from_kg(0.05).is_err());
+    /// assert!(Grams::from_kg(1.25).is_err());
+    /// assert!(Grams::from_kg(1000.1).is_err());
+    /// assert!(Grams::from_kg(f64::NAN).is_err());
+    /// ```
+    pub fn from_kg(kg: f64) -> Result<Self, AmountError> {
+        if !kg.is_finite() {
+            return Err(AmountError("must be a number of kilograms".into()));
+        }
+        let tenths = kg * 10.0;
+        let rounded = tenths.round();
+        if (tenths - rounded).abs() > 1e-6 {
+            return Err(AmountError(
+                "must have at most one decimal (0.1 kg steps)".into(),
+            ));
+        }
+        // In range here, so the cast is exact.
+        let grams = (rounded as i64) * 100;
+        if !(MIN_GRAMS..=MAX_GRAMS).contains(&grams) {
+            return Err(AmountError("must be 0.1 to 1,000 kg".into()));
+        }
+        Ok(Self(grams))
+    }
+
+    /// Wraps a stored value.
+    pub fn from_stored(grams: i64) -> Self {
+        Self(grams)
+    }
+
+    /// Grams.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// Kilograms, for display.
+    pub fn kg(self) -> f64 {
+        self.0 as f64 / 1_000.0
+    }
+}
+
+/// The two series: cafes offer (supply), recyclers ask (demand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PickupKind {
+    /// A cafe's offer of spent grounds.
+    Supply,
+    /// A recycler's request for grounds.
+    Demand,
+}
+
+impl PickupKind {
+    /// Stored code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Supply => "supply",
+            Self::Demand => "demand",
+        }
+    }
+
+    /// Parses a code.
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "supply" => Some(Self::Supply),
+            "demand" => Some(Self::Demand),
+            _ => None,
+        }
+    }
+}
+
+/// Where a pickup is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PickupStatus {
+    /// Posted, nobody on it yet.
+    Waiting,
+    /// A recycler claimed it and is on the way.
+    OnWay,
+    /// Collected (measured weight recorded).
+    Completed,
+    /// Withdrawn by its owner before anyone claimed it.
+    Cancelled,
+}
+
+impl PickupStatus {
+    /// Stored and API code (the original's spelling).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::OnWay => "on_way",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a code.
+    pub fn parse(code: &str) -> Option<Self> {
+        [Self::Waiting, Self::OnWay, Self::Completed, Self::Cancelled]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+}
+
+/// What kind of account acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorRole {
+    /// A cafe.
+    Cafe,
+    /// A recycler.
+    Recycler,
+    /// Anyone else (auction members).
+    Other,
+}
+
+/// Who acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    /// User id.
+    pub user_id: i64,
+    /// Account kind.
+    pub role: ActorRole,
+}
+
+/// The kind of pickup an account may post, if any: cafes offer, recyclers
+/// ask.
+pub fn kind_for(role: ActorRole) -> Option<PickupKind> {
+    match role {
+        ActorRole::Cafe => Some(PickupKind::Supply),
+        ActorRole::Recycler => Some(PickupKind::Demand),
+        ActorRole::Other => None,
+    }
+}
+
+/// What the rules need to know about a pickup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PickupSnapshot {
+    /// Supply or demand.
+    pub kind: PickupKind,
+    /// Status.
+    pub status: PickupStatus,
+    /// Who posted it.
+    pub owner_id: i64,
+    /// Who claimed it.
+    pub collector_id: Option<i64>,
+}
+
+/// A requested move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A recycler takes a waiting supply offer.
+    Claim,
+    /// The collector reports it collected.
+    Complete,
+    /// The owner withdraws it while waiting.
+    Cancel,
+}
+
+/// A refused move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MoveError {
+    /// This actor may not make this move (403).
+    #[error("you may not do this to this pickup")]
+    WrongActor,
+    /// Not from the current status (409).
+    #[error("a pickup that is {from} cannot be {action}")]
+    IllegalTransition {
+        /// Current status code.
+        from: &'static str,
+        /// The attempted action.
+        action: &'static str,
+    },
+}
+
+/// The state after a move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    /// New status.
+    pub status: PickupStatus,
+    /// Collector after the move.
+    pub collector_id: Option<i64>,
+}
+
+fn illegal(from: PickupStatus, action: Action) -> MoveError {
+    MoveError::IllegalTransition {
+        from: from.code(),
+        action: match action {
+            Action::Claim => "claimed",
+            Action::Complete => "completed",
+            Action::Cancel => "cancelled",
+        },
+    }
+}
+
+/// Decides a move. The actor is checked first (a stranger learns nothing
+/// about the state), then the transition.
+pub fn decide(pickup: &PickupSnapshot, action: Action, actor: Actor) -> Result<Moved, MoveError> {
+    let allowed = match action {
+        Action::Claim => pickup.kind == PickupKind::Supply && actor.role == ActorRole::Recycler,
+        Action::Complete => pickup.collector_id == Some(actor.user_id),
+        Action::Cancel => pickup.owner_id == actor.user_id,
+    };
+    if !allowed {
+        return Err(MoveError::WrongActor);
+    }
+    match (pickup.status, action) {
+        (PickupStatus::Waiting, Action::Claim) => Ok(Moved {
+            status: PickupStatus::OnWay,
+            collector_id: Some(actor.user_id),
+        }),
+        (PickupStatus::OnWay, Action::Complete) => Ok(Moved {
+            status: PickupStatus::Completed,
+            collector_id: pickup.collector_id,
+        }),
+        (PickupStatus::Waiting, Action::Cancel) => Ok(Moved {
+            status: PickupStatus::Cancelled,
+            collector_id: None,
+        }),
+        (from, action) => Err(illegal(from, action)),
+    }
+}
+
+/// A calendar month `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Month {
+    /// Year.
+    pub year: i32,
+    /// 1–12.
+    pub month: u32,
+}
+
+impl Month {
+    /// Parses `YYYY-MM`.
+    ///
+    /// ```
+    /// # use sitga_coffee_grounds::Month;
+    /// assert_eq!(Month::parse("2026-11").unwrap(), Month { year: 2026, month: 11 });
+    /// assert!(Month::parse("2026-13").is_none());
+    /// assert!(Month::parse("26-1").is_none());
+    /// ```
+    pub fn parse(text: &str) -> Option<Self> {
+        let (y, m) = text.trim().split_once('-')?;
+        if y.len() != 4 || m.len() != 2 {
+            return None;
+        }
+        let year: i32 = y.parse().ok()?;
+        let month: u32 = m.parse().ok()?;
+        ((2000..=2100).contains(&year) && (1..=12).contains(&month)).then_some(Self { year, month })
+    }
+
+    /// The month after this one.
+    pub fn next(self) -> Self {
+        if self.month == 12 {
+            Self {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Self {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(status: PickupStatus, collector: Option<i64>) -> PickupSnapshot {
+        PickupSnapshot {
+            kind: PickupKind::Supply,
+            status,
+            owner_id: 1,
+            collector_id: collector,
+        }
+    }
+    const CAFE: Actor = Actor {
+        user_id: 1,
+        role: ActorRole::Cafe,
+    };
+    const RECYCLER: Actor = Actor {
+        user_id: 2,
+        role: ActorRole::Recycler,
+    };
+    const OTHER_RECYCLER: Actor = Actor {
+        user_id: 3,
+        role: ActorRole::Recycler,
+    };
+    const MEMBER: Actor = Actor {
+        user_id: 4,
+        role: ActorRole::Other,
+    };
+
+    #[test]
+    fn lifecycle_table() {
+        use PickupStatus::*;
+        let cases = [
+            (offer(Waiting, None), Action::Claim, RECYCLER, Ok(OnWay)),
+            (
+                offer(Waiting, None),
+                Action::Claim,
+                CAFE,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                offer(Waiting, None),
+                Action::Claim,
+                MEMBER,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                offer(OnWay, Some(2)),
+                Action::Claim,
+                OTHER_RECYCLER,
+                Err(illegal(OnWay, Action::Claim)),
+            ),
+            (
+                offer(OnWay, Some(2)),
+                Action::Complete,
+                RECYCLER,
+                Ok(Completed),
+            ),
+            (
+                offer(OnWay, Some(2)),
+                Action::Complete,
+                OTHER_RECYCLER,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                offer(OnWay, Some(2)),
+                Action::Complete,
+                CAFE,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                offer(Completed, Some(2)),
+                Action::Complete,
+                RECYCLER,
+                Err(illegal(Completed, Action::Complete)),
+            ),
+            (offer(Waiting, None), Action::Cancel, CAFE, Ok(Cancelled)),
+            (
+                offer(Waiting, None),
+                Action::Cancel,
+                RECYCLER,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                offer(OnWay, Some(2)),
+                Action::Cancel,
+                CAFE,
+                Err(illegal(OnWay, Action::Cancel)),
+            ),
+            (
+                offer(Cancelled, None),
+                Action::Claim,
+                RECYCLER,
+                Err(illegal(Cancelled, Action::Claim)),
+            ),
+        ];
+        for (i, (p, action, actor, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                decide(&p, action, actor).map(|m| m.status),
+                expected,
+                "case {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn demand_requests_cannot_be_claimed() {
+        let demand = PickupSnapshot {
+            kind: PickupKind::Demand,
+            status: PickupStatus::Waiting,
+            owner_id: 2,
+            collector_id: None,
+        };
+        assert_eq!(
+            decide(&demand, Action::Claim, OTHER_RECYCLER),
+            Err(MoveError::WrongActor)
+        );
+        assert!(decide(&demand, Action::Cancel, RECYCLER).is_ok());
+    }
+
+    #[test]
+    fn amounts() {
+        for (kg, grams) in [
+            (0.1, 100),
+            (2.5, 2_500),
+            (1000.0, 1_000_000),
+            (0.3, 300),
+            (123.4, 123_400),
+        ] {
+            assert_eq!(Grams::from_kg(kg).unwrap().get(), grams, "{kg}");
+        }
+        for bad in [0.0, -1.0, 0.04, 1000.05, 2.55, f64::INFINITY] {
+            assert!(Grams::from_kg(bad).is_err(), "{bad}");
+        }
+        assert_eq!(kind_for(ActorRole::Cafe), Some(PickupKind::Supply));
+        assert_eq!(kind_for(ActorRole::Other), None);
+    }
+}
