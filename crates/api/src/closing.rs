@@ -94,6 +94,7 @@ impl Closer {
                 price,
             } => {
                 wallets::pay(&mut tx, winner_id, seller_id, price, auction_id).await?;
+                crate::awards::award_sale_badges(&mut tx, seller_id, winner_id).await?;
             }
             Settlement::Release { bidder_id, amount } => {
                 wallets::release(&mut tx, bidder_id, amount, auction_id).await?;

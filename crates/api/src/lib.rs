@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod awards;
 pub mod bidding;
 pub mod cli;
 pub mod closing;

@@ -35,6 +35,8 @@ pub fn base() -> DefaultApiRaw {
             tag("Users", "Your own account"),
             tag("Auctions", "Fish auctions and bids"),
             tag("Points", "Points, auction results"),
+            tag("Pickups", "Coffee-grounds pickups and rankings"),
+            tag("Badges", "Badges"),
             tag("Admin", "Administration (admin role)"),
             tag("Reference", "Reference data"),
             tag("Operations", "Health and readiness"),

@@ -123,7 +123,7 @@ pub struct NewAuction {
 }
 
 /// The id of the row this connection inserted last.
-async fn last_insert_id(conn: &mut DbConn) -> Result<i64, DbError> {
+pub(crate) async fn last_insert_id(conn: &mut DbConn) -> Result<i64, DbError> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     let id = with_conn!(conn, |c| {

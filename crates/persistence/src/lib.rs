@@ -17,9 +17,11 @@
 //! ```
 
 pub mod auctions;
+pub mod badges;
 mod error;
 pub mod idempotency;
 mod migrations;
+pub mod pickups;
 mod pool;
 pub mod refresh_tokens;
 pub mod schema;

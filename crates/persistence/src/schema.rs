@@ -140,4 +140,46 @@ diesel::allow_tables_to_appear_in_same_query!(
     bids,
     chat_messages,
     idempotency_keys,
+    pickups,
+    badges,
+    user_badges,
 );
+
+diesel::table! {
+    pickups (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        kind -> Text,
+        grams -> BigInt,
+        measured_grams -> Nullable<BigInt>,
+        status -> Text,
+        province -> Nullable<Text>,
+        collector_id -> Nullable<BigInt>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        claimed_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    badges (code) {
+        code -> Text,
+        name_ko -> Text,
+        name_en -> Text,
+        how_ko -> Text,
+        how_en -> Text,
+        rarity -> Text,
+        image -> Text,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    user_badges (user_id, badge_code) {
+        user_id -> BigInt,
+        badge_code -> Text,
+        awarded_at -> Timestamp,
+    }
+}

@@ -348,6 +348,20 @@ pub async fn roles_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<Role>, DbEr
     Ok(roles)
 }
 
+/// The id of the user with this nickname (case-insensitively).
+pub async fn id_by_nickname(
+    conn: &mut DbConn,
+    nickname: &Nickname,
+) -> Result<Option<i64>, DbError> {
+    let key = nickname.key();
+    Ok(with_conn!(conn, |c| users::table
+        .filter(users::nickname_key.eq(&key))
+        .select(users::id)
+        .first(c)
+        .await
+        .optional())?)
+}
+
 /// Nicknames of several users at once (one query).
 pub async fn nicknames(
     conn: &mut DbConn,

@@ -168,6 +168,7 @@ pub struct UserBuilder<'a> {
     nickname: String,
     account_type: &'static str,
     roles: Vec<Role>,
+    province: Option<&'static str>,
 }
 
 impl UserBuilder<'_> {
@@ -195,6 +196,12 @@ impl UserBuilder<'_> {
         self
     }
 
+    /// Sets the province (code or name).
+    pub fn province(mut self, province: &'static str) -> Self {
+        self.province = Some(province);
+        self
+    }
+
     /// A recycler account.
     pub fn recycler(mut self) -> Self {
         self.account_type = "recycler";
@@ -219,6 +226,7 @@ impl UserBuilder<'_> {
                     "nickname": self.nickname,
                     "name": "Test User",
                     "account_type": self.account_type,
+                    "province": self.province,
                 }),
             )
             .await;
@@ -280,6 +288,7 @@ impl TestApp {
             nickname: format!("user{n}"),
             account_type: "member",
             roles: Vec::new(),
+            province: None,
         }
     }
 

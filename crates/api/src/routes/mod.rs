@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dto;
 pub mod health;
 pub mod meta;
+pub mod pickups;
 pub mod users;
 pub mod wallet;
 
@@ -64,6 +65,27 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 )
                 .service(web::resource("/me/balance/ledger").route(web::get().to(wallet::ledger)))
                 .service(web::resource("/me/purchases").route(web::get().to(wallet::purchases)))
-                .service(web::resource("/me/sales").route(web::get().to(wallet::sales))),
+                .service(web::resource("/me/sales").route(web::get().to(wallet::sales)))
+                .service(web::resource("/pickups").route(web::post().to(pickups::create)))
+                .service(web::resource("/pickups/open").route(web::get().to(pickups::open)))
+                .service(web::resource("/pickups/{id}/claim").route(web::post().to(pickups::claim)))
+                .service(
+                    web::resource("/pickups/{id}/complete")
+                        .route(web::post().to(pickups::complete)),
+                )
+                .service(
+                    web::resource("/pickups/{id}/cancel").route(web::post().to(pickups::cancel)),
+                )
+                .service(web::resource("/me/pickups").route(web::get().to(pickups::mine)))
+                .service(
+                    web::resource("/me/pickups/summary").route(web::get().to(pickups::summary)),
+                )
+                .service(web::resource("/rankings").route(web::get().to(pickups::rankings)))
+                .service(web::resource("/badges").route(web::get().to(pickups::catalogue)))
+                .service(web::resource("/me/badges").route(web::get().to(pickups::my_badges)))
+                .service(
+                    web::resource("/users/{nickname}/badges")
+                        .route(web::get().to(pickups::user_badges)),
+                ),
         );
 }

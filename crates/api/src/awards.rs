@@ -1,0 +1,87 @@
+//! Awarding badges: gather a user's figures, ask the badge rules, store
+//! what is new. Called inside the transaction of the event that may earn a
+//! badge (a completed pickup, a closed auction), so an award commits with
+//! its cause.
+
+use chrono::{Datelike, Utc};
+use sitga_badge::{BadgeCode, Stats, earned, longest_streak};
+use sitga_persistence::{DbConn, DbError, badges, pickups};
+
+/// Recomputes the pickup badges of `user_id` and awards the new ones.
+/// Returns the codes awarded now.
+pub async fn award_pickup_badges(
+    conn: &mut DbConn,
+    user_id: i64,
+) -> Result<Vec<BadgeCode>, DbError> {
+    let completed = pickups::completed_by(conn, user_id).await?;
+    let mut per_month = std::collections::HashMap::<(i32, u32), i64>::new();
+    let mut weeks = Vec::with_capacity(completed.len());
+    let mut first_in_province = false;
+    for (_, at, province) in &completed {
+        *per_month.entry((at.year(), at.month())).or_default() += 1;
+        weeks.push(at.timestamp().div_euclid(7 * 24 * 3600));
+        if !first_in_province
+            && let Some(province) = province
+            && let Some((from, _)) = pickups::month_range(at.year(), at.month())
+        {
+            // Nobody in the province completed one earlier that month.
+            let earlier = pickups::completed_in_province(conn, province, from, *at).await?;
+            first_in_province = earlier == 0;
+        }
+    }
+    let stats = Stats {
+        completed_donations: completed.len() as i64,
+        lifetime_grams: completed.iter().map(|(g, _, _)| g).sum(),
+        best_month_pickups: per_month.values().copied().max().unwrap_or(0),
+        longest_week_streak: longest_streak(&weeks),
+        first_in_province,
+        ..Stats::default()
+    };
+    award_all(conn, user_id, &stats, PICKUP_BADGES).await
+}
+
+const PICKUP_BADGES: &[BadgeCode] = &[
+    BadgeCode::FirstDonation,
+    BadgeCode::Lifetime10Kg,
+    BadgeCode::Lifetime100Kg,
+    BadgeCode::Lifetime1000Kg,
+    BadgeCode::FivePickupsInAMonth,
+    BadgeCode::FourActiveWeeks,
+    BadgeCode::FirstInProvinceThisMonth,
+];
+
+/// Awards the auction badges after a sale: first sale to the seller, first
+/// win to the winner.
+pub async fn award_sale_badges(
+    conn: &mut DbConn,
+    seller_id: i64,
+    winner_id: i64,
+) -> Result<(), DbError> {
+    let sold = Stats {
+        sales: 1,
+        ..Stats::default()
+    };
+    award_all(conn, seller_id, &sold, &[BadgeCode::FirstSale]).await?;
+    let won = Stats {
+        wins: 1,
+        ..Stats::default()
+    };
+    award_all(conn, winner_id, &won, &[BadgeCode::FirstWin]).await?;
+    Ok(())
+}
+
+async fn award_all(
+    conn: &mut DbConn,
+    user_id: i64,
+    stats: &Stats,
+    among: &[BadgeCode],
+) -> Result<Vec<BadgeCode>, DbError> {
+    let mut new = Vec::new();
+    for code in earned(stats).into_iter().filter(|c| among.contains(c)) {
+        if badges::award(conn, user_id, code).await? {
+            tracing::info!(user_id, badge = code.code(), at = %Utc::now(), "badge awarded");
+            new.push(code);
+        }
+    }
+    Ok(new)
+}

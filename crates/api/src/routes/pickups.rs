@@ -1,0 +1,532 @@
+//! Coffee-grounds pickups, rankings and badges.
+
+use chrono::{DateTime, Datelike, Utc};
+use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
+use serde::{Deserialize, Serialize};
+use sitga_coffee_grounds::{Action, Actor, ActorRole, Grams, Month, MoveError, decide, kind_for};
+use sitga_persistence::pickups::{self, Pickup, RankingSide};
+use sitga_persistence::{DbConn, badges, users};
+use sitga_user::{AccountType, Province};
+
+use super::dto::PageQuery;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+
+/// A pickup: a cafe's offer (`supply`) or a recycler's request (`demand`).
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct PickupDto {
+    /// Id.
+    pub id: i64,
+    /// `supply` or `demand`.
+    pub kind: String,
+    /// `waiting`, `on_way`, `completed` or `cancelled`.
+    pub status: String,
+    /// Amount posted (kg, 0.1 steps).
+    pub amount_kg: f64,
+    /// Weighed at completion (kg).
+    pub measured_kg: Option<f64>,
+    /// Province code.
+    pub province: Option<String>,
+    /// Who posted it.
+    pub owner: String,
+    /// Who collects it.
+    pub collector: Option<String>,
+    /// Posted.
+    pub created_at: DateTime<Utc>,
+    /// Claimed.
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// Completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupDto>, ApiError> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|p| std::iter::once(p.owner_id).chain(p.collector_id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = users::nicknames(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| PickupDto {
+            kind: p.kind().code().to_owned(),
+            status: p.status().code().to_owned(),
+            amount_kg: Grams::from_stored(p.grams).kg(),
+            measured_kg: p.measured_grams.map(|g| Grams::from_stored(g).kg()),
+            owner: names.get(&p.owner_id).cloned().unwrap_or_default(),
+            collector: p.collector_id.and_then(|id| names.get(&id).cloned()),
+            created_at: p.created_at(),
+            claimed_at: p.claimed_at(),
+            completed_at: p.completed_at(),
+            cancelled_at: p.cancelled_at(),
+            id: p.id,
+            province: p.province,
+        })
+        .collect())
+}
+
+async fn one(conn: &mut DbConn, row: Pickup) -> Result<PickupDto, ApiError> {
+    to_dtos(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("pickup"))
+}
+
+fn role(t: AccountType) -> ActorRole {
+    match t {
+        AccountType::Cafe => ActorRole::Cafe,
+        AccountType::Recycler => ActorRole::Recycler,
+        AccountType::Member => ActorRole::Other,
+    }
+}
+
+async fn actor(conn: &mut DbConn, auth: &AuthUser) -> Result<(Actor, Option<Province>), ApiError> {
+    let me = users::find_by_id(conn, auth.id)
+        .await?
+        .ok_or(ApiError::Unauthorized {
+            code: "invalid_token",
+            message: "the account of this token no longer exists",
+        })?;
+    Ok((
+        Actor {
+            user_id: me.id,
+            role: role(me.account_type),
+        },
+        me.province,
+    ))
+}
+
+fn amount(field: &'static str, kg: f64) -> Result<Grams, ApiError> {
+    Grams::from_kg(kg).map_err(|e| sitga_user::ValidationError::new(field, e.0).into())
+}
+
+/// An amount to post.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePickupRequest {
+    /// Kilograms, 0.1 … 1,000 in 0.1 steps.
+    pub amount_kg: f64,
+}
+
+/// Post an offer (cafe) or a request (recycler)
+///
+/// Cafes post supply offers, recyclers post demand requests; other accounts
+/// get 403. The province is the poster's profile province.
+#[api_v2_operation(tags(Pickups))]
+pub async fn create(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: JsonBody<CreatePickupRequest>,
+) -> Result<CreatedJson<PickupDto>, ApiError> {
+    let grams = amount("amount_kg", body.0.amount_kg)?;
+    let mut conn = state.db.get().await?;
+    let (me, province) = actor(&mut conn, &auth).await?;
+    let kind = kind_for(me.role).ok_or(ApiError::Forbidden {
+        code: "not_cafe_or_recycler",
+        message: "only cafe and recycler accounts post pickups",
+    })?;
+    let row = pickups::insert(
+        &mut conn,
+        me.user_id,
+        kind,
+        grams,
+        province.map(Province::code),
+    )
+    .await?;
+    tracing::info!(
+        user_id = me.user_id,
+        pickup_id = row.id,
+        grams = grams.get(),
+        "pickup posted"
+    );
+    Ok(CreatedJson(one(&mut conn, row).await?))
+}
+
+/// Pickup id.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct PickupPath {
+    /// Pickup id.
+    pub id: i64,
+}
+
+/// The weight found at collection.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// Kilograms weighed, 0.1 … 1,000.
+    pub measured_kg: f64,
+}
+
+fn move_error(e: MoveError) -> ApiError {
+    match e {
+        MoveError::WrongActor => ApiError::Forbidden {
+            code: "not_allowed",
+            message: "you may not do this to this pickup",
+        },
+        MoveError::IllegalTransition { .. } => ApiError::Conflict {
+            code: "illegal_transition",
+            message: e.to_string(),
+            field: None,
+        },
+    }
+}
+
+async fn make_move(
+    state: &AppState,
+    auth: &AuthUser,
+    id: i64,
+    action: Action,
+    measured: Option<Grams>,
+) -> Result<PickupDto, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let (me, _) = actor(&mut tx, auth).await?;
+    let row = pickups::find(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound("pickup"))?;
+    let moved = decide(&row.snapshot(), action, me).map_err(move_error)?;
+    if !pickups::apply_move(&mut tx, id, row.version, moved, measured).await? {
+        return Err(ApiError::Conflict {
+            code: "illegal_transition",
+            message: "the pickup changed meanwhile; reload it".into(),
+            field: None,
+        });
+    }
+    if action == Action::Complete {
+        // Both sides of a completed pickup may earn badges with it.
+        crate::awards::award_pickup_badges(&mut tx, row.owner_id).await?;
+        if let Some(collector) = moved.collector_id {
+            crate::awards::award_pickup_badges(&mut tx, collector).await?;
+        }
+    }
+    let after = pickups::find(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound("pickup"))?;
+    let dto = one(&mut tx, after).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = me.user_id, pickup_id = id, status = %dto.status, "pickup moved");
+    Ok(dto)
+}
+
+/// Claim a waiting offer (recycler): `waiting → on_way`
+#[api_v2_operation(tags(Pickups))]
+pub async fn claim(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<PickupPath>,
+) -> Result<web::Json<PickupDto>, ApiError> {
+    Ok(web::Json(
+        make_move(&state, &auth, path.id, Action::Claim, None).await?,
+    ))
+}
+
+/// Report it collected (the collector): `on_way → completed`
+#[api_v2_operation(tags(Pickups))]
+pub async fn complete(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<PickupPath>,
+    body: JsonBody<CompleteRequest>,
+) -> Result<web::Json<PickupDto>, ApiError> {
+    let measured = amount("measured_kg", body.0.measured_kg)?;
+    Ok(web::Json(
+        make_move(&state, &auth, path.id, Action::Complete, Some(measured)).await?,
+    ))
+}
+
+/// Withdraw a waiting pickup (its owner): `waiting → cancelled`
+#[api_v2_operation(tags(Pickups))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<PickupPath>,
+) -> Result<web::Json<PickupDto>, ApiError> {
+    Ok(web::Json(
+        make_move(&state, &auth, path.id, Action::Cancel, None).await?,
+    ))
+}
+
+/// A page of pickups.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct PickupPage {
+    /// Pickups, newest first.
+    pub items: Vec<PickupDto>,
+    /// Page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// All of them.
+    pub total: i64,
+}
+
+/// Your pickups (posted or collected)
+#[api_v2_operation(tags(Pickups))]
+pub async fn mine(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<PickupPage>, ApiError> {
+    let (page, per_page, offset) = query.0.resolve()?;
+    let mut conn = state.db.get().await?;
+    let (rows, total) = pickups::of_user(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    Ok(web::Json(PickupPage {
+        items: to_dtos(&mut conn, rows).await?,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// `?month=YYYY-MM` (default: this month, UTC).
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    /// Month, `YYYY-MM`.
+    pub month: Option<String>,
+}
+
+/// Your month in numbers.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SummaryDto {
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// Kilograms you posted (not cancelled).
+    pub posted_kg: f64,
+    /// Kilograms completed (given or collected; weighed).
+    pub completed_kg: f64,
+    /// Pickups completed.
+    pub completed_count: i64,
+}
+
+/// Your monthly summary
+#[api_v2_operation(tags(Pickups))]
+pub async fn summary(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<SummaryQuery>,
+) -> Result<web::Json<SummaryDto>, ApiError> {
+    let month = match query.0.month.as_deref() {
+        Some(text) => Month::parse(text).ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_query",
+            message: "month must be YYYY-MM".into(),
+            field: Some("month".into()),
+        })?,
+        None => {
+            let now = Utc::now();
+            Month {
+                year: now.year(),
+                month: now.month(),
+            }
+        }
+    };
+    let (from, to) = pickups::month_range(month.year, month.month)
+        .ok_or(ApiError::internal("bad month range"))?;
+    let mut conn = state.db.get().await?;
+    let (posted, completed, count) = pickups::summary(&mut conn, auth.id, from, to).await?;
+    Ok(web::Json(SummaryDto {
+        month: format!("{:04}-{:02}", month.year, month.month),
+        posted_kg: Grams::from_stored(posted).kg(),
+        completed_kg: Grams::from_stored(completed).kg(),
+        completed_count: count,
+    }))
+}
+
+/// Filters for open offers.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenQuery {
+    /// Province code or name.
+    pub province: Option<String>,
+    /// Page.
+    pub page: Option<u32>,
+    /// Page size.
+    pub per_page: Option<u32>,
+}
+
+/// Waiting supply offers (for recyclers)
+#[api_v2_operation(tags(Pickups))]
+pub async fn open(
+    state: web::Data<AppState>,
+    _auth: AuthUser,
+    query: QueryParams<OpenQuery>,
+) -> Result<web::Json<Vec<PickupDto>>, ApiError> {
+    let q = query.0;
+    let (_, per_page, offset) = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .resolve()?;
+    let province = q.province.as_deref().map(Province::parse).transpose()?;
+    let mut conn = state.db.get().await?;
+    let rows = pickups::open_supply(
+        &mut conn,
+        province.map(Province::code),
+        offset,
+        i64::from(per_page),
+    )
+    .await?;
+    Ok(web::Json(to_dtos(&mut conn, rows).await?))
+}
+
+/// `?type=cafe|recycler&period=month|all`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RankingQuery {
+    /// `cafe` (grams given) or `recycler` (grams collected).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `month` (this month, default) or `all`.
+    pub period: Option<String>,
+}
+
+/// A ranking line.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct RankDto {
+    /// 1, 2, … (equal amounts share a rank).
+    pub rank: i64,
+    /// Nickname.
+    pub nickname: String,
+    /// Kilograms.
+    pub kg: f64,
+}
+
+/// Rankings of cafes or recyclers
+#[api_v2_operation(tags(Pickups))]
+pub async fn rankings(
+    state: web::Data<AppState>,
+    query: QueryParams<RankingQuery>,
+) -> Result<web::Json<Vec<RankDto>>, ApiError> {
+    let q = query.0;
+    let side = match q.kind.as_str() {
+        "cafe" => RankingSide::Cafes,
+        "recycler" => RankingSide::Recyclers,
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: "type must be cafe or recycler".into(),
+                field: Some("type".into()),
+            });
+        }
+    };
+    let since = match q.period.as_deref().unwrap_or("month") {
+        "all" => None,
+        "month" => {
+            let now = Utc::now();
+            pickups::month_range(now.year(), now.month()).map(|(from, _)| from)
+        }
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: "period must be month or all".into(),
+                field: Some("period".into()),
+            });
+        }
+    };
+    let mut conn = state.db.get().await?;
+    let rows = pickups::rankings(&mut conn, side, since, 100).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut last: Option<(i64, i64)> = None;
+    for (i, (nickname, grams)) in rows.into_iter().enumerate() {
+        let rank = match last {
+            Some((g, r)) if g == grams => r,
+            _ => i as i64 + 1,
+        };
+        last = Some((grams, rank));
+        out.push(RankDto {
+            rank,
+            nickname,
+            kg: Grams::from_stored(grams).kg(),
+        });
+    }
+    Ok(web::Json(out))
+}
+
+/// A badge of the catalogue.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct BadgeDto {
+    /// Code.
+    pub code: String,
+    /// Korean name.
+    pub name_ko: String,
+    /// English name.
+    pub name_en: String,
+    /// How to earn it (Korean).
+    pub how_ko: String,
+    /// How to earn it (English).
+    pub how_en: String,
+    /// `common`, `rare`, `epic` or `legendary`.
+    pub rarity: String,
+    /// Image URL.
+    pub image: String,
+    /// When it was awarded (on a user's list).
+    pub awarded_at: Option<DateTime<Utc>>,
+}
+
+fn badge_dto(b: badges::BadgeRow, at: Option<DateTime<Utc>>) -> BadgeDto {
+    BadgeDto {
+        code: b.code,
+        name_ko: b.name_ko,
+        name_en: b.name_en,
+        how_ko: b.how_ko,
+        how_en: b.how_en,
+        rarity: b.rarity,
+        image: b.image,
+        awarded_at: at,
+    }
+}
+
+/// The badge catalogue
+#[api_v2_operation(tags(Badges))]
+pub async fn catalogue(state: web::Data<AppState>) -> Result<web::Json<Vec<BadgeDto>>, ApiError> {
+    let mut conn = state.db.get().await?;
+    let rows = badges::catalogue(&mut conn).await?;
+    Ok(web::Json(
+        rows.into_iter().map(|b| badge_dto(b, None)).collect(),
+    ))
+}
+
+/// Your badges
+#[api_v2_operation(tags(Badges))]
+pub async fn my_badges(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<web::Json<Vec<BadgeDto>>, ApiError> {
+    let mut conn = state.db.get().await?;
+    let rows = badges::of_user(&mut conn, auth.id).await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|(b, at)| badge_dto(b, Some(at)))
+            .collect(),
+    ))
+}
+
+/// Nickname.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct NicknamePath {
+    /// A user's nickname.
+    pub nickname: String,
+}
+
+/// A user's badges (public profile)
+#[api_v2_operation(tags(Badges))]
+pub async fn user_badges(
+    state: web::Data<AppState>,
+    path: web::Path<NicknamePath>,
+) -> Result<web::Json<Vec<BadgeDto>>, ApiError> {
+    let nickname =
+        sitga_user::Nickname::parse(&path.nickname).map_err(|_| ApiError::NotFound("user"))?;
+    let mut conn = state.db.get().await?;
+    let id = users::id_by_nickname(&mut conn, &nickname)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let rows = badges::of_user(&mut conn, id).await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|(b, at)| badge_dto(b, Some(at)))
+            .collect(),
+    ))
+}

@@ -1,0 +1,384 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+use sitga_testkit::{TestApp, TestUser, expect_error, expect_json};
+
+async fn post(app: &TestApp, who: &TestUser, path: &str, body: Option<Value>) -> reqwest::Response {
+    app.send(Method::POST, path, Some(&who.access_token), body)
+        .await
+}
+
+#[tokio::test]
+async fn pickup_lifecycle_badges_and_rankings() {
+    let app = TestApp::spawn().await;
+    let cafe = app
+        .user()
+        .nickname("바다카페")
+        .cafe()
+        .province("seoul")
+        .create()
+        .await;
+    let recycler = app
+        .user()
+        .nickname("그린수거")
+        .recycler()
+        .province("서울특별시")
+        .create()
+        .await;
+    let other_recycler = app.user().recycler().create().await;
+    let member = app.user().create().await;
+
+    let offer = expect_json(
+        post(
+            &app,
+            &cafe,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": 2.5})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(offer["kind"], "supply");
+    assert_eq!(offer["status"], "waiting");
+    assert_eq!(offer["amount_kg"], 2.5);
+    assert_eq!(offer["province"], "seoul");
+    let id = offer["id"].as_i64().unwrap();
+    let demand = expect_json(
+        post(
+            &app,
+            &recycler,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": 150})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(demand["kind"], "demand");
+    expect_error(
+        post(
+            &app,
+            &member,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": 1})),
+        )
+        .await,
+        403,
+        "not_cafe_or_recycler",
+    )
+    .await;
+    for bad in [
+        json!({"amount_kg": 0}),
+        json!({"amount_kg": 0.05}),
+        json!({"amount_kg": 1000.1}),
+        json!({"amount_kg": 1.25}),
+    ] {
+        let err = expect_error(
+            post(&app, &cafe, "/api/v1/pickups", Some(bad)).await,
+            400,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(err["field"], "amount_kg");
+    }
+    expect_error(
+        post(
+            &app,
+            &cafe,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": "2"})),
+        )
+        .await,
+        400,
+        "invalid_field",
+    )
+    .await;
+
+    // Open offers, by province.
+    let open = expect_json(
+        app.get(
+            "/api/v1/pickups/open?province=Seoul",
+            Some(&recycler.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    let open = expect_json(
+        app.get(
+            "/api/v1/pickups/open?province=busan",
+            Some(&recycler.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(open.as_array().unwrap().is_empty());
+
+    // waiting → on_way → completed, with the wrong actors refused.
+    expect_error(
+        post(&app, &cafe, &format!("/api/v1/pickups/{id}/claim"), None).await,
+        403,
+        "not_allowed",
+    )
+    .await;
+    let claimed = expect_json(
+        post(
+            &app,
+            &recycler,
+            &format!("/api/v1/pickups/{id}/claim"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(claimed["status"], "on_way");
+    assert_eq!(claimed["collector"], "그린수거");
+    assert!(claimed["claimed_at"].is_string());
+    expect_error(
+        post(
+            &app,
+            &other_recycler,
+            &format!("/api/v1/pickups/{id}/claim"),
+            None,
+        )
+        .await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    expect_error(
+        post(&app, &cafe, &format!("/api/v1/pickups/{id}/cancel"), None).await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    expect_error(
+        post(
+            &app,
+            &other_recycler,
+            &format!("/api/v1/pickups/{id}/complete"),
+            Some(json!({"measured_kg": 2.4})),
+        )
+        .await,
+        403,
+        "not_allowed",
+    )
+    .await;
+    let done = expect_json(
+        post(
+            &app,
+            &recycler,
+            &format!("/api/v1/pickups/{id}/complete"),
+            Some(json!({"measured_kg": 12.4})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["measured_kg"], 12.4);
+    expect_error(
+        post(
+            &app,
+            &recycler,
+            &format!("/api/v1/pickups/{id}/complete"),
+            Some(json!({"measured_kg": 1})),
+        )
+        .await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    expect_error(
+        post(&app, &recycler, "/api/v1/pickups/999999/claim", None).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Badges earned with the completion, on both sides.
+    let mine = expect_json(
+        app.get("/api/v1/me/badges", Some(&cafe.access_token)).await,
+        200,
+    )
+    .await;
+    let codes: Vec<&str> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"first_donation"), "{codes:?}");
+    assert!(
+        codes.contains(&"lifetime_10kg"),
+        "12.4 kg weighed: {codes:?}"
+    );
+    assert!(codes.contains(&"province_first_month"), "{codes:?}");
+    let public = expect_json(
+        app.get(
+            "/api/v1/users/%EA%B7%B8%EB%A6%B0%EC%88%98%EA%B1%B0/badges",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(!public.as_array().unwrap().is_empty());
+    expect_error(
+        app.get("/api/v1/users/nobody_here/badges", None).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Cancelling is the owner's, while waiting.
+    let second = expect_json(
+        post(
+            &app,
+            &cafe,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": 1})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let sid = second["id"].as_i64().unwrap();
+    expect_error(
+        post(
+            &app,
+            &recycler,
+            &format!("/api/v1/pickups/{sid}/cancel"),
+            None,
+        )
+        .await,
+        403,
+        "not_allowed",
+    )
+    .await;
+    let cancelled = expect_json(
+        post(&app, &cafe, &format!("/api/v1/pickups/{sid}/cancel"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+
+    // My lists show only mine.
+    let mine = expect_json(
+        app.get("/api/v1/me/pickups", Some(&cafe.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(mine["total"], 2);
+    let theirs = expect_json(
+        app.get("/api/v1/me/pickups", Some(&member.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["total"], 0);
+
+    let summary = expect_json(
+        app.get("/api/v1/me/pickups/summary", Some(&cafe.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        summary["posted_kg"], 2.5,
+        "the cancelled 1 kg does not count"
+    );
+    assert_eq!(summary["completed_kg"], 12.4);
+    assert_eq!(summary["completed_count"], 1);
+    let past = expect_json(
+        app.get(
+            "/api/v1/me/pickups/summary?month=2020-01",
+            Some(&cafe.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(past["completed_count"], 0);
+    expect_error(
+        app.get(
+            "/api/v1/me/pickups/summary?month=2020-13",
+            Some(&cafe.access_token),
+        )
+        .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+
+    let ranks = expect_json(
+        app.get("/api/v1/rankings?type=cafe&period=all", None).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        ranks,
+        json!([{"rank": 1, "nickname": "바다카페", "kg": 12.4}])
+    );
+    let ranks = expect_json(app.get("/api/v1/rankings?type=recycler", None).await, 200).await;
+    assert_eq!(ranks[0]["nickname"], "그린수거");
+    expect_error(
+        app.get("/api/v1/rankings?type=fish", None).await,
+        400,
+        "invalid_query",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn badge_catalogue_matches_the_rules_and_sales_award_badges() {
+    let app = TestApp::spawn().await;
+    let catalogue = expect_json(app.get("/api/v1/badges", None).await, 200).await;
+    let codes: Vec<&str> = catalogue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["code"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = sitga_badge::CATALOGUE
+        .iter()
+        .map(|b| b.code.code())
+        .collect();
+    assert_eq!(codes, expected, "the seeded catalogue is the domain's");
+    for (row, badge) in catalogue
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(sitga_badge::CATALOGUE)
+    {
+        assert_eq!(row["name_ko"], badge.name_ko);
+        assert_eq!(row["rarity"], badge.rarity.code());
+    }
+
+    let seller = app.user().create().await;
+    let buyer = app.user().create().await;
+    app.charge(&buyer, 50_000).await;
+    let id = app.open_auction(&seller, 5_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    expect_json(app.bid(&buyer, id, 5_000).await, 201).await;
+    app.state().closer.close(id, true).await.unwrap();
+    let b = expect_json(
+        app.get("/api/v1/me/badges", Some(&buyer.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(b[0]["code"], "first_win");
+    let s = expect_json(
+        app.get("/api/v1/me/badges", Some(&seller.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(s[0]["code"], "first_sale");
+}

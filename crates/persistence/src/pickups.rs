@@ -1,0 +1,374 @@
+//! Coffee-grounds pickups and the supply/demand figures built from them.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use sitga_coffee_grounds::{Grams, Moved, PickupKind, PickupSnapshot, PickupStatus};
+
+use crate::schema::{pickups, users};
+use crate::time::{naive, now, utc};
+use crate::{DbConn, DbError, with_conn};
+
+/// A stored pickup.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = pickups)]
+pub struct Pickup {
+    /// Id.
+    pub id: i64,
+    /// Who posted it.
+    pub owner_id: i64,
+    kind: String,
+    /// Amount posted (grams).
+    pub grams: i64,
+    /// Amount weighed at completion (grams).
+    pub measured_grams: Option<i64>,
+    status: String,
+    /// The owner's province when posted.
+    pub province: Option<String>,
+    /// Who claimed it.
+    pub collector_id: Option<i64>,
+    /// Bumped by every move.
+    pub version: i64,
+    created_at: NaiveDateTime,
+    claimed_at: Option<NaiveDateTime>,
+    completed_at: Option<NaiveDateTime>,
+    cancelled_at: Option<NaiveDateTime>,
+}
+
+impl Pickup {
+    /// Supply or demand.
+    pub fn kind(&self) -> PickupKind {
+        PickupKind::parse(&self.kind).unwrap_or(PickupKind::Supply)
+    }
+
+    /// Status.
+    pub fn status(&self) -> PickupStatus {
+        PickupStatus::parse(&self.status).unwrap_or(PickupStatus::Cancelled)
+    }
+
+    /// The rules' view.
+    pub fn snapshot(&self) -> PickupSnapshot {
+        PickupSnapshot {
+            kind: self.kind(),
+            status: self.status(),
+            owner_id: self.owner_id,
+            collector_id: self.collector_id,
+        }
+    }
+
+    /// Posted at.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        utc(self.created_at)
+    }
+
+    /// Claimed at.
+    pub fn claimed_at(&self) -> Option<DateTime<Utc>> {
+        self.claimed_at.map(utc)
+    }
+
+    /// Completed at.
+    pub fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.completed_at.map(utc)
+    }
+
+    /// Cancelled at.
+    pub fn cancelled_at(&self) -> Option<DateTime<Utc>> {
+        self.cancelled_at.map(utc)
+    }
+}
+
+/// Posts a pickup.
+pub async fn insert(
+    conn: &mut DbConn,
+    owner_id: i64,
+    kind: PickupKind,
+    grams: Grams,
+    province: Option<&str>,
+) -> Result<Pickup, DbError> {
+    let insert = diesel::insert_into(pickups::table).values((
+        pickups::owner_id.eq(owner_id),
+        pickups::kind.eq(kind.code()),
+        pickups::grams.eq(grams.get()),
+        pickups::status.eq(PickupStatus::Waiting.code()),
+        pickups::province.eq(province),
+        pickups::created_at.eq(now()),
+    ));
+    with_conn!(conn, |c| insert.execute(c).await)?;
+    let id = crate::auctions::last_insert_id(conn).await?;
+    find(conn, id).await?.ok_or(DbError::NotFound)
+}
+
+/// Looks a pickup up.
+pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Pickup>, DbError> {
+    Ok(with_conn!(conn, |c| pickups::table
+        .find(id)
+        .select(Pickup::as_select())
+        .first(c)
+        .await
+        .optional())?)
+}
+
+/// Applies a decided move if the pickup is still at `expected_version`
+/// (`false`: someone else moved it first).
+pub async fn apply_move(
+    conn: &mut DbConn,
+    id: i64,
+    expected_version: i64,
+    moved: Moved,
+    measured: Option<Grams>,
+) -> Result<bool, DbError> {
+    let at = now();
+    let (claimed, completed, cancelled) = match moved.status {
+        PickupStatus::OnWay => (Some(at), None, None),
+        PickupStatus::Completed => (None, Some(at), None),
+        PickupStatus::Cancelled => (None, None, Some(at)),
+        PickupStatus::Waiting => (None, None, None),
+    };
+    let n = with_conn!(conn, |c| {
+        let target = pickups::table
+            .find(id)
+            .filter(pickups::version.eq(expected_version));
+        let base = diesel::update(target).set((
+            pickups::status.eq(moved.status.code()),
+            pickups::collector_id.eq(moved.collector_id),
+            pickups::version.eq(pickups::version + 1),
+        ));
+        let n = base.execute(c).await?;
+        if n == 1 {
+            if let Some(at) = claimed {
+                diesel::update(pickups::table.find(id))
+                    .set(pickups::claimed_at.eq(Some(at)))
+                    .execute(c)
+                    .await?;
+            }
+            if let Some(at) = completed {
+                diesel::update(pickups::table.find(id))
+                    .set((
+                        pickups::completed_at.eq(Some(at)),
+                        pickups::measured_grams.eq(measured.map(Grams::get)),
+                    ))
+                    .execute(c)
+                    .await?;
+            }
+            if let Some(at) = cancelled {
+                diesel::update(pickups::table.find(id))
+                    .set(pickups::cancelled_at.eq(Some(at)))
+                    .execute(c)
+                    .await?;
+            }
+        }
+        Ok::<usize, diesel::result::Error>(n)
+    })?;
+    Ok(n == 1)
+}
+
+/// Pickups a user posted or collected, newest first.
+pub async fn of_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Pickup>, i64), DbError> {
+    let rows = with_conn!(conn, |c| pickups::table
+        .filter(
+            pickups::owner_id
+                .eq(user_id)
+                .or(pickups::collector_id.eq(user_id))
+        )
+        .order(pickups::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Pickup::as_select())
+        .load(c)
+        .await)?;
+    let total: i64 = with_conn!(conn, |c| pickups::table
+        .filter(
+            pickups::owner_id
+                .eq(user_id)
+                .or(pickups::collector_id.eq(user_id))
+        )
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok((rows, total))
+}
+
+/// Waiting supply offers, oldest first, optionally in one province.
+pub async fn open_supply(
+    conn: &mut DbConn,
+    province: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Pickup>, DbError> {
+    let rows = with_conn!(conn, |c| {
+        let mut q = pickups::table
+            .filter(pickups::status.eq(PickupStatus::Waiting.code()))
+            .filter(pickups::kind.eq(PickupKind::Supply.code()))
+            .into_boxed();
+        if let Some(p) = province {
+            q = q.filter(pickups::province.eq(p));
+        }
+        q.order(pickups::id.asc())
+            .offset(offset)
+            .limit(limit)
+            .select(Pickup::as_select())
+            .load(c)
+            .await
+    })?;
+    Ok(rows)
+}
+
+/// Half-open UTC range of a calendar month.
+pub fn month_range(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    let end = NaiveDate::from_ymd_opt(ny, nm, 1)?;
+    Some((
+        start.and_hms_opt(0, 0, 0)?.and_utc(),
+        end.and_hms_opt(0, 0, 0)?.and_utc(),
+    ))
+}
+
+/// Grams a user posted (not cancelled) and completed (as owner or
+/// collector; the measured weight) within `[from, to)`.
+pub async fn summary(
+    conn: &mut DbConn,
+    user_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(i64, i64, i64), DbError> {
+    let (from, to) = (naive(from), naive(to));
+    let posted: Vec<i64> = with_conn!(conn, |c| pickups::table
+        .filter(pickups::owner_id.eq(user_id))
+        .filter(pickups::status.ne(PickupStatus::Cancelled.code()))
+        .filter(pickups::created_at.ge(from))
+        .filter(pickups::created_at.lt(to))
+        .select(pickups::grams)
+        .load(c)
+        .await)?;
+    let completed: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| pickups::table
+        .filter(
+            pickups::owner_id
+                .eq(user_id)
+                .or(pickups::collector_id.eq(user_id))
+        )
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::completed_at.ge(from))
+        .filter(pickups::completed_at.lt(to))
+        .select((pickups::grams, pickups::measured_grams))
+        .load(c)
+        .await)?;
+    let completed_grams = completed.iter().map(|(g, m)| m.unwrap_or(*g)).sum();
+    Ok((posted.iter().sum(), completed_grams, completed.len() as i64))
+}
+
+/// Who ranks: cafes by grams given, recyclers by grams collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankingSide {
+    /// Owners of completed supply offers.
+    Cafes,
+    /// Collectors of completed supply offers.
+    Recyclers,
+}
+
+/// `(nickname, grams)`, most first, over completed pickups since `since`.
+pub async fn rankings(
+    conn: &mut DbConn,
+    side: RankingSide,
+    since: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let since = since.map(naive);
+    let rows: Vec<(i64, Option<i64>, i64, Option<i64>)> = with_conn!(conn, |c| {
+        let mut q = pickups::table
+            .filter(pickups::status.eq(PickupStatus::Completed.code()))
+            .filter(pickups::kind.eq(PickupKind::Supply.code()))
+            .into_boxed();
+        if let Some(since) = since {
+            q = q.filter(pickups::completed_at.ge(since));
+        }
+        q.select((
+            pickups::owner_id,
+            pickups::collector_id,
+            pickups::grams,
+            pickups::measured_grams,
+        ))
+        .load(c)
+        .await
+    })?;
+    let mut totals: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for (owner, collector, grams, measured) in rows {
+        let who = match side {
+            RankingSide::Cafes => Some(owner),
+            RankingSide::Recyclers => collector,
+        };
+        if let Some(who) = who {
+            *totals.entry(who).or_default() += measured.unwrap_or(grams);
+        }
+    }
+    let ids: Vec<i64> = totals.keys().copied().collect();
+    let names: Vec<(i64, String)> = with_conn!(conn, |c| users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::nickname))
+        .load(c)
+        .await)?;
+    let mut ranked: Vec<(String, i64)> = names
+        .into_iter()
+        .map(|(id, nick)| (nick, totals.get(&id).copied().unwrap_or(0)))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(ranked)
+}
+
+/// grams, measured grams, completed at, province.
+type CompletedRow = (i64, Option<i64>, Option<NaiveDateTime>, Option<String>);
+
+/// Completed pickups a user gave or collected: `(grams, completed_at,
+/// province)`, for badge rules.
+pub async fn completed_by(
+    conn: &mut DbConn,
+    user_id: i64,
+) -> Result<Vec<(i64, DateTime<Utc>, Option<String>)>, DbError> {
+    let rows: Vec<CompletedRow> = with_conn!(conn, |c| pickups::table
+        .filter(
+            pickups::owner_id
+                .eq(user_id)
+                .or(pickups::collector_id.eq(user_id))
+        )
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .select((
+            pickups::grams,
+            pickups::measured_grams,
+            pickups::completed_at,
+            pickups::province
+        ))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(g, m, at, p)| Some((m.unwrap_or(g), utc(at?), p)))
+        .collect())
+}
+
+/// Completed pickups in `province` within `[from, to)`.
+pub async fn completed_in_province(
+    conn: &mut DbConn,
+    province: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    let (from, to) = (naive(from), naive(to));
+    Ok(with_conn!(conn, |c| pickups::table
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::province.eq(province))
+        .filter(pickups::completed_at.ge(from))
+        .filter(pickups::completed_at.lt(to))
+        .count()
+        .get_result(c)
+        .await)?)
+}

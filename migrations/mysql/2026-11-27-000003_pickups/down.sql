@@ -1,0 +1,3 @@
+DROP TABLE user_badges;
+DROP TABLE badges;
+DROP TABLE pickups;
