@@ -211,8 +211,11 @@ async fn demo_data(settings: &Settings) -> CliResult {
         println!("demo data is already present");
     } else {
         println!(
-            "demo data added: {} accounts, {} auctions, {} bids",
-            summary.users_created, summary.auctions_opened, summary.bids_placed
+            "demo data added: {} accounts, {} auctions, {} bids, {} coffee-grounds pickups",
+            summary.users_created,
+            summary.auctions_opened,
+            summary.bids_placed,
+            summary.pickups_written
         );
     }
     println!(

@@ -31,6 +31,8 @@ pub struct DemoSummary {
     pub auctions_opened: usize,
     /// Bids accepted now.
     pub bids_placed: usize,
+    /// Coffee-grounds pickups written now.
+    pub pickups_written: usize,
     /// Whether the data was already there (nothing was added).
     pub already_present: bool,
 }
@@ -316,5 +318,155 @@ pub async fn seed(pool: &DbPool) -> Result<DemoSummary, DemoError> {
             closer.close(auction.id, true).await?;
         }
     }
+    seed_coffee(pool, &hash, &mut summary).await?;
     Ok(summary)
+}
+
+/// Short labels for demo account names, one per province.
+const PROVINCE_LABELS: &[(Province, &str)] = &[
+    (Province::Seoul, "서울"),
+    (Province::Busan, "부산"),
+    (Province::Daegu, "대구"),
+    (Province::Incheon, "인천"),
+    (Province::Gwangju, "광주"),
+    (Province::Daejeon, "대전"),
+    (Province::Ulsan, "울산"),
+    (Province::Sejong, "세종"),
+    (Province::Gyeonggi, "경기"),
+    (Province::Gangwon, "강원"),
+    (Province::Chungbuk, "충북"),
+    (Province::Chungnam, "충남"),
+    (Province::Jeonbuk, "전북"),
+    (Province::Jeonnam, "전남"),
+    (Province::Gyeongbuk, "경북"),
+    (Province::Gyeongnam, "경남"),
+    (Province::Jeju, "제주"),
+];
+
+/// Days of history the coffee-grounds demo covers.
+pub const HISTORY_DAYS: i64 = 120;
+
+/// ~40 cafes and 8 recyclers across the provinces, 120 days of supply and
+/// demand with a weekly rhythm (busier weekends) and a gentle upward trend,
+/// completed pickups and the badges they earn. Deterministic (fixed seed).
+async fn seed_coffee(
+    pool: &DbPool,
+    hash: &sitga_user::PasswordHash,
+    summary: &mut DemoSummary,
+) -> Result<(), DemoError> {
+    use chrono::{Datelike, Duration};
+    use rand::{Rng, SeedableRng};
+    use sitga_coffee_grounds::{Grams, PickupKind};
+    use sitga_persistence::pickups;
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x0051_176a);
+    let mut cafes: Vec<(i64, Province)> = Vec::new();
+    let mut recyclers: Vec<(i64, Province)> = Vec::new();
+    let mut tx = pool.begin().await?;
+    for i in 0..48usize {
+        let (province, label) = PROVINCE_LABELS[(i * 7) % PROVINCE_LABELS.len()];
+        // The big cities get more cafes.
+        let (province, label) = if i % 3 == 0 {
+            (Province::Seoul, "서울")
+        } else if i % 5 == 0 {
+            (Province::Gyeonggi, "경기")
+        } else {
+            (province, label)
+        };
+        let recycler = i >= 40;
+        let nickname = if recycler {
+            format!("{label}수거{:02}", i - 39)
+        } else {
+            format!("{label}카페{:02}", i + 1)
+        };
+        let email = if recycler {
+            format!("recycler{:02}@demo.sitga.kr", i - 39)
+        } else {
+            format!("cafe{:02}@demo.sitga.kr", i + 1)
+        };
+        let user = users::insert(
+            &mut tx,
+            &users::NewUser {
+                email: Email::parse(&email).map_err(invalid)?,
+                nickname: Nickname::parse(&nickname).map_err(invalid)?,
+                name: PersonName::parse(&nickname).map_err(invalid)?,
+                phone: None,
+                address: None,
+                province: Some(province),
+                account_type: if recycler {
+                    AccountType::Recycler
+                } else {
+                    AccountType::Cafe
+                },
+                password_hash: hash.clone(),
+            },
+        )
+        .await
+        .map_err(|e| DemoError::Invalid(e.to_string()))?;
+        summary.users_created += 1;
+        if recycler {
+            recyclers.push((user.id, province))
+        } else {
+            cafes.push((user.id, province))
+        }
+    }
+    let today = Utc::now();
+    for days_ago in (0..HISTORY_DAYS).rev() {
+        let day = today - Duration::days(days_ago);
+        let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        let trend = 1.0 + 0.004 * (HISTORY_DAYS - days_ago) as f64;
+        for &(cafe, province) in &cafes {
+            let chance = if weekend { 0.8 } else { 0.5 };
+            if !rng.random_bool(chance) {
+                continue;
+            }
+            let tenths =
+                (rng.random_range(5..=40) as f64 * trend * if weekend { 1.4 } else { 1.0 }).round();
+            let grams = Grams::from_kg(tenths / 10.0).map_err(invalid)?;
+            let created = day - Duration::minutes(rng.random_range(0..600));
+            // Older offers were collected within a day or two.
+            let completed = (days_ago >= 2 && !recyclers.is_empty()).then(|| {
+                let collector = recyclers[rng.random_range(0..recyclers.len())].0;
+                (
+                    collector,
+                    created + Duration::hours(rng.random_range(2..40)),
+                )
+            });
+            pickups::insert_historical(
+                &mut tx,
+                cafe,
+                PickupKind::Supply,
+                grams,
+                Some(province.code()),
+                created,
+                completed,
+            )
+            .await?;
+            summary.pickups_written += 1;
+        }
+        for &(recycler, province) in &recyclers {
+            if !rng.random_bool(if weekend { 0.2 } else { 0.45 }) {
+                continue;
+            }
+            let tenths = (rng.random_range(200..=1500) as f64 * trend).round();
+            let grams = Grams::from_kg(tenths / 10.0).map_err(invalid)?;
+            let created = day - Duration::minutes(rng.random_range(0..600));
+            pickups::insert_historical(
+                &mut tx,
+                recycler,
+                PickupKind::Demand,
+                grams,
+                Some(province.code()),
+                created,
+                None,
+            )
+            .await?;
+            summary.pickups_written += 1;
+        }
+    }
+    for &(id, _) in cafes.iter().chain(&recyclers) {
+        crate::awards::award_pickup_badges(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

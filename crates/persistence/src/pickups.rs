@@ -372,3 +372,93 @@ pub async fn completed_in_province(
         .get_result(c)
         .await)?)
 }
+
+/// Posted grams (not cancelled) per `(province, kind)` within `[from, to)`.
+pub async fn amounts_by_province(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(Option<String>, PickupKind, i64)>, DbError> {
+    let (from, to) = (naive(from), naive(to));
+    let rows: Vec<(Option<String>, String, i64)> = with_conn!(conn, |c| pickups::table
+        .filter(pickups::status.ne(PickupStatus::Cancelled.code()))
+        .filter(pickups::created_at.ge(from))
+        .filter(pickups::created_at.lt(to))
+        .select((pickups::province, pickups::kind, pickups::grams))
+        .load(c)
+        .await)?;
+    let mut totals: std::collections::BTreeMap<(Option<String>, &'static str), i64> =
+        std::collections::BTreeMap::new();
+    for (province, kind, grams) in rows {
+        let kind = PickupKind::parse(&kind).unwrap_or(PickupKind::Supply);
+        *totals.entry((province, kind.code())).or_default() += grams;
+    }
+    Ok(totals
+        .into_iter()
+        .map(|((p, k), g)| (p, PickupKind::parse(k).unwrap_or(PickupKind::Supply), g))
+        .collect())
+}
+
+/// Every pickup, newest first, filtered by province and status (operators).
+pub async fn list_all(
+    conn: &mut DbConn,
+    province: Option<&str>,
+    status: Option<PickupStatus>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Pickup>, i64), DbError> {
+    macro_rules! filtered {
+        () => {{
+            let mut q = pickups::table.into_boxed();
+            if let Some(p) = province {
+                q = q.filter(pickups::province.eq(p));
+            }
+            if let Some(s) = status {
+                q = q.filter(pickups::status.eq(s.code()));
+            }
+            q
+        }};
+    }
+    let rows = with_conn!(conn, |c| filtered!()
+        .order(pickups::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Pickup::as_select())
+        .load(c)
+        .await)?;
+    let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
+    Ok((rows, total))
+}
+
+/// Posts a pickup with its history already lived (demo data): created at
+/// `created_at`, and completed by `collector` `hours_to_complete` later when
+/// given.
+pub async fn insert_historical(
+    conn: &mut DbConn,
+    owner_id: i64,
+    kind: PickupKind,
+    grams: Grams,
+    province: Option<&str>,
+    created_at: DateTime<Utc>,
+    completed: Option<(i64, DateTime<Utc>)>,
+) -> Result<(), DbError> {
+    let status = if completed.is_some() {
+        PickupStatus::Completed
+    } else {
+        PickupStatus::Waiting
+    };
+    let insert = diesel::insert_into(pickups::table).values((
+        pickups::owner_id.eq(owner_id),
+        pickups::kind.eq(kind.code()),
+        pickups::grams.eq(grams.get()),
+        pickups::measured_grams.eq(completed.map(|_| grams.get())),
+        pickups::status.eq(status.code()),
+        pickups::province.eq(province),
+        pickups::collector_id.eq(completed.map(|(c, _)| c)),
+        pickups::created_at.eq(naive(created_at)),
+        pickups::claimed_at.eq(completed.map(|_| naive(created_at))),
+        pickups::completed_at.eq(completed.map(|(_, at)| naive(at))),
+    ));
+    with_conn!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dto;
 pub mod health;
 pub mod meta;
+pub mod monitor;
 pub mod pickups;
 pub mod users;
 pub mod wallet;
@@ -86,6 +87,11 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(
                     web::resource("/users/{nickname}/badges")
                         .route(web::get().to(pickups::user_badges)),
+                )
+                .service(web::resource("/monitor/amounts").route(web::get().to(monitor::amounts)))
+                .service(web::resource("/monitor/pickups").route(web::get().to(monitor::requests)))
+                .service(
+                    web::resource("/monitor/badges").route(web::get().to(monitor::badge_counts)),
                 ),
         );
 }

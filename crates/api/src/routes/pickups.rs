@@ -43,7 +43,8 @@ pub struct PickupDto {
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
-async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupDto>, ApiError> {
+/// Maps stored pickups, with nicknames.
+pub async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupDto>, ApiError> {
     let mut ids: Vec<i64> = rows
         .iter()
         .flat_map(|p| std::iter::once(p.owner_id).chain(p.collector_id))

@@ -382,3 +382,106 @@ async fn badge_catalogue_matches_the_rules_and_sales_award_badges() {
     .await;
     assert_eq!(s[0]["code"], "first_sale");
 }
+
+#[tokio::test]
+async fn operators_see_amounts_requests_and_badge_counts() {
+    let app = TestApp::spawn().await;
+    let operator = app.user().role(sitga_user::Role::Operator).create().await;
+    let member = app.user().create().await;
+    let busan_cafe = app.user().cafe().province("busan").create().await;
+    let jeju_recycler = app.user().recycler().province("jeju").create().await;
+    expect_json(
+        post(
+            &app,
+            &busan_cafe,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": 3.5})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    expect_json(
+        post(
+            &app,
+            &busan_cafe,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": 1.5})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    expect_json(
+        post(
+            &app,
+            &jeju_recycler,
+            "/api/v1/pickups",
+            Some(json!({"amount_kg": 100})),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    expect_error(
+        app.get("/api/v1/monitor/amounts", Some(&member.access_token))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    expect_error(
+        app.get("/api/v1/monitor/amounts", None).await,
+        401,
+        "missing_token",
+    )
+    .await;
+    let amounts = expect_json(
+        app.get("/api/v1/monitor/amounts", Some(&operator.access_token))
+            .await,
+        200,
+    )
+    .await;
+    let rows = amounts.as_array().unwrap();
+    assert_eq!(rows.len(), 17);
+    let busan = rows.iter().find(|r| r["province"] == "busan").unwrap();
+    assert_eq!(
+        (busan["supply_kg"].as_f64(), busan["demand_kg"].as_f64()),
+        (Some(5.0), Some(0.0))
+    );
+    assert_eq!(busan["name_ko"], "부산광역시");
+    let jeju = rows.iter().find(|r| r["province"] == "jeju").unwrap();
+    assert_eq!(jeju["demand_kg"], 100.0);
+
+    let table = expect_json(
+        app.get(
+            "/api/v1/monitor/pickups?province=busan&status=waiting",
+            Some(&operator.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(table["total"], 2);
+    expect_error(
+        app.get(
+            "/api/v1/monitor/pickups?status=lost",
+            Some(&operator.access_token),
+        )
+        .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    let counts = expect_json(
+        app.get("/api/v1/monitor/badges", Some(&operator.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        counts.as_array().unwrap().len(),
+        sitga_badge::CATALOGUE.len()
+    );
+}

@@ -1,0 +1,191 @@
+//! Operator views (admin or operator role): supply and demand by province,
+//! the request table, badge counts.
+
+use chrono::{Datelike, Utc};
+use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
+use serde::{Deserialize, Serialize};
+use sitga_coffee_grounds::{Grams, Month, PickupKind, PickupStatus};
+use sitga_persistence::{badges, pickups};
+use sitga_user::{Province, Role};
+
+use super::dto::PageQuery;
+use super::pickups::{PickupPage, to_dtos};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::state::AppState;
+
+/// `?month=YYYY-MM` (default this month, UTC).
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// Month.
+    pub month: Option<String>,
+}
+
+/// One province's figures.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ProvinceAmountDto {
+    /// Province code (`unknown` when posters set none).
+    pub province: String,
+    /// Korean name.
+    pub name_ko: String,
+    /// English name.
+    pub name_en: String,
+    /// Kilograms offered by cafes.
+    pub supply_kg: f64,
+    /// Kilograms requested by recyclers.
+    pub demand_kg: f64,
+}
+
+fn month_of(query: Option<&str>) -> Result<Month, ApiError> {
+    match query {
+        Some(text) => Month::parse(text).ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_query",
+            message: "month must be YYYY-MM".into(),
+            field: Some("month".into()),
+        }),
+        None => {
+            let now = Utc::now();
+            Ok(Month {
+                year: now.year(),
+                month: now.month(),
+            })
+        }
+    }
+}
+
+/// Supply and demand by province for a month (operators)
+#[api_v2_operation(tags(Monitor))]
+pub async fn amounts(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<MonthQuery>,
+) -> Result<web::Json<Vec<ProvinceAmountDto>>, ApiError> {
+    auth.require(Role::Operator)?;
+    let month = month_of(query.0.month.as_deref())?;
+    let (from, to) =
+        pickups::month_range(month.year, month.month).ok_or(ApiError::internal("bad month"))?;
+    let mut conn = state.db.get().await?;
+    let rows = pickups::amounts_by_province(&mut conn, from, to).await?;
+    let mut out: Vec<ProvinceAmountDto> = Province::ALL
+        .iter()
+        .map(|p| ProvinceAmountDto {
+            province: p.code().into(),
+            name_ko: p.name_ko().into(),
+            name_en: p.name_en().into(),
+            supply_kg: 0.0,
+            demand_kg: 0.0,
+        })
+        .collect();
+    for (province, kind, grams) in rows {
+        let code = province.unwrap_or_else(|| "unknown".into());
+        let entry = match out.iter_mut().position(|d| d.province == code) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(ProvinceAmountDto {
+                    province: code,
+                    name_ko: "미지정".into(),
+                    name_en: "Unknown".into(),
+                    supply_kg: 0.0,
+                    demand_kg: 0.0,
+                });
+                let last = out.len() - 1;
+                &mut out[last]
+            }
+        };
+        let kg = Grams::from_stored(grams).kg();
+        match kind {
+            PickupKind::Supply => entry.supply_kg += kg,
+            PickupKind::Demand => entry.demand_kg += kg,
+        }
+    }
+    Ok(web::Json(out))
+}
+
+/// Filters for the request table.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestsQuery {
+    /// Province code or name.
+    pub province: Option<String>,
+    /// `waiting`, `on_way`, `completed` or `cancelled`.
+    pub status: Option<String>,
+    /// Page.
+    pub page: Option<u32>,
+    /// Page size.
+    pub per_page: Option<u32>,
+}
+
+/// Every pickup, filterable (operators)
+#[api_v2_operation(tags(Monitor))]
+pub async fn requests(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<RequestsQuery>,
+) -> Result<web::Json<PickupPage>, ApiError> {
+    auth.require(Role::Operator)?;
+    let q = query.0;
+    let (page, per_page, offset) = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .resolve()?;
+    let province = q.province.as_deref().map(Province::parse).transpose()?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(PickupStatus::parse(s).ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_query",
+            message: "status must be waiting, on_way, completed or cancelled".into(),
+            field: Some("status".into()),
+        })?),
+    };
+    let mut conn = state.db.get().await?;
+    let (rows, total) = pickups::list_all(
+        &mut conn,
+        province.map(Province::code),
+        status,
+        offset,
+        i64::from(per_page),
+    )
+    .await?;
+    Ok(web::Json(PickupPage {
+        items: to_dtos(&mut conn, rows).await?,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// How many users hold a badge.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct BadgeCountDto {
+    /// Badge code.
+    pub code: String,
+    /// Holders.
+    pub holders: i64,
+}
+
+/// Holders per badge (operators)
+#[api_v2_operation(tags(Monitor))]
+pub async fn badge_counts(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<web::Json<Vec<BadgeCountDto>>, ApiError> {
+    auth.require(Role::Operator)?;
+    let mut conn = state.db.get().await?;
+    let catalogue = badges::catalogue(&mut conn).await?;
+    let counts = badges::counts(&mut conn).await?;
+    Ok(web::Json(
+        catalogue
+            .into_iter()
+            .map(|b| BadgeCountDto {
+                holders: counts
+                    .iter()
+                    .find(|(c, _)| *c == b.code)
+                    .map_or(0, |(_, n)| *n),
+                code: b.code,
+            })
+            .collect(),
+    ))
+}
