@@ -13,7 +13,7 @@ COPY --from=build /src/target/release/sitga /usr/local/bin/sitga
 COPY assets /usr/share/sitga/assets
 USER sitga
 WORKDIR /var/lib/sitga
-ENV SITGA_BIND=0.0.0.0:8080 SITGA_LOG_FORMAT=json SITGA_DATA_DIR=/var/lib/sitga/data
+ENV SITGA_BIND=0.0.0.0:8080 SITGA_LOG_FORMAT=json SITGA_DATA_DIR=/var/lib/sitga/data SITGA_ASSETS_DIR=/usr/share/sitga/assets
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fs http://127.0.0.1:8080/health || exit 1
 ENTRYPOINT ["sitga"]

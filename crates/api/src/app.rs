@@ -27,6 +27,8 @@ pub struct AppParts {
     pub spec: Arc<serde_json::Value>,
     /// CORS origins.
     pub cors_origins: Vec<String>,
+    /// Where `/assets` files live.
+    pub assets_dir: std::path::PathBuf,
 }
 
 /// Root span with a `user_id` slot that the auth extractor fills in.
@@ -169,6 +171,18 @@ pub fn build(
         .wrap(cors(&parts.cors_origins))
         .wrap(parts.metrics)
         .wrap(TracingLogger::<SitgaRootSpan>::new())
+        // Static files and the operator dashboard (plain actix: files are no
+        // API operations).
+        .service(web::resource("/dashboard").route(web::get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, "/dashboard/"))
+                .finish()
+        })))
+        .service(
+            actix_files::Files::new("/dashboard", parts.assets_dir.join("dashboard"))
+                .index_file("index.html"),
+        )
+        .service(actix_files::Files::new("/assets", &parts.assets_dir))
         // Plain actix: a WebSocket upgrade is no OpenAPI operation.
         .service(web::resource("/ws").route(web::get().to(crate::ws::upgrade)))
         // Served ahead of paperclip's Swagger 2 handler on the same path.

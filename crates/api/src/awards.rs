@@ -3,7 +3,7 @@
 //! badge (a completed pickup, a closed auction), so an award commits with
 //! its cause.
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use sitga_badge::{BadgeCode, Stats, earned, longest_streak};
 use sitga_persistence::{DbConn, DbError, badges, pickups};
 
@@ -79,7 +79,7 @@ async fn award_all(
     let mut new = Vec::new();
     for code in earned(stats).into_iter().filter(|c| among.contains(c)) {
         if badges::award(conn, user_id, code).await? {
-            tracing::info!(user_id, badge = code.code(), at = %Utc::now(), "badge awarded");
+            tracing::debug!(user_id, badge = code.code(), "badge awarded");
             new.push(code);
         }
     }

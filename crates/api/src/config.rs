@@ -43,6 +43,16 @@ pub struct Settings {
     #[arg(long, env = "SITGA_WS_FRAMES_PER_SECOND", default_value_t = NonZeroU32::MIN.saturating_add(9), global = true)]
     pub ws_frames_per_second: NonZeroU32,
 
+    /// Directory of the files served under `/assets` and the operator
+    /// dashboard (`/dashboard`).
+    #[arg(
+        long,
+        env = "SITGA_ASSETS_DIR",
+        default_value = "assets",
+        global = true
+    )]
+    pub assets_dir: PathBuf,
+
     /// Address to listen on.
     #[arg(
         long,
@@ -134,6 +144,8 @@ pub struct AppConfig {
     pub redis_prefix: String,
     /// Sweeper schedule.
     pub sweep_cron: String,
+    /// Static files (badges, dashboard, vendored libraries).
+    pub assets_dir: PathBuf,
     /// Frames one WebSocket connection may send per second.
     pub ws_frames_per_second: NonZeroU32,
     /// Listen address.
@@ -211,6 +223,7 @@ impl Settings {
             database,
             redis_url,
             redis_prefix: self.redis_prefix.clone(),
+            assets_dir: self.assets_dir.clone(),
             ws_frames_per_second: self.ws_frames_per_second,
             sweep_cron: {
                 cron::Schedule::from_str(&self.sweep_cron).map_err(|e| {

@@ -130,6 +130,12 @@ pub async fn start(
         }
         SecretSource::Environment => {}
     }
+    if !config.assets_dir.join("dashboard").is_dir() {
+        tracing::warn!(
+            assets_dir = %config.assets_dir.display(),
+            "no dashboard under SITGA_ASSETS_DIR: /dashboard and /assets will answer 404"
+        );
+    }
     let applied = run_migrations(&config.database).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
@@ -176,6 +182,7 @@ pub async fn start(
         metrics: crate::metrics::build(&db).map_err(StartError::Metrics)?,
         spec: Arc::new(crate::openapi::spec()),
         cors_origins: config.cors_origins.clone(),
+        assets_dir: config.assets_dir.clone(),
     };
     let listener = match listener {
         Some(l) => l,

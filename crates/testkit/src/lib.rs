@@ -90,6 +90,7 @@ impl TestAppBuilder {
             // Tests share one Redis: keep each app's keys apart.
             redis_prefix: redis_prefix.clone(),
             sweep_cron: self.sweep_cron.clone(),
+            assets_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
             ws_frames_per_second: std::num::NonZeroU32::new(10).expect("non-zero"),
             bind: "127.0.0.1:0".parse().expect("address"),
             jwt_secret: TEST_JWT_SECRET.as_bytes().to_vec(),

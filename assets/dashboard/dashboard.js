@@ -1,0 +1,164 @@
+// Operator dashboard: logs in with the real API, then reads the operator
+// endpoints and draws them. Everything it shows comes from /api/v1.
+(() => {
+  "use strict";
+  const api = "/api/v1";
+  let token = sessionStorage.getItem("sitga.access_token");
+  const charts = {};
+
+  const el = (id) => document.getElementById(id);
+  const text = (tag, content, cls) => {
+    const node = document.createElement(tag);
+    node.textContent = content;
+    if (cls) node.className = cls;
+    return node;
+  };
+
+  async function call(path) {
+    const res = await fetch(api + path, { headers: { authorization: "Bearer " + token } });
+    if (res.status === 401) {
+      sessionStorage.removeItem("sitga.access_token");
+      token = null;
+      showLogin("세션이 만료되었습니다. 다시 로그인하세요. (Session expired.)");
+      throw new Error("unauthorized");
+    }
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.message || res.status);
+    return body;
+  }
+
+  function showLogin(message) {
+    el("board").hidden = true;
+    el("login").hidden = false;
+    el("login-error").textContent = message || "";
+  }
+
+  el("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    el("login-error").textContent = "";
+    const res = await fetch(api + "/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: el("email").value, password: el("password").value }),
+    });
+    const body = await res.json();
+    if (!res.ok) {
+      showLogin(body.message || "로그인 실패 (login failed)");
+      return;
+    }
+    token = body.access_token;
+    sessionStorage.setItem("sitga.access_token", token);
+    start();
+  });
+
+  async function start() {
+    let me;
+    try {
+      me = await call("/users/me");
+    } catch (e) {
+      return;
+    }
+    if (!me.roles.includes("admin") && !me.roles.includes("operator")) {
+      showLogin("운영자 계정이 아닙니다. (This account is not an operator.)");
+      return;
+    }
+    el("who").textContent = me.nickname;
+    el("login").hidden = true;
+    el("board").hidden = false;
+    await Promise.all([loadProvinces(), loadAmounts(), loadRequests(), loadRankings(), loadBadges()]);
+    document.body.dataset.loaded = "true";
+  }
+
+  async function loadProvinces() {
+    const provinces = await fetch(api + "/provinces").then((r) => r.json());
+    const select = el("filter-province");
+    for (const p of provinces) {
+      const option = text("option", p.name_ko + " " + p.name_en);
+      option.value = p.code;
+      select.appendChild(option);
+    }
+  }
+
+  async function loadAmounts() {
+    const rows = await call("/monitor/amounts");
+    const tbody = el("province-table").querySelector("tbody");
+    tbody.replaceChildren();
+    for (const r of rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.province = r.province;
+      tr.dataset.supply = String(r.supply_kg);
+      tr.dataset.demand = String(r.demand_kg);
+      tr.append(text("td", r.name_ko + " " + r.name_en), text("td", r.supply_kg.toFixed(1)), text("td", r.demand_kg.toFixed(1)));
+      tbody.appendChild(tr);
+    }
+    charts.province?.destroy();
+    charts.province = new Chart(el("province-chart"), {
+      type: "bar",
+      data: {
+        labels: rows.map((r) => r.name_ko),
+        datasets: [
+          { label: "공급 Supply", data: rows.map((r) => r.supply_kg), backgroundColor: "#582c0d" },
+          { label: "수요 Demand", data: rows.map((r) => r.demand_kg), backgroundColor: "#2ac1bc" },
+        ],
+      },
+      options: { animation: false, responsive: true },
+    });
+  }
+
+  const STATUS = { waiting: "대기중", on_way: "가는중", completed: "수거 완료", cancelled: "취소" };
+
+  async function loadRequests() {
+    const params = new URLSearchParams({ per_page: "100" });
+    if (el("filter-province").value) params.set("province", el("filter-province").value);
+    if (el("filter-status").value) params.set("status", el("filter-status").value);
+    const page = await call("/monitor/pickups?" + params);
+    el("requests-total").textContent = `${page.total}건 (requests)`;
+    el("requests-total").dataset.total = String(page.total);
+    const tbody = el("requests-table").querySelector("tbody");
+    tbody.replaceChildren();
+    for (const p of page.items) {
+      const tr = document.createElement("tr");
+      tr.append(
+        text("td", p.created_at.slice(0, 10)),
+        text("td", p.owner),
+        text("td", p.kind === "supply" ? "공급 supply" : "수요 demand"),
+        text("td", p.amount_kg.toFixed(1)),
+        text("td", (STATUS[p.status] || p.status) + " " + p.status, "status-" + p.status),
+        text("td", p.province || "-"),
+      );
+      tbody.appendChild(tr);
+    }
+  }
+  el("filter-province").addEventListener("change", loadRequests);
+  el("filter-status").addEventListener("change", loadRequests);
+
+  async function loadRankings() {
+    for (const type of ["cafe", "recycler"]) {
+      const rows = await call(`/rankings?type=${type}&period=month`);
+      const list = el("rank-" + type);
+      list.replaceChildren();
+      for (const r of rows.slice(0, 10)) {
+        const li = text("li", `${r.nickname} — ${r.kg.toFixed(1)} kg`);
+        li.dataset.kg = String(r.kg);
+        list.appendChild(li);
+      }
+    }
+  }
+
+  async function loadBadges() {
+    const [counts, catalogue] = await Promise.all([call("/monitor/badges"), call("/badges")]);
+    const names = Object.fromEntries(catalogue.map((b) => [b.code, b.name_ko]));
+    charts.badges?.destroy();
+    charts.badges = new Chart(el("badge-chart"), {
+      type: "bar",
+      data: {
+        labels: counts.map((c) => names[c.code] || c.code),
+        datasets: [{ label: "보유자 Holders", data: counts.map((c) => c.holders), backgroundColor: "#e3cec5" }],
+      },
+      options: { animation: false, indexAxis: "y" },
+    });
+    el("badge-chart").dataset.holders = JSON.stringify(Object.fromEntries(counts.map((c) => [c.code, c.holders])));
+  }
+
+  if (token) start(); else showLogin();
+})();

@@ -1,0 +1,64 @@
+// Drives the operator dashboard in headless Chromium: log in as the demo
+// operator, wait for the charts, check that what the page shows equals what
+// the API says, and save a screenshot.
+//   node tests/browser/dashboard.mjs BASE_URL EMAIL PASSWORD SCREENSHOT
+import { chromium } from "playwright-core";
+
+const [base, email, password, screenshot] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const fail = (message) => {
+  console.error("dashboard check failed: " + message);
+  process.exitCode = 1;
+};
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1600 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(base + "/dashboard/");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("#login-form button");
+  await page.waitForSelector("body[data-loaded=true]", { timeout: 20000 });
+
+  // What the API says, with the page's own token.
+  const token = await page.evaluate(() => sessionStorage.getItem("sitga.access_token"));
+  const amounts = await (await fetch(base + "/api/v1/monitor/amounts", { headers: { authorization: "Bearer " + token } })).json();
+
+  // The table and the chart show exactly those numbers.
+  const rows = await page.$$eval("#province-table tbody tr", (trs) =>
+    trs.map((tr) => ({ province: tr.dataset.province, supply: Number(tr.dataset.supply), demand: Number(tr.dataset.demand) })));
+  if (rows.length !== amounts.length) fail(`table has ${rows.length} provinces, API ${amounts.length}`);
+  for (const a of amounts) {
+    const row = rows.find((r) => r.province === a.province);
+    if (!row || Math.abs(row.supply - a.supply_kg) > 1e-9 || Math.abs(row.demand - a.demand_kg) > 1e-9) {
+      fail(`province ${a.province}: page ${JSON.stringify(row)} vs API ${a.supply_kg}/${a.demand_kg}`);
+    }
+  }
+  const series = await page.evaluate(() => Chart.getChart("province-chart").data.datasets.map((d) => d.data));
+  if (JSON.stringify(series[0]) !== JSON.stringify(amounts.map((a) => a.supply_kg))) fail("supply series differs from the API");
+  if (JSON.stringify(series[1]) !== JSON.stringify(amounts.map((a) => a.demand_kg))) fail("demand series differs from the API");
+  const supplyTotal = amounts.reduce((s, a) => s + a.supply_kg, 0);
+  if (!(supplyTotal > 0)) fail("no supply this month in the demo data");
+
+  const total = Number(await page.getAttribute("#requests-total", "data-total"));
+  if (!(total > 0)) fail("request table is empty");
+  const cafes = await page.$$eval("#rank-cafe li", (lis) => lis.length);
+  if (cafes === 0) fail("no cafe ranking");
+  const holders = JSON.parse(await page.getAttribute("#badge-chart", "data-holders"));
+  if (!(holders.first_donation > 0)) fail("badge counts missing");
+  for (const id of ["#chain-status", "#forecast-status"]) {
+    if (!(await page.isVisible(id))) fail(id + " notice not shown");
+  }
+  if (errors.length) fail("page errors: " + errors.join("; "));
+
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`dashboard ok: ${amounts.length} provinces, supply ${supplyTotal.toFixed(1)} kg, ${total} requests; screenshot ${screenshot}`);
+} finally {
+  await browser.close();
+}
