@@ -85,3 +85,28 @@ async fn award_all(
     }
     Ok(new)
 }
+
+/// The daily safety net: re-derives every badge from the data, awarding
+/// any an event missed (each user in a transaction of its own). Returns how
+/// many badges were new.
+pub async fn sweep_all(db: &sitga_persistence::DbPool) -> Result<usize, DbError> {
+    let (participants, sales) = {
+        let mut conn = db.get().await?;
+        (
+            pickups::participants(&mut conn).await?,
+            sitga_persistence::auctions::sales(&mut conn).await?,
+        )
+    };
+    let mut awarded = 0;
+    for user in participants {
+        let mut tx = db.begin().await?;
+        awarded += award_pickup_badges(&mut tx, user).await?.len();
+        tx.commit().await?;
+    }
+    for (seller, winner) in sales {
+        let mut tx = db.begin().await?;
+        award_sale_badges(&mut tx, seller, winner).await?;
+        tx.commit().await?;
+    }
+    Ok(awarded)
+}

@@ -1,5 +1,6 @@
 //! Background jobs on apalis: a close job scheduled per auction at its end,
-//! and the every-second sweeper (apalis-cron) as the safety net.
+//! the every-second sweeper (apalis-cron) as the closing safety net, and the
+//! daily badge safety net.
 //!
 //! The queue is Redis-backed when `REDIS_URL` is set (jobs survive restarts
 //! and any instance may run them) and in memory in embedded mode (a timer
@@ -135,6 +136,15 @@ async fn close_job(
     }
 }
 
+async fn badge_tick(_tick: Tick, closer: Data<Closer>) -> Result<(), BoxDynError> {
+    let awarded = crate::awards::sweep_all(closer.db()).await?;
+    tracing::info!(awarded, "daily badge safety net done");
+    Ok(())
+}
+
+/// The badge safety net runs daily at 03:00 UTC.
+const BADGE_CRON: &str = "0 0 3 * * *";
+
 async fn sweep_tick(_tick: Tick, closer: Data<Closer>) -> Result<(), BoxDynError> {
     closer.sweep().await?;
     Ok(())
@@ -152,6 +162,8 @@ pub async fn run(
     let schedule =
         cron::Schedule::from_str(sweep_cron).map_err(|e| format!("bad sweep schedule: {e}"))?;
     let sweeper_closer = closer.clone();
+    let badge_closer = closer.clone();
+    let badge_schedule = cron::Schedule::from_str(BADGE_CRON).map_err(|e| e.to_string())?;
     let monitor = Monitor::new()
         .shutdown_timeout(Duration::from_secs(10))
         .register(move |_| {
@@ -159,6 +171,12 @@ pub async fn run(
                 .backend(CronScheduler::new(schedule.clone()))
                 .data(sweeper_closer.clone())
                 .build(sweep_tick)
+        })
+        .register(move |_| {
+            WorkerBuilder::new("badge-safety-net")
+                .backend(CronScheduler::new(badge_schedule.clone()))
+                .data(badge_closer.clone())
+                .build(badge_tick)
         });
     let monitor = match backend {
         CloseBackend::Redis(storage) => monitor.register(move |_| {

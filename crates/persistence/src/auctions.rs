@@ -595,3 +595,16 @@ pub async fn chat_history(
     rows.reverse();
     Ok(rows)
 }
+
+/// `(seller, winner)` of every sold auction.
+pub async fn sales(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, DbError> {
+    let rows: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| auctions::table
+        .filter(auctions::status.eq(AuctionStatus::Sold.code()))
+        .select((auctions::seller_id, auctions::leader_id))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(s, w)| Some((s, w?)))
+        .collect())
+}

@@ -462,3 +462,19 @@ pub async fn insert_historical(
     with_conn!(conn, |c| insert.execute(c).await)?;
     Ok(())
 }
+
+/// Everyone who gave or collected a completed pickup.
+pub async fn participants(conn: &mut DbConn) -> Result<Vec<i64>, DbError> {
+    let rows: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| pickups::table
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .select((pickups::owner_id, pickups::collector_id))
+        .load(c)
+        .await)?;
+    let mut ids: Vec<i64> = rows
+        .into_iter()
+        .flat_map(|(o, c)| std::iter::once(o).chain(c))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}

@@ -485,3 +485,58 @@ async fn operators_see_amounts_requests_and_badge_counts() {
         sitga_badge::CATALOGUE.len()
     );
 }
+
+/// The daily safety net awards what an event did not (here: history written
+/// directly, as an import would).
+#[tokio::test]
+async fn the_badge_safety_net_catches_up() {
+    let app = TestApp::spawn().await;
+    let cafe = app.user().cafe().province("jeju").create().await;
+    let recycler = app.user().recycler().create().await;
+    {
+        let mut conn = app.db.get().await.unwrap();
+        let at = chrono::Utc::now() - chrono::Duration::days(3);
+        sitga_persistence::pickups::insert_historical(
+            &mut conn,
+            cafe.id,
+            sitga_coffee_grounds::PickupKind::Supply,
+            sitga_coffee_grounds::Grams::from_kg(15.0).unwrap(),
+            Some("jeju"),
+            at,
+            Some((recycler.id, at + chrono::Duration::hours(3))),
+        )
+        .await
+        .unwrap();
+    }
+    let before = expect_json(
+        app.get("/api/v1/me/badges", Some(&cafe.access_token)).await,
+        200,
+    )
+    .await;
+    assert!(before.as_array().unwrap().is_empty());
+    let awarded = sitga_api::awards::sweep_all(&app.db).await.unwrap();
+    assert!(
+        awarded >= 4,
+        "first donation + 10 kg for both sides: {awarded}"
+    );
+    let after = expect_json(
+        app.get("/api/v1/me/badges", Some(&cafe.access_token)).await,
+        200,
+    )
+    .await;
+    let codes: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"first_donation") && codes.contains(&"lifetime_10kg"),
+        "{codes:?}"
+    );
+    assert_eq!(
+        sitga_api::awards::sweep_all(&app.db).await.unwrap(),
+        0,
+        "idempotent"
+    );
+}
