@@ -7,6 +7,21 @@ async fn post(app: &TestApp, who: &TestUser, path: &str, body: Option<Value>) ->
         .await
 }
 
+/// Posts an offer or request of `kg` as `who`, expecting 201.
+async fn post_pickup(app: &TestApp, who: &TestUser, kg: f64) -> Value {
+    expect_json(
+        post(
+            app,
+            who,
+            "/api/v1/pickups",
+            Some(json!({ "amount_kg": kg })),
+        )
+        .await,
+        201,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn pickup_lifecycle_badges_and_rankings() {
     let app = TestApp::spawn().await;
@@ -27,33 +42,13 @@ async fn pickup_lifecycle_badges_and_rankings() {
     let other_recycler = app.user().recycler().create().await;
     let member = app.user().create().await;
 
-    let offer = expect_json(
-        post(
-            &app,
-            &cafe,
-            "/api/v1/pickups",
-            Some(json!({"amount_kg": 2.5})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let offer = post_pickup(&app, &cafe, 2.5).await;
     assert_eq!(offer["kind"], "supply");
     assert_eq!(offer["status"], "waiting");
     assert_eq!(offer["amount_kg"], 2.5);
     assert_eq!(offer["province"], "seoul");
     let id = offer["id"].as_i64().unwrap();
-    let demand = expect_json(
-        post(
-            &app,
-            &recycler,
-            "/api/v1/pickups",
-            Some(json!({"amount_kg": 150})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let demand = post_pickup(&app, &recycler, 150.0).await;
     assert_eq!(demand["kind"], "demand");
     expect_error(
         post(
@@ -235,17 +230,7 @@ async fn pickup_lifecycle_badges_and_rankings() {
     .await;
 
     // Cancelling is the owner's, while waiting.
-    let second = expect_json(
-        post(
-            &app,
-            &cafe,
-            "/api/v1/pickups",
-            Some(json!({"amount_kg": 1})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let second = post_pickup(&app, &cafe, 1.0).await;
     let sid = second["id"].as_i64().unwrap();
     expect_error(
         post(
@@ -390,39 +375,9 @@ async fn operators_see_amounts_requests_and_badge_counts() {
     let member = app.user().create().await;
     let busan_cafe = app.user().cafe().province("busan").create().await;
     let jeju_recycler = app.user().recycler().province("jeju").create().await;
-    expect_json(
-        post(
-            &app,
-            &busan_cafe,
-            "/api/v1/pickups",
-            Some(json!({"amount_kg": 3.5})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    expect_json(
-        post(
-            &app,
-            &busan_cafe,
-            "/api/v1/pickups",
-            Some(json!({"amount_kg": 1.5})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    expect_json(
-        post(
-            &app,
-            &jeju_recycler,
-            "/api/v1/pickups",
-            Some(json!({"amount_kg": 100})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    post_pickup(&app, &busan_cafe, 3.5).await;
+    post_pickup(&app, &busan_cafe, 1.5).await;
+    post_pickup(&app, &jeju_recycler, 100.0).await;
 
     expect_error(
         app.get("/api/v1/monitor/amounts", Some(&member.access_token))
