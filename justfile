@@ -40,7 +40,7 @@ grant email role:
 openapi:
     UPDATE_SNAPSHOTS=1 cargo test -p sitga-api --test api openapi_snapshot
 
-# End-to-end curl smoke test of the binary
+# End-to-end HTTP smoke test of the binary
 smoke *args:
     scripts/smoke.sh {{args}}
 

@@ -25,7 +25,7 @@ case "$cmd" in
         case "${SITGA_TEST_DATABASE_URL:-${DATABASE_URL:-}}" in mysql://*) backend="mysql";; esac
         echo "[test] database backend: $backend; redis: ${REDIS_URL:-in-process}" >&2
         cargo test --locked --workspace "$@"
-        # The real binary, end to end with curl, on the same backend.
+        # The real binary, end to end over HTTP, on the same backend.
         scripts/smoke.sh "${DATABASE_URL:-}" "${REDIS_URL:-}"
         ;;
     *)

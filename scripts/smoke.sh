@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end smoke test of the real `sitga` binary with curl:
+# End-to-end smoke test of the real `sitga` binary over HTTP (python3's
+# urllib, so nothing beyond the README's prerequisites is needed):
 #   scripts/smoke.sh [DATABASE_URL] [REDIS_URL]
 # Starts sitga on a free port (embedded default when no URL is given), checks
 # /health, /ready, /docs and /openapi.json, walks sign-up → login → me →
@@ -25,19 +26,42 @@ cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 fail() { echo "smoke: $*" >&2; echo "--- sitga log ---" >&2; cat "$log" >&2; exit 1; }
+# One HTTP request: prints the status code, writes the body to $work/body.
+http() { # http METHOD URL [BODY] [TOKEN]
+    python3 - "$1" "$2" "${3:-}" "${4:-}" "$work/body" <<'PY'
+import sys, urllib.request, urllib.error
+method, url, body, token, out = sys.argv[1:6]
+req = urllib.request.Request(url, method=method, data=body.encode() if body else None)
+if body:
+    req.add_header("content-type", "application/json")
+if token:
+    req.add_header("authorization", "Bearer " + token)
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(NoRedirect)
+try:
+    with opener.open(req, timeout=10) as res:
+        status, data = res.status, res.read()
+except urllib.error.HTTPError as e:
+    status, data = e.code, e.read()
+except Exception:
+    status, data = 0, b""
+open(out, "wb").write(data)
+print(status)
+PY
+}
+
 for _ in $(seq 1 100); do
-    curl -fs "$base/health" >/dev/null 2>&1 && break
+    [ "$(http GET "$base/health")" = 200 ] && break
     kill -0 "$pid" 2>/dev/null || fail "sitga exited during start-up"
     sleep 0.2
 done
 
 expect() { # expect STATUS METHOD PATH [BODY] [TOKEN]
     local want=$1 method=$2 path=$3 body=${4:-} token=${5:-}
-    local args=(-s -o "$work/body" -w '%{http_code}' -X "$method" "$base$path")
-    [ -n "$body" ] && args+=(-H 'content-type: application/json' -d "$body")
-    [ -n "$token" ] && args+=(-H "authorization: Bearer $token")
     local got
-    got=$(curl "${args[@]}")
+    got=$(http "$method" "$base$path" "$body" "$token")
     [ "$got" = "$want" ] || fail "$method $path: expected $want, got $got: $(cat "$work/body")"
     echo "ok  $want $method $path"
 }
