@@ -229,13 +229,13 @@ impl BidEngine {
             let c = &request.command;
             match validate_bid(state, c.bidder_id, c.amount, Krw::MAX, now) {
                 // Still true however the auction moved on: amounts only rise,
-                // sellers and ended auctions stay what they are.
+                // sellers stay sellers, closed auctions stay closed. (Not
+                // `Ended`: another instance may have extended the end.)
                 Err(
                     reason @ (BidRejection::TooLow { .. }
                     | BidRejection::InvalidAmount
                     | BidRejection::SellerCannotBid
-                    | BidRejection::NotOpen
-                    | BidRejection::Ended),
+                    | BidRejection::NotOpen),
                 ) => {
                     let outcome = BidOutcome::Rejected {
                         reason,

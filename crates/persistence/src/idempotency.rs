@@ -4,7 +4,12 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use chrono::NaiveDateTime;
+
 use crate::schema::idempotency_keys;
+
+/// How long an unanswered claim blocks its key.
+const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 use crate::time::now;
 use crate::{DbConn, DbError, with_conn};
 
@@ -44,23 +49,43 @@ pub async fn claim(
         Err(DbError::UniqueViolation { .. }) => {}
         Err(e) => return Err(e),
     }
-    let (hash, status, body): (String, Option<i32>, Option<String>) = with_conn!(conn, |c| {
-        idempotency_keys::table
-            .find((user_id, key))
-            .select((
-                idempotency_keys::request_hash,
-                idempotency_keys::response_status,
-                idempotency_keys::response_body,
-            ))
-            .first(c)
-            .await
-    })?;
+    let (hash, status, body, claimed_at): (String, Option<i32>, Option<String>, NaiveDateTime) =
+        with_conn!(conn, |c| {
+            idempotency_keys::table
+                .find((user_id, key))
+                .select((
+                    idempotency_keys::request_hash,
+                    idempotency_keys::response_status,
+                    idempotency_keys::response_body,
+                    idempotency_keys::created_at,
+                ))
+                .first(c)
+                .await
+        })?;
     Ok(match (hash == request_hash, status, body) {
         (false, _, _) => KeyState::Mismatch,
         (true, Some(status), Some(body)) => KeyState::Done {
             status: u16::try_from(status).unwrap_or(500),
             body,
         },
+        // A claim whose request died (process killed mid-request) is taken
+        // over after a while instead of blocking the key forever.
+        _ if now() - claimed_at > ABANDONED_AFTER => {
+            let n = with_conn!(conn, |c| diesel::update(
+                idempotency_keys::table
+                    .find((user_id, key))
+                    .filter(idempotency_keys::created_at.eq(claimed_at))
+                    .filter(idempotency_keys::response_status.is_null())
+            )
+            .set(idempotency_keys::created_at.eq(now()))
+            .execute(c)
+            .await)?;
+            if n == 1 {
+                KeyState::New
+            } else {
+                KeyState::InProgress
+            }
+        }
         _ => KeyState::InProgress,
     })
 }
