@@ -51,6 +51,7 @@ pub fn redis_url() -> Option<String> {
 pub struct TestAppBuilder {
     login_quotas: LoginQuotas,
     sweep_cron: String,
+    ws_frames_per_second: u32,
 }
 
 impl TestAppBuilder {
@@ -67,6 +68,12 @@ impl TestAppBuilder {
     /// test see the per-auction close job work on its own.
     pub fn sweep_cron(mut self, cron: &str) -> Self {
         self.sweep_cron = cron.into();
+        self
+    }
+
+    /// Frames a WebSocket connection may send per second (default 10).
+    pub fn ws_frames_per_second(mut self, rate: u32) -> Self {
+        self.ws_frames_per_second = rate;
         self
     }
 
@@ -91,7 +98,8 @@ impl TestAppBuilder {
             redis_prefix: redis_prefix.clone(),
             sweep_cron: self.sweep_cron.clone(),
             assets_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
-            ws_frames_per_second: std::num::NonZeroU32::new(10).expect("non-zero"),
+            ws_frames_per_second: std::num::NonZeroU32::new(self.ws_frames_per_second)
+                .expect("non-zero"),
             bind: "127.0.0.1:0".parse().expect("address"),
             jwt_secret: TEST_JWT_SECRET.as_bytes().to_vec(),
             jwt_secret_source: SecretSource::Environment,
@@ -121,6 +129,7 @@ impl TestAppBuilder {
             counter: AtomicU32::new(0),
             login_quotas: self.login_quotas,
             sweep_cron: self.sweep_cron,
+            ws_frames_per_second: self.ws_frames_per_second,
             redis_prefix,
         }
     }
@@ -141,6 +150,7 @@ pub struct TestApp {
     counter: AtomicU32,
     login_quotas: LoginQuotas,
     sweep_cron: String,
+    ws_frames_per_second: u32,
     redis_prefix: String,
 }
 
@@ -271,6 +281,7 @@ impl TestApp {
                 per_email_per_minute: NonZeroU32::new(1000).expect("non-zero"),
             },
             sweep_cron: "* * * * * *".into(),
+            ws_frames_per_second: 10,
         }
     }
 
@@ -429,6 +440,7 @@ impl TestApp {
         let builder = TestAppBuilder {
             login_quotas: self.login_quotas,
             sweep_cron: self.sweep_cron.clone(),
+            ws_frames_per_second: self.ws_frames_per_second,
         };
         let app = builder
             .spawn_shared(self._database.clone(), self.redis_prefix.clone())
@@ -443,6 +455,7 @@ impl TestApp {
         let app = TestAppBuilder {
             login_quotas: self.login_quotas,
             sweep_cron: self.sweep_cron.clone(),
+            ws_frames_per_second: self.ws_frames_per_second,
         }
         .spawn_shared(self._database.clone(), self.redis_prefix.clone())
         .await;

@@ -345,3 +345,69 @@ async fn an_expiring_token_ends_the_session() {
         "not closed at expiry: {waited:?}"
     );
 }
+
+/// 10,000 malformed, oversized, out-of-order and wrong-type frames: each is
+/// answered by a `system` error (or, for oversized ones, a clean close), and
+/// the room still serves honest clients afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_fuzz_ten_thousand_bad_frames() {
+    let app = TestApp::builder()
+        .ws_frames_per_second(100_000)
+        .spawn()
+        .await;
+    let (_seller, alice, bob, id) = setup(&app).await;
+    let room = id.to_string();
+    let bad: Vec<Message> = vec![
+        Message::text("{"),
+        Message::text("null"),
+        Message::text("\"join\""),
+        Message::text("[{\"event\":\"join\"}]"),
+        Message::text(r#"{"event":"JOIN","room":"1"}"#),
+        Message::text(r#"{"event":"bid","room":"1","amount":1e999}"#),
+        Message::text(r#"{"event":"bid","room":"1","amount":-5}"#),
+        Message::text(r#"{"event":"bid","room":{"nested":true},"amount":100}"#),
+        Message::text(r#"{"event":"bid","room":"9999999999999999999999","amount":100}"#),
+        Message::text(
+            json!({"event": "message", "room": room, "message": "#not a number"}).to_string(),
+        ),
+        Message::text(format!(
+            r#"{{"event":"message","room":"{room}","message":"hi"}}"#
+        )), // not joined yet
+        Message::text(format!(r#"{{"event":"leave","room":"{room}"}}"#)), // out of order
+        Message::text(format!(
+            r#"{{"event":"getmessage","room":"{room}","before":"yesterday"}}"#
+        )),
+        Message::text("\u{0}\u{1}\u{2}"),
+        Message::binary(vec![0xff; 64]),
+    ];
+    let mut client = app.ws(Some(&alice.access_token)).await;
+    let mut answered = 0;
+    let mut closes = 0;
+    for i in 0..10_000 {
+        if i % 1_000 == 999 {
+            // Oversized: the server closes; reconnect and go on.
+            client
+                .send_raw(Message::text(
+                    "x".repeat(sitga_api::ws::MAX_FRAME_BYTES + 10),
+                ))
+                .await;
+            while client.next().await.is_some() {}
+            closes += 1;
+            client = app.ws(Some(&alice.access_token)).await;
+            continue;
+        }
+        client.send_raw(bad[i % bad.len()].clone()).await;
+        let reply = client.until(|f| f["event"] == "system").await;
+        assert!(reply["code"].is_string(), "{reply}");
+        answered += 1;
+    }
+    assert_eq!(answered + closes, 10_000);
+    // Honest clients are still served, in the same room.
+    let mut b = app.ws(Some(&bob.access_token)).await;
+    b.join(id).await;
+    b.send(json!({"event": "bid", "room": room, "amount": 10_000}))
+        .await;
+    b.until_system("bid_accepted").await;
+    let health = app.get("/health", None).await;
+    assert_eq!(health.status(), 200);
+}
