@@ -288,42 +288,79 @@ async fn write_loop(
     }
 }
 
+/// A frame from a client (see `docs/protocol.md`).
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
-enum ClientFrame {
+pub enum ClientFrame {
+    /// Enter a room.
     Join {
+        /// The auction.
         room: RoomId,
     },
+    /// Leave a room.
     Leave {
+        /// The auction.
         room: RoomId,
     },
+    /// Chat, or a `#…` bid.
     Message {
+        /// The auction.
         room: RoomId,
+        /// The text.
         message: String,
     },
+    /// A bid.
     Bid {
+        /// The auction.
         room: RoomId,
+        /// Whole KRW (checked after decoding).
         amount: Value,
+        /// Echoed in the answer.
         #[serde(rename = "ref")]
         reference: Option<Value>,
     },
+    /// A history page.
     Getmessage {
+        /// The auction.
         room: RoomId,
+        /// Only messages older than this history id.
         before: Option<i64>,
     },
+}
+
+/// Decodes a client's text frame, or explains (stable code, message) why it
+/// is not one. Never panics, whatever the input (fuzzed in `fuzz/`).
+pub fn decode_frame(text: &str) -> Result<ClientFrame, (&'static str, String)> {
+    serde_json::from_str(text).map_err(|e| {
+        let value = serde_json::from_str::<Value>(text).ok();
+        let event = value
+            .as_ref()
+            .and_then(|v| v.get("event").and_then(Value::as_str).map(str::to_owned));
+        match (value.is_some(), event.as_deref()) {
+            (false, _) => ("malformed_json", format!("not JSON: {e}")),
+            (true, None) => ("missing_event", "every frame needs an `event`".to_owned()),
+            (true, Some("join" | "leave" | "message" | "bid" | "getmessage")) => {
+                ("invalid_frame", e.to_string())
+            }
+            (true, Some(other)) => ("unknown_event", format!("unknown event {other:?}")),
+        }
+    })
 }
 
 /// Rooms are auction ids, as a string (`"333"`, like the original clients)
 /// or a number: both mean the same room.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum RoomId {
+pub enum RoomId {
+    /// `333`.
     Number(i64),
+    /// `"333"`.
     Text(String),
 }
 
 impl RoomId {
-    fn parse(&self) -> Option<i64> {
+    /// The auction id, if it is one.
+    pub fn parse(&self) -> Option<i64> {
         match self {
             Self::Number(n) if *n > 0 => Some(*n),
             Self::Text(t) => t.trim().parse::<i64>().ok().filter(|n| *n > 0),
@@ -354,24 +391,9 @@ impl Connection {
             }
             return self.send(private("system", None, f));
         }
-        let frame: ClientFrame = match serde_json::from_str(text) {
-            Ok(f) => f,
-            Err(e) => {
-                let known = serde_json::from_str::<Value>(text)
-                    .ok()
-                    .and_then(|v| v.get("event").and_then(Value::as_str).map(str::to_owned));
-                let (code, why) = match known.as_deref() {
-                    None if serde_json::from_str::<Value>(text).is_err() => {
-                        ("malformed_json", format!("not JSON: {e}"))
-                    }
-                    None => ("missing_event", "every frame needs an `event`".to_owned()),
-                    Some("join" | "leave" | "message" | "bid" | "getmessage") => {
-                        ("invalid_frame", e.to_string())
-                    }
-                    Some(other) => ("unknown_event", format!("unknown event {other:?}")),
-                };
-                return self.send(system(None, code, None, &why));
-            }
+        let frame = match decode_frame(text) {
+            Ok(frame) => frame,
+            Err((code, why)) => return self.send(system(None, code, None, &why)),
         };
         match frame {
             ClientFrame::Join { room } => self.join(room).await,
