@@ -19,3 +19,19 @@ fi
 
 mkdir -p data
 say "toolchain ok ($(rustc --version))"
+
+# ONNX Runtime for the fish model: the shared library ships in the PyPI
+# wheel; sitga loads it from .venv (or from ORT_DYLIB_PATH). Pillow and numpy
+# serve the Python reference pipeline the tests compare against.
+if [ -z "${ORT_DYLIB_PATH:-}" ]; then
+    if [ ! -x .venv/bin/python ]; then
+        say "creating .venv for ONNX Runtime"
+        python3 -m venv .venv || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    fi
+    if ! .venv/bin/python -c "import onnxruntime, PIL, numpy" >/dev/null 2>&1; then
+        say "installing onnxruntime, pillow and numpy into .venv (once)"
+        .venv/bin/pip install --quiet --disable-pip-version-check \
+            "onnxruntime==1.32.0" "pillow>=10" "numpy>=1.26" || die "pip install failed"
+    fi
+    say "ONNX Runtime $(.venv/bin/python -c 'import onnxruntime; print(onnxruntime.__version__)') ready"
+fi

@@ -1,0 +1,148 @@
+//! The input contract: decode (JPEG/PNG/WebP), apply the EXIF orientation,
+//! RGB, Lanczos resize to the model size, scale to [0, 1], NHWC float32.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
+use ndarray::Array4;
+
+/// Largest decoded image accepted (pixels), against decompression bombs.
+pub const MAX_PIXELS: u64 = 40_000_000;
+
+/// Why an upload cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    /// Not a JPEG, PNG or WebP image.
+    #[error("not a JPEG, PNG or WebP image")]
+    UnsupportedFormat,
+    /// The image data is damaged.
+    #[error("the image cannot be decoded: {0}")]
+    Corrupt(String),
+    /// Too many pixels.
+    #[error("the image is too large ({0} pixels; at most 40 megapixels)")]
+    TooLarge(u64),
+}
+
+fn orientation(bytes: &[u8]) -> u32 {
+    exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()
+        .and_then(|e| {
+            e.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0))
+        })
+        .unwrap_or(1)
+}
+
+fn orient(img: DynamicImage, code: u32) -> DynamicImage {
+    match code {
+        2 => img.fliph(),
+        3 => img.rotate180(),
+        4 => img.flipv(),
+        5 => img.rotate90().fliph(),
+        6 => img.rotate90(),
+        7 => img.rotate270().fliph(),
+        8 => img.rotate270(),
+        _ => img,
+    }
+}
+
+/// Decodes an upload and turns it into the model's input tensor
+/// `[1, height, width, 3]`.
+pub fn decode_and_preprocess(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<Array4<f32>, PreprocessError> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
+    match reader.format() {
+        Some(ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) => {}
+        _ => return Err(PreprocessError::UnsupportedFormat),
+    }
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > MAX_PIXELS {
+        return Err(PreprocessError::TooLarge(pixels));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
+    reader.no_limits();
+    let img = reader
+        .decode()
+        .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
+    let img = orient(img, orientation(bytes));
+    preprocess_rgb(&img.to_rgb8(), width, height)
+}
+
+/// Resizes an RGB image (Lanczos, exactly as Pillow does) and scales it to
+/// the input tensor.
+pub fn preprocess_rgb(
+    rgb: &RgbImage,
+    width: u32,
+    height: u32,
+) -> Result<Array4<f32>, PreprocessError> {
+    let resized = crate::resample::resize_rgb8(
+        rgb.as_raw(),
+        rgb.width() as usize,
+        rgb.height() as usize,
+        width as usize,
+        height as usize,
+    );
+    let data: Vec<f32> = resized.iter().map(|&b| f32::from(b) / 255.0).collect();
+    Array4::from_shape_vec((1, height as usize, width as usize, 3), data)
+        .map_err(|e| PreprocessError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(img: &RgbImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn shape_and_range() {
+        let img = RgbImage::from_fn(640, 480, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
+        let t = decode_and_preprocess(&png(&img), 350, 200).unwrap();
+        assert_eq!(t.shape(), &[1, 200, 350, 3]);
+        assert!(t.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn rejects_non_images_and_unsupported_formats() {
+        assert!(matches!(
+            decode_and_preprocess(b"hello", 350, 200),
+            Err(PreprocessError::UnsupportedFormat)
+        ));
+        let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
+        assert!(matches!(
+            decode_and_preprocess(gif, 350, 200),
+            Err(PreprocessError::UnsupportedFormat)
+        ));
+        let mut truncated = png(&RgbImage::new(64, 64));
+        truncated.truncate(40);
+        assert!(matches!(
+            decode_and_preprocess(&truncated, 350, 200),
+            Err(PreprocessError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn exif_orientation_codes_rotate() {
+        let img = DynamicImage::ImageRgb8(RgbImage::new(30, 10));
+        assert_eq!(orient(img.clone(), 6).width(), 10);
+        assert_eq!(orient(img.clone(), 8).height(), 30);
+        assert_eq!(orient(img, 1).width(), 30);
+    }
+}
