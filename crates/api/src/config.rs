@@ -53,6 +53,16 @@ pub struct Settings {
     )]
     pub assets_dir: PathBuf,
 
+    /// The fish model's manifest; empty disables identification. Default:
+    /// `models/fish-species-v1.json` in the assets directory.
+    #[arg(long, env = "SITGA_MODEL", global = true)]
+    pub model: Option<String>,
+
+    /// ONNX Runtime's shared library (`libonnxruntime.so.1.3x`). Default:
+    /// the `onnxruntime` wheel in `./.venv` (scripts/bootstrap.sh).
+    #[arg(long, env = "ORT_DYLIB_PATH", global = true)]
+    pub onnxruntime: Option<PathBuf>,
+
     /// Address to listen on.
     #[arg(
         long,
@@ -146,6 +156,10 @@ pub struct AppConfig {
     pub sweep_cron: String,
     /// Static files (badges, dashboard, vendored libraries).
     pub assets_dir: PathBuf,
+    /// Fish model manifest (`None`: identification disabled).
+    pub model_manifest: Option<PathBuf>,
+    /// ONNX Runtime library (`None`: not found).
+    pub onnxruntime: Option<PathBuf>,
     /// Frames one WebSocket connection may send per second.
     pub ws_frames_per_second: NonZeroU32,
     /// Listen address.
@@ -224,6 +238,15 @@ impl Settings {
             redis_url,
             redis_prefix: self.redis_prefix.clone(),
             assets_dir: self.assets_dir.clone(),
+            model_manifest: match self.model.as_deref().map(str::trim) {
+                Some("") => None,
+                Some(path) => Some(PathBuf::from(path)),
+                None => Some(self.assets_dir.join("models/fish-species-v1.json")),
+            },
+            onnxruntime: self
+                .onnxruntime
+                .clone()
+                .or_else(|| sitga_inference::find_runtime(Path::new("."))),
             ws_frames_per_second: self.ws_frames_per_second,
             sweep_cron: {
                 cron::Schedule::from_str(&self.sweep_cron).map_err(|e| {

@@ -52,7 +52,7 @@ pub struct ErrorBody {
     code = 500,
     description = "Unexpected server error",
     code = 503,
-    description = "A backing service (database) is unavailable",
+    description = "A backing service (database, model) is unavailable or busy",
     default_schema = "ErrorBody"
 )]
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +128,14 @@ pub enum ApiError {
         /// Human text.
         message: String,
     },
+    /// A part of the service is unavailable (503), with the reason.
+    #[error("{message}")]
+    ServiceUnavailable {
+        /// Stable code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
     /// Too much work queued; retry shortly (503).
     #[error("the server is busy; retry shortly")]
     Overloaded,
@@ -174,6 +182,7 @@ impl ApiError {
             Self::Replayed(_) => "replayed",
             Self::Unprocessable { code, .. } => code,
             Self::Overloaded => "overloaded",
+            Self::ServiceUnavailable { code, .. } => code,
             Self::NotReady(_) => "not_ready",
             Self::Internal(_) => "internal_error",
         }
@@ -220,9 +229,10 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::DatabaseUnavailable | Self::NotReady(_) | Self::Overloaded => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::DatabaseUnavailable
+            | Self::NotReady(_)
+            | Self::Overloaded
+            | Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BidRejected(_) | Self::Replayed(_) => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -37,6 +37,7 @@ pub fn base() -> DefaultApiRaw {
             tag("Points", "Points, auction results"),
             tag("Pickups", "Coffee-grounds pickups and rankings"),
             tag("Badges", "Badges"),
+            tag("Fish", "Fish species identification"),
             tag("Monitor", "Operator views (admin or operator role)"),
             tag("Admin", "Administration (admin role)"),
             tag("Reference", "Reference data"),

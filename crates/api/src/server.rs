@@ -113,6 +113,35 @@ async fn connect_redis(url: &str) -> Result<deadpool_redis::Pool, StartError> {
     Ok(pool)
 }
 
+/// Loads the species model (on a blocking thread); a missing model or
+/// runtime is not fatal: identification answers 503 and `/ready` says why.
+async fn load_fish_model(config: &AppConfig) -> Result<Arc<sitga_inference::FishModel>, String> {
+    let Some(manifest) = config.model_manifest.clone() else {
+        return Err("fish identification is disabled (SITGA_MODEL is empty)".into());
+    };
+    let Some(runtime) = config.onnxruntime.clone() else {
+        let reason =
+            "ONNX Runtime not found: run scripts/bootstrap.sh or set ORT_DYLIB_PATH".to_owned();
+        tracing::warn!("{reason}");
+        return Err(reason);
+    };
+    let loaded = tokio::task::spawn_blocking(move || {
+        sitga_inference::FishModel::load(&manifest, &runtime, 2, 32)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    match loaded {
+        Ok(model) => {
+            tracing::info!(model = %model.manifest().model, "fish model loaded");
+            Ok(Arc::new(model))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "fish model unavailable");
+            Err(e.to_string())
+        }
+    }
+}
+
 /// Migrates the database, connects everything and starts serving on
 /// `listener` (or on `config.bind`).
 pub async fn start(
@@ -166,7 +195,9 @@ pub async fn start(
     )
     .await
     .map_err(StartError::Redis)?;
+    let fish = load_fish_model(&config).await;
     let state = AppState {
+        fish,
         db: db.clone(),
         redis,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret)),

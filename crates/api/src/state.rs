@@ -28,6 +28,8 @@ pub struct AppState {
     pub closer: Closer,
     /// Frames a WebSocket connection may send per second.
     pub ws_frames_per_second: std::num::NonZeroU32,
+    /// The fish species model, or why it is unavailable.
+    pub fish: Result<Arc<sitga_inference::FishModel>, String>,
     /// Queues per-auction close jobs.
     pub close_queue: crate::jobs::CloseQueue,
 }

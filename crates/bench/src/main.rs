@@ -321,6 +321,8 @@ async fn storm(
         redis_prefix: String::new(),
         sweep_cron: "* * * * * *".into(),
         assets_dir: "assets".into(),
+        model_manifest: None,
+        onnxruntime: None,
         ws_frames_per_second: std::num::NonZeroU32::new(ws_rate).expect("rate > 0"),
         bind: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: SECRET.as_bytes().to_vec(),

@@ -98,6 +98,13 @@ impl TestAppBuilder {
             redis_prefix: redis_prefix.clone(),
             sweep_cron: self.sweep_cron.clone(),
             assets_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
+            model_manifest: Some(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../assets/models/fish-species-v1.json"),
+            ),
+            onnxruntime: sitga_inference::find_runtime(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
+            ),
             ws_frames_per_second: std::num::NonZeroU32::new(self.ws_frames_per_second)
                 .expect("non-zero"),
             bind: "127.0.0.1:0".parse().expect("address"),

@@ -48,6 +48,8 @@ pub struct ReadyResponse {
     pub database: Check,
     /// Redis (`configured: false` in embedded mode).
     pub redis: Check,
+    /// The fish species model.
+    pub model: Check,
     /// `not_ready` when not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -97,11 +99,35 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
             },
         },
     };
-    let failing: Vec<&str> = [("database", &database), ("redis", &redis)]
-        .into_iter()
-        .filter(|(_, c)| !c.ok)
-        .map(|(name, _)| name)
-        .collect();
+    let model = match &state.fish {
+        Ok(m) => Check {
+            configured: true,
+            ok: true,
+            mode: m.manifest().model.clone(),
+            detail: None,
+        },
+        Err(reason) if reason.contains("disabled") => Check {
+            configured: false,
+            ok: true,
+            mode: "disabled".into(),
+            detail: Some(reason.clone()),
+        },
+        Err(reason) => Check {
+            configured: true,
+            ok: false,
+            mode: "onnxruntime".into(),
+            detail: Some(reason.clone()),
+        },
+    };
+    let failing: Vec<&str> = [
+        ("database", &database),
+        ("redis", &redis),
+        ("model", &model),
+    ]
+    .into_iter()
+    .filter(|(_, c)| !c.ok)
+    .map(|(name, _)| name)
+    .collect();
     let response = ReadyResponse {
         status: if failing.is_empty() {
             "ready"
@@ -113,6 +139,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
         message: (!failing.is_empty()).then(|| format!("unavailable: {}", failing.join(", "))),
         database,
         redis,
+        model,
     };
     if response.error.is_some() {
         return Err(ApiError::NotReady(Box::new(response)));

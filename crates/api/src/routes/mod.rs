@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auctions;
 pub mod auth;
 pub mod dto;
+pub mod fish;
 pub mod health;
 pub mod meta;
 pub mod monitor;
@@ -92,6 +93,7 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(web::resource("/monitor/pickups").route(web::get().to(monitor::requests)))
                 .service(
                     web::resource("/monitor/badges").route(web::get().to(monitor::badge_counts)),
-                ),
+                )
+                .service(web::resource("/fish/identify").route(web::post().to(fish::identify))),
         );
 }

@@ -6,6 +6,7 @@
 mod accounts;
 mod auctions;
 mod bad_input;
+mod fish;
 mod instances;
 mod pickups;
 mod platform;
