@@ -194,6 +194,21 @@ impl Settings {
         }
     }
 
+    /// The model manifest and ONNX Runtime library these settings point at
+    /// (without loading anything).
+    pub fn resolve_model(&self) -> (Option<PathBuf>, Option<PathBuf>) {
+        let manifest = match self.model.as_deref().map(str::trim) {
+            Some("") => None,
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(self.assets_dir.join("models/fish-species-v1.json")),
+        };
+        let runtime = self
+            .onnxruntime
+            .clone()
+            .or_else(|| sitga_inference::find_runtime(Path::new(".")));
+        (manifest, runtime)
+    }
+
     /// Checks everything and resolves defaults (may create the data dir and
     /// the embedded-mode secret file).
     pub fn resolve(&self) -> Result<AppConfig, ConfigError> {
@@ -238,15 +253,8 @@ impl Settings {
             redis_url,
             redis_prefix: self.redis_prefix.clone(),
             assets_dir: self.assets_dir.clone(),
-            model_manifest: match self.model.as_deref().map(str::trim) {
-                Some("") => None,
-                Some(path) => Some(PathBuf::from(path)),
-                None => Some(self.assets_dir.join("models/fish-species-v1.json")),
-            },
-            onnxruntime: self
-                .onnxruntime
-                .clone()
-                .or_else(|| sitga_inference::find_runtime(Path::new("."))),
+            model_manifest: self.resolve_model().0,
+            onnxruntime: self.resolve_model().1,
             ws_frames_per_second: self.ws_frames_per_second,
             sweep_cron: {
                 cron::Schedule::from_str(&self.sweep_cron).map_err(|e| {

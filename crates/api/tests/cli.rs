@@ -213,3 +213,35 @@ async fn demo_data_fills_rooms_once() {
         2
     );
 }
+
+#[test]
+fn model_eval_reports_accuracy_over_a_folder() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let runtime = sitga_inference::find_runtime(&root).expect("run scripts/bootstrap.sh");
+    let dir = tempfile::tempdir().unwrap();
+    for class in ["01_Dascyllus_reticulatus", "23_Siganus_fuscescens"] {
+        let folder = dir.path().join("photos").join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..3u32 {
+            let img = image::RgbImage::from_fn(120, 80, |x, y| {
+                image::Rgb([(x * i) as u8, (y * 3) as u8, 90])
+            });
+            img.save(folder.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let assets = root.join("assets").to_string_lossy().into_owned();
+    let env = [
+        ("ORT_DYLIB_PATH", runtime.to_str().unwrap()),
+        ("SITGA_ASSETS_DIR", assets.as_str()),
+    ];
+    let out = sitga(&["model", "eval", "photos"], &env, dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("top-1 accuracy") && text.contains("over 6 photos"),
+        "{text}"
+    );
+    std::fs::create_dir_all(dir.path().join("bad/not_numbered")).unwrap();
+    let out = sitga(&["model", "eval", "bad"], &env, dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
