@@ -34,6 +34,7 @@ use sitga_api::config::{AppConfig, SecretSource};
 use sitga_persistence::auctions::{self, NewAuction};
 use sitga_persistence::test_support::TestDatabase;
 use sitga_persistence::{DbError, DbPool, PoolOptions, users, wallets, with_conn};
+
 use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "sitga-bench-secret-0123456789abcdef";
@@ -67,6 +68,19 @@ enum Scenario {
         #[arg(long, value_delimiter = ',', default_value = "1,16")]
         baseline_clients: Vec<usize>,
     },
+    /// Fish identification: end-to-end latency and throughput against a raw
+    /// `session.run` on the same image in the same run.
+    Identify {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent HTTP clients to try.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,8")]
+        clients: Vec<usize>,
+        /// An image to identify (default: a generated 800x600 PNG).
+        #[arg(long)]
+        image: Option<std::path::PathBuf>,
+    },
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -91,6 +105,13 @@ async fn main() {
                 &baseline_clients,
             )
             .await;
+        }
+        Scenario::Identify {
+            seconds,
+            clients,
+            image,
+        } => {
+            identify(Duration::from_secs(seconds), &clients, image).await;
         }
     }
 }
@@ -555,5 +576,138 @@ async fn storm(
         "- invariants: gap-free increasing history, one leader, holds = price, money conserved: ok"
     );
     drop(conn);
+    server.stop(true).await;
+}
+
+fn sample_image(path: Option<std::path::PathBuf>) -> Vec<u8> {
+    if let Some(path) = path {
+        return std::fs::read(path).expect("read the image");
+    }
+    let img = image::RgbImage::from_fn(800, 600, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x ^ y) % 256) as u8])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encode");
+    out
+}
+
+fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+    latencies.sort_unstable();
+    println!(
+        "| {label} | {:.1} | {:.1} | {:.1} |",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+}
+
+async fn identify(length: Duration, clients: &[usize], image: Option<std::path::PathBuf>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let runtime =
+        sitga_inference::find_runtime(&root).expect("ONNX Runtime: run scripts/bootstrap.sh");
+    let manifest = root.join("assets/models/fish-species-v1.json");
+    let bytes = sample_image(image);
+    println!(
+        "# sitga-bench identify — {} s per measurement, image {} bytes",
+        length.as_secs(),
+        bytes.len()
+    );
+    println!();
+    println!("| what | p50 ms | p99 ms | per second |");
+    println!("|---|---|---|---|");
+
+    // Baseline: a raw session.run on the already-preprocessed tensor.
+    let model = sitga_inference::FishModel::load(&manifest, &runtime, 1, 0).expect("load");
+    let tensor = sitga_inference::decode_and_preprocess(&bytes, 350, 200).expect("decode");
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    while started.elapsed() < length {
+        let t = Instant::now();
+        model.probabilities(tensor.clone()).expect("run");
+        raw.push(t.elapsed());
+    }
+    report(
+        "raw session.run (1 thread, no decode)",
+        raw.clone(),
+        started.elapsed(),
+    );
+    let raw_p50 = {
+        let mut r = raw;
+        r.sort_unstable();
+        percentile(&r, 0.5)
+    };
+
+    let db = TestDatabase::create_on(None).await.expect("database");
+    let config = AppConfig {
+        database: db.url.clone(),
+        redis_url: None,
+        redis_prefix: String::new(),
+        sweep_cron: "0 0 0 1 1 *".into(),
+        assets_dir: root.join("assets"),
+        model_manifest: Some(manifest),
+        onnxruntime: Some(runtime),
+        ws_frames_per_second: std::num::NonZeroU32::MIN,
+        bind: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: SECRET.as_bytes().to_vec(),
+        jwt_secret_source: SecretSource::Environment,
+        cors_origins: Vec::new(),
+        workers: None,
+        pool: PoolOptions::default(),
+        login_quotas: LoginQuotas::default(),
+    };
+    let server = sitga_api::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))
+        .await
+        .unwrap();
+    let url = format!("http://{}/api/v1/fish/identify", server.addr);
+    let mut first_p50 = Duration::ZERO;
+    for &n in clients {
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (url, bytes, stop) = (url.clone(), bytes.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let client = reqwest::Client::new();
+                    let mut lat = Vec::new();
+                    while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                        let part = reqwest::multipart::Part::bytes(bytes.clone())
+                            .file_name("f.png")
+                            .mime_str("image/png")
+                            .unwrap();
+                        let t = Instant::now();
+                        let res = client
+                            .post(&url)
+                            .multipart(reqwest::multipart::Form::new().part("file", part))
+                            .send()
+                            .await;
+                        if matches!(res, Ok(r) if r.status() == 200) {
+                            lat.push(t.elapsed());
+                        }
+                    }
+                    lat
+                })
+            })
+            .collect();
+        tokio::time::sleep(length).await;
+        AtomicBool::store(&stop, true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let elapsed = started.elapsed();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        if n == clients[0] {
+            first_p50 = percentile(&sorted, 0.5);
+        }
+        report(&format!("POST /fish/identify, {n} client(s)"), all, elapsed);
+    }
+    println!();
+    println!(
+        "- end-to-end p50 at {} client(s) = {:.1} × the raw session.run p50 (decode, resize, HTTP and multipart included)",
+        clients[0],
+        first_p50.as_secs_f64() / raw_p50.as_secs_f64().max(1e-9)
+    );
     server.stop(true).await;
 }
