@@ -39,6 +39,8 @@ impl Grams {
     /// assert!(Grams::from_kg(1.25).is_err());
     /// assert!(Grams::from_kg(1000.1).is_err());
     /// assert!(Grams::from_kg(f64::NAN).is_err());
+    /// assert!(Grams::from_kg(9.2e15).is_err());
+    /// assert!(Grams::from_kg(-9.2e18).is_err());
     /// ```
     pub fn from_kg(kg: f64) -> Result<Self, AmountError> {
         if !kg.is_finite() {
@@ -51,12 +53,13 @@ impl Grams {
                 "must have at most one decimal (0.1 kg steps)".into(),
             ));
         }
-        // In range here, so the cast is exact.
-        let grams = (rounded as i64) * 100;
-        if !(MIN_GRAMS..=MAX_GRAMS).contains(&grams) {
+        // Range first, on the float: a huge amount must not reach the cast.
+        let (min_tenths, max_tenths) = (MIN_GRAMS / 100, MAX_GRAMS / 100);
+        if !(min_tenths as f64..=max_tenths as f64).contains(&rounded) {
             return Err(AmountError("must be 0.1 to 1,000 kg".into()));
         }
-        Ok(Self(grams))
+        // Within 1 … 10,000 tenths, so the cast is exact.
+        Ok(Self(rounded as i64 * 100))
     }
 
     /// Wraps a stored value.
@@ -428,7 +431,18 @@ mod tests {
         ] {
             assert_eq!(Grams::from_kg(kg).unwrap().get(), grams, "{kg}");
         }
-        for bad in [0.0, -1.0, 0.04, 1000.05, 2.55, f64::INFINITY] {
+        // Huge values must be refused, not overflow (found by schemathesis).
+        for bad in [
+            0.0,
+            -1.0,
+            0.04,
+            1000.05,
+            2.55,
+            f64::INFINITY,
+            9_223_372_036_854_776.0,
+            -9.2e18,
+            1e300,
+        ] {
             assert!(Grams::from_kg(bad).is_err(), "{bad}");
         }
         assert_eq!(kind_for(ActorRole::Cafe), Some(PickupKind::Supply));
