@@ -95,6 +95,22 @@ pub enum EngineError {
     Contended,
 }
 
+impl EngineError {
+    /// The same error for another bid of a failed batch: every bid of it
+    /// gets the batch's answer (a missing auction is a 404 for all of them,
+    /// not only for the last to read it).
+    fn copy(&self) -> Self {
+        match self {
+            Self::NotFound | Self::Db(DbError::NotFound) => Self::NotFound,
+            Self::Overloaded => Self::Overloaded,
+            Self::Contended | Self::Db(DbError::Conflict(_)) => Self::Contended,
+            Self::Db(DbError::Unavailable(cause)) => Self::Db(DbError::Unavailable(cause.clone())),
+            // Not cloneable (diesel's error); the message keeps the cause.
+            Self::Db(other) => Self::Db(DbError::Invariant(other.to_string())),
+        }
+    }
+}
+
 impl From<EngineError> for crate::error::ApiError {
     fn from(e: EngineError) -> Self {
         match e {
@@ -165,10 +181,7 @@ impl BidEngine {
             }
             match outcome.await {
                 Ok(result) => {
-                    return result.map_err(|e| match Arc::try_unwrap(e) {
-                        Ok(e) => e,
-                        Err(shared) => EngineError::Db(DbError::Unavailable(shared.to_string())),
-                    });
+                    return result.map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| e.copy()));
                 }
                 Err(_) => continue,
             }
@@ -300,7 +313,11 @@ impl BidEngine {
             }
             Err(e) => {
                 *known = None;
-                tracing::error!(error = %e, auction_id, "bid batch failed");
+                if matches!(e, EngineError::NotFound) {
+                    tracing::debug!(auction_id, "bids for an auction that does not exist");
+                } else {
+                    tracing::error!(error = %e, auction_id, "bid batch failed");
+                }
                 let shared = Arc::new(e);
                 for request in batch {
                     let _ = request.reply.send(Err(shared.clone()));

@@ -507,3 +507,17 @@ async fn the_close_job_closes_its_auction() {
     }
     assert_eq!(status, "sold");
 }
+
+#[tokio::test]
+async fn every_bid_for_a_missing_auction_is_a_404() {
+    // Bids that share a batch share its failure: each must still read as
+    // "not found", never as a database outage (found by schemathesis).
+    let app = TestApp::spawn().await;
+    let alice = app.user().create().await;
+    let responses =
+        futures_util::future::join_all((0..24i64).map(|i| app.bid(&alice, 424_242, 1_000 + i)))
+            .await;
+    for response in responses {
+        expect_error(response, 404, "not_found").await;
+    }
+}
