@@ -153,10 +153,13 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+// busy_timeout first: the journal_mode pragma needs a lock, and without the
+// timeout a new connection opened while another writes failed at once with
+// "database is locked" (a 503; found by schemathesis).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; \
+     PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; \
-     PRAGMA busy_timeout = 10000;";
+     PRAGMA foreign_keys = ON;";
 
 // Strict mode makes MySQL refuse over-long or malformed values instead of
 // truncating them; UTC so that DATETIME columns mean one thing everywhere.
