@@ -57,7 +57,47 @@ pub fn spec() -> Value {
             captured = spec;
             app
         });
-    prune_impossible_responses(with_bearer_scheme(captured))
+    let mut spec = prune_impossible_responses(with_bearer_scheme(captured));
+    mark_optional_nullable(&mut spec);
+    spec
+}
+
+/// Paperclip leaves `Option` fields out of `required` but does not say they
+/// may be `null`, which is how they are sent (and accepted): say so.
+fn mark_optional_nullable(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|names| {
+                    names
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, schema) in properties.iter_mut() {
+                    if required.contains(name) {
+                        continue;
+                    }
+                    if let Some(reference) = schema.get("$ref").cloned() {
+                        // A `$ref` takes no siblings in OpenAPI 3.0.
+                        *schema = json!({ "allOf": [{ "$ref": reference }], "nullable": true });
+                    } else if let Some(schema) = schema.as_object_mut() {
+                        schema.insert("nullable".into(), Value::Bool(true));
+                    }
+                }
+            }
+            for child in map.values_mut() {
+                mark_optional_nullable(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mark_optional_nullable),
+        _ => {}
+    }
 }
 
 fn with_bearer_scheme(mut spec: Value) -> Value {
