@@ -67,6 +67,9 @@ async fn pickup_lifecycle_badges_and_rankings() {
         json!({"amount_kg": 0.05}),
         json!({"amount_kg": 1000.1}),
         json!({"amount_kg": 1.25}),
+        // Once overflowed the parser (a panic and a dropped connection).
+        json!({"amount_kg": 9_223_372_036_854_776.0_f64}),
+        json!({"amount_kg": -1e300}),
     ] {
         let err = expect_error(
             post(&app, &cafe, "/api/v1/pickups", Some(bad)).await,
