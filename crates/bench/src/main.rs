@@ -171,30 +171,46 @@ async fn raw_bid(pool: &DbPool) -> Result<bool, DbError> {
 /// returns accepted bids per second.
 async fn baseline(pool: &DbPool, clients: usize, length: Duration) -> f64 {
     setup_baseline(pool).await.expect("baseline tables");
+    let (counts, elapsed) = run_for(0..clients, length, |_, stop| {
+        let pool = pool.clone();
+        async move {
+            let mut accepted = 0u64;
+            while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                if matches!(raw_bid(&pool).await, Ok(true)) {
+                    accepted += 1;
+                }
+            }
+            accepted
+        }
+    })
+    .await;
+    counts.iter().sum::<u64>() as f64 / elapsed.as_secs_f64()
+}
+
+/// Starts one task per item (each given the shared stop flag), stops them
+/// after `length` and joins them: their results and the time it all took.
+async fn run_for<I, T, Fut>(
+    items: impl IntoIterator<Item = I>,
+    length: Duration,
+    start: impl Fn(I, Arc<AtomicBool>) -> Fut,
+) -> (Vec<T>, Duration)
+where
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let pool = pool.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut accepted = 0u64;
-                while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                    if matches!(raw_bid(&pool).await, Ok(true)) {
-                        accepted += 1;
-                    }
-                }
-                accepted
-            })
-        })
+    let tasks: Vec<_> = items
+        .into_iter()
+        .map(|item| tokio::spawn(start(item, stop.clone())))
         .collect();
     tokio::time::sleep(length).await;
-    AtomicBool::store(&stop, true, Ordering::Relaxed);
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await.expect("benchmark task"));
     }
-    total as f64 / started.elapsed().as_secs_f64()
+    (results, started.elapsed())
 }
 
 struct BidderResult {
@@ -417,55 +433,44 @@ async fn storm(
     // Phase 2a: the bid engine alone (no network), same bidders and rules.
     let engine_rate = {
         let engine = server.state.engine.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let started = Instant::now();
-        let tasks: Vec<_> = ids[1..]
-            .iter()
-            .map(|id| {
-                let engine = engine.clone();
-                let stop = stop.clone();
-                let (id, auction_id) = (*id, auction.id);
-                tokio::spawn(async move {
-                    let mut accepted = 0u64;
-                    let mut next = 1_000;
-                    while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                        let command = sitga_api::bidding::BidCommand {
-                            auction_id,
-                            bidder_id: id,
-                            nickname: format!("bench{id}"),
-                            amount: next,
-                        };
-                        match engine.place(command).await {
-                            Ok(sitga_api::bidding::BidOutcome::Accepted { after, .. }) => {
-                                accepted += 1;
-                                next = sitga_auction::min_next_bid(&after);
-                                tokio::task::yield_now().await;
-                            }
-                            Ok(sitga_api::bidding::BidOutcome::Rejected { reason, seen }) => {
-                                next = match reason {
-                                    sitga_auction::BidRejection::TooLow { min_next_bid } => {
-                                        min_next_bid
-                                    }
-                                    _ => sitga_auction::min_next_bid(&seen),
-                                };
-                                if matches!(reason, sitga_auction::BidRejection::AlreadyLeading) {
-                                    tokio::time::sleep(Duration::from_millis(1)).await;
-                                }
-                            }
-                            Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        let auction_id = auction.id;
+        let (counts, elapsed) = run_for(ids[1..].iter().copied(), length, |id, stop| {
+            let engine = engine.clone();
+            async move {
+                let mut accepted = 0u64;
+                let mut next = 1_000;
+                while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                    let command = sitga_api::bidding::BidCommand {
+                        auction_id,
+                        bidder_id: id,
+                        nickname: format!("bench{id}"),
+                        amount: next,
+                    };
+                    match engine.place(command).await {
+                        Ok(sitga_api::bidding::BidOutcome::Accepted { after, .. }) => {
+                            accepted += 1;
+                            next = sitga_auction::min_next_bid(&after);
+                            tokio::task::yield_now().await;
                         }
+                        Ok(sitga_api::bidding::BidOutcome::Rejected { reason, seen }) => {
+                            next = match reason {
+                                sitga_auction::BidRejection::TooLow { min_next_bid } => {
+                                    min_next_bid
+                                }
+                                _ => sitga_auction::min_next_bid(&seen),
+                            };
+                            if matches!(reason, sitga_auction::BidRejection::AlreadyLeading) {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
                     }
-                    accepted
-                })
-            })
-            .collect();
-        tokio::time::sleep(length).await;
-        AtomicBool::store(&stop, true, Ordering::Relaxed);
-        let mut total = 0;
-        for t in tasks {
-            total += t.await.unwrap();
-        }
-        total as f64 / started.elapsed().as_secs_f64()
+                }
+                accepted
+            }
+        })
+        .await;
+        counts.iter().sum::<u64>() as f64 / elapsed.as_secs_f64()
     };
     println!("| sitga bid engine, in process | {bidders} | {engine_rate:.0} |");
     let engine_accepted = {
@@ -478,29 +483,22 @@ async fn storm(
     };
 
     let url = format!("ws://{}/ws", server.addr);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = ids[1..]
-        .iter()
-        .map(|id| {
-            let token = keys.issue(*id, &[], "bench").unwrap().token;
-            tokio::spawn(bidder(url.clone(), token, auction.id, stop.clone()))
-        })
-        .collect();
-    tokio::time::sleep(length).await;
-    AtomicBool::store(&stop, true, Ordering::Relaxed);
+    let (results, elapsed) = run_for(ids[1..].iter().copied(), length, |id, stop| {
+        let token = keys.issue(id, &[], "bench").unwrap().token;
+        bidder(url.clone(), token, auction.id, stop)
+    })
+    .await;
     let mut accepted = 0;
     let mut rejected = 0;
     let mut rate_limited = 0;
     let mut latencies = Vec::new();
-    for t in tasks {
-        let r = t.await.unwrap();
+    for r in results {
         accepted += r.accepted;
         rejected += r.rejected;
         rate_limited += r.rate_limited;
         latencies.extend(r.latencies);
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = elapsed.as_secs_f64();
     latencies.sort_unstable();
     let rate = accepted as f64 / elapsed;
     println!("| sitga over WebSocket | {bidders} | {rate:.0} |");
@@ -662,40 +660,31 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
     let url = format!("http://{}/api/v1/fish/identify", server.addr);
     let mut first_p50 = Duration::ZERO;
     for &n in clients {
-        let stop = Arc::new(AtomicBool::new(false));
-        let started = Instant::now();
-        let tasks: Vec<_> = (0..n)
-            .map(|_| {
-                let (url, bytes, stop) = (url.clone(), bytes.clone(), stop.clone());
-                tokio::spawn(async move {
-                    let client = reqwest::Client::new();
-                    let mut lat = Vec::new();
-                    while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                        let part = reqwest::multipart::Part::bytes(bytes.clone())
-                            .file_name("f.png")
-                            .mime_str("image/png")
-                            .unwrap();
-                        let t = Instant::now();
-                        let res = client
-                            .post(&url)
-                            .multipart(reqwest::multipart::Form::new().part("file", part))
-                            .send()
-                            .await;
-                        if matches!(res, Ok(r) if r.status() == 200) {
-                            lat.push(t.elapsed());
-                        }
+        let (per_client, elapsed) = run_for(0..n, length, |_, stop| {
+            let (url, bytes) = (url.clone(), bytes.clone());
+            async move {
+                let client = reqwest::Client::new();
+                let mut lat = Vec::new();
+                while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                    let part = reqwest::multipart::Part::bytes(bytes.clone())
+                        .file_name("f.png")
+                        .mime_str("image/png")
+                        .unwrap();
+                    let t = Instant::now();
+                    let res = client
+                        .post(&url)
+                        .multipart(reqwest::multipart::Form::new().part("file", part))
+                        .send()
+                        .await;
+                    if matches!(res, Ok(r) if r.status() == 200) {
+                        lat.push(t.elapsed());
                     }
-                    lat
-                })
-            })
-            .collect();
-        tokio::time::sleep(length).await;
-        AtomicBool::store(&stop, true, Ordering::Relaxed);
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        let elapsed = started.elapsed();
+                }
+                lat
+            }
+        })
+        .await;
+        let all: Vec<Duration> = per_client.into_iter().flatten().collect();
         let mut sorted = all.clone();
         sorted.sort_unstable();
         if n == clients[0] {
