@@ -65,7 +65,7 @@
     el("who").textContent = me.nickname;
     el("login").hidden = true;
     el("board").hidden = false;
-    await Promise.all([loadProvinces(), loadAmounts(), loadRequests(), loadRankings(), loadBadges()]);
+    await Promise.all([loadProvinces(), loadAmounts(), loadRequests(), loadRankings(), loadBadges(), loadForecast()]);
     document.body.dataset.loaded = "true";
   }
 
@@ -158,6 +158,57 @@
       options: { animation: false, indexAxis: "y" },
     });
     el("badge-chart").dataset.holders = JSON.stringify(Object.fromEntries(counts.map((c) => [c.code, c.holders])));
+  }
+
+  // The nationwide 7-day forecasts: the latest stored run of each series.
+  // A series without one says why (too little history, or not trained yet).
+  async function latestForecast(kind) {
+    const res = await fetch(`${api}/forecasts/latest?kind=${kind}`, { headers: { authorization: "Bearer " + token } });
+    const body = await res.json();
+    return res.ok ? { run: body } : { error: body };
+  }
+
+  async function loadForecast() {
+    const [supply, demand] = await Promise.all([latestForecast("supply"), latestForecast("demand")]);
+    const status = el("forecast-status");
+    const runs = [supply.run, demand.run].filter(Boolean);
+    if (runs.length === 0) {
+      const reason = supply.error || demand.error || {};
+      status.hidden = false;
+      status.replaceChildren(
+        "아직 예측이 없습니다. ",
+        text("small", `No forecast exists yet: ${reason.message || "none has been made"} (${reason.error || "no_forecast"}).`),
+      );
+      el("forecast-chart").hidden = true;
+      return;
+    }
+    status.hidden = true;
+    const dates = runs[0].points.map((p) => p.date);
+    const band = (run, key) => (run ? run.points.map((p) => p[key]) : []);
+    const datasets = [];
+    for (const [run, name, color] of [[supply.run, "공급 Supply", "#582c0d"], [demand.run, "수요 Demand", "#2ac1bc"]]) {
+      if (!run) continue;
+      datasets.push(
+        { label: name + " (kg)", data: band(run, "yhat"), borderColor: color, backgroundColor: color, tension: 0.2 },
+        { label: name + " 하한 lower", data: band(run, "lower"), borderColor: color + "55", borderDash: [4, 4], pointRadius: 0, fill: false },
+        { label: name + " 상한 upper", data: band(run, "upper"), borderColor: color + "55", borderDash: [4, 4], pointRadius: 0, fill: "-1", backgroundColor: color + "22" },
+      );
+    }
+    charts.forecast?.destroy();
+    charts.forecast = new Chart(el("forecast-chart"), {
+      type: "line",
+      data: { labels: dates, datasets },
+      options: { animation: false, responsive: true },
+    });
+    const canvas = el("forecast-chart");
+    canvas.dataset.supply = JSON.stringify(band(supply.run, "yhat"));
+    canvas.dataset.demand = JSON.stringify(band(demand.run, "yhat"));
+    const describe = (run, name) => {
+      if (!run) return `${name}: 예측 없음 (no forecast)`;
+      const bt = run.backtest ? `, 최근 ${run.backtest.days}일 평균 오차 ${run.backtest.mae_kg.toFixed(1)} kg/day (backtest MAE)` : "";
+      return `${name}: ${run.window_start} ~ ${run.window_end} 학습 (trained ${run.trained_at.slice(0, 16).replace("T", " ")} UTC)${bt}`;
+    };
+    el("forecast-meta").textContent = `${describe(supply.run, "공급 supply")} · ${describe(demand.run, "수요 demand")} · Prophet, 80% 구간 (interval)`;
   }
 
   if (token) start(); else showLogin();

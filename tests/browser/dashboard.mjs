@@ -52,9 +52,18 @@ try {
   if (cafes === 0) fail("no cafe ranking");
   const holders = JSON.parse(await page.getAttribute("#badge-chart", "data-holders"));
   if (!(holders.first_donation > 0)) fail("badge counts missing");
-  for (const id of ["#chain-status", "#forecast-status"]) {
-    if (!(await page.isVisible(id))) fail(id + " notice not shown");
+  if (!(await page.isVisible("#chain-status"))) fail("#chain-status notice not shown");
+
+  // The forecast chart draws the latest runs' point forecasts, day by day.
+  for (const kind of ["supply", "demand"]) {
+    const run = await (await fetch(`${base}/api/v1/forecasts/latest?kind=${kind}`, { headers: { authorization: "Bearer " + token } })).json();
+    if (!run.points || run.points.length !== 7) { fail(`${kind}: no 7-day forecast from the API: ${JSON.stringify(run)}`); continue; }
+    const shown = JSON.parse(await page.getAttribute("#forecast-chart", "data-" + kind));
+    if (JSON.stringify(shown) !== JSON.stringify(run.points.map((p) => p.yhat))) fail(`${kind} forecast on the page differs from the API`);
+    const drawn = await page.evaluate((label) => Chart.getChart("forecast-chart").data.datasets.find((d) => d.label.startsWith(label)).data, kind === "supply" ? "공급" : "수요");
+    if (JSON.stringify(drawn) !== JSON.stringify(shown)) fail(`${kind} forecast chart series differs`);
   }
+  if (await page.isVisible("#forecast-status")) fail("the forecast section says there is no forecast");
   if (errors.length) fail("page errors: " + errors.join("; "));
 
   await page.screenshot({ path: screenshot, fullPage: true });

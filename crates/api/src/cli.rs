@@ -231,11 +231,12 @@ async fn demo_data(settings: &Settings) -> CliResult {
         println!("demo data is already present");
     } else {
         println!(
-            "demo data added: {} accounts, {} auctions, {} bids, {} coffee-grounds pickups",
+            "demo data added: {} accounts, {} auctions, {} bids, {} coffee-grounds pickups, {} forecasts",
             summary.users_created,
             summary.auctions_opened,
             summary.bids_placed,
-            summary.pickups_written
+            summary.pickups_written,
+            summary.forecasts_made
         );
     }
     println!(

@@ -38,6 +38,16 @@ pub struct Settings {
     )]
     pub sweep_cron: String,
 
+    /// When the daily forecast retrain runs (cron with a seconds field;
+    /// default 03:30 UTC, 12:30 in Korea).
+    #[arg(
+        long,
+        env = "SITGA_FORECAST_CRON",
+        default_value = DEFAULT_FORECAST_CRON,
+        global = true
+    )]
+    pub forecast_cron: String,
+
     /// Frames one WebSocket connection may send per second (bursts of
     /// twice that); more answer `rate_limited`.
     #[arg(long, env = "SITGA_WS_FRAMES_PER_SECOND", default_value_t = NonZeroU32::MIN.saturating_add(9), global = true)]
@@ -154,6 +164,8 @@ pub struct AppConfig {
     pub redis_prefix: String,
     /// Sweeper schedule.
     pub sweep_cron: String,
+    /// Daily forecast retrain schedule.
+    pub forecast_cron: String,
     /// Static files (badges, dashboard, vendored libraries).
     pub assets_dir: PathBuf,
     /// Fish model manifest (`None`: identification disabled).
@@ -256,15 +268,8 @@ impl Settings {
             model_manifest: self.resolve_model().0,
             onnxruntime: self.resolve_model().1,
             ws_frames_per_second: self.ws_frames_per_second,
-            sweep_cron: {
-                cron::Schedule::from_str(&self.sweep_cron).map_err(|e| {
-                    ConfigError(format!(
-                        "SITGA_SWEEP_CRON {:?} is not a cron schedule: {e}",
-                        self.sweep_cron
-                    ))
-                })?;
-                self.sweep_cron.clone()
-            },
+            sweep_cron: checked_cron("SITGA_SWEEP_CRON", &self.sweep_cron)?,
+            forecast_cron: checked_cron("SITGA_FORECAST_CRON", &self.forecast_cron)?,
             bind,
             jwt_secret,
             jwt_secret_source,
@@ -335,6 +340,15 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     }
     use std::io::Write;
     options.open(path)?.write_all(content.as_bytes())
+}
+
+/// The daily forecast retrain: 03:30 UTC.
+pub const DEFAULT_FORECAST_CRON: &str = "0 30 3 * * *";
+
+fn checked_cron(name: &str, expr: &str) -> Result<String, ConfigError> {
+    cron::Schedule::from_str(expr)
+        .map_err(|e| ConfigError(format!("{name} {expr:?} is not a cron schedule: {e}")))?;
+    Ok(expr.to_owned())
 }
 
 #[cfg(test)]

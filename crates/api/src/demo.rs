@@ -33,6 +33,8 @@ pub struct DemoSummary {
     pub bids_placed: usize,
     /// Coffee-grounds pickups written now.
     pub pickups_written: usize,
+    /// Forecast series fitted from the demo history.
+    pub forecasts_made: u32,
     /// Whether the data was already there (nothing was added).
     pub already_present: bool,
 }
@@ -319,6 +321,18 @@ pub async fn seed(pool: &DbPool) -> Result<DemoSummary, DemoError> {
         }
     }
     seed_coffee(pool, &hash, &mut summary).await?;
+    // The first dashboard visit shows a forecast, not "none yet".
+    let (outcome, errors) = crate::forecasts::retrain(
+        pool,
+        None,
+        sitga_forecasting::Window::default(),
+        sitga_forecasting::Horizon::default(),
+    )
+    .await?;
+    if !errors.is_empty() {
+        return Err(DemoError::Invalid(errors.join("; ")));
+    }
+    summary.forecasts_made = outcome.fitted;
     Ok(summary)
 }
 

@@ -89,6 +89,14 @@ pub enum ApiError {
     /// The resource does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Nothing there yet, with a specific code (404).
+    #[error("{message}")]
+    Missing {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: &'static str,
+    },
     /// The change conflicts with existing data.
     #[error("{message}")]
     Conflict {
@@ -172,7 +180,8 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
-            | Self::Conflict { code, .. } => code,
+            | Self::Conflict { code, .. }
+            | Self::Missing { code, .. } => code,
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -224,7 +233,7 @@ impl ResponseError for ApiError {
             Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod forecasts;
 pub mod jobs;
 pub mod live;
 pub mod logging;

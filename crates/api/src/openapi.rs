@@ -127,8 +127,13 @@ const CREDENTIAL_PATHS: &[&str] = &[
 ];
 /// The only rate-limited route.
 const RATE_LIMITED_PATHS: &[&str] = &["/api/v1/auth/login"];
-/// The only route that takes an Idempotency-Key.
-const IDEMPOTENT_PATHS: &[&str] = &["/api/v1/auctions/{id}/bids"];
+/// The operations that answer 422: a reused Idempotency-Key with another
+/// body, and forecasts of too short a history.
+const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[
+    ("post", "/api/v1/auctions/{id}/bids"),
+    ("get", "/api/v1/forecasts/latest"),
+    ("post", "/api/v1/forecasts/retrain"),
+];
 
 /// Every handler shares one error type, so paperclip lists every error
 /// status everywhere; drop those a route cannot return.
@@ -157,7 +162,7 @@ fn prune_impossible_responses(mut spec: Value) -> Value {
             if !RATE_LIMITED_PATHS.contains(&path.as_str()) {
                 responses.remove("429");
             }
-            if !(method == "post" && IDEMPOTENT_PATHS.contains(&path.as_str())) {
+            if !UNPROCESSABLE_OPERATIONS.contains(&(method.as_str(), path.as_str())) {
                 responses.remove("422");
             }
         }

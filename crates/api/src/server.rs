@@ -187,7 +187,7 @@ pub async fn start(
         None => None,
     };
     let closer = Closer::new(db.clone(), bus.clone());
-    let (close_queue, close_backend) = crate::jobs::close_queue(
+    let queues = crate::jobs::Queues::new(
         config
             .redis_url
             .as_deref()
@@ -205,7 +205,8 @@ pub async fn start(
         engine: BidEngine::new(db.clone(), bus.clone()),
         bus,
         closer: closer.clone(),
-        close_queue: close_queue.clone(),
+        close_queue: queues.close.0.clone(),
+        forecast_queue: queues.forecast.0.clone(),
         ws_frames_per_second: config.ws_frames_per_second,
     };
     let parts = AppParts {
@@ -239,14 +240,15 @@ pub async fn start(
         }
     });
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sweep_cron = config.sweep_cron.clone();
+    let schedules = crate::jobs::Schedules {
+        sweep: config.sweep_cron.clone(),
+        forecast: config.forecast_cron.clone(),
+    };
     let sweeper = tokio::spawn(async move {
         let shutdown = async move {
             let _ = sweeper_stopped.await;
         };
-        if let Err(e) =
-            crate::jobs::run(closer, close_queue, close_backend, &sweep_cron, shutdown).await
-        {
+        if let Err(e) = crate::jobs::run(closer, queues, &schedules, shutdown).await {
             tracing::error!(error = %e, "background jobs stopped");
         }
     });

@@ -32,4 +32,6 @@ pub struct AppState {
     pub fish: Result<Arc<sitga_inference::FishModel>, String>,
     /// Queues per-auction close jobs.
     pub close_queue: crate::jobs::CloseQueue,
+    /// Queues forecast retrains.
+    pub forecast_queue: crate::forecasts::ForecastQueue,
 }

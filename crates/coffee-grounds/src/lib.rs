@@ -79,7 +79,7 @@ impl Grams {
 }
 
 /// The two series: cafes offer (supply), recyclers ask (demand).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PickupKind {
     /// A cafe's offer of spent grounds.
     Supply,

@@ -19,6 +19,7 @@
 pub mod auctions;
 pub mod badges;
 mod error;
+pub mod forecasts;
 pub mod idempotency;
 mod migrations;
 pub mod pickups;

@@ -143,6 +143,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     pickups,
     badges,
     user_badges,
+    forecast_jobs,
+    forecast_runs,
+    forecast_points,
 );
 
 diesel::table! {
@@ -183,3 +186,51 @@ diesel::table! {
         awarded_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    forecast_jobs (id) {
+        id -> Text,
+        trigger_kind -> Text,
+        status -> Text,
+        requested_by -> Nullable<BigInt>,
+        window_days -> Integer,
+        horizon_days -> Integer,
+        series_fitted -> Integer,
+        series_skipped -> Integer,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    forecast_runs (id) {
+        id -> BigInt,
+        job_id -> Nullable<Text>,
+        kind -> Text,
+        province -> Nullable<Text>,
+        model -> Text,
+        trained_at -> Timestamp,
+        window_start -> Date,
+        window_end -> Date,
+        window_days -> Integer,
+        horizon_days -> Integer,
+        parameters -> Text,
+        backtest_days -> Nullable<Integer>,
+        backtest_mae_kg -> Nullable<Double>,
+        backtest_wape -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    forecast_points (run_id, day) {
+        run_id -> BigInt,
+        day -> Date,
+        yhat_kg -> Double,
+        lower_kg -> Double,
+        upper_kg -> Double,
+    }
+}
+
+diesel::joinable!(forecast_points -> forecast_runs (run_id));

@@ -79,6 +79,14 @@ impl TestAppBuilder {
 
     /// Starts the app.
     pub async fn spawn(self) -> TestApp {
+        // `SITGA_TEST_LOG=sitga_api=debug` shows the servers' logs (all
+        // tests of a binary interleaved) when a test needs explaining.
+        if let Ok(filter) = std::env::var("SITGA_TEST_LOG") {
+            static LOGGING: std::sync::Once = std::sync::Once::new();
+            LOGGING.call_once(|| {
+                sitga_api::logging::init(&filter, sitga_api::config::LogFormat::Text)
+            });
+        }
         let db = TestDatabase::create()
             .await
             .expect("create the test database");
@@ -97,6 +105,7 @@ impl TestAppBuilder {
             // Tests share one Redis: keep each app's keys apart.
             redis_prefix: redis_prefix.clone(),
             sweep_cron: self.sweep_cron.clone(),
+            forecast_cron: sitga_api::config::DEFAULT_FORECAST_CRON.into(),
             assets_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
             model_manifest: Some(
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

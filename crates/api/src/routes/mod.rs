@@ -6,6 +6,7 @@ pub mod auctions;
 pub mod auth;
 pub mod dto;
 pub mod fish;
+pub mod forecasts;
 pub mod health;
 pub mod meta;
 pub mod monitor;
@@ -94,6 +95,13 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(
                     web::resource("/monitor/badges").route(web::get().to(monitor::badge_counts)),
                 )
-                .service(web::resource("/fish/identify").route(web::post().to(fish::identify))),
+                .service(web::resource("/fish/identify").route(web::post().to(fish::identify)))
+                .service(web::resource("/forecasts/latest").route(web::get().to(forecasts::latest)))
+                .service(
+                    web::resource("/forecasts/retrain").route(web::post().to(forecasts::retrain)),
+                )
+                .service(
+                    web::resource("/forecasts/jobs/{id}").route(web::get().to(forecasts::job)),
+                ),
         );
 }

@@ -7,6 +7,7 @@ mod accounts;
 mod auctions;
 mod bad_input;
 mod fish;
+mod forecasts;
 mod instances;
 mod pickups;
 mod platform;

@@ -1,0 +1,3 @@
+DROP TABLE forecast_points;
+DROP TABLE forecast_runs;
+DROP TABLE forecast_jobs;
