@@ -51,3 +51,4 @@ bench:
     mysql --protocol=tcp -h 127.0.0.1 -uroot -e "CREATE DATABASE IF NOT EXISTS sitga_bench"
     target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16,64 --database-url mysql://root@127.0.0.1:3306/sitga_bench
     target/release/sitga-bench identify --seconds 10 --clients 1,2,8
+    target/release/sitga-bench forecast --runs 10

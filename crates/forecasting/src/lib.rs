@@ -293,7 +293,9 @@ impl Forecaster {
         })
     }
 
-    fn fit_predict(
+    /// One Prophet fit of `series` and its forecast `horizon` days ahead
+    /// (what [`Self::forecast`] does twice, with the backtest).
+    pub fn fit_predict(
         &self,
         series: &DailySeries,
         horizon: u32,
