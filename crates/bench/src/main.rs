@@ -91,10 +91,7 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         runs: usize,
         /// The series (`{"start", "kg": [...]}`).
-        #[arg(
-            long,
-            default_value = "crates/forecasting/tests/fixtures/series.json"
-        )]
+        #[arg(long, default_value = "crates/forecasting/tests/fixtures/series.json")]
         series: std::path::PathBuf,
         /// The command that runs scripts/prophet_reference.py.
         #[arg(long, default_value = "scripts/prophet-reference.sh")]
