@@ -35,3 +35,12 @@ if [ -z "${ORT_DYLIB_PATH:-}" ]; then
     fi
     say "ONNX Runtime $(.venv/bin/python -c 'import onnxruntime; print(onnxruntime.__version__)') ready"
 fi
+
+# The donation contract's tools (npm): solc-js to compile it, and anvil, the
+# local chain the chain tests start. Installed once from the lock file.
+if [ ! -x contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ]; then
+    command -v npm >/dev/null 2>&1 || die "npm is needed for the contract tools (Debian: apt-get install npm)"
+    say "installing solc and anvil into contracts/node_modules (once)"
+    (cd contracts && npm ci --no-audit --no-fund --silent) || die "npm ci in contracts/ failed"
+fi
+say "anvil $(contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil --version | head -1 | awk '{print $NF}') ready"

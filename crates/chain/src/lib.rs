@@ -1,0 +1,312 @@
+//! sitga on an EVM chain: deploys the project's `DonationRegistry` contract
+//! (`contracts/DonationRegistry.sol`, compiled into `assets/contracts/`),
+//! records completed donations on it, and samples the chain for the
+//! monitor. Built on alloy over JSON-RPC (HTTP).
+//!
+//! Nothing here touches the database or the web: `api` calls it from its
+//! outbox worker and the monitor job, never from a request.
+
+#[cfg(feature = "test-support")]
+pub mod anvil;
+
+use std::time::Duration;
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{Filter, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol;
+use alloy::sol_types::SolEvent;
+use sha2::{Digest, Sha256};
+
+sol!(
+    #[sol(rpc)]
+    DonationRegistry,
+    "../../assets/contracts/DonationRegistry.abi.json"
+);
+
+/// The contract's deployment bytecode (hex), as compiled by
+/// `contracts/build.mjs`.
+const BYTECODE_HEX: &str = include_str!("../../../assets/contracts/DonationRegistry.bin");
+
+/// Blocks one monitor sample reads at most (the rest waits for the next).
+pub const MAX_BLOCKS_PER_SAMPLE: u64 = 500;
+
+/// What went wrong talking to the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// A setting is unusable (bad URL, key or address).
+    #[error("chain configuration: {0}")]
+    Config(String),
+    /// The node could not be reached or answered with an error.
+    #[error("chain RPC: {0}")]
+    Rpc(String),
+    /// The transaction was mined but reverted.
+    #[error("transaction {0} reverted")]
+    Reverted(B256),
+    /// No receipt within the wait.
+    #[error("no receipt for transaction {0} within {1:?}")]
+    Timeout(B256, Duration),
+}
+
+fn rpc(e: impl std::fmt::Display) -> ChainError {
+    ChainError::Rpc(e.to_string())
+}
+
+/// A donation on chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The transaction that recorded it.
+    pub tx_hash: B256,
+    /// Its block.
+    pub block_number: u64,
+}
+
+/// One monitor reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// The latest block.
+    pub latest_block: u64,
+    /// The contract's donation counter.
+    pub donation_count: u64,
+    /// Transactions in the blocks read for this sample.
+    pub transactions: u64,
+    /// The last block read (the next sample starts after it).
+    pub scanned_to: u64,
+}
+
+/// The salted donor reference written on chain: SHA-256 of the salt and the
+/// user id. Opaque to anyone without the salt; stable for one user.
+pub fn donor_reference(salt: &[u8], user_id: i64) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(b"sitga-donor-v1:");
+    hash.update(salt);
+    hash.update(b":");
+    hash.update(user_id.to_be_bytes());
+    hash.finalize().into()
+}
+
+/// Parses a `0x…` address.
+pub fn parse_address(text: &str) -> Result<Address, ChainError> {
+    text.trim()
+        .parse()
+        .map_err(|e| ChainError::Config(format!("contract address {text:?}: {e}")))
+}
+
+/// A signing connection to a node.
+fn connect(rpc_url: &str, private_key: &str) -> Result<(DynProvider, Address), ChainError> {
+    let url = rpc_url
+        .parse()
+        .map_err(|e| ChainError::Config(format!("CHAIN_RPC_URL {rpc_url:?}: {e}")))?;
+    let signer: PrivateKeySigner = private_key
+        .trim()
+        .parse()
+        .map_err(|_| ChainError::Config("CHAIN_PRIVATE_KEY is not a hex private key".into()))?;
+    let from = signer.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url);
+    Ok((provider.erased(), from))
+}
+
+/// Deploys a new `DonationRegistry` from the key's account (which becomes
+/// its only recorder); returns its address.
+pub async fn deploy(
+    rpc_url: &str,
+    private_key: &str,
+    wait: Duration,
+) -> Result<Address, ChainError> {
+    let (provider, _) = connect(rpc_url, private_key)?;
+    let code: Bytes = BYTECODE_HEX
+        .trim()
+        .parse()
+        .map_err(|e| ChainError::Config(format!("bundled bytecode: {e}")))?;
+    let tx = TransactionRequest::default().with_deploy_code(code);
+    let pending = provider.send_transaction(tx).await.map_err(rpc)?;
+    let hash = *pending.tx_hash();
+    let receipt = tokio::time::timeout(wait, pending.get_receipt())
+        .await
+        .map_err(|_| ChainError::Timeout(hash, wait))?
+        .map_err(rpc)?;
+    if !receipt.status() {
+        return Err(ChainError::Reverted(hash));
+    }
+    receipt
+        .contract_address
+        .ok_or_else(|| ChainError::Rpc("deployment receipt without a contract address".into()))
+}
+
+/// The deployed registry, through a signing connection.
+#[derive(Clone, Debug)]
+pub struct ChainClient {
+    provider: DynProvider,
+    contract: Address,
+    recorder: Address,
+}
+
+impl ChainClient {
+    /// Connects to `rpc_url` signing with `private_key`, for the registry at
+    /// `contract`. Nothing is sent until a call.
+    pub fn new(rpc_url: &str, private_key: &str, contract: Address) -> Result<Self, ChainError> {
+        let (provider, recorder) = connect(rpc_url, private_key)?;
+        Ok(Self {
+            provider,
+            contract,
+            recorder,
+        })
+    }
+
+    /// The registry's address.
+    pub fn contract(&self) -> Address {
+        self.contract
+    }
+
+    /// The account that signs.
+    pub fn recorder(&self) -> Address {
+        self.recorder
+    }
+
+    /// Checks the node answers and the contract exists there.
+    pub async fn check(&self) -> Result<u64, ChainError> {
+        let code = self
+            .provider
+            .get_code_at(self.contract)
+            .await
+            .map_err(rpc)?;
+        if code.is_empty() {
+            return Err(ChainError::Config(format!(
+                "no contract at {} on this chain (run `sitga chain deploy`)",
+                self.contract
+            )));
+        }
+        self.provider.get_block_number().await.map_err(rpc)
+    }
+
+    /// Records donation `donation_id`, waiting up to `wait` for the receipt.
+    /// If it was recorded before (a retry after an unseen receipt), returns
+    /// that earlier transaction instead of sending another.
+    pub async fn record(
+        &self,
+        donation_id: u64,
+        donor: [u8; 32],
+        grams: u64,
+        wait: Duration,
+    ) -> Result<Recorded, ChainError> {
+        if let Some(earlier) = self.find_recorded(donation_id).await? {
+            return Ok(earlier);
+        }
+        let registry = DonationRegistry::new(self.contract, &self.provider);
+        let pending = registry
+            .recordDonation(U256::from(donation_id), B256::from(donor), grams)
+            .send()
+            .await
+            .map_err(rpc)?;
+        let hash = *pending.tx_hash();
+        let receipt = tokio::time::timeout(wait, pending.get_receipt())
+            .await
+            .map_err(|_| ChainError::Timeout(hash, wait))?
+            .map_err(rpc)?;
+        if !receipt.status() {
+            return Err(ChainError::Reverted(hash));
+        }
+        Ok(Recorded {
+            tx_hash: hash,
+            block_number: receipt.block_number.unwrap_or_default(),
+        })
+    }
+
+    /// The transaction that recorded `donation_id`, if any (from the
+    /// contract's `DonationRecorded` events).
+    pub async fn find_recorded(&self, donation_id: u64) -> Result<Option<Recorded>, ChainError> {
+        let registry = DonationRegistry::new(self.contract, &self.provider);
+        let done = registry
+            .recorded(U256::from(donation_id))
+            .call()
+            .await
+            .map_err(rpc)?;
+        if !done {
+            return Ok(None);
+        }
+        let filter = Filter::new()
+            .address(self.contract)
+            .event_signature(DonationRegistry::DonationRecorded::SIGNATURE_HASH)
+            .topic1(B256::from(U256::from(donation_id)))
+            .from_block(0u64);
+        let logs = self.provider.get_logs(&filter).await.map_err(rpc)?;
+        Ok(logs.first().and_then(|log| {
+            Some(Recorded {
+                tx_hash: log.transaction_hash?,
+                block_number: log.block_number?,
+            })
+        }))
+    }
+
+    /// Reads the chain for the monitor: the latest block, the contract's
+    /// counter, and the transactions in the blocks after `after` (at most
+    /// [`MAX_BLOCKS_PER_SAMPLE`] of them; all blocks when `after` is `None`,
+    /// within the same cap from the latest).
+    pub async fn sample(&self, after: Option<u64>) -> Result<Sample, ChainError> {
+        let latest = self.provider.get_block_number().await.map_err(rpc)?;
+        let registry = DonationRegistry::new(self.contract, &self.provider);
+        let count = registry.donationCount().call().await.map_err(rpc)?;
+        let first = match after {
+            Some(block) => block.saturating_add(1),
+            None => latest.saturating_sub(MAX_BLOCKS_PER_SAMPLE - 1),
+        };
+        let last = latest.min(first.saturating_add(MAX_BLOCKS_PER_SAMPLE - 1));
+        let mut transactions = 0u64;
+        for number in first..=last {
+            if let Some(n) = self
+                .provider
+                .get_block_transaction_count_by_number(number.into())
+                .await
+                .map_err(rpc)?
+            {
+                transactions += n;
+            }
+        }
+        Ok(Sample {
+            latest_block: latest,
+            donation_count: u64::try_from(count).unwrap_or(u64::MAX),
+            transactions,
+            scanned_to: if first > last {
+                after.unwrap_or(latest)
+            } else {
+                last
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn donor_reference_is_salted_stable_and_opaque() {
+        let a = donor_reference(b"salt-1", 42);
+        assert_eq!(a, donor_reference(b"salt-1", 42));
+        assert_ne!(a, donor_reference(b"salt-2", 42));
+        assert_ne!(a, donor_reference(b"salt-1", 43));
+    }
+
+    #[test]
+    fn bundled_bytecode_is_hex() {
+        let code: Bytes = BYTECODE_HEX.trim().parse().unwrap();
+        assert!(code.len() > 100);
+    }
+
+    #[test]
+    fn bad_settings_are_config_errors() {
+        assert!(matches!(
+            ChainClient::new("not a url", "0x01", Address::ZERO),
+            Err(ChainError::Config(_))
+        ));
+        assert!(matches!(
+            ChainClient::new("http://127.0.0.1:1", "nope", Address::ZERO),
+            Err(ChainError::Config(_))
+        ));
+        assert!(matches!(parse_address("0x12"), Err(ChainError::Config(_))));
+    }
+}
