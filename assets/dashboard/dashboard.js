@@ -65,7 +65,7 @@
     el("who").textContent = me.nickname;
     el("login").hidden = true;
     el("board").hidden = false;
-    await Promise.all([loadProvinces(), loadAmounts(), loadRequests(), loadRankings(), loadBadges(), loadForecast()]);
+    await Promise.all([loadProvinces(), loadAmounts(), loadRequests(), loadRankings(), loadBadges(), loadForecast(), loadChain()]);
     document.body.dataset.loaded = "true";
   }
 
@@ -158,6 +158,40 @@
       options: { animation: false, indexAxis: "y" },
     });
     el("badge-chart").dataset.holders = JSON.stringify(Object.fromEntries(counts.map((c) => [c.code, c.holders])));
+  }
+
+  // The chain monitor: one sample a minute (latest block, the contract's
+  // donation count, transactions since the previous sample).
+  async function loadChain() {
+    const monitor = await call("/monitor/chain?limit=120");
+    const status = el("chain-status");
+    const counts = `기록 완료 ${monitor.confirmed} · 대기 ${monitor.pending} · 실패 ${monitor.failed} (confirmed / pending / failed)`;
+    if (!monitor.enabled) {
+      status.hidden = false;
+      status.replaceChildren(
+        "블록체인 기록이 설정되지 않았습니다. ",
+        text("small", "On-chain recording is not configured on this server (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, CHAIN_CONTRACT_ADDRESS): no samples to chart."),
+      );
+      return;
+    }
+    const samples = monitor.samples.slice().reverse();
+    const canvas = el("chain-chart");
+    canvas.hidden = false;
+    canvas.dataset.donations = JSON.stringify(samples.map((s) => s.donation_count));
+    charts.chain?.destroy();
+    charts.chain = new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: samples.map((s) => s.sampled_at.slice(11, 16)),
+        datasets: [
+          { label: "기부 기록 수 Donations on chain", data: samples.map((s) => s.donation_count), borderColor: "#582c0d", yAxisID: "y" },
+          { label: "트랜잭션 Transactions / sample", data: samples.map((s) => s.transactions), borderColor: "#2ac1bc", type: "bar", backgroundColor: "#2ac1bc55", yAxisID: "y1" },
+        ],
+      },
+      options: { animation: false, scales: { y: { beginAtZero: true }, y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } } },
+    });
+    const last = monitor.samples[0];
+    el("chain-meta").textContent = `${monitor.contract} · ${last ? "block " + last.latest_block + " · " : ""}${counts}`;
   }
 
   // The nationwide 7-day forecasts: the latest stored run of each series.

@@ -47,6 +47,20 @@ pub enum Command {
         #[command(subcommand)]
         action: ModelAction,
     },
+    /// The donation contract on the EVM chain.
+    Chain {
+        /// The action.
+        #[command(subcommand)]
+        action: ChainAction,
+    },
+}
+
+/// `sitga chain …`.
+#[derive(Debug, Subcommand)]
+pub enum ChainAction {
+    /// Deploy a new DonationRegistry to `CHAIN_RPC_URL` from the account of
+    /// `CHAIN_PRIVATE_KEY` (its only recorder) and print its address.
+    Deploy,
 }
 
 /// `sitga model …`.
@@ -90,6 +104,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Model {
             action: ModelAction::Eval { dir },
         } => model_eval(&cli.settings, &dir).await,
+        Command::Chain {
+            action: ChainAction::Deploy,
+        } => chain_deploy(&cli.settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -244,6 +261,27 @@ async fn demo_data(settings: &Settings) -> CliResult {
         crate::demo::OPERATOR_EMAIL,
         crate::demo::DEMO_PASSWORD
     );
+    Ok(())
+}
+
+async fn chain_deploy(settings: &Settings) -> CliResult {
+    let missing = |name: &str| (2, format!("{name} is not set"));
+    let rpc = settings
+        .chain_rpc_url
+        .as_deref()
+        .ok_or_else(|| missing("CHAIN_RPC_URL"))?;
+    let key = settings
+        .chain_private_key
+        .as_deref()
+        .ok_or_else(|| missing("CHAIN_PRIVATE_KEY"))?;
+    let address = sitga_chain::deploy(rpc, key, std::time::Duration::from_secs(120))
+        .await
+        .map_err(|e| match e {
+            sitga_chain::ChainError::Config(m) => (2, m),
+            other => (3, other.to_string()),
+        })?;
+    println!("DonationRegistry deployed at {address}");
+    println!("export CHAIN_CONTRACT_ADDRESS={address}");
     Ok(())
 }
 

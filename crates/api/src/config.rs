@@ -87,6 +87,44 @@ pub struct Settings {
     #[arg(long, env = "JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// JSON-RPC URL of the EVM node donations are recorded on. With
+    /// `CHAIN_PRIVATE_KEY` and `CHAIN_CONTRACT_ADDRESS` it switches on-chain
+    /// recording on; unset, the feature is off (and says so).
+    #[arg(long, env = "CHAIN_RPC_URL", global = true)]
+    pub chain_rpc_url: Option<String>,
+
+    /// Hex private key of the account that deploys the contract and records
+    /// donations (it pays the gas).
+    #[arg(long, env = "CHAIN_PRIVATE_KEY", global = true, hide_env_values = true)]
+    pub chain_private_key: Option<String>,
+
+    /// The DonationRegistry's address (printed by `sitga chain deploy`).
+    #[arg(long, env = "CHAIN_CONTRACT_ADDRESS", global = true)]
+    pub chain_contract_address: Option<String>,
+
+    /// Salt of the donor references written on chain (keep it stable and
+    /// secret). Default: derived from the JWT secret.
+    #[arg(long, env = "CHAIN_DONOR_SALT", global = true, hide_env_values = true)]
+    pub chain_donor_salt: Option<String>,
+
+    /// When the chain monitor samples (cron with seconds; every minute).
+    #[arg(
+        long,
+        env = "SITGA_CHAIN_MONITOR_CRON",
+        default_value = DEFAULT_CHAIN_MONITOR_CRON,
+        global = true
+    )]
+    pub chain_monitor_cron: String,
+
+    /// When the outbox worker sends due donations (cron with seconds).
+    #[arg(
+        long,
+        env = "SITGA_CHAIN_RELAY_CRON",
+        default_value = DEFAULT_CHAIN_RELAY_CRON,
+        global = true
+    )]
+    pub chain_relay_cron: String,
+
     /// Directory for the embedded database and generated secrets.
     #[arg(long, env = "SITGA_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
@@ -188,6 +226,34 @@ pub struct AppConfig {
     pub pool: sitga_persistence::PoolOptions,
     /// Login rate limits.
     pub login_quotas: LoginQuotas,
+    /// On-chain donation records; `None`: off.
+    pub chain: Option<ChainSettings>,
+}
+
+/// On-chain recording settings (all present, or the feature is off).
+#[derive(Clone)]
+pub struct ChainSettings {
+    /// Node JSON-RPC URL.
+    pub rpc_url: String,
+    /// Signing key (hex).
+    pub private_key: String,
+    /// The registry's address.
+    pub contract: String,
+    /// Salt of donor references.
+    pub donor_salt: Vec<u8>,
+    /// Monitor schedule.
+    pub monitor_cron: String,
+    /// Outbox worker schedule.
+    pub relay_cron: String,
+}
+
+impl std::fmt::Debug for ChainSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainSettings")
+            .field("rpc_url", &self.rpc_url)
+            .field("contract", &self.contract)
+            .finish_non_exhaustive()
+    }
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -271,7 +337,6 @@ impl Settings {
             sweep_cron: checked_cron("SITGA_SWEEP_CRON", &self.sweep_cron)?,
             forecast_cron: checked_cron("SITGA_FORECAST_CRON", &self.forecast_cron)?,
             bind,
-            jwt_secret,
             jwt_secret_source,
             cors_origins: self.cors_origins.clone(),
             workers: self.workers,
@@ -283,6 +348,8 @@ impl Settings {
                 per_ip_per_minute: self.login_per_ip_per_minute,
                 per_email_per_minute: self.login_per_email_per_minute,
             },
+            chain: self.chain_settings(&jwt_secret)?,
+            jwt_secret,
         })
     }
 }
@@ -341,6 +408,59 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     options.open(path)?.write_all(content.as_bytes())
 }
+
+impl Settings {
+    /// The chain settings: all of RPC URL, key and contract, or none.
+    fn chain_settings(&self, jwt_secret: &[u8]) -> Result<Option<ChainSettings>, ConfigError> {
+        let rpc = non_empty(&self.chain_rpc_url);
+        let key = non_empty(&self.chain_private_key);
+        let contract = non_empty(&self.chain_contract_address);
+        let (rpc_url, private_key, contract) = match (rpc, key, contract) {
+            (None, None, None) => return Ok(None),
+            (Some(r), Some(k), Some(c)) => (r, k, c),
+            (Some(_), Some(_), None) => {
+                return Err(ConfigError(
+                    "CHAIN_CONTRACT_ADDRESS is not set: deploy the contract with `sitga chain deploy` and set it".into(),
+                ));
+            }
+            _ => {
+                return Err(ConfigError(
+                    "on-chain recording needs CHAIN_RPC_URL, CHAIN_PRIVATE_KEY and CHAIN_CONTRACT_ADDRESS together".into(),
+                ));
+            }
+        };
+        sitga_chain::ChainClient::new(
+            rpc_url,
+            private_key,
+            sitga_chain::parse_address(contract).map_err(|e| ConfigError(e.to_string()))?,
+        )
+        .map_err(|e| ConfigError(e.to_string()))?;
+        let donor_salt = match non_empty(&self.chain_donor_salt) {
+            Some(salt) => salt.as_bytes().to_vec(),
+            None => {
+                use sha2::Digest;
+                sha2::Sha256::new()
+                    .chain_update(b"sitga-donor-salt:")
+                    .chain_update(jwt_secret)
+                    .finalize()
+                    .to_vec()
+            }
+        };
+        Ok(Some(ChainSettings {
+            rpc_url: rpc_url.to_owned(),
+            private_key: private_key.to_owned(),
+            contract: contract.to_owned(),
+            donor_salt,
+            monitor_cron: checked_cron("SITGA_CHAIN_MONITOR_CRON", &self.chain_monitor_cron)?,
+            relay_cron: checked_cron("SITGA_CHAIN_RELAY_CRON", &self.chain_relay_cron)?,
+        }))
+    }
+}
+
+/// The chain monitor samples every minute.
+pub const DEFAULT_CHAIN_MONITOR_CRON: &str = "0 * * * * *";
+/// The outbox worker looks for due donations every 2 seconds.
+pub const DEFAULT_CHAIN_RELAY_CRON: &str = "*/2 * * * * *";
 
 /// The daily forecast retrain: 03:30 UTC.
 pub const DEFAULT_FORECAST_CRON: &str = "0 30 3 * * *";

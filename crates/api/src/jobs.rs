@@ -243,6 +243,27 @@ async fn daily_forecast_tick(
     Ok(())
 }
 
+async fn chain_relay_tick(
+    _tick: Tick,
+    closer: Data<Closer>,
+    chain: Data<crate::chain::Chain>,
+) -> Result<(), BoxDynError> {
+    crate::chain::relay_due(closer.db(), &chain).await?;
+    Ok(())
+}
+
+async fn chain_monitor_tick(
+    _tick: Tick,
+    closer: Data<Closer>,
+    chain: Data<crate::chain::Chain>,
+) -> Result<(), BoxDynError> {
+    if let Err(e) = crate::chain::sample(closer.db(), &chain).await {
+        // The node may be down; the next minute tries again.
+        tracing::warn!(error = %e, "chain monitor sample failed");
+    }
+    Ok(())
+}
+
 /// A worker's backend, taken once: the in-memory queue has one receiver, so
 /// a restarted worker gets a fresh, empty one (the sweepers and the daily
 /// catch-up cover the gap).
@@ -272,6 +293,8 @@ pub struct Schedules {
     pub sweep: String,
     /// The daily forecast retrain.
     pub forecast: String,
+    /// The chain outbox worker and the chain monitor, when the chain is on.
+    pub chain: Option<(String, String)>,
 }
 
 /// Runs the workers (auction closes, forecast retrains) and the scheduled
@@ -279,6 +302,7 @@ pub struct Schedules {
 pub async fn run(
     closer: Closer,
     queues: Queues,
+    chain: Option<crate::chain::Chain>,
     schedules: &Schedules,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
@@ -349,6 +373,25 @@ pub async fn run(
             })
         }
     };
+    if let (Some(chain), Some((relay, monitor_cron))) = (chain, &schedules.chain) {
+        let (relay, sample) = (schedule(relay)?, schedule(monitor_cron)?);
+        let (c, ch) = (closer.clone(), chain.clone());
+        monitor = monitor.register(move |_| {
+            WorkerBuilder::new("chain-outbox")
+                .backend(CronScheduler::new(relay.clone()))
+                .data(c.clone())
+                .data(ch.clone())
+                .build(chain_relay_tick)
+        });
+        let c = closer.clone();
+        monitor = monitor.register(move |_| {
+            WorkerBuilder::new("chain-monitor")
+                .backend(CronScheduler::new(sample.clone()))
+                .data(c.clone())
+                .data(chain.clone())
+                .build(chain_monitor_tick)
+        });
+    }
     // A day whose scheduled retrain was missed (the server was down at the
     // time, or this is a first start) gets it now.
     if let Err(e) = crate::forecasts::ensure_daily(closer.db(), &forecast_queue).await {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod awards;
 pub mod bidding;
+pub mod chain;
 pub mod cli;
 pub mod closing;
 pub mod config;

@@ -196,6 +196,18 @@ pub async fn start(
     .await
     .map_err(StartError::Redis)?;
     let fish = load_fish_model(&config).await;
+    let chain = match &config.chain {
+        Some(settings) => {
+            let chain = crate::chain::Chain::new(settings)
+                .map_err(|e| StartError::Config(crate::config::ConfigError(e.to_string())))?;
+            tracing::info!(contract = %chain.contract(), rpc = %settings.rpc_url, "on-chain donation recording is on");
+            Some(chain)
+        }
+        None => {
+            tracing::info!("on-chain donation recording is off (CHAIN_* not set)");
+            None
+        }
+    };
     let state = AppState {
         fish,
         db: db.clone(),
@@ -207,6 +219,7 @@ pub async fn start(
         closer: closer.clone(),
         close_queue: queues.close.0.clone(),
         forecast_queue: queues.forecast.0.clone(),
+        chain: chain.clone(),
         ws_frames_per_second: config.ws_frames_per_second,
     };
     let parts = AppParts {
@@ -243,12 +256,16 @@ pub async fn start(
     let schedules = crate::jobs::Schedules {
         sweep: config.sweep_cron.clone(),
         forecast: config.forecast_cron.clone(),
+        chain: config
+            .chain
+            .as_ref()
+            .map(|c| (c.relay_cron.clone(), c.monitor_cron.clone())),
     };
     let sweeper = tokio::spawn(async move {
         let shutdown = async move {
             let _ = sweeper_stopped.await;
         };
-        if let Err(e) = crate::jobs::run(closer, queues, &schedules, shutdown).await {
+        if let Err(e) = crate::jobs::run(closer, queues, chain, &schedules, shutdown).await {
             tracing::error!(error = %e, "background jobs stopped");
         }
     });

@@ -32,6 +32,8 @@ pub struct AppState {
     pub fish: Result<Arc<sitga_inference::FishModel>, String>,
     /// Queues per-auction close jobs.
     pub close_queue: crate::jobs::CloseQueue,
+    /// On-chain donation records; `None` when off.
+    pub chain: Option<crate::chain::Chain>,
     /// Queues forecast retrains.
     pub forecast_queue: crate::forecasts::ForecastQueue,
 }

@@ -477,6 +477,7 @@ async fn storm(
             ..Default::default()
         },
         login_quotas: LoginQuotas::default(),
+        chain: None,
     };
     eprintln!("starting sitga…");
     let server = sitga_api::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))
@@ -760,6 +761,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         workers: None,
         pool: PoolOptions::default(),
         login_quotas: LoginQuotas::default(),
+        chain: None,
     };
     let server = sitga_api::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))
         .await

@@ -18,6 +18,7 @@
 
 pub mod auctions;
 pub mod badges;
+pub mod chain;
 mod error;
 pub mod forecasts;
 pub mod idempotency;

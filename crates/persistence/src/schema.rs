@@ -146,6 +146,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     forecast_jobs,
     forecast_runs,
     forecast_points,
+    chain_donations,
+    chain_samples,
 );
 
 diesel::table! {
@@ -234,3 +236,32 @@ diesel::table! {
 }
 
 diesel::joinable!(forecast_points -> forecast_runs (run_id));
+
+diesel::table! {
+    chain_donations (pickup_id) {
+        pickup_id -> BigInt,
+        donor_ref -> Text,
+        grams -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        tx_hash -> Nullable<Text>,
+        block_number -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chain_samples (id) {
+        id -> BigInt,
+        sampled_at -> Timestamp,
+        contract -> Text,
+        latest_block -> BigInt,
+        scanned_to -> BigInt,
+        donation_count -> BigInt,
+        transactions -> BigInt,
+    }
+}

@@ -52,9 +52,16 @@ pub struct TestAppBuilder {
     login_quotas: LoginQuotas,
     sweep_cron: String,
     ws_frames_per_second: u32,
+    chain: Option<sitga_api::config::ChainSettings>,
 }
 
 impl TestAppBuilder {
+    /// Records donations on a chain (e.g. a test's anvil node).
+    pub fn chain(mut self, settings: sitga_api::config::ChainSettings) -> Self {
+        self.chain = Some(settings);
+        self
+    }
+
     /// Login attempts per minute allowed per address and per e-mail.
     pub fn login_quotas(mut self, per_ip: u32, per_email: u32) -> Self {
         self.login_quotas = LoginQuotas {
@@ -126,6 +133,7 @@ impl TestAppBuilder {
                 ..Default::default()
             },
             login_quotas: self.login_quotas,
+            chain: self.chain.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let server = server::start(config, Some(listener))
@@ -146,6 +154,7 @@ impl TestAppBuilder {
             login_quotas: self.login_quotas,
             sweep_cron: self.sweep_cron,
             ws_frames_per_second: self.ws_frames_per_second,
+            chain: self.chain.clone(),
             redis_prefix,
         }
     }
@@ -167,6 +176,7 @@ pub struct TestApp {
     login_quotas: LoginQuotas,
     sweep_cron: String,
     ws_frames_per_second: u32,
+    chain: Option<sitga_api::config::ChainSettings>,
     redis_prefix: String,
 }
 
@@ -298,6 +308,7 @@ impl TestApp {
             },
             sweep_cron: "* * * * * *".into(),
             ws_frames_per_second: 10,
+            chain: None,
         }
     }
 
@@ -457,6 +468,7 @@ impl TestApp {
             login_quotas: self.login_quotas,
             sweep_cron: self.sweep_cron.clone(),
             ws_frames_per_second: self.ws_frames_per_second,
+            chain: self.chain.clone(),
         };
         let app = builder
             .spawn_shared(self._database.clone(), self.redis_prefix.clone())
@@ -472,6 +484,7 @@ impl TestApp {
             login_quotas: self.login_quotas,
             sweep_cron: self.sweep_cron.clone(),
             ws_frames_per_second: self.ws_frames_per_second,
+            chain: self.chain.clone(),
         }
         .spawn_shared(self._database.clone(), self.redis_prefix.clone())
         .await;

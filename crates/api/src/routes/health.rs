@@ -50,6 +50,10 @@ pub struct ReadyResponse {
     pub redis: Check,
     /// The fish species model.
     pub model: Check,
+    /// The EVM node donations are recorded on. Reported only: the API never
+    /// waits on the chain, so an unreachable node does not make the instance
+    /// unready (the outbox retries).
+    pub chain: Check,
     /// `not_ready` when not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -119,6 +123,41 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
             detail: Some(reason.clone()),
         },
     };
+    let chain = match &state.chain {
+        None => Check {
+            configured: false,
+            ok: true,
+            mode: "off".into(),
+            detail: Some(
+                "on-chain recording is off (CHAIN_RPC_URL, CHAIN_PRIVATE_KEY, CHAIN_CONTRACT_ADDRESS not set)".into(),
+            ),
+        },
+        Some(chain) => {
+            let checked =
+                tokio::time::timeout(std::time::Duration::from_secs(3), chain.client().check())
+                    .await;
+            match checked {
+                Ok(Ok(block)) => Check {
+                    configured: true,
+                    ok: true,
+                    mode: "evm".into(),
+                    detail: Some(format!("contract {} at block {block}", chain.contract())),
+                },
+                Ok(Err(e)) => Check {
+                    configured: true,
+                    ok: false,
+                    mode: "evm".into(),
+                    detail: Some(e.to_string()),
+                },
+                Err(_) => Check {
+                    configured: true,
+                    ok: false,
+                    mode: "evm".into(),
+                    detail: Some("the node did not answer within 3 s".into()),
+                },
+            }
+        }
+    };
     let failing: Vec<&str> = [
         ("database", &database),
         ("redis", &redis),
@@ -140,6 +179,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
         database,
         redis,
         model,
+        chain,
     };
     if response.error.is_some() {
         return Err(ApiError::NotReady(Box::new(response)));

@@ -95,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(
                     web::resource("/monitor/badges").route(web::get().to(monitor::badge_counts)),
                 )
+                .service(web::resource("/monitor/chain").route(web::get().to(monitor::chain)))
                 .service(web::resource("/fish/identify").route(web::post().to(fish::identify)))
                 .service(web::resource("/forecasts/latest").route(web::get().to(forecasts::latest)))
                 .service(

@@ -157,6 +157,94 @@ pub async fn requests(
     }))
 }
 
+/// `?limit=` (1 … 1,440, default 60).
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainQuery {
+    /// Samples to return, newest first.
+    pub limit: Option<u32>,
+}
+
+/// One chain monitor sample.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ChainSampleDto {
+    /// When it was taken.
+    pub sampled_at: chrono::DateTime<Utc>,
+    /// The latest block.
+    pub latest_block: i64,
+    /// The contract's donation counter.
+    pub donation_count: i64,
+    /// Transactions since the previous sample.
+    pub transactions: i64,
+}
+
+/// The chain monitor.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ChainMonitorDto {
+    /// Whether on-chain recording is configured.
+    pub enabled: bool,
+    /// The contract (when enabled).
+    pub contract: Option<String>,
+    /// Donations waiting to be recorded.
+    pub pending: i64,
+    /// Donations recorded.
+    pub confirmed: i64,
+    /// Donations given up on.
+    pub failed: i64,
+    /// Samples, newest first.
+    pub samples: Vec<ChainSampleDto>,
+}
+
+/// The chain monitor's samples (operators)
+///
+/// `enabled: false` and no samples when on-chain recording is off.
+#[api_v2_operation(tags(Monitor))]
+pub async fn chain(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<ChainQuery>,
+) -> Result<web::Json<ChainMonitorDto>, ApiError> {
+    auth.require(Role::Operator)?;
+    let limit = query.0.limit.unwrap_or(60);
+    if !(1..=1_440).contains(&limit) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: "limit must be 1 to 1440".into(),
+            field: Some("limit".into()),
+        });
+    }
+    let mut conn = state.db.get().await?;
+    let (pending, confirmed, failed) = sitga_persistence::chain::status_counts(&mut conn).await?;
+    let Some(chain) = &state.chain else {
+        return Ok(web::Json(ChainMonitorDto {
+            enabled: false,
+            contract: None,
+            pending,
+            confirmed,
+            failed,
+            samples: Vec::new(),
+        }));
+    };
+    let contract = chain.contract();
+    let samples = sitga_persistence::chain::samples(&mut conn, &contract, i64::from(limit)).await?;
+    Ok(web::Json(ChainMonitorDto {
+        enabled: true,
+        contract: Some(contract),
+        pending,
+        confirmed,
+        failed,
+        samples: samples
+            .into_iter()
+            .map(|s| ChainSampleDto {
+                sampled_at: s.sampled_at(),
+                latest_block: s.latest_block,
+                donation_count: s.donation_count,
+                transactions: s.transactions,
+            })
+            .collect(),
+    }))
+}
+
 /// How many users hold a badge.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct BadgeCountDto {

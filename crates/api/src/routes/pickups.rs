@@ -3,7 +3,9 @@
 use chrono::{DateTime, Datelike, Utc};
 use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
-use sitga_coffee_grounds::{Action, Actor, ActorRole, Grams, Month, MoveError, decide, kind_for};
+use sitga_coffee_grounds::{
+    Action, Actor, ActorRole, Grams, Month, MoveError, PickupKind, decide, kind_for,
+};
 use sitga_persistence::pickups::{self, Pickup, RankingSide};
 use sitga_persistence::{DbConn, badges, users};
 use sitga_user::{AccountType, Province};
@@ -41,6 +43,22 @@ pub struct PickupDto {
     pub completed_at: Option<DateTime<Utc>>,
     /// Cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The on-chain record of a completed donation (absent when the chain
+    /// is off or this is not a completed donation).
+    pub chain: Option<ChainRecordDto>,
+}
+
+/// A donation's on-chain record.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ChainRecordDto {
+    /// `pending`, `confirmed` or `failed`.
+    pub status: String,
+    /// The recording transaction (when confirmed).
+    pub tx_hash: Option<String>,
+    /// Its block.
+    pub block_number: Option<i64>,
+    /// Attempts made.
+    pub attempts: i32,
 }
 
 /// Maps stored pickups, with nicknames.
@@ -52,9 +70,27 @@ pub async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupD
     ids.sort_unstable();
     ids.dedup();
     let names = users::nicknames(conn, &ids).await?;
+    let pickup_ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+    let mut records: std::collections::HashMap<i64, ChainRecordDto> =
+        sitga_persistence::chain::of_pickups(conn, &pickup_ids)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.pickup_id,
+                    ChainRecordDto {
+                        status: r.status().code().to_owned(),
+                        tx_hash: r.tx_hash,
+                        block_number: r.block_number,
+                        attempts: r.attempts,
+                    },
+                )
+            })
+            .collect();
     Ok(rows
         .into_iter()
         .map(|p| PickupDto {
+            chain: records.remove(&p.id),
             kind: p.kind().code().to_owned(),
             status: p.status().code().to_owned(),
             amount_kg: Grams::from_stored(p.grams).kg(),
@@ -198,6 +234,12 @@ async fn make_move(
         });
     }
     if action == Action::Complete {
+        // A cafe's completed offer is a donation: queue its chain record in
+        // this transaction (the outbox worker sends it; never the request).
+        if let (Some(chain), PickupKind::Supply) = (&state.chain, row.kind()) {
+            let grams = measured.map_or(row.grams, |g| g.get());
+            chain.enqueue(&mut tx, id, row.owner_id, grams).await?;
+        }
         // Both sides of a completed pickup may earn badges with it.
         crate::awards::award_pickup_badges(&mut tx, row.owner_id).await?;
         if let Some(collector) = moved.collector_id {

@@ -6,6 +6,7 @@
 mod accounts;
 mod auctions;
 mod bad_input;
+mod chain;
 mod fish;
 mod forecasts;
 mod instances;

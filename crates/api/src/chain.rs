@@ -1,0 +1,197 @@
+//! On-chain donation records: the outbox worker and the chain monitor.
+//!
+//! Completing a donation (a cafe's supply pickup) writes an outbox row in the
+//! same transaction; the API never talks to the chain. A scheduled worker on
+//! every instance leases due rows, sends each through `sitga-chain` (which
+//! first looks for an earlier record of the same donation, so a retry after
+//! an unseen receipt does not record twice), and writes the outcome back:
+//! `confirmed` with the transaction hash, or another attempt later with
+//! exponential backoff, or `failed` after the last attempt. The monitor
+//! samples the chain every minute.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sitga_chain::{ChainClient, ChainError};
+use sitga_persistence::chain::{self, NewSample};
+use sitga_persistence::{DbConn, DbError, DbPool};
+
+use crate::config::ChainSettings;
+
+/// Rows one worker run sends at most.
+const RELAY_BATCH: i64 = 20;
+/// How long a leased row is held by one worker.
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// Wait for a receipt.
+const RECEIPT_WAIT: Duration = Duration::from_secs(30);
+/// Attempts before a donation is marked `failed`.
+pub const MAX_ATTEMPTS: i32 = 12;
+/// The longest pause between attempts.
+const MAX_BACKOFF_SECS: i64 = 600;
+
+/// The chain connection and what the workers need with it.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    client: ChainClient,
+    donor_salt: Vec<u8>,
+}
+
+/// Why a chain job failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainJobError {
+    /// The database.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The chain.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+impl Chain {
+    /// From checked settings.
+    pub fn new(settings: &ChainSettings) -> Result<Self, ChainError> {
+        let contract = sitga_chain::parse_address(&settings.contract)?;
+        Ok(Self {
+            client: ChainClient::new(&settings.rpc_url, &settings.private_key, contract)?,
+            donor_salt: settings.donor_salt.clone(),
+        })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &ChainClient {
+        &self.client
+    }
+
+    /// The contract address as stored (`0x…`, checksummed).
+    pub fn contract(&self) -> String {
+        self.client.contract().to_string()
+    }
+
+    /// Queues the chain record of completed donation `pickup_id` by
+    /// `donor_id` (call inside the completing transaction).
+    pub async fn enqueue(
+        &self,
+        conn: &mut DbConn,
+        pickup_id: i64,
+        donor_id: i64,
+        grams: i64,
+    ) -> Result<(), DbError> {
+        let donor = sitga_chain::donor_reference(&self.donor_salt, donor_id);
+        let donor_ref = format!("0x{}", hex::encode(donor));
+        chain::enqueue(conn, pickup_id, &donor_ref, grams).await
+    }
+}
+
+/// The pause before attempt `attempts + 1`: 2, 4, 8 … seconds, at most 10
+/// minutes.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let exp = u32::try_from(attempts.clamp(0, 20)).unwrap_or(0) + 1;
+    chrono::Duration::seconds(2_i64.saturating_pow(exp).min(MAX_BACKOFF_SECS))
+}
+
+/// Sends every due donation once; returns how many were confirmed.
+pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
+    let due = {
+        let mut conn = db.get().await?;
+        chain::lease_due(&mut conn, RELAY_BATCH, LEASE).await?
+    };
+    let mut confirmed = 0;
+    for row in due {
+        let donor = parse_donor(&row.donor_ref);
+        let outcome = match donor {
+            Some(donor) => {
+                chain
+                    .client
+                    .record(
+                        u64::try_from(row.pickup_id).unwrap_or_default(),
+                        donor,
+                        u64::try_from(row.grams).unwrap_or_default(),
+                        RECEIPT_WAIT,
+                    )
+                    .await
+            }
+            None => Err(ChainError::Config(format!(
+                "stored donor reference {:?} is not 32 bytes of hex",
+                row.donor_ref
+            ))),
+        };
+        let mut conn = db.get().await?;
+        match outcome {
+            Ok(recorded) => {
+                chain::confirm(
+                    &mut conn,
+                    row.pickup_id,
+                    &recorded.tx_hash.to_string(),
+                    i64::try_from(recorded.block_number).unwrap_or(i64::MAX),
+                )
+                .await?;
+                tracing::info!(pickup_id = row.pickup_id, tx_hash = %recorded.tx_hash, "donation recorded on chain");
+                confirmed += 1;
+            }
+            Err(e) => {
+                let attempts = row.attempts + 1;
+                let retry_at =
+                    (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(row.attempts));
+                tracing::warn!(pickup_id = row.pickup_id, attempts, error = %e, retry = retry_at.is_some(), "recording a donation on chain failed");
+                chain::attempt_failed(&mut conn, row.pickup_id, &e.to_string(), retry_at).await?;
+            }
+        }
+    }
+    Ok(confirmed)
+}
+
+fn parse_donor(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text.strip_prefix("0x")?).ok()?;
+    bytes.try_into().ok()
+}
+
+/// Takes one monitor sample: the latest block, the contract's counter, and
+/// the transactions since the previous sample.
+pub async fn sample(db: &DbPool, chain: &Chain) -> Result<(), ChainJobError> {
+    let contract = chain.contract();
+    let previous = {
+        let mut conn = db.get().await?;
+        chain::samples(&mut conn, &contract, 1).await?
+    };
+    let after = previous
+        .first()
+        .and_then(|s| u64::try_from(s.scanned_to).ok());
+    let reading = chain.client.sample(after).await?;
+    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut conn = db.get().await?;
+    chain::insert_sample(
+        &mut conn,
+        NewSample {
+            contract: &contract,
+            latest_block: to_i64(reading.latest_block),
+            scanned_to: to_i64(reading.scanned_to),
+            donation_count: to_i64(reading.donation_count),
+            transactions: to_i64(reading.transactions),
+        },
+    )
+    .await?;
+    tracing::debug!(?reading, "chain sampled");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_ten_minutes() {
+        assert_eq!(backoff(0).num_seconds(), 2);
+        assert_eq!(backoff(1).num_seconds(), 4);
+        assert_eq!(backoff(4).num_seconds(), 32);
+        assert_eq!(backoff(11).num_seconds(), 600);
+        assert_eq!(backoff(-3).num_seconds(), 2);
+    }
+
+    #[test]
+    fn donor_references_round_trip() {
+        let hex = format!("0x{}", hex::encode([7u8; 32]));
+        assert_eq!(parse_donor(&hex), Some([7u8; 32]));
+        assert_eq!(parse_donor("0x1234"), None);
+        assert_eq!(parse_donor("nothex"), None);
+    }
+}

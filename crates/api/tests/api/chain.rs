@@ -1,0 +1,213 @@
+//! On-chain donation records against a real anvil node: completed donations
+//! go through the outbox to the contract, the monitor counts them, and a
+//! node that is down for a while only delays them.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sitga_api::config::ChainSettings;
+use sitga_chain::anvil::{AnvilNode, DEV_PRIVATE_KEY};
+use sitga_testkit::{TestApp, TestUser, expect_json};
+use sitga_user::Role;
+
+async fn donate(app: &TestApp, cafe: &TestUser, recycler: &TestUser, kg: f64) -> Value {
+    let post = |path: String, token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.send(reqwest::Method::POST, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let pickup = expect_json(
+        post(
+            "/api/v1/pickups".into(),
+            cafe.access_token.clone(),
+            json!({"amount_kg": kg}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = pickup["id"].as_i64().unwrap();
+    expect_json(
+        post(
+            format!("/api/v1/pickups/{id}/claim"),
+            recycler.access_token.clone(),
+            json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    expect_json(
+        post(
+            format!("/api/v1/pickups/{id}/complete"),
+            recycler.access_token.clone(),
+            json!({"measured_kg": kg}),
+        )
+        .await,
+        200,
+    )
+    .await
+}
+
+/// Waits until the cafe's pickup `id` has the chain status `status`.
+async fn wait_for_chain(app: &TestApp, cafe: &TestUser, id: i64, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let page = expect_json(
+            app.get("/api/v1/me/pickups", Some(&cafe.access_token))
+                .await,
+            200,
+        )
+        .await;
+        last = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap();
+        if last["chain"]["status"] == status {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("pickup {id} never reached chain status {status}: {last}");
+}
+
+#[tokio::test]
+async fn donations_are_recorded_on_chain_monitored_and_survive_a_node_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = AnvilNode::start(Some(dir.path().join("anvil-state.json")))
+        .await
+        .unwrap();
+    let contract = sitga_chain::deploy(&node.url(), DEV_PRIVATE_KEY, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let app = TestApp::builder()
+        .chain(ChainSettings {
+            rpc_url: node.url(),
+            private_key: DEV_PRIVATE_KEY.into(),
+            contract: contract.to_string(),
+            donor_salt: b"test-salt".to_vec(),
+            monitor_cron: "* * * * * *".into(),
+            relay_cron: "* * * * * *".into(),
+        })
+        .spawn()
+        .await;
+    let ready = expect_json(app.get("/ready", None).await, 200).await;
+    assert_eq!(ready["chain"]["configured"], true);
+    assert_eq!(ready["chain"]["ok"], true, "{ready}");
+
+    let cafe = app.user().cafe().province("seoul").create().await;
+    let recycler = app.user().recycler().province("seoul").create().await;
+    let operator = app.user().role(Role::Operator).create().await;
+
+    // The completing request answers at once with the record pending.
+    let done = donate(&app, &cafe, &recycler, 2.5).await;
+    assert_eq!(done["chain"]["status"], "pending", "{done}");
+    let id = done["id"].as_i64().unwrap();
+    let confirmed = wait_for_chain(&app, &cafe, id, "confirmed").await;
+    let tx = confirmed["chain"]["tx_hash"].as_str().unwrap();
+    assert!(tx.starts_with("0x") && tx.len() == 66, "{confirmed}");
+    assert!(confirmed["chain"]["block_number"].as_i64().unwrap() > 0);
+
+    // The donor reference on chain is a salted hash, never the e-mail.
+    let rows = sitga_persistence::chain::of_pickups(&mut app.db.get().await.unwrap(), &[id])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].donor_ref.len(), 66);
+    assert!(!rows[0].donor_ref.contains(&cafe.email));
+    assert_eq!(rows[0].grams, 2_500);
+
+    // The node goes away: the next donation waits, retried with backoff.
+    node.stop();
+    let second = donate(&app, &cafe, &recycler, 1.0).await;
+    let second_id = second["id"].as_i64().unwrap();
+    let mut retried = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        retried = wait_for_chain(&app, &cafe, second_id, "pending").await;
+        if retried["chain"]["attempts"].as_i64().unwrap() >= 1 {
+            break;
+        }
+    }
+    assert!(
+        retried["chain"]["attempts"].as_i64().unwrap() >= 1,
+        "{retried}"
+    );
+    let ready = expect_json(app.get("/ready", None).await, 200).await;
+    assert_eq!(
+        ready["chain"]["ok"], false,
+        "an unreachable chain is reported"
+    );
+    assert_eq!(ready["status"], "ready", "but never makes the API unready");
+
+    // Back: nothing is lost, nothing is recorded twice.
+    node.restart().await.unwrap();
+    wait_for_chain(&app, &cafe, second_id, "confirmed").await;
+    wait_for_chain(&app, &cafe, id, "confirmed").await;
+
+    // The monitor saw both donations and their transactions.
+    let mut monitor = Value::Null;
+    for _ in 0..100 {
+        monitor = expect_json(
+            app.get(
+                "/api/v1/monitor/chain?limit=100",
+                Some(&operator.access_token),
+            )
+            .await,
+            200,
+        )
+        .await;
+        if monitor["samples"][0]["donation_count"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(monitor["enabled"], true);
+    assert_eq!(monitor["contract"], contract.to_string());
+    assert_eq!(monitor["confirmed"], 2);
+    assert_eq!(monitor["pending"], 0);
+    assert_eq!(monitor["samples"][0]["donation_count"], 2, "{monitor}");
+    let transactions: i64 = monitor["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["transactions"].as_i64().unwrap())
+        .sum();
+    assert!(transactions >= 2, "{monitor}");
+    let cafe_view = app
+        .get("/api/v1/monitor/chain", Some(&cafe.access_token))
+        .await;
+    assert_eq!(cafe_view.status(), 403);
+}
+
+#[tokio::test]
+async fn with_no_chain_the_feature_is_visibly_off() {
+    let app = TestApp::spawn().await;
+    let ready = expect_json(app.get("/ready", None).await, 200).await;
+    assert_eq!(ready["chain"]["configured"], false);
+    assert_eq!(ready["chain"]["mode"], "off");
+    let operator = app.user().role(Role::Operator).create().await;
+    let monitor = expect_json(
+        app.get("/api/v1/monitor/chain", Some(&operator.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(monitor["enabled"], false);
+    assert_eq!(monitor["samples"], json!([]));
+    let bad = app
+        .get(
+            "/api/v1/monitor/chain?limit=0",
+            Some(&operator.access_token),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let cafe = app.user().cafe().province("seoul").create().await;
+    let recycler = app.user().recycler().province("seoul").create().await;
+    let done = donate(&app, &cafe, &recycler, 1.5).await;
+    assert_eq!(done["chain"], Value::Null);
+}

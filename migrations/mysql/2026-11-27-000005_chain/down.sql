@@ -1,0 +1,2 @@
+DROP TABLE chain_samples;
+DROP TABLE chain_donations;
