@@ -52,7 +52,18 @@ try {
   if (cafes === 0) fail("no cafe ranking");
   const holders = JSON.parse(await page.getAttribute("#badge-chart", "data-holders"));
   if (!(holders.first_donation > 0)) fail("badge counts missing");
-  if (!(await page.isVisible("#chain-status"))) fail("#chain-status notice not shown");
+  // The chain chart draws the monitor's samples (oldest first).
+  const monitor = await (await fetch(base + "/api/v1/monitor/chain?limit=120", { headers: { authorization: "Bearer " + token } })).json();
+  if (monitor.enabled) {
+    if (!(monitor.samples.length > 0 && monitor.confirmed > 0)) fail("chain monitor has no samples or records: " + JSON.stringify(monitor));
+    const shown = JSON.parse(await page.getAttribute("#chain-chart", "data-donations"));
+    const expected = monitor.samples.slice().reverse().map((s) => s.donation_count);
+    // The page loaded a moment before this fetch: compare the common prefix.
+    if (shown.length === 0 || JSON.stringify(shown) !== JSON.stringify(expected.slice(0, shown.length))) fail(`chain chart ${JSON.stringify(shown)} vs API ${JSON.stringify(expected)}`);
+    if (await page.isVisible("#chain-status")) fail("chain notice shown although the chain is on");
+  } else if (!(await page.isVisible("#chain-status"))) {
+    fail("#chain-status notice not shown while the chain is off");
+  }
 
   // The forecast chart draws the latest runs' point forecasts, day by day.
   for (const kind of ["supply", "demand"]) {

@@ -241,19 +241,29 @@ async fn demo_data(settings: &Settings) -> CliResult {
     let pool = DbPool::connect(&database, PoolOptions::default())
         .await
         .map_err(|e| (3, e.to_string()))?;
-    let summary = crate::demo::seed(&pool)
+    // With CHAIN_* set, recent demo donations are queued for the chain.
+    let chain = match settings.resolve() {
+        Ok(config) => match &config.chain {
+            Some(c) => Some(crate::chain::Chain::new(c).map_err(|e| (2, e.to_string()))?),
+            None => None,
+        },
+        Err(e) if settings.chain_rpc_url.is_some() => return Err((2, e.to_string())),
+        Err(_) => None,
+    };
+    let summary = crate::demo::seed(&pool, chain.as_ref())
         .await
         .map_err(|e| (1, e.to_string()))?;
     if summary.already_present {
         println!("demo data is already present");
     } else {
         println!(
-            "demo data added: {} accounts, {} auctions, {} bids, {} coffee-grounds pickups, {} forecasts",
+            "demo data added: {} accounts, {} auctions, {} bids, {} coffee-grounds pickups, {} forecasts, {} donations queued for the chain",
             summary.users_created,
             summary.auctions_opened,
             summary.bids_placed,
             summary.pickups_written,
-            summary.forecasts_made
+            summary.forecasts_made,
+            summary.chain_records_queued
         );
     }
     println!(

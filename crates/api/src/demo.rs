@@ -35,6 +35,8 @@ pub struct DemoSummary {
     pub pickups_written: usize,
     /// Forecast series fitted from the demo history.
     pub forecasts_made: u32,
+    /// Donations queued for the chain.
+    pub chain_records_queued: u32,
     /// Whether the data was already there (nothing was added).
     pub already_present: bool,
 }
@@ -203,8 +205,16 @@ const LOTS: &[Lot] = &[
     },
 ];
 
-/// Writes the demo set unless its accounts already exist.
-pub async fn seed(pool: &DbPool) -> Result<DemoSummary, DemoError> {
+/// Recent demo donations queued for the chain when one is configured.
+const CHAIN_DONATIONS: i64 = 20;
+
+/// Writes the demo set unless its accounts already exist. With `chain`, the
+/// most recent completed donations are queued for on-chain recording (the
+/// server's outbox worker sends them).
+pub async fn seed(
+    pool: &DbPool,
+    chain: Option<&crate::chain::Chain>,
+) -> Result<DemoSummary, DemoError> {
     let mut summary = DemoSummary::default();
     {
         let mut conn = pool.get().await?;
@@ -333,6 +343,27 @@ pub async fn seed(pool: &DbPool) -> Result<DemoSummary, DemoError> {
         return Err(DemoError::Invalid(errors.join("; ")));
     }
     summary.forecasts_made = outcome.fitted;
+    if let Some(chain) = chain {
+        let mut tx = pool.begin().await?;
+        let (recent, _) = sitga_persistence::pickups::list_all(
+            &mut tx,
+            None,
+            Some(sitga_coffee_grounds::PickupStatus::Completed),
+            0,
+            CHAIN_DONATIONS * 4,
+        )
+        .await?;
+        for p in recent
+            .iter()
+            .filter(|p| p.kind() == sitga_coffee_grounds::PickupKind::Supply)
+            .take(CHAIN_DONATIONS as usize)
+        {
+            let grams = p.measured_grams.unwrap_or(p.grams);
+            chain.enqueue(&mut tx, p.id, p.owner_id, grams).await?;
+            summary.chain_records_queued += 1;
+        }
+        tx.commit().await?;
+    }
     Ok(summary)
 }
 

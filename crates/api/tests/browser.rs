@@ -7,7 +7,10 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
+use sitga_api::config::ChainSettings;
+use sitga_chain::anvil::{AnvilNode, DEV_PRIVATE_KEY};
 use sitga_testkit::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,8 +24,41 @@ async fn dashboard_shows_the_api_figures() {
     );
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(Path::new(&chromium).exists(), "no Chromium at {chromium}");
-    let app = TestApp::spawn().await;
-    sitga_api::demo::seed(&app.db).await.unwrap();
+    // A real chain, so the chain monitor chart has samples to show.
+    let node = AnvilNode::start(None).await.unwrap();
+    let contract = sitga_chain::deploy(&node.url(), DEV_PRIVATE_KEY, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let app = TestApp::builder()
+        .chain(ChainSettings {
+            rpc_url: node.url(),
+            private_key: DEV_PRIVATE_KEY.into(),
+            contract: contract.to_string(),
+            donor_salt: b"browser-test".to_vec(),
+            monitor_cron: "* * * * * *".into(),
+            relay_cron: "* * * * * *".into(),
+        })
+        .spawn()
+        .await;
+    let summary = sitga_api::demo::seed(&app.db, app.state().chain.as_ref())
+        .await
+        .unwrap();
+    assert!(summary.chain_records_queued > 0);
+    // Wait until the monitor has counted every queued donation.
+    let chain = app.state().chain.clone().unwrap();
+    let mut counted = 0;
+    for _ in 0..300 {
+        let mut conn = app.db.get().await.unwrap();
+        let samples = sitga_persistence::chain::samples(&mut conn, &chain.contract(), 1)
+            .await
+            .unwrap();
+        counted = samples.first().map_or(0, |s| s.donation_count);
+        if counted == i64::from(summary.chain_records_queued) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counted, i64::from(summary.chain_records_queued));
     let screenshot = root.join("target/dashboard.png");
     let address = app.address.clone();
     let script = root.join("tests/browser/dashboard.mjs");
