@@ -9,8 +9,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use sitga_api::config::ChainSettings;
-use sitga_chain::anvil::{AnvilNode, DEV_PRIVATE_KEY};
 use sitga_testkit::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,21 +23,8 @@ async fn dashboard_shows_the_api_figures() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(Path::new(&chromium).exists(), "no Chromium at {chromium}");
     // A real chain, so the chain monitor chart has samples to show.
-    let node = AnvilNode::start(None).await.unwrap();
-    let contract = sitga_chain::deploy(&node.url(), DEV_PRIVATE_KEY, Duration::from_secs(20))
-        .await
-        .unwrap();
-    let app = TestApp::builder()
-        .chain(ChainSettings {
-            rpc_url: node.url(),
-            private_key: DEV_PRIVATE_KEY.into(),
-            contract: contract.to_string(),
-            donor_salt: b"browser-test".to_vec(),
-            monitor_cron: "* * * * * *".into(),
-            relay_cron: "* * * * * *".into(),
-        })
-        .spawn()
-        .await;
+    let (_node, settings) = sitga_testkit::local_chain(None).await;
+    let app = TestApp::builder().chain(settings).spawn().await;
     let summary = sitga_api::demo::seed(&app.db, app.state().chain.as_ref())
         .await
         .unwrap();

@@ -110,6 +110,24 @@ fn connect(rpc_url: &str, private_key: &str) -> Result<(DynProvider, Address), C
     Ok((provider.erased(), from))
 }
 
+/// Waits up to `wait` for a sent transaction's receipt; a reverted one is
+/// an error.
+async fn mined(
+    pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+    wait: Duration,
+) -> Result<alloy::rpc::types::TransactionReceipt, ChainError> {
+    let hash = *pending.tx_hash();
+    let receipt = tokio::time::timeout(wait, pending.get_receipt())
+        .await
+        .map_err(|_| ChainError::Timeout(hash, wait))?
+        .map_err(rpc)?;
+    if receipt.status() {
+        Ok(receipt)
+    } else {
+        Err(ChainError::Reverted(hash))
+    }
+}
+
 /// Deploys a new `DonationRegistry` from the key's account (which becomes
 /// its only recorder); returns its address.
 pub async fn deploy(
@@ -124,14 +142,7 @@ pub async fn deploy(
         .map_err(|e| ChainError::Config(format!("bundled bytecode: {e}")))?;
     let tx = TransactionRequest::default().with_deploy_code(code);
     let pending = provider.send_transaction(tx).await.map_err(rpc)?;
-    let hash = *pending.tx_hash();
-    let receipt = tokio::time::timeout(wait, pending.get_receipt())
-        .await
-        .map_err(|_| ChainError::Timeout(hash, wait))?
-        .map_err(rpc)?;
-    if !receipt.status() {
-        return Err(ChainError::Reverted(hash));
-    }
+    let receipt = mined(pending, wait).await?;
     receipt
         .contract_address
         .ok_or_else(|| ChainError::Rpc("deployment receipt without a contract address".into()))
@@ -202,16 +213,9 @@ impl ChainClient {
             .send()
             .await
             .map_err(rpc)?;
-        let hash = *pending.tx_hash();
-        let receipt = tokio::time::timeout(wait, pending.get_receipt())
-            .await
-            .map_err(|_| ChainError::Timeout(hash, wait))?
-            .map_err(rpc)?;
-        if !receipt.status() {
-            return Err(ChainError::Reverted(hash));
-        }
+        let receipt = mined(pending, wait).await?;
         Ok(Recorded {
-            tx_hash: hash,
+            tx_hash: receipt.transaction_hash,
             block_number: receipt.block_number.unwrap_or_default(),
         })
     }

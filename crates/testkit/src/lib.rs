@@ -695,3 +695,32 @@ pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> Va
     );
     body
 }
+
+/// A private anvil node with the donation contract deployed on it, and the
+/// settings that point a test app at it (every cron each second). `state`
+/// keeps the chain across a node restart.
+pub async fn local_chain(
+    state: Option<std::path::PathBuf>,
+) -> (
+    sitga_chain::anvil::AnvilNode,
+    sitga_api::config::ChainSettings,
+) {
+    use sitga_chain::anvil::{AnvilNode, DEV_PRIVATE_KEY};
+    let node = AnvilNode::start(state).await.expect("start anvil");
+    let contract = sitga_chain::deploy(
+        &node.url(),
+        DEV_PRIVATE_KEY,
+        std::time::Duration::from_secs(20),
+    )
+    .await
+    .expect("deploy the contract");
+    let settings = sitga_api::config::ChainSettings {
+        rpc_url: node.url(),
+        private_key: DEV_PRIVATE_KEY.into(),
+        contract: contract.to_string(),
+        donor_salt: b"test-salt".to_vec(),
+        monitor_cron: "* * * * * *".into(),
+        relay_cron: "* * * * * *".into(),
+    };
+    (node, settings)
+}

@@ -5,8 +5,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sitga_api::config::ChainSettings;
-use sitga_chain::anvil::{AnvilNode, DEV_PRIVATE_KEY};
 use sitga_testkit::{TestApp, TestUser, expect_json};
 use sitga_user::Role;
 
@@ -79,23 +77,10 @@ async fn wait_for_chain(app: &TestApp, cafe: &TestUser, id: i64, status: &str) -
 #[tokio::test]
 async fn donations_are_recorded_on_chain_monitored_and_survive_a_node_outage() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = AnvilNode::start(Some(dir.path().join("anvil-state.json")))
-        .await
-        .unwrap();
-    let contract = sitga_chain::deploy(&node.url(), DEV_PRIVATE_KEY, Duration::from_secs(20))
-        .await
-        .unwrap();
-    let app = TestApp::builder()
-        .chain(ChainSettings {
-            rpc_url: node.url(),
-            private_key: DEV_PRIVATE_KEY.into(),
-            contract: contract.to_string(),
-            donor_salt: b"test-salt".to_vec(),
-            monitor_cron: "* * * * * *".into(),
-            relay_cron: "* * * * * *".into(),
-        })
-        .spawn()
-        .await;
+    let (mut node, settings) =
+        sitga_testkit::local_chain(Some(dir.path().join("anvil-state.json"))).await;
+    let contract = settings.contract.clone();
+    let app = TestApp::builder().chain(settings).spawn().await;
     let ready = expect_json(app.get("/ready", None).await, 200).await;
     assert_eq!(ready["chain"]["configured"], true);
     assert_eq!(ready["chain"]["ok"], true, "{ready}");
@@ -167,7 +152,7 @@ async fn donations_are_recorded_on_chain_monitored_and_survive_a_node_outage() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(monitor["enabled"], true);
-    assert_eq!(monitor["contract"], contract.to_string());
+    assert_eq!(monitor["contract"], contract);
     assert_eq!(monitor["confirmed"], 2);
     assert_eq!(monitor["pending"], 0);
     assert_eq!(monitor["samples"][0]["donation_count"], 2, "{monitor}");
