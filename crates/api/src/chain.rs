@@ -100,15 +100,19 @@ pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
         let donor = parse_donor(&row.donor_ref);
         let outcome = match donor {
             Some(donor) => {
-                chain
-                    .client
-                    .record(
-                        u64::try_from(row.pickup_id).unwrap_or_default(),
-                        donor,
-                        u64::try_from(row.grams).unwrap_or_default(),
-                        RECEIPT_WAIT,
-                    )
+                let record = chain.client.record(
+                    u64::try_from(row.pickup_id).unwrap_or_default(),
+                    donor,
+                    u64::try_from(row.grams).unwrap_or_default(),
+                    RECEIPT_WAIT,
+                );
+                // A node that accepts connections but never answers must not
+                // hold the row past its lease.
+                tokio::time::timeout(RECEIPT_WAIT + Duration::from_secs(15), record)
                     .await
+                    .unwrap_or_else(|_| {
+                        Err(ChainError::Rpc("the node did not answer in time".into()))
+                    })
             }
             None => Err(ChainError::Config(format!(
                 "stored donor reference {:?} is not 32 bytes of hex",
