@@ -64,7 +64,7 @@ pub async fn load_series(
     let to = (last + Days::new(1)).and_time(NaiveTime::MIN).and_utc();
     let amounts = {
         let mut conn = db.get().await?;
-        forecasts::posted_amounts(&mut conn, from, to).await?
+        sitga_persistence::pickups::posted_amounts(&mut conn, from, to).await?
     };
     let mut grouped: BTreeMap<SeriesKey, Vec<(NaiveDate, f64)>> = BTreeMap::new();
     for (at, kind, province, grams) in amounts {
@@ -89,7 +89,7 @@ pub async fn history_days(
 ) -> Result<usize, DbError> {
     let first = {
         let mut conn = db.get().await?;
-        forecasts::first_posted(&mut conn, kind, province).await?
+        sitga_persistence::pickups::first_posted(&mut conn, kind, province).await?
     };
     let last = last_complete_day();
     Ok(match first {

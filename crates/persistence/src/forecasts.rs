@@ -3,9 +3,9 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sitga_coffee_grounds::{Grams, PickupKind, PickupStatus};
+use sitga_coffee_grounds::PickupKind;
 
-use crate::schema::{forecast_jobs, forecast_points, forecast_runs, pickups};
+use crate::schema::{forecast_jobs, forecast_points, forecast_runs};
 use crate::time::{naive, now, utc};
 use crate::{DbConn, DbError, with_conn};
 
@@ -162,65 +162,6 @@ pub async fn finish_job(
     ));
     with_conn!(conn, |c| update.execute(c).await)?;
     Ok(())
-}
-
-/// One non-cancelled pickup posted in a window: when, what, where, grams.
-pub type PostedAmount = (DateTime<Utc>, PickupKind, Option<String>, Grams);
-
-/// Every non-cancelled pickup posted in `[from, to)` (cancelled offers were
-/// never real supply or demand).
-pub async fn posted_amounts(
-    conn: &mut DbConn,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<PostedAmount>, DbError> {
-    let (from, to) = (naive(from), naive(to));
-    let rows: Vec<(NaiveDateTime, String, Option<String>, i64)> =
-        with_conn!(conn, |c| pickups::table
-            .filter(pickups::status.ne(PickupStatus::Cancelled.code()))
-            .filter(pickups::created_at.ge(from))
-            .filter(pickups::created_at.lt(to))
-            .select((
-                pickups::created_at,
-                pickups::kind,
-                pickups::province,
-                pickups::grams
-            ))
-            .load(c)
-            .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(at, kind, province, grams)| {
-            (
-                utc(at),
-                PickupKind::parse(&kind).unwrap_or(PickupKind::Supply),
-                province,
-                Grams::from_stored(grams),
-            )
-        })
-        .collect())
-}
-
-/// The day of the first non-cancelled pickup of `kind` (in `province`, or
-/// anywhere), if any: where a series' history begins.
-pub async fn first_posted(
-    conn: &mut DbConn,
-    kind: PickupKind,
-    province: Option<&str>,
-) -> Result<Option<DateTime<Utc>>, DbError> {
-    let base = pickups::table
-        .filter(pickups::status.ne(PickupStatus::Cancelled.code()))
-        .filter(pickups::kind.eq(kind.code()))
-        .select(diesel::dsl::min(pickups::created_at));
-    // Boxed queries are bound to one backend, so each case is spelled out.
-    let first: Option<NaiveDateTime> = match province {
-        Some(p) => {
-            let query = base.filter(pickups::province.eq(p));
-            with_conn!(conn, |c| query.first(c).await)?
-        }
-        None => with_conn!(conn, |c| base.first(c).await)?,
-    };
-    Ok(first.map(utc))
 }
 
 /// A run to store.

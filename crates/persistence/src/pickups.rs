@@ -373,25 +373,75 @@ pub async fn completed_in_province(
         .await)?)
 }
 
+/// One non-cancelled pickup posted in a window: when, what, where, grams.
+pub type PostedAmount = (DateTime<Utc>, PickupKind, Option<String>, Grams);
+
+/// Every non-cancelled pickup posted in `[from, to)` (cancelled offers were
+/// never real supply or demand).
+pub async fn posted_amounts(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<PostedAmount>, DbError> {
+    let (from, to) = (naive(from), naive(to));
+    let rows: Vec<(NaiveDateTime, String, Option<String>, i64)> =
+        with_conn!(conn, |c| pickups::table
+            .filter(pickups::status.ne(PickupStatus::Cancelled.code()))
+            .filter(pickups::created_at.ge(from))
+            .filter(pickups::created_at.lt(to))
+            .select((
+                pickups::created_at,
+                pickups::kind,
+                pickups::province,
+                pickups::grams
+            ))
+            .load(c)
+            .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, kind, province, grams)| {
+            (
+                utc(at),
+                PickupKind::parse(&kind).unwrap_or(PickupKind::Supply),
+                province,
+                Grams::from_stored(grams),
+            )
+        })
+        .collect())
+}
+
+/// The day of the first non-cancelled pickup of `kind` (in `province`, or
+/// anywhere), if any: where a series' history begins.
+pub async fn first_posted(
+    conn: &mut DbConn,
+    kind: PickupKind,
+    province: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    let base = pickups::table
+        .filter(pickups::status.ne(PickupStatus::Cancelled.code()))
+        .filter(pickups::kind.eq(kind.code()))
+        .select(diesel::dsl::min(pickups::created_at));
+    // Boxed queries are bound to one backend, so each case is spelled out.
+    let first: Option<NaiveDateTime> = match province {
+        Some(p) => {
+            let query = base.filter(pickups::province.eq(p));
+            with_conn!(conn, |c| query.first(c).await)?
+        }
+        None => with_conn!(conn, |c| base.first(c).await)?,
+    };
+    Ok(first.map(utc))
+}
+
 /// Posted grams (not cancelled) per `(province, kind)` within `[from, to)`.
 pub async fn amounts_by_province(
     conn: &mut DbConn,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(Option<String>, PickupKind, i64)>, DbError> {
-    let (from, to) = (naive(from), naive(to));
-    let rows: Vec<(Option<String>, String, i64)> = with_conn!(conn, |c| pickups::table
-        .filter(pickups::status.ne(PickupStatus::Cancelled.code()))
-        .filter(pickups::created_at.ge(from))
-        .filter(pickups::created_at.lt(to))
-        .select((pickups::province, pickups::kind, pickups::grams))
-        .load(c)
-        .await)?;
     let mut totals: std::collections::BTreeMap<(Option<String>, &'static str), i64> =
         std::collections::BTreeMap::new();
-    for (province, kind, grams) in rows {
-        let kind = PickupKind::parse(&kind).unwrap_or(PickupKind::Supply);
-        *totals.entry((province, kind.code())).or_default() += grams;
+    for (_, kind, province, grams) in posted_amounts(conn, from, to).await? {
+        *totals.entry((province, kind.code())).or_default() += grams.get();
     }
     Ok(totals
         .into_iter()
