@@ -353,13 +353,20 @@ pub async fn seed(
             CHAIN_DONATIONS * 4,
         )
         .await?;
-        for p in recent
-            .iter()
-            .filter(|p| p.kind() == sitga_coffee_grounds::PickupKind::Supply)
-            .take(CHAIN_DONATIONS as usize)
-        {
-            let grams = p.measured_grams.unwrap_or(p.grams);
-            chain.enqueue(&mut tx, p.id, p.owner_id, grams).await?;
+        let donations = recent.iter().filter_map(|p| {
+            sitga_coffee_grounds::donation(
+                p.kind(),
+                p.status(),
+                sitga_coffee_grounds::Grams::from_stored(p.grams),
+                p.measured_grams
+                    .map(sitga_coffee_grounds::Grams::from_stored),
+            )
+            .map(|grams| (p, grams))
+        });
+        for (p, grams) in donations.take(CHAIN_DONATIONS as usize) {
+            chain
+                .enqueue(&mut tx, p.id, p.owner_id, grams.get())
+                .await?;
             summary.chain_records_queued += 1;
         }
         tx.commit().await?;

@@ -300,9 +300,48 @@ impl Month {
     }
 }
 
+/// The donation a pickup makes, if any: a cafe's supply offer that was
+/// collected donates the weight measured at collection (the posted weight
+/// when none was measured). Demand requests and unfinished offers donate
+/// nothing. This is what gets recorded on chain.
+pub fn donation(
+    kind: PickupKind,
+    status: PickupStatus,
+    posted: Grams,
+    measured: Option<Grams>,
+) -> Option<Grams> {
+    (kind == PickupKind::Supply && status == PickupStatus::Completed)
+        .then(|| measured.unwrap_or(posted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_collected_supply_offer_is_a_donation_of_its_measured_weight() {
+        let g = Grams::from_stored;
+        let done = PickupStatus::Completed;
+        assert_eq!(
+            donation(PickupKind::Supply, done, g(2_500), Some(g(2_400))),
+            Some(g(2_400))
+        );
+        assert_eq!(
+            donation(PickupKind::Supply, done, g(2_500), None),
+            Some(g(2_500))
+        );
+        assert_eq!(
+            donation(PickupKind::Demand, done, g(2_500), Some(g(1))),
+            None
+        );
+        for status in [
+            PickupStatus::Waiting,
+            PickupStatus::OnWay,
+            PickupStatus::Cancelled,
+        ] {
+            assert_eq!(donation(PickupKind::Supply, status, g(2_500), None), None);
+        }
+    }
 
     fn offer(status: PickupStatus, collector: Option<i64>) -> PickupSnapshot {
         PickupSnapshot {

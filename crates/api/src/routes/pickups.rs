@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, Utc};
 use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_coffee_grounds::{
-    Action, Actor, ActorRole, Grams, Month, MoveError, PickupKind, decide, kind_for,
+    Action, Actor, ActorRole, Grams, Month, MoveError, decide, donation, kind_for,
 };
 use sitga_persistence::pickups::{self, Pickup, RankingSide};
 use sitga_persistence::{DbConn, badges, users};
@@ -234,11 +234,18 @@ async fn make_move(
         });
     }
     if action == Action::Complete {
-        // A cafe's completed offer is a donation: queue its chain record in
-        // this transaction (the outbox worker sends it; never the request).
-        if let (Some(chain), PickupKind::Supply) = (&state.chain, row.kind()) {
-            let grams = measured.map_or(row.grams, |g| g.get());
-            chain.enqueue(&mut tx, id, row.owner_id, grams).await?;
+        // A donation's chain record is queued in this transaction (the
+        // outbox worker sends it; never the request).
+        let donated = donation(
+            row.kind(),
+            moved.status,
+            Grams::from_stored(row.grams),
+            measured,
+        );
+        if let (Some(chain), Some(grams)) = (&state.chain, donated) {
+            chain
+                .enqueue(&mut tx, id, row.owner_id, grams.get())
+                .await?;
         }
         // Both sides of a completed pickup may earn badges with it.
         crate::awards::award_pickup_badges(&mut tx, row.owner_id).await?;
