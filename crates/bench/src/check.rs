@@ -1,0 +1,70 @@
+//! The bidding invariants, read back from the database after a run.
+
+use sitga_persistence::{DbPool, auctions, wallets};
+
+use crate::seed::BIDDER_BALANCE;
+
+/// Checks one auction's history against what clients were told:
+/// every bid acked as accepted (`acked`, amounts) is in the database, the
+/// sequence is gap-free, amounts strictly increase, and exactly the
+/// leader's bid is held across `accounts`. Returns the stored bid count.
+pub async fn auction_history(
+    pool: &DbPool,
+    auction_id: i64,
+    accounts: &[i64],
+    acked: &[i64],
+) -> i64 {
+    let mut conn = pool.get().await.expect("connection");
+    let row = auctions::find(&mut conn, auction_id)
+        .await
+        .expect("read auction")
+        .expect("auction exists");
+    let history = auctions::bids_of(&mut conn, auction_id, 0, i64::MAX)
+        .await
+        .expect("read bids");
+    let seqs: Vec<i64> = history.iter().rev().map(|b| b.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=row.bid_count).collect::<Vec<_>>(),
+        "gap-free sequence"
+    );
+    assert!(
+        history.windows(2).all(|w| w[0].amount > w[1].amount),
+        "strictly increasing amounts"
+    );
+    let stored: std::collections::HashSet<i64> = history.iter().map(|b| b.amount).collect();
+    let lost: Vec<i64> = acked
+        .iter()
+        .copied()
+        .filter(|a| !stored.contains(a))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acked bids missing from the database: {lost:?}"
+    );
+    let mut held = 0;
+    for id in accounts {
+        held += wallets::get(&mut conn, *id).await.expect("wallet").held;
+    }
+    if row.status() == sitga_auction::AuctionStatus::Open {
+        assert_eq!(
+            Some(held),
+            row.current_price,
+            "exactly the leader's bid is held"
+        );
+    }
+    row.bid_count
+}
+
+/// After every auction closed: nothing is held and the sum of balances is
+/// what the `bidders` were charged (a second settlement would pay the
+/// seller twice and break it).
+pub async fn money_conserved(pool: &DbPool, bidders: usize) {
+    let mut conn = pool.get().await.expect("connection");
+    let (balance, held) = wallets::totals(&mut conn).await.expect("totals");
+    assert_eq!(
+        (balance, held),
+        (BIDDER_BALANCE * bidders as i64, 0),
+        "money conserved after close"
+    );
+}

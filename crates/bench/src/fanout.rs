@@ -1,0 +1,297 @@
+//! Fan-out: C anonymous watchers joined to ONE room (spread over the
+//! instances and over several 127.0.0.x source addresses), one pair of
+//! bidders taking turns. For every accepted bid: how long until each
+//! watcher has it, measured from the moment the bid was sent (so it
+//! includes the commit) and from the frame's own server timestamp (taken
+//! after the commit). Baseline in the same run: the same with one watcher.
+//! Memory: the instances' resident size before and after the watchers
+//! joined, per socket.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sitga_persistence::test_support::TestDatabase;
+use sitga_persistence::{DbPool, PoolOptions};
+use tokio::sync::{Semaphore, watch};
+
+use crate::cluster::{self, Cluster};
+use crate::{Target, percentile, seed, ws};
+
+/// `sitga-bench fanout`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Watcher counts to measure (one watcher is always measured first as
+    /// the baseline).
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000")]
+    watchers: Vec<usize>,
+    /// Accepted bids per measurement.
+    #[arg(long, default_value_t = 20)]
+    bids: usize,
+    /// Source addresses 127.0.0.1 … 127.0.0.N the watchers connect from.
+    #[arg(long, default_value_t = 4)]
+    sources: u8,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// What one measurement found.
+struct Measured {
+    watchers: usize,
+    join: Duration,
+    expected: usize,
+    delivered: usize,
+    from_send: Vec<Duration>,
+    from_commit_ms: Vec<i64>,
+    rss_per_socket: f64,
+}
+
+/// Runs it.
+pub async fn run(args: Args) {
+    let bin = cluster::sitga_binary(args.target.sitga_bin.clone());
+    let db = TestDatabase::create_on(args.target.database_url.clone())
+        .await
+        .expect("database");
+    let pool = DbPool::connect(&db.url, PoolOptions::default())
+        .await
+        .expect("pool");
+    let backend = cluster::backend(&db, args.target.redis_url.clone());
+    let ids = seed::accounts(&pool, 2).await;
+    println!(
+        "# sitga-bench fanout — {}, {} instance(s), {} accepted bids per row, watchers from {} source address(es)",
+        backend.label(),
+        args.target.instances,
+        args.bids,
+        args.sources
+    );
+    println!();
+    println!(
+        "| watchers | join all (s) | delivered | p50 ms (send→watcher) | p99 ms | max ms | p50 / 1-watcher p50 | p99 ms (commit→watcher) | server RSS per socket |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut levels = vec![1];
+    levels.extend(args.watchers.iter().copied().filter(|&c| c > 1));
+    let mut baseline_p50 = None;
+    for watchers in levels {
+        // A fresh cluster per level: memory is read from a clean start.
+        let cluster = Cluster::start(&bin, &backend, args.target.instances, 10).await;
+        let auction = seed::auction(&pool, ids[0]).await;
+        let m = measure(
+            &cluster,
+            auction.id,
+            &ids[1..],
+            watchers,
+            args.bids,
+            args.sources,
+        )
+        .await;
+        drop(cluster);
+        let mut sorted = m.from_send.clone();
+        sorted.sort_unstable();
+        let mut commit = m.from_commit_ms.clone();
+        commit.sort_unstable();
+        let p50 = percentile(&sorted, 0.50);
+        let base = *baseline_p50.get_or_insert(p50);
+        let commit_p99 = commit
+            .get(((commit.len() as f64 - 1.0) * 0.99).round() as usize)
+            .copied()
+            .unwrap_or_default();
+        // Below ~100 sockets the difference drowns in allocator noise.
+        let rss = if m.watchers >= 100 {
+            format!("{:.1} KiB", m.rss_per_socket / 1024.0)
+        } else {
+            "–".into()
+        };
+        println!(
+            "| {} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {rss} |",
+            m.watchers,
+            m.join.as_secs_f64(),
+            m.delivered,
+            m.expected,
+            p50.as_secs_f64() * 1e3,
+            percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+            sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            p50.as_secs_f64() / base.as_secs_f64().max(1e-9),
+            commit_p99,
+        );
+        assert_eq!(
+            m.delivered, m.expected,
+            "every watcher gets every accepted bid"
+        );
+    }
+}
+
+/// One watcher: joins, waits for its `state`, then records each accepted
+/// bid's index, arrival and the frame's server timestamp until it has
+/// `bids` of them or the run ends.
+async fn watcher(
+    addr: SocketAddr,
+    source: IpAddr,
+    room: Arc<Room>,
+    mut done: watch::Receiver<bool>,
+) -> Vec<(usize, Instant, i64)> {
+    let Room {
+        id: room,
+        bids,
+        connecting,
+        joined,
+        delivered,
+    } = &*room;
+    let (room, bids) = (*room, *bids);
+    let mut seen = Vec::with_capacity(bids);
+    // Held from connecting until joined.
+    let mut permit = connecting.clone().acquire_owned().await.ok();
+    let Ok(mut socket) = ws::connect(addr, None, Some(source)).await else {
+        joined.fetch_add(1, Ordering::Relaxed);
+        return seen;
+    };
+    if ws::join(&mut socket, room).await.is_err() {
+        joined.fetch_add(1, Ordering::Relaxed);
+        return seen;
+    }
+    let mut counted = false;
+    while seen.len() < bids {
+        let frame = tokio::select! {
+            f = ws::next(&mut socket, Duration::from_secs(60)) => f,
+            _ = done.changed() => None,
+        };
+        let Some(f) = frame else { break };
+        match f["event"].as_str() {
+            Some("state") if !counted => {
+                counted = true;
+                permit = None;
+                joined.fetch_add(1, Ordering::Relaxed);
+            }
+            Some("message") if f["code"] == "bid_accepted" => {
+                let at = Instant::now();
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                let index = ((f["amount"].as_i64().unwrap_or(0) - 1_000) / 100) as usize;
+                if let Some(counter) = delivered.get(index) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                seen.push((
+                    index,
+                    at,
+                    now_ms - f["server_now"].as_i64().unwrap_or(now_ms),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if !counted {
+        joined.fetch_add(1, Ordering::Relaxed);
+    }
+    drop(permit);
+    seen
+}
+
+/// What the watchers of one measurement share.
+struct Room {
+    id: i64,
+    /// Accepted bids to wait for.
+    bids: usize,
+    /// Bounds the connections in progress.
+    connecting: Arc<Semaphore>,
+    /// Watchers that joined (or gave up).
+    joined: AtomicUsize,
+    /// Per bid: watchers that have it.
+    delivered: Vec<AtomicUsize>,
+}
+
+async fn measure(
+    cluster: &Cluster,
+    room: i64,
+    bidders: &[i64],
+    watchers: usize,
+    bids: usize,
+    sources: u8,
+) -> Measured {
+    let rss_before = cluster.rss_bytes();
+    let shared = Arc::new(Room {
+        id: room,
+        bids: bids + 1,
+        // Connect in bounded waves so the listen backlog never overflows.
+        connecting: Arc::new(Semaphore::new(256)),
+        joined: AtomicUsize::new(0),
+        delivered: (0..=bids).map(|_| AtomicUsize::new(0)).collect(),
+    });
+    let (joined, delivered) = (&shared.joined, &shared.delivered);
+    let (done_tx, done_rx) = watch::channel(false);
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..watchers)
+        .map(|n| {
+            let addr = cluster.pick(n).addr;
+            let last = 1 + (n % usize::from(sources.max(1))) as u8;
+            let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, last));
+            tokio::spawn(watcher(addr, source, shared.clone(), done_rx.clone()))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while joined.load(Ordering::Relaxed) < watchers && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let join = began.elapsed();
+    // Let the sockets settle before reading memory.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = cluster.rss_bytes();
+
+    // Two bidders on the first instance take turns (a leader may not raise
+    // its own bid); each next bid waits until every watcher has the last.
+    let mut bidder_sockets = Vec::new();
+    for &id in bidders.iter().take(2) {
+        let mut s = ws::connect(cluster.instances[0].addr, Some(&seed::token(id)), None)
+            .await
+            .expect("bidder connects");
+        ws::join(&mut s, room).await.expect("bidder joins");
+        bidder_sockets.push(s);
+    }
+    // Bid 0 warms the path up and is not counted.
+    let mut sent = Vec::with_capacity(bids + 1);
+    for k in 0..=bids {
+        let socket = &mut bidder_sockets[k % 2];
+        let amount = 1_000 + 100 * k as i64;
+        let ref_ = format!("b{k}");
+        sent.push(Instant::now());
+        ws::send(
+            socket,
+            json!({"event": "bid", "room": room, "amount": amount, "ref": ref_}),
+        )
+        .await
+        .expect("send bid");
+        loop {
+            let f = ws::next(socket, Duration::from_secs(10))
+                .await
+                .expect("bid answer");
+            if f["event"] == "system" && f["ref"] == ref_.as_str() {
+                assert_eq!(f["code"], "bid_accepted", "bench bid refused: {f}");
+                break;
+            }
+        }
+        let wait_until = Instant::now() + Duration::from_secs(10);
+        while delivered[k].load(Ordering::Relaxed) < watchers && Instant::now() < wait_until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let _ = done_tx.send(true);
+    let mut from_send = Vec::with_capacity(watchers * bids);
+    let mut from_commit_ms = Vec::with_capacity(watchers * bids);
+    for task in tasks {
+        for (index, at, commit_ms) in task.await.unwrap_or_default() {
+            if let Some(sent_at) = sent.get(index).filter(|_| index > 0) {
+                from_send.push(at.saturating_duration_since(*sent_at));
+                from_commit_ms.push(commit_ms);
+            }
+        }
+    }
+    Measured {
+        watchers,
+        join,
+        expected: watchers * bids,
+        delivered: from_send.len(),
+        from_send,
+        from_commit_ms,
+        rss_per_socket: rss_after.saturating_sub(rss_before) as f64 / watchers as f64,
+    }
+}

@@ -1,0 +1,158 @@
+//! Fish identification: end-to-end latency and throughput against a raw
+//! `session.run` on the same image in the same run.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sitga_api::auth::LoginQuotas;
+use sitga_api::config::{AppConfig, SecretSource};
+use sitga_persistence::PoolOptions;
+use sitga_persistence::test_support::TestDatabase;
+
+use crate::{SECRET, percentile, run_for};
+
+/// `sitga-bench identify`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent HTTP clients to try.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,8")]
+    clients: Vec<usize>,
+    /// An image to identify (default: a generated 800x600 PNG).
+    #[arg(long)]
+    image: Option<std::path::PathBuf>,
+}
+
+/// Runs it.
+pub async fn run(args: Args) {
+    identify(Duration::from_secs(args.seconds), &args.clients, args.image).await;
+}
+
+fn sample_image(path: Option<std::path::PathBuf>) -> Vec<u8> {
+    if let Some(path) = path {
+        return std::fs::read(path).expect("read the image");
+    }
+    let img = image::RgbImage::from_fn(800, 600, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x ^ y) % 256) as u8])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encode");
+    out
+}
+
+fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+    latencies.sort_unstable();
+    println!(
+        "| {label} | {:.1} | {:.1} | {:.1} |",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+}
+
+async fn identify(length: Duration, clients: &[usize], image: Option<std::path::PathBuf>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let runtime =
+        sitga_inference::find_runtime(&root).expect("ONNX Runtime: run scripts/bootstrap.sh");
+    let manifest = root.join("assets/models/fish-species-v1.json");
+    let bytes = sample_image(image);
+    println!(
+        "# sitga-bench identify — {} s per measurement, image {} bytes",
+        length.as_secs(),
+        bytes.len()
+    );
+    println!();
+    println!("| what | p50 ms | p99 ms | per second |");
+    println!("|---|---|---|---|");
+
+    // Baseline: a raw session.run on the already-preprocessed tensor.
+    let model = sitga_inference::FishModel::load(&manifest, &runtime, 1, 0).expect("load");
+    let tensor = sitga_inference::decode_and_preprocess(&bytes, 350, 200).expect("decode");
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    while started.elapsed() < length {
+        let t = Instant::now();
+        model.probabilities(tensor.clone()).expect("run");
+        raw.push(t.elapsed());
+    }
+    report(
+        "raw session.run (1 thread, no decode)",
+        raw.clone(),
+        started.elapsed(),
+    );
+    let raw_p50 = {
+        let mut r = raw;
+        r.sort_unstable();
+        percentile(&r, 0.5)
+    };
+
+    let db = TestDatabase::create_on(None).await.expect("database");
+    let config = AppConfig {
+        database: db.url.clone(),
+        redis_url: None,
+        redis_prefix: String::new(),
+        sweep_cron: "0 0 0 1 1 *".into(),
+        forecast_cron: sitga_api::config::DEFAULT_FORECAST_CRON.into(),
+        assets_dir: root.join("assets"),
+        model_manifest: Some(manifest),
+        onnxruntime: Some(runtime),
+        ws_frames_per_second: std::num::NonZeroU32::MIN,
+        bind: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: SECRET.as_bytes().to_vec(),
+        jwt_secret_source: SecretSource::Environment,
+        cors_origins: Vec::new(),
+        workers: None,
+        pool: PoolOptions::default(),
+        login_quotas: LoginQuotas::default(),
+        chain: None,
+    };
+    let server = sitga_api::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))
+        .await
+        .unwrap();
+    let url = format!("http://{}/api/v1/fish/identify", server.addr);
+    let mut first_p50 = Duration::ZERO;
+    for &n in clients {
+        let (per_client, elapsed) = run_for(0..n, length, |_, stop| {
+            let (url, bytes) = (url.clone(), bytes.clone());
+            async move {
+                let client = reqwest::Client::new();
+                let mut lat = Vec::new();
+                while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                    let part = reqwest::multipart::Part::bytes(bytes.clone())
+                        .file_name("f.png")
+                        .mime_str("image/png")
+                        .unwrap();
+                    let t = Instant::now();
+                    let res = client
+                        .post(&url)
+                        .multipart(reqwest::multipart::Form::new().part("file", part))
+                        .send()
+                        .await;
+                    if matches!(res, Ok(r) if r.status() == 200) {
+                        lat.push(t.elapsed());
+                    }
+                }
+                lat
+            }
+        })
+        .await;
+        let all: Vec<Duration> = per_client.into_iter().flatten().collect();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        if n == clients[0] {
+            first_p50 = percentile(&sorted, 0.5);
+        }
+        report(&format!("POST /fish/identify, {n} client(s)"), all, elapsed);
+    }
+    println!();
+    println!(
+        "- end-to-end p50 at {} client(s) = {:.1} × the raw session.run p50 (decode, resize, HTTP and multipart included)",
+        clients[0],
+        first_p50.as_secs_f64() / raw_p50.as_secs_f64().max(1e-9)
+    );
+    server.stop(true).await;
+}

@@ -1,0 +1,136 @@
+//! REST reads: `GET /api/v1/auctions` (a page of the open auctions) and
+//! `GET /api/v1/auctions/{id}` (one auction; it also counts the view, a
+//! write) at several concurrencies, each against `GET /health` (no
+//! database) on the same instances in the same run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sitga_persistence::test_support::TestDatabase;
+use sitga_persistence::{DbPool, PoolOptions};
+
+use crate::cluster::{self, Cluster};
+use crate::{Target, percentile, run_for, seed};
+
+/// `sitga-bench rest`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent HTTP clients to try.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    concurrency: Vec<usize>,
+    /// Open auctions in the database.
+    #[arg(long, default_value_t = 200)]
+    auctions: usize,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    server_errors: u64,
+    other: u64,
+}
+
+/// Runs it.
+pub async fn run(args: Args) {
+    let bin = cluster::sitga_binary(args.target.sitga_bin.clone());
+    let db = TestDatabase::create_on(args.target.database_url.clone())
+        .await
+        .expect("database");
+    let pool = DbPool::connect(&db.url, PoolOptions::default())
+        .await
+        .expect("pool");
+    let backend = cluster::backend(&db, args.target.redis_url.clone());
+    let seller = seed::accounts(&pool, 0).await[0];
+    let mut ids = Vec::with_capacity(args.auctions);
+    for _ in 0..args.auctions.max(1) {
+        ids.push(seed::auction(&pool, seller).await.id);
+    }
+    let cluster = Cluster::start(&bin, &backend, args.target.instances, 10).await;
+    let length = Duration::from_secs(args.seconds);
+    println!(
+        "# sitga-bench rest — {}, {} instance(s), {} open auctions, {} s per row",
+        backend.label(),
+        args.target.instances,
+        ids.len(),
+        args.seconds
+    );
+    println!();
+    println!(
+        "| request | clients | requests/s | vs /health | p50 ms | p99 ms | 5xx | other non-2xx |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let paths: [(&str, fn(&[i64], u64) -> String); 3] = [
+        ("GET /health", |_, _| "/health".into()),
+        ("GET /api/v1/auctions", |_, _| {
+            "/api/v1/auctions?status=open&per_page=20".into()
+        }),
+        ("GET /api/v1/auctions/{id}", |ids, n| {
+            format!("/api/v1/auctions/{}", ids[n as usize % ids.len()])
+        }),
+    ];
+    let mut failures = 0;
+    for &clients in &args.concurrency {
+        let mut health_rate = None;
+        for (label, path) in paths {
+            let (tallies, elapsed) = load(&cluster, &ids, clients, length, path).await;
+            let mut all = Tally::default();
+            for t in tallies {
+                all.latencies.extend(t.latencies);
+                all.server_errors += t.server_errors;
+                all.other += t.other;
+            }
+            all.latencies.sort_unstable();
+            let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
+            let base = *health_rate.get_or_insert(rate);
+            failures += all.server_errors;
+            println!(
+                "| {label} | {clients} | {rate:.0} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                rate / base.max(1e-9),
+                percentile(&all.latencies, 0.50).as_secs_f64() * 1e3,
+                percentile(&all.latencies, 0.99).as_secs_f64() * 1e3,
+                all.server_errors,
+                all.other
+            );
+        }
+    }
+    assert_eq!(failures, 0, "no 5xx under read load");
+}
+
+async fn load(
+    cluster: &Cluster,
+    ids: &[i64],
+    clients: usize,
+    length: Duration,
+    path: fn(&[i64], u64) -> String,
+) -> (Vec<Tally>, Duration) {
+    run_for(0..clients, length, |n, stop| {
+        let base = cluster.pick(n).http();
+        let ids = ids.to_vec();
+        async move {
+            let client = reqwest::Client::new();
+            let mut tally = Tally::default();
+            let mut i = n as u64 * 7_919;
+            while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                i += 1;
+                let url = format!("{base}{}", path(&ids, i));
+                let t = Instant::now();
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        // Read the body: a response is only done when it is read.
+                        let _ = r.bytes().await;
+                        tally.latencies.push(t.elapsed());
+                    }
+                    Ok(r) if r.status().is_server_error() => tally.server_errors += 1,
+                    _ => tally.other += 1,
+                }
+            }
+            tally
+        }
+    })
+    .await
+}

@@ -1,0 +1,81 @@
+//! Accounts, auctions and tokens, written straight to the database (a
+//! benchmark measures bidding and reading, not sign-up).
+
+use sitga_api::auth::JwtKeys;
+use sitga_persistence::auctions::{self, Auction, NewAuction};
+use sitga_persistence::{DbPool, users, wallets};
+
+use crate::SECRET;
+
+/// What each bidder is charged before a run.
+pub const BIDDER_BALANCE: i64 = 1_000_000_000;
+
+/// A seller (first id) and `bidders` bidders charged [`BIDDER_BALANCE`].
+pub async fn accounts(pool: &DbPool, bidders: usize) -> Vec<i64> {
+    let mut conn = pool.get().await.expect("connection");
+    // Logins are not benchmarked: a placeholder hash nobody can sign in with.
+    let hash = sitga_user::PasswordHash::from_stored("$argon2id$bench".into());
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let mut ids = Vec::with_capacity(bidders + 1);
+    for i in 0..=bidders {
+        let nickname = format!("b{}{i}", &tag[..6]);
+        let user = users::insert(
+            &mut conn,
+            &users::NewUser {
+                email: sitga_user::Email::parse(&format!("{nickname}@example.com")).expect("email"),
+                nickname: sitga_user::Nickname::parse(&nickname).expect("nickname"),
+                name: sitga_user::PersonName::parse("bench").expect("name"),
+                phone: None,
+                address: None,
+                province: None,
+                account_type: sitga_user::AccountType::Member,
+                password_hash: hash.clone(),
+            },
+        )
+        .await
+        .expect("insert user");
+        if i > 0 {
+            wallets::charge(&mut conn, user.id, BIDDER_BALANCE)
+                .await
+                .expect("charge");
+        }
+        ids.push(user.id);
+    }
+    ids
+}
+
+/// An open auction of `seller`'s: start 1,000 KRW, increment 100, a day long.
+pub async fn auction(pool: &DbPool, seller: i64) -> Auction {
+    let settings = sitga_auction::AuctionSettings::parse(
+        &sitga_auction::AuctionSettingsInput {
+            start_price: 1_000,
+            min_increment: Some(100),
+            reserve_price: None,
+            duration_minutes: Some(24 * 60),
+        },
+        chrono::Utc::now(),
+    )
+    .expect("settings");
+    let mut conn = pool.get().await.expect("connection");
+    auctions::insert(
+        &mut conn,
+        &NewAuction {
+            seller_id: seller,
+            title: "bench".into(),
+            description: String::new(),
+            species: None,
+            photo_url: None,
+            settings,
+        },
+    )
+    .await
+    .expect("insert auction")
+}
+
+/// A bearer token for `user` (the instances share [`SECRET`]).
+pub fn token(user: i64) -> String {
+    JwtKeys::new(SECRET.as_bytes())
+        .issue(user, &[], "bench")
+        .expect("token")
+        .token
+}

@@ -1,0 +1,353 @@
+//! The hot-auction storm: N bidders on ONE auction, each bidding the
+//! minimum next amount as soon as its previous bid is answered, against the
+//! raw single-row transaction on the same database in the same run; then the
+//! invariants, from the database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use serde_json::json;
+use sitga_persistence::test_support::TestDatabase;
+use sitga_persistence::{DbError, DbPool, PoolOptions, with_conn};
+
+use crate::cluster::{self, Cluster};
+use crate::{Target, check, percentile, run_for, seed, ws};
+
+/// `sitga-bench storm`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Concurrent bidders on the one auction.
+    #[arg(long, default_value_t = 200)]
+    bidders: usize,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Frames per second each WebSocket connection may send (the
+    /// production default is 10; the storm needs more).
+    #[arg(long, default_value_t = 1_000)]
+    ws_rate: u32,
+    /// Concurrency levels for the raw baseline.
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    baseline_clients: Vec<usize>,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// Runs it.
+pub async fn run(args: Args) {
+    storm(args).await;
+}
+
+#[derive(QueryableByName)]
+struct Hot {
+    #[diesel(sql_type = BigInt)]
+    price: i64,
+    #[diesel(sql_type = BigInt)]
+    bid_count: i64,
+}
+
+const SETUP: &str = "DROP TABLE IF EXISTS bench_bids; DROP TABLE IF EXISTS bench_hot; \
+     CREATE TABLE bench_hot (id BIGINT NOT NULL PRIMARY KEY, price BIGINT NOT NULL, bid_count BIGINT NOT NULL); \
+     CREATE TABLE bench_bids (auction_id BIGINT NOT NULL, seq BIGINT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (auction_id, seq)); \
+     INSERT INTO bench_hot VALUES (1, 0, 0);";
+
+async fn setup_baseline(pool: &DbPool) -> Result<(), DbError> {
+    let mut conn = pool.get().await?;
+    with_conn!(conn, |c| c.batch_execute(SETUP).await)?;
+    Ok(())
+}
+
+/// One raw bid: read → guarded update → insert → commit. `Ok(true)` when
+/// it went through.
+async fn raw_bid(pool: &DbPool) -> Result<bool, DbError> {
+    let mut tx = pool.begin().await?;
+    let hot: Hot = with_conn!(tx, |c| diesel::sql_query(
+        "SELECT price, bid_count FROM bench_hot WHERE id = 1"
+    )
+    .get_result::<Hot>(c)
+    .await)?;
+    let amount = hot.price + 100;
+    let updated = with_conn!(tx, |c| diesel::sql_query(
+        "UPDATE bench_hot SET price = ?, bid_count = bid_count + 1 WHERE id = 1 AND price < ?"
+    )
+    .bind::<BigInt, _>(amount)
+    .bind::<BigInt, _>(amount)
+    .execute(c)
+    .await)?;
+    if updated != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    with_conn!(tx, |c| diesel::sql_query(
+        "INSERT INTO bench_bids VALUES (1, ?, ?)"
+    )
+    .bind::<BigInt, _>(hot.bid_count + 1)
+    .bind::<BigInt, _>(amount)
+    .execute(c)
+    .await)?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The raw transaction with `clients` concurrent plain clients for `length`;
+/// returns accepted bids per second.
+async fn baseline(pool: &DbPool, clients: usize, length: Duration) -> f64 {
+    setup_baseline(pool).await.expect("baseline tables");
+    let (counts, elapsed) = run_for(0..clients, length, |_, stop| {
+        let pool = pool.clone();
+        async move {
+            let mut accepted = 0u64;
+            while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                if matches!(raw_bid(&pool).await, Ok(true)) {
+                    accepted += 1;
+                }
+            }
+            accepted
+        }
+    })
+    .await;
+    counts.iter().sum::<u64>() as f64 / elapsed.as_secs_f64()
+}
+
+struct BidderResult {
+    /// Amounts acked as accepted.
+    accepted: Vec<i64>,
+    rejected: u64,
+    rate_limited: u64,
+    latencies: Vec<Duration>,
+}
+
+async fn bidder(addr: SocketAddr, token: String, room: i64, stop: Arc<AtomicBool>) -> BidderResult {
+    let mut ws = ws::connect(addr, Some(&token), None)
+        .await
+        .expect("connect");
+    ws::join(&mut ws, room).await.expect("join");
+    let mut result = BidderResult {
+        accepted: Vec::new(),
+        rejected: 0,
+        rate_limited: 0,
+        latencies: Vec::new(),
+    };
+    let mut next = 0i64;
+    let mut leading = false;
+    let mut n = 0u64;
+    let mut pending: Option<(u64, Instant, i64)> = None;
+    loop {
+        if pending.is_none() && !leading && next > 0 {
+            if AtomicBool::load(&stop, Ordering::Relaxed) {
+                break;
+            }
+            n += 1;
+            let frame = json!({"event": "bid", "room": room, "amount": next, "ref": n});
+            if ws::send(&mut ws, frame).await.is_err() {
+                break;
+            }
+            pending = Some((n, Instant::now(), next));
+        }
+        if AtomicBool::load(&stop, Ordering::Relaxed)
+            && pending.is_some_and(|(_, sent, _)| sent.elapsed() > Duration::from_secs(5))
+        {
+            break;
+        }
+        let Some(f) = ws::next(&mut ws, Duration::from_secs(10)).await else {
+            break;
+        };
+        match f["event"].as_str() {
+            Some("state") => {
+                next = f["min_next_bid"].as_i64().unwrap_or(next);
+                leading = false;
+            }
+            Some("system") if f.get("ref").is_some() => {
+                let Some((_, sent, amount)) = pending.take() else {
+                    continue;
+                };
+                result.latencies.push(sent.elapsed());
+                match f["code"].as_str() {
+                    Some("bid_accepted") => {
+                        result.accepted.push(amount);
+                        leading = true;
+                    }
+                    Some("bid_too_low") => {
+                        result.rejected += 1;
+                        next = f["min_next_bid"].as_i64().unwrap_or(next + 100);
+                    }
+                    Some("already_leading") => {
+                        result.rejected += 1;
+                        leading = true;
+                    }
+                    Some("rate_limited") => {
+                        result.rate_limited += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    _ => result.rejected += 1,
+                }
+            }
+            _ => {}
+        }
+        if AtomicBool::load(&stop, Ordering::Relaxed) && pending.is_none() {
+            break;
+        }
+    }
+    let _ = ws.close(None).await;
+    result
+}
+
+async fn storm(args: Args) {
+    let Args {
+        bidders,
+        seconds,
+        ws_rate,
+        baseline_clients,
+        target,
+    } = args;
+    let length = Duration::from_secs(seconds);
+    let sitga_bin = cluster::sitga_binary(target.sitga_bin.clone());
+    let db = TestDatabase::create_on(target.database_url.clone())
+        .await
+        .expect("database");
+    let pool = DbPool::connect(
+        &db.url,
+        PoolOptions {
+            max_size: 32,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let backend = cluster::backend(&db, target.redis_url.clone());
+    println!(
+        "# sitga-bench storm — {}, {} instance(s), {bidders} bidders, {seconds} s per phase",
+        backend.label(),
+        target.instances,
+    );
+    println!();
+    println!("| phase | concurrency | accepted bids/s |");
+    println!("|---|---|---|");
+    let mut single = 0.0;
+    for &clients in &baseline_clients {
+        let rate = baseline(&pool, clients, length).await;
+        if clients == 1 {
+            single = rate;
+        }
+        println!("| raw transaction (limit) | {clients} | {rate:.0} |");
+    }
+
+    let seed_pool = pool.clone();
+    let ids = seed::accounts(&seed_pool, bidders).await;
+    let auction = seed::auction(&seed_pool, ids[0]).await;
+    let bus = sitga_api::live::RoomBus::local();
+    let engine = sitga_api::bidding::BidEngine::new(pool.clone(), bus.clone());
+    let closer = sitga_api::closing::Closer::new(pool.clone(), bus);
+
+    eprintln!("{} bidders ready; storming…", ids.len() - 1);
+    // Phase 2a: the bid engine alone (no network), same bidders and rules.
+    let (engine_rate, mut acked) = {
+        let auction_id = auction.id;
+        let (counts, elapsed) = run_for(ids[1..].iter().copied(), length, |id, stop| {
+            let engine = engine.clone();
+            async move {
+                let mut accepted = Vec::new();
+                let mut next = 1_000;
+                while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                    let command = sitga_api::bidding::BidCommand {
+                        auction_id,
+                        bidder_id: id,
+                        nickname: format!("bench{id}"),
+                        amount: next,
+                    };
+                    match engine.place(command).await {
+                        Ok(sitga_api::bidding::BidOutcome::Accepted { after, .. }) => {
+                            accepted.push(next);
+                            next = sitga_auction::min_next_bid(&after);
+                            tokio::task::yield_now().await;
+                        }
+                        Ok(sitga_api::bidding::BidOutcome::Rejected { reason, seen }) => {
+                            next = match reason {
+                                sitga_auction::BidRejection::TooLow { min_next_bid } => {
+                                    min_next_bid
+                                }
+                                _ => sitga_auction::min_next_bid(&seen),
+                            };
+                            if matches!(reason, sitga_auction::BidRejection::AlreadyLeading) {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                    }
+                }
+                accepted
+            }
+        })
+        .await;
+        let amounts: Vec<i64> = counts.into_iter().flatten().collect();
+        let rate = amounts.len() as f64 / elapsed.as_secs_f64();
+        (rate, amounts)
+    };
+    println!("| sitga bid engine, in process | {bidders} | {engine_rate:.0} |");
+
+    let cluster = Cluster::start(&sitga_bin, &backend, target.instances, ws_rate).await;
+    let (results, elapsed) = run_for(
+        ids[1..].iter().copied().enumerate(),
+        length,
+        |(n, id), stop| bidder(cluster.pick(n).addr, seed::token(id), auction.id, stop),
+    )
+    .await;
+    drop(cluster);
+    let mut accepted = 0;
+    let mut rejected = 0;
+    let mut rate_limited = 0;
+    let mut latencies = Vec::new();
+    for r in results {
+        accepted += r.accepted.len();
+        acked.extend(r.accepted);
+        rejected += r.rejected;
+        rate_limited += r.rate_limited;
+        latencies.extend(r.latencies);
+    }
+    let elapsed = elapsed.as_secs_f64();
+    latencies.sort_unstable();
+    let rate = accepted as f64 / elapsed;
+    println!("| sitga over WebSocket | {bidders} | {rate:.0} |");
+    println!();
+    println!(
+        "- bid engine / single-client limit: **{:.0} %**",
+        100.0 * engine_rate / single.max(1.0)
+    );
+    println!(
+        "- WebSocket storm / single-client limit: **{:.0} %**",
+        100.0 * rate / single.max(1.0)
+    );
+    println!(
+        "- rejected (too low / already leading) bids/s: {:.0}",
+        rejected as f64 / elapsed
+    );
+    println!(
+        "- rate-limited frames/s: {:.0}",
+        rate_limited as f64 / elapsed
+    );
+    println!(
+        "- ack latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} answers)",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.95).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.len()
+    );
+
+    // Invariants, from the database.
+    let stored = check::auction_history(&pool, auction.id, &ids, &acked).await;
+    assert_eq!(
+        stored as usize,
+        acked.len(),
+        "every stored bid was acked (no other bidders)"
+    );
+    closer.close(auction.id, true).await.expect("close");
+    check::money_conserved(&pool, bidders).await;
+    println!(
+        "- invariants: gap-free increasing history, one leader, holds = price, money conserved: ok"
+    );
+}
