@@ -6,8 +6,11 @@
 //! - With Redis: `INCR auction:{id}:seq` numbers the frame (the same
 //!   sequence on every instance), `PUBLISH auction:{id}` carries it, and each
 //!   instance's subscriber relays it to its own sockets. If Redis is down a
-//!   frame is still delivered to this instance's sockets (numbered locally)
-//!   so a room keeps working; clients resync on a `seq` gap.
+//!   frame is still delivered to this instance's sockets (numbered locally,
+//!   after the highest `seq` this instance has seen) so a room keeps
+//!   working; clients resync on a `seq` gap. Redis keeps nothing on disk: a
+//!   counter lost with a restart is raised past what this instance has
+//!   seen, so `seq` never goes backwards for a room's watchers.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -34,7 +37,8 @@ pub struct RoomFrame {
 
 struct Inner {
     rooms: Mutex<HashMap<i64, broadcast::Sender<RoomFrame>>>,
-    local_seq: Mutex<HashMap<i64, i64>>,
+    /// Per room: the highest `seq` this instance delivered or numbered.
+    last_seq: Mutex<HashMap<i64, i64>>,
     recent: Mutex<HashMap<i64, VecDeque<HistoryItem>>>,
     redis: Option<deadpool_redis::Pool>,
     /// Prepended to every Redis key and channel, so that several
@@ -83,18 +87,24 @@ impl Inner {
     }
 }
 
-/// Builds the JSON text of a room frame: `event`, `room`, `seq`,
-/// `server_now` (ms) and the event's own fields.
-fn encode(event: &str, room: i64, seq: i64, fields: &Map<String, Value>) -> String {
-    let mut frame = Map::with_capacity(fields.len() + 4);
+/// The JSON text of a room frame after its `"seq"`: `event`, `room`,
+/// `server_now` (ms) and the event's own fields, without the opening brace.
+fn encode_after_seq(event: &str, room: i64, fields: &Map<String, Value>) -> String {
+    let mut frame = Map::with_capacity(fields.len() + 3);
     frame.insert("event".into(), json!(event));
     frame.insert("room".into(), json!(room.to_string()));
-    frame.insert("seq".into(), json!(seq));
     frame.insert("server_now".into(), json!(Utc::now().timestamp_millis()));
     for (k, v) in fields {
         frame.insert(k.clone(), v.clone());
     }
-    Value::Object(frame).to_string()
+    let text = Value::Object(frame).to_string();
+    text.strip_prefix('{').unwrap_or(&text).to_owned()
+}
+
+/// The whole frame: `seq` first, then [`encode_after_seq`]'s text (the
+/// Redis script below assembles it the same way).
+fn encode(event: &str, room: i64, seq: i64, fields: &Map<String, Value>) -> String {
+    format!("{{\"seq\":{seq},{}", encode_after_seq(event, room, fields))
 }
 
 impl RoomBus {
@@ -109,7 +119,7 @@ impl RoomBus {
         Self {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
-                local_seq: Mutex::new(HashMap::new()),
+                last_seq: Mutex::new(HashMap::new()),
                 recent: Mutex::new(HashMap::new()),
                 redis,
                 prefix,
@@ -128,6 +138,15 @@ impl RoomBus {
 
     /// Delivers to this instance's sockets in `room`.
     fn deliver_local(&self, frame: &RoomFrame) {
+        {
+            let mut seqs = self
+                .inner
+                .last_seq
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let last = seqs.entry(frame.room).or_insert(0);
+            *last = (*last).max(frame.seq);
+        }
         let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
         // No receivers left: forget the room.
         if rooms
@@ -141,7 +160,7 @@ impl RoomBus {
     fn next_local_seq(&self, room: i64) -> i64 {
         let mut seqs = self
             .inner
-            .local_seq
+            .last_seq
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let seq = seqs.entry(room).or_insert(0);
@@ -149,11 +168,21 @@ impl RoomBus {
         *seq
     }
 
+    fn last_seq(&self, room: i64) -> i64 {
+        let seqs = self
+            .inner
+            .last_seq
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        seqs.get(&room).copied().unwrap_or(0)
+    }
+
     /// Numbers and broadcasts a frame to the whole room (all instances).
     pub async fn publish(&self, room: i64, event: &str, fields: Map<String, Value>) {
         if let Some(redis) = &self.inner.redis {
-            match publish_redis(&self.inner, redis, room, event, &fields).await {
-                Ok(()) => return,
+            let floor = self.last_seq(room);
+            match publish_redis(&self.inner, redis, room, floor, event, &fields).await {
+                Ok(_) => return,
                 Err(e) => {
                     tracing::warn!(room, error = %e, "redis publish failed; delivering locally only")
                 }
@@ -257,24 +286,39 @@ impl RoomBus {
     }
 }
 
+/// Numbers and publishes a frame in one atomic step, so frames reach every
+/// instance in `seq` order even when several instances publish at once.
+/// `INCR`s the room's counter, raised past `ARGV[1]` (the highest `seq` the
+/// caller has seen) when it is behind, i.e. after Redis lost its data;
+/// `ARGV[2]` is the frame's JSON after `"seq"`.
+const PUBLISH_NEXT: &str = r#"
+local seq = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if seq <= floor then
+  seq = floor + 1
+  redis.call('SET', KEYS[1], seq)
+end
+redis.call('PUBLISH', KEYS[2], '{"seq":' .. string.format('%d', seq) .. ',' .. ARGV[2])
+return seq
+"#;
+
 async fn publish_redis(
     inner: &Inner,
     redis: &deadpool_redis::Pool,
     room: i64,
+    floor: i64,
     event: &str,
     fields: &Map<String, Value>,
-) -> Result<(), String> {
+) -> Result<i64, String> {
     let mut conn = redis.get().await.map_err(|e| e.to_string())?;
-    let seq: i64 = conn
-        .incr(inner.key(&format!("auction:{room}:seq")), 1)
+    deadpool_redis::redis::Script::new(PUBLISH_NEXT)
+        .key(inner.key(&format!("auction:{room}:seq")))
+        .key(inner.key(&format!("auction:{room}")))
+        .arg(floor)
+        .arg(encode_after_seq(event, room, fields))
+        .invoke_async(&mut conn)
         .await
-        .map_err(|e| e.to_string())?;
-    let json = encode(event, room, seq, fields);
-    let _: i64 = conn
-        .publish(inner.key(&format!("auction:{room}")), json)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+        .map_err(|e| e.to_string())
 }
 
 async fn remember_redis(
@@ -341,6 +385,81 @@ mod tests {
         assert_eq!(v["event"], "message");
         assert_eq!(v["room"], "1");
         assert!(v["server_now"].as_i64().unwrap() > 0);
+    }
+
+    #[tokio::test]
+    async fn local_numbering_continues_after_the_last_relayed_frame() {
+        // Redis went away after frames up to 41 came through it.
+        let bus = RoomBus::local();
+        let mut frames = bus.subscribe(3);
+        bus.deliver_local(&RoomFrame {
+            room: 3,
+            seq: 41,
+            json: "{}".into(),
+        });
+        bus.publish(3, "state", Map::new()).await;
+        assert_eq!(frames.recv().await.unwrap().seq, 41);
+        assert_eq!(frames.recv().await.unwrap().seq, 42);
+    }
+}
+
+#[cfg(test)]
+mod redis_tests {
+    use super::*;
+
+    #[tokio::test]
+    #[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+    async fn seq_never_goes_back_when_redis_loses_the_counter() {
+        let url = std::env::var("REDIS_URL").expect("REDIS_URL must be set for this test");
+        let pool = deadpool_redis::Config::from_url(url.clone())
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .unwrap();
+        let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+        let mut pubsub = deadpool_redis::redis::Client::open(url)
+            .unwrap()
+            .get_async_pubsub()
+            .await
+            .unwrap();
+        pubsub
+            .subscribe(format!("{prefix}auction:5"))
+            .await
+            .unwrap();
+        let bus = RoomBus::with_redis(Some(pool.clone()), prefix.clone());
+        // This instance saw frames up to 41 (relayed or numbered locally)
+        // and the counter is gone (Redis restarted): the next frame still
+        // follows what watchers have seen.
+        bus.deliver_local(&RoomFrame {
+            room: 5,
+            seq: 41,
+            json: "{}".into(),
+        });
+        let mut fields = Map::new();
+        fields.insert("price".into(), json!(15_000));
+        let seq = publish_redis(&bus.inner, &pool, 5, bus.last_seq(5), "state", &fields)
+            .await
+            .unwrap();
+        assert_eq!(seq, 42);
+        let payload: String = pubsub
+            .on_message()
+            .next()
+            .await
+            .unwrap()
+            .get_payload()
+            .unwrap();
+        let frame: Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(frame["seq"], 42);
+        assert_eq!(frame["event"], "state");
+        assert_eq!(frame["room"], "5");
+        assert_eq!(frame["price"], 15_000);
+        // A counter ahead of this instance is simply incremented.
+        let mut conn = pool.get().await.unwrap();
+        let key = format!("{prefix}auction:5:seq");
+        let _: () = conn.set(&key, 100).await.unwrap();
+        let seq = publish_redis(&bus.inner, &pool, 5, 42, "state", &fields)
+            .await
+            .unwrap();
+        assert_eq!(seq, 101);
+        let _: () = conn.del(&key).await.unwrap();
     }
 }
 
