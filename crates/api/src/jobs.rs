@@ -282,6 +282,38 @@ fn once<T: Send + Sync + 'static>(
     }
 }
 
+/// A worker whose backend failed (Redis went away: its heartbeat or poll
+/// errors) is started again after a pause that grows to 5 s, for as long as
+/// it takes: without this a short Redis outage would stop the close and
+/// retrain workers for good.
+fn restart_after_failure(
+    worker: &apalis::prelude::WorkerContext,
+    error: &apalis::prelude::WorkerError,
+) -> bool {
+    let restarts = worker.restarts();
+    let wait = restart_delay(restarts);
+    tracing::warn!(worker = worker.name(), restarts, wait_ms = wait.as_millis() as u64, %error, "job worker failed; restarting it");
+    // The callback is synchronous; on the server's multi-threaded runtime
+    // the pause hands this thread's other tasks over first.
+    if tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    {
+        tokio::task::block_in_place(|| std::thread::sleep(wait));
+    }
+    true
+}
+
+/// `auction-closer-1a2b3c4d-0`: the job, this process, the run.
+fn worker_name(job: &str, instance: &str, run: usize) -> String {
+    format!("{job}-{instance}-{run}")
+}
+
+/// 100 ms, doubling per restart, at most 5 s.
+fn restart_delay(restarts: usize) -> Duration {
+    let factor = 1u64 << restarts.min(6);
+    Duration::from_millis(100 * factor).min(Duration::from_secs(5))
+}
+
 fn schedule(expr: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(expr).map_err(|e| format!("bad schedule {expr:?}: {e}"))
 }
@@ -314,6 +346,7 @@ pub async fn run(
     let c = closer.clone();
     let mut monitor = Monitor::new()
         .shutdown_timeout(Duration::from_secs(10))
+        .should_restart(restart_after_failure)
         .register(move |_| {
             WorkerBuilder::new("auction-sweeper")
                 .backend(CronScheduler::new(sweep_schedule.clone()))
@@ -335,10 +368,15 @@ pub async fn run(
             .data(q.clone())
             .build(daily_forecast_tick)
     });
+    // Queue workers register under their name in Redis; every instance
+    // and every restart needs its own (a second "auction-closer" is
+    // refused while the first is alive).
+    let instance = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let c = closer.clone();
+    let i = instance.clone();
     monitor = match close_backend {
-        JobBackend::Redis(storage) => monitor.register(move |_| {
-            WorkerBuilder::new("auction-closer")
+        JobBackend::Redis(storage) => monitor.register(move |run| {
+            WorkerBuilder::new(worker_name("auction-closer", &instance, run))
                 .backend((*storage).clone())
                 .data(c.clone())
                 .data(close_queue.clone())
@@ -346,8 +384,8 @@ pub async fn run(
         }),
         JobBackend::Memory(storage, idle) => {
             let take = once(storage, idle);
-            monitor.register(move |_| {
-                WorkerBuilder::new("auction-closer")
+            monitor.register(move |run| {
+                WorkerBuilder::new(worker_name("auction-closer", &instance, run))
                     .backend(take())
                     .data(c.clone())
                     .data(close_queue.clone())
@@ -356,17 +394,18 @@ pub async fn run(
         }
     };
     let c = closer.clone();
+    let instance = i;
     monitor = match forecast_backend {
-        JobBackend::Redis(storage) => monitor.register(move |_| {
-            WorkerBuilder::new("forecast-retrainer")
+        JobBackend::Redis(storage) => monitor.register(move |run| {
+            WorkerBuilder::new(worker_name("forecast-retrainer", &instance, run))
                 .backend((*storage).clone())
                 .data(c.clone())
                 .build(retrain_job)
         }),
         JobBackend::Memory(storage, idle) => {
             let take = once(storage, idle);
-            monitor.register(move |_| {
-                WorkerBuilder::new("forecast-retrainer")
+            monitor.register(move |run| {
+                WorkerBuilder::new(worker_name("forecast-retrainer", &instance, run))
                     .backend(take())
                     .data(c.clone())
                     .build(retrain_job)
@@ -404,4 +443,19 @@ pub async fn run(
         })
         .await
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::restart_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn restarts_back_off_to_five_seconds() {
+        assert_eq!(restart_delay(0), Duration::from_millis(100));
+        assert_eq!(restart_delay(1), Duration::from_millis(200));
+        assert_eq!(restart_delay(5), Duration::from_millis(3_200));
+        assert_eq!(restart_delay(6), Duration::from_secs(5));
+        assert_eq!(restart_delay(10_000), Duration::from_secs(5));
+    }
 }

@@ -13,6 +13,7 @@
 //!   seen, so `seq` never goes backwards for a room's watchers.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -41,6 +42,11 @@ struct Inner {
     last_seq: Mutex<HashMap<i64, i64>>,
     recent: Mutex<HashMap<i64, VecDeque<HistoryItem>>>,
     redis: Option<deadpool_redis::Pool>,
+    /// Whether this instance's relay is subscribed right now. While it is
+    /// not (Redis just came back, the relay reconnects within a second),
+    /// frames published through Redis would reach no socket here, so this
+    /// instance delivers its own frames itself.
+    relay_live: std::sync::atomic::AtomicBool,
     /// Prepended to every Redis key and channel, so that several
     /// deployments (or test runs) can share one Redis.
     prefix: String,
@@ -122,6 +128,7 @@ impl RoomBus {
                 last_seq: Mutex::new(HashMap::new()),
                 recent: Mutex::new(HashMap::new()),
                 redis,
+                relay_live: std::sync::atomic::AtomicBool::new(false),
                 prefix,
             }),
         }
@@ -182,7 +189,13 @@ impl RoomBus {
         if let Some(redis) = &self.inner.redis {
             let floor = self.last_seq(room);
             match publish_redis(&self.inner, redis, room, floor, event, &fields).await {
-                Ok(_) => return,
+                Ok(seq) => {
+                    if !self.inner.relay_live.load(Ordering::Acquire) {
+                        let json: Arc<str> = encode(event, room, seq, &fields).into();
+                        self.deliver_local(&RoomFrame { room, seq, json });
+                    }
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(room, error = %e, "redis publish failed; delivering locally only")
                 }
@@ -257,6 +270,7 @@ impl RoomBus {
             .await
             .map_err(|e| e.to_string())?;
         let mut messages = pubsub.on_message();
+        let _live = RelayLive::set(&self.inner.relay_live);
         while let Some(message) = messages.next().await {
             let payload: String = match message.get_payload() {
                 Ok(p) => p,
@@ -301,6 +315,22 @@ end
 redis.call('PUBLISH', KEYS[2], '{"seq":' .. string.format('%d', seq) .. ',' .. ARGV[2])
 return seq
 "#;
+
+/// Marks the relay subscribed until dropped.
+struct RelayLive<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> RelayLive<'a> {
+    fn set(flag: &'a std::sync::atomic::AtomicBool) -> Self {
+        flag.store(true, Ordering::Release);
+        Self(flag)
+    }
+}
+
+impl Drop for RelayLive<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 async fn publish_redis(
     inner: &Inner,
