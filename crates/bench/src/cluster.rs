@@ -91,7 +91,7 @@ pub fn sitga_binary(explicit: Option<PathBuf>) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -115,7 +115,10 @@ impl Cluster {
         };
         for i in 0..count {
             let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-            let log = cluster.dir.path().join(format!("sitga-{i}.log"));
+            // SITGA_BENCH_LOGS=DIR keeps the instances' logs after the run.
+            let logs = std::env::var_os("SITGA_BENCH_LOGS")
+                .map_or_else(|| cluster.dir.path().to_owned(), PathBuf::from);
+            let log = logs.join(format!("sitga-{}-{i}.log", std::process::id()));
             cluster.instances.push(Instance {
                 addr,
                 child: None,
@@ -126,23 +129,14 @@ impl Cluster {
         cluster
     }
 
-    async fn launch(&mut self, i: usize) {
-        let instance = &self.instances[i];
-        let data = self.dir.path().join(format!("data-{i}"));
-        std::fs::create_dir_all(&data).expect("data directory");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&instance.log)
-            .expect("log file");
+    /// `sitga` with this deployment's settings (no subcommand yet).
+    fn command(&self, data: &Path) -> Command {
         let mut command = Command::new(&self.bin);
         command
-            .arg("serve")
             .env("DATABASE_URL", &self.backend.database_url)
             .env("SITGA_REDIS_PREFIX", &self.backend.redis_prefix)
             .env("JWT_SECRET", SECRET)
-            .env("SITGA_BIND", instance.addr.to_string())
-            .env("SITGA_DATA_DIR", &data)
+            .env("SITGA_DATA_DIR", data)
             .env("SITGA_WS_FRAMES_PER_SECOND", self.ws_rate.to_string())
             .env("SITGA_MODEL", "")
             .env(
@@ -152,14 +146,45 @@ impl Cluster {
             .env_remove("CHAIN_RPC_URL")
             .env_remove("CHAIN_PRIVATE_KEY")
             .env_remove("CHAIN_CONTRACT_ADDRESS")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log);
+            .stdin(Stdio::null());
         match &self.backend.redis_url {
             Some(url) => command.env("REDIS_URL", url),
             None => command.env_remove("REDIS_URL"),
         };
-        let child = command.spawn().expect("start sitga");
+        command
+    }
+
+    /// Runs `sitga ARGS` (e.g. `demo-data`) against this deployment.
+    pub fn run_command(&self, args: &[&str]) {
+        let output = self
+            .command(self.dir.path())
+            .args(args)
+            .output()
+            .expect("run sitga");
+        assert!(
+            output.status.success(),
+            "sitga {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    async fn launch(&mut self, i: usize) {
+        let data = self.dir.path().join(format!("data-{i}"));
+        std::fs::create_dir_all(&data).expect("data directory");
+        let instance = &self.instances[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&instance.log)
+            .expect("log file");
+        let child = self
+            .command(&data)
+            .arg("serve")
+            .env("SITGA_BIND", instance.addr.to_string())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start sitga");
         self.instances[i].child = Some(child);
         self.wait_healthy(i).await;
     }

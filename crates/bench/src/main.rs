@@ -33,10 +33,11 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod cluster;
-// mod faults;
 mod fanout;
+mod faults;
 mod forecast;
 mod identify;
+mod private;
 mod rest;
 mod seed;
 mod storm;
@@ -81,7 +82,7 @@ enum Scenario {
     /// REST reads at several concurrencies against `/health`.
     Rest(rest::Args),
     /// Fault injection on private MariaDB / Redis servers.
-    // Faults(faults::Args),
+    Faults(faults::Args),
     /// Fish identification: end-to-end latency and throughput against a raw
     /// `session.run` on the same image in the same run.
     Identify(identify::Args),
@@ -104,7 +105,7 @@ async fn main() {
         Scenario::Storm(args) => storm::run(args).await,
         Scenario::Fanout(args) => fanout::run(args).await,
         Scenario::Rest(args) => rest::run(args).await,
-        // Scenario::Faults(args) => faults::run(args).await,
+        Scenario::Faults(args) => faults::run(args).await,
         Scenario::Identify(args) => identify::run(args).await,
         Scenario::Forecast(args) => forecast::run(&args),
     }

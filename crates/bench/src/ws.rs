@@ -67,3 +67,28 @@ pub async fn next(ws: &mut Socket, wait: std::time::Duration) -> Option<Value> {
         }
     }
 }
+
+/// What waiting for a frame gave.
+pub enum Next {
+    /// A text frame, as JSON.
+    Frame(Value),
+    /// Nothing within the wait; the connection is still open.
+    Idle,
+    /// The connection ended.
+    Closed,
+}
+
+/// Like [`next`], but tells a quiet connection from a dead one.
+pub async fn next_or_idle(ws: &mut Socket, wait: std::time::Duration) -> Next {
+    use futures_util::StreamExt;
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Err(_) => return Next::Idle,
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return serde_json::from_str(&text).map_or(Next::Closed, Next::Frame);
+            }
+            Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => return Next::Closed,
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
