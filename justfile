@@ -1,5 +1,8 @@
 # sitga developer tasks. `just` is optional: every recipe is a plain command.
 
+mysql := "mysql://root@127.0.0.1:3306/sitga_bench"
+redis := "redis://127.0.0.1:6379"
+
 default:
     @just --list
 
@@ -44,11 +47,19 @@ openapi:
 smoke *args:
     scripts/smoke.sh {{args}}
 
-# Benchmarks (release build): the hot-auction storm on SQLite and on the local MariaDB
+# Benchmarks (release build): every scenario, embedded and on the local MariaDB + Redis (one and two instances)
 bench:
-    cargo build --release -p sitga-bench
-    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16
+    cargo build --release -p sitga-bench -p sitga-api --bin sitga --bin sitga-bench
     mysql --protocol=tcp -h 127.0.0.1 -uroot -e "CREATE DATABASE IF NOT EXISTS sitga_bench"
-    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16,64 --database-url mysql://root@127.0.0.1:3306/sitga_bench
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16,64 --database-url {{mysql}}
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16 --database-url {{mysql}} --redis-url {{redis}} --instances 2
+    target/release/sitga-bench fanout --watchers 1000,5000,10000
+    target/release/sitga-bench fanout --watchers 1000,5000,10000 --database-url {{mysql}} --redis-url {{redis}}
+    target/release/sitga-bench fanout --watchers 1000,5000,10000 --database-url {{mysql}} --redis-url {{redis}} --instances 2
+    target/release/sitga-bench rest --seconds 5
+    target/release/sitga-bench rest --seconds 5 --database-url {{mysql}} --redis-url {{redis}}
+    target/release/sitga-bench rest --seconds 5 --database-url {{mysql}} --redis-url {{redis}} --instances 2
+    target/release/sitga-bench faults
     target/release/sitga-bench identify --seconds 10 --clients 1,2,8
     target/release/sitga-bench forecast --runs 10

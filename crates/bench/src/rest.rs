@@ -28,6 +28,9 @@ pub struct Args {
     target: Target,
 }
 
+/// The request path for the n-th request, given the auction ids.
+type PathFor = fn(&[i64], u64) -> String;
+
 #[derive(Default)]
 struct Tally {
     latencies: Vec<Duration>,
@@ -64,7 +67,7 @@ pub async fn run(args: Args) {
         "| request | clients | requests/s | vs /health | p50 ms | p99 ms | 5xx | other non-2xx |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let paths: [(&str, fn(&[i64], u64) -> String); 3] = [
+    let paths: [(&str, PathFor); 3] = [
         ("GET /health", |_, _| "/health".into()),
         ("GET /api/v1/auctions", |_, _| {
             "/api/v1/auctions?status=open&per_page=20".into()
@@ -106,7 +109,7 @@ async fn load(
     ids: &[i64],
     clients: usize,
     length: Duration,
-    path: fn(&[i64], u64) -> String,
+    path: PathFor,
 ) -> (Vec<Tally>, Duration) {
     run_for(0..clients, length, |n, stop| {
         let base = cluster.pick(n).http();
