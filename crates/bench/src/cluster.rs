@@ -263,3 +263,44 @@ pub fn backend(
         redis_prefix: format!("bench-{}:", uuid::Uuid::new_v4().simple()),
     }
 }
+
+/// What every scenario starts from: the `sitga` binary, a fresh database
+/// (dropped at the end), a pool on it for seeding and checks, and the
+/// deployment the instances use.
+pub struct Setup {
+    /// The `sitga` binary.
+    pub bin: PathBuf,
+    /// The fresh database.
+    pub db: sitga_persistence::test_support::TestDatabase,
+    /// The bench's own connections to it.
+    pub pool: sitga_persistence::DbPool,
+    /// Database + Redis for the instances.
+    pub backend: Backend,
+}
+
+impl Setup {
+    /// Creates the database on `--database-url` (or a SQLite file).
+    pub async fn prepare(target: &crate::Target, pool_size: usize) -> Self {
+        let bin = sitga_binary(target.sitga_bin.clone());
+        let db =
+            sitga_persistence::test_support::TestDatabase::create_on(target.database_url.clone())
+                .await
+                .expect("database");
+        let pool = sitga_persistence::DbPool::connect(
+            &db.url,
+            sitga_persistence::PoolOptions {
+                max_size: pool_size,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("pool");
+        let backend = backend(&db, target.redis_url.clone());
+        Self {
+            bin,
+            db,
+            pool,
+            backend,
+        }
+    }
+}

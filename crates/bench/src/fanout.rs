@@ -13,8 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sitga_persistence::test_support::TestDatabase;
-use sitga_persistence::{DbPool, PoolOptions};
 use tokio::sync::{Semaphore, watch};
 
 use crate::cluster::{self, Cluster};
@@ -50,14 +48,12 @@ struct Measured {
 
 /// Runs it.
 pub async fn run(args: Args) {
-    let bin = cluster::sitga_binary(args.target.sitga_bin.clone());
-    let db = TestDatabase::create_on(args.target.database_url.clone())
-        .await
-        .expect("database");
-    let pool = DbPool::connect(&db.url, PoolOptions::default())
-        .await
-        .expect("pool");
-    let backend = cluster::backend(&db, args.target.redis_url.clone());
+    let cluster::Setup {
+        bin,
+        db: _db,
+        pool,
+        backend,
+    } = cluster::Setup::prepare(&args.target, 16).await;
     let ids = seed::accounts(&pool, 2).await;
     println!(
         "# sitga-bench fanout — {}, {} instance(s), {} accepted bids per row, watchers from {} source address(es)",

@@ -125,7 +125,6 @@ async fn bidder(
 ) -> BidLog {
     let mut log = BidLog::default();
     let mut at = home;
-    let mut n = 0u64;
     'connect: while !stop.load(Ordering::Relaxed) {
         let Ok(mut socket) = ws::connect(addrs[at], Some(&token), None).await else {
             at = (at + 1) % addrs.len();
@@ -135,59 +134,33 @@ async fn bidder(
         if ws::join(&mut socket, room).await.is_err() {
             continue;
         }
-        let mut next = 0i64;
-        let mut leading = false;
-        let mut pending: Option<(String, i64)> = None;
+        let mut me = ws::MinBidder::default();
         loop {
-            if pending.is_none() && !leading && next > 0 {
-                if stop.load(Ordering::Relaxed) {
-                    break 'connect;
-                }
-                n += 1;
-                let r = format!("{home}-{n}");
-                let frame = json!({"event": "bid", "room": room, "amount": next, "ref": r});
-                if ws::send(&mut socket, frame).await.is_err() {
-                    log.unanswered += 1;
-                    break;
-                }
-                pending = Some((r, next));
+            let stopping = stop.load(Ordering::Relaxed);
+            if !stopping
+                && let Some(frame) = me.bid(room, &format!("{home}-{at}"))
+                && ws::send(&mut socket, frame).await.is_err()
+            {
+                log.unanswered += u64::from(me.abandon());
+                break;
             }
-            if stop.load(Ordering::Relaxed) && pending.is_none() {
+            if stopping && !me.waiting() {
                 break 'connect;
             }
             let Some(f) = ws::next(&mut socket, Duration::from_secs(5)).await else {
                 // The instance died (or stalled): fail over.
-                if pending.take().is_some() {
-                    log.unanswered += 1;
-                }
+                log.unanswered += u64::from(me.abandon());
                 break;
             };
-            match f["event"].as_str() {
-                Some("state") => {
-                    next = f["min_next_bid"].as_i64().unwrap_or(next);
-                    leading = false;
-                }
-                Some("system") if f.get("ref").is_some() => {
-                    let Some((_, amount)) = pending.take() else {
-                        continue;
-                    };
-                    match f["code"].as_str() {
-                        Some("bid_accepted") => {
-                            log.accepted.push((amount, at, Instant::now()));
-                            leading = true;
-                        }
-                        Some("bid_too_low") => {
-                            next = f["min_next_bid"].as_i64().unwrap_or(next + 100);
-                        }
-                        Some("already_leading") => leading = true,
-                        _ => tokio::time::sleep(Duration::from_millis(20)).await,
-                    }
-                    if !pace.is_zero() {
-                        tokio::time::sleep(pace).await;
-                    }
-                }
-                _ => {}
+            let Some((answer, _)) = me.on_frame(&f) else {
+                continue;
+            };
+            match answer {
+                ws::Answer::Accepted(amount) => log.accepted.push((amount, at, Instant::now())),
+                ws::Answer::RateLimited => tokio::time::sleep(Duration::from_millis(20)).await,
+                ws::Answer::Refused => {}
             }
+            tokio::time::sleep(pace).await;
         }
         log.reconnects += 1;
         at = (at + 1) % addrs.len();

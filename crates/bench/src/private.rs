@@ -54,12 +54,34 @@ async fn wait_for(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// A server process of this run's: stopped cleanly on request, killed if
+/// still running when dropped.
+#[derive(Default)]
+struct Daemon(Option<Child>);
+
+impl Daemon {
+    fn stop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            terminate(&mut child);
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A `mariadbd` of this run's own (fsync per commit, like the shared one).
 pub struct PrivateMariaDb {
     dir: tempfile::TempDir,
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
-    child: Option<Child>,
+    child: Daemon,
 }
 
 impl PrivateMariaDb {
@@ -80,7 +102,7 @@ impl PrivateMariaDb {
         let mut server = Self {
             dir,
             port: free_port(),
-            child: None,
+            child: Daemon::default(),
         };
         server.launch().await;
         server
@@ -110,7 +132,7 @@ impl PrivateMariaDb {
             .arg("--user=root")
             .arg("--skip-log-bin")
             .arg("--innodb-buffer-pool-size=128M");
-        self.child = Some(spawn(&mut command, &d.join("stdout.log")));
+        self.child = Daemon(Some(spawn(&mut command, &d.join("stdout.log"))));
         let port = self.port.to_string();
         wait_for("private mariadbd", &self.log(), || {
             Command::new("mariadb")
@@ -126,18 +148,7 @@ impl PrivateMariaDb {
 
     /// A clean shutdown (what a restart does first).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            terminate(&mut child);
-        }
-    }
-}
-
-impl Drop for PrivateMariaDb {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.child.stop();
     }
 }
 
@@ -146,7 +157,7 @@ pub struct PrivateRedis {
     dir: tempfile::TempDir,
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
-    child: Option<Child>,
+    child: Daemon,
 }
 
 impl PrivateRedis {
@@ -155,7 +166,7 @@ impl PrivateRedis {
         let mut server = Self {
             dir: tempfile::tempdir().expect("temporary directory"),
             port: free_port(),
-            child: None,
+            child: Daemon::default(),
         };
         server.launch().await;
         server
@@ -175,7 +186,7 @@ impl PrivateRedis {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path());
-        self.child = Some(spawn(&mut command, &log));
+        self.child = Daemon(Some(spawn(&mut command, &log)));
         let port = self.port.to_string();
         wait_for("private redis-server", &log, || {
             Command::new("redis-cli")
@@ -188,17 +199,6 @@ impl PrivateRedis {
 
     /// Stops it (the data is gone: it keeps nothing on disk).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            terminate(&mut child);
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.child.stop();
     }
 }

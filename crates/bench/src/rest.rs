@@ -6,9 +6,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sitga_persistence::test_support::TestDatabase;
-use sitga_persistence::{DbPool, PoolOptions};
-
 use crate::cluster::{self, Cluster};
 use crate::{Target, percentile, run_for, seed};
 
@@ -40,14 +37,12 @@ struct Tally {
 
 /// Runs it.
 pub async fn run(args: Args) {
-    let bin = cluster::sitga_binary(args.target.sitga_bin.clone());
-    let db = TestDatabase::create_on(args.target.database_url.clone())
-        .await
-        .expect("database");
-    let pool = DbPool::connect(&db.url, PoolOptions::default())
-        .await
-        .expect("pool");
-    let backend = cluster::backend(&db, args.target.redis_url.clone());
+    let cluster::Setup {
+        bin,
+        db: _db,
+        pool,
+        backend,
+    } = cluster::Setup::prepare(&args.target, 16).await;
     let seller = seed::accounts(&pool, 0).await[0];
     let mut ids = Vec::with_capacity(args.auctions);
     for _ in 0..args.auctions.max(1) {

@@ -6,14 +6,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-use serde_json::json;
-use sitga_persistence::test_support::TestDatabase;
-use sitga_persistence::{DbError, DbPool, PoolOptions, with_conn};
+use sitga_persistence::{DbError, DbPool, with_conn};
 
 use crate::cluster::{self, Cluster};
 use crate::{Target, check, percentile, run_for, seed, ws};
@@ -133,64 +131,31 @@ async fn bidder(addr: SocketAddr, token: String, room: i64, stop: Arc<AtomicBool
         rate_limited: 0,
         latencies: Vec::new(),
     };
-    let mut next = 0i64;
-    let mut leading = false;
-    let mut n = 0u64;
-    let mut pending: Option<(u64, Instant, i64)> = None;
+    let mut me = ws::MinBidder::default();
     loop {
-        if pending.is_none() && !leading && next > 0 {
-            if AtomicBool::load(&stop, Ordering::Relaxed) {
-                break;
-            }
-            n += 1;
-            let frame = json!({"event": "bid", "room": room, "amount": next, "ref": n});
-            if ws::send(&mut ws, frame).await.is_err() {
-                break;
-            }
-            pending = Some((n, Instant::now(), next));
-        }
-        if AtomicBool::load(&stop, Ordering::Relaxed)
-            && pending.is_some_and(|(_, sent, _)| sent.elapsed() > Duration::from_secs(5))
+        let stopping = AtomicBool::load(&stop, Ordering::Relaxed);
+        if !stopping
+            && let Some(frame) = me.bid(room, "s")
+            && ws::send(&mut ws, frame).await.is_err()
         {
+            break;
+        }
+        if stopping && !me.waiting() {
             break;
         }
         let Some(f) = ws::next(&mut ws, Duration::from_secs(10)).await else {
             break;
         };
-        match f["event"].as_str() {
-            Some("state") => {
-                next = f["min_next_bid"].as_i64().unwrap_or(next);
-                leading = false;
-            }
-            Some("system") if f.get("ref").is_some() => {
-                let Some((_, sent, amount)) = pending.take() else {
-                    continue;
-                };
-                result.latencies.push(sent.elapsed());
-                match f["code"].as_str() {
-                    Some("bid_accepted") => {
-                        result.accepted.push(amount);
-                        leading = true;
-                    }
-                    Some("bid_too_low") => {
-                        result.rejected += 1;
-                        next = f["min_next_bid"].as_i64().unwrap_or(next + 100);
-                    }
-                    Some("already_leading") => {
-                        result.rejected += 1;
-                        leading = true;
-                    }
-                    Some("rate_limited") => {
-                        result.rate_limited += 1;
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    _ => result.rejected += 1,
+        if let Some((answer, took)) = me.on_frame(&f) {
+            result.latencies.push(took);
+            match answer {
+                ws::Answer::Accepted(amount) => result.accepted.push(amount),
+                ws::Answer::Refused => result.rejected += 1,
+                ws::Answer::RateLimited => {
+                    result.rate_limited += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
-            _ => {}
-        }
-        if AtomicBool::load(&stop, Ordering::Relaxed) && pending.is_none() {
-            break;
         }
     }
     let _ = ws.close(None).await;
@@ -206,20 +171,12 @@ async fn storm(args: Args) {
         target,
     } = args;
     let length = Duration::from_secs(seconds);
-    let sitga_bin = cluster::sitga_binary(target.sitga_bin.clone());
-    let db = TestDatabase::create_on(target.database_url.clone())
-        .await
-        .expect("database");
-    let pool = DbPool::connect(
-        &db.url,
-        PoolOptions {
-            max_size: 32,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let backend = cluster::backend(&db, target.redis_url.clone());
+    let cluster::Setup {
+        bin: sitga_bin,
+        db: _db,
+        pool,
+        backend,
+    } = cluster::Setup::prepare(&target, 32).await;
     println!(
         "# sitga-bench storm — {}, {} instance(s), {bidders} bidders, {seconds} s per phase",
         backend.label(),

@@ -1,6 +1,7 @@
 //! WebSocket clients of a sitga instance.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use futures_util::SinkExt;
 use serde_json::{Value, json};
@@ -89,6 +90,83 @@ pub async fn next_or_idle(ws: &mut Socket, wait: std::time::Duration) -> Next {
             }
             Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => return Next::Closed,
             Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+/// How the server answered one of a [`MinBidder`]'s bids.
+pub enum Answer {
+    /// Accepted: this amount now leads.
+    Accepted(i64),
+    /// Refused (too low, already leading, …).
+    Refused,
+    /// Too many frames: slow down.
+    RateLimited,
+}
+
+/// A bidder that always bids the minimum next amount, one bid in flight at
+/// a time, and waits while it leads (a leader may not raise its own bid).
+#[derive(Default)]
+pub struct MinBidder {
+    next: i64,
+    leading: bool,
+    sent: u64,
+    pending: Option<(Instant, i64)>,
+}
+
+impl MinBidder {
+    /// The next bid frame to send, when it is this bidder's turn.
+    pub fn bid(&mut self, room: i64, tag: &str) -> Option<Value> {
+        if self.pending.is_some() || self.leading || self.next <= 0 {
+            return None;
+        }
+        self.sent += 1;
+        self.pending = Some((Instant::now(), self.next));
+        Some(
+            json!({"event": "bid", "room": room, "amount": self.next, "ref": format!("{tag}-{}", self.sent)}),
+        )
+    }
+
+    /// Whether a bid is waiting for its answer.
+    pub fn waiting(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Forgets the bid in flight (its connection died); whether there was one.
+    pub fn abandon(&mut self) -> bool {
+        self.pending.take().is_some()
+    }
+
+    /// Learns from a frame; for the answer to its own bid, the answer and
+    /// how long it took.
+    pub fn on_frame(&mut self, f: &Value) -> Option<(Answer, std::time::Duration)> {
+        match f["event"].as_str() {
+            Some("state") => {
+                self.next = f["min_next_bid"].as_i64().unwrap_or(self.next);
+                self.leading = false;
+                None
+            }
+            Some("system") if f.get("ref").is_some() => {
+                let (sent, amount) = self.pending.take()?;
+                let answer = match f["code"].as_str() {
+                    Some("bid_accepted") => {
+                        self.leading = true;
+                        Answer::Accepted(amount)
+                    }
+                    Some("bid_too_low") => {
+                        self.next = f["min_next_bid"].as_i64().unwrap_or(self.next + 100);
+                        Answer::Refused
+                    }
+                    Some("already_leading") => {
+                        self.leading = true;
+                        Answer::Refused
+                    }
+                    Some("rate_limited") => Answer::RateLimited,
+                    _ => Answer::Refused,
+                };
+                Some((answer, sent.elapsed()))
+            }
+            _ => None,
         }
     }
 }
