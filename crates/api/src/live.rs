@@ -332,6 +332,10 @@ impl Drop for RelayLive<'_> {
     }
 }
 
+/// Hashed once: every published frame (the bid path) runs it by its SHA.
+static PUBLISH_SCRIPT: std::sync::LazyLock<deadpool_redis::redis::Script> =
+    std::sync::LazyLock::new(|| deadpool_redis::redis::Script::new(PUBLISH_NEXT));
+
 async fn publish_redis(
     inner: &Inner,
     redis: &deadpool_redis::Pool,
@@ -341,7 +345,7 @@ async fn publish_redis(
     fields: &Map<String, Value>,
 ) -> Result<i64, String> {
     let mut conn = redis.get().await.map_err(|e| e.to_string())?;
-    deadpool_redis::redis::Script::new(PUBLISH_NEXT)
+    PUBLISH_SCRIPT
         .key(inner.key(&format!("auction:{room}:seq")))
         .key(inner.key(&format!("auction:{room}")))
         .arg(floor)
