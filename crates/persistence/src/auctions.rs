@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 use sitga_auction::{AuctionSettings, AuctionSnapshot, AuctionStatus, Krw};
 
 use crate::schema::{auctions, bids, chat_messages};
+use crate::statement::{Bind, Statement};
 use crate::time::{naive, now, utc};
 use crate::{BackendName, DbConn, DbError, with_conn};
 
@@ -124,15 +125,13 @@ pub struct NewAuction {
 
 /// The id of the row this connection inserted last.
 pub(crate) async fn last_insert_id(conn: &mut DbConn) -> Result<i64, DbError> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::BigInt;
     let id = with_conn!(conn, |c| {
         let function = if c.backend_name() == "mysql" {
-            "LAST_INSERT_ID()"
+            "SELECT LAST_INSERT_ID()"
         } else {
-            "last_insert_rowid()"
+            "SELECT last_insert_rowid()"
         };
-        diesel::select(sql::<BigInt>(function))
+        Statement::<diesel::sql_types::BigInt>::new(function, Vec::new())
             .get_result::<i64>(c)
             .await
     })?;
@@ -367,22 +366,22 @@ pub async fn apply_bids(
     expected_version: i64,
     after: &AuctionSnapshot,
 ) -> Result<bool, DbError> {
-    let n = with_conn!(conn, |c| diesel::update(
-        auctions::table
-            .find(id)
-            .filter(auctions::version.eq(expected_version))
-            .filter(auctions::status.eq(AuctionStatus::Open.code()))
-    )
-    .set((
-        auctions::current_price.eq(after.current_price),
-        auctions::leader_id.eq(after.leader_id),
-        auctions::bid_count.eq(after.bid_count),
-        auctions::ends_at.eq(naive(after.ends_at)),
-        auctions::version.eq(auctions::version + 1),
-        auctions::updated_at.eq(now()),
-    ))
-    .execute(c)
-    .await)?;
+    // A cached statement: this runs once per bid batch.
+    let update = Statement::<diesel::sql_types::Untyped>::new(
+        "UPDATE auctions SET current_price = ?, leader_id = ?, bid_count = ?, ends_at = ?, \
+         version = version + 1, updated_at = ? WHERE id = ? AND version = ? AND status = ?",
+        vec![
+            Bind::OptInt(after.current_price),
+            Bind::OptInt(after.leader_id),
+            Bind::Int(after.bid_count),
+            Bind::Time(naive(after.ends_at)),
+            Bind::Time(now()),
+            Bind::Int(id),
+            Bind::Int(expected_version),
+            Bind::Text(AuctionStatus::Open.code().to_owned()),
+        ],
+    );
+    let n = with_conn!(conn, |c| update.execute(c).await)?;
     Ok(n == 1)
 }
 
@@ -497,13 +496,36 @@ pub async fn insert_bid(
     bidder_id: i64,
     amount: Krw,
 ) -> Result<(), DbError> {
-    let insert = diesel::insert_into(bids::table).values((
-        bids::auction_id.eq(auction_id),
-        bids::seq.eq(seq),
-        bids::bidder_id.eq(bidder_id),
-        bids::amount.eq(amount),
-        bids::created_at.eq(now()),
-    ));
+    insert_bids(conn, auction_id, &[(seq, bidder_id, amount)]).await
+}
+
+/// Appends accepted bids `(seq, bidder, amount)` in one statement.
+pub async fn insert_bids(
+    conn: &mut DbConn,
+    auction_id: i64,
+    rows: &[(i64, i64, Krw)],
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    let mut binds = Vec::with_capacity(rows.len() * 5);
+    for &(seq, bidder_id, amount) in rows {
+        binds.extend([
+            Bind::Int(auction_id),
+            Bind::Int(seq),
+            Bind::Int(bidder_id),
+            Bind::Int(amount),
+            Bind::Time(at),
+        ]);
+    }
+    let insert = Statement::<diesel::sql_types::Untyped>::new(
+        format!(
+            "INSERT INTO bids (auction_id, seq, bidder_id, amount, created_at) VALUES {}",
+            vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ")
+        ),
+        binds,
+    );
     with_conn!(conn, |c| insert.execute(c).await)?;
     Ok(())
 }

@@ -27,6 +27,7 @@ pub mod pickups;
 mod pool;
 pub mod refresh_tokens;
 pub mod schema;
+mod statement;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;

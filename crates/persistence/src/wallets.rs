@@ -5,12 +5,16 @@
 //! carrying the balances after the change. Callers wrap a bid or a
 //! settlement's several changes in one transaction.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
-use sitga_auction::{Krw, Wallet};
+use sitga_auction::{Krw, PointMove, Wallet, WalletMove};
 
 use crate::schema::{ledger_entries, wallets};
+use crate::statement::{Bind, Statement, placeholders};
 use crate::time::{now, utc};
 use crate::{DbConn, DbError, with_conn};
 
@@ -254,6 +258,108 @@ pub async fn pay(
         .execute(c)
         .await)?;
     record(conn, seller_id, LedgerKind::Sale, price, Some(auction_id)).await?;
+    Ok(())
+}
+
+/// Reads the wallets of `user_ids` and, on MySQL, locks them until the
+/// transaction ends (SQLite's `BEGIN IMMEDIATE` already holds the write
+/// lock). A user without a wallet row gets an empty wallet.
+pub async fn lock_many(
+    conn: &mut DbConn,
+    user_ids: &[i64],
+) -> Result<HashMap<i64, Wallet>, DbError> {
+    let mut found: HashMap<i64, Wallet> =
+        user_ids.iter().map(|&id| (id, Wallet::default())).collect();
+    if user_ids.is_empty() {
+        return Ok(found);
+    }
+    let lock = if conn.is_mysql() { " FOR UPDATE" } else { "" };
+    let query = Statement::<(BigInt, BigInt, BigInt)>::new(
+        format!(
+            "SELECT user_id, balance, held FROM wallets WHERE user_id IN ({}){lock}",
+            placeholders(user_ids.len())
+        ),
+        user_ids.iter().map(|&id| Bind::Int(id)).collect(),
+    );
+    let rows: Vec<(i64, i64, i64)> = with_conn!(conn, |c| query.load(c).await)?;
+    for (id, balance, held) in rows {
+        found.insert(id, Wallet { balance, held });
+    }
+    Ok(found)
+}
+
+/// Writes the holds and releases of a bid batch: each wallet's final value
+/// (from `before`, read by [`lock_many`] in this transaction) in one UPDATE,
+/// and one ledger line per move in one INSERT.
+pub async fn apply_moves(
+    conn: &mut DbConn,
+    auction_id: i64,
+    before: &HashMap<i64, Wallet>,
+    after: &BTreeMap<i64, Wallet>,
+    moves: &[WalletMove],
+) -> Result<(), DbError> {
+    let at = now();
+    let changed: Vec<(i64, Wallet)> = after
+        .iter()
+        .filter(|(id, wallet)| before.get(id) != Some(wallet))
+        .map(|(&id, &wallet)| (id, wallet))
+        .collect();
+    if !changed.is_empty() {
+        // Holds and releases move `held` only; the CHECK constraint
+        // (0 <= held <= balance) backs the arithmetic.
+        let mut binds = Vec::with_capacity(changed.len() * 3 + 1);
+        let mut cases = String::new();
+        for (id, wallet) in &changed {
+            cases.push_str(" WHEN ? THEN ?");
+            binds.extend([Bind::Int(*id), Bind::Int(wallet.held)]);
+        }
+        binds.push(Bind::Time(at));
+        binds.extend(changed.iter().map(|(id, _)| Bind::Int(*id)));
+        let update = Statement::<diesel::sql_types::Untyped>::new(
+            format!(
+                "UPDATE wallets SET held = CASE user_id{cases} END, updated_at = ? \
+                 WHERE user_id IN ({})",
+                placeholders(changed.len())
+            ),
+            binds,
+        );
+        let n = with_conn!(conn, |c| update.execute(c).await)?;
+        if n != changed.len() {
+            return Err(DbError::Invariant(format!(
+                "{n} of {} wallets updated for auction {auction_id}",
+                changed.len()
+            )));
+        }
+    }
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let mut binds = Vec::with_capacity(moves.len() * 7);
+    for m in moves {
+        let kind = match m.kind {
+            PointMove::Hold => LedgerKind::Hold,
+            PointMove::Release => LedgerKind::Release,
+        };
+        binds.extend([
+            Bind::Int(m.user_id),
+            Bind::Text(kind.code().to_owned()),
+            Bind::Int(m.amount),
+            Bind::Int(m.after.balance),
+            Bind::Int(m.after.held),
+            Bind::OptInt(Some(auction_id)),
+            Bind::Time(at),
+        ]);
+    }
+    let row = "(?, ?, ?, ?, ?, ?, ?)";
+    let insert = Statement::<diesel::sql_types::Untyped>::new(
+        format!(
+            "INSERT INTO ledger_entries \
+             (user_id, kind, amount, balance_after, held_after, auction_id, created_at) VALUES {}",
+            vec![row; moves.len()].join(", ")
+        ),
+        binds,
+    );
+    with_conn!(conn, |c| insert.execute(c).await)?;
     Ok(())
 }
 

@@ -406,3 +406,113 @@ async fn chat_history_pages_backwards() {
     assert_eq!(older.len(), 2);
     assert_eq!(older[0].body, "메시지 0 🐟");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_bid_batch_is_written_in_few_statements() {
+    use std::collections::HashMap;
+
+    use sitga_auction::{BidRequest, plan_bids};
+
+    let (_db, pool) = fresh().await;
+    let seller = user(&pool, "seller").await;
+    let alice = user(&pool, "alice").await;
+    let bob = user(&pool, "bob").await;
+    let carol = user(&pool, "carol").await;
+    let mut conn = pool.get().await.unwrap();
+    for id in [alice, bob] {
+        wallets::charge(&mut conn, id, 50_000).await.unwrap();
+    }
+    let auction = auctions::insert(&mut conn, &new_auction(seller, "감성돔", 60))
+        .await
+        .unwrap();
+    drop(conn);
+
+    let mut version = auction.version;
+    let mut state = auction.snapshot();
+    for batch in [
+        vec![(alice, 10_000)],
+        vec![
+            (bob, 16_000),
+            (carol, 17_000),
+            (alice, 16_000),
+            (alice, 17_000),
+        ],
+    ] {
+        let requests: Vec<BidRequest> = batch
+            .iter()
+            .map(|&(bidder_id, amount)| BidRequest { bidder_id, amount })
+            .collect();
+        let mut tx = pool.begin().await.unwrap();
+        let mut locked = HashMap::new();
+        let plan = loop {
+            match plan_bids(&state, &locked, &requests, Utc::now()) {
+                Ok(plan) => break plan,
+                Err(sitga_auction::PlanError::NeedWallets(ids)) => {
+                    locked.extend(wallets::lock_many(&mut tx, &ids).await.unwrap());
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        wallets::apply_moves(&mut tx, auction.id, &locked, &plan.wallets, &plan.moves)
+            .await
+            .unwrap();
+        let rows: Vec<_> = plan
+            .outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .map(|b| (b.seq, b.bidder_id, b.amount))
+            .collect();
+        auctions::insert_bids(&mut tx, auction.id, &rows)
+            .await
+            .unwrap();
+        assert!(
+            auctions::apply_bids(&mut tx, auction.id, version, &plan.after)
+                .await
+                .unwrap()
+        );
+        // A stale version no longer matches.
+        assert!(
+            !auctions::apply_bids(&mut tx, auction.id, version, &plan.after)
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+        version += 1;
+        state = plan.after;
+    }
+    let mut conn = pool.get().await.unwrap();
+    // carol has no points: refused; alice's 17,000 leads after bob's 16,000.
+    assert_eq!(
+        wallets::get(&mut conn, alice).await.unwrap(),
+        Wallet {
+            balance: 50_000,
+            held: 17_000
+        }
+    );
+    assert_eq!(wallets::get(&mut conn, bob).await.unwrap().held, 0);
+    let stored = auctions::find(&mut conn, auction.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.current_price, stored.leader_id, stored.bid_count),
+        (Some(17_000), Some(alice), 3)
+    );
+    let bids = auctions::bids_of(&mut conn, auction.id, 0, 10)
+        .await
+        .unwrap();
+    let amounts: Vec<_> = bids.iter().map(|b| (b.seq, b.amount)).collect();
+    assert_eq!(amounts, [(3, 17_000), (2, 16_000), (1, 10_000)]);
+    let (lines, _) = wallets::ledger(&mut conn, bob, 0, 10).await.unwrap();
+    let kinds: Vec<_> = lines
+        .iter()
+        .map(|l| (l.kind.as_str(), l.held_after))
+        .collect();
+    assert_eq!(kinds, [("release", 0), ("hold", 16_000), ("charge", 0)]);
+    // A stored sequence number cannot be taken twice.
+    let mut tx = pool.begin().await.unwrap();
+    let taken = auctions::insert_bids(&mut tx, auction.id, &[(3, bob, 20_000)])
+        .await
+        .unwrap_err();
+    assert!(taken.violates("seq"), "{taken}");
+}

@@ -1,0 +1,383 @@
+//! Deciding a batch of bids on one auction at once, with the points each
+//! accepted bid holds and releases, from wallets read under a lock.
+//!
+//! The bid writer validates the bids queued for an auction in arrival order
+//! and commits them in one transaction; this is the arithmetic of that
+//! transaction, so the database work is only "lock these wallets, write
+//! these values".
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::{AcceptedBid, AuctionSnapshot, BidRejection, Krw, Wallet, validate_bid};
+
+/// A bid waiting in the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BidRequest {
+    /// Bidder.
+    pub bidder_id: i64,
+    /// Amount.
+    pub amount: Krw,
+}
+
+/// Which way a bid moved points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointMove {
+    /// Reserved for a bid that now leads.
+    Hold,
+    /// Reservation lifted: the leader was outbid.
+    Release,
+}
+
+/// One movement of points, with the wallet right after it (a ledger line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalletMove {
+    /// Whose points.
+    pub user_id: i64,
+    /// Hold or release.
+    pub kind: PointMove,
+    /// How much.
+    pub amount: Krw,
+    /// The wallet after this movement.
+    pub after: Wallet,
+}
+
+/// What a batch does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Each request's outcome, in request order.
+    pub outcomes: Vec<Result<AcceptedBid, BidRejection>>,
+    /// The auction before each request (what it was judged against).
+    pub seen: Vec<AuctionSnapshot>,
+    /// The auction after the batch.
+    pub after: AuctionSnapshot,
+    /// Every point movement, in order.
+    pub moves: Vec<WalletMove>,
+    /// The final value of every wallet that changed.
+    pub wallets: BTreeMap<i64, Wallet>,
+}
+
+impl BatchPlan {
+    /// Whether any bid was accepted (something to write).
+    pub fn accepted_any(&self) -> bool {
+        self.outcomes.iter().any(Result::is_ok)
+    }
+}
+
+/// Why a batch could not be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// These wallets must be read (and locked) first; plan again with them.
+    #[error("wallets {0:?} are needed")]
+    NeedWallets(Vec<i64>),
+    /// A release larger than what is held: the stored books disagree with
+    /// the auction (never expected; the caller must roll back).
+    #[error("user {user_id} holds {held}, less than the {amount} to release")]
+    Books {
+        /// Outbid leader.
+        user_id: i64,
+        /// What their wallet holds.
+        held: Krw,
+        /// The leading amount to release.
+        amount: Krw,
+    },
+}
+
+/// Decides `requests` in order against `auction` and the `wallets` read
+/// under lock (a user without a wallet row is passed as an empty wallet).
+///
+/// Returns [`PlanError::NeedWallets`] with every wallet the batch may touch
+/// that `wallets` lacks; the caller reads them and calls again. A refusal
+/// for lack of points changes who leads next, so a second round may ask for
+/// more.
+///
+/// ```
+/// # use std::collections::HashMap;
+/// # use chrono::{Duration, Utc};
+/// # use sitga_auction::*;
+/// let now = Utc::now();
+/// let auction = AuctionSnapshot { id: 1, seller_id: 1, status: AuctionStatus::Open,
+///     start_price: 10_000, min_increment: 1_000, reserve_price: None, current_price: None,
+///     leader_id: None, bid_count: 0, ends_at: now + Duration::hours(1),
+///     hard_end_at: now + Duration::hours(2), soft_close: Duration::minutes(2) };
+/// let bids = [BidRequest { bidder_id: 2, amount: 10_000 }, BidRequest { bidder_id: 3, amount: 11_000 }];
+/// let mut wallets = HashMap::new();
+/// let need = plan_bids(&auction, &wallets, &bids, now).unwrap_err();
+/// assert_eq!(need, PlanError::NeedWallets(vec![2, 3]));
+/// wallets.insert(2, Wallet { balance: 50_000, held: 0 });
+/// wallets.insert(3, Wallet { balance: 50_000, held: 0 });
+/// let plan = plan_bids(&auction, &wallets, &bids, now).unwrap();
+/// assert_eq!(plan.after.current_price, Some(11_000));
+/// // 2 held 10,000, then got it back when 3 outbid them.
+/// assert_eq!(plan.wallets[&2], Wallet { balance: 50_000, held: 0 });
+/// assert_eq!(plan.wallets[&3], Wallet { balance: 50_000, held: 11_000 });
+/// assert_eq!(plan.moves.len(), 3);
+/// ```
+pub fn plan_bids(
+    auction: &AuctionSnapshot,
+    wallets: &HashMap<i64, Wallet>,
+    requests: &[BidRequest],
+    now: DateTime<Utc>,
+) -> Result<BatchPlan, PlanError> {
+    let mut state = auction.clone();
+    let mut current: BTreeMap<i64, Wallet> = BTreeMap::new();
+    let mut missing: Vec<i64> = Vec::new();
+    let mut plan = BatchPlan {
+        outcomes: Vec::with_capacity(requests.len()),
+        seen: Vec::with_capacity(requests.len()),
+        after: auction.clone(),
+        moves: Vec::new(),
+        wallets: BTreeMap::new(),
+    };
+    let mut wallet_of = |id: i64, current: &BTreeMap<i64, Wallet>| -> Option<Wallet> {
+        let found = current.get(&id).or_else(|| wallets.get(&id)).copied();
+        if found.is_none() && !missing.contains(&id) {
+            missing.push(id);
+        }
+        found
+    };
+    for request in requests {
+        plan.seen.push(state.clone());
+        // Every rule but the balance first: most refusals need no wallet.
+        let bid = match validate_bid(&state, request.bidder_id, request.amount, Krw::MAX, now) {
+            Ok(bid) => bid,
+            Err(reason) => {
+                plan.outcomes.push(Err(reason));
+                continue;
+            }
+        };
+        let released = bid
+            .released
+            .map(|(leader, amount)| (leader, amount, wallet_of(leader, &current)));
+        let Some(mut bidder) = wallet_of(request.bidder_id, &current) else {
+            // Not read yet: assume it covers the bid, to learn every wallet
+            // this batch may need in one round.
+            state.apply(&bid);
+            plan.outcomes.push(Ok(bid));
+            continue;
+        };
+        if bidder.available() < bid.amount {
+            plan.outcomes.push(Err(BidRejection::InsufficientBalance {
+                available: bidder.available(),
+            }));
+            continue;
+        }
+        bidder.held += bid.amount;
+        current.insert(request.bidder_id, bidder);
+        plan.moves.push(WalletMove {
+            user_id: request.bidder_id,
+            kind: PointMove::Hold,
+            amount: bid.amount,
+            after: bidder,
+        });
+        if let Some((leader, amount, Some(mut wallet))) = released {
+            if wallet.held < amount {
+                return Err(PlanError::Books {
+                    user_id: leader,
+                    held: wallet.held,
+                    amount,
+                });
+            }
+            wallet.held -= amount;
+            current.insert(leader, wallet);
+            plan.moves.push(WalletMove {
+                user_id: leader,
+                kind: PointMove::Release,
+                amount,
+                after: wallet,
+            });
+        }
+        state.apply(&bid);
+        plan.outcomes.push(Ok(bid));
+    }
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        return Err(PlanError::NeedWallets(missing));
+    }
+    plan.after = state;
+    plan.wallets = current;
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::AuctionStatus;
+
+    fn auction(now: DateTime<Utc>) -> AuctionSnapshot {
+        AuctionSnapshot {
+            id: 1,
+            seller_id: 1,
+            status: AuctionStatus::Open,
+            start_price: 10_000,
+            min_increment: 1_000,
+            reserve_price: None,
+            current_price: None,
+            leader_id: None,
+            bid_count: 0,
+            ends_at: now + Duration::hours(1),
+            hard_end_at: now + Duration::hours(2),
+            soft_close: Duration::minutes(2),
+        }
+    }
+
+    fn rich(ids: &[i64]) -> HashMap<i64, Wallet> {
+        ids.iter()
+            .map(|&id| {
+                (
+                    id,
+                    Wallet {
+                        balance: 100_000,
+                        held: 0,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn bid(bidder_id: i64, amount: Krw) -> BidRequest {
+        BidRequest { bidder_id, amount }
+    }
+
+    #[test]
+    fn same_amount_twice_only_the_first_wins() {
+        let now = Utc::now();
+        let plan = plan_bids(
+            &auction(now),
+            &rich(&[2, 3]),
+            &[bid(2, 10_000), bid(3, 10_000)],
+            now,
+        )
+        .unwrap();
+        assert!(plan.outcomes[0].is_ok());
+        assert_eq!(
+            plan.outcomes[1],
+            Err(BidRejection::TooLow {
+                min_next_bid: 11_000
+            })
+        );
+        assert_eq!(plan.seen[1].current_price, Some(10_000));
+        assert_eq!(plan.moves.len(), 1);
+        assert_eq!(plan.wallets.len(), 1);
+    }
+
+    #[test]
+    fn holds_follow_the_lead_and_money_is_conserved() {
+        let now = Utc::now();
+        let mut start = auction(now);
+        start.current_price = Some(20_000);
+        start.leader_id = Some(9);
+        start.bid_count = 4;
+        let mut wallets = rich(&[2, 3]);
+        wallets.insert(
+            9,
+            Wallet {
+                balance: 30_000,
+                held: 20_000,
+            },
+        );
+        let plan = plan_bids(
+            &start,
+            &wallets,
+            &[bid(2, 21_000), bid(3, 22_000), bid(2, 23_000)],
+            now,
+        )
+        .unwrap();
+        assert!(plan.outcomes.iter().all(Result::is_ok));
+        assert_eq!(plan.after.current_price, Some(23_000));
+        assert_eq!(plan.after.bid_count, 7);
+        assert_eq!(plan.wallets[&9].held, 0);
+        assert_eq!(plan.wallets[&3].held, 0);
+        assert_eq!(plan.wallets[&2].held, 23_000);
+        let before: Krw = wallets.values().map(|w| w.held).sum();
+        let after: Krw = plan.wallets.values().map(|w| w.held).sum();
+        assert_eq!((before, after), (20_000, 23_000));
+        let kinds: Vec<_> = plan.moves.iter().map(|m| (m.user_id, m.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (2, PointMove::Hold),
+                (9, PointMove::Release),
+                (3, PointMove::Hold),
+                (2, PointMove::Release),
+                (2, PointMove::Hold),
+                (3, PointMove::Release),
+            ]
+        );
+        // Ledger lines carry the running balance, not the final one.
+        assert_eq!(plan.moves[0].after.held, 21_000);
+        assert_eq!(plan.moves[3].after.held, 0);
+    }
+
+    #[test]
+    fn a_refusal_for_points_lets_the_next_bid_lead() {
+        let now = Utc::now();
+        let mut wallets = rich(&[3]);
+        wallets.insert(
+            2,
+            Wallet {
+                balance: 5_000,
+                held: 0,
+            },
+        );
+        let plan = plan_bids(
+            &auction(now),
+            &wallets,
+            &[bid(2, 10_000), bid(3, 10_000)],
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.outcomes[0],
+            Err(BidRejection::InsufficientBalance { available: 5_000 })
+        );
+        assert_eq!(plan.after.leader_id, Some(3));
+        assert!(!plan.wallets.contains_key(&2));
+    }
+
+    #[test]
+    fn asks_for_every_wallet_it_may_touch_then_for_more() {
+        let now = Utc::now();
+        let mut start = auction(now);
+        start.current_price = Some(20_000);
+        start.leader_id = Some(9);
+        start.bid_count = 1;
+        let requests = [bid(2, 21_000), bid(3, 21_000)];
+        let need = plan_bids(&start, &HashMap::new(), &requests, now).unwrap_err();
+        assert_eq!(need, PlanError::NeedWallets(vec![2, 9]));
+        // 2 cannot pay: now 3 leads, and 3's wallet is needed too.
+        let mut wallets = HashMap::from([
+            (2, Wallet::default()),
+            (
+                9,
+                Wallet {
+                    balance: 20_000,
+                    held: 20_000,
+                },
+            ),
+        ]);
+        let need = plan_bids(&start, &wallets, &requests, now).unwrap_err();
+        assert_eq!(need, PlanError::NeedWallets(vec![3]));
+        wallets.extend(rich(&[3]));
+        let plan = plan_bids(&start, &wallets, &requests, now).unwrap();
+        assert_eq!(plan.after.leader_id, Some(3));
+    }
+
+    #[test]
+    fn a_release_beyond_what_is_held_is_refused() {
+        let now = Utc::now();
+        let mut start = auction(now);
+        start.current_price = Some(20_000);
+        start.leader_id = Some(9);
+        start.bid_count = 1;
+        let mut wallets = rich(&[2]);
+        wallets.insert(9, Wallet::default());
+        assert!(matches!(
+            plan_bids(&start, &wallets, &[bid(2, 21_000)], now),
+            Err(PlanError::Books { user_id: 9, .. })
+        ));
+    }
+}
