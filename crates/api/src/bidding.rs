@@ -3,12 +3,20 @@
 //! Bids for an auction queue to its writer task, which validates them in
 //! arrival order against the current state and commits a batch of them in
 //! ONE transaction (group commit: one fsync for many bids). Inside that
-//! transaction the auction row is locked first, every bid holds the bidder's
-//! points with a guarded UPDATE, releases the previous leader's, appends to
-//! `bids` with the next sequence number, and finally the auction row is
-//! written guarded by the version read at the start. If another instance
-//! changed the auction meanwhile, the guard fails, the batch rolls back and
-//! is re-validated against the fresh state. Frames go out only after commit.
+//! transaction the wallets the batch touches are read and locked, the
+//! domain plans every hold and release ([`sitga_auction::plan_bids`]), the
+//! wallets, ledger lines, `bids` rows (next sequence numbers) and room
+//! messages are written, and finally the auction row is written guarded by
+//! the version the batch was judged against: the version this writer last
+//! committed (no read needed while it alone writes the auction) or, after a
+//! conflict or a restart, the version read with a row lock. If another
+//! instance changed the auction meanwhile, the guard fails, the batch rolls
+//! back and is re-validated against the fresh state. Frames go out only
+//! after commit.
+//!
+//! Round trips are what a bid costs under load, so the transaction has a
+//! fixed number of them whatever the batch holds: begin, lock wallets,
+//! write wallets, ledger, bids, the message (and its id), auction, commit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +25,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sitga_auction::{
-    AcceptedBid, AuctionSnapshot, BidRejection, Krw, min_next_bid, reserve_met, validate_bid,
+    AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, PlanError, min_next_bid,
+    plan_bids, reserve_met, validate_bid,
 };
 use sitga_persistence::{DbError, DbPool, auctions, wallets};
 use tokio::sync::{mpsc, oneshot};
@@ -121,6 +130,30 @@ impl From<EngineError> for crate::error::ApiError {
     }
 }
 
+/// The auction as this writer last committed or read it.
+#[derive(Debug, Clone)]
+struct Known {
+    state: AuctionSnapshot,
+    version: i64,
+}
+
+/// A batch's outcomes, the state after it and the auction's version then.
+type Decided = (Vec<BidOutcome>, AuctionSnapshot, i64);
+
+/// Refusals that stay true however the auction moved on since `state` was
+/// read: amounts only rise, sellers stay sellers, closed auctions stay
+/// closed. (Not `Ended`: another instance may have extended the end; not
+/// `AlreadyLeading`: the bidder may have been outbid.)
+fn refusal_is_certain(reason: &BidRejection) -> bool {
+    matches!(
+        reason,
+        BidRejection::TooLow { .. }
+            | BidRejection::InvalidAmount
+            | BidRejection::SellerCannotBid
+            | BidRejection::NotOpen
+    )
+}
+
 struct Request {
     command: BidCommand,
     reply: oneshot::Sender<Result<BidOutcome, Arc<EngineError>>>,
@@ -193,7 +226,7 @@ impl BidEngine {
         // The last state this writer saw. Prices only rise, so a bid below
         // the cached minimum is too low for certain: it is answered without
         // touching the database (in a storm, most bids are).
-        let mut known: Option<AuctionSnapshot> = None;
+        let mut known: Option<Known> = None;
         loop {
             let first = match tokio::time::timeout(IDLE, rx.recv()).await {
                 Ok(Some(request)) => request,
@@ -232,8 +265,8 @@ impl BidEngine {
 
     /// Answers the bids the cached state already refuses for certain;
     /// returns the others.
-    fn prefilter(known: Option<&AuctionSnapshot>, batch: Vec<Request>) -> Vec<Request> {
-        let Some(state) = known else {
+    fn prefilter(known: Option<&Known>, batch: Vec<Request>) -> Vec<Request> {
+        let Some(Known { state, .. }) = known else {
             return batch;
         };
         let now = Utc::now();
@@ -241,15 +274,7 @@ impl BidEngine {
         for request in batch {
             let c = &request.command;
             match validate_bid(state, c.bidder_id, c.amount, Krw::MAX, now) {
-                // Still true however the auction moved on: amounts only rise,
-                // sellers stay sellers, closed auctions stay closed. (Not
-                // `Ended`: another instance may have extended the end.)
-                Err(
-                    reason @ (BidRejection::TooLow { .. }
-                    | BidRejection::InvalidAmount
-                    | BidRejection::SellerCannotBid
-                    | BidRejection::NotOpen),
-                ) => {
+                Err(reason) if refusal_is_certain(&reason) => {
                     let outcome = BidOutcome::Rejected {
                         reason,
                         seen: state.clone(),
@@ -262,21 +287,19 @@ impl BidEngine {
         undecided
     }
 
-    async fn process(
-        &self,
-        auction_id: i64,
-        batch: Vec<Request>,
-        known: &mut Option<AuctionSnapshot>,
-    ) {
+    async fn process(&self, auction_id: i64, batch: Vec<Request>, known: &mut Option<Known>) {
         let batch = Self::prefilter(known.as_ref(), batch);
         if batch.is_empty() {
             return;
         }
         let commands: Vec<&BidCommand> = batch.iter().map(|r| &r.command).collect();
-        let result = self.decide(auction_id, &commands).await;
+        let result = self.decide(auction_id, &commands, known).await;
         match result {
-            Ok((outcomes, final_state)) => {
-                *known = Some(final_state.clone());
+            Ok((outcomes, final_state, version)) => {
+                *known = Some(Known {
+                    state: final_state.clone(),
+                    version,
+                });
                 let mut last_leader = None;
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     if let BidOutcome::Accepted { bid, chat_id, .. } = &outcome {
@@ -326,18 +349,19 @@ impl BidEngine {
         }
     }
 
-    /// Decides and commits a batch; returns each bid's outcome and the state
-    /// after the batch.
+    /// Decides and commits a batch against `known` (re-read when stale).
     async fn decide(
         &self,
         auction_id: i64,
         commands: &[&BidCommand],
-    ) -> Result<(Vec<BidOutcome>, AuctionSnapshot), EngineError> {
+        known: &mut Option<Known>,
+    ) -> Result<Decided, EngineError> {
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_batch(auction_id, commands).await {
+            match self.try_batch(auction_id, commands, known.as_ref()).await {
                 Ok(Some(done)) => return Ok(done),
                 // Lost the version race or a deadlock: re-read and redo.
                 Ok(None) | Err(EngineError::Db(DbError::Conflict(_))) => {
+                    *known = None;
                     tracing::debug!(
                         auction_id,
                         attempt,
@@ -351,44 +375,112 @@ impl BidEngine {
         Err(EngineError::Contended)
     }
 
+    /// One attempt; `Ok(None)` when the auction changed under it.
     async fn try_batch(
         &self,
         auction_id: i64,
         commands: &[&BidCommand],
-    ) -> Result<Option<(Vec<BidOutcome>, AuctionSnapshot)>, EngineError> {
+        known: Option<&Known>,
+    ) -> Result<Option<Decided>, EngineError> {
         let mut tx = self.db.begin().await?;
-        let row = auctions::find_for_update(&mut tx, auction_id)
-            .await?
-            .ok_or(EngineError::NotFound)?;
-        let version = row.version;
-        let mut state = row.snapshot();
+        let (state, version) = match known {
+            Some(known) => (known.state.clone(), known.version),
+            None => {
+                let row = auctions::find_for_update(&mut tx, auction_id)
+                    .await?
+                    .ok_or(EngineError::NotFound)?;
+                (row.snapshot(), row.version)
+            }
+        };
+        let requests: Vec<BidRequest> = commands
+            .iter()
+            .map(|c| BidRequest {
+                bidder_id: c.bidder_id,
+                amount: c.amount,
+            })
+            .collect();
         let now = Utc::now();
-        let mut outcomes = Vec::with_capacity(commands.len());
-        let mut accepted = false;
-        for command in commands {
-            let seen = state.clone();
-            // Every rule but the balance first: in a storm most bids are too
-            // low, and those cost no database work at all.
-            let bid = match validate_bid(&state, command.bidder_id, command.amount, Krw::MAX, now) {
-                Ok(bid) => bid,
-                Err(reason) => {
-                    outcomes.push(BidOutcome::Rejected { reason, seen });
-                    continue;
+        let mut wallets = HashMap::new();
+        let plan = loop {
+            match plan_bids(&state, &wallets, &requests, now) {
+                Ok(plan) => break plan,
+                Err(PlanError::NeedWallets(ids)) => {
+                    wallets.extend(wallets::lock_many(&mut tx, &ids).await?);
                 }
-            };
-            // The guarded hold is the balance check; read the wallet only to
-            // explain a refusal.
-            if !wallets::hold(&mut tx, command.bidder_id, bid.amount, auction_id).await? {
-                let available = wallets::get(&mut tx, command.bidder_id).await?.available();
-                let reason = BidRejection::InsufficientBalance { available };
-                outcomes.push(BidOutcome::Rejected { reason, seen });
-                continue;
+                // Books that disagree with a cached state mean the cache is
+                // stale (the auction was settled or moved on elsewhere).
+                Err(PlanError::Books { .. }) if known.is_some() => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                Err(books @ PlanError::Books { .. }) => {
+                    return Err(DbError::Invariant(books.to_string()).into());
+                }
             }
-            if let Some((previous, amount)) = bid.released {
-                wallets::release(&mut tx, previous, amount, auction_id).await?;
+        };
+        let outcomes_of = |chat_ids: &[i64]| -> Vec<BidOutcome> {
+            let mut chat_ids = chat_ids.iter();
+            plan.outcomes
+                .iter()
+                .zip(&plan.seen)
+                .map(|(outcome, seen)| match outcome {
+                    Ok(bid) => {
+                        let mut after = seen.clone();
+                        after.apply(bid);
+                        BidOutcome::Accepted {
+                            bid: bid.clone(),
+                            after,
+                            chat_id: chat_ids.next().copied().unwrap_or_default(),
+                        }
+                    }
+                    Err(reason) => BidOutcome::Rejected {
+                        reason: *reason,
+                        seen: seen.clone(),
+                    },
+                })
+                .collect()
+        };
+        if !plan.accepted_any() {
+            // Refusals judged on a cached state hold only if it is current.
+            let uncertain = plan
+                .outcomes
+                .iter()
+                .any(|o| o.as_ref().err().is_some_and(|r| !refusal_is_certain(r)));
+            if known.is_some() && uncertain {
+                let current = auctions::find(&mut tx, auction_id)
+                    .await?
+                    .ok_or(EngineError::NotFound)?;
+                if current.version != version {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
             }
-            auctions::insert_bid(&mut tx, auction_id, bid.seq, command.bidder_id, bid.amount)
-                .await?;
+            tx.rollback().await?;
+            return Ok(Some((outcomes_of(&[]), plan.after, version)));
+        }
+        wallets::apply_moves(&mut tx, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
+        let accepted: Vec<(&AcceptedBid, &BidCommand)> = plan
+            .outcomes
+            .iter()
+            .zip(commands)
+            .filter_map(|(o, c)| o.as_ref().ok().map(|bid| (bid, *c)))
+            .collect();
+        let rows: Vec<(i64, i64, Krw)> = accepted
+            .iter()
+            .map(|(bid, c)| (bid.seq, c.bidder_id, bid.amount))
+            .collect();
+        match auctions::insert_bids(&mut tx, auction_id, &rows).await {
+            Ok(()) => {}
+            // Another instance took these sequence numbers: the cached
+            // state was stale.
+            Err(e) if e.violates("seq") => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut chat_ids = Vec::with_capacity(accepted.len());
+        for (bid, command) in &accepted {
             let chat_id = auctions::insert_chat(
                 &mut tx,
                 auction_id,
@@ -398,24 +490,14 @@ impl BidEngine {
                 Some(bid.amount),
             )
             .await?;
-            state.apply(&bid);
-            outcomes.push(BidOutcome::Accepted {
-                bid,
-                after: state.clone(),
-                chat_id,
-            });
-            accepted = true;
+            chat_ids.push(chat_id);
         }
-        if !accepted {
-            tx.rollback().await?;
-            return Ok(Some((outcomes, state)));
-        }
-        if !auctions::apply_bids(&mut tx, auction_id, version, &state).await? {
+        if !auctions::apply_bids(&mut tx, auction_id, version, &plan.after).await? {
             tx.rollback().await?;
             return Ok(None);
         }
         tx.commit().await?;
-        Ok(Some((outcomes, state)))
+        Ok(Some((outcomes_of(&chat_ids), plan.after, version + 1)))
     }
 }
 
