@@ -51,9 +51,9 @@ smoke *args:
 bench:
     cargo build --release -p sitga-bench -p sitga-api --bin sitga --bin sitga-bench
     mysql --protocol=tcp -h 127.0.0.1 -uroot -e "CREATE DATABASE IF NOT EXISTS sitga_bench"
-    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16
-    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16,64 --database-url {{mysql}}
-    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 1,16 --database-url {{mysql}} --redis-url {{redis}} --instances 2
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16,64 --database-url {{mysql}}
+    target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16 --database-url {{mysql}} --redis-url {{redis}} --instances 2
     target/release/sitga-bench fanout --watchers 1000,5000,10000
     target/release/sitga-bench fanout --watchers 1000,5000,10000 --database-url {{mysql}} --redis-url {{redis}}
     target/release/sitga-bench fanout --watchers 1000,5000,10000 --database-url {{mysql}} --redis-url {{redis}} --instances 2

@@ -14,7 +14,7 @@ use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use sitga_persistence::{DbError, DbPool, with_conn};
 
 use crate::cluster::{self, Cluster};
-use crate::{Target, check, percentile, run_for, seed, ws};
+use crate::{Target, check, median, percentile, run_for, seed, ws};
 
 /// `sitga-bench storm`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,11 @@ pub struct Args {
     /// Concurrency levels for the raw baseline.
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     baseline_clients: Vec<usize>,
+    /// Alternating rounds of the single-client baseline and the bid engine
+    /// (the machine's speed drifts; each round's ratio compares two phases
+    /// measured back to back, and the median ratio is reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     #[command(flatten)]
     target: Target,
 }
@@ -162,12 +167,60 @@ async fn bidder(addr: SocketAddr, token: String, room: i64, stop: Arc<AtomicBool
     result
 }
 
+/// Every bidder bids the minimum next amount through the engine, directly;
+/// returns accepted bids per second and the accepted amounts.
+async fn engine_phase(
+    engine: &sitga_api::bidding::BidEngine,
+    auction_id: i64,
+    bidders: &[i64],
+    length: Duration,
+) -> (f64, Vec<i64>) {
+    let (counts, elapsed) = run_for(bidders.iter().copied(), length, |id, stop| {
+        let engine = engine.clone();
+        async move {
+            let mut accepted = Vec::new();
+            let mut next = 1_000;
+            while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                let command = sitga_api::bidding::BidCommand {
+                    auction_id,
+                    bidder_id: id,
+                    nickname: format!("bench{id}"),
+                    amount: next,
+                };
+                match engine.place(command).await {
+                    Ok(sitga_api::bidding::BidOutcome::Accepted { after, .. }) => {
+                        accepted.push(next);
+                        next = sitga_auction::min_next_bid(&after);
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(sitga_api::bidding::BidOutcome::Rejected { reason, seen }) => {
+                        next = match reason {
+                            sitga_auction::BidRejection::TooLow { min_next_bid } => min_next_bid,
+                            _ => sitga_auction::min_next_bid(&seen),
+                        };
+                        if matches!(reason, sitga_auction::BidRejection::AlreadyLeading) {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+            accepted
+        }
+    })
+    .await;
+    let amounts: Vec<i64> = counts.into_iter().flatten().collect();
+    let rate = amounts.len() as f64 / elapsed.as_secs_f64();
+    (rate, amounts)
+}
+
 async fn storm(args: Args) {
     let Args {
         bidders,
         seconds,
         ws_rate,
         baseline_clients,
+        rounds,
         target,
     } = args;
     let length = Duration::from_secs(seconds);
@@ -185,12 +238,8 @@ async fn storm(args: Args) {
     println!();
     println!("| phase | concurrency | accepted bids/s |");
     println!("|---|---|---|");
-    let mut single = 0.0;
     for &clients in &baseline_clients {
         let rate = baseline(&pool, clients, length).await;
-        if clients == 1 {
-            single = rate;
-        }
         println!("| raw transaction (limit) | {clients} | {rate:.0} |");
     }
 
@@ -202,49 +251,27 @@ async fn storm(args: Args) {
     let closer = sitga_api::closing::Closer::new(pool.clone(), bus);
 
     eprintln!("{} bidders ready; storming…", ids.len() - 1);
-    // Phase 2a: the bid engine alone (no network), same bidders and rules.
-    let (engine_rate, mut acked) = {
-        let auction_id = auction.id;
-        let (counts, elapsed) = run_for(ids[1..].iter().copied(), length, |id, stop| {
-            let engine = engine.clone();
-            async move {
-                let mut accepted = Vec::new();
-                let mut next = 1_000;
-                while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                    let command = sitga_api::bidding::BidCommand {
-                        auction_id,
-                        bidder_id: id,
-                        nickname: format!("bench{id}"),
-                        amount: next,
-                    };
-                    match engine.place(command).await {
-                        Ok(sitga_api::bidding::BidOutcome::Accepted { after, .. }) => {
-                            accepted.push(next);
-                            next = sitga_auction::min_next_bid(&after);
-                            tokio::task::yield_now().await;
-                        }
-                        Ok(sitga_api::bidding::BidOutcome::Rejected { reason, seen }) => {
-                            next = match reason {
-                                sitga_auction::BidRejection::TooLow { min_next_bid } => {
-                                    min_next_bid
-                                }
-                                _ => sitga_auction::min_next_bid(&seen),
-                            };
-                            if matches!(reason, sitga_auction::BidRejection::AlreadyLeading) {
-                                tokio::time::sleep(Duration::from_millis(1)).await;
-                            }
-                        }
-                        Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                    }
-                }
-                accepted
-            }
-        })
-        .await;
-        let amounts: Vec<i64> = counts.into_iter().flatten().collect();
-        let rate = amounts.len() as f64 / elapsed.as_secs_f64();
-        (rate, amounts)
-    };
+    // Phase 2a: the bid engine alone (no network), same bidders and rules,
+    // alternating with the single-client baseline.
+    let mut acked = Vec::new();
+    let mut ratios = Vec::new();
+    let mut engine_rates = Vec::new();
+    let mut limits = Vec::new();
+    for round in 1..=rounds.max(1) {
+        let single = baseline(&pool, 1, length).await;
+        limits.push(single);
+        let (rate, amounts) = engine_phase(&engine, auction.id, &ids[1..], length).await;
+        acked.extend(amounts);
+        println!(
+            "| round {round}: raw transaction (limit) / sitga bid engine, in process | 1 / {bidders} | {single:.0} / {rate:.0} ({:.0} %) |",
+            100.0 * rate / single.max(1.0)
+        );
+        ratios.push(rate / single.max(1.0));
+        engine_rates.push(rate);
+    }
+    let engine_ratio = median(ratios);
+    let engine_rate = median(engine_rates);
+    let single = median(limits);
     println!("| sitga bid engine, in process | {bidders} | {engine_rate:.0} |");
 
     let cluster = Cluster::start(&sitga_bin, &backend, target.instances, ws_rate).await;
@@ -272,11 +299,11 @@ async fn storm(args: Args) {
     println!("| sitga over WebSocket | {bidders} | {rate:.0} |");
     println!();
     println!(
-        "- bid engine / single-client limit: **{:.0} %**",
-        100.0 * engine_rate / single.max(1.0)
+        "- bid engine / single-client limit: **{:.0} %** (median of {rounds} back-to-back rounds)",
+        100.0 * engine_ratio
     );
     println!(
-        "- WebSocket storm / single-client limit: **{:.0} %**",
+        "- WebSocket storm / single-client limit (median of the rounds' limits): **{:.0} %**",
         100.0 * rate / single.max(1.0)
     );
     println!(

@@ -14,7 +14,7 @@ use diesel::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::FutureExt;
 
 use crate::DbError;
@@ -123,8 +123,9 @@ impl Default for PoolOptions {
 /// A pool for one of the two backends. Cheap to clone.
 #[derive(Clone)]
 pub enum DbPool {
-    /// MySQL / MariaDB.
-    Mysql(Pool<AsyncMysqlConnection>),
+    /// MySQL / MariaDB; whether the server takes `INSERT … RETURNING`
+    /// (MariaDB 10.5+ does, MySQL does not).
+    Mysql(Pool<AsyncMysqlConnection>, bool),
     /// SQLite.
     Sqlite(Pool<SqliteAsyncConnection>),
 }
@@ -186,7 +187,14 @@ impl DbPool {
                     .boxed()
                 });
                 let manager = AsyncDieselConnectionManager::new_with_config(raw, config);
-                Self::Mysql(build(Pool::builder(manager), options)?)
+                let pool = build(Pool::builder(manager), options)?;
+                let mut conn = pool.get().await?;
+                let version: String =
+                    diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("VERSION()"))
+                        .get_result::<String>(&mut *conn)
+                        .await?;
+                drop(conn);
+                Self::Mysql(pool, version.contains("MariaDB"))
             }
             DatabaseUrl::Sqlite(path) => {
                 ensure_parent_dir(path)?;
@@ -217,7 +225,7 @@ impl DbPool {
     /// Which backend this pool talks to.
     pub fn backend(&self) -> &'static str {
         match self {
-            Self::Mysql(_) => "mysql",
+            Self::Mysql(..) => "mysql",
             Self::Sqlite(_) => "sqlite",
         }
     }
@@ -225,12 +233,13 @@ impl DbPool {
     /// Takes a connection, waiting at most the pool's wait timeout.
     pub async fn get(&self) -> Result<DbConn, DbError> {
         let inner = match self {
-            Self::Mysql(pool) => Pooled::Mysql(pool.get().await?),
+            Self::Mysql(pool, _) => Pooled::Mysql(pool.get().await?),
             Self::Sqlite(pool) => Pooled::Sqlite(pool.get().await?),
         };
         Ok(DbConn {
             inner: Some(inner),
             in_transaction: false,
+            insert_returning: matches!(self, Self::Mysql(_, true) | Self::Sqlite(_)),
         })
     }
 
@@ -252,7 +261,7 @@ impl DbPool {
     /// Pool usage for metrics.
     pub fn status(&self) -> PoolStatus {
         let status = match self {
-            Self::Mysql(pool) => pool.status(),
+            Self::Mysql(pool, _) => pool.status(),
             Self::Sqlite(pool) => pool.status(),
         };
         PoolStatus {
@@ -266,7 +275,7 @@ impl DbPool {
     /// Closes every idle connection and refuses new ones.
     pub fn close(&self) {
         match self {
-            Self::Mysql(pool) => pool.close(),
+            Self::Mysql(pool, _) => pool.close(),
             Self::Sqlite(pool) => pool.close(),
         }
     }
@@ -324,6 +333,7 @@ pub struct DbConn {
     // `None` only after the connection was taken out of the pool in `Drop`.
     inner: Option<Pooled>,
     in_transaction: bool,
+    insert_returning: bool,
 }
 
 impl DbConn {
@@ -340,6 +350,12 @@ impl DbConn {
     /// to differ, such as a row lock SQLite does not have).
     pub fn is_mysql(&self) -> bool {
         matches!(self.inner, Some(Pooled::Mysql(_)))
+    }
+
+    /// Whether `INSERT … RETURNING` works here (SQLite, MariaDB), saving the
+    /// round trip that reads the new id.
+    pub fn insert_returning(&self) -> bool {
+        self.insert_returning
     }
 
     /// Opens a transaction. SQLite takes the write lock up front

@@ -25,6 +25,8 @@ pub(crate) enum Bind {
     OptInt(Option<i64>),
     /// Text.
     Text(String),
+    /// Text NULL.
+    OptText(Option<String>),
     /// DATETIME / TIMESTAMP.
     Time(NaiveDateTime),
 }
@@ -71,10 +73,12 @@ where
         + HasSqlType<BigInt>
         + HasSqlType<Nullable<BigInt>>
         + HasSqlType<Text>
+        + HasSqlType<Nullable<Text>>
         + HasSqlType<Timestamp>,
     i64: ToSql<BigInt, DB>,
     Option<i64>: ToSql<Nullable<BigInt>, DB>,
     String: ToSql<Text, DB>,
+    Option<String>: ToSql<Nullable<Text>, DB>,
     NaiveDateTime: ToSql<Timestamp, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
@@ -96,6 +100,7 @@ where
                 Bind::Int(v) => out.push_bind_param::<BigInt, _>(v)?,
                 Bind::OptInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
                 Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                Bind::OptText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
                 Bind::Time(v) => out.push_bind_param::<Timestamp, _>(v)?,
             }
             out.push_sql(part);
