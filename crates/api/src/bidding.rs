@@ -7,16 +7,13 @@
 //! domain plans every hold and release ([`sitga_auction::plan_bids`]), the
 //! wallets, ledger lines, `bids` rows (next sequence numbers) and room
 //! messages are written, and finally the auction row is written guarded by
-//! the version the batch was judged against: the version this writer last
-//! committed (no read needed while it alone writes the auction) or, after a
-//! conflict or a restart, the version read with a row lock. If another
-//! instance changed the auction meanwhile, the guard fails, the batch rolls
-//! back and is re-validated against the fresh state. Frames go out only
-//! after commit.
+//! the version read (with a row lock) at the start. If another instance
+//! changed the auction meanwhile, the guard fails, the batch rolls back and
+//! is re-validated against the fresh state. Frames go out only after commit.
 //!
 //! Round trips are what a bid costs under load, so the transaction has a
-//! fixed number of them whatever the batch holds: begin, lock wallets,
-//! write wallets, ledger, bids, the message (and its id), auction, commit.
+//! fixed number of them whatever the batch holds: begin, lock the auction,
+//! lock wallets, write wallets, ledger, bids, the message, auction, commit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -130,15 +127,8 @@ impl From<EngineError> for crate::error::ApiError {
     }
 }
 
-/// The auction as this writer last committed or read it.
-#[derive(Debug, Clone)]
-struct Known {
-    state: AuctionSnapshot,
-    version: i64,
-}
-
-/// A batch's outcomes, the state after it and the auction's version then.
-type Decided = (Vec<BidOutcome>, AuctionSnapshot, i64);
+/// A batch's outcomes and the state after it.
+type Decided = (Vec<BidOutcome>, AuctionSnapshot);
 
 /// Refusals that stay true however the auction moved on since `state` was
 /// read: amounts only rise, sellers stay sellers, closed auctions stay
@@ -226,7 +216,7 @@ impl BidEngine {
         // The last state this writer saw. Prices only rise, so a bid below
         // the cached minimum is too low for certain: it is answered without
         // touching the database (in a storm, most bids are).
-        let mut known: Option<Known> = None;
+        let mut known: Option<AuctionSnapshot> = None;
         loop {
             let first = match tokio::time::timeout(IDLE, rx.recv()).await {
                 Ok(Some(request)) => request,
@@ -265,8 +255,8 @@ impl BidEngine {
 
     /// Answers the bids the cached state already refuses for certain;
     /// returns the others.
-    fn prefilter(known: Option<&Known>, batch: Vec<Request>) -> Vec<Request> {
-        let Some(Known { state, .. }) = known else {
+    fn prefilter(known: Option<&AuctionSnapshot>, batch: Vec<Request>) -> Vec<Request> {
+        let Some(state) = known else {
             return batch;
         };
         let now = Utc::now();
@@ -287,19 +277,21 @@ impl BidEngine {
         undecided
     }
 
-    async fn process(&self, auction_id: i64, batch: Vec<Request>, known: &mut Option<Known>) {
+    async fn process(
+        &self,
+        auction_id: i64,
+        batch: Vec<Request>,
+        known: &mut Option<AuctionSnapshot>,
+    ) {
         let batch = Self::prefilter(known.as_ref(), batch);
         if batch.is_empty() {
             return;
         }
         let commands: Vec<&BidCommand> = batch.iter().map(|r| &r.command).collect();
-        let result = self.decide(auction_id, &commands, known).await;
+        let result = self.decide(auction_id, &commands).await;
         match result {
-            Ok((outcomes, final_state, version)) => {
-                *known = Some(Known {
-                    state: final_state.clone(),
-                    version,
-                });
+            Ok((outcomes, final_state)) => {
+                *known = Some(final_state.clone());
                 let mut last_leader = None;
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     if let BidOutcome::Accepted { bid, chat_id, .. } = &outcome {
@@ -349,19 +341,18 @@ impl BidEngine {
         }
     }
 
-    /// Decides and commits a batch against `known` (re-read when stale).
+    /// Decides and commits a batch; returns each bid's outcome and the state
+    /// after the batch.
     async fn decide(
         &self,
         auction_id: i64,
         commands: &[&BidCommand],
-        known: &mut Option<Known>,
     ) -> Result<Decided, EngineError> {
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_batch(auction_id, commands, known.as_ref()).await {
+            match self.try_batch(auction_id, commands).await {
                 Ok(Some(done)) => return Ok(done),
                 // Lost the version race or a deadlock: re-read and redo.
                 Ok(None) | Err(EngineError::Db(DbError::Conflict(_))) => {
-                    *known = None;
                     tracing::debug!(
                         auction_id,
                         attempt,
@@ -380,18 +371,16 @@ impl BidEngine {
         &self,
         auction_id: i64,
         commands: &[&BidCommand],
-        known: Option<&Known>,
     ) -> Result<Option<Decided>, EngineError> {
         let mut tx = self.db.begin().await?;
-        let (state, version) = match known {
-            Some(known) => (known.state.clone(), known.version),
-            None => {
-                let row = auctions::find_for_update(&mut tx, auction_id)
-                    .await?
-                    .ok_or(EngineError::NotFound)?;
-                (row.snapshot(), row.version)
-            }
-        };
+        // The auction row is locked first, always: taking the wallets first
+        // and the auction last (or its shared lock through the `bids`
+        // foreign key, upgraded by the final UPDATE) deadlocks two instances
+        // bidding on one auction, and drags joins' view-count updates in.
+        let row = auctions::find_for_update(&mut tx, auction_id)
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        let (state, version) = (row.snapshot(), row.version);
         let requests: Vec<BidRequest> = commands
             .iter()
             .map(|c| BidRequest {
@@ -406,12 +395,6 @@ impl BidEngine {
                 Ok(plan) => break plan,
                 Err(PlanError::NeedWallets(ids)) => {
                     wallets.extend(wallets::lock_many(&mut tx, &ids).await?);
-                }
-                // Books that disagree with a cached state mean the cache is
-                // stale (the auction was settled or moved on elsewhere).
-                Err(PlanError::Books { .. }) if known.is_some() => {
-                    tx.rollback().await?;
-                    return Ok(None);
                 }
                 Err(books @ PlanError::Books { .. }) => {
                     return Err(DbError::Invariant(books.to_string()).into());
@@ -441,22 +424,8 @@ impl BidEngine {
                 .collect()
         };
         if !plan.accepted_any() {
-            // Refusals judged on a cached state hold only if it is current.
-            let uncertain = plan
-                .outcomes
-                .iter()
-                .any(|o| o.as_ref().err().is_some_and(|r| !refusal_is_certain(r)));
-            if known.is_some() && uncertain {
-                let current = auctions::find(&mut tx, auction_id)
-                    .await?
-                    .ok_or(EngineError::NotFound)?;
-                if current.version != version {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
-            }
             tx.rollback().await?;
-            return Ok(Some((outcomes_of(&[]), plan.after, version)));
+            return Ok(Some((outcomes_of(&[]), plan.after)));
         }
         wallets::apply_moves(&mut tx, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
         let accepted: Vec<(&AcceptedBid, &BidCommand)> = plan
@@ -471,8 +440,8 @@ impl BidEngine {
             .collect();
         match auctions::insert_bids(&mut tx, auction_id, &rows).await {
             Ok(()) => {}
-            // Another instance took these sequence numbers: the cached
-            // state was stale.
+            // Another instance took these sequence numbers (the guarded
+            // update would have caught it too).
             Err(e) if e.violates("seq") => {
                 tx.rollback().await?;
                 return Ok(None);
@@ -497,7 +466,7 @@ impl BidEngine {
             return Ok(None);
         }
         tx.commit().await?;
-        Ok(Some((outcomes_of(&chat_ids), plan.after, version + 1)))
+        Ok(Some((outcomes_of(&chat_ids), plan.after)))
     }
 }
 
