@@ -427,9 +427,8 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
         .unwrap();
     drop(conn);
 
-    let mut version = auction.version;
     let mut state = auction.snapshot();
-    for batch in [
+    for (version, batch) in (auction.version..).zip([
         vec![(alice, 10_000)],
         vec![
             (bob, 16_000),
@@ -437,7 +436,7 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
             (alice, 16_000),
             (alice, 17_000),
         ],
-    ] {
+    ]) {
         let requests: Vec<BidRequest> = batch
             .iter()
             .map(|&(bidder_id, amount)| BidRequest { bidder_id, amount })
@@ -477,7 +476,6 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
                 .unwrap()
         );
         tx.commit().await.unwrap();
-        version += 1;
         state = plan.after;
     }
     let mut conn = pool.get().await.unwrap();
