@@ -224,6 +224,16 @@ mod tests {
         }
     }
 
+    /// An auction led by user 9 at 20,000 after `bid_count` bids.
+    fn led_by_nine(now: DateTime<Utc>, bid_count: i64) -> AuctionSnapshot {
+        AuctionSnapshot {
+            current_price: Some(20_000),
+            leader_id: Some(9),
+            bid_count,
+            ..auction(now)
+        }
+    }
+
     fn rich(ids: &[i64]) -> HashMap<i64, Wallet> {
         ids.iter()
             .map(|&id| {
@@ -267,10 +277,7 @@ mod tests {
     #[test]
     fn holds_follow_the_lead_and_money_is_conserved() {
         let now = Utc::now();
-        let mut start = auction(now);
-        start.current_price = Some(20_000);
-        start.leader_id = Some(9);
-        start.bid_count = 4;
+        let start = led_by_nine(now, 4);
         let mut wallets = rich(&[2, 3]);
         wallets.insert(
             9,
@@ -341,10 +348,7 @@ mod tests {
     #[test]
     fn asks_for_every_wallet_it_may_touch_then_for_more() {
         let now = Utc::now();
-        let mut start = auction(now);
-        start.current_price = Some(20_000);
-        start.leader_id = Some(9);
-        start.bid_count = 1;
+        let start = led_by_nine(now, 1);
         let requests = [bid(2, 21_000), bid(3, 21_000)];
         let need = plan_bids(&start, &HashMap::new(), &requests, now).unwrap_err();
         assert_eq!(need, PlanError::NeedWallets(vec![2, 9]));
@@ -369,10 +373,7 @@ mod tests {
     #[test]
     fn a_release_beyond_what_is_held_is_refused() {
         let now = Utc::now();
-        let mut start = auction(now);
-        start.current_price = Some(20_000);
-        start.leader_id = Some(9);
-        start.bid_count = 1;
+        let start = led_by_nine(now, 1);
         let mut wallets = rich(&[2]);
         wallets.insert(9, Wallet::default());
         assert!(matches!(
