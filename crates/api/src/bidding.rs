@@ -438,16 +438,9 @@ impl BidEngine {
             .iter()
             .map(|(bid, c)| (bid.seq, c.bidder_id, bid.amount))
             .collect();
-        match auctions::insert_bids(&mut tx, auction_id, &rows).await {
-            Ok(()) => {}
-            // Another instance took these sequence numbers (the guarded
-            // update would have caught it too).
-            Err(e) if e.violates("seq") => {
-                tx.rollback().await?;
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        }
+        // No other writer can take these sequence numbers: the auction row
+        // is locked.
+        auctions::insert_bids(&mut tx, auction_id, &rows).await?;
         let mut chat_ids = Vec::with_capacity(accepted.len());
         for (bid, command) in &accepted {
             let chat_id = auctions::insert_chat(
