@@ -200,6 +200,24 @@ pub fn plan_bids(
     Ok(plan)
 }
 
+/// The auction after `requests` if every bidder's balance covers their bid:
+/// what a writer whose cached state is current (its version still matches)
+/// can write before it reads any wallet. It then plans with the wallets
+/// ([`plan_bids`]) and keeps the write only if both agree on the result.
+pub fn state_if_funded(
+    auction: &AuctionSnapshot,
+    requests: &[BidRequest],
+    now: DateTime<Utc>,
+) -> AuctionSnapshot {
+    let mut state = auction.clone();
+    for request in requests {
+        if let Ok(bid) = validate_bid(&state, request.bidder_id, request.amount, Krw::MAX, now) {
+            state.apply(&bid);
+        }
+    }
+    state
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
@@ -380,5 +398,48 @@ mod tests {
             plan_bids(&start, &wallets, &[bid(2, 21_000)], now),
             Err(PlanError::Books { user_id: 9, .. })
         ));
+    }
+    #[test]
+    fn state_if_funded_is_the_plan_when_every_wallet_covers_its_bid() {
+        let now = Utc::now();
+        let start = led_by_nine(now, 4);
+        let bids = [
+            bid(2, 21_000),
+            bid(3, 21_000),
+            bid(3, 22_000),
+            bid(1, 40_000),
+        ];
+        let mut wallets = rich(&[2, 3]);
+        wallets.insert(
+            9,
+            Wallet {
+                balance: 30_000,
+                held: 20_000,
+            },
+        );
+        let plan = plan_bids(&start, &wallets, &bids, now).unwrap();
+        assert_eq!(state_if_funded(&start, &bids, now), plan.after);
+        assert_eq!(plan.after.current_price, Some(22_000));
+        assert_eq!(plan.after.leader_id, Some(3));
+    }
+
+    #[test]
+    fn state_if_funded_differs_from_the_plan_when_a_bidder_cannot_pay() {
+        let now = Utc::now();
+        let start = auction(now);
+        let bids = [bid(2, 10_000), bid(3, 11_000)];
+        let mut wallets = rich(&[2]);
+        wallets.insert(
+            3,
+            Wallet {
+                balance: 5_000,
+                held: 0,
+            },
+        );
+        let plan = plan_bids(&start, &wallets, &bids, now).unwrap();
+        let claimed = state_if_funded(&start, &bids, now);
+        assert_eq!(claimed.leader_id, Some(3));
+        assert_eq!(plan.after.leader_id, Some(2));
+        assert_ne!(claimed, plan.after);
     }
 }

@@ -37,7 +37,9 @@ mod money;
 mod rules;
 mod settings;
 
-pub use batch::{BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids};
+pub use batch::{
+    BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids, state_if_funded,
+};
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
 pub use money::{Krw, MAX_AMOUNT, MAX_WALLET_OPERATION, Wallet, WalletAmount};
 pub use rules::{
