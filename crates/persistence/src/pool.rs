@@ -239,6 +239,7 @@ impl DbPool {
         Ok(DbConn {
             inner: Some(inner),
             in_transaction: false,
+            implicit_begin: false,
             insert_returning: matches!(self, Self::Mysql(_, true) | Self::Sqlite(_)),
         })
     }
@@ -248,6 +249,20 @@ impl DbPool {
     pub async fn begin(&self) -> Result<DbConn, DbError> {
         let mut conn = self.get().await?;
         conn.begin().await?;
+        Ok(conn)
+    }
+
+    /// A connection for one writer that runs many short transactions back
+    /// to back (the bid engine's per-auction writer). On MySQL autocommit is
+    /// switched off once, so each transaction opens with its first statement
+    /// instead of a `START TRANSACTION` round trip. Hand it back with
+    /// [`DbConn::release`]; dropped otherwise, it is closed, never pooled.
+    pub async fn session(&self) -> Result<DbConn, DbError> {
+        let mut conn = self.get().await?;
+        if conn.is_mysql() {
+            crate::with_conn!(conn, |c| c.batch_execute("SET autocommit = 0").await)?;
+            conn.implicit_begin = true;
+        }
         Ok(conn)
     }
 
@@ -333,6 +348,9 @@ pub struct DbConn {
     // `None` only after the connection was taken out of the pool in `Drop`.
     inner: Option<Pooled>,
     in_transaction: bool,
+    // Autocommit is off (a [`DbPool::session`]): transactions open by
+    // themselves, and the connection must not go back to the pool as it is.
+    implicit_begin: bool,
     insert_returning: bool,
 }
 
@@ -365,6 +383,10 @@ impl DbConn {
         if self.in_transaction {
             return Err(DbError::Unavailable("transaction already open".into()));
         }
+        if self.implicit_begin {
+            self.in_transaction = true;
+            return Ok(());
+        }
         crate::with_conn!(self, |c| {
             let sql = if matches!(c.backend_name(), "mysql") {
                 "START TRANSACTION"
@@ -379,15 +401,37 @@ impl DbConn {
 
     /// Commits the open transaction.
     pub async fn commit(mut self) -> Result<(), DbError> {
-        crate::with_conn!(self, |c| c.batch_execute("COMMIT").await)?;
-        self.in_transaction = false;
-        Ok(())
+        self.commit_in_place().await
     }
 
     /// Rolls the open transaction back.
     pub async fn rollback(mut self) -> Result<(), DbError> {
-        crate::with_conn!(self, |c| c.batch_execute("ROLLBACK").await)?;
+        self.rollback_in_place().await
+    }
+
+    /// Commits the open transaction and keeps the connection for the next.
+    pub async fn commit_in_place(&mut self) -> Result<(), DbError> {
+        self.end_transaction("COMMIT").await
+    }
+
+    /// Rolls the open transaction back and keeps the connection.
+    pub async fn rollback_in_place(&mut self) -> Result<(), DbError> {
+        self.end_transaction("ROLLBACK").await
+    }
+
+    async fn end_transaction(&mut self, sql: &str) -> Result<(), DbError> {
+        crate::with_conn!(self, |c| c.batch_execute(sql).await)?;
         self.in_transaction = false;
+        Ok(())
+    }
+
+    /// Gives a [`DbPool::session`] back to the pool with autocommit on again
+    /// (a connection in the middle of a transaction is closed instead).
+    pub async fn release(mut self) -> Result<(), DbError> {
+        if self.implicit_begin && !self.in_transaction {
+            crate::with_conn!(self, |c| c.batch_execute("SET autocommit = 1").await)?;
+            self.implicit_begin = false;
+        }
         Ok(())
     }
 }
@@ -395,9 +439,9 @@ impl DbConn {
 impl Drop for DbConn {
     fn drop(&mut self) {
         // An abandoned transaction (an error path, a cancelled request) must
-        // not go back to the pool: detach and close the connection, and the
-        // server rolls it back.
-        if self.in_transaction {
+        // not go back to the pool, nor a connection with autocommit off:
+        // detach and close it, and the server rolls back what was open.
+        if self.in_transaction || self.implicit_begin {
             match self.inner.take() {
                 Some(Pooled::Mysql(obj)) => drop(Object::take(obj)),
                 Some(Pooled::Sqlite(obj)) => drop(Object::take(obj)),

@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use sitga_persistence::test_support::TestDatabase;
 use sitga_persistence::users::{self, FieldChange, NewUser, ProfileUpdate, UniqueUserError};
-use sitga_persistence::{DbError, DbPool, refresh_tokens};
+use sitga_persistence::{DbError, DbPool, PoolOptions, refresh_tokens};
 use sitga_user::token::RefreshVerdict;
 use sitga_user::{
     AccountType, Address, Email, Nickname, PasswordHash, PersonName, Phone, Province, Role,
@@ -248,6 +248,66 @@ async fn dropped_transaction_rolls_back_and_commit_persists() {
     );
     // The pool still works after an abandoned transaction.
     assert!(pool.ping().await.is_ok());
+}
+
+/// A writer's session runs transactions back to back on one connection and
+/// goes back to the pool as a plain autocommit connection; dropped in the
+/// middle of a transaction, it is closed and its work rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_runs_transactions_back_to_back_and_goes_back_clean() {
+    let (db, _) = fresh().await;
+    // One connection, so the next `get` hands out the released session's.
+    let options = PoolOptions {
+        max_size: 1,
+        ..PoolOptions::default()
+    };
+    let pool = DbPool::connect(&db.url, options).await.unwrap();
+    let mut session = pool.session().await.unwrap();
+    session.begin().await.unwrap();
+    users::insert(&mut session, &new_user("undone@example.com", "undone"))
+        .await
+        .unwrap();
+    session.rollback_in_place().await.unwrap();
+    session.begin().await.unwrap();
+    users::insert(&mut session, &new_user("first@example.com", "first"))
+        .await
+        .unwrap();
+    session.commit_in_place().await.unwrap();
+    session.begin().await.unwrap();
+    users::insert(
+        &mut session,
+        &new_user("abandoned@example.com", "abandoned"),
+    )
+    .await
+    .unwrap();
+    drop(session);
+
+    let mut session = pool.session().await.unwrap();
+    session.begin().await.unwrap();
+    users::insert(&mut session, &new_user("second@example.com", "second"))
+        .await
+        .unwrap();
+    session.commit_in_place().await.unwrap();
+    session.release().await.unwrap();
+    // Plain use of the released connection commits by itself: another pool
+    // sees it at once.
+    let mut conn = pool.get().await.unwrap();
+    users::insert(&mut conn, &new_user("plain@example.com", "plain"))
+        .await
+        .unwrap();
+
+    let other = db.pool().await.unwrap();
+    let mut reader = other.get().await.unwrap();
+    for (email, present) in [
+        ("undone@example.com", false),
+        ("first@example.com", true),
+        ("abandoned@example.com", false),
+        ("second@example.com", true),
+        ("plain@example.com", true),
+    ] {
+        let found = users::find_by_email(&mut reader, email).await.unwrap();
+        assert_eq!(found.is_some(), present, "{email}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
