@@ -6,14 +6,24 @@
 //! transaction the wallets the batch touches are read and locked, the
 //! domain plans every hold and release ([`sitga_auction::plan_bids`]), the
 //! wallets, ledger lines, `bids` rows (next sequence numbers) and room
-//! messages are written, and finally the auction row is written guarded by
-//! the version read (with a row lock) at the start. If another instance
-//! changed the auction meanwhile, the guard fails, the batch rolls back and
-//! is re-validated against the fresh state. Frames go out only after commit.
+//! messages are written, and the auction row, guarded by its version. The
+//! auction row is locked before anything else, so several instances queue
+//! on it instead of deadlocking; whatever another instance changed is
+//! re-read and the batch re-validated against it. Frames go out only after
+//! commit.
 //!
 //! Round trips are what a bid costs under load, so the transaction has a
-//! fixed number of them whatever the batch holds: begin, lock the auction,
-//! lock wallets, write wallets, ledger, bids, the message, auction, commit.
+//! fixed number of them whatever the batch holds. While the writer's cached
+//! state is current (its row version still matches), the auction row is
+//! written FIRST with the outcome the batch has if every bidder can pay:
+//! the version guard checks the cache and takes the row lock in one
+//! statement. Then the wallets are locked and read, the batch is planned
+//! with them (a bidder who cannot pay changes the outcome: the row is
+//! rewritten), and the wallets, ledger, bids and messages are written —
+//! seven round trips with the commit, on a connection the writer keeps
+//! while bids keep coming (on MySQL with autocommit off, so no `START
+//! TRANSACTION` either). A stale cache (another instance bid, the seller
+//! edited) fails the guard and costs one locking read more.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,9 +33,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sitga_auction::{
     AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, PlanError, min_next_bid,
-    plan_bids, reserve_met, validate_bid,
+    plan_bids, reserve_met, state_if_funded, validate_bid,
 };
-use sitga_persistence::{DbError, DbPool, auctions, wallets};
+use sitga_persistence::{DbConn, DbError, DbPool, auctions, wallets};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -37,6 +47,8 @@ const MAX_BATCH: usize = 256;
 const QUEUE_DEPTH: usize = 4096;
 /// A writer with nothing to do for this long exits.
 const IDLE: Duration = Duration::from_secs(30);
+/// A writer keeps its connection this long after a batch, for the next.
+const LINGER: Duration = Duration::from_millis(50);
 /// Attempts when another instance keeps winning the version guard.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -127,8 +139,16 @@ impl From<EngineError> for crate::error::ApiError {
     }
 }
 
-/// A batch's outcomes and the state after it.
-type Decided = (Vec<BidOutcome>, AuctionSnapshot);
+/// The auction as a writer last read or wrote it, with its row version
+/// (every change to the row bumps it).
+#[derive(Debug, Clone)]
+struct Known {
+    state: AuctionSnapshot,
+    version: i64,
+}
+
+/// A batch's outcomes and the auction after it.
+type Decided = (Vec<BidOutcome>, Known);
 
 /// Refusals that stay true however the auction moved on since `state` was
 /// read: amounts only rise, sellers stay sellers, closed auctions stay
@@ -216,11 +236,18 @@ impl BidEngine {
         // The last state this writer saw. Prices only rise, so a bid below
         // the cached minimum is too low for certain: it is answered without
         // touching the database (in a storm, most bids are).
-        let mut known: Option<AuctionSnapshot> = None;
+        let mut known: Option<Known> = None;
+        // The connection kept while bids keep coming.
+        let mut session: Option<DbConn> = None;
         loop {
-            let first = match tokio::time::timeout(IDLE, rx.recv()).await {
+            let wait = if session.is_some() { LINGER } else { IDLE };
+            let first = match tokio::time::timeout(wait, rx.recv()).await {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
+                Err(_) if session.is_some() => {
+                    release(auction_id, session.take()).await;
+                    continue;
+                }
                 Err(_) => {
                     // Idle: retire, unless a request slipped in meanwhile.
                     let retire = {
@@ -235,7 +262,8 @@ impl BidEngine {
                         rx.close();
                         // Answer anything that raced in before close().
                         while let Ok(late) = rx.try_recv() {
-                            self.process(auction_id, vec![late], &mut known).await;
+                            self.process(auction_id, vec![late], &mut known, &mut session)
+                                .await;
                         }
                         break;
                     }
@@ -249,14 +277,16 @@ impl BidEngine {
                     Err(_) => break,
                 }
             }
-            self.process(auction_id, batch, &mut known).await;
+            self.process(auction_id, batch, &mut known, &mut session)
+                .await;
         }
+        release(auction_id, session.take()).await;
     }
 
     /// Answers the bids the cached state already refuses for certain;
     /// returns the others.
-    fn prefilter(known: Option<&AuctionSnapshot>, batch: Vec<Request>) -> Vec<Request> {
-        let Some(state) = known else {
+    fn prefilter(known: Option<&Known>, batch: Vec<Request>) -> Vec<Request> {
+        let Some(Known { state, .. }) = known else {
             return batch;
         };
         let now = Utc::now();
@@ -281,17 +311,21 @@ impl BidEngine {
         &self,
         auction_id: i64,
         batch: Vec<Request>,
-        known: &mut Option<AuctionSnapshot>,
+        known: &mut Option<Known>,
+        session: &mut Option<DbConn>,
     ) {
         let batch = Self::prefilter(known.as_ref(), batch);
         if batch.is_empty() {
             return;
         }
         let commands: Vec<&BidCommand> = batch.iter().map(|r| &r.command).collect();
-        let result = self.decide(auction_id, &commands).await;
+        let result = self
+            .decide(auction_id, &commands, known.as_ref(), session)
+            .await;
         match result {
-            Ok((outcomes, final_state)) => {
-                *known = Some(final_state.clone());
+            Ok((outcomes, after)) => {
+                let final_state = after.state.clone();
+                *known = Some(after);
                 let mut last_leader = None;
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     if let BidOutcome::Accepted { bid, chat_id, .. } = &outcome {
@@ -347,9 +381,22 @@ impl BidEngine {
         &self,
         auction_id: i64,
         commands: &[&BidCommand],
+        known: Option<&Known>,
+        session: &mut Option<DbConn>,
     ) -> Result<Decided, EngineError> {
+        // After a lost race the cache is stale: re-read.
+        let mut known = known;
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_batch(auction_id, commands).await {
+            let conn = match session {
+                Some(conn) => conn,
+                None => session.insert(self.db.session().await?),
+            };
+            let result = self.try_batch(conn, auction_id, commands, known).await;
+            if result.is_err() {
+                // Possibly mid-transaction: closed, never reused.
+                *session = None;
+            }
+            match result {
                 Ok(Some(done)) => return Ok(done),
                 // Lost the version race or a deadlock: re-read and redo.
                 Ok(None) | Err(EngineError::Db(DbError::Conflict(_))) => {
@@ -358,6 +405,7 @@ impl BidEngine {
                         attempt,
                         "bid batch retried after a concurrent change"
                     );
+                    known = None;
                     tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
                 }
                 Err(e) => return Err(e),
@@ -366,21 +414,16 @@ impl BidEngine {
         Err(EngineError::Contended)
     }
 
-    /// One attempt; `Ok(None)` when the auction changed under it.
+    /// One attempt in one transaction on `conn`; `Ok(None)` when the auction
+    /// changed under it. An error may leave the transaction open.
     async fn try_batch(
         &self,
+        conn: &mut DbConn,
         auction_id: i64,
         commands: &[&BidCommand],
+        known: Option<&Known>,
     ) -> Result<Option<Decided>, EngineError> {
-        let mut tx = self.db.begin().await?;
-        // The auction row is locked first, always: taking the wallets first
-        // and the auction last (or its shared lock through the `bids`
-        // foreign key, upgraded by the final UPDATE) deadlocks two instances
-        // bidding on one auction, and drags joins' view-count updates in.
-        let row = auctions::find_for_update(&mut tx, auction_id)
-            .await?
-            .ok_or(EngineError::NotFound)?;
-        let (state, version) = (row.snapshot(), row.version);
+        conn.begin().await?;
         let requests: Vec<BidRequest> = commands
             .iter()
             .map(|c| BidRequest {
@@ -389,12 +432,36 @@ impl BidEngine {
             })
             .collect();
         let now = Utc::now();
+        // The auction row is locked first, always: taking the wallets first
+        // and the auction last (or its shared lock through the `bids`
+        // foreign key, upgraded by the final UPDATE) deadlocks two instances
+        // bidding on one auction, and drags joins' view-count updates in.
+        // With a current cache, the lock comes with writing the hoped-for
+        // outcome; otherwise from a locking read.
+        let mut claimed = None;
+        if let Some(cached) = known {
+            let hoped = state_if_funded(&cached.state, &requests, now);
+            if hoped != cached.state
+                && auctions::apply_bids(conn, auction_id, cached.version, &hoped).await?
+            {
+                claimed = Some(hoped);
+            }
+        }
+        let (state, version) = match (&claimed, known) {
+            (Some(_), Some(cached)) => (cached.state.clone(), cached.version),
+            _ => {
+                let row = auctions::find_for_update(conn, auction_id)
+                    .await?
+                    .ok_or(EngineError::NotFound)?;
+                (row.snapshot(), row.version)
+            }
+        };
         let mut wallets = HashMap::new();
         let plan = loop {
             match plan_bids(&state, &wallets, &requests, now) {
                 Ok(plan) => break plan,
                 Err(PlanError::NeedWallets(ids)) => {
-                    wallets.extend(wallets::lock_many(&mut tx, &ids).await?);
+                    wallets.extend(wallets::lock_many(conn, &ids).await?);
                 }
                 Err(books @ PlanError::Books { .. }) => {
                     return Err(DbError::Invariant(books.to_string()).into());
@@ -424,10 +491,15 @@ impl BidEngine {
                 .collect()
         };
         if !plan.accepted_any() {
-            tx.rollback().await?;
-            return Ok(Some((outcomes_of(&[]), plan.after)));
+            // Undoes a claimed row too.
+            conn.rollback_in_place().await?;
+            let after = Known {
+                state: plan.after.clone(),
+                version,
+            };
+            return Ok(Some((outcomes_of(&[]), after)));
         }
-        wallets::apply_moves(&mut tx, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
+        wallets::apply_moves(conn, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
         let accepted: Vec<(&AcceptedBid, &BidCommand)> = plan
             .outcomes
             .iter()
@@ -440,11 +512,11 @@ impl BidEngine {
             .collect();
         // No other writer can take these sequence numbers: the auction row
         // is locked.
-        auctions::insert_bids(&mut tx, auction_id, &rows).await?;
+        auctions::insert_bids(conn, auction_id, &rows).await?;
         let mut chat_ids = Vec::with_capacity(accepted.len());
         for (bid, command) in &accepted {
             let chat_id = auctions::insert_chat(
-                &mut tx,
+                conn,
                 auction_id,
                 Some((command.bidder_id, &command.nickname)),
                 "bid",
@@ -454,12 +526,42 @@ impl BidEngine {
             .await?;
             chat_ids.push(chat_id);
         }
-        if !auctions::apply_bids(&mut tx, auction_id, version, &plan.after).await? {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        tx.commit().await?;
-        Ok(Some((outcomes_of(&chat_ids), plan.after)))
+        let written_version = match claimed {
+            Some(hoped) if hoped == plan.after => version + 1,
+            // A bidder could not pay: the claimed row (locked, one version
+            // on) is rewritten with the real outcome.
+            Some(_) => {
+                if !auctions::apply_bids(conn, auction_id, version + 1, &plan.after).await? {
+                    return Err(DbError::Invariant(format!(
+                        "auction {auction_id} changed under its row lock"
+                    ))
+                    .into());
+                }
+                version + 2
+            }
+            None => {
+                if !auctions::apply_bids(conn, auction_id, version, &plan.after).await? {
+                    conn.rollback_in_place().await?;
+                    return Ok(None);
+                }
+                version + 1
+            }
+        };
+        conn.commit_in_place().await?;
+        let after = Known {
+            state: plan.after.clone(),
+            version: written_version,
+        };
+        Ok(Some((outcomes_of(&chat_ids), after)))
+    }
+}
+
+/// Gives a writer's connection back to the pool.
+async fn release(auction_id: i64, session: Option<DbConn>) {
+    if let Some(conn) = session
+        && let Err(e) = conn.release().await
+    {
+        tracing::warn!(error = %e, auction_id, "bid writer connection not released cleanly");
     }
 }
 
