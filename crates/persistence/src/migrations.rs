@@ -1,5 +1,6 @@
 //! Embedded migrations, one folder per backend.
 
+use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -42,6 +43,10 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
                 })?;
             }
             let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+            // Another process (or a restarting instance's last connection,
+            // checkpointing as it closes) may hold the lock for a moment:
+            // wait for it like every pooled connection does.
+            conn.batch_execute(crate::pool::SQLITE_BUSY_TIMEOUT)?;
             apply(&mut conn, SQLITE)
         }
     })

@@ -154,6 +154,9 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
+/// How long a SQLite connection waits for another's lock before failing.
+pub(crate) const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
+
 // busy_timeout first: the journal_mode pragma needs a lock, and without the
 // timeout a new connection opened while another writes failed at once with
 // "database is locked" (a 503; found by schemathesis).
