@@ -47,7 +47,8 @@ const MAX_BATCH: usize = 256;
 const QUEUE_DEPTH: usize = 4096;
 /// A writer with nothing to do for this long exits.
 const IDLE: Duration = Duration::from_secs(30);
-/// A writer keeps its connection this long after a batch, for the next.
+/// A writer keeps its connection this long after a batch, for the next
+/// (unless others are waiting for one).
 const LINGER: Duration = Duration::from_millis(50);
 /// Attempts when another instance keeps winning the version guard.
 const MAX_ATTEMPTS: usize = 8;
@@ -279,6 +280,10 @@ impl BidEngine {
             }
             self.process(auction_id, batch, &mut known, &mut session)
                 .await;
+            // Keeping the connection must not starve requests waiting for one.
+            if session.is_some() && self.db.status().waiting > 0 {
+                release(auction_id, session.take()).await;
+            }
         }
         release(auction_id, session.take()).await;
     }
