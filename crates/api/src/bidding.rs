@@ -449,12 +449,12 @@ impl BidEngine {
             if hoped != cached.state
                 && auctions::apply_bids(conn, auction_id, cached.version, &hoped).await?
             {
-                claimed = Some(hoped);
+                claimed = Some((cached, hoped));
             }
         }
-        let (state, version) = match (&claimed, known) {
-            (Some(_), Some(cached)) => (cached.state.clone(), cached.version),
-            _ => {
+        let (state, version) = match &claimed {
+            Some((cached, _)) => (cached.state.clone(), cached.version),
+            None => {
                 let row = auctions::find_for_update(conn, auction_id)
                     .await?
                     .ok_or(EngineError::NotFound)?;
@@ -532,7 +532,7 @@ impl BidEngine {
             chat_ids.push(chat_id);
         }
         let written_version = match claimed {
-            Some(hoped) if hoped == plan.after => version + 1,
+            Some((_, hoped)) if hoped == plan.after => version + 1,
             // A bidder could not pay: the claimed row (locked, one version
             // on) is rewritten with the real outcome.
             Some(_) => {
