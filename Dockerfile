@@ -3,7 +3,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --locked --release -p sitga-api --bin sitga
+RUN cargo build --locked --release -p sitga-server --bin sitga
 
 FROM debian:bookworm-slim
 RUN apt-get update \

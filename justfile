@@ -33,11 +33,11 @@ fmt:
 
 # Apply pending migrations to DATABASE_URL (or the embedded database)
 migrate:
-    cargo run -p sitga-api --bin sitga -- migrate
+    cargo run -p sitga-server --bin sitga -- migrate
 
 # Grant a role: just grant someone@example.com admin
 grant email role:
-    cargo run -p sitga-api --bin sitga -- admin grant {{email}} {{role}}
+    cargo run -p sitga-server --bin sitga -- admin grant {{email}} {{role}}
 
 # Regenerate docs/openapi.json from the code
 openapi:
@@ -49,7 +49,7 @@ smoke *args:
 
 # Benchmarks (release build): every scenario, embedded and on the local MariaDB + Redis (one and two instances)
 bench:
-    cargo build --release -p sitga-bench -p sitga-api --bin sitga --bin sitga-bench
+    cargo build --release -p sitga-bench -p sitga-server --bin sitga --bin sitga-bench
     mysql --protocol=tcp -h 127.0.0.1 -uroot -e "CREATE DATABASE IF NOT EXISTS sitga_bench"
     target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16
     target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16,64 --database-url {{mysql}}

@@ -16,7 +16,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 base="http://127.0.0.1:$port"
 log="$work/sitga.log"
 
-cargo build --locked -q -p sitga-api --bin sitga
+cargo build --locked -q -p sitga-server --bin sitga
 env -u DATABASE_URL -u REDIS_URL \
     ${db_url:+DATABASE_URL=$db_url} ${redis_url:+REDIS_URL=$redis_url} \
     JWT_SECRET="${JWT_SECRET:-smoke-secret-smoke-secret-smoke-secret}" \

@@ -114,6 +114,11 @@ fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    if status.is_server_error() {
+        // `ApiError` logs its own; this is one actix produced (a payload
+        // error, a panic in a handler).
+        tracing::error!(status = status.as_u16(), "server error");
+    }
     let (req, old) = res.into_parts();
     let mut new = HttpResponse::build(status);
     for (name, value) in old.headers() {

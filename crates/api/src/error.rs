@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use paperclip::actix::{Apiv2Schema, api_v2_errors};
 use serde::Serialize;
 use sitga_persistence::DbError;
-use sitga_user::ValidationError;
+use sitga_user::FieldError;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -59,7 +59,7 @@ pub struct ErrorBody {
 pub enum ApiError {
     /// A field broke its rule.
     #[error("{0}")]
-    Validation(#[from] ValidationError),
+    Validation(#[from] FieldError),
     /// The request is malformed in a way not tied to one known field.
     #[error("{message}")]
     BadRequest {
@@ -168,6 +168,17 @@ impl ApiError {
         }
     }
 
+    /// A 400 for a field that is missing or of the wrong type or range
+    /// (`invalid_field`; a value that parses but breaks a rule is a
+    /// [`FieldError`] instead: `validation_failed`).
+    pub fn invalid_field(field: &str, cause: impl std::fmt::Display) -> Self {
+        Self::BadRequest {
+            code: "invalid_field",
+            message: cause.to_string(),
+            field: Some(field.to_owned()),
+        }
+    }
+
     /// A 500 whose cause is logged.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
@@ -221,8 +232,8 @@ impl ApiError {
             error: self.code().to_owned(),
             message: self.to_string(),
             field: self.field(),
-            min_next_bid,
-            available,
+            min_next_bid: min_next_bid.map(sitga_auction::Krw::get),
+            available: available.map(sitga_auction::Krw::get),
         }
     }
 }
@@ -274,6 +285,17 @@ impl ResponseError for ApiError {
             ));
         }
         response.json(self.body())
+    }
+}
+
+impl From<sitga_realtime::engine::EngineError> for ApiError {
+    fn from(e: sitga_realtime::engine::EngineError) -> Self {
+        use sitga_realtime::engine::EngineError;
+        match e {
+            EngineError::NotFound => Self::NotFound("auction"),
+            EngineError::Overloaded | EngineError::Contended => Self::Overloaded,
+            EngineError::Db(db) => db.into(),
+        }
     }
 }
 

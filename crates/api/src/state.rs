@@ -5,9 +5,9 @@ use std::sync::Arc;
 use sitga_persistence::DbPool;
 
 use crate::auth::{JwtKeys, LoginLimiter};
-use crate::bidding::BidEngine;
-use crate::closing::Closer;
-use crate::live::RoomBus;
+use sitga_realtime::bus::RoomBus;
+use sitga_realtime::closing::Closer;
+use sitga_realtime::engine::BidEngine;
 
 /// Shared application state, cloned into every worker.
 #[derive(Clone)]
@@ -31,9 +31,9 @@ pub struct AppState {
     /// The fish species model, or why it is unavailable.
     pub fish: Result<Arc<sitga_inference::FishModel>, String>,
     /// Queues per-auction close jobs.
-    pub close_queue: crate::jobs::CloseQueue,
+    pub close_queue: sitga_realtime::jobs::CloseQueue,
     /// On-chain donation records; `None` when off.
-    pub chain: Option<crate::chain::Chain>,
+    pub chain: Option<sitga_realtime::chain::Chain>,
     /// Queues forecast retrains.
-    pub forecast_queue: crate::forecasts::ForecastQueue,
+    pub forecast_queue: sitga_realtime::forecasts::ForecastQueue,
 }

@@ -10,19 +10,23 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use sitga_core::UserId;
+
 use crate::{AcceptedBid, AuctionSnapshot, BidRejection, Krw, Wallet, validate_bid};
 
 /// A bid waiting in the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BidRequest {
     /// Bidder.
-    pub bidder_id: i64,
+    pub bidder_id: UserId,
     /// Amount.
     pub amount: Krw,
 }
 
 /// Which way a bid moved points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PointMove {
     /// Reserved for a bid that now leads.
     Hold,
@@ -32,9 +36,10 @@ pub enum PointMove {
 
 /// One movement of points, with the wallet right after it (a ledger line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct WalletMove {
     /// Whose points.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Hold or release.
     pub kind: PointMove,
     /// How much.
@@ -55,7 +60,7 @@ pub struct BatchPlan {
     /// Every point movement, in order.
     pub moves: Vec<WalletMove>,
     /// The final value of every wallet that changed.
-    pub wallets: BTreeMap<i64, Wallet>,
+    pub wallets: BTreeMap<UserId, Wallet>,
 }
 
 impl BatchPlan {
@@ -70,13 +75,13 @@ impl BatchPlan {
 pub enum PlanError {
     /// These wallets must be read (and locked) first; plan again with them.
     #[error("wallets {0:?} are needed")]
-    NeedWallets(Vec<i64>),
+    NeedWallets(Vec<UserId>),
     /// A release larger than what is held: the stored books disagree with
     /// the auction (never expected; the caller must roll back).
     #[error("user {user_id} holds {held}, less than the {amount} to release")]
     Books {
         /// Outbid leader.
-        user_id: i64,
+        user_id: UserId,
         /// What their wallet holds.
         held: Krw,
         /// The leading amount to release.
@@ -96,33 +101,40 @@ pub enum PlanError {
 /// # use std::collections::HashMap;
 /// # use chrono::{Duration, Utc};
 /// # use sitga_auction::*;
+/// # use sitga_core::{AuctionId, UserId};
 /// let now = Utc::now();
-/// let auction = AuctionSnapshot { id: 1, seller_id: 1, status: AuctionStatus::Open,
-///     start_price: 10_000, min_increment: 1_000, reserve_price: None, current_price: None,
-///     leader_id: None, bid_count: 0, ends_at: now + Duration::hours(1),
-///     hard_end_at: now + Duration::hours(2), soft_close: Duration::minutes(2) };
-/// let bids = [BidRequest { bidder_id: 2, amount: 10_000 }, BidRequest { bidder_id: 3, amount: 11_000 }];
+/// let won = Krw::new;
+/// let (seller, two, three) = (UserId::new(1), UserId::new(2), UserId::new(3));
+/// let auction = AuctionSnapshot { id: AuctionId::new(1), seller_id: seller,
+///     status: AuctionStatus::Open, start_price: won(10_000), min_increment: won(1_000),
+///     reserve_price: None, current_price: None, leader_id: None, bid_count: 0,
+///     ends_at: now + Duration::hours(1), hard_end_at: now + Duration::hours(2),
+///     soft_close: Duration::minutes(2) };
+/// let bids = [
+///     BidRequest { bidder_id: two, amount: won(10_000) },
+///     BidRequest { bidder_id: three, amount: won(11_000) },
+/// ];
 /// let mut wallets = HashMap::new();
 /// let need = plan_bids(&auction, &wallets, &bids, now).unwrap_err();
-/// assert_eq!(need, PlanError::NeedWallets(vec![2, 3]));
-/// wallets.insert(2, Wallet { balance: 50_000, held: 0 });
-/// wallets.insert(3, Wallet { balance: 50_000, held: 0 });
+/// assert_eq!(need, PlanError::NeedWallets(vec![two, three]));
+/// wallets.insert(two, Wallet { balance: won(50_000), held: Krw::ZERO });
+/// wallets.insert(three, Wallet { balance: won(50_000), held: Krw::ZERO });
 /// let plan = plan_bids(&auction, &wallets, &bids, now).unwrap();
-/// assert_eq!(plan.after.current_price, Some(11_000));
+/// assert_eq!(plan.after.current_price, Some(won(11_000)));
 /// // 2 held 10,000, then got it back when 3 outbid them.
-/// assert_eq!(plan.wallets[&2], Wallet { balance: 50_000, held: 0 });
-/// assert_eq!(plan.wallets[&3], Wallet { balance: 50_000, held: 11_000 });
+/// assert_eq!(plan.wallets[&two], Wallet { balance: won(50_000), held: Krw::ZERO });
+/// assert_eq!(plan.wallets[&three], Wallet { balance: won(50_000), held: won(11_000) });
 /// assert_eq!(plan.moves.len(), 3);
 /// ```
 pub fn plan_bids(
     auction: &AuctionSnapshot,
-    wallets: &HashMap<i64, Wallet>,
+    wallets: &HashMap<UserId, Wallet>,
     requests: &[BidRequest],
     now: DateTime<Utc>,
 ) -> Result<BatchPlan, PlanError> {
     let mut state = auction.clone();
-    let mut current: BTreeMap<i64, Wallet> = BTreeMap::new();
-    let mut missing: Vec<i64> = Vec::new();
+    let mut current: BTreeMap<UserId, Wallet> = BTreeMap::new();
+    let mut missing: Vec<UserId> = Vec::new();
     let mut plan = BatchPlan {
         outcomes: Vec::with_capacity(requests.len()),
         seen: Vec::with_capacity(requests.len()),
@@ -130,7 +142,7 @@ pub fn plan_bids(
         moves: Vec::new(),
         wallets: BTreeMap::new(),
     };
-    let mut wallet_of = |id: i64, current: &BTreeMap<i64, Wallet>| -> Option<Wallet> {
+    let mut wallet_of = |id: UserId, current: &BTreeMap<UserId, Wallet>| -> Option<Wallet> {
         let found = current.get(&id).or_else(|| wallets.get(&id)).copied();
         if found.is_none() && !missing.contains(&id) {
             missing.push(id);
@@ -224,14 +236,23 @@ mod tests {
 
     use super::*;
     use crate::AuctionStatus;
+    use sitga_core::AuctionId;
+
+    fn won(n: i64) -> Krw {
+        Krw::new(n)
+    }
+
+    fn user(n: i64) -> UserId {
+        UserId::new(n)
+    }
 
     fn auction(now: DateTime<Utc>) -> AuctionSnapshot {
         AuctionSnapshot {
-            id: 1,
-            seller_id: 1,
+            id: AuctionId::new(1),
+            seller_id: user(1),
             status: AuctionStatus::Open,
-            start_price: 10_000,
-            min_increment: 1_000,
+            start_price: won(10_000),
+            min_increment: won(1_000),
             reserve_price: None,
             current_price: None,
             leader_id: None,
@@ -245,29 +266,32 @@ mod tests {
     /// An auction led by user 9 at 20,000 after `bid_count` bids.
     fn led_by_nine(now: DateTime<Utc>, bid_count: i64) -> AuctionSnapshot {
         AuctionSnapshot {
-            current_price: Some(20_000),
-            leader_id: Some(9),
+            current_price: Some(won(20_000)),
+            leader_id: Some(user(9)),
             bid_count,
             ..auction(now)
         }
     }
 
-    fn rich(ids: &[i64]) -> HashMap<i64, Wallet> {
+    fn rich(ids: &[i64]) -> HashMap<UserId, Wallet> {
         ids.iter()
             .map(|&id| {
                 (
-                    id,
+                    user(id),
                     Wallet {
-                        balance: 100_000,
-                        held: 0,
+                        balance: won(100_000),
+                        held: Krw::ZERO,
                     },
                 )
             })
             .collect()
     }
 
-    fn bid(bidder_id: i64, amount: Krw) -> BidRequest {
-        BidRequest { bidder_id, amount }
+    fn bid(bidder: i64, amount: i64) -> BidRequest {
+        BidRequest {
+            bidder_id: user(bidder),
+            amount: won(amount),
+        }
     }
 
     #[test]
@@ -284,10 +308,10 @@ mod tests {
         assert_eq!(
             plan.outcomes[1],
             Err(BidRejection::TooLow {
-                min_next_bid: 11_000
+                min_next_bid: won(11_000)
             })
         );
-        assert_eq!(plan.seen[1].current_price, Some(10_000));
+        assert_eq!(plan.seen[1].current_price, Some(won(10_000)));
         assert_eq!(plan.moves.len(), 1);
         assert_eq!(plan.wallets.len(), 1);
     }
@@ -298,10 +322,10 @@ mod tests {
         let start = led_by_nine(now, 4);
         let mut wallets = rich(&[2, 3]);
         wallets.insert(
-            9,
+            user(9),
             Wallet {
-                balance: 30_000,
-                held: 20_000,
+                balance: won(30_000),
+                held: won(20_000),
             },
         );
         let plan = plan_bids(
@@ -312,29 +336,29 @@ mod tests {
         )
         .unwrap();
         assert!(plan.outcomes.iter().all(Result::is_ok));
-        assert_eq!(plan.after.current_price, Some(23_000));
+        assert_eq!(plan.after.current_price, Some(won(23_000)));
         assert_eq!(plan.after.bid_count, 7);
-        assert_eq!(plan.wallets[&9].held, 0);
-        assert_eq!(plan.wallets[&3].held, 0);
-        assert_eq!(plan.wallets[&2].held, 23_000);
+        assert_eq!(plan.wallets[&user(9)].held, won(0));
+        assert_eq!(plan.wallets[&user(3)].held, won(0));
+        assert_eq!(plan.wallets[&user(2)].held, won(23_000));
         let before: Krw = wallets.values().map(|w| w.held).sum();
         let after: Krw = plan.wallets.values().map(|w| w.held).sum();
-        assert_eq!((before, after), (20_000, 23_000));
+        assert_eq!((before, after), (won(20_000), won(23_000)));
         let kinds: Vec<_> = plan.moves.iter().map(|m| (m.user_id, m.kind)).collect();
         assert_eq!(
             kinds,
             [
-                (2, PointMove::Hold),
-                (9, PointMove::Release),
-                (3, PointMove::Hold),
-                (2, PointMove::Release),
-                (2, PointMove::Hold),
-                (3, PointMove::Release),
+                (user(2), PointMove::Hold),
+                (user(9), PointMove::Release),
+                (user(3), PointMove::Hold),
+                (user(2), PointMove::Release),
+                (user(2), PointMove::Hold),
+                (user(3), PointMove::Release),
             ]
         );
         // Ledger lines carry the running balance, not the final one.
-        assert_eq!(plan.moves[0].after.held, 21_000);
-        assert_eq!(plan.moves[3].after.held, 0);
+        assert_eq!(plan.moves[0].after.held, won(21_000));
+        assert_eq!(plan.moves[3].after.held, won(0));
     }
 
     #[test]
@@ -342,10 +366,10 @@ mod tests {
         let now = Utc::now();
         let mut wallets = rich(&[3]);
         wallets.insert(
-            2,
+            user(2),
             Wallet {
-                balance: 5_000,
-                held: 0,
+                balance: won(5_000),
+                held: won(0),
             },
         );
         let plan = plan_bids(
@@ -357,10 +381,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             plan.outcomes[0],
-            Err(BidRejection::InsufficientBalance { available: 5_000 })
+            Err(BidRejection::InsufficientBalance {
+                available: won(5_000)
+            })
         );
-        assert_eq!(plan.after.leader_id, Some(3));
-        assert!(!plan.wallets.contains_key(&2));
+        assert_eq!(plan.after.leader_id, Some(user(3)));
+        assert!(!plan.wallets.contains_key(&user(2)));
     }
 
     #[test]
@@ -369,23 +395,23 @@ mod tests {
         let start = led_by_nine(now, 1);
         let requests = [bid(2, 21_000), bid(3, 21_000)];
         let need = plan_bids(&start, &HashMap::new(), &requests, now).unwrap_err();
-        assert_eq!(need, PlanError::NeedWallets(vec![2, 9]));
+        assert_eq!(need, PlanError::NeedWallets(vec![user(2), user(9)]));
         // 2 cannot pay: now 3 leads, and 3's wallet is needed too.
         let mut wallets = HashMap::from([
-            (2, Wallet::default()),
+            (user(2), Wallet::default()),
             (
-                9,
+                user(9),
                 Wallet {
-                    balance: 20_000,
-                    held: 20_000,
+                    balance: won(20_000),
+                    held: won(20_000),
                 },
             ),
         ]);
         let need = plan_bids(&start, &wallets, &requests, now).unwrap_err();
-        assert_eq!(need, PlanError::NeedWallets(vec![3]));
+        assert_eq!(need, PlanError::NeedWallets(vec![user(3)]));
         wallets.extend(rich(&[3]));
         let plan = plan_bids(&start, &wallets, &requests, now).unwrap();
-        assert_eq!(plan.after.leader_id, Some(3));
+        assert_eq!(plan.after.leader_id, Some(user(3)));
     }
 
     #[test]
@@ -393,10 +419,10 @@ mod tests {
         let now = Utc::now();
         let start = led_by_nine(now, 1);
         let mut wallets = rich(&[2]);
-        wallets.insert(9, Wallet::default());
+        wallets.insert(user(9), Wallet::default());
         assert!(matches!(
             plan_bids(&start, &wallets, &[bid(2, 21_000)], now),
-            Err(PlanError::Books { user_id: 9, .. })
+            Err(PlanError::Books { user_id, .. }) if user_id == user(9)
         ));
     }
     #[test]
@@ -411,16 +437,16 @@ mod tests {
         ];
         let mut wallets = rich(&[2, 3]);
         wallets.insert(
-            9,
+            user(9),
             Wallet {
-                balance: 30_000,
-                held: 20_000,
+                balance: won(30_000),
+                held: won(20_000),
             },
         );
         let plan = plan_bids(&start, &wallets, &bids, now).unwrap();
         assert_eq!(state_if_funded(&start, &bids, now), plan.after);
-        assert_eq!(plan.after.current_price, Some(22_000));
-        assert_eq!(plan.after.leader_id, Some(3));
+        assert_eq!(plan.after.current_price, Some(won(22_000)));
+        assert_eq!(plan.after.leader_id, Some(user(3)));
     }
 
     #[test]
@@ -430,16 +456,16 @@ mod tests {
         let bids = [bid(2, 10_000), bid(3, 11_000)];
         let mut wallets = rich(&[2]);
         wallets.insert(
-            3,
+            user(3),
             Wallet {
-                balance: 5_000,
-                held: 0,
+                balance: won(5_000),
+                held: won(0),
             },
         );
         let plan = plan_bids(&start, &wallets, &bids, now).unwrap();
         let claimed = state_if_funded(&start, &bids, now);
-        assert_eq!(claimed.leader_id, Some(3));
-        assert_eq!(plan.after.leader_id, Some(2));
+        assert_eq!(claimed.leader_id, Some(user(3)));
+        assert_eq!(plan.after.leader_id, Some(user(2)));
         assert_ne!(claimed, plan.after);
     }
 }

@@ -7,6 +7,7 @@ pub const MAX_CHAT_CHARS: usize = 1_000;
 
 /// What a chat line means.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ChatLine {
     /// Ordinary chat (trimmed).
     Chat(String),
@@ -25,10 +26,10 @@ pub enum ChatLine {
 /// Reads one chat line.
 ///
 /// ```
-/// use sitga_auction::{ChatLine, parse_chat_line};
-/// assert_eq!(parse_chat_line("#15000"), ChatLine::Bid(15_000));
-/// assert_eq!(parse_chat_line("# 15,000원"), ChatLine::Bid(15_000));
-/// assert_eq!(parse_chat_line("#１５０００"), ChatLine::Bid(15_000));
+/// use sitga_auction::{ChatLine, Krw, parse_chat_line};
+/// assert_eq!(parse_chat_line("#15000"), ChatLine::Bid(Krw::new(15_000)));
+/// assert_eq!(parse_chat_line("# 15,000원"), ChatLine::Bid(Krw::new(15_000)));
+/// assert_eq!(parse_chat_line("#１５０００"), ChatLine::Bid(Krw::new(15_000)));
 /// assert_eq!(parse_chat_line("#hashtag"), ChatLine::NotANumber);
 /// assert_eq!(parse_chat_line(" 안녕하세요 "), ChatLine::Chat("안녕하세요".into()));
 /// ```
@@ -69,7 +70,7 @@ fn parse_amount(rest: &str) -> Option<Krw> {
     if digits.is_empty() || !last_is_digit {
         return None;
     }
-    Some(digits.parse::<Krw>().unwrap_or(Krw::MAX))
+    Some(digits.parse::<i64>().map_or(Krw::MAX, Krw::new))
 }
 
 #[cfg(test)]
@@ -90,7 +91,11 @@ mod tests {
             ("  #20000  ", 20_000),
             ("#0", 0),
         ] {
-            assert_eq!(parse_chat_line(line), ChatLine::Bid(amount), "{line}");
+            assert_eq!(
+                parse_chat_line(line),
+                ChatLine::Bid(Krw::new(amount)),
+                "{line}"
+            );
         }
     }
 

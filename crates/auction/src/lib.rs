@@ -2,19 +2,23 @@
 //! code: auction settings, bid validity, soft close, chat bids, the close
 //! outcome and settlement, and point-balance amounts.
 //!
-//! Money is integer KRW ([`Krw`] is `i64`) everywhere.
+//! Money is integer KRW ([`Krw`], from `sitga-core`) everywhere, and ids are
+//! typed: `validate_bid` cannot be handed an auction id where it wants a
+//! bidder, or a user id where it wants an amount.
 //!
 //! ```
 //! use chrono::{Duration, TimeZone, Utc};
-//! use sitga_auction::{AuctionSnapshot, AuctionStatus, BidRejection, validate_bid};
+//! use sitga_auction::{AuctionSnapshot, AuctionStatus, BidRejection, Krw, validate_bid};
+//! use sitga_core::{AuctionId, UserId};
 //!
 //! let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+//! let (seller, bidder) = (UserId::new(10), UserId::new(20));
 //! let auction = AuctionSnapshot {
-//!     id: 1,
-//!     seller_id: 10,
+//!     id: AuctionId::new(1),
+//!     seller_id: seller,
 //!     status: AuctionStatus::Open,
-//!     start_price: 10_000,
-//!     min_increment: 1_000,
+//!     start_price: Krw::new(10_000),
+//!     min_increment: Krw::new(1_000),
 //!     reserve_price: None,
 //!     current_price: None,
 //!     leader_id: None,
@@ -23,19 +27,25 @@
 //!     hard_end_at: now + Duration::hours(1) + Duration::minutes(30),
 //!     soft_close: Duration::minutes(2),
 //! };
-//! let accepted = validate_bid(&auction, 20, 10_000, 50_000, now).unwrap();
-//! assert_eq!(accepted.amount, 10_000);
+//! let (price, points) = (Krw::new(10_000), Krw::new(50_000));
+//! let accepted = validate_bid(&auction, bidder, price, points, now).unwrap();
+//! assert_eq!(accepted.amount, price);
 //! assert_eq!(
-//!     validate_bid(&auction, 10, 10_000, 50_000, now),
+//!     validate_bid(&auction, seller, price, points, now),
 //!     Err(BidRejection::SellerCannotBid)
 //! );
 //! ```
+
+#![warn(missing_docs)]
 
 mod batch;
 mod chat;
 mod money;
 mod rules;
 mod settings;
+
+#[cfg(feature = "serde")]
+mod serde_seconds;
 
 pub use batch::{
     BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids, state_if_funded,
@@ -46,4 +56,45 @@ pub use rules::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, Settlement,
     close_outcome, extended_end, min_next_bid, reserve_met, settle, validate_bid,
 };
-pub use settings::{AuctionSettings, AuctionSettingsInput, SettingsError};
+pub use settings::{AuctionSettings, AuctionSettingsInput};
+pub use sitga_core::FieldError;
+
+// The README's examples are tested with the crate's.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+    use sitga_core::UserId;
+
+    #[test]
+    fn public_types_round_trip_as_plain_json() {
+        let refusal = BidRejection::TooLow {
+            min_next_bid: Krw::new(16_000),
+        };
+        let json = serde_json::to_string(&refusal).unwrap();
+        assert_eq!(json, r#"{"code":"bid_too_low","min_next_bid":16000}"#);
+        assert_eq!(
+            serde_json::from_str::<BidRejection>(&json).unwrap(),
+            refusal
+        );
+        // The wire tag is the stable code clients already know.
+        for r in [
+            BidRejection::NotOpen,
+            BidRejection::Ended,
+            BidRejection::AlreadyLeading,
+        ] {
+            let json = serde_json::to_value(r).unwrap();
+            assert_eq!(json["code"], r.code());
+        }
+        let bid = BidRequest {
+            bidder_id: UserId::new(3),
+            amount: Krw::new(20_000),
+        };
+        let json = serde_json::to_string(&bid).unwrap();
+        assert_eq!(json, r#"{"bidder_id":3,"amount":20000}"#);
+        assert_eq!(serde_json::from_str::<BidRequest>(&json).unwrap(), bid);
+    }
+}

@@ -2,10 +2,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use sitga_core::{AuctionId, UserId};
+
 use crate::money::{Krw, MAX_AMOUNT, Wallet};
 
 /// Where an auction is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum AuctionStatus {
     /// Taking bids.
     Open,
@@ -38,11 +42,12 @@ impl AuctionStatus {
 
 /// Everything the rules need to know about an auction at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AuctionSnapshot {
     /// Id.
-    pub id: i64,
+    pub id: AuctionId,
     /// The seller (may not bid).
-    pub seller_id: i64,
+    pub seller_id: UserId,
     /// Status.
     pub status: AuctionStatus,
     /// First bid must be at least this.
@@ -54,7 +59,7 @@ pub struct AuctionSnapshot {
     /// Highest accepted bid, if any.
     pub current_price: Option<Krw>,
     /// Who placed it.
-    pub leader_id: Option<i64>,
+    pub leader_id: Option<UserId>,
     /// Accepted bids so far (also the last bid's sequence number).
     pub bid_count: i64,
     /// The effective end (after soft-close extensions).
@@ -62,23 +67,30 @@ pub struct AuctionSnapshot {
     /// Extensions never go past this.
     pub hard_end_at: DateTime<Utc>,
     /// A bid with less than this left extends the end to now + window.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_seconds"))]
     pub soft_close: Duration,
 }
 
-/// Why a bid was refused. Each has a stable code for clients.
+/// Why a bid was refused. Each has a stable code for clients (with the
+/// `serde` feature, the same code tags it on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "code", rename_all = "snake_case"))]
 pub enum BidRejection {
     /// Not a positive amount within limits.
     InvalidAmount,
     /// The auction is sold, unsold or cancelled.
+    #[cfg_attr(feature = "serde", serde(rename = "auction_not_open"))]
     NotOpen,
     /// The end time has passed (closing is under way).
+    #[cfg_attr(feature = "serde", serde(rename = "auction_ended"))]
     Ended,
     /// Sellers cannot bid on their own auction.
     SellerCannotBid,
     /// The bidder already leads; outbidding yourself is refused.
     AlreadyLeading,
     /// Below the minimum next bid.
+    #[cfg_attr(feature = "serde", serde(rename = "bid_too_low"))]
     TooLow {
         /// The smallest bid that would be accepted now.
         min_next_bid: Krw,
@@ -122,11 +134,12 @@ impl BidRejection {
 
 /// An accepted bid and what it changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AcceptedBid {
     /// The amount (now the current price).
     pub amount: Krw,
     /// The bidder (now the leader).
-    pub bidder_id: i64,
+    pub bidder_id: UserId,
     /// Its sequence number in this auction (1, 2, …; gap-free).
     pub seq: i64,
     /// The auction's end after this bid.
@@ -134,21 +147,23 @@ pub struct AcceptedBid {
     /// Whether this bid moved the end.
     pub extended: bool,
     /// The outbid leader and the amount whose hold is released.
-    pub released: Option<(i64, Krw)>,
+    pub released: Option<(UserId, Krw)>,
 }
 
 /// The smallest bid that would be accepted now.
 ///
 /// ```
 /// # use sitga_auction::*;
+/// # use sitga_core::{AuctionId, UserId};
 /// # let now = chrono::Utc::now();
-/// # let mut a = AuctionSnapshot { id: 1, seller_id: 1, status: AuctionStatus::Open, start_price: 10_000,
-/// #   min_increment: 1_000, reserve_price: None, current_price: None, leader_id: None, bid_count: 0,
+/// # let mut a = AuctionSnapshot { id: AuctionId::new(1), seller_id: UserId::new(1),
+/// #   status: AuctionStatus::Open, start_price: Krw::new(10_000),
+/// #   min_increment: Krw::new(1_000), reserve_price: None, current_price: None, leader_id: None, bid_count: 0,
 /// #   ends_at: now, hard_end_at: now, soft_close: chrono::Duration::minutes(2) };
-/// assert_eq!(min_next_bid(&a), 10_000);
-/// a.current_price = Some(12_000);
+/// assert_eq!(min_next_bid(&a), Krw::new(10_000));
+/// a.current_price = Some(Krw::new(12_000));
 /// a.bid_count = 1;
-/// assert_eq!(min_next_bid(&a), 13_000);
+/// assert_eq!(min_next_bid(&a), Krw::new(13_000));
 /// ```
 pub fn min_next_bid(auction: &AuctionSnapshot) -> Krw {
     match auction.current_price {
@@ -199,12 +214,12 @@ pub fn extended_end(
 /// `now`.
 pub fn validate_bid(
     auction: &AuctionSnapshot,
-    bidder_id: i64,
+    bidder_id: UserId,
     amount: Krw,
     available: Krw,
     now: DateTime<Utc>,
 ) -> Result<AcceptedBid, BidRejection> {
-    if amount <= 0 || amount > MAX_AMOUNT {
+    if !amount.is_positive() || amount > MAX_AMOUNT {
         return Err(BidRejection::InvalidAmount);
     }
     if auction.status != AuctionStatus::Open {
@@ -254,11 +269,12 @@ impl AuctionSnapshot {
 
 /// How a closing auction ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum CloseOutcome {
     /// Sold to the leader at the current price.
     Sold {
         /// The winner.
-        winner_id: i64,
+        winner_id: UserId,
         /// The price.
         price: Krw,
     },
@@ -288,20 +304,21 @@ pub fn close_outcome(auction: &AuctionSnapshot) -> CloseOutcome {
 
 /// The money movements of closing an auction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Settlement {
     /// The winner's hold becomes a payment to the seller.
     Pay {
         /// Who pays.
-        winner_id: i64,
+        winner_id: UserId,
         /// Who is paid.
-        seller_id: i64,
+        seller_id: UserId,
         /// How much.
         price: Krw,
     },
     /// Unsold with a leader below the reserve: release the leader's hold.
     Release {
         /// Whose hold.
-        bidder_id: i64,
+        bidder_id: UserId,
         /// How much.
         amount: Krw,
     },
@@ -313,10 +330,15 @@ pub enum Settlement {
 ///
 /// ```
 /// # use sitga_auction::*;
-/// let s = Settlement::Pay { winner_id: 2, seller_id: 1, price: 15_000 };
-/// let (winner, seller) = s.apply(Wallet { balance: 20_000, held: 15_000 }, Wallet { balance: 0, held: 0 });
-/// assert_eq!(winner, Wallet { balance: 5_000, held: 0 });
-/// assert_eq!(seller, Wallet { balance: 15_000, held: 0 });
+/// # use sitga_core::UserId;
+/// let won = Krw::new;
+/// let s = Settlement::Pay { winner_id: UserId::new(2), seller_id: UserId::new(1), price: won(15_000) };
+/// let (winner, seller) = s.apply(
+///     Wallet { balance: won(20_000), held: won(15_000) },
+///     Wallet::default(),
+/// );
+/// assert_eq!(winner, Wallet { balance: won(5_000), held: Krw::ZERO });
+/// assert_eq!(seller, Wallet { balance: won(15_000), held: Krw::ZERO });
 /// ```
 pub fn settle(auction: &AuctionSnapshot, outcome: CloseOutcome) -> Settlement {
     match outcome {
@@ -364,18 +386,33 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    fn won(n: i64) -> Krw {
+        Krw::new(n)
+    }
+
+    /// `validate_bid` with plain numbers, for the tables below.
+    fn bid(
+        a: &AuctionSnapshot,
+        bidder: i64,
+        amount: i64,
+        available: i64,
+        at: DateTime<Utc>,
+    ) -> Result<AcceptedBid, BidRejection> {
+        validate_bid(a, UserId::new(bidder), won(amount), won(available), at)
+    }
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()
     }
 
     fn open() -> AuctionSnapshot {
         AuctionSnapshot {
-            id: 1,
-            seller_id: 1,
+            id: AuctionId::new(1),
+            seller_id: UserId::new(1),
             status: AuctionStatus::Open,
-            start_price: 10_000,
-            min_increment: 1_000,
-            reserve_price: Some(20_000),
+            start_price: won(10_000),
+            min_increment: won(1_000),
+            reserve_price: Some(won(20_000)),
             current_price: None,
             leader_id: None,
             bid_count: 0,
@@ -389,18 +426,18 @@ mod tests {
     type Case<'a> = (
         &'a AuctionSnapshot,
         i64,
-        Krw,
-        Krw,
+        i64,
+        i64,
         DateTime<Utc>,
-        Result<Krw, BidRejection>,
+        Result<i64, BidRejection>,
     );
 
     #[test]
     fn bid_validity_table() {
         let a = open();
         let mut led = open();
-        led.current_price = Some(15_000);
-        led.leader_id = Some(7);
+        led.current_price = Some(won(15_000));
+        led.leader_id = Some(UserId::new(7));
         led.bid_count = 3;
         let mut sold = open();
         sold.status = AuctionStatus::Sold;
@@ -415,7 +452,7 @@ mod tests {
                 100_000,
                 now(),
                 Err(BidRejection::TooLow {
-                    min_next_bid: 10_000,
+                    min_next_bid: won(10_000),
                 }),
             ),
             (&a, 2, 0, 100_000, now(), Err(BidRejection::InvalidAmount)),
@@ -423,7 +460,7 @@ mod tests {
             (
                 &a,
                 2,
-                MAX_AMOUNT + 1,
+                MAX_AMOUNT.get() + 1,
                 i64::MAX,
                 now(),
                 Err(BidRejection::InvalidAmount),
@@ -442,7 +479,9 @@ mod tests {
                 10_000,
                 9_999,
                 now(),
-                Err(BidRejection::InsufficientBalance { available: 9_999 }),
+                Err(BidRejection::InsufficientBalance {
+                    available: won(9_999),
+                }),
             ),
             (&a, 2, 10_000, 100_000, a.ends_at, Err(BidRejection::Ended)),
             (&sold, 2, 50_000, 100_000, now(), Err(BidRejection::NotOpen)),
@@ -461,7 +500,7 @@ mod tests {
                 100_000,
                 now(),
                 Err(BidRejection::TooLow {
-                    min_next_bid: 16_000,
+                    min_next_bid: won(16_000),
                 }),
             ),
             (&led, 2, 16_000, 100_000, now(), Ok(16_000)),
@@ -476,7 +515,7 @@ mod tests {
         ];
         for (i, (auction, bidder, amount, available, at, expected)) in cases.into_iter().enumerate()
         {
-            let got = validate_bid(auction, bidder, amount, available, at).map(|b| b.amount);
+            let got = bid(auction, bidder, amount, available, at).map(|b| b.amount.get());
             assert_eq!(got, expected, "case {i}");
         }
     }
@@ -484,18 +523,21 @@ mod tests {
     #[test]
     fn accepted_bid_releases_previous_leader_and_counts() {
         let mut a = open();
-        let first = validate_bid(&a, 2, 10_000, 50_000, now()).unwrap();
+        let first = bid(&a, 2, 10_000, 50_000, now()).unwrap();
         assert_eq!(
             (first.seq, first.released, first.extended),
             (1, None, false)
         );
         a.apply(&first);
-        let second = validate_bid(&a, 3, 11_000, 50_000, now()).unwrap();
-        assert_eq!((second.seq, second.released), (2, Some((2, 10_000))));
+        let second = bid(&a, 3, 11_000, 50_000, now()).unwrap();
+        assert_eq!(
+            (second.seq, second.released),
+            (2, Some((UserId::new(2), won(10_000))))
+        );
         a.apply(&second);
         assert_eq!(
             (a.leader_id, a.current_price, a.bid_count),
-            (Some(3), Some(11_000), 2)
+            (Some(UserId::new(3)), Some(won(11_000)), 2)
         );
     }
 
@@ -503,16 +545,16 @@ mod tests {
     fn soft_close_extends_only_inside_window_and_never_past_cap() {
         let mut a = open();
         let t = a.ends_at - Duration::seconds(30);
-        let bid = validate_bid(&a, 2, 10_000, 50_000, t).unwrap();
-        assert!(bid.extended);
-        assert_eq!(bid.ends_at, t + Duration::minutes(2));
-        a.apply(&bid);
+        let late_first = bid(&a, 2, 10_000, 50_000, t).unwrap();
+        assert!(late_first.extended);
+        assert_eq!(late_first.ends_at, t + Duration::minutes(2));
+        a.apply(&late_first);
         // repeated late bids climb to the cap and stop there
         let mut bidder = 3;
-        let mut at = bid.ends_at - Duration::seconds(10);
+        let mut at = late_first.ends_at - Duration::seconds(10);
         for _ in 0..400 {
-            let amount = min_next_bid(&a);
-            let b = validate_bid(&a, bidder, amount, i64::MAX, at).unwrap();
+            let amount = min_next_bid(&a).get();
+            let b = bid(&a, bidder, amount, i64::MAX, at).unwrap();
             assert!(b.ends_at <= a.hard_end_at);
             assert!(b.ends_at >= a.ends_at, "the end never moves earlier");
             a.apply(&b);
@@ -524,10 +566,10 @@ mod tests {
         }
         assert_eq!(a.ends_at, a.hard_end_at);
         // once the cap is reached, late bids no longer extend
-        let late = validate_bid(
+        let late = bid(
             &a,
             bidder,
-            min_next_bid(&a),
+            min_next_bid(&a).get(),
             i64::MAX,
             a.ends_at - Duration::seconds(5),
         )
@@ -539,7 +581,7 @@ mod tests {
     fn rejected_bids_never_extend() {
         let a = open();
         let t = a.ends_at - Duration::seconds(30);
-        assert!(validate_bid(&a, 2, 1, 50_000, t).is_err());
+        assert!(bid(&a, 2, 1, 50_000, t).is_err());
         // the snapshot is untouched by a rejection: only `apply` changes it
         assert_eq!(a.ends_at, now() + Duration::hours(1));
     }
@@ -550,52 +592,52 @@ mod tests {
         assert_eq!(close_outcome(&a), CloseOutcome::Unsold);
         assert_eq!(settle(&a, CloseOutcome::Unsold), Settlement::Nothing);
 
-        a.apply(&validate_bid(&a, 2, 15_000, 50_000, now()).unwrap());
+        a.apply(&bid(&a, 2, 15_000, 50_000, now()).unwrap());
         assert!(!reserve_met(&a));
         assert_eq!(close_outcome(&a), CloseOutcome::Unsold);
         let release = settle(&a, CloseOutcome::Unsold);
         assert_eq!(
             release,
             Settlement::Release {
-                bidder_id: 2,
-                amount: 15_000
+                bidder_id: UserId::new(2),
+                amount: won(15_000)
             }
         );
         let (bidder, _) = release.apply(
             Wallet {
-                balance: 50_000,
-                held: 15_000,
+                balance: won(50_000),
+                held: won(15_000),
             },
             Wallet::default(),
         );
         assert_eq!(
             bidder,
             Wallet {
-                balance: 50_000,
-                held: 0
+                balance: won(50_000),
+                held: won(0)
             }
         );
 
-        a.apply(&validate_bid(&a, 3, 20_000, 50_000, now()).unwrap());
+        a.apply(&bid(&a, 3, 20_000, 50_000, now()).unwrap());
         assert!(reserve_met(&a));
         let outcome = close_outcome(&a);
         assert_eq!(
             outcome,
             CloseOutcome::Sold {
-                winner_id: 3,
-                price: 20_000
+                winner_id: UserId::new(3),
+                price: won(20_000)
             }
         );
         assert_eq!(outcome.status(), AuctionStatus::Sold);
         let pay = settle(&a, outcome);
         let (w0, s0) = (
             Wallet {
-                balance: 30_000,
-                held: 20_000,
+                balance: won(30_000),
+                held: won(20_000),
             },
             Wallet {
-                balance: 1_000,
-                held: 0,
+                balance: won(1_000),
+                held: won(0),
             },
         );
         let (w1, s1) = pay.apply(w0, s0);
@@ -603,8 +645,8 @@ mod tests {
         assert_eq!(
             w1,
             Wallet {
-                balance: 10_000,
-                held: 0
+                balance: won(10_000),
+                held: won(0)
             }
         );
     }

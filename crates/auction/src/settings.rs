@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use sitga_core::FieldError;
+
 use crate::money::{Krw, MAX_AMOUNT};
 
 /// Default minimum raise over the current price.
-pub const DEFAULT_MIN_INCREMENT: Krw = 1_000;
+pub const DEFAULT_MIN_INCREMENT: Krw = Krw::new(1_000);
 /// Default auction length.
 pub const DEFAULT_DURATION_MINUTES: i64 = 24 * 60;
 /// Shortest auction.
@@ -30,21 +32,8 @@ pub struct AuctionSettingsInput {
     pub duration_minutes: Option<i64>,
 }
 
-/// A rejected setting, naming the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct SettingsError {
-    /// The input field.
-    pub field: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn err(field: &'static str, message: impl Into<String>) -> SettingsError {
-    SettingsError {
-        field,
-        message: message.into(),
-    }
+fn err(field: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError::new(field, message)
 }
 
 /// Validated auction settings with computed times.
@@ -69,19 +58,20 @@ impl AuctionSettings {
     ///
     /// ```
     /// # use chrono::Utc;
-    /// # use sitga_auction::{AuctionSettings, AuctionSettingsInput};
+    /// # use sitga_auction::{AuctionSettings, AuctionSettingsInput, Krw};
     /// let now = Utc::now();
-    /// let s = AuctionSettings::parse(&AuctionSettingsInput { start_price: 10_000, ..Default::default() }, now).unwrap();
-    /// assert_eq!(s.min_increment, 1_000);
+    /// let input = AuctionSettingsInput { start_price: Krw::new(10_000), ..Default::default() };
+    /// let s = AuctionSettings::parse(&input, now).unwrap();
+    /// assert_eq!(s.min_increment, Krw::new(1_000));
     /// assert_eq!((s.ends_at - now).num_hours(), 24);
     /// assert_eq!((s.hard_end_at - s.ends_at).num_minutes(), 30);
     /// ```
-    pub fn parse(input: &AuctionSettingsInput, now: DateTime<Utc>) -> Result<Self, SettingsError> {
-        if input.start_price <= 0 || input.start_price > MAX_AMOUNT {
+    pub fn parse(input: &AuctionSettingsInput, now: DateTime<Utc>) -> Result<Self, FieldError> {
+        if !input.start_price.is_positive() || input.start_price > MAX_AMOUNT {
             return Err(err("start_price", format!("must be 1 to {MAX_AMOUNT} won")));
         }
         let min_increment = input.min_increment.unwrap_or(DEFAULT_MIN_INCREMENT);
-        if min_increment <= 0 || min_increment > MAX_AMOUNT {
+        if !min_increment.is_positive() || min_increment > MAX_AMOUNT {
             return Err(err(
                 "min_increment",
                 format!("must be 1 to {MAX_AMOUNT} won"),
@@ -118,9 +108,9 @@ impl AuctionSettings {
 mod tests {
     use super::*;
 
-    fn input(start: Krw) -> AuctionSettingsInput {
+    fn input(start: i64) -> AuctionSettingsInput {
         AuctionSettingsInput {
-            start_price: start,
+            start_price: Krw::new(start),
             ..Default::default()
         }
     }
@@ -136,9 +126,9 @@ mod tests {
             AuctionSettings::parse(&input(-1), now).unwrap_err().field,
             "start_price"
         );
-        assert!(AuctionSettings::parse(&input(MAX_AMOUNT), now).is_ok());
+        assert!(AuctionSettings::parse(&input(MAX_AMOUNT.get()), now).is_ok());
         let zero_inc = AuctionSettingsInput {
-            min_increment: Some(0),
+            min_increment: Some(Krw::ZERO),
             ..input(100)
         };
         assert_eq!(
@@ -146,7 +136,7 @@ mod tests {
             "min_increment"
         );
         let low_reserve = AuctionSettingsInput {
-            reserve_price: Some(50),
+            reserve_price: Some(Krw::new(50)),
             ..input(100)
         };
         assert_eq!(

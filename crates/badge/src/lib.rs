@@ -10,6 +10,8 @@
 //! assert!(!badges.contains(&BadgeCode::Lifetime100Kg));
 //! ```
 
+#![warn(missing_docs)]
+
 /// How rare a badge is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rarity {
@@ -293,3 +295,8 @@ mod tests {
         assert!(!e.contains(&BadgeCode::FourActiveWeeks));
     }
 }
+
+// The README's examples are tested with the crate's.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -42,7 +42,7 @@ pub async fn auction_history(
         lost.is_empty(),
         "acked bids missing from the database: {lost:?}"
     );
-    let mut held = 0;
+    let mut held = sitga_auction::Krw::ZERO;
     for id in accounts {
         held += wallets::get(&mut conn, *id).await.expect("wallet").held;
     }

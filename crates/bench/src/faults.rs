@@ -801,7 +801,7 @@ async fn mysql_restart(
         let mut conn = pool.get().await.expect("connection after the restart");
         for (id, acked, unknown) in &balances {
             let wallet = wallets::get(&mut conn, *id).await.expect("wallet");
-            let extra = wallet.balance - seed::BIDDER_BALANCE;
+            let extra = wallet.balance.get() - seed::BIDDER_BALANCE;
             if extra < *acked {
                 lost += acked - extra;
             }

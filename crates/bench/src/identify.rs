@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sitga_api::auth::LoginQuotas;
-use sitga_api::config::{AppConfig, SecretSource};
 use sitga_persistence::PoolOptions;
 use sitga_persistence::test_support::TestDatabase;
+use sitga_server::config::{AppConfig, SecretSource};
 
 use crate::{SECRET, percentile, run_for};
 
@@ -96,7 +96,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         redis_url: None,
         redis_prefix: String::new(),
         sweep_cron: "0 0 0 1 1 *".into(),
-        forecast_cron: sitga_api::config::DEFAULT_FORECAST_CRON.into(),
+        forecast_cron: sitga_server::config::DEFAULT_FORECAST_CRON.into(),
         assets_dir: root.join("assets"),
         model_manifest: Some(manifest),
         onnxruntime: Some(runtime),
@@ -110,9 +110,10 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         login_quotas: LoginQuotas::default(),
         chain: None,
     };
-    let server = sitga_api::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))
-        .await
-        .unwrap();
+    let server =
+        sitga_server::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))
+            .await
+            .unwrap();
     let url = format!("http://{}/api/v1/fish/identify", server.addr);
     let mut first_p50 = Duration::ZERO;
     for &n in clients {

@@ -95,7 +95,7 @@ enum Scenario {
 async fn main() {
     let cli = Cli::parse();
     if let Ok(filter) = std::env::var("SITGA_LOG") {
-        sitga_api::logging::init(&filter, sitga_api::config::LogFormat::Text);
+        sitga_server::logging::init(&filter, sitga_server::config::LogFormat::Text);
     }
     // Thousands of sockets: the soft descriptor limit up to the hard one.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {

@@ -35,7 +35,7 @@ pub async fn accounts(pool: &DbPool, bidders: usize) -> Vec<i64> {
         .await
         .expect("insert user");
         if i > 0 {
-            wallets::charge(&mut conn, user.id, BIDDER_BALANCE)
+            wallets::charge(&mut conn, user.id, sitga_auction::Krw::new(BIDDER_BALANCE))
                 .await
                 .expect("charge");
         }
@@ -48,8 +48,8 @@ pub async fn accounts(pool: &DbPool, bidders: usize) -> Vec<i64> {
 pub async fn auction(pool: &DbPool, seller: i64) -> Auction {
     let settings = sitga_auction::AuctionSettings::parse(
         &sitga_auction::AuctionSettingsInput {
-            start_price: 1_000,
-            min_increment: Some(100),
+            start_price: sitga_auction::Krw::new(1_000),
+            min_increment: Some(sitga_auction::Krw::new(100)),
             reserve_price: None,
             duration_minutes: Some(24 * 60),
         },

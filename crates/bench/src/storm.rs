@@ -170,7 +170,7 @@ async fn bidder(addr: SocketAddr, token: String, room: i64, stop: Arc<AtomicBool
 /// Every bidder bids the minimum next amount through the engine, directly;
 /// returns accepted bids per second and the accepted amounts.
 async fn engine_phase(
-    engine: &sitga_api::bidding::BidEngine,
+    engine: &sitga_realtime::engine::BidEngine,
     auction_id: i64,
     bidders: &[i64],
     length: Duration,
@@ -179,21 +179,21 @@ async fn engine_phase(
         let engine = engine.clone();
         async move {
             let mut accepted = Vec::new();
-            let mut next = 1_000;
+            let mut next = sitga_auction::Krw::new(1_000);
             while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                let command = sitga_api::bidding::BidCommand {
+                let command = sitga_realtime::engine::BidCommand {
                     auction_id,
-                    bidder_id: id,
+                    bidder_id: sitga_core::UserId::new(id),
                     nickname: format!("bench{id}"),
                     amount: next,
                 };
                 match engine.place(command).await {
-                    Ok(sitga_api::bidding::BidOutcome::Accepted { after, .. }) => {
-                        accepted.push(next);
+                    Ok(sitga_realtime::engine::BidOutcome::Accepted { after, .. }) => {
+                        accepted.push(next.get());
                         next = sitga_auction::min_next_bid(&after);
                         tokio::task::yield_now().await;
                     }
-                    Ok(sitga_api::bidding::BidOutcome::Rejected { reason, seen }) => {
+                    Ok(sitga_realtime::engine::BidOutcome::Rejected { reason, seen }) => {
                         next = match reason {
                             sitga_auction::BidRejection::TooLow { min_next_bid } => min_next_bid,
                             _ => sitga_auction::min_next_bid(&seen),
@@ -246,9 +246,9 @@ async fn storm(args: Args) {
     let seed_pool = pool.clone();
     let ids = seed::accounts(&seed_pool, bidders).await;
     let auction = seed::auction(&seed_pool, ids[0]).await;
-    let bus = sitga_api::live::RoomBus::local();
-    let engine = sitga_api::bidding::BidEngine::new(pool.clone(), bus.clone());
-    let closer = sitga_api::closing::Closer::new(pool.clone(), bus);
+    let bus = sitga_realtime::bus::RoomBus::local();
+    let engine = sitga_realtime::engine::BidEngine::new(pool.clone(), bus.clone());
+    let closer = sitga_realtime::closing::Closer::new(pool.clone(), bus);
 
     eprintln!("{} bidders ready; storming…", ids.len() - 1);
     // Phase 2a: the bid engine alone (no network), same bidders and rules,

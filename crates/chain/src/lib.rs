@@ -6,6 +6,8 @@
 //! Nothing here touches the database or the web: `api` calls it from its
 //! outbox worker and the monitor job, never from a request.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "test-support")]
 pub mod anvil;
 

@@ -13,6 +13,8 @@
 //! assert_eq!(Grams::from_kg(2.5).unwrap().get(), 2_500);
 //! ```
 
+#![warn(missing_docs)]
+
 /// Smallest amount: 0.1 kg.
 pub const MIN_GRAMS: i64 = 100;
 /// Largest amount: 1,000 kg.
@@ -23,10 +25,7 @@ pub const MAX_GRAMS: i64 = 1_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grams(i64);
 
-/// Why an amount is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct AmountError(pub String);
+pub use sitga_core::FieldError;
 
 impl Grams {
     /// Parses kilograms as sent by clients (`2.5`): 0.1 … 1,000 kg with at
@@ -42,21 +41,25 @@ impl Grams {
     /// assert!(Grams::from_kg(9.2e15).is_err());
     /// assert!(Grams::from_kg(-9.2e18).is_err());
     /// ```
-    pub fn from_kg(kg: f64) -> Result<Self, AmountError> {
+    pub fn from_kg(kg: f64) -> Result<Self, FieldError> {
         if !kg.is_finite() {
-            return Err(AmountError("must be a number of kilograms".into()));
+            return Err(FieldError::new(
+                "amount_kg",
+                "must be a number of kilograms",
+            ));
         }
         let tenths = kg * 10.0;
         let rounded = tenths.round();
         if (tenths - rounded).abs() > 1e-6 {
-            return Err(AmountError(
-                "must have at most one decimal (0.1 kg steps)".into(),
+            return Err(FieldError::new(
+                "amount_kg",
+                "must have at most one decimal (0.1 kg steps)",
             ));
         }
         // Range first, on the float: a huge amount must not reach the cast.
         let (min_tenths, max_tenths) = (MIN_GRAMS / 100, MAX_GRAMS / 100);
         if !(min_tenths as f64..=max_tenths as f64).contains(&rounded) {
-            return Err(AmountError("must be 0.1 to 1,000 kg".into()));
+            return Err(FieldError::new("amount_kg", "must be 0.1 to 1,000 kg"));
         }
         // Within 1 … 10,000 tenths, so the cast is exact.
         Ok(Self(rounded as i64 * 100))
@@ -488,3 +491,8 @@ mod tests {
         assert_eq!(kind_for(ActorRole::Other), None);
     }
 }
+
+// The README's examples are tested with the crate's.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

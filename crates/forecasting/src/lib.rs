@@ -8,6 +8,8 @@
 //! over the last [`BACKTEST_DAYS`] days. Fitting is CPU-bound (tens to
 //! hundreds of milliseconds): callers run it off their async threads.
 
+#![warn(missing_docs)]
+
 mod series;
 
 use std::sync::OnceLock;

@@ -6,6 +6,8 @@
 //! blocking threads, behind a bounded queue (a full queue is an
 //! [`InferenceError::Overloaded`], not a pile-up).
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 

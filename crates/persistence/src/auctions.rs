@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sitga_auction::{AuctionSettings, AuctionSnapshot, AuctionStatus, Krw};
+use sitga_core::{AuctionId, UserId};
 
 use crate::schema::{auctions, bids, chat_messages};
 use crate::statement::{Bind, Statement};
@@ -31,13 +32,13 @@ pub struct Auction {
     /// Photo URL.
     pub photo_url: Option<String>,
     /// Start price.
-    pub start_price: i64,
+    pub start_price: Krw,
     /// Minimum raise.
-    pub min_increment: i64,
+    pub min_increment: Krw,
     /// Hidden reserve.
-    pub reserve_price: Option<i64>,
+    pub reserve_price: Option<Krw>,
     /// Highest accepted bid.
-    pub current_price: Option<i64>,
+    pub current_price: Option<Krw>,
     /// Its bidder.
     pub leader_id: Option<i64>,
     /// Accepted bids.
@@ -90,14 +91,14 @@ impl Auction {
     /// The rules' view of it.
     pub fn snapshot(&self) -> AuctionSnapshot {
         AuctionSnapshot {
-            id: self.id,
-            seller_id: self.seller_id,
+            id: AuctionId::new(self.id),
+            seller_id: UserId::new(self.seller_id),
             status: self.status(),
             start_price: self.start_price,
             min_increment: self.min_increment,
             reserve_price: self.reserve_price,
             current_price: self.current_price,
-            leader_id: self.leader_id,
+            leader_id: self.leader_id.map(UserId::new),
             bid_count: self.bid_count,
             ends_at: self.ends_at(),
             hard_end_at: self.hard_end_at(),
@@ -371,8 +372,8 @@ pub async fn apply_bids(
         "UPDATE auctions SET current_price = ?, leader_id = ?, bid_count = ?, ends_at = ?, \
          version = version + 1, updated_at = ? WHERE id = ? AND version = ? AND status = ?",
         vec![
-            Bind::OptInt(after.current_price),
-            Bind::OptInt(after.leader_id),
+            Bind::OptInt(after.current_price.map(Krw::get)),
+            Bind::OptInt(after.leader_id.map(UserId::get)),
             Bind::Int(after.bid_count),
             Bind::Time(naive(after.ends_at)),
             Bind::Time(now()),
@@ -493,7 +494,7 @@ pub async fn insert_bid(
     conn: &mut DbConn,
     auction_id: i64,
     seq: i64,
-    bidder_id: i64,
+    bidder_id: UserId,
     amount: Krw,
 ) -> Result<(), DbError> {
     insert_bids(conn, auction_id, &[(seq, bidder_id, amount)]).await
@@ -503,7 +504,7 @@ pub async fn insert_bid(
 pub async fn insert_bids(
     conn: &mut DbConn,
     auction_id: i64,
-    rows: &[(i64, i64, Krw)],
+    rows: &[(i64, UserId, Krw)],
 ) -> Result<(), DbError> {
     if rows.is_empty() {
         return Ok(());
@@ -514,8 +515,8 @@ pub async fn insert_bids(
         binds.extend([
             Bind::Int(auction_id),
             Bind::Int(seq),
-            Bind::Int(bidder_id),
-            Bind::Int(amount),
+            Bind::Int(bidder_id.get()),
+            Bind::Int(amount.get()),
             Bind::Time(at),
         ]);
     }
@@ -598,7 +599,7 @@ pub async fn insert_chat(
                 Bind::OptText(user.map(|(_, n)| n.to_owned())),
                 Bind::Text(kind.to_owned()),
                 Bind::Text(body.to_owned()),
-                Bind::OptInt(amount),
+                Bind::OptInt(amount.map(Krw::get)),
                 Bind::Time(at),
             ],
         );

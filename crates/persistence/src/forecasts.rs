@@ -173,12 +173,33 @@ pub struct NewRun<'a> {
     pub kind: PickupKind,
     /// Province code; `None` for the whole country.
     pub province: Option<&'a str>,
-    /// The forecast.
-    pub forecast: &'a sitga_forecasting::Forecast,
+    /// Model name.
+    pub model: &'a str,
+    /// First day trained on.
+    pub window_start: NaiveDate,
+    /// Last day trained on.
+    pub window_end: NaiveDate,
+    /// Days ahead.
+    pub horizon_days: u32,
+    /// Held-out accuracy, when the series was long enough for a backtest.
+    pub backtest: Option<RunBacktest>,
+    /// One point per day after `window_end`: day, yhat, lower, upper (kg).
+    pub points: &'a [StoredPoint],
     /// Days of history asked for.
     pub window_days: u32,
     /// The model's options, as JSON.
     pub parameters: &'a str,
+}
+
+/// How a run did on held-out days (stored beside it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunBacktest {
+    /// Days held out.
+    pub days: u32,
+    /// Mean absolute error, kg per day.
+    pub mae_kg: f64,
+    /// Weighted absolute percentage error; `None` when nothing happened.
+    pub wape: Option<f64>,
 }
 
 /// A stored run.
@@ -231,33 +252,32 @@ pub type StoredPoint = (NaiveDate, f64, f64, f64);
 /// Stores a run and its points; call inside a transaction so readers never
 /// see a run without its points.
 pub async fn insert_run(conn: &mut DbConn, run: &NewRun<'_>) -> Result<i64, DbError> {
-    let f = run.forecast;
     let insert = diesel::insert_into(forecast_runs::table).values((
         forecast_runs::job_id.eq(run.job_id),
         forecast_runs::kind.eq(run.kind.code()),
         forecast_runs::province.eq(run.province),
-        forecast_runs::model.eq(&f.model),
+        forecast_runs::model.eq(run.model),
         forecast_runs::trained_at.eq(now()),
-        forecast_runs::window_start.eq(f.window_start),
-        forecast_runs::window_end.eq(f.window_end),
+        forecast_runs::window_start.eq(run.window_start),
+        forecast_runs::window_end.eq(run.window_end),
         forecast_runs::window_days.eq(i32::try_from(run.window_days).unwrap_or(i32::MAX)),
-        forecast_runs::horizon_days.eq(i32::try_from(f.horizon.days()).unwrap_or(i32::MAX)),
+        forecast_runs::horizon_days.eq(i32::try_from(run.horizon_days).unwrap_or(i32::MAX)),
         forecast_runs::parameters.eq(run.parameters),
-        forecast_runs::backtest_days.eq(f.backtest.map(|b| i32::try_from(b.days).unwrap_or(0))),
-        forecast_runs::backtest_mae_kg.eq(f.backtest.map(|b| b.mae_kg)),
-        forecast_runs::backtest_wape.eq(f.backtest.and_then(|b| b.wape)),
+        forecast_runs::backtest_days.eq(run.backtest.map(|b| i32::try_from(b.days).unwrap_or(0))),
+        forecast_runs::backtest_mae_kg.eq(run.backtest.map(|b| b.mae_kg)),
+        forecast_runs::backtest_wape.eq(run.backtest.and_then(|b| b.wape)),
     ));
     with_conn!(conn, |c| insert.execute(c).await)?;
     let run_id = crate::auctions::last_insert_id(conn).await?;
     // One statement per point: SQLite has no multi-row insert in diesel,
     // and a run has at most 28 points.
-    for p in &f.points {
+    for &(day, yhat, lower, upper) in run.points {
         let insert = diesel::insert_into(forecast_points::table).values((
             forecast_points::run_id.eq(run_id),
-            forecast_points::day.eq(p.date),
-            forecast_points::yhat_kg.eq(p.yhat),
-            forecast_points::lower_kg.eq(p.lower),
-            forecast_points::upper_kg.eq(p.upper),
+            forecast_points::day.eq(day),
+            forecast_points::yhat_kg.eq(yhat),
+            forecast_points::lower_kg.eq(lower),
+            forecast_points::upper_kg.eq(upper),
         ));
         with_conn!(conn, |c| insert.execute(c).await)?;
     }

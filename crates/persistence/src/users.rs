@@ -63,7 +63,7 @@ impl TryFrom<UserRow> for User {
     type Error = DbError;
 
     fn try_from(row: UserRow) -> Result<Self, DbError> {
-        let corrupt = |e: sitga_user::ValidationError| {
+        let corrupt = |e: sitga_user::FieldError| {
             DbError::Config(format!("user {} has an invalid stored value: {e}", row.id))
         };
         Ok(Self {

@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use sitga_auction::{Krw, PointMove, Wallet, WalletMove};
+use sitga_core::UserId;
 
 use crate::schema::{ledger_entries, wallets};
 use crate::statement::{Bind, Statement, placeholders};
@@ -91,7 +92,7 @@ pub async fn ensure(conn: &mut DbConn, user_id: i64) -> Result<(), DbError> {
 
 /// The user's wallet (empty if never used).
 pub async fn get(conn: &mut DbConn, user_id: i64) -> Result<Wallet, DbError> {
-    let row: Option<(i64, i64)> = with_conn!(conn, |c| wallets::table
+    let row: Option<(Krw, Krw)> = with_conn!(conn, |c| wallets::table
         .find(user_id)
         .select((wallets::balance, wallets::held))
         .first(c)
@@ -192,7 +193,7 @@ pub async fn hold(
 /// the books disagree: callers roll back.
 pub async fn release(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     amount: Krw,
     auction_id: i64,
 ) -> Result<(), DbError> {
@@ -212,15 +213,22 @@ pub async fn release(
             "release of {amount} for user {user_id} exceeds what is held"
         )));
     }
-    record(conn, user_id, LedgerKind::Release, amount, Some(auction_id)).await?;
+    record(
+        conn,
+        user_id.get(),
+        LedgerKind::Release,
+        amount,
+        Some(auction_id),
+    )
+    .await?;
     Ok(())
 }
 
 /// Turns the winner's hold into a payment to the seller.
 pub async fn pay(
     conn: &mut DbConn,
-    winner_id: i64,
-    seller_id: i64,
+    winner_id: UserId,
+    seller_id: UserId,
     price: Krw,
     auction_id: i64,
 ) -> Result<(), DbError> {
@@ -243,13 +251,13 @@ pub async fn pay(
     }
     record(
         conn,
-        winner_id,
+        winner_id.get(),
         LedgerKind::Payment,
         price,
         Some(auction_id),
     )
     .await?;
-    ensure(conn, seller_id).await?;
+    ensure(conn, seller_id.get()).await?;
     with_conn!(conn, |c| diesel::update(wallets::table.find(seller_id))
         .set((
             wallets::balance.eq(wallets::balance + price),
@@ -257,7 +265,14 @@ pub async fn pay(
         ))
         .execute(c)
         .await)?;
-    record(conn, seller_id, LedgerKind::Sale, price, Some(auction_id)).await?;
+    record(
+        conn,
+        seller_id.get(),
+        LedgerKind::Sale,
+        price,
+        Some(auction_id),
+    )
+    .await?;
     Ok(())
 }
 
@@ -266,9 +281,9 @@ pub async fn pay(
 /// lock). A user without a wallet row gets an empty wallet.
 pub async fn lock_many(
     conn: &mut DbConn,
-    user_ids: &[i64],
-) -> Result<HashMap<i64, Wallet>, DbError> {
-    let mut found: HashMap<i64, Wallet> =
+    user_ids: &[UserId],
+) -> Result<HashMap<UserId, Wallet>, DbError> {
+    let mut found: HashMap<UserId, Wallet> =
         user_ids.iter().map(|&id| (id, Wallet::default())).collect();
     if user_ids.is_empty() {
         return Ok(found);
@@ -279,11 +294,15 @@ pub async fn lock_many(
             "SELECT user_id, balance, held FROM wallets WHERE user_id IN ({}){lock}",
             placeholders(user_ids.len())
         ),
-        user_ids.iter().map(|&id| Bind::Int(id)).collect(),
+        user_ids.iter().map(|&id| Bind::Int(id.get())).collect(),
     );
     let rows: Vec<(i64, i64, i64)> = with_conn!(conn, |c| query.load(c).await)?;
     for (id, balance, held) in rows {
-        found.insert(id, Wallet { balance, held });
+        let wallet = Wallet {
+            balance: Krw::new(balance),
+            held: Krw::new(held),
+        };
+        found.insert(UserId::new(id), wallet);
     }
     Ok(found)
 }
@@ -294,12 +313,12 @@ pub async fn lock_many(
 pub async fn apply_moves(
     conn: &mut DbConn,
     auction_id: i64,
-    before: &HashMap<i64, Wallet>,
-    after: &BTreeMap<i64, Wallet>,
+    before: &HashMap<UserId, Wallet>,
+    after: &BTreeMap<UserId, Wallet>,
     moves: &[WalletMove],
 ) -> Result<(), DbError> {
     let at = now();
-    let changed: Vec<(i64, Wallet)> = after
+    let changed: Vec<(UserId, Wallet)> = after
         .iter()
         .filter(|(id, wallet)| before.get(id) != Some(wallet))
         .map(|(&id, &wallet)| (id, wallet))
@@ -311,10 +330,10 @@ pub async fn apply_moves(
         let mut cases = String::new();
         for (id, wallet) in &changed {
             cases.push_str(" WHEN ? THEN ?");
-            binds.extend([Bind::Int(*id), Bind::Int(wallet.held)]);
+            binds.extend([Bind::Int(id.get()), Bind::Int(wallet.held.get())]);
         }
         binds.push(Bind::Time(at));
-        binds.extend(changed.iter().map(|(id, _)| Bind::Int(*id)));
+        binds.extend(changed.iter().map(|(id, _)| Bind::Int(id.get())));
         let update = Statement::<diesel::sql_types::Untyped>::new(
             format!(
                 "UPDATE wallets SET held = CASE user_id{cases} END, updated_at = ? \
@@ -341,11 +360,11 @@ pub async fn apply_moves(
             PointMove::Release => LedgerKind::Release,
         };
         binds.extend([
-            Bind::Int(m.user_id),
+            Bind::Int(m.user_id.get()),
             Bind::Text(kind.code().to_owned()),
-            Bind::Int(m.amount),
-            Bind::Int(m.after.balance),
-            Bind::Int(m.after.held),
+            Bind::Int(m.amount.get()),
+            Bind::Int(m.after.balance.get()),
+            Bind::Int(m.after.held.get()),
             Bind::OptInt(Some(auction_id)),
             Bind::Time(at),
         ]);

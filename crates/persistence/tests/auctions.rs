@@ -5,9 +5,14 @@
 
 use chrono::{Duration, Utc};
 use sitga_auction::{AuctionSettings, AuctionSettingsInput, AuctionStatus, Wallet, validate_bid};
+use sitga_core::{Krw, UserId};
 use sitga_persistence::auctions::{self, DetailsChange, ListFilter, NewAuction, Sort};
 use sitga_persistence::test_support::TestDatabase;
 use sitga_persistence::{DbPool, users, wallets};
+
+fn won(n: i64) -> Krw {
+    Krw::new(n)
+}
 use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
 
 async fn fresh() -> (TestDatabase, DbPool) {
@@ -45,7 +50,7 @@ fn new_auction(seller: i64, title: &str, minutes: i64) -> NewAuction {
         photo_url: None,
         settings: AuctionSettings::parse(
             &AuctionSettingsInput {
-                start_price: 10_000,
+                start_price: won(10_000),
                 duration_minutes: Some(minutes),
                 ..Default::default()
             },
@@ -70,53 +75,65 @@ async fn wallet_movements_are_guarded_and_ledgered() {
     let mut conn = pool.get().await.unwrap();
     assert_eq!(wallets::get(&mut conn, a).await.unwrap(), Wallet::default());
     assert_eq!(
-        wallets::charge(&mut conn, a, 50_000).await.unwrap(),
+        wallets::charge(&mut conn, a, won(50_000)).await.unwrap(),
         Wallet {
-            balance: 50_000,
-            held: 0
+            balance: won(50_000),
+            held: won(0)
         }
     );
-    assert!(wallets::hold(&mut conn, a, 30_000, auction).await.unwrap());
     assert!(
-        !wallets::hold(&mut conn, a, 20_001, auction).await.unwrap(),
+        wallets::hold(&mut conn, a, won(30_000), auction)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !wallets::hold(&mut conn, a, won(20_001), auction)
+            .await
+            .unwrap(),
         "only 20,000 available"
     );
     assert!(
-        wallets::withdraw(&mut conn, a, 20_001)
+        wallets::withdraw(&mut conn, a, won(20_001))
             .await
             .unwrap()
             .is_none()
     );
     assert_eq!(
-        wallets::withdraw(&mut conn, a, 5_000).await.unwrap(),
+        wallets::withdraw(&mut conn, a, won(5_000)).await.unwrap(),
         Some(Wallet {
-            balance: 45_000,
-            held: 30_000
+            balance: won(45_000),
+            held: won(30_000)
         })
     );
     assert!(
-        wallets::release(&mut conn, a, 40_000, auction)
+        wallets::release(&mut conn, UserId::new(a), won(40_000), auction)
             .await
             .is_err()
     );
-    wallets::release(&mut conn, a, 10_000, auction)
+    wallets::release(&mut conn, UserId::new(a), won(10_000), auction)
         .await
         .unwrap();
-    wallets::pay(&mut conn, a, s, 20_000, auction)
-        .await
-        .unwrap();
+    wallets::pay(
+        &mut conn,
+        UserId::new(a),
+        UserId::new(s),
+        won(20_000),
+        auction,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         wallets::get(&mut conn, a).await.unwrap(),
         Wallet {
-            balance: 25_000,
-            held: 0
+            balance: won(25_000),
+            held: won(0)
         }
     );
     assert_eq!(
         wallets::get(&mut conn, s).await.unwrap(),
         Wallet {
-            balance: 20_000,
-            held: 0
+            balance: won(20_000),
+            held: won(0)
         }
     );
     assert_eq!(
@@ -136,7 +153,7 @@ async fn wallet_movements_are_guarded_and_ledgered() {
 async fn concurrent_withdrawals_never_overdraw() {
     let (_db, pool) = fresh().await;
     let a = user(&pool, "racer").await;
-    wallets::charge(&mut pool.get().await.unwrap(), a, 10_000)
+    wallets::charge(&mut pool.get().await.unwrap(), a, won(10_000))
         .await
         .unwrap();
     let tasks: Vec<_> = (0..10)
@@ -144,7 +161,7 @@ async fn concurrent_withdrawals_never_overdraw() {
             let pool = pool.clone();
             tokio::spawn(async move {
                 let mut conn = pool.get().await.unwrap();
-                wallets::withdraw(&mut conn, a, 3_000)
+                wallets::withdraw(&mut conn, a, won(3_000))
                     .await
                     .unwrap()
                     .is_some()
@@ -161,7 +178,7 @@ async fn concurrent_withdrawals_never_overdraw() {
             .await
             .unwrap()
             .balance,
-        1_000
+        won(1_000)
     );
 }
 
@@ -200,9 +217,16 @@ async fn auction_lifecycle_guards() {
     assert_eq!(fresh.title, "감성돔 45cm");
     assert_eq!(fresh.view_count, 1);
     let mut snap = fresh.snapshot();
-    let bid = validate_bid(&snap, other, 10_000, 10_000, Utc::now()).unwrap();
+    let bid = validate_bid(
+        &snap,
+        UserId::new(other),
+        won(10_000),
+        won(10_000),
+        Utc::now(),
+    )
+    .unwrap();
     snap.apply(&bid);
-    auctions::insert_bid(&mut conn, a.id, bid.seq, other, bid.amount)
+    auctions::insert_bid(&mut conn, a.id, bid.seq, UserId::new(other), bid.amount)
         .await
         .unwrap();
     assert!(
@@ -217,7 +241,7 @@ async fn auction_lifecycle_guards() {
         "stale version"
     );
     assert!(
-        auctions::insert_bid(&mut conn, a.id, 1, other, 11_000)
+        auctions::insert_bid(&mut conn, a.id, 1, UserId::new(other), won(11_000))
             .await
             .is_err(),
         "seq is unique"
@@ -420,7 +444,7 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
     let carol = user(&pool, "carol").await;
     let mut conn = pool.get().await.unwrap();
     for id in [alice, bob] {
-        wallets::charge(&mut conn, id, 50_000).await.unwrap();
+        wallets::charge(&mut conn, id, won(50_000)).await.unwrap();
     }
     let auction = auctions::insert(&mut conn, &new_auction(seller, "감성돔", 60))
         .await
@@ -439,7 +463,10 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
     ]) {
         let requests: Vec<BidRequest> = batch
             .iter()
-            .map(|&(bidder_id, amount)| BidRequest { bidder_id, amount })
+            .map(|&(bidder, amount)| BidRequest {
+                bidder_id: UserId::new(bidder),
+                amount: won(amount),
+            })
             .collect();
         let mut tx = pool.begin().await.unwrap();
         let mut locked = HashMap::new();
@@ -483,18 +510,18 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
     assert_eq!(
         wallets::get(&mut conn, alice).await.unwrap(),
         Wallet {
-            balance: 50_000,
-            held: 17_000
+            balance: won(50_000),
+            held: won(17_000)
         }
     );
-    assert_eq!(wallets::get(&mut conn, bob).await.unwrap().held, 0);
+    assert_eq!(wallets::get(&mut conn, bob).await.unwrap().held, Krw::ZERO);
     let stored = auctions::find(&mut conn, auction.id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
         (stored.current_price, stored.leader_id, stored.bid_count),
-        (Some(17_000), Some(alice), 3)
+        (Some(won(17_000)), Some(alice), 3)
     );
     let bids = auctions::bids_of(&mut conn, auction.id, 0, 10)
         .await
@@ -509,7 +536,7 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
     assert_eq!(kinds, [("release", 0), ("hold", 16_000), ("charge", 0)]);
     // A stored sequence number cannot be taken twice.
     let mut tx = pool.begin().await.unwrap();
-    let taken = auctions::insert_bids(&mut tx, auction.id, &[(3, bob, 20_000)])
+    let taken = auctions::insert_bids(&mut tx, auction.id, &[(3, UserId::new(bob), won(20_000))])
         .await
         .unwrap_err();
     assert!(taken.violates("seq"), "{taken}");

@@ -6,7 +6,6 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use sitga_coffee_grounds::{Grams, PickupKind};
-use sitga_forecasting::{Forecast, ForecastPoint, Horizon};
 use sitga_persistence::chain::{self, ChainStatus};
 use sitga_persistence::forecasts::{self, NewRun};
 use sitga_persistence::test_support::TestDatabase;
@@ -115,22 +114,20 @@ async fn outbox_leases_are_exclusive_and_attempts_counted() {
     assert_eq!(chain::status_counts(&mut conn).await.unwrap(), (1, 1, 1));
 }
 
-fn forecast(start: &str, days: usize) -> Forecast {
+/// A fitted run as the forecasting crate would hand it over: 30 days of
+/// history before `start`, then `days` points.
+struct Fitted {
+    start: NaiveDate,
+    points: Vec<forecasts::StoredPoint>,
+}
+
+fn forecast(start: &str, days: usize) -> Fitted {
     let start = NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap();
-    Forecast {
-        model: "prophet".into(),
-        window_start: start - Duration::days(30),
-        window_end: start - Duration::days(1),
-        horizon: Horizon::WEEK,
+    Fitted {
+        start,
         points: (0..days)
-            .map(|i| ForecastPoint {
-                date: start + Duration::days(i as i64),
-                yhat: 10.0 + i as f64,
-                lower: 8.0,
-                upper: 20.0,
-            })
+            .map(|i| (start + Duration::days(i as i64), 10.0 + i as f64, 8.0, 20.0))
             .collect(),
-        backtest: None,
     }
 }
 
@@ -138,7 +135,7 @@ fn forecast(start: &str, days: usize) -> Forecast {
 async fn runs_come_back_newest_first_per_series_and_old_ones_are_pruned() {
     let (_db, pool) = fresh().await;
     let mut conn = pool.get().await.unwrap();
-    let store = |f: Forecast, province: Option<&'static str>| {
+    let store = |f: Fitted, province: Option<&'static str>| {
         let pool = pool.clone();
         async move {
             let mut tx = pool.begin().await.unwrap();
@@ -148,7 +145,12 @@ async fn runs_come_back_newest_first_per_series_and_old_ones_are_pruned() {
                     job_id: None,
                     kind: PickupKind::Supply,
                     province,
-                    forecast: &f,
+                    model: "prophet",
+                    window_start: f.start - Duration::days(30),
+                    window_end: f.start - Duration::days(1),
+                    horizon_days: 7,
+                    backtest: None,
+                    points: &f.points,
                     window_days: 90,
                     parameters: "{}",
                 },

@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
 // Test support: failing loudly is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -27,10 +28,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::Utc;
 use serde_json::{Value, json};
 use sitga_api::auth::{AccessClaims, JwtKeys, LoginQuotas};
-use sitga_api::config::{AppConfig, SecretSource};
-use sitga_api::server::{self, RunningServer};
 use sitga_persistence::test_support::TestDatabase;
 use sitga_persistence::{PoolOptions, users};
+use sitga_server::config::{AppConfig, SecretSource};
+use sitga_server::server::{self, RunningServer};
 use sitga_user::Role;
 
 pub use reqwest;
@@ -52,12 +53,12 @@ pub struct TestAppBuilder {
     login_quotas: LoginQuotas,
     sweep_cron: String,
     ws_frames_per_second: u32,
-    chain: Option<sitga_api::config::ChainSettings>,
+    chain: Option<sitga_server::config::ChainSettings>,
 }
 
 impl TestAppBuilder {
     /// Records donations on a chain (e.g. a test's anvil node).
-    pub fn chain(mut self, settings: sitga_api::config::ChainSettings) -> Self {
+    pub fn chain(mut self, settings: sitga_server::config::ChainSettings) -> Self {
         self.chain = Some(settings);
         self
     }
@@ -91,7 +92,7 @@ impl TestAppBuilder {
         if let Ok(filter) = std::env::var("SITGA_TEST_LOG") {
             static LOGGING: std::sync::Once = std::sync::Once::new();
             LOGGING.call_once(|| {
-                sitga_api::logging::init(&filter, sitga_api::config::LogFormat::Text)
+                sitga_server::logging::init(&filter, sitga_server::config::LogFormat::Text)
             });
         }
         let db = TestDatabase::create()
@@ -112,7 +113,7 @@ impl TestAppBuilder {
             // Tests share one Redis: keep each app's keys apart.
             redis_prefix: redis_prefix.clone(),
             sweep_cron: self.sweep_cron.clone(),
-            forecast_cron: sitga_api::config::DEFAULT_FORECAST_CRON.into(),
+            forecast_cron: sitga_server::config::DEFAULT_FORECAST_CRON.into(),
             assets_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
             model_manifest: Some(
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -176,7 +177,7 @@ pub struct TestApp {
     login_quotas: LoginQuotas,
     sweep_cron: String,
     ws_frames_per_second: u32,
-    chain: Option<sitga_api::config::ChainSettings>,
+    chain: Option<sitga_server::config::ChainSettings>,
     redis_prefix: String,
 }
 
@@ -703,7 +704,7 @@ pub async fn local_chain(
     state: Option<std::path::PathBuf>,
 ) -> (
     sitga_chain::anvil::AnvilNode,
-    sitga_api::config::ChainSettings,
+    sitga_server::config::ChainSettings,
 ) {
     use sitga_chain::anvil::{AnvilNode, DEV_PRIVATE_KEY};
     let node = AnvilNode::start(state).await.expect("start anvil");
@@ -714,7 +715,7 @@ pub async fn local_chain(
     )
     .await
     .expect("deploy the contract");
-    let settings = sitga_api::config::ChainSettings {
+    let settings = sitga_server::config::ChainSettings {
         rpc_url: node.url(),
         private_key: DEV_PRIVATE_KEY.into(),
         contract: contract.to_string(),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::ValidationError;
+use crate::FieldError;
 
 /// The kind of account chosen at sign-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -32,14 +32,12 @@ impl AccountType {
 
     /// Parses a code. `admin` is not an account type: it is a [`Role`]
     /// that only an operator can grant.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         Self::ALL
             .iter()
             .copied()
             .find(|t| t.code() == raw.trim())
-            .ok_or_else(|| {
-                ValidationError::new("account_type", "must be one of member, cafe, recycler")
-            })
+            .ok_or_else(|| FieldError::new("account_type", "must be one of member, cafe, recycler"))
     }
 }
 
@@ -75,12 +73,12 @@ impl Role {
     }
 
     /// Parses a code.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         Self::ALL
             .iter()
             .copied()
             .find(|r| r.code() == raw.trim().to_ascii_lowercase())
-            .ok_or_else(|| ValidationError::new("role", "must be admin or operator"))
+            .ok_or_else(|| FieldError::new("role", "must be admin or operator"))
     }
 
     /// Whether holding `self` grants what `needed` grants. An admin can do

@@ -4,7 +4,7 @@ use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::ValidationError;
+use crate::FieldError;
 
 /// Longest e-mail address a mail system accepts (RFC 5321 path limit).
 const EMAIL_MAX: usize = 254;
@@ -20,10 +20,10 @@ const PHONE_MAX: usize = 20;
 
 /// Trims, NFC-normalises and rejects control characters: the common
 /// treatment of every free-text field.
-fn clean_text(field: &'static str, raw: &str) -> Result<String, ValidationError> {
+fn clean_text(field: &'static str, raw: &str) -> Result<String, FieldError> {
     let text: String = raw.trim().nfc().collect();
     if text.chars().any(char::is_control) {
-        return Err(ValidationError::new(
+        return Err(FieldError::new(
             field,
             "must not contain control characters",
         ));
@@ -31,15 +31,10 @@ fn clean_text(field: &'static str, raw: &str) -> Result<String, ValidationError>
     Ok(text)
 }
 
-fn check_length(
-    field: &'static str,
-    text: &str,
-    min: usize,
-    max: usize,
-) -> Result<(), ValidationError> {
+fn check_length(field: &'static str, text: &str, min: usize, max: usize) -> Result<(), FieldError> {
     let len = text.chars().count();
     if len < min || len > max {
-        return Err(ValidationError::new(
+        return Err(FieldError::new(
             field,
             format!("must be {min} to {max} characters long (got {len})"),
         ));
@@ -100,14 +95,14 @@ string_newtype!(
 impl Email {
     /// Parses an address; the whole address is lower-cased so that
     /// `A@x.com` and `a@x.com` are one account.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         const FIELD: &str = "email";
         let text = raw.trim().to_lowercase();
         if text.is_empty() {
-            return Err(ValidationError::new(FIELD, "must not be empty"));
+            return Err(FieldError::new(FIELD, "must not be empty"));
         }
         if text.len() > EMAIL_MAX {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 FIELD,
                 format!("must be at most {EMAIL_MAX} bytes long"),
             ));
@@ -118,11 +113,11 @@ impl Email {
                 .without_display_text()
                 .without_domain_literal(),
         )
-        .map_err(|e| ValidationError::new(FIELD, format!("is not a valid address ({e})")))?;
+        .map_err(|e| FieldError::new(FIELD, format!("is not a valid address ({e})")))?;
         // A bare host ("a@localhost") is legal in RFC 5322 but never a real
         // mailbox people sign up with.
         if !parsed.domain().contains('.') {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 FIELD,
                 "is not a valid address (the domain needs a dot)",
             ));
@@ -147,7 +142,7 @@ string_newtype!(
 
 impl Nickname {
     /// Parses a nickname.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         const FIELD: &str = "nickname";
         let text = clean_text(FIELD, raw)?;
         check_length(FIELD, &text, NICKNAME_MIN, NICKNAME_MAX)?;
@@ -155,7 +150,7 @@ impl Nickname {
             .chars()
             .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
         {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 FIELD,
                 format!("may only contain letters, digits, '_', '-' and '.' (found {bad:?})"),
             ));
@@ -176,17 +171,17 @@ pub struct Password(String);
 
 impl Password {
     /// Parses a password. It is not trimmed: spaces are part of it.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         const FIELD: &str = "password";
         let len = raw.chars().count();
         if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 FIELD,
                 format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"),
             ));
         }
         if raw.chars().any(|c| c == '\0') {
-            return Err(ValidationError::new(FIELD, "must not contain NUL"));
+            return Err(FieldError::new(FIELD, "must not contain NUL"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -210,7 +205,7 @@ string_newtype!(
 
 impl PersonName {
     /// Parses a name.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let text = clean_text("name", raw)?;
         check_length("name", &text, 1, NAME_MAX)?;
         Ok(Self(text))
@@ -225,7 +220,7 @@ string_newtype!(
 
 impl Phone {
     /// Parses a phone number.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         const FIELD: &str = "phone";
         let text = clean_text(FIELD, raw)?;
         check_length(FIELD, &text, PHONE_DIGITS_MIN, PHONE_MAX)?;
@@ -234,7 +229,7 @@ impl Phone {
         });
         let digits = text.chars().filter(char::is_ascii_digit).count();
         if !ok_chars || digits < PHONE_DIGITS_MIN {
-            return Err(ValidationError::new(
+            return Err(FieldError::new(
                 FIELD,
                 "must be a phone number such as 010-1234-5678",
             ));
@@ -250,7 +245,7 @@ string_newtype!(
 
 impl Address {
     /// Parses an address.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let text = clean_text("address", raw)?;
         check_length("address", &text, 1, ADDRESS_MAX)?;
         Ok(Self(text))
@@ -265,7 +260,7 @@ string_newtype!(
 
 impl BankAccount {
     /// Parses a bank account description.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let text = clean_text("bank_account", raw)?;
         check_length("bank_account", &text, 1, BANK_ACCOUNT_MAX)?;
         Ok(Self(text))

@@ -16,6 +16,8 @@
 //! assert_eq!(Province::parse("jeju").unwrap().name_ko(), "제주특별자치도");
 //! ```
 
+#![warn(missing_docs)]
+
 mod account;
 mod fields;
 mod password;
@@ -27,23 +29,9 @@ pub use fields::{Address, BankAccount, Email, Nickname, Password, PersonName, Ph
 pub use password::{HashError, PasswordHash, dummy_hash, hash_password, verify_password};
 pub use province::Province;
 
-/// A value that failed its rule. `field` names the input field so that a
-/// client can point at it; `message` says what is wrong in plain words.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ValidationError {
-    /// The input field the value came from (e.g. `"nickname"`).
-    pub field: &'static str,
-    /// What is wrong, in English.
-    pub message: String,
-}
+pub use sitga_core::FieldError;
 
-impl ValidationError {
-    /// Builds an error for `field`.
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
-}
+// The README's examples are tested with the crate's.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

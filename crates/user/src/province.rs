@@ -1,6 +1,6 @@
 //! The 17 first-level divisions of South Korea.
 
-use crate::ValidationError;
+use crate::FieldError;
 
 macro_rules! provinces {
     ($( $variant:ident => ($code:literal, $ko:literal, $en:literal) ),+ $(,)?) => {
@@ -63,7 +63,7 @@ impl Province {
     /// Parses a province from its code, its Korean name or its English name
     /// (case-insensitive), so that `"Seoul"`, `"seoul"` and `"서울특별시"`
     /// are all Seoul.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let text = raw.trim();
         Self::ALL
             .iter()
@@ -74,7 +74,7 @@ impl Province {
                     || p.name_en().eq_ignore_ascii_case(text)
             })
             .ok_or_else(|| {
-                ValidationError::new(
+                FieldError::new(
                     "province",
                     format!("unknown province {text:?}; see GET /api/v1/provinces"),
                 )

@@ -10,17 +10,18 @@ use sha2::{Digest, Sha256};
 use sitga_auction::{
     AuctionSettings, AuctionSettingsInput, AuctionStatus, Krw, min_next_bid, reserve_met,
 };
+use sitga_core::{FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
 use sitga_persistence::idempotency::{self, KeyState};
 use sitga_persistence::{DbConn, users};
 
 use super::dto::PageQuery;
 use crate::auth::AuthUser;
-use crate::bidding::{BidCommand, BidOutcome};
-use crate::closing::CloseResult;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
+use sitga_realtime::closing::CloseResult;
+use sitga_realtime::engine::{BidCommand, BidOutcome};
 
 /// An auction as clients see it. The reserve price itself is never shown.
 #[derive(Debug, Serialize, Deserialize, Apiv2Schema)]
@@ -87,7 +88,7 @@ fn to_dto(a: Auction, names: &HashMap<i64, String>) -> AuctionDto {
     AuctionDto {
         seller: names.get(&a.seller_id).cloned().unwrap_or_default(),
         leader: a.leader_id.and_then(|id| names.get(&id).cloned()),
-        min_next_bid: min_next_bid(&snap),
+        min_next_bid: min_next_bid(&snap).get(),
         reserve_met: reserve_met(&snap),
         has_reserve: a.reserve_price.is_some(),
         status: a.status().code().to_owned(),
@@ -101,9 +102,9 @@ fn to_dto(a: Auction, names: &HashMap<i64, String>) -> AuctionDto {
         description: a.description,
         species: a.species,
         photo_url: a.photo_url,
-        start_price: a.start_price,
-        min_increment: a.min_increment,
-        current_price: a.current_price,
+        start_price: a.start_price.get(),
+        min_increment: a.min_increment.get(),
+        current_price: a.current_price.map(Krw::get),
         bid_count: a.bid_count,
         view_count: a.view_count,
     }
@@ -117,10 +118,6 @@ async fn load_dto(conn: &mut DbConn, id: i64) -> Result<AuctionDto, ApiError> {
     Ok(to_dto(row, &names))
 }
 
-fn field_error(field: &'static str, message: impl Into<String>) -> ApiError {
-    sitga_user::ValidationError::new(field, message).into()
-}
-
 fn text_field(
     field: &'static str,
     raw: &str,
@@ -130,16 +127,17 @@ fn text_field(
     let text = raw.trim();
     let len = text.chars().count();
     if (!allow_empty && len == 0) || len > max {
-        return Err(field_error(
+        return Err(FieldError::new(
             field,
             format!("must be {} to {max} characters", usize::from(!allow_empty)),
-        ));
+        )
+        .into());
     }
     if text
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
-        return Err(field_error(field, "must not contain control characters"));
+        return Err(FieldError::new(field, "must not contain control characters").into());
     }
     Ok(text.to_owned())
 }
@@ -148,7 +146,7 @@ fn photo_url(raw: &str) -> Result<String, ApiError> {
     let url = text_field("photo_url", raw, 500, false)?;
     match url::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url),
-        _ => Err(field_error("photo_url", "must be an http(s) URL")),
+        _ => Err(FieldError::new("photo_url", "must be an http(s) URL").into()),
     }
 }
 
@@ -188,14 +186,14 @@ pub async fn create(
     let req = body.0;
     let settings = AuctionSettings::parse(
         &AuctionSettingsInput {
-            start_price: req.start_price,
-            min_increment: req.min_increment,
-            reserve_price: req.reserve_price,
+            start_price: Krw::new(req.start_price),
+            min_increment: req.min_increment.map(Krw::new),
+            reserve_price: req.reserve_price.map(Krw::new),
             duration_minutes: req.duration_minutes,
         },
         Utc::now(),
     )
-    .map_err(|e| field_error(e.field, e.message))?;
+    .map_err(ApiError::from)?;
     let new = NewAuction {
         seller_id: auth.id,
         title: text_field("title", &req.title, 100, false)?,
@@ -393,14 +391,14 @@ pub async fn update(
     // Re-validate the prices as a whole, as they would be after the change.
     AuctionSettings::parse(
         &AuctionSettingsInput {
-            start_price: req.start_price.unwrap_or(current.start_price),
-            min_increment: Some(req.min_increment.unwrap_or(current.min_increment)),
-            reserve_price: req.reserve_price.or(current.reserve_price),
+            start_price: req.start_price.map_or(current.start_price, Krw::new),
+            min_increment: Some(req.min_increment.map_or(current.min_increment, Krw::new)),
+            reserve_price: req.reserve_price.map(Krw::new).or(current.reserve_price),
             duration_minutes: None,
         },
         Utc::now(),
     )
-    .map_err(|e| field_error(e.field, e.message))?;
+    .map_err(ApiError::from)?;
     let change = DetailsChange {
         title: req
             .title
@@ -554,7 +552,7 @@ pub async fn place_bid(
         }
     };
     let Some(key) = key else {
-        return bid_response(&state, &auth, path.id, amount)
+        return bid_response(&state, &auth, path.id, Krw::new(amount))
             .await
             .map(CreatedJson);
     };
@@ -582,7 +580,7 @@ pub async fn place_bid(
         KeyState::Done { body, .. } => return Err(ApiError::Replayed(body)),
     }
     drop(conn);
-    let response = bid_response(&state, &auth, path.id, amount).await;
+    let response = bid_response(&state, &auth, path.id, Krw::new(amount)).await;
     let mut conn = state.db.get().await?;
     match response {
         Ok(accepted) => {
@@ -622,7 +620,7 @@ async fn bid_response(
         .engine
         .place(BidCommand {
             auction_id,
-            bidder_id: auth.id,
+            bidder_id: UserId::new(auth.id),
             nickname: me.nickname.clone(),
             amount,
         })
@@ -634,7 +632,7 @@ async fn bid_response(
             Ok(BidResponse {
                 bid: BidDto {
                     seq: bid.seq,
-                    amount: bid.amount,
+                    amount: bid.amount.get(),
                     bidder: me.nickname,
                     ends_at: bid.ends_at,
                     extended: bid.extended,

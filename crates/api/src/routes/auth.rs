@@ -47,7 +47,7 @@ pub struct SignupResponse {
 
 fn parse_optional<T>(
     raw: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, sitga_user::ValidationError>,
+    parse: impl Fn(&str) -> Result<T, sitga_user::FieldError>,
 ) -> Result<Option<T>, ApiError> {
     Ok(raw.map(parse).transpose()?)
 }

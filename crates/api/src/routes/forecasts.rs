@@ -12,8 +12,8 @@ use sitga_user::{Province, Role};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::forecasts::{RetrainError, enqueue, history_days};
 use crate::state::AppState;
+use sitga_realtime::forecasts::{RetrainError, enqueue, history_days};
 
 /// Which series.
 #[derive(Debug, Deserialize, Apiv2Schema)]
@@ -254,14 +254,6 @@ fn job_dto(job: ForecastJob) -> ForecastJobDto {
     }
 }
 
-fn field_error(field: &'static str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_field",
-        message: e.to_string(),
-        field: Some(field.into()),
-    }
-}
-
 /// Retrain every forecast now (admin)
 ///
 /// Body `{}` for the defaults. Queues a job and answers 202 with it; poll `GET /forecasts/jobs/{id}`.
@@ -275,11 +267,11 @@ pub async fn retrain(
     auth.require(Role::Admin)?;
     let req = body.0;
     let window = match req.window_days {
-        Some(d) => Window::try_from(d).map_err(|e| field_error("window_days", e))?,
+        Some(d) => Window::try_from(d).map_err(|e| ApiError::invalid_field("window_days", e))?,
         None => Window::default(),
     };
     let horizon = match req.horizon_days {
-        Some(d) => Horizon::try_from(d).map_err(|e| field_error("horizon_days", e))?,
+        Some(d) => Horizon::try_from(d).map_err(|e| ApiError::invalid_field("horizon_days", e))?,
         None => Horizon::default(),
     };
     let supply = history_days(&state.db, PickupKind::Supply, None).await?;

@@ -139,7 +139,7 @@ async fn actor(conn: &mut DbConn, auth: &AuthUser) -> Result<(Actor, Option<Prov
 }
 
 fn amount(field: &'static str, kg: f64) -> Result<Grams, ApiError> {
-    Grams::from_kg(kg).map_err(|e| sitga_user::ValidationError::new(field, e.0).into())
+    Grams::from_kg(kg).map_err(|e| e.for_field(field).into())
 }
 
 /// An amount to post.
@@ -248,9 +248,9 @@ async fn make_move(
                 .await?;
         }
         // Both sides of a completed pickup may earn badges with it.
-        crate::awards::award_pickup_badges(&mut tx, row.owner_id).await?;
+        sitga_realtime::awards::award_pickup_badges(&mut tx, row.owner_id).await?;
         if let Some(collector) = moved.collector_id {
-            crate::awards::award_pickup_badges(&mut tx, collector).await?;
+            sitga_realtime::awards::award_pickup_badges(&mut tx, collector).await?;
         }
     }
     let after = pickups::find(&mut tx, id)

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer};
 use sitga_persistence::refresh_tokens;
 use sitga_persistence::users::{self, FieldChange, ProfileUpdate};
 use sitga_user::{
-    Address, BankAccount, Nickname, Password, PersonName, Phone, Province, ValidationError,
+    Address, BankAccount, FieldError, Nickname, Password, PersonName, Phone, Province,
     hash_password, verify_password,
 };
 
@@ -74,7 +74,7 @@ pub struct UpdateMeRequest {
 
 fn change<T>(
     raw: Option<Option<String>>,
-    parse: impl Fn(&str) -> Result<T, ValidationError>,
+    parse: impl Fn(&str) -> Result<T, FieldError>,
 ) -> Result<FieldChange<T>, ApiError> {
     Ok(match raw {
         None => FieldChange::Keep,
@@ -126,7 +126,7 @@ pub async fn change_password(
     body: JsonBody<ChangePasswordRequest>,
 ) -> Result<NoContent, ApiError> {
     let req = body.0;
-    let new = Password::parse(&req.new).map_err(|e| ValidationError::new("new", e.message))?;
+    let new = Password::parse(&req.new).map_err(|e| FieldError::new("new", e.message))?;
     let mut conn = state.db.get().await?;
     let user = load_me(&mut conn, &auth).await?;
     let current = Password::parse(&req.current).ok();

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
-use sitga_auction::{Wallet, WalletAmount};
+use sitga_auction::{Krw, Wallet, WalletAmount};
 use sitga_persistence::{auctions, users, wallets};
 
 use super::dto::PageQuery;
@@ -26,9 +26,9 @@ pub struct BalanceDto {
 impl From<Wallet> for BalanceDto {
     fn from(w: Wallet) -> Self {
         Self {
-            balance: w.balance,
-            held: w.held,
-            available: w.available(),
+            balance: w.balance.get(),
+            held: w.held.get(),
+            available: w.available().get(),
         }
     }
 }
@@ -52,7 +52,7 @@ pub struct AmountRequest {
 }
 
 fn wallet_amount(raw: i64) -> Result<WalletAmount, ApiError> {
-    WalletAmount::parse(raw).map_err(|m| sitga_user::ValidationError::new("amount", m).into())
+    WalletAmount::parse(Krw::new(raw)).map_err(ApiError::from)
 }
 
 /// Charge points
@@ -66,7 +66,11 @@ pub async fn charge(
     let mut tx = state.db.begin().await?;
     let after = wallets::charge(&mut tx, auth.id, amount.get()).await?;
     tx.commit().await?;
-    tracing::info!(user_id = auth.id, amount = amount.get(), "points charged");
+    tracing::info!(
+        user_id = auth.id,
+        amount = amount.get().get(),
+        "points charged"
+    );
     Ok(web::Json(after.into()))
 }
 
@@ -88,7 +92,11 @@ pub async fn withdraw(
         });
     };
     tx.commit().await?;
-    tracing::info!(user_id = auth.id, amount = amount.get(), "points withdrawn");
+    tracing::info!(
+        user_id = auth.id,
+        amount = amount.get().get(),
+        "points withdrawn"
+    );
     Ok(web::Json(after.into()))
 }
 
@@ -188,7 +196,11 @@ async fn results(
             ResultDto {
                 counterpart: counterpart(&a).and_then(|id| names.get(&id).cloned()),
                 status: a.status().code().to_owned(),
-                price: if sold { a.current_price } else { None },
+                price: if sold {
+                    a.current_price.map(Krw::get)
+                } else {
+                    None
+                },
                 created_at: a.created_at(),
                 closed_at: a.closed_at(),
                 auction_id: a.id,

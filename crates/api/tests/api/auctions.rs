@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sitga_api::closing::CloseResult;
 use sitga_persistence::{auctions, wallets};
+use sitga_realtime::closing::CloseResult;
 use sitga_testkit::{TestApp, expect_error, expect_json};
 
 async fn patch(
@@ -370,12 +370,12 @@ async fn closing_is_once_and_survives_restarts() {
     let mut conn = app.db.get().await.unwrap();
     let w = wallets::get(&mut conn, alice.id).await.unwrap();
     assert_eq!(
-        (w.balance, w.held),
+        (w.balance.get(), w.held.get()),
         (93_000, 0),
         "paid 7,000 once; the unsold hold was released"
     );
     let s = wallets::get(&mut conn, seller.id).await.unwrap();
-    assert_eq!(s.balance, 7_000);
+    assert_eq!(s.balance.get(), 7_000);
     assert_eq!(
         wallets::totals(&mut conn).await.unwrap(),
         (100_000, 0),
@@ -460,7 +460,7 @@ async fn bid_storm(balances: &[i64]) {
     let mut conn = app.db.get().await.unwrap();
     let auction = auctions::find(&mut conn, id).await.unwrap().unwrap();
     assert_eq!(
-        auction.current_price,
+        auction.current_price.map(sitga_auction::Krw::get),
         Some(highest),
         "final price = highest accepted"
     );
@@ -483,8 +483,8 @@ async fn bid_storm(balances: &[i64]) {
     for (b, &balance) in bidders.iter().zip(balances) {
         let w = wallets::get(&mut conn, b.id).await.unwrap();
         let expected = if b.id == leader { highest } else { 0 };
-        assert_eq!(w.held, expected, "holds of {}", b.nickname);
-        assert_eq!(w.balance, balance, "balance of {}", b.nickname);
+        assert_eq!(w.held.get(), expected, "holds of {}", b.nickname);
+        assert_eq!(w.balance.get(), balance, "balance of {}", b.nickname);
     }
     for bid in &history {
         let (_, &balance) = bidders
@@ -509,7 +509,11 @@ async fn bid_storm(balances: &[i64]) {
     );
     assert_eq!(held_total, 0);
     assert_eq!(
-        wallets::get(&mut conn, seller.id).await.unwrap().balance,
+        wallets::get(&mut conn, seller.id)
+            .await
+            .unwrap()
+            .balance
+            .get(),
         highest
     );
 }

@@ -303,7 +303,7 @@ async fn the_daily_retrain_is_queued_once_per_day_across_instances() {
     assert_eq!(job["series_fitted"], 0);
     for instance in [&app, &peer] {
         let state = instance.state();
-        let queued = sitga_api::forecasts::ensure_daily(&state.db, &state.forecast_queue)
+        let queued = sitga_realtime::forecasts::ensure_daily(&state.db, &state.forecast_queue)
             .await
             .unwrap();
         assert!(!queued, "the daily job was queued twice");

@@ -56,7 +56,10 @@ async fn concurrent_bids_through_two_instances_serialize() {
     let mut conn = one.db.get().await.unwrap();
     let auction = auctions::find(&mut conn, id).await.unwrap().unwrap();
     assert_eq!(auction.bid_count as usize, all.len());
-    assert_eq!(auction.current_price, all.iter().max().copied());
+    assert_eq!(
+        auction.current_price.map(sitga_auction::Krw::get),
+        all.iter().max().copied()
+    );
     let history = auctions::bids_of(&mut conn, id, 0, 10_000).await.unwrap();
     let amounts: Vec<i64> = history.iter().rev().map(|b| b.amount).collect();
     assert!(
@@ -66,13 +69,13 @@ async fn concurrent_bids_through_two_instances_serialize() {
     let held: i64 = {
         let mut total = 0;
         for (b, _) in &bidders {
-            total += wallets::get(&mut conn, b.id).await.unwrap().held;
+            total += wallets::get(&mut conn, b.id).await.unwrap().held.get();
         }
         total
     };
     assert_eq!(
         Some(held),
-        auction.current_price,
+        auction.current_price.map(sitga_auction::Krw::get),
         "only the leader's bid is held"
     );
 }

@@ -472,7 +472,7 @@ async fn the_badge_safety_net_catches_up() {
     )
     .await;
     assert!(before.as_array().unwrap().is_empty());
-    let awarded = sitga_api::awards::sweep_all(&app.db).await.unwrap();
+    let awarded = sitga_realtime::awards::sweep_all(&app.db).await.unwrap();
     assert!(
         awarded >= 4,
         "first donation + 10 kg for both sides: {awarded}"
@@ -493,7 +493,7 @@ async fn the_badge_safety_net_catches_up() {
         "{codes:?}"
     );
     assert_eq!(
-        sitga_api::awards::sweep_all(&app.db).await.unwrap(),
+        sitga_realtime::awards::sweep_all(&app.db).await.unwrap(),
         0,
         "idempotent"
     );

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sitga_api::cli::Cli;
+use sitga_server::cli::Cli;
 
 fn main() -> ExitCode {
     // A missing .env is normal; a malformed one is worth saying.
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         eprintln!("sitga: ignoring .env: {e}");
     }
     let cli = Cli::parse();
-    sitga_api::logging::init(&cli.settings.log, cli.settings.log_format);
+    sitga_server::logging::init(&cli.settings.log, cli.settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,5 +24,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(sitga_api::cli::run(cli))
+    runtime.block_on(sitga_server::cli::run(cli))
 }

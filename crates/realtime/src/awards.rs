@@ -5,6 +5,7 @@
 
 use chrono::Datelike;
 use sitga_badge::{BadgeCode, Stats, earned, longest_streak};
+use sitga_core::UserId;
 use sitga_persistence::{DbConn, DbError, badges, pickups};
 
 /// Recomputes the pickup badges of `user_id` and awards the new ones.
@@ -54,19 +55,19 @@ const PICKUP_BADGES: &[BadgeCode] = &[
 /// win to the winner.
 pub async fn award_sale_badges(
     conn: &mut DbConn,
-    seller_id: i64,
-    winner_id: i64,
+    seller_id: UserId,
+    winner_id: UserId,
 ) -> Result<(), DbError> {
     let sold = Stats {
         sales: 1,
         ..Stats::default()
     };
-    award_all(conn, seller_id, &sold, &[BadgeCode::FirstSale]).await?;
+    award_all(conn, seller_id.get(), &sold, &[BadgeCode::FirstSale]).await?;
     let won = Stats {
         wins: 1,
         ..Stats::default()
     };
-    award_all(conn, winner_id, &won, &[BadgeCode::FirstWin]).await?;
+    award_all(conn, winner_id.get(), &won, &[BadgeCode::FirstWin]).await?;
     Ok(())
 }
 
@@ -105,7 +106,7 @@ pub async fn sweep_all(db: &sitga_persistence::DbPool) -> Result<usize, DbError>
     }
     for (seller, winner) in sales {
         let mut tx = db.begin().await?;
-        award_sale_badges(&mut tx, seller, winner).await?;
+        award_sale_badges(&mut tx, UserId::new(seller), UserId::new(winner)).await?;
         tx.commit().await?;
     }
     Ok(awarded)

@@ -8,7 +8,8 @@ use std::str::FromStr;
 use rand::RngCore;
 use sitga_persistence::DatabaseUrl;
 
-use crate::auth::LoginQuotas;
+use sitga_api::auth::LoginQuotas;
+pub use sitga_realtime::chain::ChainSettings;
 
 /// Settings as given on the command line or in the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -228,32 +229,6 @@ pub struct AppConfig {
     pub login_quotas: LoginQuotas,
     /// On-chain donation records; `None`: off.
     pub chain: Option<ChainSettings>,
-}
-
-/// On-chain recording settings (all present, or the feature is off).
-#[derive(Clone)]
-pub struct ChainSettings {
-    /// Node JSON-RPC URL.
-    pub rpc_url: String,
-    /// Signing key (hex).
-    pub private_key: String,
-    /// The registry's address.
-    pub contract: String,
-    /// Salt of donor references.
-    pub donor_salt: Vec<u8>,
-    /// Monitor schedule.
-    pub monitor_cron: String,
-    /// Outbox worker schedule.
-    pub relay_cron: String,
-}
-
-impl std::fmt::Debug for ChainSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChainSettings")
-            .field("rpc_url", &self.rpc_url)
-            .field("contract", &self.contract)
-            .finish_non_exhaustive()
-    }
 }
 
 const MIN_SECRET_BYTES: usize = 32;

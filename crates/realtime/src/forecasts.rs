@@ -17,7 +17,7 @@ use sitga_forecasting::{DailySeries, ForecastError, Forecaster, Horizon, Window}
 use sitga_persistence::forecasts::{self, NewRun};
 use sitga_persistence::{DbError, DbPool};
 
-use crate::jobs::JobQueue;
+use crate::queue::{JobQueue, QueueError};
 
 /// Retrain every forecast series for the job row `job_id`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub enum RetrainError {
     Db(#[from] DbError),
     /// The queue refused the job.
     #[error("could not queue the job: {0}")]
-    Queue(String),
+    Queue(#[from] QueueError),
 }
 
 /// One series: supply or demand, in a province or nationwide (`None`).
@@ -196,6 +196,11 @@ pub async fn retrain(
                 continue;
             }
         };
+        let points: Vec<forecasts::StoredPoint> = forecast
+            .points
+            .iter()
+            .map(|p| (p.date, p.yhat, p.lower, p.upper))
+            .collect();
         let mut tx = db.begin().await?;
         forecasts::insert_run(
             &mut tx,
@@ -203,7 +208,16 @@ pub async fn retrain(
                 job_id,
                 kind,
                 province: province.as_deref(),
-                forecast: &forecast,
+                model: &forecast.model,
+                window_start: forecast.window_start,
+                window_end: forecast.window_end,
+                horizon_days: forecast.horizon.days(),
+                backtest: forecast.backtest.map(|b| forecasts::RunBacktest {
+                    days: b.days,
+                    mae_kg: b.mae_kg,
+                    wape: b.wape,
+                }),
+                points: &points,
                 window_days: window.days(),
                 parameters: &parameters,
             },

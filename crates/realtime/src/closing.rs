@@ -13,7 +13,7 @@ use serde_json::{Map, json};
 use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
 use sitga_persistence::{DbError, DbPool, auctions, users, wallets};
 
-use crate::live::{HistoryItem, RoomBus};
+use crate::bus::{HistoryItem, RoomBus};
 
 /// Most auctions one sweep closes (the next sweep takes the rest).
 const SWEEP_BATCH: i64 = 200;
@@ -102,7 +102,7 @@ impl Closer {
             Settlement::Nothing => {}
         }
         let winner = match outcome {
-            CloseOutcome::Sold { winner_id, .. } => users::find_by_id(&mut tx, winner_id)
+            CloseOutcome::Sold { winner_id, .. } => users::find_by_id(&mut tx, winner_id.get())
                 .await?
                 .map(|u| u.nickname),
             CloseOutcome::Unsold => None,

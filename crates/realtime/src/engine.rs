@@ -35,11 +35,12 @@ use sitga_auction::{
     AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, PlanError, min_next_bid,
     plan_bids, reserve_met, state_if_funded, validate_bid,
 };
+use sitga_core::UserId;
 use sitga_persistence::{DbConn, DbError, DbPool, auctions, wallets};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::live::{HistoryItem, RoomBus};
+use crate::bus::{HistoryItem, RoomBus};
 
 /// Requests a writer takes into one transaction.
 const MAX_BATCH: usize = 256;
@@ -69,7 +70,7 @@ pub struct BidCommand {
     /// Auction.
     pub auction_id: i64,
     /// Bidder.
-    pub bidder_id: i64,
+    pub bidder_id: UserId,
     /// Bidder's nickname, for the room message.
     pub nickname: String,
     /// Amount.
@@ -126,16 +127,6 @@ impl EngineError {
             Self::Db(DbError::Unavailable(cause)) => Self::Db(DbError::Unavailable(cause.clone())),
             // Not cloneable (diesel's error); the message keeps the cause.
             Self::Db(other) => Self::Db(DbError::Invariant(other.to_string())),
-        }
-    }
-}
-
-impl From<EngineError> for crate::error::ApiError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::NotFound => Self::NotFound("auction"),
-            EngineError::Overloaded | EngineError::Contended => Self::Overloaded,
-            EngineError::Db(db) => db.into(),
         }
     }
 }
@@ -511,7 +502,7 @@ impl BidEngine {
             .zip(commands)
             .filter_map(|(o, c)| o.as_ref().ok().map(|bid| (bid, *c)))
             .collect();
-        let rows: Vec<(i64, i64, Krw)> = accepted
+        let rows: Vec<(i64, UserId, Krw)> = accepted
             .iter()
             .map(|(bid, c)| (bid.seq, c.bidder_id, bid.amount))
             .collect();
@@ -523,7 +514,7 @@ impl BidEngine {
             let chat_id = auctions::insert_chat(
                 conn,
                 auction_id,
-                Some((command.bidder_id, &command.nickname)),
+                Some((command.bidder_id.get(), &command.nickname)),
                 "bid",
                 &accepted_text_ko(&command.nickname, bid.amount),
                 Some(bid.amount),

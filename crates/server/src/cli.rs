@@ -227,7 +227,7 @@ async fn admin(settings: &Settings, action: AdminAction) -> CliResult {
 }
 
 fn print_openapi() -> CliResult {
-    let spec = crate::openapi::spec();
+    let spec = sitga_api::openapi::spec();
     let text = serde_json::to_string_pretty(&spec).map_err(|e| (1, e.to_string()))?;
     println!("{text}");
     Ok(())
@@ -244,7 +244,7 @@ async fn demo_data(settings: &Settings) -> CliResult {
     // With CHAIN_* set, recent demo donations are queued for the chain.
     let chain = match settings.resolve() {
         Ok(config) => match &config.chain {
-            Some(c) => Some(crate::chain::Chain::new(c).map_err(|e| (2, e.to_string()))?),
+            Some(c) => Some(sitga_realtime::chain::Chain::new(c).map_err(|e| (2, e.to_string()))?),
             None => None,
         },
         Err(e) if settings.chain_rpc_url.is_some() => return Err((2, e.to_string())),

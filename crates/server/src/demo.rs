@@ -6,16 +6,17 @@
 //! state the product could not reach by itself.
 
 use chrono::Utc;
-use sitga_auction::{AuctionSettings, AuctionSettingsInput};
+use sitga_auction::{AuctionSettings, AuctionSettingsInput, Krw};
+use sitga_core::UserId;
 use sitga_persistence::auctions::{self, NewAuction};
 use sitga_persistence::{DbError, DbPool, users, wallets};
 use sitga_user::{
     AccountType, Email, Nickname, Password, PersonName, Province, Role, hash_password,
 };
 
-use crate::bidding::{BidCommand, BidEngine, BidOutcome};
-use crate::closing::Closer;
-use crate::live::RoomBus;
+use sitga_realtime::bus::RoomBus;
+use sitga_realtime::closing::Closer;
+use sitga_realtime::engine::{BidCommand, BidEngine, BidOutcome};
 
 /// The password of every demo account (printed by the command).
 pub const DEMO_PASSWORD: &str = "sitga-demo-1234";
@@ -213,7 +214,7 @@ const CHAIN_DONATIONS: i64 = 20;
 /// server's outbox worker sends them).
 pub async fn seed(
     pool: &DbPool,
-    chain: Option<&crate::chain::Chain>,
+    chain: Option<&sitga_realtime::chain::Chain>,
 ) -> Result<DemoSummary, DemoError> {
     let mut summary = DemoSummary::default();
     {
@@ -251,7 +252,7 @@ pub async fn seed(
         .await
         .map_err(|e| DemoError::Invalid(e.to_string()))?;
         if p.points > 0 {
-            wallets::charge(&mut conn, user.id, p.points).await?;
+            wallets::charge(&mut conn, user.id, Krw::new(p.points)).await?;
         }
         ids.push(user.id);
         nicknames.push(user.nickname);
@@ -269,8 +270,8 @@ pub async fn seed(
     for lot in LOTS {
         let settings = AuctionSettings::parse(
             &AuctionSettingsInput {
-                start_price: lot.start_price,
-                min_increment: Some(lot.increment),
+                start_price: Krw::new(lot.start_price),
+                min_increment: Some(Krw::new(lot.increment)),
                 reserve_price: None,
                 duration_minutes: Some(lot.minutes),
             },
@@ -297,9 +298,9 @@ pub async fn seed(
             let outcome = engine
                 .place(BidCommand {
                     auction_id: auction.id,
-                    bidder_id: ids[who],
+                    bidder_id: UserId::new(ids[who]),
                     nickname: nicknames[who].clone(),
-                    amount,
+                    amount: Krw::new(amount),
                 })
                 .await
                 .map_err(invalid)?;
@@ -332,7 +333,7 @@ pub async fn seed(
     }
     seed_coffee(pool, &hash, &mut summary).await?;
     // The first dashboard visit shows a forecast, not "none yet".
-    let (outcome, errors) = crate::forecasts::retrain(
+    let (outcome, errors) = sitga_realtime::forecasts::retrain(
         pool,
         None,
         sitga_forecasting::Window::default(),
@@ -517,7 +518,7 @@ async fn seed_coffee(
         }
     }
     for &(id, _) in cafes.iter().chain(&recyclers) {
-        crate::awards::award_pickup_badges(&mut tx, id).await?;
+        sitga_realtime::awards::award_pickup_badges(&mut tx, id).await?;
     }
     tx.commit().await?;
     Ok(())

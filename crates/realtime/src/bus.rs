@@ -22,6 +22,24 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
+/// Why Redis could not number, publish, store or relay a frame (the caller
+/// falls back to local delivery; nothing here is fatal).
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// No pooled Redis connection.
+    #[error("redis pool: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    /// A Redis command failed.
+    #[error("redis: {0}")]
+    Redis(#[from] deadpool_redis::redis::RedisError),
+    /// A history item could not be encoded.
+    #[error("encoding a history item: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The relay's subscription ended (Redis closed it).
+    #[error("subscription ended")]
+    SubscriptionEnded,
+}
+
 /// Frames a slow socket may fall behind by before it is disconnected.
 pub const ROOM_BUFFER: usize = 256;
 
@@ -68,7 +86,7 @@ pub struct HistoryItem {
     /// The text.
     pub context: String,
     /// Bid amount.
-    pub amount: Option<i64>,
+    pub amount: Option<sitga_core::Krw>,
     /// When (ms since the epoch).
     pub at: i64,
 }
@@ -262,13 +280,10 @@ impl RoomBus {
         }))
     }
 
-    async fn relay_once(&self, client: &deadpool_redis::redis::Client) -> Result<(), String> {
+    async fn relay_once(&self, client: &deadpool_redis::redis::Client) -> Result<(), BusError> {
         // A dedicated connection: pub/sub never uses the pool.
-        let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
-        pubsub
-            .psubscribe(self.inner.key("auction:*"))
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.psubscribe(self.inner.key("auction:*")).await?;
         let mut messages = pubsub.on_message();
         let _live = RelayLive::set(&self.inner.relay_live);
         while let Some(message) = messages.next().await {
@@ -296,7 +311,7 @@ impl RoomBus {
                 json: payload.into(),
             });
         }
-        Err("subscription ended".into())
+        Err(BusError::SubscriptionEnded)
     }
 }
 
@@ -343,8 +358,8 @@ async fn publish_redis(
     floor: i64,
     event: &str,
     fields: &Map<String, Value>,
-) -> Result<i64, String> {
-    let mut conn = redis.get().await.map_err(|e| e.to_string())?;
+) -> Result<i64, BusError> {
+    let mut conn = redis.get().await?;
     PUBLISH_SCRIPT
         .key(inner.key(&format!("auction:{room}:seq")))
         .key(inner.key(&format!("auction:{room}")))
@@ -352,7 +367,7 @@ async fn publish_redis(
         .arg(encode_after_seq(event, room, fields))
         .invoke_async(&mut conn)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(BusError::from)
 }
 
 async fn remember_redis(
@@ -360,9 +375,9 @@ async fn remember_redis(
     redis: &deadpool_redis::Pool,
     room: i64,
     item: &HistoryItem,
-) -> Result<(), String> {
-    let mut conn = redis.get().await.map_err(|e| e.to_string())?;
-    let json = serde_json::to_string(item).map_err(|e| e.to_string())?;
+) -> Result<(), BusError> {
+    let mut conn = redis.get().await?;
+    let json = serde_json::to_string(item)?;
     let _: String = deadpool_redis::redis::cmd("XADD")
         .arg(inner.key(&format!("chat:{room}")))
         .arg("MAXLEN")
@@ -372,8 +387,7 @@ async fn remember_redis(
         .arg("m")
         .arg(json)
         .query_async(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(())
 }
 
@@ -382,13 +396,12 @@ async fn recent_redis(
     redis: &deadpool_redis::Pool,
     room: i64,
     limit: usize,
-) -> Result<Vec<HistoryItem>, String> {
+) -> Result<Vec<HistoryItem>, BusError> {
     use deadpool_redis::redis::streams::StreamRangeReply;
-    let mut conn = redis.get().await.map_err(|e| e.to_string())?;
+    let mut conn = redis.get().await?;
     let reply: StreamRangeReply = conn
         .xrevrange_count(inner.key(&format!("chat:{room}")), "+", "-", limit)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let mut items: Vec<HistoryItem> = reply
         .ids
         .iter()

@@ -7,13 +7,13 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use sitga_persistence::{DbError, DbPool, run_migrations};
 
-use crate::app::{self, AppParts};
-use crate::auth::{JwtKeys, LoginLimiter};
-use crate::bidding::BidEngine;
-use crate::closing::Closer;
 use crate::config::{AppConfig, ConfigError, SecretSource};
-use crate::live::RoomBus;
-use crate::state::AppState;
+use sitga_api::app::{self, AppParts};
+use sitga_api::auth::{JwtKeys, LoginLimiter};
+use sitga_api::state::AppState;
+use sitga_realtime::bus::RoomBus;
+use sitga_realtime::closing::Closer;
+use sitga_realtime::engine::BidEngine;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -187,18 +187,18 @@ pub async fn start(
         None => None,
     };
     let closer = Closer::new(db.clone(), bus.clone());
-    let queues = crate::jobs::Queues::new(
+    let queues = sitga_realtime::jobs::Queues::new(
         config
             .redis_url
             .as_deref()
             .map(|url| (url, config.redis_prefix.as_str())),
     )
     .await
-    .map_err(StartError::Redis)?;
+    .map_err(|e| StartError::Redis(e.to_string()))?;
     let fish = load_fish_model(&config).await;
     let chain = match &config.chain {
         Some(settings) => {
-            let chain = crate::chain::Chain::new(settings)
+            let chain = sitga_realtime::chain::Chain::new(settings)
                 .map_err(|e| StartError::Config(crate::config::ConfigError(e.to_string())))?;
             tracing::info!(contract = %chain.contract(), rpc = %settings.rpc_url, "on-chain donation recording is on");
             Some(chain)
@@ -225,7 +225,7 @@ pub async fn start(
     let parts = AppParts {
         state: state.clone(),
         metrics: crate::metrics::build(&db).map_err(StartError::Metrics)?,
-        spec: Arc::new(crate::openapi::spec()),
+        spec: Arc::new(sitga_api::openapi::spec()),
         cors_origins: config.cors_origins.clone(),
         assets_dir: config.assets_dir.clone(),
     };
@@ -253,7 +253,7 @@ pub async fn start(
         }
     });
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
-    let schedules = crate::jobs::Schedules {
+    let schedules = sitga_realtime::jobs::Schedules {
         sweep: config.sweep_cron.clone(),
         forecast: config.forecast_cron.clone(),
         chain: config
@@ -261,11 +261,17 @@ pub async fn start(
             .as_ref()
             .map(|c| (c.relay_cron.clone(), c.monitor_cron.clone())),
     };
+    let jobs_db = db.clone();
     let sweeper = tokio::spawn(async move {
         let shutdown = async move {
             let _ = sweeper_stopped.await;
         };
-        if let Err(e) = crate::jobs::run(closer, queues, chain, &schedules, shutdown).await {
+        let handles = sitga_realtime::jobs::JobHandles {
+            db: jobs_db,
+            closer,
+            chain,
+        };
+        if let Err(e) = sitga_realtime::jobs::run(handles, queues, &schedules, shutdown).await {
             tracing::error!(error = %e, "background jobs stopped");
         }
     });

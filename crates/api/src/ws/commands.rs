@@ -1,383 +1,29 @@
-//! The live auction gateway: `GET /ws`.
-//!
-//! Authentication happens once, at the upgrade (`Authorization: Bearer …` or
-//! `?access_token=…`); without a token a client may join rooms and watch,
-//! but chat and bids need one. Each connection has one reader loop and one
-//! writer task joined by a bounded queue: a client that reads too slowly
-//! fills its queue (or falls behind its rooms' broadcast buffers) and is
-//! disconnected; it never slows a room. The protocol is documented in
-//! `docs/protocol.md`.
+//! What a client frame asks for: join (with history and a state frame),
+//! leave, chat (a `#15000` line is a bid), bid, and history pages. Bids go to
+//! the realtime crate's engine; everything else to persistence and the room
+//! bus.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use chrono::Utc;
-use futures_util::StreamExt;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sitga_auction::{BidRejection, ChatLine, Krw, parse_chat_line};
+use sitga_core::UserId;
 use sitga_persistence::{auctions, users};
-use tokio::sync::{mpsc, oneshot};
-use tokio_stream::StreamMap;
+use sitga_realtime::bus::HistoryItem;
+use sitga_realtime::engine::{
+    BidCommand, BidOutcome, accepted_text_ko, rejected_text_ko, state_fields,
+};
 use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::auth::AuthUser;
-use crate::bidding::{BidCommand, BidOutcome, accepted_text_ko, rejected_text_ko, state_fields};
 use crate::error::ApiError;
-use crate::live::{HistoryItem, RoomFrame};
-use crate::state::AppState;
 
-/// Largest frame a client may send.
-pub const MAX_FRAME_BYTES: usize = 16 * 1024;
-/// Frames queued for one client before it counts as too slow.
-const SEND_QUEUE: usize = 256;
-/// Rooms one connection may join.
-const MAX_ROOMS: usize = 20;
-/// Server ping interval.
-const HEARTBEAT: Duration = Duration::from_secs(10);
-/// A client silent (not even pong) this long is dropped.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// History page size.
-const HISTORY_PAGE: i64 = 100;
-
-/// A connection may send this many frames per second (bursts of twice that).
-fn rate_limiter(per_second: NonZeroU32) -> DefaultDirectRateLimiter {
-    let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
-    RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
-}
-
-/// Who is on the other end.
-#[derive(Debug, Clone)]
-struct Member {
-    user: AuthUser,
-    nickname: String,
-    expires_at: chrono::DateTime<Utc>,
-}
-
-enum Outbound {
-    Text(Arc<str>),
-    Ping,
-}
-
-/// `GET /ws`: upgrades to a WebSocket.
-pub async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let token = bearer_or_query_token(&req);
-    let member = match token {
-        None => None,
-        Some(token) => {
-            let claims = state.jwt.verify(&token)?;
-            let user = AuthUser::from_token(&state.jwt, &token)?;
-            let mut conn = state.db.get().await?;
-            let nickname = users::find_by_id(&mut conn, user.id)
-                .await?
-                .ok_or(ApiError::Unauthorized {
-                    code: "invalid_token",
-                    message: "the account of this token no longer exists",
-                })?
-                .nickname;
-            let expires_at =
-                chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
-            Some(Member {
-                user,
-                nickname,
-                expires_at,
-            })
-        }
-    };
-    let (response, session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request("websocket_handshake", e.to_string()))?;
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
-    let state = state.get_ref().clone();
-    let span = tracing::info_span!("ws", user_id = member.as_ref().map(|m| m.user.id));
-    actix_web::rt::spawn(tracing::Instrument::instrument(
-        run(state, member, session, stream),
-        span,
-    ));
-    Ok(response)
-}
-
-fn bearer_or_query_token(req: &HttpRequest) -> Option<String> {
-    if let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
-        let text = header.to_str().ok()?.trim();
-        return text
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim().to_owned())
-            .or_else(|| Some(String::new()));
-    }
-    form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "access_token")
-        .map(|(_, v)| v.into_owned())
-}
-
-/// A frame for this client only.
-fn private(event: &str, room: Option<&str>, fields: Map<String, Value>) -> Arc<str> {
-    let mut frame = Map::with_capacity(fields.len() + 3);
-    frame.insert("event".into(), json!(event));
-    frame.insert("room".into(), json!(room));
-    frame.insert("server_now".into(), json!(Utc::now().timestamp_millis()));
-    frame.extend(fields);
-    Value::Object(frame).to_string().into()
-}
-
-fn system(room: Option<&str>, code: &str, context: Option<&str>, text: &str) -> Arc<str> {
-    let mut f = Map::new();
-    f.insert("code".into(), json!(code));
-    if let Some(context) = context {
-        f.insert("context".into(), json!(context));
-    }
-    f.insert("text".into(), json!(text));
-    private("system", room, f)
-}
-
-struct Connection {
-    state: AppState,
-    member: Option<Member>,
-    out: mpsc::Sender<Outbound>,
-    rooms: StreamMap<i64, BroadcastStream<RoomFrame>>,
-    limiter: DefaultDirectRateLimiter,
-}
-
-/// Why the reader loop ended.
-enum End {
-    ClientClosed,
-    TooSlow,
-    Idle,
-    TokenExpired,
-    ProtocolError(String),
-}
-
-async fn run(
-    state: AppState,
-    member: Option<Member>,
-    session: actix_ws::Session,
-    mut stream: actix_ws::AggregatedMessageStream,
-) {
-    let state_rate = state.ws_frames_per_second;
-    let (out_tx, out_rx) = mpsc::channel::<Outbound>(SEND_QUEUE);
-    let (close_tx, close_rx) = oneshot::channel::<Option<CloseReason>>();
-    let writer = actix_web::rt::spawn(write_loop(session.clone(), out_rx, close_rx));
-    let mut conn = Connection {
-        state,
-        member,
-        out: out_tx,
-        rooms: StreamMap::new(),
-        limiter: rate_limiter(state_rate),
-    };
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_seen = tokio::time::Instant::now();
-    let expiry = conn
-        .member
-        .as_ref()
-        .map(|m| (m.expires_at - Utc::now()).to_std().unwrap_or_default());
-    let token_expired = async move {
-        match expiry {
-            Some(left) => tokio::time::sleep(left).await,
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::pin!(token_expired);
-
-    let end = loop {
-        tokio::select! {
-            incoming = stream.next() => {
-                last_seen = tokio::time::Instant::now();
-                match incoming {
-                    None | Some(Ok(AggregatedMessage::Close(_))) => break End::ClientClosed,
-                    Some(Err(e)) => break End::ProtocolError(e.to_string()),
-                    Some(Ok(AggregatedMessage::Text(text))) => {
-                        if conn.handle_text(&text).await.is_err() {
-                            break End::TooSlow;
-                        }
-                    }
-                    Some(Ok(AggregatedMessage::Binary(_))) => {
-                        let frame = system(None, "binary_not_supported", None, "send JSON text frames; binary frames are refused");
-                        if conn.send(frame).is_err() { break End::TooSlow; }
-                    }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        let mut s = session.clone();
-                        if s.pong(&bytes).await.is_err() { break End::ClientClosed; }
-                    }
-                    Some(Ok(AggregatedMessage::Pong(_))) => {}
-                }
-            }
-            Some((room, frame)) = conn.rooms.next(), if !conn.rooms.is_empty() => {
-                match frame {
-                    Ok(frame) => {
-                        if conn.out.try_send(Outbound::Text(frame.json)).is_err() {
-                            break End::TooSlow;
-                        }
-                    }
-                    Err(BroadcastStreamRecvError::Lagged(n)) => {
-                        tracing::info!(room, lagged = n, "client fell behind its room; disconnecting");
-                        break End::TooSlow;
-                    }
-                }
-            }
-            _ = heartbeat.tick() => {
-                if last_seen.elapsed() > IDLE_TIMEOUT {
-                    break End::Idle;
-                }
-                if conn.out.try_send(Outbound::Ping).is_err() {
-                    break End::TooSlow;
-                }
-            }
-            () = &mut token_expired => break End::TokenExpired,
-        }
-    };
-
-    let reason = match &end {
-        End::ClientClosed => None,
-        End::TooSlow => Some(CloseReason {
-            code: CloseCode::Policy,
-            description: Some("too slow: frames were not read in time".into()),
-        }),
-        End::Idle => Some(CloseReason {
-            code: CloseCode::Normal,
-            description: Some("idle timeout".into()),
-        }),
-        End::TokenExpired => Some(CloseReason {
-            code: CloseCode::Policy,
-            description: Some("token_expired: reconnect with a fresh access token".into()),
-        }),
-        End::ProtocolError(e) => Some(CloseReason {
-            code: CloseCode::Protocol,
-            description: Some(e.clone()),
-        }),
-    };
-    conn.leave_all().await;
-    let _ = close_tx.send(reason);
-    let _ = writer.await;
-}
-
-async fn write_loop(
-    mut session: actix_ws::Session,
-    mut out: mpsc::Receiver<Outbound>,
-    mut close: oneshot::Receiver<Option<CloseReason>>,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            reason = &mut close => {
-                let _ = session.close(reason.unwrap_or(None)).await;
-                return;
-            }
-            next = out.recv() => match next {
-                Some(Outbound::Text(text)) => {
-                    if session.text(&*text).await.is_err() { return; }
-                }
-                Some(Outbound::Ping) => {
-                    if session.ping(b"").await.is_err() { return; }
-                }
-                None => return,
-            }
-        }
-    }
-}
-
-/// A frame from a client (see `docs/protocol.md`).
-#[derive(Debug, Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase")]
-pub enum ClientFrame {
-    /// Enter a room.
-    Join {
-        /// The auction.
-        room: RoomId,
-    },
-    /// Leave a room.
-    Leave {
-        /// The auction.
-        room: RoomId,
-    },
-    /// Chat, or a `#…` bid.
-    Message {
-        /// The auction.
-        room: RoomId,
-        /// The text.
-        message: String,
-    },
-    /// A bid.
-    Bid {
-        /// The auction.
-        room: RoomId,
-        /// Whole KRW (checked after decoding).
-        amount: Value,
-        /// Echoed in the answer.
-        #[serde(rename = "ref")]
-        reference: Option<Value>,
-    },
-    /// A history page.
-    Getmessage {
-        /// The auction.
-        room: RoomId,
-        /// Only messages older than this history id.
-        before: Option<i64>,
-    },
-}
-
-/// Decodes a client's text frame, or explains (stable code, message) why it
-/// is not one. Never panics, whatever the input (fuzzed in `fuzz/`).
-pub fn decode_frame(text: &str) -> Result<ClientFrame, (&'static str, String)> {
-    serde_json::from_str(text).map_err(|e| {
-        let value = serde_json::from_str::<Value>(text).ok();
-        let event = value
-            .as_ref()
-            .and_then(|v| v.get("event").and_then(Value::as_str).map(str::to_owned));
-        match (value.is_some(), event.as_deref()) {
-            (false, _) => ("malformed_json", format!("not JSON: {e}")),
-            (true, None) => ("missing_event", "every frame needs an `event`".to_owned()),
-            (true, Some("join" | "leave" | "message" | "bid" | "getmessage")) => {
-                ("invalid_frame", e.to_string())
-            }
-            (true, Some(other)) => ("unknown_event", format!("unknown event {other:?}")),
-        }
-    })
-}
-
-/// Rooms are auction ids, as a string (`"333"`, like the original clients)
-/// or a number: both mean the same room.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RoomId {
-    /// `333`.
-    Number(i64),
-    /// `"333"`.
-    Text(String),
-}
-
-impl RoomId {
-    /// The auction id, if it is one.
-    pub fn parse(&self) -> Option<i64> {
-        match self {
-            Self::Number(n) if *n > 0 => Some(*n),
-            Self::Text(t) => t.trim().parse::<i64>().ok().filter(|n| *n > 0),
-            Self::Number(_) => None,
-        }
-    }
-}
-
-/// The queue to this client is full.
-struct Full;
+use super::Member;
+use super::codec::{ClientFrame, RoomId, decode_frame, private, system};
+use super::connection::{Connection, Full, HISTORY_PAGE, MAX_ROOMS};
 
 impl Connection {
-    fn send(&self, frame: Arc<str>) -> Result<(), Full> {
-        self.out.try_send(Outbound::Text(frame)).map_err(|_| Full)
-    }
-
-    async fn handle_text(&mut self, text: &str) -> Result<(), Full> {
+    pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Full> {
         if self.limiter.check().is_err() {
             // Echo the client's `ref` so it can match the refusal to its frame.
             let reference = serde_json::from_str::<Value>(text)
@@ -413,7 +59,7 @@ impl Connection {
                         "amount must be a whole number of won",
                     ));
                 };
-                self.bid(room, amount, reference).await
+                self.bid(room, Krw::new(amount), reference).await
             }
             ClientFrame::Getmessage { room, before } => self.history(room, before).await,
         }
@@ -526,7 +172,7 @@ impl Connection {
         }
     }
 
-    async fn leave_all(&mut self) {
+    pub(super) async fn leave_all(&mut self) {
         let rooms: Vec<i64> = self.rooms.keys().copied().collect();
         for id in rooms {
             self.rooms.remove(&id);
@@ -659,7 +305,7 @@ impl Connection {
             .engine
             .place(BidCommand {
                 auction_id: id,
-                bidder_id: member.user.id,
+                bidder_id: UserId::new(member.user.id),
                 nickname: member.nickname.clone(),
                 amount,
             })
@@ -738,7 +384,7 @@ impl Connection {
                                 other => other.to_owned(),
                             },
                             context: m.body,
-                            amount: m.amount,
+                            amount: m.amount.map(Krw::new),
                         })
                         .collect(),
                     Err(e) => {

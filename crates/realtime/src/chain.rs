@@ -16,7 +16,31 @@ use sitga_chain::{ChainClient, ChainError};
 use sitga_persistence::chain::{self, NewSample};
 use sitga_persistence::{DbConn, DbError, DbPool};
 
-use crate::config::ChainSettings;
+/// On-chain recording settings (all present, or the feature is off).
+#[derive(Clone)]
+pub struct ChainSettings {
+    /// Node JSON-RPC URL.
+    pub rpc_url: String,
+    /// Signing key (hex).
+    pub private_key: String,
+    /// The registry's address.
+    pub contract: String,
+    /// Salt of donor references.
+    pub donor_salt: Vec<u8>,
+    /// Monitor schedule.
+    pub monitor_cron: String,
+    /// Outbox worker schedule.
+    pub relay_cron: String,
+}
+
+impl std::fmt::Debug for ChainSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainSettings")
+            .field("rpc_url", &self.rpc_url)
+            .field("contract", &self.contract)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Rows one worker run sends at most.
 const RELAY_BATCH: i64 = 20;

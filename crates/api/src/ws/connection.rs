@@ -1,0 +1,199 @@
+//! One socket: the reader loop, the writer task joined to it by a bounded
+//! queue, the heartbeat and the cut-offs (too slow, idle, token expired).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use chrono::Utc;
+use futures_util::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use sitga_realtime::bus::RoomFrame;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::state::AppState;
+
+use super::Member;
+use super::codec::system;
+
+/// Frames queued for one client before it counts as too slow.
+pub(super) const SEND_QUEUE: usize = 256;
+/// Rooms one connection may join.
+pub(super) const MAX_ROOMS: usize = 20;
+/// Server ping interval.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A client silent (not even pong) this long is dropped.
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// History page size.
+pub(super) const HISTORY_PAGE: i64 = 100;
+
+/// A connection may send this many frames per second (bursts of twice that).
+pub(super) fn rate_limiter(per_second: NonZeroU32) -> DefaultDirectRateLimiter {
+    let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+    RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
+}
+
+pub(super) enum Outbound {
+    Text(Arc<str>),
+    Ping,
+}
+
+pub(super) struct Connection {
+    pub(super) state: AppState,
+    pub(super) member: Option<Member>,
+    pub(super) out: mpsc::Sender<Outbound>,
+    pub(super) rooms: StreamMap<i64, BroadcastStream<RoomFrame>>,
+    pub(super) limiter: DefaultDirectRateLimiter,
+}
+
+/// Why the reader loop ended.
+pub(super) enum End {
+    ClientClosed,
+    TooSlow,
+    Idle,
+    TokenExpired,
+    ProtocolError(String),
+}
+
+pub(super) async fn run(
+    state: AppState,
+    member: Option<Member>,
+    session: actix_ws::Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+) {
+    let state_rate = state.ws_frames_per_second;
+    let (out_tx, out_rx) = mpsc::channel::<Outbound>(SEND_QUEUE);
+    let (close_tx, close_rx) = oneshot::channel::<Option<CloseReason>>();
+    let writer = actix_web::rt::spawn(write_loop(session.clone(), out_rx, close_rx));
+    let mut conn = Connection {
+        state,
+        member,
+        out: out_tx,
+        rooms: StreamMap::new(),
+        limiter: rate_limiter(state_rate),
+    };
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_seen = tokio::time::Instant::now();
+    let expiry = conn
+        .member
+        .as_ref()
+        .map(|m| (m.expires_at - Utc::now()).to_std().unwrap_or_default());
+    let token_expired = async move {
+        match expiry {
+            Some(left) => tokio::time::sleep(left).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(token_expired);
+
+    let end = loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                last_seen = tokio::time::Instant::now();
+                match incoming {
+                    None | Some(Ok(AggregatedMessage::Close(_))) => break End::ClientClosed,
+                    Some(Err(e)) => break End::ProtocolError(e.to_string()),
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        if conn.handle_text(&text).await.is_err() {
+                            break End::TooSlow;
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        let frame = system(None, "binary_not_supported", None, "send JSON text frames; binary frames are refused");
+                        if conn.send(frame).is_err() { break End::TooSlow; }
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        let mut s = session.clone();
+                        if s.pong(&bytes).await.is_err() { break End::ClientClosed; }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {}
+                }
+            }
+            Some((room, frame)) = conn.rooms.next(), if !conn.rooms.is_empty() => {
+                match frame {
+                    Ok(frame) => {
+                        if conn.out.try_send(Outbound::Text(frame.json)).is_err() {
+                            break End::TooSlow;
+                        }
+                    }
+                    Err(BroadcastStreamRecvError::Lagged(n)) => {
+                        tracing::info!(room, lagged = n, "client fell behind its room; disconnecting");
+                        break End::TooSlow;
+                    }
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() > IDLE_TIMEOUT {
+                    break End::Idle;
+                }
+                if conn.out.try_send(Outbound::Ping).is_err() {
+                    break End::TooSlow;
+                }
+            }
+            () = &mut token_expired => break End::TokenExpired,
+        }
+    };
+
+    let reason = match &end {
+        End::ClientClosed => None,
+        End::TooSlow => Some(CloseReason {
+            code: CloseCode::Policy,
+            description: Some("too slow: frames were not read in time".into()),
+        }),
+        End::Idle => Some(CloseReason {
+            code: CloseCode::Normal,
+            description: Some("idle timeout".into()),
+        }),
+        End::TokenExpired => Some(CloseReason {
+            code: CloseCode::Policy,
+            description: Some("token_expired: reconnect with a fresh access token".into()),
+        }),
+        End::ProtocolError(e) => Some(CloseReason {
+            code: CloseCode::Protocol,
+            description: Some(e.clone()),
+        }),
+    };
+    conn.leave_all().await;
+    let _ = close_tx.send(reason);
+    let _ = writer.await;
+}
+
+pub(super) async fn write_loop(
+    mut session: actix_ws::Session,
+    mut out: mpsc::Receiver<Outbound>,
+    mut close: oneshot::Receiver<Option<CloseReason>>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            reason = &mut close => {
+                let _ = session.close(reason.unwrap_or(None)).await;
+                return;
+            }
+            next = out.recv() => match next {
+                Some(Outbound::Text(text)) => {
+                    if session.text(&*text).await.is_err() { return; }
+                }
+                Some(Outbound::Ping) => {
+                    if session.ping(b"").await.is_err() { return; }
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+/// The queue to this client is full: it reads too slowly.
+pub(super) struct Full;
+
+impl Connection {
+    /// Queues a private frame for this client.
+    pub(super) fn send(&self, frame: Arc<str>) -> Result<(), Full> {
+        self.out.try_send(Outbound::Text(frame)).map_err(|_| Full)
+    }
+}

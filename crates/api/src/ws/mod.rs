@@ -1,0 +1,97 @@
+//! The live auction gateway: `GET /ws`.
+//!
+//! Authentication happens once, at the upgrade (`Authorization: Bearer …` or
+//! `?access_token=…`); without a token a client may join rooms and watch,
+//! but chat and bids need one. Each connection has one reader loop and one
+//! writer task joined by a bounded queue: a client that reads too slowly
+//! fills its queue (or falls behind its rooms' broadcast buffers) and is
+//! disconnected; it never slows a room. The protocol is documented in
+//! `docs/protocol.md`.
+//!
+//! Split by concern: [`connection`] runs one socket (reader loop, writer
+//! task, heartbeat, slow-reader cut-off), [`codec`] turns text frames into
+//! [`ClientFrame`]s and answers into JSON, [`commands`] carries out what a
+//! frame asks (join, leave, chat, bid, history) through the realtime crate
+//! and persistence; this file is the upgrade.
+
+mod codec;
+mod commands;
+mod connection;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use sitga_persistence::users;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+use connection::run;
+
+pub use codec::{ClientFrame, MAX_FRAME_BYTES, RoomId, decode_frame};
+
+/// Who is on the other end.
+#[derive(Debug, Clone)]
+pub(super) struct Member {
+    pub(super) user: AuthUser,
+    pub(super) nickname: String,
+    pub(super) expires_at: chrono::DateTime<Utc>,
+}
+
+/// `GET /ws`: upgrades to a WebSocket.
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer_or_query_token(&req);
+    let member = match token {
+        None => None,
+        Some(token) => {
+            let claims = state.jwt.verify(&token)?;
+            let user = AuthUser::from_token(&state.jwt, &token)?;
+            let mut conn = state.db.get().await?;
+            let nickname = users::find_by_id(&mut conn, user.id)
+                .await?
+                .ok_or(ApiError::Unauthorized {
+                    code: "invalid_token",
+                    message: "the account of this token no longer exists",
+                })?
+                .nickname;
+            let expires_at =
+                chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+            Some(Member {
+                user,
+                nickname,
+                expires_at,
+            })
+        }
+    };
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request("websocket_handshake", e.to_string()))?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
+    let state = state.get_ref().clone();
+    let span = tracing::info_span!("ws", user_id = member.as_ref().map(|m| m.user.id));
+    actix_web::rt::spawn(tracing::Instrument::instrument(
+        run(state, member, session, stream),
+        span,
+    ));
+    Ok(response)
+}
+
+fn bearer_or_query_token(req: &HttpRequest) -> Option<String> {
+    if let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
+        let text = header.to_str().ok()?.trim();
+        return text
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_owned())
+            .or_else(|| Some(String::new()));
+    }
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
+}

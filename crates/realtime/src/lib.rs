@@ -1,0 +1,29 @@
+//! The live side of sitga, without HTTP: what happens between a bid arriving
+//! and every watcher seeing it, and what runs in the background.
+//!
+//! - [`engine`]: one writer per active auction; bids from any number of
+//!   tasks are decided in arrival order, committed in batches, then
+//!   announced.
+//! - [`bus`]: room frames numbered per room and delivered to every socket on
+//!   every instance (in-process, or Redis pub/sub), with recent history.
+//! - [`closing`]: closing and settling an auction exactly once, however many
+//!   closers race.
+//! - [`queue`] and [`jobs`]: apalis queues (Redis or in memory) and the jobs
+//!   that run on them — closes, the badge safety net, forecast retrains, the
+//!   chain outbox and monitor.
+//! - [`awards`], [`chain`], [`forecasts`]: what those jobs do.
+//!
+//! Nothing here knows about actix: the `sitga-api` crate adapts it to HTTP
+//! and WebSocket, and a test can drive a whole auction with only
+//! `sitga-persistence` and this crate (see `examples/`).
+
+#![warn(missing_docs)]
+
+pub mod awards;
+pub mod bus;
+pub mod chain;
+pub mod closing;
+pub mod engine;
+pub mod forecasts;
+pub mod jobs;
+pub mod queue;
