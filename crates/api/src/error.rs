@@ -11,10 +11,12 @@ use serde::Serialize;
 use sitga_persistence::DbError;
 use sitga_user::FieldError;
 
+pub use crate::error_code::ErrorCode;
+
 /// The body of every error response.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct ErrorBody {
-    /// Stable, machine-readable snake_case code (e.g. `validation_failed`).
+    /// Stable snake_case code, e.g. `validation_failed` (all in docs/errors.md).
     pub error: String,
     /// What went wrong, for people.
     pub message: String,
@@ -64,7 +66,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human text.
         message: String,
         /// The field, when known.
@@ -74,7 +76,7 @@ pub enum ApiError {
     #[error("{message}")]
     Unauthorized {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human text.
         message: &'static str,
     },
@@ -82,7 +84,7 @@ pub enum ApiError {
     #[error("{message}")]
     Forbidden {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human text.
         message: &'static str,
     },
@@ -93,7 +95,7 @@ pub enum ApiError {
     #[error("{message}")]
     Missing {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human text.
         message: &'static str,
     },
@@ -101,7 +103,7 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human text.
         message: String,
         /// The field, when known.
@@ -132,7 +134,7 @@ pub enum ApiError {
     #[error("{message}")]
     Unprocessable {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human text.
         message: String,
     },
@@ -140,7 +142,7 @@ pub enum ApiError {
     #[error("{message}")]
     ServiceUnavailable {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Why.
         message: String,
     },
@@ -160,7 +162,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// A 400 for malformed input.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
@@ -173,7 +175,7 @@ impl ApiError {
     /// [`FieldError`] instead: `validation_failed`).
     pub fn invalid_field(field: &str, cause: impl std::fmt::Display) -> Self {
         Self::BadRequest {
-            code: "invalid_field",
+            code: ErrorCode::InvalidField,
             message: cause.to_string(),
             field: Some(field.to_owned()),
         }
@@ -185,26 +187,26 @@ impl ApiError {
     }
 
     /// The stable code sent as `error`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Validation(_) => "validation_failed",
+            Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Missing { code, .. } => code,
-            Self::NotFound(_) => "not_found",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::DatabaseUnavailable => "database_unavailable",
-            Self::BidRejected(reason) => reason.code(),
-            Self::Replayed(_) => "replayed",
-            Self::Unprocessable { code, .. } => code,
-            Self::Overloaded => "overloaded",
-            Self::ServiceUnavailable { code, .. } => code,
-            Self::NotReady(_) => "not_ready",
-            Self::Internal(_) => "internal_error",
+            | Self::Missing { code, .. } => *code,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::DatabaseUnavailable => ErrorCode::DatabaseUnavailable,
+            Self::BidRejected(reason) => ErrorCode::from(*reason),
+            Self::Replayed(_) => ErrorCode::Replayed,
+            Self::Unprocessable { code, .. } => *code,
+            Self::Overloaded => ErrorCode::Overloaded,
+            Self::ServiceUnavailable { code, .. } => *code,
+            Self::NotReady(_) => ErrorCode::NotReady,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -229,7 +231,7 @@ impl ApiError {
             _ => (None, None),
         };
         ErrorBody {
-            error: self.code().to_owned(),
+            error: self.code().as_str().to_owned(),
             message: self.to_string(),
             field: self.field(),
             min_next_bid: min_next_bid.map(sitga_auction::Krw::get),
@@ -263,7 +265,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => tracing::error!(%cause, "internal error"),
             Self::DatabaseUnavailable => tracing::warn!("request failed: database unavailable"),
-            _ => tracing::debug!(code = self.code(), "request rejected"),
+            _ => tracing::debug!(code = self.code().as_str(), "request rejected"),
         }
         if let Self::NotReady(report) = self {
             return HttpResponse::ServiceUnavailable().json(report);
@@ -321,12 +323,12 @@ impl From<sitga_persistence::users::UniqueUserError> for ApiError {
         use sitga_persistence::users::UniqueUserError;
         match err {
             UniqueUserError::EmailTaken => Self::Conflict {
-                code: "email_taken",
+                code: ErrorCode::EmailTaken,
                 message: "an account with this e-mail already exists".into(),
                 field: Some("email"),
             },
             UniqueUserError::NicknameTaken => Self::Conflict {
-                code: "nickname_taken",
+                code: ErrorCode::NicknameTaken,
                 message: "this nickname is already taken".into(),
                 field: Some("nickname"),
             },
@@ -339,24 +341,25 @@ impl From<sitga_persistence::users::UniqueUserError> for ApiError {
 /// actix answered without one.
 pub fn body_for_status(status: StatusCode) -> ErrorBody {
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("method_not_allowed", "method not allowed on this route")
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "request body too large"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "unsupported content type")
+            (ErrorCode::UnsupportedMediaType, "unsupported content type")
         }
-        StatusCode::BAD_REQUEST => ("bad_request", "malformed request"),
-        StatusCode::UNAUTHORIZED => ("unauthorized", "authentication required"),
-        StatusCode::FORBIDDEN => ("forbidden", "not allowed"),
-        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests"),
-        StatusCode::SERVICE_UNAVAILABLE => ("service_unavailable", "service unavailable"),
-        s if s.is_server_error() => ("internal_error", "internal error"),
-        _ => ("http_error", "request failed"),
+        StatusCode::BAD_REQUEST => (ErrorCode::BadRequest, "malformed request"),
+        StatusCode::UNAUTHORIZED => (ErrorCode::Unauthorized, "authentication required"),
+        StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => (ErrorCode::RateLimited, "too many requests"),
+        StatusCode::SERVICE_UNAVAILABLE => (ErrorCode::ServiceUnavailable, "service unavailable"),
+        s if s.is_server_error() => (ErrorCode::InternalError, "internal error"),
+        _ => (ErrorCode::HttpError, "request failed"),
     };
     ErrorBody {
-        error: code.to_owned(),
+        error: code.as_str().to_owned(),
         message: message.to_owned(),
         field: None,
         min_next_bid: None,

@@ -16,6 +16,7 @@ use paperclip::v2::schema::Apiv2Schema;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 
 /// Largest JSON body the API accepts.
 pub const JSON_LIMIT: usize = 64 * 1024;
@@ -51,7 +52,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 Ok(Ok(bytes)) => bytes,
                 Ok(Err(err)) => {
                     return Err(ApiError::bad_request(
-                        "unreadable_body",
+                        ErrorCode::UnreadableBody,
                         format!("could not read the request body: {err}"),
                     ));
                 }
@@ -59,14 +60,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             };
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Err(ApiError::bad_request(
-                    "malformed_json",
+                    ErrorCode::MalformedJson,
                     "the request body is empty; send a JSON object",
                 ));
             }
             let mut de = serde_json::Deserializer::from_slice(&bytes);
             let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
             de.end().map_err(|e| {
-                ApiError::bad_request("malformed_json", format!("trailing data after JSON: {e}"))
+                ApiError::bad_request(
+                    ErrorCode::MalformedJson,
+                    format!("trailing data after JSON: {e}"),
+                )
             })?;
             Ok(JsonBody(value))
         })
@@ -81,7 +85,7 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
             let message = strip_position(&inner.to_string());
             let field = field_name(&path, &message);
             ApiError::BadRequest {
-                code: "invalid_field",
+                code: ErrorCode::InvalidField,
                 message: match &field {
                     Some(f) if !message.contains(&format!("`{f}`")) => format!("{f}: {message}"),
                     _ => message,
@@ -89,7 +93,7 @@ fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
                 field,
             }
         }
-        _ => ApiError::bad_request("malformed_json", format!("malformed JSON: {inner}")),
+        _ => ApiError::bad_request(ErrorCode::MalformedJson, format!("malformed JSON: {inner}")),
     }
 }
 
@@ -170,7 +174,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
                     let message = err.into_inner().to_string();
                     let field = field_name(&path, &message);
                     ApiError::BadRequest {
-                        code: "invalid_query",
+                        code: ErrorCode::InvalidQuery,
                         message: match &field {
                             Some(f) if !message.contains(&format!("`{f}`")) => {
                                 format!("{f}: {message}")

@@ -12,6 +12,7 @@
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod error_code;
 pub mod extract;
 pub mod openapi;
 pub mod routes;

@@ -7,6 +7,7 @@ use paperclip::actix::Apiv2Security;
 use sitga_user::Role;
 
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::state::AppState;
 
 /// The user who sent a valid `Authorization: Bearer <access token>` header.
@@ -35,7 +36,7 @@ impl AuthUser {
             Ok(())
         } else {
             Err(ApiError::Forbidden {
-                code: "forbidden",
+                code: ErrorCode::Forbidden,
                 message: "your account does not have the role this needs",
             })
         }
@@ -50,7 +51,7 @@ impl AuthUser {
             .headers()
             .get(AUTHORIZATION)
             .ok_or(ApiError::Unauthorized {
-                code: "missing_token",
+                code: ErrorCode::MissingToken,
                 message: "send an `Authorization: Bearer <access token>` header",
             })?;
         let token = header
@@ -62,7 +63,7 @@ impl AuthUser {
             })
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized {
-                code: "invalid_token",
+                code: ErrorCode::InvalidToken,
                 message: "the Authorization header must be `Bearer <access token>`",
             })?;
         Self::from_token(&state.jwt, token)
@@ -75,7 +76,7 @@ impl AuthUser {
             .sub
             .parse::<i64>()
             .map_err(|_| ApiError::Unauthorized {
-                code: "invalid_token",
+                code: ErrorCode::InvalidToken,
                 message: "the access token is invalid",
             })?;
         Ok(Self {

@@ -8,6 +8,7 @@ use sitga_user::Role;
 use sitga_user::token::{ACCESS_TTL, ACCESS_TYPE};
 
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,17 +99,17 @@ impl JwtKeys {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => ApiError::Unauthorized {
-                    code: "token_expired",
+                    code: ErrorCode::TokenExpired,
                     message: "the access token has expired; refresh it",
                 },
                 _ => ApiError::Unauthorized {
-                    code: "invalid_token",
+                    code: ErrorCode::InvalidToken,
                     message: "the access token is invalid",
                 },
             })?;
         if data.claims.typ != ACCESS_TYPE {
             return Err(ApiError::Unauthorized {
-                code: "wrong_token_type",
+                code: ErrorCode::WrongTokenType,
                 message: "an access token is required here",
             });
         }
@@ -141,18 +142,30 @@ mod tests {
         let k = keys();
         let other = JwtKeys::new(b"another-secret-another-secret-xx");
         let token = other.issue(1, &[], "f").unwrap().token;
-        assert_eq!(k.verify(&token).unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            k.verify(&token).unwrap_err().code().as_str(),
+            "invalid_token"
+        );
 
         let mut claims = k.verify(&k.issue(1, &[], "f").unwrap().token).unwrap();
         claims.exp = Utc::now().timestamp() - 3600;
         let expired = k.sign(&claims).unwrap();
-        assert_eq!(k.verify(&expired).unwrap_err().code(), "token_expired");
+        assert_eq!(
+            k.verify(&expired).unwrap_err().code().as_str(),
+            "token_expired"
+        );
 
         claims.exp = Utc::now().timestamp() + 3600;
         claims.typ = "refresh".into();
         let wrong = k.sign(&claims).unwrap();
-        assert_eq!(k.verify(&wrong).unwrap_err().code(), "wrong_token_type");
+        assert_eq!(
+            k.verify(&wrong).unwrap_err().code().as_str(),
+            "wrong_token_type"
+        );
 
-        assert_eq!(k.verify("not.a.jwt").unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            k.verify("not.a.jwt").unwrap_err().code().as_str(),
+            "invalid_token"
+        );
     }
 }

@@ -18,6 +18,7 @@ use sitga_persistence::{DbConn, users};
 use super::dto::PageQuery;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 use sitga_realtime::closing::CloseResult;
@@ -263,7 +264,7 @@ pub async fn list(
         "all" => None,
         code => Some(
             AuctionStatus::parse(code).ok_or_else(|| ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: "status must be open, sold, unsold, cancelled or all".into(),
                 field: Some("status".into()),
             })?,
@@ -274,7 +275,7 @@ pub async fn list(
         "ending_soon" => Sort::EndingSoon,
         _ => {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: "sort must be newest or ending_soon".into(),
                 field: Some("sort".into()),
             });
@@ -283,7 +284,7 @@ pub async fn list(
     let query_text = q.q.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     if query_text.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "q is at most 100 characters".into(),
             field: Some("q".into()),
         });
@@ -355,11 +356,11 @@ async fn seller_guard_error(
     match auctions::find(conn, id).await {
         Ok(None) => ApiError::NotFound("auction"),
         Ok(Some(a)) if a.seller_id != user => ApiError::Forbidden {
-            code: "not_seller",
+            code: ErrorCode::NotSeller,
             message: "only the seller can do this",
         },
         Ok(Some(a)) if a.status() != AuctionStatus::Open => ApiError::Conflict {
-            code: "auction_not_open",
+            code: ErrorCode::AuctionNotOpen,
             message: format!(
                 "the auction is {}; it can no longer be {action}",
                 a.status().code()
@@ -367,7 +368,7 @@ async fn seller_guard_error(
             field: None,
         },
         Ok(Some(_)) => ApiError::Conflict {
-            code: "auction_has_bids",
+            code: ErrorCode::AuctionHasBids,
             message: format!("the auction has bids; it can no longer be {action}"),
             field: None,
         },
@@ -468,7 +469,7 @@ pub async fn close(
         .ok_or(ApiError::NotFound("auction"))?;
     if auction.seller_id != auth.id {
         return Err(ApiError::Forbidden {
-            code: "not_seller",
+            code: ErrorCode::NotSeller,
             message: "only the seller can do this",
         });
     }
@@ -477,7 +478,7 @@ pub async fn close(
         CloseResult::Closed(_) => {}
         CloseResult::AlreadyClosed | CloseResult::NotDue => {
             return Err(ApiError::Conflict {
-                code: "auction_not_open",
+                code: ErrorCode::AuctionNotOpen,
                 message: "the auction is already closed".into(),
                 field: None,
             });
@@ -543,7 +544,7 @@ pub async fn place_bid(
             let k = v.to_str().map(str::trim).unwrap_or_default();
             if k.is_empty() || k.len() > 100 {
                 return Err(ApiError::BadRequest {
-                    code: "invalid_idempotency_key",
+                    code: ErrorCode::InvalidIdempotencyKey,
                     message: "Idempotency-Key must be 1 to 100 visible ASCII characters".into(),
                     field: Some("Idempotency-Key".into()),
                 });
@@ -562,13 +563,13 @@ pub async fn place_bid(
         KeyState::New => {}
         KeyState::Mismatch => {
             return Err(ApiError::Unprocessable {
-                code: "idempotency_key_reused",
+                code: ErrorCode::IdempotencyKeyReused,
                 message: "this Idempotency-Key was used for a different request".into(),
             });
         }
         KeyState::InProgress => {
             return Err(ApiError::Conflict {
-                code: "idempotency_in_progress",
+                code: ErrorCode::IdempotencyInProgress,
                 message: "a request with this Idempotency-Key is still being processed".into(),
                 field: None,
             });
@@ -612,7 +613,7 @@ async fn bid_response(
     let me = users::find_by_id(&mut conn, auth.id)
         .await?
         .ok_or(ApiError::Unauthorized {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             message: "the account of this token no longer exists",
         })?;
     drop(conn);

@@ -13,6 +13,7 @@ use sitga_user::{
 
 use super::dto::{AccountTypeDto, UserDto};
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
@@ -120,7 +121,7 @@ pub async fn availability(
         (None, Some(nick)) => users::nickname_exists(&mut conn, &Nickname::parse(nick)?).await?,
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "give exactly one of `email` or `nickname`",
             ));
         }
@@ -152,7 +153,7 @@ pub struct TokenResponse {
 }
 
 const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized {
-    code: "invalid_credentials",
+    code: ErrorCode::InvalidCredentials,
     message: "wrong e-mail or password",
 };
 
@@ -239,7 +240,7 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-fn unauthorized(code: &'static str, message: &'static str) -> ApiError {
+fn unauthorized(code: ErrorCode, message: &'static str) -> ApiError {
     ApiError::Unauthorized { code, message }
 }
 
@@ -257,18 +258,18 @@ pub async fn refresh(
     let mut conn = state.db.get().await?;
     let token = refresh_tokens::find_by_hash(&mut conn, &hash)
         .await?
-        .ok_or_else(|| unauthorized("invalid_refresh_token", "unknown refresh token"))?;
+        .ok_or_else(|| unauthorized(ErrorCode::InvalidRefreshToken, "unknown refresh token"))?;
     match token.state.verdict(Utc::now()) {
         RefreshVerdict::Usable => {}
         RefreshVerdict::Revoked => {
             return Err(unauthorized(
-                "refresh_token_revoked",
+                ErrorCode::RefreshTokenRevoked,
                 "this session was ended; log in again",
             ));
         }
         RefreshVerdict::Expired => {
             return Err(unauthorized(
-                "refresh_token_expired",
+                ErrorCode::RefreshTokenExpired,
                 "the refresh token expired; log in again",
             ));
         }
@@ -302,7 +303,7 @@ async fn revoke_for_reuse(
                 "refresh token reuse detected; session revoked"
             );
             unauthorized(
-                "refresh_token_reused",
+                ErrorCode::RefreshTokenReused,
                 "this refresh token was already used; the session has been revoked",
             )
         }
@@ -323,7 +324,7 @@ pub async fn logout(
     let mut conn = state.db.get().await?;
     let token = refresh_tokens::find_by_hash(&mut conn, &hash)
         .await?
-        .ok_or_else(|| unauthorized("invalid_refresh_token", "unknown refresh token"))?;
+        .ok_or_else(|| unauthorized(ErrorCode::InvalidRefreshToken, "unknown refresh token"))?;
     refresh_tokens::revoke_family(&mut conn, &token.family_id).await?;
     tracing::info!(user_id = token.user_id, "logged out");
     Ok(NoContent)

@@ -1,5 +1,6 @@
 //! Shapes shared by several routes.
 
+use crate::error::ErrorCode;
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -107,14 +108,14 @@ impl PageQuery {
         let per_page = self.per_page.unwrap_or(20);
         if page == 0 {
             return Err(crate::error::ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: "page starts at 1".into(),
                 field: Some("page".into()),
             });
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(crate::error::ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: format!("per_page must be 1 to {MAX_PER_PAGE}"),
                 field: Some("per_page".into()),
             });

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sitga_inference::{InferenceError, PreprocessError};
 
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::QueryParams;
 use crate::state::AppState;
 
@@ -50,13 +51,14 @@ impl FromRequest for ImageUpload {
             }
             let mut multipart = multipart;
             while let Some(field) = multipart.next().await {
-                let mut field = field
-                    .map_err(|e| ApiError::bad_request("malformed_multipart", e.to_string()))?;
+                let mut field = field.map_err(|e| {
+                    ApiError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
+                })?;
                 if field.name() != Some("file") {
                     // Drain and ignore other fields.
                     while let Some(chunk) = field.next().await {
                         chunk.map_err(|e| {
-                            ApiError::bad_request("malformed_multipart", e.to_string())
+                            ApiError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
                         })?;
                     }
                     continue;
@@ -70,8 +72,9 @@ impl FromRequest for ImageUpload {
                 }
                 let mut bytes = Vec::new();
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk
-                        .map_err(|e| ApiError::bad_request("malformed_multipart", e.to_string()))?;
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
+                    })?;
                     if bytes.len() + chunk.len() > MAX_UPLOAD {
                         return Err(ApiError::PayloadTooLarge { limit: MAX_UPLOAD });
                     }
@@ -80,7 +83,7 @@ impl FromRequest for ImageUpload {
                 return Ok(ImageUpload(bytes));
             }
             Err(ApiError::BadRequest {
-                code: "missing_file",
+                code: ErrorCode::MissingFile,
                 message: "send the photo as the multipart field `file`".into(),
                 field: Some("file".into()),
             })
@@ -157,7 +160,7 @@ pub async fn identify(
         Ok(model) => model.clone(),
         Err(reason) => {
             return Err(ApiError::ServiceUnavailable {
-                code: "model_unavailable",
+                code: ErrorCode::ModelUnavailable,
                 message: reason.clone(),
             });
         }
@@ -166,7 +169,7 @@ pub async fn identify(
     let k = query.0.k.unwrap_or(2);
     if !(1..=labels).contains(&k) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: format!("k must be 1 to {labels}"),
             field: Some("k".into()),
         });
@@ -177,7 +180,7 @@ pub async fn identify(
             ApiError::PayloadTooLarge { limit: MAX_UPLOAD }
         }
         InferenceError::Image(e @ PreprocessError::Corrupt(_)) => {
-            ApiError::bad_request("invalid_image", e.to_string())
+            ApiError::bad_request(ErrorCode::InvalidImage, e.to_string())
         }
         InferenceError::Overloaded => ApiError::Overloaded,
         InferenceError::Runtime(cause) => ApiError::internal(cause),

@@ -11,6 +11,7 @@ use sitga_user::{Province, Role};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 use sitga_realtime::forecasts::{RetrainError, enqueue, history_days};
@@ -106,7 +107,7 @@ pub struct ForecastRunDto {
 
 fn parse_kind(raw: &str) -> Result<PickupKind, ApiError> {
     PickupKind::parse(raw).ok_or_else(|| ApiError::BadRequest {
-        code: "invalid_query",
+        code: ErrorCode::InvalidQuery,
         message: "kind must be supply or demand".into(),
         field: Some("kind".into()),
     })
@@ -131,7 +132,7 @@ fn parameters_dto(stored: &str) -> Result<ParametersDto, ApiError> {
 
 fn not_enough_history(days: usize) -> ApiError {
     ApiError::Unprocessable {
-        code: "not_enough_history",
+        code: ErrorCode::NotEnoughHistory,
         message: format!(
             "this series has {days} day(s) of history; a forecast needs at least {MIN_HISTORY_DAYS}"
         ),
@@ -166,7 +167,7 @@ pub async fn latest(
             return Err(not_enough_history(days));
         }
         return Err(ApiError::Missing {
-            code: "no_forecast",
+            code: ErrorCode::NoForecast,
             message: "no forecast has been made for this series yet; the daily retrain (or an admin's POST /api/v1/forecasts/retrain) makes one",
         });
     };
@@ -293,7 +294,7 @@ pub async fn retrain(
     .map_err(|e| match e {
         RetrainError::Db(e) => ApiError::from(e),
         RetrainError::Queue(cause) => ApiError::ServiceUnavailable {
-            code: "queue_unavailable",
+            code: ErrorCode::QueueUnavailable,
             message: format!("the job queue is unavailable: {cause}"),
         },
     })?;

@@ -12,6 +12,7 @@ use super::dto::PageQuery;
 use super::pickups::{PickupPage, to_dtos};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::QueryParams;
 use crate::state::AppState;
 
@@ -41,7 +42,7 @@ pub struct ProvinceAmountDto {
 fn month_of(query: Option<&str>) -> Result<Month, ApiError> {
     match query {
         Some(text) => Month::parse(text).ok_or_else(|| ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "month must be YYYY-MM".into(),
             field: Some("month".into()),
         }),
@@ -135,7 +136,7 @@ pub async fn requests(
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(PickupStatus::parse(s).ok_or_else(|| ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "status must be waiting, on_way, completed or cancelled".into(),
             field: Some("status".into()),
         })?),
@@ -208,7 +209,7 @@ pub async fn chain(
     let limit = query.0.limit.unwrap_or(60);
     if !(1..=1_440).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "limit must be 1 to 1440".into(),
             field: Some("limit".into()),
         });

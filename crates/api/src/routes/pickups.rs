@@ -13,6 +13,7 @@ use sitga_user::{AccountType, Province};
 use super::dto::PageQuery;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
@@ -126,7 +127,7 @@ async fn actor(conn: &mut DbConn, auth: &AuthUser) -> Result<(Actor, Option<Prov
     let me = users::find_by_id(conn, auth.id)
         .await?
         .ok_or(ApiError::Unauthorized {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             message: "the account of this token no longer exists",
         })?;
     Ok((
@@ -164,7 +165,7 @@ pub async fn create(
     let mut conn = state.db.get().await?;
     let (me, province) = actor(&mut conn, &auth).await?;
     let kind = kind_for(me.role).ok_or(ApiError::Forbidden {
-        code: "not_cafe_or_recycler",
+        code: ErrorCode::NotCafeOrRecycler,
         message: "only cafe and recycler accounts post pickups",
     })?;
     let row = pickups::insert(
@@ -202,11 +203,11 @@ pub struct CompleteRequest {
 fn move_error(e: MoveError) -> ApiError {
     match e {
         MoveError::WrongActor => ApiError::Forbidden {
-            code: "not_allowed",
+            code: ErrorCode::NotAllowed,
             message: "you may not do this to this pickup",
         },
         MoveError::IllegalTransition { .. } => ApiError::Conflict {
-            code: "illegal_transition",
+            code: ErrorCode::IllegalTransition,
             message: e.to_string(),
             field: None,
         },
@@ -228,7 +229,7 @@ async fn make_move(
     let moved = decide(&row.snapshot(), action, me).map_err(move_error)?;
     if !pickups::apply_move(&mut tx, id, row.version, moved, measured).await? {
         return Err(ApiError::Conflict {
-            code: "illegal_transition",
+            code: ErrorCode::IllegalTransition,
             message: "the pickup changed meanwhile; reload it".into(),
             field: None,
         });
@@ -361,7 +362,7 @@ pub async fn summary(
 ) -> Result<web::Json<SummaryDto>, ApiError> {
     let month = match query.0.month.as_deref() {
         Some(text) => Month::parse(text).ok_or_else(|| ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "month must be YYYY-MM".into(),
             field: Some("month".into()),
         })?,
@@ -456,7 +457,7 @@ pub async fn rankings(
         "recycler" => RankingSide::Recyclers,
         _ => {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: "type must be cafe or recycler".into(),
                 field: Some("type".into()),
             });
@@ -470,7 +471,7 @@ pub async fn rankings(
         }
         _ => {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: "period must be month or all".into(),
                 field: Some("period".into()),
             });

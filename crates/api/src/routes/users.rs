@@ -12,6 +12,7 @@ use sitga_user::{
 use super::dto::UserDto;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
@@ -23,7 +24,7 @@ async fn load_me(
     users::find_by_id(conn, auth.id)
         .await?
         .ok_or(ApiError::Unauthorized {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             message: "the account of this token no longer exists",
         })
 }
@@ -141,7 +142,7 @@ pub async fn change_password(
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?
     .ok_or(ApiError::Forbidden {
-        code: "wrong_password",
+        code: ErrorCode::WrongPassword,
         message: "the current password is wrong",
     })?;
     conn.begin().await?;

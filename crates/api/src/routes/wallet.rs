@@ -9,6 +9,7 @@ use sitga_persistence::{auctions, users, wallets};
 use super::dto::PageQuery;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
@@ -86,7 +87,7 @@ pub async fn withdraw(
     let Some(after) = wallets::withdraw(&mut tx, auth.id, amount.get()).await? else {
         let available = wallets::get(&mut tx, auth.id).await?.available();
         return Err(ApiError::Conflict {
-            code: "insufficient_balance",
+            code: ErrorCode::InsufficientBalance,
             message: format!("only {available} won is available"),
             field: Some("amount"),
         });

@@ -8,6 +8,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::error::ErrorCode;
+
 /// Largest frame a client may send.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 
@@ -22,7 +24,7 @@ pub(super) fn private(event: &str, room: Option<&str>, fields: Map<String, Value
 
 pub(super) fn system(
     room: Option<&str>,
-    code: &str,
+    code: ErrorCode,
     context: Option<&str>,
     text: &str,
 ) -> Arc<str> {
@@ -77,19 +79,22 @@ pub enum ClientFrame {
 
 /// Decodes a client's text frame, or explains (stable code, message) why it
 /// is not one. Never panics, whatever the input (fuzzed in `fuzz/`).
-pub fn decode_frame(text: &str) -> Result<ClientFrame, (&'static str, String)> {
+pub fn decode_frame(text: &str) -> Result<ClientFrame, (ErrorCode, String)> {
     serde_json::from_str(text).map_err(|e| {
         let value = serde_json::from_str::<Value>(text).ok();
         let event = value
             .as_ref()
             .and_then(|v| v.get("event").and_then(Value::as_str).map(str::to_owned));
         match (value.is_some(), event.as_deref()) {
-            (false, _) => ("malformed_json", format!("not JSON: {e}")),
-            (true, None) => ("missing_event", "every frame needs an `event`".to_owned()),
+            (false, _) => (ErrorCode::MalformedJson, format!("not JSON: {e}")),
+            (true, None) => (
+                ErrorCode::MissingEvent,
+                "every frame needs an `event`".to_owned(),
+            ),
             (true, Some("join" | "leave" | "message" | "bid" | "getmessage")) => {
-                ("invalid_frame", e.to_string())
+                (ErrorCode::InvalidFrame, e.to_string())
             }
-            (true, Some(other)) => ("unknown_event", format!("unknown event {other:?}")),
+            (true, Some(other)) => (ErrorCode::UnknownEvent, format!("unknown event {other:?}")),
         }
     })
 }

@@ -16,7 +16,7 @@ use sitga_realtime::engine::{
 };
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 use super::Member;
 use super::codec::{ClientFrame, RoomId, decode_frame, private, system};
@@ -30,7 +30,7 @@ impl Connection {
                 .ok()
                 .and_then(|v| v.get("ref").cloned());
             let mut f = Map::new();
-            f.insert("code".into(), json!("rate_limited"));
+            f.insert("code".into(), json!(ErrorCode::RateLimited));
             f.insert("text".into(), json!("too many messages; slow down"));
             if let Some(reference) = reference {
                 f.insert("ref".into(), reference);
@@ -54,7 +54,7 @@ impl Connection {
                 let Some(amount) = amount.as_i64() else {
                     return self.send(system(
                         Some(&room_text),
-                        "invalid_amount",
+                        ErrorCode::InvalidAmount,
                         Some("숫자값을 입력하세요"),
                         "amount must be a whole number of won",
                     ));
@@ -66,8 +66,14 @@ impl Connection {
     }
 
     fn room_of(&self, room: &RoomId) -> Result<i64, Arc<str>> {
-        room.parse()
-            .ok_or_else(|| system(None, "invalid_room", None, "room must be an auction id"))
+        room.parse().ok_or_else(|| {
+            system(
+                None,
+                ErrorCode::InvalidRoom,
+                None,
+                "room must be an auction id",
+            )
+        })
     }
 
     async fn join(&mut self, room: RoomId) -> Result<(), Full> {
@@ -79,7 +85,7 @@ impl Connection {
         if !self.rooms.contains_key(&id) && self.rooms.len() >= MAX_ROOMS {
             return self.send(system(
                 Some(&label),
-                "too_many_rooms",
+                ErrorCode::TooManyRooms,
                 None,
                 "leave a room before joining another (20 at most)",
             ));
@@ -104,7 +110,7 @@ impl Connection {
             Ok(None) => {
                 return self.send(system(
                     Some(&label),
-                    "not_found",
+                    ErrorCode::NotFound,
                     Some("올바른 경매가 아닙니다."),
                     "no such auction",
                 ));
@@ -148,7 +154,7 @@ impl Connection {
         if self.rooms.remove(&id).is_none() {
             return self.send(system(
                 Some(&id.to_string()),
-                "not_joined",
+                ErrorCode::NotJoined,
                 None,
                 "you are not in this room",
             ));
@@ -188,7 +194,7 @@ impl Connection {
         let Some(member) = self.member.clone() else {
             return Err(system(
                 Some(&label),
-                "auth_required",
+                ErrorCode::AuthRequired,
                 Some("올바른 사용자가 아닙니다."),
                 "log in (send an access token when connecting) to chat or bid",
             ));
@@ -196,7 +202,7 @@ impl Connection {
         if !self.rooms.contains_key(&id) {
             return Err(system(
                 Some(&label),
-                "not_joined",
+                ErrorCode::NotJoined,
                 None,
                 "join the room first",
             ));
@@ -213,19 +219,19 @@ impl Connection {
         match parse_chat_line(text) {
             ChatLine::Empty => self.send(system(
                 Some(&label),
-                "empty_message",
+                ErrorCode::EmptyMessage,
                 None,
                 "the message is empty",
             )),
             ChatLine::TooLong => self.send(system(
                 Some(&label),
-                "message_too_long",
+                ErrorCode::MessageTooLong,
                 None,
                 "messages are at most 1,000 characters",
             )),
             ChatLine::NotANumber => self.send(system(
                 Some(&label),
-                "not_a_number",
+                ErrorCode::NotANumber,
                 Some("숫자값을 입력하세요"),
                 "a line starting with # is a bid: write a number, e.g. #15000",
             )),
@@ -254,7 +260,7 @@ impl Connection {
                     Ok(None) => {
                         return self.send(system(
                             Some(&label),
-                            "auction_not_open",
+                            ErrorCode::AuctionNotOpen,
                             None,
                             "the auction is closed; the room is read-only",
                         ));
@@ -329,7 +335,7 @@ impl Connection {
                 f.insert("bid_seq".into(), json!(bid.seq));
             }
             Ok(BidOutcome::Rejected { reason, .. }) => {
-                f.insert("code".into(), json!(reason.code()));
+                f.insert("code".into(), json!(ErrorCode::from(reason)));
                 f.insert("context".into(), json!(rejected_text_ko(amount)));
                 f.insert("text".into(), json!(reason.message()));
                 match reason {

@@ -15,6 +15,7 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use crate::error::ErrorCode;
 use crate::state::AppState;
 
 use super::Member;
@@ -104,7 +105,7 @@ pub(super) async fn run(
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
-                        let frame = system(None, "binary_not_supported", None, "send JSON text frames; binary frames are refused");
+                        let frame = system(None, ErrorCode::BinaryNotSupported, None, "send JSON text frames; binary frames are refused");
                         if conn.send(frame).is_err() { break End::TooSlow; }
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {

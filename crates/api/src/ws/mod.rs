@@ -24,6 +24,7 @@ use sitga_persistence::users;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::state::AppState;
 
 use connection::run;
@@ -54,7 +55,7 @@ pub async fn upgrade(
             let nickname = users::find_by_id(&mut conn, user.id)
                 .await?
                 .ok_or(ApiError::Unauthorized {
-                    code: "invalid_token",
+                    code: ErrorCode::InvalidToken,
                     message: "the account of this token no longer exists",
                 })?
                 .nickname;
@@ -68,7 +69,7 @@ pub async fn upgrade(
         }
     };
     let (response, session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request("websocket_handshake", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::WebsocketHandshake, e.to_string()))?;
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
