@@ -49,6 +49,7 @@ impl Closer {
 
     /// Closes `auction_id` if its end has passed (or at once when `early`,
     /// the seller's early close).
+    #[tracing::instrument(name = "close", skip(self))]
     pub async fn close(&self, auction_id: i64, early: bool) -> Result<CloseResult, DbError> {
         for _ in 0..5 {
             match self.try_close(auction_id, early).await {

@@ -201,6 +201,11 @@ impl BidEngine {
     }
 
     /// Places a bid and waits for its outcome (after commit).
+    #[tracing::instrument(
+        name = "bid",
+        skip_all,
+        fields(auction_id = command.auction_id, user_id = command.bidder_id.get())
+    )]
     pub async fn place(&self, command: BidCommand) -> Result<BidOutcome, EngineError> {
         for _ in 0..3 {
             let (reply, outcome) = oneshot::channel();
