@@ -19,8 +19,10 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use deadpool_redis::redis::AsyncCommands;
 use futures_util::StreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tokio::sync::broadcast;
+
+use crate::frames::{self, ServerFrame};
 
 /// Why Redis could not number, publish, store or relay a frame (the caller
 /// falls back to local delivery; nothing here is fatal).
@@ -111,24 +113,20 @@ impl Inner {
     }
 }
 
-/// The JSON text of a room frame after its `"seq"`: `event`, `room`,
-/// `server_now` (ms) and the event's own fields, without the opening brace.
-fn encode_after_seq(event: &str, room: i64, fields: &Map<String, Value>) -> String {
-    let mut frame = Map::with_capacity(fields.len() + 3);
-    frame.insert("event".into(), json!(event));
-    frame.insert("room".into(), json!(room.to_string()));
-    frame.insert("server_now".into(), json!(Utc::now().timestamp_millis()));
-    for (k, v) in fields {
-        frame.insert(k.clone(), v.clone());
+/// The JSON text of a room frame after its `"seq"` (the envelope and the
+/// frame's fields), without the opening brace: the Redis script puts
+/// `{"seq":N,` in front of it.
+fn encode_after_seq(frame: &ServerFrame, room: i64) -> String {
+    let text = frames::encode(frame, Some(room.to_string()), None, Utc::now());
+    match text.strip_prefix('{') {
+        Some(rest) => rest.to_owned(),
+        None => text,
     }
-    let text = Value::Object(frame).to_string();
-    text.strip_prefix('{').unwrap_or(&text).to_owned()
 }
 
-/// The whole frame: `seq` first, then [`encode_after_seq`]'s text (the
-/// Redis script below assembles it the same way).
-fn encode(event: &str, room: i64, seq: i64, fields: &Map<String, Value>) -> String {
-    format!("{{\"seq\":{seq},{}", encode_after_seq(event, room, fields))
+/// The whole frame, numbered.
+fn encode(frame: &ServerFrame, room: i64, seq: i64) -> String {
+    frames::encode(frame, Some(room.to_string()), Some(seq), Utc::now())
 }
 
 impl RoomBus {
@@ -203,13 +201,13 @@ impl RoomBus {
     }
 
     /// Numbers and broadcasts a frame to the whole room (all instances).
-    pub async fn publish(&self, room: i64, event: &str, fields: Map<String, Value>) {
+    pub async fn publish(&self, room: i64, frame: &ServerFrame) {
         if let Some(redis) = &self.inner.redis {
             let floor = self.last_seq(room);
-            match publish_redis(&self.inner, redis, room, floor, event, &fields).await {
+            match publish_redis(&self.inner, redis, room, floor, frame).await {
                 Ok(seq) => {
                     if !self.inner.relay_live.load(Ordering::Acquire) {
-                        let json: Arc<str> = encode(event, room, seq, &fields).into();
+                        let json: Arc<str> = encode(frame, room, seq).into();
                         self.deliver_local(&RoomFrame { room, seq, json });
                     }
                     return;
@@ -220,7 +218,7 @@ impl RoomBus {
             }
         }
         let seq = self.next_local_seq(room);
-        let json: Arc<str> = encode(event, room, seq, &fields).into();
+        let json: Arc<str> = encode(frame, room, seq).into();
         self.deliver_local(&RoomFrame { room, seq, json });
     }
 
@@ -356,15 +354,14 @@ async fn publish_redis(
     redis: &deadpool_redis::Pool,
     room: i64,
     floor: i64,
-    event: &str,
-    fields: &Map<String, Value>,
+    frame: &ServerFrame,
 ) -> Result<i64, BusError> {
     let mut conn = redis.get().await?;
     PUBLISH_SCRIPT
         .key(inner.key(&format!("auction:{room}:seq")))
         .key(inner.key(&format!("auction:{room}")))
         .arg(floor)
-        .arg(encode_after_seq(event, room, fields))
+        .arg(encode_after_seq(frame, room))
         .invoke_async(&mut conn)
         .await
         .map_err(BusError::from)
@@ -415,21 +412,25 @@ async fn recent_redis(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frames::MessageCode;
 
     #[tokio::test]
     async fn local_frames_are_numbered_per_room() {
         let bus = RoomBus::local();
         let mut a = bus.subscribe(1);
         let mut b = bus.subscribe(2);
-        bus.publish(1, "message", Map::new()).await;
-        bus.publish(1, "state", Map::new()).await;
-        bus.publish(2, "message", Map::new()).await;
+        let joined = ServerFrame::presence(MessageCode::Joined, "민수");
+        let left = ServerFrame::presence(MessageCode::Left, "민수");
+        bus.publish(1, &joined).await;
+        bus.publish(1, &left).await;
+        bus.publish(2, &joined).await;
         let first = a.recv().await.unwrap();
         let second = a.recv().await.unwrap();
         assert_eq!((first.seq, second.seq), (1, 2));
         assert_eq!(b.recv().await.unwrap().seq, 1);
         let v: Value = serde_json::from_str(&first.json).unwrap();
         assert_eq!(v["event"], "message");
+        assert_eq!(v["code"], "joined");
         assert_eq!(v["room"], "1");
         assert!(v["server_now"].as_i64().unwrap() > 0);
     }
@@ -444,7 +445,8 @@ mod tests {
             seq: 41,
             json: "{}".into(),
         });
-        bus.publish(3, "state", Map::new()).await;
+        bus.publish(3, &ServerFrame::presence(MessageCode::Left, "민수"))
+            .await;
         assert_eq!(frames.recv().await.unwrap().seq, 41);
         assert_eq!(frames.recv().await.unwrap().seq, 42);
     }
@@ -480,9 +482,23 @@ mod redis_tests {
             seq: 41,
             json: "{}".into(),
         });
-        let mut fields = Map::new();
-        fields.insert("price".into(), json!(15_000));
-        let seq = publish_redis(&bus.inner, &pool, 5, bus.last_seq(5), "state", &fields)
+        let now = chrono::Utc::now();
+        let auction = sitga_auction::AuctionSnapshot {
+            id: sitga_core::AuctionId::new(5),
+            seller_id: sitga_core::UserId::new(1),
+            status: sitga_auction::AuctionStatus::Open,
+            start_price: sitga_auction::Krw::new(15_000),
+            min_increment: sitga_auction::Krw::new(1_000),
+            reserve_price: None,
+            current_price: Some(sitga_auction::Krw::new(15_000)),
+            leader_id: Some(sitga_core::UserId::new(2)),
+            bid_count: 1,
+            ends_at: now + chrono::Duration::hours(1),
+            hard_end_at: now + chrono::Duration::hours(2),
+            soft_close: chrono::Duration::minutes(2),
+        };
+        let state = ServerFrame::state(&auction, Some("민수"), now);
+        let seq = publish_redis(&bus.inner, &pool, 5, bus.last_seq(5), &state)
             .await
             .unwrap();
         assert_eq!(seq, 42);
@@ -502,7 +518,7 @@ mod redis_tests {
         let mut conn = pool.get().await.unwrap();
         let key = format!("{prefix}auction:5:seq");
         let _: () = conn.set(&key, 100).await.unwrap();
-        let seq = publish_redis(&bus.inner, &pool, 5, 42, "state", &fields)
+        let seq = publish_redis(&bus.inner, &pool, 5, 42, &state)
             .await
             .unwrap();
         assert_eq!(seq, 101);

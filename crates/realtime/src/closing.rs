@@ -9,11 +9,11 @@
 //! and does nothing. The `closed` frame goes to the room after commit.
 
 use chrono::Utc;
-use serde_json::{Map, json};
 use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
 use sitga_persistence::{DbError, DbPool, auctions, users, wallets};
 
 use crate::bus::{HistoryItem, RoomBus};
+use crate::frames::ServerFrame;
 
 /// Most auctions one sweep closes (the next sweep takes the rest).
 const SWEEP_BATCH: i64 = 200;
@@ -132,22 +132,23 @@ impl Closer {
             )
             .await;
 
-        let mut fields = Map::new();
-        fields.insert("status".into(), json!(outcome.status().code()));
-        fields.insert("context".into(), json!(notice));
-        match outcome {
-            CloseOutcome::Sold { price, .. } => {
-                fields.insert("winner".into(), json!(winner));
-                fields.insert("price".into(), json!(price));
-                fields.insert("text".into(), json!(format!("sold for {price} won")));
-            }
-            CloseOutcome::Unsold => {
-                fields.insert("winner".into(), json!(null));
-                fields.insert("price".into(), json!(null));
-                fields.insert("text".into(), json!("closed without a sale"));
-            }
-        }
-        self.bus.publish(auction_id, "closed", fields).await;
+        let frame = match outcome {
+            CloseOutcome::Sold { price, .. } => ServerFrame::closed(
+                outcome.status(),
+                winner,
+                Some(price),
+                notice,
+                format!("sold for {price} won"),
+            ),
+            CloseOutcome::Unsold => ServerFrame::closed(
+                outcome.status(),
+                None,
+                None,
+                notice,
+                "closed without a sale".to_owned(),
+            ),
+        };
+        self.bus.publish(auction_id, &frame).await;
         Ok(Some(CloseResult::Closed(outcome)))
     }
 

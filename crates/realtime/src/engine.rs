@@ -29,11 +29,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use chrono::Utc;
 use sitga_auction::{
-    AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, PlanError, min_next_bid,
-    plan_bids, reserve_met, state_if_funded, validate_bid,
+    AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, PlanError, plan_bids,
+    state_if_funded, validate_bid,
 };
 use sitga_core::UserId;
 use sitga_persistence::{DbConn, DbError, DbPool, auctions, wallets};
@@ -41,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::bus::{HistoryItem, RoomBus};
+use crate::frames::{ServerFrame, accepted_text_ko};
 
 /// Requests a writer takes into one transaction.
 const MAX_BATCH: usize = 256;
@@ -53,16 +53,6 @@ const IDLE: Duration = Duration::from_secs(30);
 const LINGER: Duration = Duration::from_millis(50);
 /// Attempts when another instance keeps winning the version guard.
 const MAX_ATTEMPTS: usize = 8;
-
-/// The Korean room text for an accepted bid (from the original app).
-pub fn accepted_text_ko(nickname: &str, amount: Krw) -> String {
-    format!("{nickname}님이 {amount}로 성공적으로 입찰하였습니다.")
-}
-
-/// The Korean text for a refused bid (from the original app).
-pub fn rejected_text_ko(amount: Krw) -> String {
-    format!("{amount}로 입찰실패하였습니다. 금액을 확인 후 시도해 주세요.")
-}
 
 /// A bid to place.
 #[derive(Debug, Clone)]
@@ -345,7 +335,7 @@ impl BidEngine {
                             )
                             .await;
                         self.bus
-                            .publish(auction_id, "message", accepted_fields(&nickname, bid))
+                            .publish(auction_id, &ServerFrame::bid_accepted(&nickname, bid))
                             .await;
                         last_leader = Some(nickname);
                     }
@@ -355,8 +345,7 @@ impl BidEngine {
                     self.bus
                         .publish(
                             auction_id,
-                            "state",
-                            state_fields(&final_state, Some(&leader), Utc::now()),
+                            &ServerFrame::state(&final_state, Some(&leader), Utc::now()),
                         )
                         .await;
                 }
@@ -564,43 +553,4 @@ async fn release(auction_id: i64, session: Option<DbConn>) {
     {
         tracing::warn!(error = %e, auction_id, "bid writer connection not released cleanly");
     }
-}
-
-/// Fields of the room `message` frame announcing an accepted bid.
-pub fn accepted_fields(nickname: &str, bid: &AcceptedBid) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("code".into(), json!("bid_accepted"));
-    m.insert("user".into(), json!(nickname));
-    m.insert(
-        "context".into(),
-        json!(accepted_text_ko(nickname, bid.amount)),
-    );
-    m.insert(
-        "text".into(),
-        json!(format!("{nickname} bid {} won", bid.amount)),
-    );
-    m.insert("amount".into(), json!(bid.amount));
-    m.insert("bid_seq".into(), json!(bid.seq));
-    m
-}
-
-/// Fields of a room `state` frame.
-pub fn state_fields(
-    state: &AuctionSnapshot,
-    leader: Option<&str>,
-    now: DateTime<Utc>,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("status".into(), json!(state.status.code()));
-    m.insert("price".into(), json!(state.current_price));
-    m.insert("min_next_bid".into(), json!(min_next_bid(state)));
-    m.insert("leader".into(), json!(leader));
-    m.insert("bid_count".into(), json!(state.bid_count));
-    m.insert("ends_at".into(), json!(state.ends_at.timestamp_millis()));
-    m.insert("reserve_met".into(), json!(reserve_met(state)));
-    m.insert(
-        "ends_in_ms".into(),
-        json!((state.ends_at - now).num_milliseconds().max(0)),
-    );
-    m
 }

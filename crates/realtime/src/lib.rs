@@ -11,6 +11,7 @@
 //! - [`queue`] and [`jobs`]: apalis queues (Redis or in memory) and the jobs
 //!   that run on them — closes, the badge safety net, forecast retrains, the
 //!   chain outbox and monitor.
+//! - [`frames`]: every frame the server sends, typed, and their encoding.
 //! - [`awards`], [`chain`], [`forecasts`]: what those jobs do.
 //!
 //! Nothing here knows about actix: the `sitga-api` crate adapts it to HTTP
@@ -25,5 +26,6 @@ pub mod chain;
 pub mod closing;
 pub mod engine;
 pub mod forecasts;
+pub mod frames;
 pub mod jobs;
 pub mod queue;

@@ -443,16 +443,14 @@ pub async fn cancel(
         return Err(seller_guard_error(&mut conn, path.id, auth.id, "cancelled").await);
     }
     tracing::info!(auction_id = path.id, user_id = auth.id, "auction cancelled");
-    let mut fields = serde_json::Map::new();
-    fields.insert("status".into(), serde_json::json!("cancelled"));
-    fields.insert("winner".into(), serde_json::Value::Null);
-    fields.insert("price".into(), serde_json::Value::Null);
-    fields.insert(
-        "context".into(),
-        serde_json::json!("판매자가 경매를 취소하였습니다."),
+    let closed = sitga_realtime::frames::ServerFrame::closed(
+        AuctionStatus::Cancelled,
+        None,
+        None,
+        "판매자가 경매를 취소하였습니다.".to_owned(),
+        "cancelled by the seller".to_owned(),
     );
-    fields.insert("text".into(), serde_json::json!("cancelled by the seller"));
-    state.bus.publish(path.id, "closed", fields).await;
+    state.bus.publish(path.id, &closed).await;
     Ok(web::Json(load_dto(&mut conn, path.id).await?))
 }
 

@@ -6,35 +6,89 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use sitga_auction::{BidRejection, Krw};
+use sitga_realtime::bus::HistoryItem;
+use sitga_realtime::engine::{BidOutcome, EngineError};
+use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, accepted_text_ko, rejected_text_ko};
 
-use crate::error::ErrorCode;
+use crate::error::{ApiError, ErrorCode};
 
 /// Largest frame a client may send.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 
-pub(super) fn private(event: &str, room: Option<&str>, fields: Map<String, Value>) -> Arc<str> {
-    let mut frame = Map::with_capacity(fields.len() + 3);
-    frame.insert("event".into(), json!(event));
-    frame.insert("room".into(), json!(room));
-    frame.insert("server_now".into(), json!(Utc::now().timestamp_millis()));
-    frame.extend(fields);
-    Value::Object(frame).to_string().into()
+/// A frame for this client only (no `seq`).
+pub(super) fn private(room: Option<&str>, frame: &ServerFrame) -> Arc<str> {
+    frames::encode(frame, room.map(str::to_owned), None, Utc::now()).into()
 }
 
+/// A `system` frame refusing something, with an error code.
 pub(super) fn system(
     room: Option<&str>,
     code: ErrorCode,
     context: Option<&str>,
     text: &str,
 ) -> Arc<str> {
-    let mut f = Map::new();
-    f.insert("code".into(), json!(code));
-    if let Some(context) = context {
-        f.insert("context".into(), json!(context));
+    let answer = SystemAnswer {
+        code: code.as_str(),
+        context: context.map(str::to_owned),
+        text: Some(text.to_owned()),
+        ..SystemAnswer::default()
+    };
+    private(room, &ServerFrame::System(answer))
+}
+
+/// The answer to a client's bid of `amount` (with its `ref`), placed as
+/// `nickname`: accepted (with its sequence number), refused by a rule (with
+/// `min_next_bid` or `available` where they help), or not decided.
+pub(super) fn bid_answer(
+    nickname: &str,
+    amount: Krw,
+    reference: Option<Value>,
+    outcome: Result<BidOutcome, EngineError>,
+) -> SystemAnswer {
+    let mut answer = SystemAnswer {
+        amount: Some(amount),
+        reference,
+        ..SystemAnswer::default()
+    };
+    match outcome {
+        Ok(BidOutcome::Accepted { bid, .. }) => {
+            answer.code = "bid_accepted";
+            answer.context = Some(accepted_text_ko(nickname, bid.amount));
+            answer.text = Some(format!("your bid of {} won is the highest", bid.amount));
+            answer.bid_seq = Some(bid.seq);
+        }
+        Ok(BidOutcome::Rejected { reason, .. }) => {
+            answer.code = ErrorCode::from(reason).as_str();
+            answer.context = Some(rejected_text_ko(amount));
+            answer.text = Some(reason.message());
+            match reason {
+                BidRejection::TooLow { min_next_bid } => answer.min_next_bid = Some(min_next_bid),
+                BidRejection::InsufficientBalance { available } => {
+                    answer.available = Some(available);
+                }
+                _ => {}
+            }
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            answer.code = e.code().as_str();
+            answer.context = Some(rejected_text_ko(amount));
+            answer.text = Some(e.to_string());
+        }
     }
-    f.insert("text".into(), json!(text));
-    private("system", room, f)
+    answer
+}
+
+/// A page of room history, oldest first.
+pub(super) fn history_page(messages: Vec<HistoryItem>, has_more: bool) -> ServerFrame {
+    ServerFrame::System(SystemAnswer {
+        code: "history",
+        has_more: Some(has_more),
+        messages: Some(messages),
+        ..SystemAnswer::default()
+    })
 }
 
 /// A frame from a client (see `docs/protocol.md`).
@@ -118,5 +172,173 @@ impl RoomId {
             Self::Text(t) => t.trim().parse::<i64>().ok().filter(|n| *n > 0),
             Self::Number(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod protocol_document {
+    //! `docs/protocol.md`'s example is the server's output: each `←` line is
+    //! rebuilt here from the frame types and compared as JSON.
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use serde_json::json;
+    use sitga_auction::{AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, Krw};
+    use sitga_core::{AuctionId, UserId};
+    use sitga_realtime::bus::HistoryItem;
+    use sitga_realtime::engine::BidOutcome;
+    use sitga_realtime::frames::{self, MessageCode, ServerFrame};
+
+    use super::{bid_answer, history_page};
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(ms).single().unwrap()
+    }
+
+    fn auction(price: i64, leader: i64, bids: i64) -> AuctionSnapshot {
+        AuctionSnapshot {
+            id: AuctionId::new(7),
+            seller_id: UserId::new(1),
+            status: AuctionStatus::Open,
+            start_price: Krw::new(30_000),
+            min_increment: Krw::new(1_000),
+            reserve_price: None,
+            current_price: Some(Krw::new(price)),
+            leader_id: Some(UserId::new(leader)),
+            bid_count: bids,
+            ends_at: at(1_795_801_200_000),
+            hard_end_at: at(1_795_801_200_000) + Duration::minutes(30),
+            soft_close: Duration::minutes(2),
+        }
+    }
+
+    /// The example's frames, in order: (frame, seq, server_now).
+    fn frames_of_the_example() -> Vec<(ServerFrame, Option<i64>, i64)> {
+        let bid = AcceptedBid {
+            amount: Krw::new(39_000),
+            bidder_id: UserId::new(3),
+            seq: 5,
+            ends_at: at(1_795_801_200_000),
+            extended: false,
+            released: Some((UserId::new(2), Krw::new(38_000))),
+        };
+        let after = auction(39_000, 3, 5);
+        let accepted = BidOutcome::Accepted {
+            bid: bid.clone(),
+            after: after.clone(),
+            chat_id: 32,
+        };
+        let leading = BidOutcome::Rejected {
+            reason: BidRejection::AlreadyLeading,
+            seen: after.clone(),
+        };
+        let history = vec![HistoryItem {
+            id: 31,
+            user: Some("김셰프".into()),
+            code: "bid_accepted".into(),
+            context: frames::accepted_text_ko("김셰프", Krw::new(38_000)),
+            amount: Some(Krw::new(38_000)),
+            at: 1_795_789_000_000,
+        }];
+        vec![
+            (
+                ServerFrame::state(
+                    &auction(38_000, 2, 4),
+                    Some("김셰프"),
+                    at(1_795_790_400_000),
+                ),
+                None,
+                1_795_790_400_000,
+            ),
+            (
+                ServerFrame::presence(MessageCode::Joined, "민수"),
+                Some(12),
+                1_795_790_400_010,
+            ),
+            (
+                ServerFrame::bid_accepted("민수", &bid),
+                Some(13),
+                1_795_790_401_002,
+            ),
+            (
+                ServerFrame::state(&after, Some("민수"), at(1_795_790_401_003)),
+                Some(14),
+                1_795_790_401_003,
+            ),
+            (
+                ServerFrame::System(bid_answer("민수", Krw::new(39_000), None, Ok(accepted))),
+                None,
+                1_795_790_401_004,
+            ),
+            (
+                ServerFrame::System(bid_answer(
+                    "민수",
+                    Krw::new(39_500),
+                    Some(json!("c-42")),
+                    Ok(leading),
+                )),
+                None,
+                1_795_790_402_000,
+            ),
+            (
+                ServerFrame::chat(33, "민수", "얼음 포장인가요?"),
+                Some(15),
+                1_795_790_402_500,
+            ),
+            (history_page(history, false), None, 1_795_790_403_000),
+            (
+                ServerFrame::closed(
+                    AuctionStatus::Sold,
+                    Some("민수".into()),
+                    Some(Krw::new(39_000)),
+                    "경매가 종료되었습니다. 민수님이 39000원에 낙찰받았습니다.".into(),
+                    "sold for 39000 won".into(),
+                ),
+                Some(16),
+                1_795_801_200_100,
+            ),
+        ]
+    }
+
+    #[test]
+    fn protocol_document_examples_are_what_the_server_sends() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.md"),
+        )
+        .unwrap();
+        let example = doc
+            .split("## Example")
+            .nth(1)
+            .and_then(|rest| rest.split("```text\n").nth(1))
+            .and_then(|block| block.split("```").next())
+            .expect("docs/protocol.md has an Example block");
+        let documented: Vec<serde_json::Value> = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("← "))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        let produced: Vec<serde_json::Value> = frames_of_the_example()
+            .iter()
+            .map(|(frame, seq, now)| {
+                let text = frames::encode(frame, Some("7".into()), *seq, at(*now));
+                serde_json::from_str(&text).unwrap()
+            })
+            .collect();
+        assert_eq!(
+            documented.len(),
+            produced.len(),
+            "one documented frame per produced one"
+        );
+        for (doc, real) in documented.iter().zip(&produced) {
+            assert_eq!(
+                doc, real,
+                "docs/protocol.md (left) differs from the server (right)"
+            );
+        }
+        // One of each kind of frame.
+        let events: std::collections::BTreeSet<_> = produced
+            .iter()
+            .filter_map(|f| f["event"].as_str())
+            .collect();
+        assert_eq!(events, ["closed", "message", "state", "system"].into());
     }
 }

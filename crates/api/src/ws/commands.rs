@@ -6,20 +6,19 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::{Map, Value, json};
-use sitga_auction::{BidRejection, ChatLine, Krw, parse_chat_line};
+use serde_json::Value;
+use sitga_auction::{ChatLine, Krw, parse_chat_line};
 use sitga_core::UserId;
 use sitga_persistence::{auctions, users};
 use sitga_realtime::bus::HistoryItem;
-use sitga_realtime::engine::{
-    BidCommand, BidOutcome, accepted_text_ko, rejected_text_ko, state_fields,
-};
+use sitga_realtime::engine::BidCommand;
+use sitga_realtime::frames::{MessageCode, ServerFrame, SystemAnswer};
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::{ApiError, ErrorCode};
 
 use super::Member;
-use super::codec::{ClientFrame, RoomId, decode_frame, private, system};
+use super::codec::{ClientFrame, RoomId, bid_answer, decode_frame, history_page, private, system};
 use super::connection::{Connection, Full, HISTORY_PAGE, MAX_ROOMS};
 
 impl Connection {
@@ -29,13 +28,13 @@ impl Connection {
             let reference = serde_json::from_str::<Value>(text)
                 .ok()
                 .and_then(|v| v.get("ref").cloned());
-            let mut f = Map::new();
-            f.insert("code".into(), json!(ErrorCode::RateLimited));
-            f.insert("text".into(), json!("too many messages; slow down"));
-            if let Some(reference) = reference {
-                f.insert("ref".into(), reference);
-            }
-            return self.send(private("system", None, f));
+            let answer = SystemAnswer {
+                code: ErrorCode::RateLimited.as_str(),
+                text: Some("too many messages; slow down".to_owned()),
+                reference,
+                ..SystemAnswer::default()
+            };
+            return self.send(private(None, &ServerFrame::System(answer)));
         }
         let frame = match decode_frame(text) {
             Ok(frame) => frame,
@@ -123,25 +122,11 @@ impl Connection {
                 .insert(id, BroadcastStream::new(self.state.bus.subscribe(id)));
         }
         let room_label = id.to_string();
-        self.send(private(
-            "state",
-            Some(&room_label),
-            state_fields(&auction.snapshot(), leader.as_deref(), Utc::now()),
-        ))?;
+        let state = ServerFrame::state(&auction.snapshot(), leader.as_deref(), Utc::now());
+        self.send(private(Some(&room_label), &state))?;
         if let (Some(member), false) = (&self.member, already) {
-            let nickname = member.nickname.clone();
-            let mut f = Map::new();
-            f.insert("code".into(), json!("joined"));
-            f.insert("user".into(), json!(nickname));
-            f.insert(
-                "context".into(),
-                json!(format!("{nickname}님이 경매에 참여하였습니다.")),
-            );
-            f.insert(
-                "text".into(),
-                json!(format!("{nickname} joined the auction")),
-            );
-            self.state.bus.publish(id, "message", f).await;
+            let joined = ServerFrame::presence(MessageCode::Joined, &member.nickname);
+            self.state.bus.publish(id, &joined).await;
         }
         Ok(())
     }
@@ -165,16 +150,8 @@ impl Connection {
 
     async fn announce_leave(&self, id: i64) {
         if let Some(member) = &self.member {
-            let nickname = &member.nickname;
-            let mut f = Map::new();
-            f.insert("code".into(), json!("left"));
-            f.insert("user".into(), json!(nickname));
-            f.insert(
-                "context".into(),
-                json!(format!("{nickname}님이 방을 나갔습니다.")),
-            );
-            f.insert("text".into(), json!(format!("{nickname} left the room")));
-            self.state.bus.publish(id, "message", f).await;
+            let left = ServerFrame::presence(MessageCode::Left, &member.nickname);
+            self.state.bus.publish(id, &left).await;
         }
     }
 
@@ -283,13 +260,8 @@ impl Connection {
                         },
                     )
                     .await;
-                let mut f = Map::new();
-                f.insert("code".into(), json!("chat"));
-                f.insert("id".into(), json!(chat_id));
-                f.insert("user".into(), json!(member.nickname));
-                f.insert("context".into(), json!(text));
-                f.insert("text".into(), json!(text));
-                self.state.bus.publish(id, "message", f).await;
+                let chat = ServerFrame::chat(chat_id, &member.nickname, &text);
+                self.state.bus.publish(id, &chat).await;
                 Ok(())
             }
         }
@@ -316,46 +288,8 @@ impl Connection {
                 amount,
             })
             .await;
-        let mut f = Map::new();
-        if let Some(reference) = reference {
-            f.insert("ref".into(), reference);
-        }
-        f.insert("amount".into(), json!(amount));
-        match outcome {
-            Ok(BidOutcome::Accepted { bid, .. }) => {
-                f.insert("code".into(), json!("bid_accepted"));
-                f.insert(
-                    "context".into(),
-                    json!(accepted_text_ko(&member.nickname, bid.amount)),
-                );
-                f.insert(
-                    "text".into(),
-                    json!(format!("your bid of {} won is the highest", bid.amount)),
-                );
-                f.insert("bid_seq".into(), json!(bid.seq));
-            }
-            Ok(BidOutcome::Rejected { reason, .. }) => {
-                f.insert("code".into(), json!(ErrorCode::from(reason)));
-                f.insert("context".into(), json!(rejected_text_ko(amount)));
-                f.insert("text".into(), json!(reason.message()));
-                match reason {
-                    BidRejection::TooLow { min_next_bid } => {
-                        f.insert("min_next_bid".into(), json!(min_next_bid));
-                    }
-                    BidRejection::InsufficientBalance { available } => {
-                        f.insert("available".into(), json!(available));
-                    }
-                    _ => {}
-                }
-            }
-            Err(e) => {
-                let e = ApiError::from(e);
-                f.insert("code".into(), json!(e.code()));
-                f.insert("context".into(), json!(rejected_text_ko(amount)));
-                f.insert("text".into(), json!(e.to_string()));
-            }
-        }
-        self.send(private("system", Some(&label), f))
+        let answer = bid_answer(&member.nickname, amount, reference, outcome);
+        self.send(private(Some(&label), &ServerFrame::System(answer)))
     }
 
     async fn history(&mut self, room: RoomId, before: Option<i64>) -> Result<(), Full> {
@@ -399,11 +333,8 @@ impl Connection {
                 }
             }
         };
-        let mut f = Map::new();
-        f.insert("code".into(), json!("history"));
-        f.insert("has_more".into(), json!(items.len() as i64 == HISTORY_PAGE));
-        f.insert("messages".into(), json!(items));
-        self.send(private("system", Some(&label), f))
+        let has_more = items.len() as i64 == HISTORY_PAGE;
+        self.send(private(Some(&label), &history_page(items, has_more)))
     }
 }
 

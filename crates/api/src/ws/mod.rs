@@ -8,9 +8,9 @@
 //! disconnected; it never slows a room. The protocol is documented in
 //! `docs/protocol.md`.
 //!
-//! Split by concern: [`connection`] runs one socket (reader loop, writer
-//! task, heartbeat, slow-reader cut-off), [`codec`] turns text frames into
-//! [`ClientFrame`]s and answers into JSON, [`commands`] carries out what a
+//! Split by concern: `connection` runs one socket (reader loop, writer
+//! task, heartbeat, slow-reader cut-off), `codec` turns text frames into
+//! [`ClientFrame`]s and answers into JSON, `commands` carries out what a
 //! frame asks (join, leave, chat, bid, history) through the realtime crate
 //! and persistence; this file is the upgrade.
 

@@ -1,8 +1,8 @@
 //! Background jobs on apalis, one module each: closing auctions
 //! ([`close`]: a job per auction at its end, and the every-second sweeper),
-//! the daily badge safety net ([`badges`]), forecast retraining
-//! ([`forecast`]: queued by an operator or by the daily schedule), and the
-//! chain outbox and monitor ([`chain`]).
+//! the daily badge safety net (`badges`), forecast retraining
+//! (`forecast`: queued by an operator or by the daily schedule), and the
+//! chain outbox and monitor (`chain`).
 //!
 //! Each job gets the handles it needs (the pool, the closer, a queue, the
 //! chain) as apalis `Data`. Queues are Redis-backed when `REDIS_URL` is set

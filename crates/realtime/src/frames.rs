@@ -1,0 +1,256 @@
+//! Every frame the server sends over the WebSocket, typed
+//! (`docs/protocol.md`). The body of a frame is a [`ServerFrame`], tagged by
+//! `event`; [`encode`] wraps it in the envelope every frame has (`room`,
+//! `server_now`, and `seq` for frames broadcast to a room). Room frames go
+//! through the room bus ([`crate::bus::RoomBus::publish`]); private frames
+//! go to one socket.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sitga_auction::{AcceptedBid, AuctionSnapshot, AuctionStatus, Krw, min_next_bid, reserve_met};
+
+use crate::bus::HistoryItem;
+
+/// A frame's body, tagged by `event`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// A line in the room: chat, an accepted bid, someone joining or leaving.
+    Message(RoomMessage),
+    /// The auction's state: to a client that joins, and to the room after
+    /// accepted bids.
+    State(AuctionState),
+    /// The auction closed (sold, unsold or cancelled).
+    Closed(AuctionClosed),
+    /// An answer to one client: its bid's outcome, a refusal, a history page.
+    System(SystemAnswer),
+}
+
+/// What a room `message` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageCode {
+    /// Chat.
+    Chat,
+    /// An accepted bid.
+    BidAccepted,
+    /// Someone joined the room.
+    Joined,
+    /// Someone left it.
+    Left,
+}
+
+/// A `message` frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomMessage {
+    /// What it is.
+    pub code: MessageCode,
+    /// History id (chat), the cursor for `getmessage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The nickname it is about.
+    pub user: String,
+    /// The text shown (Korean for notices).
+    pub context: String,
+    /// English.
+    pub text: String,
+    /// An accepted bid's amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Krw>,
+    /// An accepted bid's sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bid_seq: Option<i64>,
+}
+
+/// A `state` frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuctionState {
+    /// `open`, `sold`, `unsold` or `cancelled`.
+    pub status: &'static str,
+    /// The current price; null before the first bid.
+    pub price: Option<Krw>,
+    /// The smallest bid accepted now.
+    pub min_next_bid: Krw,
+    /// The leader's nickname.
+    pub leader: Option<String>,
+    /// Accepted bids so far.
+    pub bid_count: i64,
+    /// The effective end (ms since the epoch).
+    pub ends_at: i64,
+    /// Time left at `server_now`, never negative.
+    pub ends_in_ms: i64,
+    /// Whether the reserve (if any) is met.
+    pub reserve_met: bool,
+}
+
+/// A `closed` frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuctionClosed {
+    /// `sold`, `unsold` or `cancelled`.
+    pub status: &'static str,
+    /// The winner's nickname.
+    pub winner: Option<String>,
+    /// The price paid.
+    pub price: Option<Krw>,
+    /// Korean.
+    pub context: String,
+    /// English.
+    pub text: String,
+}
+
+/// A `system` frame: the answer to one client's frame.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct SystemAnswer {
+    /// The outcome: an error code (`docs/errors.md`), `bid_accepted` or
+    /// `history`.
+    pub code: &'static str,
+    /// A bid's amount, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Krw>,
+    /// The client's `ref`, echoed.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<serde_json::Value>,
+    /// An accepted bid's sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bid_seq: Option<i64>,
+    /// `bid_too_low`: the smallest bid accepted now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_next_bid: Option<Krw>,
+    /// `insufficient_balance`: the points available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<Krw>,
+    /// Korean.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// English.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// A history page: whether older messages exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_more: Option<bool>,
+    /// A history page, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<HistoryItem>>,
+}
+
+/// The frame as sent: the envelope around the body.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<i64>,
+    #[serde(flatten)]
+    frame: &'a ServerFrame,
+    room: Option<String>,
+    server_now: i64,
+}
+
+/// The JSON text of `frame` for `room` (`None`: a frame about no room),
+/// numbered `seq` when it is broadcast to a room.
+pub fn encode(
+    frame: &ServerFrame,
+    room: Option<String>,
+    seq: Option<i64>,
+    now: DateTime<Utc>,
+) -> String {
+    let envelope = Envelope {
+        seq,
+        frame,
+        room,
+        server_now: now.timestamp_millis(),
+    };
+    // Serializing plain data to a string cannot fail; an empty object keeps
+    // the socket alive if it ever did.
+    serde_json::to_string(&envelope).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The Korean text for an accepted bid (from the original app).
+pub fn accepted_text_ko(nickname: &str, amount: Krw) -> String {
+    format!("{nickname}님이 {amount}로 성공적으로 입찰하였습니다.")
+}
+
+/// The Korean text for a refused bid (from the original app).
+pub fn rejected_text_ko(amount: Krw) -> String {
+    format!("{amount}로 입찰실패하였습니다. 금액을 확인 후 시도해 주세요.")
+}
+
+impl ServerFrame {
+    /// The room's `message` for an accepted bid.
+    pub fn bid_accepted(nickname: &str, bid: &AcceptedBid) -> Self {
+        Self::Message(RoomMessage {
+            code: MessageCode::BidAccepted,
+            id: None,
+            user: nickname.to_owned(),
+            context: accepted_text_ko(nickname, bid.amount),
+            text: format!("{nickname} bid {} won", bid.amount),
+            amount: Some(bid.amount),
+            bid_seq: Some(bid.seq),
+        })
+    }
+
+    /// The `state` of `auction` at `now`, with its leader's nickname.
+    pub fn state(auction: &AuctionSnapshot, leader: Option<&str>, now: DateTime<Utc>) -> Self {
+        Self::State(AuctionState {
+            status: auction.status.code(),
+            price: auction.current_price,
+            min_next_bid: min_next_bid(auction),
+            leader: leader.map(str::to_owned),
+            bid_count: auction.bid_count,
+            ends_at: auction.ends_at.timestamp_millis(),
+            ends_in_ms: (auction.ends_at - now).num_milliseconds().max(0),
+            reserve_met: reserve_met(auction),
+        })
+    }
+
+    /// A `closed` frame.
+    pub fn closed(
+        status: AuctionStatus,
+        winner: Option<String>,
+        price: Option<Krw>,
+        context: String,
+        text: String,
+    ) -> Self {
+        Self::Closed(AuctionClosed {
+            status: status.code(),
+            winner,
+            price,
+            context,
+            text,
+        })
+    }
+
+    /// A room notice that `nickname` joined or left.
+    pub fn presence(code: MessageCode, nickname: &str) -> Self {
+        let (context, text) = match code {
+            MessageCode::Left => (
+                format!("{nickname}님이 방을 나갔습니다."),
+                format!("{nickname} left the room"),
+            ),
+            _ => (
+                format!("{nickname}님이 경매에 참여하였습니다."),
+                format!("{nickname} joined the auction"),
+            ),
+        };
+        Self::Message(RoomMessage {
+            code,
+            id: None,
+            user: nickname.to_owned(),
+            context,
+            text,
+            amount: None,
+            bid_seq: None,
+        })
+    }
+
+    /// A chat line (history id `id`).
+    pub fn chat(id: i64, nickname: &str, text: &str) -> Self {
+        Self::Message(RoomMessage {
+            code: MessageCode::Chat,
+            id: Some(id),
+            user: nickname.to_owned(),
+            context: text.to_owned(),
+            text: text.to_owned(),
+            amount: None,
+            bid_seq: None,
+        })
+    }
+}
