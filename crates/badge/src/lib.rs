@@ -14,6 +14,8 @@
 
 /// How rare a badge is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Rarity {
     /// Most users earn it.
     Common,
@@ -36,6 +38,9 @@ impl Rarity {
         }
     }
 }
+
+#[cfg(feature = "serde")]
+sitga_core::serde_as_code!(BadgeCode);
 
 /// Every badge there is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -191,6 +196,7 @@ pub const CATALOGUE: &[Badge] = &[
 
 /// What the rules look at, for one user.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
     /// Completed pickups the user donated (cafe) or collected (recycler).
     pub completed_donations: i64,
@@ -300,3 +306,28 @@ mod tests {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn badges_travel_by_their_stored_codes() {
+        for badge in CATALOGUE {
+            let json = serde_json::to_string(&badge.code).unwrap();
+            assert_eq!(json, format!("\"{}\"", badge.code.code()));
+            assert_eq!(
+                serde_json::from_str::<BadgeCode>(&json).unwrap(),
+                badge.code
+            );
+            let rarity = serde_json::to_string(&badge.rarity).unwrap();
+            assert_eq!(rarity, format!("\"{}\"", badge.rarity.code()));
+        }
+        let stats = Stats {
+            wins: 1,
+            ..Stats::default()
+        };
+        let back: Stats = serde_json::from_value(serde_json::to_value(stats).unwrap()).unwrap();
+        assert_eq!(back, stats);
+    }
+}

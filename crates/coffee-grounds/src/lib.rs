@@ -23,9 +23,38 @@ pub const MAX_GRAMS: i64 = 1_000_000;
 /// An amount of coffee grounds in whole grams (0.1 … 1,000 kg, in steps of
 /// 0.1 kg). Never a float once parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "i64", into = "i64"))]
 pub struct Grams(i64);
 
 pub use sitga_core::FieldError;
+
+#[cfg(feature = "serde")]
+sitga_core::serde_as_code!(PickupKind);
+#[cfg(feature = "serde")]
+sitga_core::serde_as_code!(PickupStatus);
+
+/// A stored or received amount in grams: within 0.1 … 1,000 kg, in 0.1 kg
+/// steps (what [`Grams::from_kg`] accepts).
+impl TryFrom<i64> for Grams {
+    type Error = FieldError;
+
+    fn try_from(grams: i64) -> Result<Self, FieldError> {
+        if !(MIN_GRAMS..=MAX_GRAMS).contains(&grams) || grams % 100 != 0 {
+            return Err(FieldError::new(
+                "amount_kg",
+                "must be 0.1 to 1,000 kg in steps of 0.1 kg",
+            ));
+        }
+        Ok(Self(grams))
+    }
+}
+
+impl From<Grams> for i64 {
+    fn from(grams: Grams) -> i64 {
+        grams.0
+    }
+}
 
 impl Grams {
     /// Parses kilograms as sent by clients (`2.5`): 0.1 … 1,000 kg with at
@@ -143,6 +172,8 @@ impl PickupStatus {
 
 /// What kind of account acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum ActorRole {
     /// A cafe.
     Cafe,
@@ -154,6 +185,7 @@ pub enum ActorRole {
 
 /// Who acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Actor {
     /// User id.
     pub user_id: i64,
@@ -173,6 +205,7 @@ pub fn kind_for(role: ActorRole) -> Option<PickupKind> {
 
 /// What the rules need to know about a pickup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PickupSnapshot {
     /// Supply or demand.
     pub kind: PickupKind,
@@ -186,6 +219,8 @@ pub struct PickupSnapshot {
 
 /// A requested move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Action {
     /// A recycler takes a waiting supply offer.
     Claim,
@@ -213,6 +248,7 @@ pub enum MoveError {
 
 /// The state after a move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Moved {
     /// New status.
     pub status: PickupStatus,
@@ -496,3 +532,33 @@ mod tests {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_and_states_travel_as_the_platform_writes_them() {
+        let offer = PickupSnapshot {
+            kind: PickupKind::Supply,
+            status: PickupStatus::OnWay,
+            owner_id: 1,
+            collector_id: Some(2),
+        };
+        let json = serde_json::to_value(offer).unwrap();
+        assert_eq!(json["kind"], "supply");
+        assert_eq!(json["status"], "on_way");
+        assert_eq!(
+            serde_json::from_value::<PickupSnapshot>(json).unwrap(),
+            offer
+        );
+        assert_eq!(
+            serde_json::to_string(&Grams::from_kg(2.5).unwrap()).unwrap(),
+            "2500"
+        );
+        // Deserializing checks the rule: no 0 kg, no 2.55 kg.
+        assert!(serde_json::from_str::<Grams>("0").is_err());
+        assert!(serde_json::from_str::<Grams>("2550").is_err());
+        assert!(serde_json::from_str::<PickupStatus>(r#""lost""#).is_err());
+    }
+}

@@ -39,3 +39,44 @@ pub use money::Krw;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Serde support for an enum that has a stable text code: it serializes as
+/// `code()` and deserializes through `parse()` (an unknown code is an
+/// error), so the wire text is the one the rest of the platform uses.
+/// The calling crate needs `serde` (behind its own `serde` feature).
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// #[derive(Debug, Clone, Copy, PartialEq)]
+/// enum Size { Small, Large }
+/// impl Size {
+///     fn code(self) -> &'static str { match self { Self::Small => "small", Self::Large => "large" } }
+///     fn parse(code: &str) -> Option<Self> { [Self::Small, Self::Large].into_iter().find(|s| s.code() == code) }
+/// }
+/// sitga_core::serde_as_code!(Size);
+/// assert_eq!(serde_json::to_string(&Size::Large).unwrap(), r#""large""#);
+/// assert_eq!(serde_json::from_str::<Size>(r#""small""#).unwrap(), Size::Small);
+/// assert!(serde_json::from_str::<Size>(r#""huge""#).is_err());
+/// # }
+/// ```
+#[macro_export]
+macro_rules! serde_as_code {
+    ($type:ty) => {
+        impl ::serde::Serialize for $type {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.code())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $type {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                let code = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                <$type>::parse(&code).ok_or_else(|| {
+                    ::serde::de::Error::custom(format!("unknown {} {code:?}", stringify!($type)))
+                })
+            }
+        }
+    };
+}
