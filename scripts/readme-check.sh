@@ -61,7 +61,7 @@ done
 
 # The admin block runs `cargo run … sitga admin grant`, which must find the
 # same data directory.
-if ! (cd "$PWD" && SITGA_DATA_DIR="$work/data" bash "$work/walkthrough.sh"); then
+if ! SITGA_DATA_DIR="$work/data" bash "$work/walkthrough.sh"; then
     echo "readme-check: a README step failed; the server's log:" >&2
     tail -n 60 "$log" >&2
     exit 1

@@ -186,13 +186,13 @@ impl From<sitga_auction::BidRejection> for ErrorCode {
     fn from(reason: sitga_auction::BidRejection) -> Self {
         use sitga_auction::BidRejection as R;
         match reason {
-            R::InvalidAmount => Self::InvalidAmount,
-            R::NotOpen => Self::AuctionNotOpen,
-            R::Ended => Self::AuctionEnded,
-            R::SellerCannotBid => Self::SellerCannotBid,
-            R::AlreadyLeading => Self::AlreadyLeading,
-            R::TooLow { .. } => Self::BidTooLow,
-            R::InsufficientBalance { .. } => Self::InsufficientBalance,
+            R::InvalidAmount => ErrorCode::InvalidAmount,
+            R::NotOpen => ErrorCode::AuctionNotOpen,
+            R::Ended => ErrorCode::AuctionEnded,
+            R::SellerCannotBid => ErrorCode::SellerCannotBid,
+            R::AlreadyLeading => ErrorCode::AlreadyLeading,
+            R::TooLow { .. } => ErrorCode::BidTooLow,
+            R::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
         }
     }
 }
@@ -249,9 +249,9 @@ mod tests {
             .iter()
             .map(|code| format!("{code:?}"))
             .filter(|name| {
+                // Only the full path counts: `Self::` in error.rs is
+                // `ApiError`, whose variants share names with codes.
                 !source.contains(&format!("ErrorCode::{name}"))
-                    && !source.contains(&format!("Self::{name} "))
-                    && !source.contains(&format!("Self::{name},"))
             })
             .collect();
         assert!(

@@ -190,12 +190,10 @@ impl BidEngine {
         tx
     }
 
-    /// Places a bid and waits for its outcome (after commit).
-    #[tracing::instrument(
-        name = "bid",
-        skip_all,
-        fields(auction_id = command.auction_id, user_id = command.bidder_id.get())
-    )]
+    /// Places a bid and waits for its outcome (after commit). No span of its
+    /// own: this is the hottest path, the writer logs under its
+    /// `bid_writer` span (`auction_id`), and callers already carry the
+    /// bidder (`user_id` in the request or WebSocket span).
     pub async fn place(&self, command: BidCommand) -> Result<BidOutcome, EngineError> {
         for _ in 0..3 {
             let (reply, outcome) = oneshot::channel();

@@ -136,7 +136,7 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
 
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or
-    /// `info,sitga_api=debug`.
+    /// `info,sitga_api=debug,sitga_realtime=debug`.
     #[arg(long, env = "SITGA_LOG", default_value = "info", global = true)]
     pub log: String,
 

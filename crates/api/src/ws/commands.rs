@@ -19,7 +19,12 @@ use crate::error::{ApiError, ErrorCode};
 
 use super::Member;
 use super::codec::{ClientFrame, RoomId, bid_answer, decode_frame, history_page, private, system};
-use super::connection::{Connection, Full, HISTORY_PAGE, MAX_ROOMS};
+use super::connection::{Connection, Full};
+
+/// Rooms one connection may join.
+const MAX_ROOMS: usize = 20;
+/// History page size.
+const HISTORY_PAGE: i64 = 100;
 
 impl Connection {
     pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Full> {

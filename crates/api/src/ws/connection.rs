@@ -22,23 +22,19 @@ use super::Member;
 use super::codec::system;
 
 /// Frames queued for one client before it counts as too slow.
-pub(super) const SEND_QUEUE: usize = 256;
-/// Rooms one connection may join.
-pub(super) const MAX_ROOMS: usize = 20;
+const SEND_QUEUE: usize = 256;
 /// Server ping interval.
-pub(super) const HEARTBEAT: Duration = Duration::from_secs(10);
+const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A client silent (not even pong) this long is dropped.
-pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// History page size.
-pub(super) const HISTORY_PAGE: i64 = 100;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection may send this many frames per second (bursts of twice that).
-pub(super) fn rate_limiter(per_second: NonZeroU32) -> DefaultDirectRateLimiter {
+fn rate_limiter(per_second: NonZeroU32) -> DefaultDirectRateLimiter {
     let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
     RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
 }
 
-pub(super) enum Outbound {
+enum Outbound {
     Text(Arc<str>),
     Ping,
 }
@@ -46,13 +42,13 @@ pub(super) enum Outbound {
 pub(super) struct Connection {
     pub(super) state: AppState,
     pub(super) member: Option<Member>,
-    pub(super) out: mpsc::Sender<Outbound>,
+    out: mpsc::Sender<Outbound>,
     pub(super) rooms: StreamMap<i64, BroadcastStream<RoomFrame>>,
     pub(super) limiter: DefaultDirectRateLimiter,
 }
 
 /// Why the reader loop ended.
-pub(super) enum End {
+enum End {
     ClientClosed,
     TooSlow,
     Idle,
@@ -164,7 +160,7 @@ pub(super) async fn run(
     let _ = writer.await;
 }
 
-pub(super) async fn write_loop(
+async fn write_loop(
     mut session: actix_ws::Session,
     mut out: mpsc::Receiver<Outbound>,
     mut close: oneshot::Receiver<Option<CloseReason>>,

@@ -33,10 +33,10 @@ pub use codec::{ClientFrame, MAX_FRAME_BYTES, RoomId, decode_frame};
 
 /// Who is on the other end.
 #[derive(Debug, Clone)]
-pub(super) struct Member {
-    pub(super) user: AuthUser,
-    pub(super) nickname: String,
-    pub(super) expires_at: chrono::DateTime<Utc>,
+struct Member {
+    user: AuthUser,
+    nickname: String,
+    expires_at: chrono::DateTime<Utc>,
 }
 
 /// `GET /ws`: upgrades to a WebSocket.
