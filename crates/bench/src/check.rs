@@ -1,5 +1,6 @@
 //! The bidding invariants, read back from the database after a run.
 
+use sitga_core::{AuctionId, Krw, UserId};
 use sitga_persistence::{DbPool, auctions, wallets};
 
 use crate::seed::BIDDER_BALANCE;
@@ -10,8 +11,8 @@ use crate::seed::BIDDER_BALANCE;
 /// leader's bid is held across `accounts`. Returns the stored bid count.
 pub async fn auction_history(
     pool: &DbPool,
-    auction_id: i64,
-    accounts: &[i64],
+    auction_id: AuctionId,
+    accounts: &[UserId],
     acked: &[i64],
 ) -> i64 {
     let mut conn = pool.get().await.expect("connection");
@@ -32,7 +33,7 @@ pub async fn auction_history(
         history.windows(2).all(|w| w[0].amount > w[1].amount),
         "strictly increasing amounts"
     );
-    let stored: std::collections::HashSet<i64> = history.iter().map(|b| b.amount).collect();
+    let stored: std::collections::HashSet<i64> = history.iter().map(|b| b.amount.get()).collect();
     let lost: Vec<i64> = acked
         .iter()
         .copied()
@@ -42,7 +43,7 @@ pub async fn auction_history(
         lost.is_empty(),
         "acked bids missing from the database: {lost:?}"
     );
-    let mut held = sitga_auction::Krw::ZERO;
+    let mut held = Krw::ZERO;
     for id in accounts {
         held += wallets::get(&mut conn, *id).await.expect("wallet").held;
     }
@@ -64,7 +65,7 @@ pub async fn money_conserved(pool: &DbPool, bidders: usize) {
     let (balance, held) = wallets::totals(&mut conn).await.expect("totals");
     assert_eq!(
         (balance, held),
-        (BIDDER_BALANCE * bidders as i64, 0),
+        (Krw::new(BIDDER_BALANCE * bidders as i64), Krw::ZERO),
         "money conserved after close"
     );
 }

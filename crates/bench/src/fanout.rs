@@ -7,6 +7,7 @@
 //! Memory: the instances' resident size before and after the watchers
 //! joined, per socket.
 
+use sitga_core::{AuctionId, UserId};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,7 +186,7 @@ async fn watcher(
 
 /// What the watchers of one measurement share.
 struct Room {
-    id: i64,
+    id: AuctionId,
     /// Accepted bids to wait for.
     bids: usize,
     /// Bounds the connections in progress.
@@ -198,8 +199,8 @@ struct Room {
 
 async fn measure(
     cluster: &Cluster,
-    room: i64,
-    bidders: &[i64],
+    room: AuctionId,
+    bidders: &[UserId],
     watchers: usize,
     bids: usize,
     sources: u8,

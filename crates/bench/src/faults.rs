@@ -14,6 +14,7 @@
 //!   fast with 503 `database_unavailable`, the pools recover by themselves,
 //!   and no acked write is lost.
 
+use sitga_core::{AuctionId, UserId};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,7 +120,7 @@ async fn bidder(
     addrs: Vec<SocketAddr>,
     home: usize,
     token: String,
-    room: i64,
+    room: AuctionId,
     pace: Duration,
     stop: Arc<AtomicBool>,
 ) -> BidLog {
@@ -184,7 +185,12 @@ struct WatchLog {
 }
 
 /// Reloads the bid history over REST until it meets what is known.
-async fn resync(client: &reqwest::Client, base: &str, room: i64, known: &mut BTreeMap<i64, i64>) {
+async fn resync(
+    client: &reqwest::Client,
+    base: &str,
+    room: AuctionId,
+    known: &mut BTreeMap<i64, i64>,
+) {
     let contiguous = known
         .keys()
         .enumerate()
@@ -219,7 +225,7 @@ async fn resync(client: &reqwest::Client, base: &str, room: i64, known: &mut BTr
 async fn watcher(
     addrs: Vec<SocketAddr>,
     home: usize,
-    room: i64,
+    room: AuctionId,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> WatchLog {
     let client = reqwest::Client::new();
@@ -290,7 +296,7 @@ async fn watcher(
 fn spawn_watchers(
     cluster: &Cluster,
     count: usize,
-    room: i64,
+    room: AuctionId,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<(usize, JoinHandle<WatchLog>)> {
     (0..count)
@@ -306,8 +312,8 @@ fn spawn_watchers(
 
 fn spawn_bidders(
     cluster: &Cluster,
-    ids: &[i64],
-    room: i64,
+    ids: &[UserId],
+    room: AuctionId,
     pace: Duration,
     stop: &Arc<AtomicBool>,
 ) -> Vec<JoinHandle<BidLog>> {
@@ -328,19 +334,19 @@ fn spawn_bidders(
 }
 
 /// The auction's stored history, bid_seq → amount.
-async fn stored_history(pool: &DbPool, room: i64) -> BTreeMap<i64, i64> {
+async fn stored_history(pool: &DbPool, room: AuctionId) -> BTreeMap<i64, i64> {
     let mut conn = pool.get().await.expect("connection");
     auctions::bids_of(&mut conn, room, 0, i64::MAX)
         .await
         .expect("bids")
         .into_iter()
-        .map(|b| (b.seq, b.amount))
+        .map(|b| (b.seq, b.amount.get()))
         .collect()
 }
 
 /// The seller closes early through every instance at once, several times:
 /// exactly one close may succeed.
-async fn close_everywhere(cluster: &Cluster, seller: i64, room: i64) -> usize {
+async fn close_everywhere(cluster: &Cluster, seller: UserId, room: AuctionId) -> usize {
     let client = reqwest::Client::new();
     let token = seed::token(seller);
     let requests = (0..8).map(|i| {
@@ -549,7 +555,7 @@ async fn queue_round_trip(cluster: &Cluster, i: usize, admin_token: &str) -> Opt
     None
 }
 
-async fn admin_token(pool: &DbPool, user: i64) -> String {
+async fn admin_token(pool: &DbPool, user: UserId) -> String {
     let mut conn = pool.get().await.expect("connection");
     sitga_persistence::users::grant_role(&mut conn, user, sitga_user::Role::Admin)
         .await

@@ -3,6 +3,7 @@
 //! write) at several concurrencies, each against `GET /health` (no
 //! database) on the same instances in the same run.
 
+use sitga_core::AuctionId;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ pub struct Args {
 }
 
 /// The request path for the n-th request, given the auction ids.
-type PathFor = fn(&[i64], u64) -> String;
+type PathFor = fn(&[AuctionId], u64) -> String;
 
 #[derive(Default)]
 struct Tally {
@@ -101,7 +102,7 @@ pub async fn run(args: Args) {
 
 async fn load(
     cluster: &Cluster,
-    ids: &[i64],
+    ids: &[AuctionId],
     clients: usize,
     length: Duration,
     path: PathFor,

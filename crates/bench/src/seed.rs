@@ -2,6 +2,7 @@
 //! benchmark measures bidding and reading, not sign-up).
 
 use sitga_api::auth::JwtKeys;
+use sitga_core::UserId;
 use sitga_persistence::auctions::{self, Auction, NewAuction};
 use sitga_persistence::{DbPool, users, wallets};
 
@@ -11,7 +12,7 @@ use crate::SECRET;
 pub const BIDDER_BALANCE: i64 = 1_000_000_000;
 
 /// A seller (first id) and `bidders` bidders charged [`BIDDER_BALANCE`].
-pub async fn accounts(pool: &DbPool, bidders: usize) -> Vec<i64> {
+pub async fn accounts(pool: &DbPool, bidders: usize) -> Vec<UserId> {
     let mut conn = pool.get().await.expect("connection");
     // Logins are not benchmarked: a placeholder hash nobody can sign in with.
     let hash = sitga_user::PasswordHash::from_stored("$argon2id$bench".into());
@@ -45,7 +46,7 @@ pub async fn accounts(pool: &DbPool, bidders: usize) -> Vec<i64> {
 }
 
 /// An open auction of `seller`'s: start 1,000 KRW, increment 100, a day long.
-pub async fn auction(pool: &DbPool, seller: i64) -> Auction {
+pub async fn auction(pool: &DbPool, seller: UserId) -> Auction {
     let settings = sitga_auction::AuctionSettings::parse(
         &sitga_auction::AuctionSettingsInput {
             start_price: sitga_auction::Krw::new(1_000),
@@ -73,7 +74,7 @@ pub async fn auction(pool: &DbPool, seller: i64) -> Auction {
 }
 
 /// A bearer token for `user` (the instances share [`SECRET`]).
-pub fn token(user: i64) -> String {
+pub fn token(user: UserId) -> String {
     JwtKeys::new(SECRET.as_bytes())
         .issue(user, &[], "bench")
         .expect("token")

@@ -3,6 +3,7 @@
 //! raw single-row transaction on the same database in the same run; then the
 //! invariants, from the database.
 
+use sitga_core::{AuctionId, UserId};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -125,7 +126,12 @@ struct BidderResult {
     latencies: Vec<Duration>,
 }
 
-async fn bidder(addr: SocketAddr, token: String, room: i64, stop: Arc<AtomicBool>) -> BidderResult {
+async fn bidder(
+    addr: SocketAddr,
+    token: String,
+    room: AuctionId,
+    stop: Arc<AtomicBool>,
+) -> BidderResult {
     let mut ws = ws::connect(addr, Some(&token), None)
         .await
         .expect("connect");
@@ -171,8 +177,8 @@ async fn bidder(addr: SocketAddr, token: String, room: i64, stop: Arc<AtomicBool
 /// returns accepted bids per second and the accepted amounts.
 async fn engine_phase(
     engine: &sitga_realtime::engine::BidEngine,
-    auction_id: i64,
-    bidders: &[i64],
+    auction_id: AuctionId,
+    bidders: &[UserId],
     length: Duration,
 ) -> (f64, Vec<i64>) {
     let (counts, elapsed) = run_for(bidders.iter().copied(), length, |id, stop| {
@@ -183,7 +189,7 @@ async fn engine_phase(
             while !AtomicBool::load(&stop, Ordering::Relaxed) {
                 let command = sitga_realtime::engine::BidCommand {
                     auction_id,
-                    bidder_id: sitga_core::UserId::new(id),
+                    bidder_id: id,
                     nickname: format!("bench{id}"),
                     amount: next,
                 };

@@ -1,5 +1,6 @@
 //! WebSocket clients of a sitga instance.
 
+use sitga_core::AuctionId;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -52,7 +53,7 @@ pub async fn send(ws: &mut Socket, frame: Value) -> Result<(), String> {
 }
 
 /// Joins room `room`.
-pub async fn join(ws: &mut Socket, room: i64) -> Result<(), String> {
+pub async fn join(ws: &mut Socket, room: AuctionId) -> Result<(), String> {
     send(ws, json!({"event": "join", "room": room})).await
 }
 
@@ -116,7 +117,7 @@ pub struct MinBidder {
 
 impl MinBidder {
     /// The next bid frame to send, when it is this bidder's turn.
-    pub fn bid(&mut self, room: i64, tag: &str) -> Option<Value> {
+    pub fn bid(&mut self, room: AuctionId, tag: &str) -> Option<Value> {
         if self.pending.is_some() || self.leading || self.next <= 0 {
             return None;
         }

@@ -8,21 +8,21 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use sitga_coffee_grounds::{
-    Action, Actor, ActorRole, Grams, PickupKind, PickupSnapshot, PickupStatus, decide, donation,
-    kind_for,
+    Action, Actor, ActorRole, Grams, PickupKind, PickupSnapshot, PickupStatus, UserId, decide,
+    donation, kind_for,
 };
 
 fn main() {
     let cafe = Actor {
-        user_id: 1,
+        user_id: UserId::new(1),
         role: ActorRole::Cafe,
     };
     let recycler = Actor {
-        user_id: 2,
+        user_id: UserId::new(2),
         role: ActorRole::Recycler,
     };
     let other_recycler = Actor {
-        user_id: 3,
+        user_id: UserId::new(3),
         role: ActorRole::Recycler,
     };
 

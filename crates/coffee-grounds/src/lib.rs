@@ -3,13 +3,13 @@
 //! `waiting → on_way → completed` (plus `cancelled`).
 //!
 //! ```
-//! use sitga_coffee_grounds::{Actor, Action, Grams, PickupKind, PickupSnapshot, PickupStatus, decide};
+//! use sitga_coffee_grounds::{Actor, Action, Grams, PickupKind, PickupSnapshot, PickupStatus, UserId, decide};
 //!
-//! let offer = PickupSnapshot { kind: PickupKind::Supply, status: PickupStatus::Waiting, owner_id: 1, collector_id: None };
-//! let recycler = Actor { user_id: 2, role: sitga_coffee_grounds::ActorRole::Recycler };
+//! let offer = PickupSnapshot { kind: PickupKind::Supply, status: PickupStatus::Waiting, owner_id: UserId::new(1), collector_id: None };
+//! let recycler = Actor { user_id: UserId::new(2), role: sitga_coffee_grounds::ActorRole::Recycler };
 //! let next = decide(&offer, Action::Claim, recycler).unwrap();
 //! assert_eq!(next.status, PickupStatus::OnWay);
-//! assert_eq!(next.collector_id, Some(2));
+//! assert_eq!(next.collector_id, Some(UserId::new(2)));
 //! assert_eq!(Grams::from_kg(2.5).unwrap().get(), 2_500);
 //! ```
 
@@ -27,7 +27,7 @@ pub const MAX_GRAMS: i64 = 1_000_000;
 #[cfg_attr(feature = "serde", serde(try_from = "i64", into = "i64"))]
 pub struct Grams(i64);
 
-pub use sitga_core::FieldError;
+pub use sitga_core::{FieldError, UserId};
 
 #[cfg(feature = "serde")]
 sitga_core::serde_as_code!(PickupKind);
@@ -188,7 +188,7 @@ pub enum ActorRole {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Actor {
     /// User id.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Account kind.
     pub role: ActorRole,
 }
@@ -212,9 +212,9 @@ pub struct PickupSnapshot {
     /// Status.
     pub status: PickupStatus,
     /// Who posted it.
-    pub owner_id: i64,
+    pub owner_id: UserId,
     /// Who claimed it.
-    pub collector_id: Option<i64>,
+    pub collector_id: Option<UserId>,
 }
 
 /// A requested move.
@@ -253,7 +253,7 @@ pub struct Moved {
     /// New status.
     pub status: PickupStatus,
     /// Collector after the move.
-    pub collector_id: Option<i64>,
+    pub collector_id: Option<UserId>,
 }
 
 fn illegal(from: PickupStatus, action: Action) -> MoveError {
@@ -382,28 +382,28 @@ mod tests {
         }
     }
 
-    fn offer(status: PickupStatus, collector: Option<i64>) -> PickupSnapshot {
+    fn offer(status: PickupStatus, collector: Option<UserId>) -> PickupSnapshot {
         PickupSnapshot {
             kind: PickupKind::Supply,
             status,
-            owner_id: 1,
+            owner_id: UserId::new(1),
             collector_id: collector,
         }
     }
     const CAFE: Actor = Actor {
-        user_id: 1,
+        user_id: UserId::new(1),
         role: ActorRole::Cafe,
     };
     const RECYCLER: Actor = Actor {
-        user_id: 2,
+        user_id: UserId::new(2),
         role: ActorRole::Recycler,
     };
     const OTHER_RECYCLER: Actor = Actor {
-        user_id: 3,
+        user_id: UserId::new(3),
         role: ActorRole::Recycler,
     };
     const MEMBER: Actor = Actor {
-        user_id: 4,
+        user_id: UserId::new(4),
         role: ActorRole::Other,
     };
 
@@ -425,31 +425,31 @@ mod tests {
                 Err(MoveError::WrongActor),
             ),
             (
-                offer(OnWay, Some(2)),
+                offer(OnWay, Some(UserId::new(2))),
                 Action::Claim,
                 OTHER_RECYCLER,
                 Err(illegal(OnWay, Action::Claim)),
             ),
             (
-                offer(OnWay, Some(2)),
+                offer(OnWay, Some(UserId::new(2))),
                 Action::Complete,
                 RECYCLER,
                 Ok(Completed),
             ),
             (
-                offer(OnWay, Some(2)),
+                offer(OnWay, Some(UserId::new(2))),
                 Action::Complete,
                 OTHER_RECYCLER,
                 Err(MoveError::WrongActor),
             ),
             (
-                offer(OnWay, Some(2)),
+                offer(OnWay, Some(UserId::new(2))),
                 Action::Complete,
                 CAFE,
                 Err(MoveError::WrongActor),
             ),
             (
-                offer(Completed, Some(2)),
+                offer(Completed, Some(UserId::new(2))),
                 Action::Complete,
                 RECYCLER,
                 Err(illegal(Completed, Action::Complete)),
@@ -462,7 +462,7 @@ mod tests {
                 Err(MoveError::WrongActor),
             ),
             (
-                offer(OnWay, Some(2)),
+                offer(OnWay, Some(UserId::new(2))),
                 Action::Cancel,
                 CAFE,
                 Err(illegal(OnWay, Action::Cancel)),
@@ -488,7 +488,7 @@ mod tests {
         let demand = PickupSnapshot {
             kind: PickupKind::Demand,
             status: PickupStatus::Waiting,
-            owner_id: 2,
+            owner_id: UserId::new(2),
             collector_id: None,
         };
         assert_eq!(
@@ -542,8 +542,8 @@ mod serde_tests {
         let offer = PickupSnapshot {
             kind: PickupKind::Supply,
             status: PickupStatus::OnWay,
-            owner_id: 1,
-            collector_id: Some(2),
+            owner_id: UserId::new(1),
+            collector_id: Some(UserId::new(2)),
         };
         let json = serde_json::to_value(offer).unwrap();
         assert_eq!(json["kind"], "supply");

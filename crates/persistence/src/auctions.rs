@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sitga_auction::{AuctionSettings, AuctionSnapshot, AuctionStatus, Krw};
-use sitga_core::{AuctionId, UserId};
+use sitga_core::{AuctionId, BidId, UserId};
 
 use crate::schema::{auctions, bids, chat_messages};
 use crate::statement::{Bind, Statement};
@@ -20,9 +20,9 @@ use crate::{BackendName, DbConn, DbError, with_conn};
 #[diesel(table_name = auctions)]
 pub struct Auction {
     /// Id.
-    pub id: i64,
+    pub id: AuctionId,
     /// Seller.
-    pub seller_id: i64,
+    pub seller_id: UserId,
     /// Title.
     pub title: String,
     /// Description.
@@ -40,7 +40,7 @@ pub struct Auction {
     /// Highest accepted bid.
     pub current_price: Option<Krw>,
     /// Its bidder.
-    pub leader_id: Option<i64>,
+    pub leader_id: Option<UserId>,
     /// Accepted bids.
     pub bid_count: i64,
     /// Views.
@@ -91,14 +91,14 @@ impl Auction {
     /// The rules' view of it.
     pub fn snapshot(&self) -> AuctionSnapshot {
         AuctionSnapshot {
-            id: AuctionId::new(self.id),
-            seller_id: UserId::new(self.seller_id),
+            id: self.id,
+            seller_id: self.seller_id,
             status: self.status(),
             start_price: self.start_price,
             min_increment: self.min_increment,
             reserve_price: self.reserve_price,
             current_price: self.current_price,
-            leader_id: self.leader_id.map(UserId::new),
+            leader_id: self.leader_id,
             bid_count: self.bid_count,
             ends_at: self.ends_at(),
             hard_end_at: self.hard_end_at(),
@@ -111,7 +111,7 @@ impl Auction {
 #[derive(Debug, Clone)]
 pub struct NewAuction {
     /// Seller.
-    pub seller_id: i64,
+    pub seller_id: UserId,
     /// Title (1–100 characters, checked by the caller).
     pub title: String,
     /// Description.
@@ -160,12 +160,12 @@ pub async fn insert(conn: &mut DbConn, new: &NewAuction) -> Result<Auction, DbEr
         auctions::updated_at.eq(at),
     ));
     with_conn!(conn, |c| insert.execute(c).await)?;
-    let id = last_insert_id(conn).await?;
+    let id = AuctionId::new(last_insert_id(conn).await?);
     find(conn, id).await?.ok_or(DbError::NotFound)
 }
 
 /// Looks an auction up.
-pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Auction>, DbError> {
+pub async fn find(conn: &mut DbConn, id: AuctionId) -> Result<Option<Auction>, DbError> {
     let row = with_conn!(conn, |c| auctions::table
         .find(id)
         .select(Auction::as_select())
@@ -179,7 +179,7 @@ pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Auction>, DbError
 /// an exclusive lock; SQLite: the transaction already holds the database
 /// write lock). Bids and closes lock the auction first, so concurrent
 /// transactions on one auction queue here instead of deadlocking on wallets.
-pub async fn lock(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
+pub async fn lock(conn: &mut DbConn, id: AuctionId) -> Result<(), DbError> {
     with_conn!(conn, |c| diesel::update(auctions::table.find(id))
         .set(auctions::version.eq(auctions::version))
         .execute(c)
@@ -190,7 +190,7 @@ pub async fn lock(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
 /// Reads an auction and takes its row lock for the rest of the transaction
 /// in one round trip (MySQL: `SELECT … FOR UPDATE`; SQLite: the
 /// transaction already holds the database write lock).
-pub async fn find_for_update(conn: &mut DbConn, id: i64) -> Result<Option<Auction>, DbError> {
+pub async fn find_for_update(conn: &mut DbConn, id: AuctionId) -> Result<Option<Auction>, DbError> {
     let row = match conn.backend_mut()? {
         crate::AnyConn::Mysql(c) => auctions::table
             .find(id)
@@ -224,7 +224,7 @@ pub struct ListFilter {
     /// Only this status (`None`: all).
     pub status: Option<AuctionStatus>,
     /// Only this seller.
-    pub seller_id: Option<i64>,
+    pub seller_id: Option<UserId>,
     /// Text in the title or species.
     pub query: Option<String>,
     /// Order.
@@ -284,7 +284,7 @@ pub async fn list(
 }
 
 /// Counts a view (atomic increment). `false` if no such auction.
-pub async fn increment_views(conn: &mut DbConn, id: i64) -> Result<bool, DbError> {
+pub async fn increment_views(conn: &mut DbConn, id: AuctionId) -> Result<bool, DbError> {
     let n = with_conn!(conn, |c| diesel::update(auctions::table.find(id))
         .set(auctions::view_count.eq(auctions::view_count + 1))
         .execute(c)
@@ -305,19 +305,19 @@ pub struct DetailsChange {
     /// Photo.
     pub photo_url: Option<Option<String>>,
     /// Start price.
-    pub start_price: Option<i64>,
+    pub start_price: Option<Krw>,
     /// Minimum raise.
-    pub min_increment: Option<i64>,
+    pub min_increment: Option<Krw>,
     /// Reserve.
-    pub reserve_price: Option<Option<i64>>,
+    pub reserve_price: Option<Option<Krw>>,
 }
 
 /// Edits an open auction of `seller_id` that has no bid yet. `false` when
 /// the guard fails (not the seller's, closed, or bid on).
 pub async fn update_details(
     conn: &mut DbConn,
-    id: i64,
-    seller_id: i64,
+    id: AuctionId,
+    seller_id: UserId,
     change: &DetailsChange,
 ) -> Result<bool, DbError> {
     let n = with_conn!(conn, |c| diesel::update(
@@ -339,7 +339,7 @@ pub async fn update_details(
 
 /// Cancels an open auction of `seller_id` without bids. `false` when the
 /// guard fails.
-pub async fn cancel(conn: &mut DbConn, id: i64, seller_id: i64) -> Result<bool, DbError> {
+pub async fn cancel(conn: &mut DbConn, id: AuctionId, seller_id: UserId) -> Result<bool, DbError> {
     let at = now();
     let n = with_conn!(conn, |c| diesel::update(
         auctions::table
@@ -363,7 +363,7 @@ pub async fn cancel(conn: &mut DbConn, id: i64, seller_id: i64) -> Result<bool, 
 /// `expected_version` was read. `false`: another writer won; re-read.
 pub async fn apply_bids(
     conn: &mut DbConn,
-    id: i64,
+    id: AuctionId,
     expected_version: i64,
     after: &AuctionSnapshot,
 ) -> Result<bool, DbError> {
@@ -377,7 +377,7 @@ pub async fn apply_bids(
             Bind::Int(after.bid_count),
             Bind::Time(naive(after.ends_at)),
             Bind::Time(now()),
-            Bind::Int(id),
+            Bind::Int(id.get()),
             Bind::Int(expected_version),
             Bind::Text(AuctionStatus::Open.code().to_owned()),
         ],
@@ -390,7 +390,7 @@ pub async fn apply_bids(
 /// `false` if it changed meanwhile (a bid, another closer).
 pub async fn close(
     conn: &mut DbConn,
-    id: i64,
+    id: AuctionId,
     expected_version: i64,
     status: AuctionStatus,
 ) -> Result<bool, DbError> {
@@ -413,7 +413,11 @@ pub async fn close(
 }
 
 /// Open auctions whose end has passed, oldest end first.
-pub async fn due(conn: &mut DbConn, at: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, DbError> {
+pub async fn due(
+    conn: &mut DbConn,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<AuctionId>, DbError> {
     let cutoff = naive(at);
     let ids = with_conn!(conn, |c| auctions::table
         .filter(auctions::status.eq(AuctionStatus::Open.code()))
@@ -429,7 +433,7 @@ pub async fn due(conn: &mut DbConn, at: DateTime<Utc>, limit: i64) -> Result<Vec
 /// Auctions won by `user_id`, newest first.
 pub async fn won_by(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<Auction>, DbError> {
@@ -448,7 +452,7 @@ pub async fn won_by(
 /// Closed auctions of `seller_id` (sold or unsold), newest first.
 pub async fn closed_by_seller(
     conn: &mut DbConn,
-    seller_id: i64,
+    seller_id: UserId,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<Auction>, DbError> {
@@ -469,15 +473,15 @@ pub async fn closed_by_seller(
 #[diesel(table_name = bids)]
 pub struct Bid {
     /// Id.
-    pub id: i64,
+    pub id: BidId,
     /// Auction.
-    pub auction_id: i64,
+    pub auction_id: AuctionId,
     /// 1, 2, … per auction, gap-free.
     pub seq: i64,
     /// Bidder.
-    pub bidder_id: i64,
+    pub bidder_id: UserId,
     /// Amount.
-    pub amount: i64,
+    pub amount: Krw,
     created_at: NaiveDateTime,
 }
 
@@ -492,7 +496,7 @@ impl Bid {
 /// writer with a stale view fail loudly rather than fork the history.
 pub async fn insert_bid(
     conn: &mut DbConn,
-    auction_id: i64,
+    auction_id: AuctionId,
     seq: i64,
     bidder_id: UserId,
     amount: Krw,
@@ -503,7 +507,7 @@ pub async fn insert_bid(
 /// Appends accepted bids `(seq, bidder, amount)` in one statement.
 pub async fn insert_bids(
     conn: &mut DbConn,
-    auction_id: i64,
+    auction_id: AuctionId,
     rows: &[(i64, UserId, Krw)],
 ) -> Result<(), DbError> {
     if rows.is_empty() {
@@ -513,7 +517,7 @@ pub async fn insert_bids(
     let mut binds = Vec::with_capacity(rows.len() * 5);
     for &(seq, bidder_id, amount) in rows {
         binds.extend([
-            Bind::Int(auction_id),
+            Bind::Int(auction_id.get()),
             Bind::Int(seq),
             Bind::Int(bidder_id.get()),
             Bind::Int(amount.get()),
@@ -534,7 +538,7 @@ pub async fn insert_bids(
 /// Bids of an auction, highest sequence first.
 pub async fn bids_of(
     conn: &mut DbConn,
-    auction_id: i64,
+    auction_id: AuctionId,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<Bid>, DbError> {
@@ -556,9 +560,9 @@ pub struct ChatMessage {
     /// Id (increasing; the history cursor).
     pub id: i64,
     /// Room.
-    pub auction_id: i64,
+    pub auction_id: AuctionId,
     /// Author (none for system notices).
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// Author's nickname at the time.
     pub nickname: Option<String>,
     /// `chat`, `bid` or `notice`.
@@ -566,7 +570,7 @@ pub struct ChatMessage {
     /// Text.
     pub body: String,
     /// Bid amount for `bid` messages.
-    pub amount: Option<i64>,
+    pub amount: Option<Krw>,
     created_at: NaiveDateTime,
 }
 
@@ -580,8 +584,8 @@ impl ChatMessage {
 /// Stores a room message and returns its id.
 pub async fn insert_chat(
     conn: &mut DbConn,
-    auction_id: i64,
-    user: Option<(i64, &str)>,
+    auction_id: AuctionId,
+    user: Option<(UserId, &str)>,
     kind: &str,
     body: &str,
     amount: Option<Krw>,
@@ -594,8 +598,8 @@ pub async fn insert_chat(
             "INSERT INTO chat_messages (auction_id, user_id, nickname, kind, body, amount, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             vec![
-                Bind::Int(auction_id),
-                Bind::OptInt(user.map(|(id, _)| id)),
+                Bind::Int(auction_id.get()),
+                Bind::OptInt(user.map(|(id, _)| id.get())),
                 Bind::OptText(user.map(|(_, n)| n.to_owned())),
                 Bind::Text(kind.to_owned()),
                 Bind::Text(body.to_owned()),
@@ -622,7 +626,7 @@ pub async fn insert_chat(
 /// Up to `limit` messages before id `before` (or the latest), oldest first.
 pub async fn chat_history(
     conn: &mut DbConn,
-    auction_id: i64,
+    auction_id: AuctionId,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ChatMessage>, DbError> {
@@ -640,8 +644,8 @@ pub async fn chat_history(
 }
 
 /// `(seller, winner)` of every sold auction.
-pub async fn sales(conn: &mut DbConn) -> Result<Vec<(i64, i64)>, DbError> {
-    let rows: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| auctions::table
+pub async fn sales(conn: &mut DbConn) -> Result<Vec<(UserId, UserId)>, DbError> {
+    let rows: Vec<(UserId, Option<UserId>)> = with_conn!(conn, |c| auctions::table
         .filter(auctions::status.eq(AuctionStatus::Sold.code()))
         .select((auctions::seller_id, auctions::leader_id))
         .load(c)

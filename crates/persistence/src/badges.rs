@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sitga_badge::BadgeCode;
 
+use sitga_core::UserId;
+
 use crate::schema::{badges, user_badges};
 use crate::time::{now, utc};
 use crate::{DbConn, DbError, with_conn};
@@ -41,7 +43,7 @@ pub async fn catalogue(conn: &mut DbConn) -> Result<Vec<BadgeRow>, DbError> {
 }
 
 /// Awards a badge; `true` if it is new (awarding twice is a no-op).
-pub async fn award(conn: &mut DbConn, user_id: i64, code: BadgeCode) -> Result<bool, DbError> {
+pub async fn award(conn: &mut DbConn, user_id: UserId, code: BadgeCode) -> Result<bool, DbError> {
     let insert = diesel::insert_or_ignore_into(user_badges::table).values((
         user_badges::user_id.eq(user_id),
         user_badges::badge_code.eq(code.code()),
@@ -54,7 +56,7 @@ pub async fn award(conn: &mut DbConn, user_id: i64, code: BadgeCode) -> Result<b
 /// A user's badges with their award time, newest first.
 pub async fn of_user(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
 ) -> Result<Vec<(BadgeRow, DateTime<Utc>)>, DbError> {
     let rows: Vec<(BadgeRow, NaiveDateTime)> = with_conn!(conn, |c| user_badges::table
         .inner_join(badges::table.on(badges::code.eq(user_badges::badge_code)))

@@ -8,6 +8,8 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use sitga_core::PickupId;
+
 use crate::schema::{chain_donations, chain_samples};
 use crate::time::{naive, now, utc};
 use crate::{DbConn, DbError, with_conn};
@@ -47,7 +49,7 @@ impl ChainStatus {
 #[diesel(table_name = chain_donations)]
 pub struct ChainDonation {
     /// The pickup (the donation id on chain).
-    pub pickup_id: i64,
+    pub pickup_id: PickupId,
     /// The salted donor reference (`0x…`, 32 bytes).
     pub donor_ref: String,
     /// Grams collected.
@@ -97,7 +99,7 @@ impl ChainDonation {
 /// Queues a donation for recording (once per pickup).
 pub async fn enqueue(
     conn: &mut DbConn,
-    pickup_id: i64,
+    pickup_id: PickupId,
     donor_ref: &str,
     grams: i64,
 ) -> Result<(), DbError> {
@@ -123,7 +125,7 @@ pub async fn lease_due(
     lease: Duration,
 ) -> Result<Vec<ChainDonation>, DbError> {
     let at = now();
-    let candidates: Vec<i64> = with_conn!(conn, |c| chain_donations::table
+    let candidates: Vec<PickupId> = with_conn!(conn, |c| chain_donations::table
         .filter(chain_donations::status.eq(ChainStatus::Pending.code()))
         .filter(chain_donations::next_attempt_at.le(at))
         .filter(
@@ -167,7 +169,7 @@ pub async fn lease_due(
 /// Records the confirmation of a donation.
 pub async fn confirm(
     conn: &mut DbConn,
-    pickup_id: i64,
+    pickup_id: PickupId,
     tx_hash: &str,
     block_number: i64,
 ) -> Result<(), DbError> {
@@ -188,7 +190,7 @@ pub async fn confirm(
 /// `retry_at` is `None`.
 pub async fn attempt_failed(
     conn: &mut DbConn,
-    pickup_id: i64,
+    pickup_id: PickupId,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<(), DbError> {
@@ -214,7 +216,7 @@ pub async fn attempt_failed(
 /// The outbox rows of these pickups.
 pub async fn of_pickups(
     conn: &mut DbConn,
-    pickup_ids: &[i64],
+    pickup_ids: &[PickupId],
 ) -> Result<Vec<ChainDonation>, DbError> {
     if pickup_ids.is_empty() {
         return Ok(Vec::new());

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sitga_coffee_grounds::PickupKind;
+use sitga_core::UserId;
 
 use crate::schema::{forecast_jobs, forecast_points, forecast_runs};
 use crate::time::{naive, now, utc};
@@ -53,7 +54,7 @@ pub struct ForecastJob {
     pub trigger_kind: String,
     status: String,
     /// The admin who asked.
-    pub requested_by: Option<i64>,
+    pub requested_by: Option<UserId>,
     /// Days of history per series.
     pub window_days: i32,
     /// Days ahead.
@@ -97,7 +98,7 @@ pub async fn insert_job(
     conn: &mut DbConn,
     id: &str,
     trigger_kind: &str,
-    requested_by: Option<i64>,
+    requested_by: Option<UserId>,
     window_days: u32,
     horizon_days: u32,
 ) -> Result<bool, DbError> {

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use chrono::NaiveDateTime;
+use sitga_core::UserId;
 
 use crate::schema::idempotency_keys;
 
@@ -34,7 +35,7 @@ pub enum KeyState {
 /// Claims `key` for `user_id`'s request identified by `request_hash`.
 pub async fn claim(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     key: &str,
     request_hash: &str,
 ) -> Result<KeyState, DbError> {
@@ -93,7 +94,7 @@ pub async fn claim(
 /// Records the answer to a claimed key.
 pub async fn complete(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     key: &str,
     status: u16,
     body: &str,
@@ -112,7 +113,7 @@ pub async fn complete(
 
 /// Forgets a claim whose request failed before deciding anything (so a
 /// retry can try again).
-pub async fn release(conn: &mut DbConn, user_id: i64, key: &str) -> Result<(), DbError> {
+pub async fn release(conn: &mut DbConn, user_id: UserId, key: &str) -> Result<(), DbError> {
     with_conn!(conn, |c| diesel::delete(
         idempotency_keys::table
             .find((user_id, key))

@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sitga_coffee_grounds::{Grams, Moved, PickupKind, PickupSnapshot, PickupStatus};
 
+use sitga_core::{PickupId, UserId};
+
 use crate::schema::{pickups, users};
 use crate::time::{naive, now, utc};
 use crate::{DbConn, DbError, with_conn};
@@ -14,9 +16,9 @@ use crate::{DbConn, DbError, with_conn};
 #[diesel(table_name = pickups)]
 pub struct Pickup {
     /// Id.
-    pub id: i64,
+    pub id: PickupId,
     /// Who posted it.
-    pub owner_id: i64,
+    pub owner_id: UserId,
     kind: String,
     /// Amount posted (grams).
     pub grams: i64,
@@ -26,7 +28,7 @@ pub struct Pickup {
     /// The owner's province when posted.
     pub province: Option<String>,
     /// Who claimed it.
-    pub collector_id: Option<i64>,
+    pub collector_id: Option<UserId>,
     /// Bumped by every move.
     pub version: i64,
     created_at: NaiveDateTime,
@@ -80,7 +82,7 @@ impl Pickup {
 /// Posts a pickup.
 pub async fn insert(
     conn: &mut DbConn,
-    owner_id: i64,
+    owner_id: UserId,
     kind: PickupKind,
     grams: Grams,
     province: Option<&str>,
@@ -94,12 +96,12 @@ pub async fn insert(
         pickups::created_at.eq(now()),
     ));
     with_conn!(conn, |c| insert.execute(c).await)?;
-    let id = crate::auctions::last_insert_id(conn).await?;
+    let id = PickupId::new(crate::auctions::last_insert_id(conn).await?);
     find(conn, id).await?.ok_or(DbError::NotFound)
 }
 
 /// Looks a pickup up.
-pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Pickup>, DbError> {
+pub async fn find(conn: &mut DbConn, id: PickupId) -> Result<Option<Pickup>, DbError> {
     Ok(with_conn!(conn, |c| pickups::table
         .find(id)
         .select(Pickup::as_select())
@@ -112,7 +114,7 @@ pub async fn find(conn: &mut DbConn, id: i64) -> Result<Option<Pickup>, DbError>
 /// (`false`: someone else moved it first).
 pub async fn apply_move(
     conn: &mut DbConn,
-    id: i64,
+    id: PickupId,
     expected_version: i64,
     moved: Moved,
     measured: Option<Grams>,
@@ -165,7 +167,7 @@ pub async fn apply_move(
 /// Pickups a user posted or collected, newest first.
 pub async fn of_user(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Pickup>, i64), DbError> {
@@ -237,7 +239,7 @@ pub fn month_range(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc
 /// collector; the measured weight) within `[from, to)`.
 pub async fn summary(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<(i64, i64, i64), DbError> {
@@ -283,7 +285,7 @@ pub async fn rankings(
     limit: i64,
 ) -> Result<Vec<(String, i64)>, DbError> {
     let since = since.map(naive);
-    let rows: Vec<(i64, Option<i64>, i64, Option<i64>)> = with_conn!(conn, |c| {
+    let rows: Vec<(UserId, Option<UserId>, i64, Option<i64>)> = with_conn!(conn, |c| {
         let mut q = pickups::table
             .filter(pickups::status.eq(PickupStatus::Completed.code()))
             .filter(pickups::kind.eq(PickupKind::Supply.code()))
@@ -300,7 +302,7 @@ pub async fn rankings(
         .load(c)
         .await
     })?;
-    let mut totals: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut totals: std::collections::HashMap<UserId, i64> = std::collections::HashMap::new();
     for (owner, collector, grams, measured) in rows {
         let who = match side {
             RankingSide::Cafes => Some(owner),
@@ -310,8 +312,8 @@ pub async fn rankings(
             *totals.entry(who).or_default() += measured.unwrap_or(grams);
         }
     }
-    let ids: Vec<i64> = totals.keys().copied().collect();
-    let names: Vec<(i64, String)> = with_conn!(conn, |c| users::table
+    let ids: Vec<UserId> = totals.keys().copied().collect();
+    let names: Vec<(UserId, String)> = with_conn!(conn, |c| users::table
         .filter(users::id.eq_any(&ids))
         .select((users::id, users::nickname))
         .load(c)
@@ -332,7 +334,7 @@ type CompletedRow = (i64, Option<i64>, Option<NaiveDateTime>, Option<String>);
 /// province)`, for badge rules.
 pub async fn completed_by(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
 ) -> Result<Vec<(i64, DateTime<Utc>, Option<String>)>, DbError> {
     let rows: Vec<CompletedRow> = with_conn!(conn, |c| pickups::table
         .filter(
@@ -485,12 +487,12 @@ pub async fn list_all(
 /// given.
 pub async fn insert_historical(
     conn: &mut DbConn,
-    owner_id: i64,
+    owner_id: UserId,
     kind: PickupKind,
     grams: Grams,
     province: Option<&str>,
     created_at: DateTime<Utc>,
-    completed: Option<(i64, DateTime<Utc>)>,
+    completed: Option<(UserId, DateTime<Utc>)>,
 ) -> Result<(), DbError> {
     let status = if completed.is_some() {
         PickupStatus::Completed
@@ -514,13 +516,13 @@ pub async fn insert_historical(
 }
 
 /// Everyone who gave or collected a completed pickup.
-pub async fn participants(conn: &mut DbConn) -> Result<Vec<i64>, DbError> {
-    let rows: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| pickups::table
+pub async fn participants(conn: &mut DbConn) -> Result<Vec<UserId>, DbError> {
+    let rows: Vec<(UserId, Option<UserId>)> = with_conn!(conn, |c| pickups::table
         .filter(pickups::status.eq(PickupStatus::Completed.code()))
         .select((pickups::owner_id, pickups::collector_id))
         .load(c)
         .await)?;
-    let mut ids: Vec<i64> = rows
+    let mut ids: Vec<UserId> = rows
         .into_iter()
         .flat_map(|(o, c)| std::iter::once(o).chain(c))
         .collect();

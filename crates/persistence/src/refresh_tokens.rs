@@ -6,7 +6,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sitga_user::token::RefreshTokenState;
 
+use sitga_core::UserId;
+
 use crate::schema::refresh_tokens;
+
 use crate::time::{naive, now, utc};
 use crate::{DbConn, DbError, with_conn};
 
@@ -16,7 +19,7 @@ pub struct RefreshToken {
     /// Primary key.
     pub id: i64,
     /// Owner.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The login session this token belongs to.
     pub family_id: String,
     /// Rotation and revocation state.
@@ -27,7 +30,7 @@ pub struct RefreshToken {
 #[diesel(table_name = refresh_tokens)]
 struct Row {
     id: i64,
-    user_id: i64,
+    user_id: UserId,
     family_id: String,
     expires_at: NaiveDateTime,
     rotated_at: Option<NaiveDateTime>,
@@ -52,7 +55,7 @@ impl From<Row> for RefreshToken {
 /// Stores a new token hash in `family_id`.
 pub async fn insert(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     family_id: &str,
     token_hash: &str,
     expires_at: DateTime<Utc>,
@@ -117,7 +120,7 @@ pub async fn revoke_family(conn: &mut DbConn, family_id: &str) -> Result<usize, 
 /// after a password change).
 pub async fn revoke_user_sessions(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     keep_family: Option<&str>,
 ) -> Result<usize, DbError> {
     let keep = keep_family.unwrap_or("");

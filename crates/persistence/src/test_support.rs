@@ -7,6 +7,8 @@
 
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 
+use sitga_core::AuctionId;
+
 use crate::{DatabaseUrl, DbError, DbPool, PoolOptions, run_migrations};
 
 /// A migrated database that disappears when dropped.
@@ -114,7 +116,7 @@ impl Drop for TestDatabase {
 /// past, as if time had passed: lets tests exercise closing without waiting.
 pub async fn expire_auction(
     pool: &DbPool,
-    auction_id: i64,
+    auction_id: AuctionId,
     seconds_ago: i64,
 ) -> Result<(), DbError> {
     use diesel::prelude::*;

@@ -8,6 +8,8 @@ use sitga_user::{
     Role,
 };
 
+use sitga_core::UserId;
+
 use crate::schema::{user_roles, users};
 use crate::time::{now, utc};
 use crate::{DbConn, DbError, with_conn};
@@ -17,7 +19,7 @@ use crate::{DbConn, DbError, with_conn};
 #[derive(Debug, Clone)]
 pub struct User {
     /// Primary key.
-    pub id: i64,
+    pub id: UserId,
     /// Lower-cased login e-mail.
     pub email: String,
     /// Public display name.
@@ -45,7 +47,7 @@ pub struct User {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users)]
 struct UserRow {
-    id: i64,
+    id: UserId,
     email: String,
     nickname: String,
     name: String,
@@ -163,7 +165,7 @@ pub async fn insert(conn: &mut DbConn, new: &NewUser) -> Result<User, UniqueUser
 }
 
 /// Looks a user up by id.
-pub async fn find_by_id(conn: &mut DbConn, id: i64) -> Result<Option<User>, DbError> {
+pub async fn find_by_id(conn: &mut DbConn, id: UserId) -> Result<Option<User>, DbError> {
     let row: Option<UserRow> = with_conn!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
@@ -261,7 +263,7 @@ struct ProfileChangeset {
 /// Applies a profile update and returns the new state.
 pub async fn update_profile(
     conn: &mut DbConn,
-    id: i64,
+    id: UserId,
     update: ProfileUpdate,
 ) -> Result<User, UniqueUserError> {
     let changes = ProfileChangeset {
@@ -300,7 +302,7 @@ pub async fn update_profile(
 /// Replaces a user's password hash.
 pub async fn set_password_hash(
     conn: &mut DbConn,
-    id: i64,
+    id: UserId,
     hash: &PasswordHash,
 ) -> Result<(), DbError> {
     let n = with_conn!(conn, |c| diesel::update(users::table.find(id))
@@ -334,7 +336,7 @@ pub async fn list(conn: &mut DbConn, offset: i64, limit: i64) -> Result<(Vec<Use
 }
 
 /// The roles a user holds, sorted.
-pub async fn roles_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<Role>, DbError> {
+pub async fn roles_of(conn: &mut DbConn, user_id: UserId) -> Result<Vec<Role>, DbError> {
     let codes: Vec<String> = with_conn!(conn, |c| user_roles::table
         .filter(user_roles::user_id.eq(user_id))
         .select(user_roles::role)
@@ -352,7 +354,7 @@ pub async fn roles_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<Role>, DbEr
 pub async fn id_by_nickname(
     conn: &mut DbConn,
     nickname: &Nickname,
-) -> Result<Option<i64>, DbError> {
+) -> Result<Option<UserId>, DbError> {
     let key = nickname.key();
     Ok(with_conn!(conn, |c| users::table
         .filter(users::nickname_key.eq(&key))
@@ -365,12 +367,12 @@ pub async fn id_by_nickname(
 /// Nicknames of several users at once (one query).
 pub async fn nicknames(
     conn: &mut DbConn,
-    user_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, String>, DbError> {
+    user_ids: &[UserId],
+) -> Result<std::collections::HashMap<UserId, String>, DbError> {
     if user_ids.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
-    let rows: Vec<(i64, String)> = with_conn!(conn, |c| users::table
+    let rows: Vec<(UserId, String)> = with_conn!(conn, |c| users::table
         .filter(users::id.eq_any(user_ids))
         .select((users::id, users::nickname))
         .load(c)
@@ -381,14 +383,14 @@ pub async fn nicknames(
 /// The roles of several users at once (one query), for listings.
 pub async fn roles_for(
     conn: &mut DbConn,
-    user_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, Vec<Role>>, DbError> {
-    let rows: Vec<(i64, String)> = with_conn!(conn, |c| user_roles::table
+    user_ids: &[UserId],
+) -> Result<std::collections::HashMap<UserId, Vec<Role>>, DbError> {
+    let rows: Vec<(UserId, String)> = with_conn!(conn, |c| user_roles::table
         .filter(user_roles::user_id.eq_any(user_ids))
         .select((user_roles::user_id, user_roles::role))
         .load(c)
         .await)?;
-    let mut map: std::collections::HashMap<i64, Vec<Role>> = std::collections::HashMap::new();
+    let mut map: std::collections::HashMap<UserId, Vec<Role>> = std::collections::HashMap::new();
     for (id, code) in rows {
         if let Ok(role) = Role::parse(&code) {
             map.entry(id).or_default().push(role);
@@ -402,7 +404,7 @@ pub async fn roles_for(
 
 /// Grants a role; granting one the user already holds is a no-op.
 /// Returns whether the role was new.
-pub async fn grant_role(conn: &mut DbConn, user_id: i64, role: Role) -> Result<bool, DbError> {
+pub async fn grant_role(conn: &mut DbConn, user_id: UserId, role: Role) -> Result<bool, DbError> {
     if roles_of(conn, user_id).await?.contains(&role) {
         return Ok(false);
     }
@@ -420,7 +422,7 @@ pub async fn grant_role(conn: &mut DbConn, user_id: i64, role: Role) -> Result<b
 }
 
 /// Removes a role. Returns whether the user held it.
-pub async fn revoke_role(conn: &mut DbConn, user_id: i64, role: Role) -> Result<bool, DbError> {
+pub async fn revoke_role(conn: &mut DbConn, user_id: UserId, role: Role) -> Result<bool, DbError> {
     let n = with_conn!(conn, |c| diesel::delete(
         user_roles::table
             .filter(user_roles::user_id.eq(user_id))

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use sitga_auction::{Krw, PointMove, Wallet, WalletMove};
-use sitga_core::UserId;
+use sitga_core::{AuctionId, UserId};
 
 use crate::schema::{ledger_entries, wallets};
 use crate::statement::{Bind, Statement, placeholders};
@@ -57,17 +57,17 @@ pub struct LedgerEntry {
     /// Id (increasing).
     pub id: i64,
     /// Owner.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Kind code.
     pub kind: String,
     /// Amount moved (always positive; the kind says which way).
-    pub amount: i64,
+    pub amount: Krw,
     /// Balance after.
-    pub balance_after: i64,
+    pub balance_after: Krw,
     /// Held after.
-    pub held_after: i64,
+    pub held_after: Krw,
     /// The auction involved, if any.
-    pub auction_id: Option<i64>,
+    pub auction_id: Option<AuctionId>,
     created_at: NaiveDateTime,
 }
 
@@ -79,7 +79,7 @@ impl LedgerEntry {
 }
 
 /// Creates the user's wallet if it does not exist yet.
-pub async fn ensure(conn: &mut DbConn, user_id: i64) -> Result<(), DbError> {
+pub async fn ensure(conn: &mut DbConn, user_id: UserId) -> Result<(), DbError> {
     let insert = diesel::insert_or_ignore_into(wallets::table).values((
         wallets::user_id.eq(user_id),
         wallets::balance.eq(0),
@@ -91,7 +91,7 @@ pub async fn ensure(conn: &mut DbConn, user_id: i64) -> Result<(), DbError> {
 }
 
 /// The user's wallet (empty if never used).
-pub async fn get(conn: &mut DbConn, user_id: i64) -> Result<Wallet, DbError> {
+pub async fn get(conn: &mut DbConn, user_id: UserId) -> Result<Wallet, DbError> {
     let row: Option<(Krw, Krw)> = with_conn!(conn, |c| wallets::table
         .find(user_id)
         .select((wallets::balance, wallets::held))
@@ -106,10 +106,10 @@ pub async fn get(conn: &mut DbConn, user_id: i64) -> Result<Wallet, DbError> {
 
 async fn record(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     kind: LedgerKind,
     amount: Krw,
-    auction_id: Option<i64>,
+    auction_id: Option<AuctionId>,
 ) -> Result<Wallet, DbError> {
     let after = get(conn, user_id).await?;
     let insert = diesel::insert_into(ledger_entries::table).values((
@@ -126,7 +126,7 @@ async fn record(
 }
 
 /// Adds points. Returns the wallet after.
-pub async fn charge(conn: &mut DbConn, user_id: i64, amount: Krw) -> Result<Wallet, DbError> {
+pub async fn charge(conn: &mut DbConn, user_id: UserId, amount: Krw) -> Result<Wallet, DbError> {
     ensure(conn, user_id).await?;
     with_conn!(conn, |c| diesel::update(wallets::table.find(user_id))
         .set((
@@ -141,7 +141,7 @@ pub async fn charge(conn: &mut DbConn, user_id: i64, amount: Krw) -> Result<Wall
 /// Takes points out if the available amount covers it; `None` if not.
 pub async fn withdraw(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     amount: Krw,
 ) -> Result<Option<Wallet>, DbError> {
     let n = with_conn!(conn, |c| diesel::update(
@@ -167,9 +167,9 @@ pub async fn withdraw(
 /// `false` if not (nothing changes).
 pub async fn hold(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     amount: Krw,
-    auction_id: i64,
+    auction_id: AuctionId,
 ) -> Result<bool, DbError> {
     let n = with_conn!(conn, |c| diesel::update(
         wallets::table
@@ -195,7 +195,7 @@ pub async fn release(
     conn: &mut DbConn,
     user_id: UserId,
     amount: Krw,
-    auction_id: i64,
+    auction_id: AuctionId,
 ) -> Result<(), DbError> {
     let n = with_conn!(conn, |c| diesel::update(
         wallets::table
@@ -213,14 +213,7 @@ pub async fn release(
             "release of {amount} for user {user_id} exceeds what is held"
         )));
     }
-    record(
-        conn,
-        user_id.get(),
-        LedgerKind::Release,
-        amount,
-        Some(auction_id),
-    )
-    .await?;
+    record(conn, user_id, LedgerKind::Release, amount, Some(auction_id)).await?;
     Ok(())
 }
 
@@ -230,7 +223,7 @@ pub async fn pay(
     winner_id: UserId,
     seller_id: UserId,
     price: Krw,
-    auction_id: i64,
+    auction_id: AuctionId,
 ) -> Result<(), DbError> {
     let n = with_conn!(conn, |c| diesel::update(
         wallets::table
@@ -251,13 +244,13 @@ pub async fn pay(
     }
     record(
         conn,
-        winner_id.get(),
+        winner_id,
         LedgerKind::Payment,
         price,
         Some(auction_id),
     )
     .await?;
-    ensure(conn, seller_id.get()).await?;
+    ensure(conn, seller_id).await?;
     with_conn!(conn, |c| diesel::update(wallets::table.find(seller_id))
         .set((
             wallets::balance.eq(wallets::balance + price),
@@ -265,14 +258,7 @@ pub async fn pay(
         ))
         .execute(c)
         .await)?;
-    record(
-        conn,
-        seller_id.get(),
-        LedgerKind::Sale,
-        price,
-        Some(auction_id),
-    )
-    .await?;
+    record(conn, seller_id, LedgerKind::Sale, price, Some(auction_id)).await?;
     Ok(())
 }
 
@@ -312,7 +298,7 @@ pub async fn lock_many(
 /// and one ledger line per move in one INSERT.
 pub async fn apply_moves(
     conn: &mut DbConn,
-    auction_id: i64,
+    auction_id: AuctionId,
     before: &HashMap<UserId, Wallet>,
     after: &BTreeMap<UserId, Wallet>,
     moves: &[WalletMove],
@@ -365,7 +351,7 @@ pub async fn apply_moves(
             Bind::Int(m.amount.get()),
             Bind::Int(m.after.balance.get()),
             Bind::Int(m.after.held.get()),
-            Bind::OptInt(Some(auction_id)),
+            Bind::OptInt(Some(auction_id.get())),
             Bind::Time(at),
         ]);
     }
@@ -385,7 +371,7 @@ pub async fn apply_moves(
 /// The user's ledger, newest first.
 pub async fn ledger(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<LedgerEntry>, i64), DbError> {
@@ -406,12 +392,12 @@ pub async fn ledger(
 }
 
 /// Sum of all balances and of all holds: what conservation checks compare.
-pub async fn totals(conn: &mut DbConn) -> Result<(i64, i64), DbError> {
-    let rows: Vec<(i64, i64)> = with_conn!(conn, |c| wallets::table
+pub async fn totals(conn: &mut DbConn) -> Result<(Krw, Krw), DbError> {
+    let rows: Vec<(Krw, Krw)> = with_conn!(conn, |c| wallets::table
         .select((wallets::balance, wallets::held))
         .load(c)
         .await)?;
     Ok(rows
         .iter()
-        .fold((0, 0), |(b, h), (rb, rh)| (b + rb, h + rh)))
+        .fold((Krw::ZERO, Krw::ZERO), |(b, h), &(rb, rh)| (b + rb, h + rh)))
 }

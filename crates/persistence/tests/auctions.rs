@@ -21,7 +21,7 @@ async fn fresh() -> (TestDatabase, DbPool) {
     (db, pool)
 }
 
-async fn user(pool: &DbPool, nick: &str) -> i64 {
+async fn user(pool: &DbPool, nick: &str) -> UserId {
     let mut conn = pool.get().await.unwrap();
     users::insert(
         &mut conn,
@@ -41,7 +41,7 @@ async fn user(pool: &DbPool, nick: &str) -> i64 {
     .id
 }
 
-fn new_auction(seller: i64, title: &str, minutes: i64) -> NewAuction {
+fn new_auction(seller: UserId, title: &str, minutes: i64) -> NewAuction {
     NewAuction {
         seller_id: seller,
         title: title.into(),
@@ -106,22 +106,16 @@ async fn wallet_movements_are_guarded_and_ledgered() {
         })
     );
     assert!(
-        wallets::release(&mut conn, UserId::new(a), won(40_000), auction)
+        wallets::release(&mut conn, a, won(40_000), auction)
             .await
             .is_err()
     );
-    wallets::release(&mut conn, UserId::new(a), won(10_000), auction)
+    wallets::release(&mut conn, a, won(10_000), auction)
         .await
         .unwrap();
-    wallets::pay(
-        &mut conn,
-        UserId::new(a),
-        UserId::new(s),
-        won(20_000),
-        auction,
-    )
-    .await
-    .unwrap();
+    wallets::pay(&mut conn, a, s, won(20_000), auction)
+        .await
+        .unwrap();
     assert_eq!(
         wallets::get(&mut conn, a).await.unwrap(),
         Wallet {
@@ -138,7 +132,7 @@ async fn wallet_movements_are_guarded_and_ledgered() {
     );
     assert_eq!(
         wallets::totals(&mut conn).await.unwrap(),
-        (45_000, 0),
+        (won(45_000), won(0)),
         "charges − withdrawals"
     );
 
@@ -146,7 +140,7 @@ async fn wallet_movements_are_guarded_and_ledgered() {
     assert_eq!(total, 5);
     let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["payment", "release", "withdraw", "hold", "charge"]);
-    assert_eq!(entries[0].balance_after, 25_000);
+    assert_eq!(entries[0].balance_after, won(25_000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -194,7 +188,11 @@ async fn auction_lifecycle_guards() {
     assert_eq!(a.status(), AuctionStatus::Open);
     assert_eq!((a.bid_count, a.view_count, a.current_price), (0, 0, None));
     assert!(auctions::increment_views(&mut conn, a.id).await.unwrap());
-    assert!(!auctions::increment_views(&mut conn, 999_999).await.unwrap());
+    assert!(
+        !auctions::increment_views(&mut conn, sitga_core::AuctionId::new(999_999))
+            .await
+            .unwrap()
+    );
 
     let change = DetailsChange {
         title: Some("감성돔 45cm".into()),
@@ -217,16 +215,9 @@ async fn auction_lifecycle_guards() {
     assert_eq!(fresh.title, "감성돔 45cm");
     assert_eq!(fresh.view_count, 1);
     let mut snap = fresh.snapshot();
-    let bid = validate_bid(
-        &snap,
-        UserId::new(other),
-        won(10_000),
-        won(10_000),
-        Utc::now(),
-    )
-    .unwrap();
+    let bid = validate_bid(&snap, other, won(10_000), won(10_000), Utc::now()).unwrap();
     snap.apply(&bid);
-    auctions::insert_bid(&mut conn, a.id, bid.seq, UserId::new(other), bid.amount)
+    auctions::insert_bid(&mut conn, a.id, bid.seq, other, bid.amount)
         .await
         .unwrap();
     assert!(
@@ -241,7 +232,7 @@ async fn auction_lifecycle_guards() {
         "stale version"
     );
     assert!(
-        auctions::insert_bid(&mut conn, a.id, 1, UserId::new(other), won(11_000))
+        auctions::insert_bid(&mut conn, a.id, 1, other, won(11_000))
             .await
             .is_err(),
         "seq is unique"
@@ -258,7 +249,10 @@ async fn auction_lifecycle_guards() {
         "has a bid"
     );
     let bids = auctions::bids_of(&mut conn, a.id, 0, 10).await.unwrap();
-    assert_eq!((bids.len(), bids[0].seq, bids[0].amount), (1, 1, 10_000));
+    assert_eq!(
+        (bids.len(), bids[0].seq, bids[0].amount),
+        (1, 1, won(10_000))
+    );
 
     let b = auctions::insert(&mut conn, &new_auction(seller, "부시리", 60))
         .await
@@ -464,7 +458,7 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
         let requests: Vec<BidRequest> = batch
             .iter()
             .map(|&(bidder, amount)| BidRequest {
-                bidder_id: UserId::new(bidder),
+                bidder_id: bidder,
                 amount: won(amount),
             })
             .collect();
@@ -527,16 +521,26 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
         .await
         .unwrap();
     let amounts: Vec<_> = bids.iter().map(|b| (b.seq, b.amount)).collect();
-    assert_eq!(amounts, [(3, 17_000), (2, 16_000), (1, 10_000)]);
+    assert_eq!(
+        amounts,
+        [(3, won(17_000)), (2, won(16_000)), (1, won(10_000))]
+    );
     let (lines, _) = wallets::ledger(&mut conn, bob, 0, 10).await.unwrap();
     let kinds: Vec<_> = lines
         .iter()
         .map(|l| (l.kind.as_str(), l.held_after))
         .collect();
-    assert_eq!(kinds, [("release", 0), ("hold", 16_000), ("charge", 0)]);
+    assert_eq!(
+        kinds,
+        [
+            ("release", won(0)),
+            ("hold", won(16_000)),
+            ("charge", won(0))
+        ]
+    );
     // A stored sequence number cannot be taken twice.
     let mut tx = pool.begin().await.unwrap();
-    let taken = auctions::insert_bids(&mut tx, auction.id, &[(3, UserId::new(bob), won(20_000))])
+    let taken = auctions::insert_bids(&mut tx, auction.id, &[(3, bob, won(20_000))])
         .await
         .unwrap_err();
     assert!(taken.violates("seq"), "{taken}");

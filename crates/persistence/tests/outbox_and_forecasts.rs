@@ -6,6 +6,7 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use sitga_coffee_grounds::{Grams, PickupKind};
+use sitga_core::PickupId;
 use sitga_persistence::chain::{self, ChainStatus};
 use sitga_persistence::forecasts::{self, NewRun};
 use sitga_persistence::test_support::TestDatabase;
@@ -18,7 +19,7 @@ async fn fresh() -> (TestDatabase, DbPool) {
     (db, pool)
 }
 
-async fn cafe_pickups(pool: &DbPool, n: usize) -> Vec<i64> {
+async fn cafe_pickups(pool: &DbPool, n: usize) -> Vec<PickupId> {
     let mut conn = pool.get().await.unwrap();
     let cafe = users::insert(
         &mut conn,
@@ -95,7 +96,7 @@ async fn outbox_leases_are_exclusive_and_attempts_counted() {
         .await
         .unwrap();
     let rows = chain::of_pickups(&mut conn, &ids).await.unwrap();
-    let row = |id: i64| rows.iter().find(|r| r.pickup_id == id).unwrap();
+    let row = |id: PickupId| rows.iter().find(|r| r.pickup_id == id).unwrap();
     assert_eq!(row(ids[0]).status(), ChainStatus::Confirmed);
     assert_eq!(row(ids[0]).tx_hash.as_deref(), Some("0xabc"));
     assert_eq!(row(ids[0]).grams, 1_500);

@@ -34,7 +34,7 @@ const BIDDERS: usize = 8;
 const TARGET: usize = 24;
 const POINTS: i64 = 100_000;
 
-async fn account(pool: &DbPool, nickname: &str) -> i64 {
+async fn account(pool: &DbPool, nickname: &str) -> UserId {
     let mut conn = pool.get().await.expect("connection");
     let user = users::insert(
         &mut conn,
@@ -120,7 +120,7 @@ async fn main() {
                     let outcome = engine
                         .place(BidCommand {
                             auction_id: auction.id,
-                            bidder_id: UserId::new(id),
+                            bidder_id: id,
                             nickname: nickname.clone(),
                             amount,
                         })
@@ -176,7 +176,11 @@ async fn main() {
     let seller_wallet = wallets::get(&mut conn, seller).await.expect("wallet");
     assert_eq!(seller_wallet.balance, price);
     let (balance, held) = wallets::totals(&mut conn).await.expect("totals");
-    assert_eq!(balance, POINTS * BIDDERS as i64, "money conserved");
-    assert_eq!(held, 0, "no hold survives the close");
+    assert_eq!(
+        balance,
+        Krw::new(POINTS * BIDDERS as i64),
+        "money conserved"
+    );
+    assert_eq!(held, Krw::ZERO, "no hold survives the close");
     println!("books balance: {balance} won in wallets, {held} held");
 }

@@ -12,7 +12,7 @@ use sitga_persistence::{DbConn, DbError, badges, pickups};
 /// Returns the codes awarded now.
 pub async fn award_pickup_badges(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
 ) -> Result<Vec<BadgeCode>, DbError> {
     let completed = pickups::completed_by(conn, user_id).await?;
     let mut per_month = std::collections::HashMap::<(i32, u32), i64>::new();
@@ -62,25 +62,29 @@ pub async fn award_sale_badges(
         sales: 1,
         ..Stats::default()
     };
-    award_all(conn, seller_id.get(), &sold, &[BadgeCode::FirstSale]).await?;
+    award_all(conn, seller_id, &sold, &[BadgeCode::FirstSale]).await?;
     let won = Stats {
         wins: 1,
         ..Stats::default()
     };
-    award_all(conn, winner_id.get(), &won, &[BadgeCode::FirstWin]).await?;
+    award_all(conn, winner_id, &won, &[BadgeCode::FirstWin]).await?;
     Ok(())
 }
 
 async fn award_all(
     conn: &mut DbConn,
-    user_id: i64,
+    user_id: UserId,
     stats: &Stats,
     among: &[BadgeCode],
 ) -> Result<Vec<BadgeCode>, DbError> {
     let mut new = Vec::new();
     for code in earned(stats).into_iter().filter(|c| among.contains(c)) {
         if badges::award(conn, user_id, code).await? {
-            tracing::debug!(user_id, badge = code.code(), "badge awarded");
+            tracing::debug!(
+                user_id = user_id.get(),
+                badge = code.code(),
+                "badge awarded"
+            );
             new.push(code);
         }
     }
@@ -106,7 +110,7 @@ pub async fn sweep_all(db: &sitga_persistence::DbPool) -> Result<usize, DbError>
     }
     for (seller, winner) in sales {
         let mut tx = db.begin().await?;
-        award_sale_badges(&mut tx, UserId::new(seller), UserId::new(winner)).await?;
+        award_sale_badges(&mut tx, seller, winner).await?;
         tx.commit().await?;
     }
     Ok(awarded)

@@ -22,6 +22,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use sitga_core::AuctionId;
+
 use crate::frames::{self, ServerFrame};
 
 /// Why Redis could not number, publish, store or relay a frame (the caller
@@ -48,8 +50,8 @@ pub const ROOM_BUFFER: usize = 256;
 /// A numbered room frame, serialized once and shared by every socket.
 #[derive(Debug, Clone)]
 pub struct RoomFrame {
-    /// The room (auction id).
-    pub room: i64,
+    /// The room (the auction's).
+    pub room: AuctionId,
     /// Position in the room's sequence.
     pub seq: i64,
     /// The complete JSON text sent to clients.
@@ -57,10 +59,10 @@ pub struct RoomFrame {
 }
 
 struct Inner {
-    rooms: Mutex<HashMap<i64, broadcast::Sender<RoomFrame>>>,
+    rooms: Mutex<HashMap<AuctionId, broadcast::Sender<RoomFrame>>>,
     /// Per room: the highest `seq` this instance delivered or numbered.
-    last_seq: Mutex<HashMap<i64, i64>>,
-    recent: Mutex<HashMap<i64, VecDeque<HistoryItem>>>,
+    last_seq: Mutex<HashMap<AuctionId, i64>>,
+    recent: Mutex<HashMap<AuctionId, VecDeque<HistoryItem>>>,
     redis: Option<deadpool_redis::Pool>,
     /// Whether this instance's relay is subscribed right now. While it is
     /// not (Redis just came back, the relay reconnects within a second),
@@ -116,7 +118,7 @@ impl Inner {
 /// The JSON text of a room frame after its `"seq"` (the envelope and the
 /// frame's fields), without the opening brace: the Redis script puts
 /// `{"seq":N,` in front of it.
-fn encode_after_seq(frame: &ServerFrame, room: i64) -> String {
+fn encode_after_seq(frame: &ServerFrame, room: AuctionId) -> String {
     let text = frames::encode(frame, Some(room.to_string()), None, Utc::now());
     match text.strip_prefix('{') {
         Some(rest) => rest.to_owned(),
@@ -125,7 +127,7 @@ fn encode_after_seq(frame: &ServerFrame, room: i64) -> String {
 }
 
 /// The whole frame, numbered.
-fn encode(frame: &ServerFrame, room: i64, seq: i64) -> String {
+fn encode(frame: &ServerFrame, room: AuctionId, seq: i64) -> String {
     frames::encode(frame, Some(room.to_string()), Some(seq), Utc::now())
 }
 
@@ -151,7 +153,7 @@ impl RoomBus {
     }
 
     /// Receives this room's frames from now on.
-    pub fn subscribe(&self, room: i64) -> broadcast::Receiver<RoomFrame> {
+    pub fn subscribe(&self, room: AuctionId) -> broadcast::Receiver<RoomFrame> {
         let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
         rooms
             .entry(room)
@@ -180,7 +182,7 @@ impl RoomBus {
         }
     }
 
-    fn next_local_seq(&self, room: i64) -> i64 {
+    fn next_local_seq(&self, room: AuctionId) -> i64 {
         let mut seqs = self
             .inner
             .last_seq
@@ -191,7 +193,7 @@ impl RoomBus {
         *seq
     }
 
-    fn last_seq(&self, room: i64) -> i64 {
+    fn last_seq(&self, room: AuctionId) -> i64 {
         let seqs = self
             .inner
             .last_seq
@@ -201,7 +203,7 @@ impl RoomBus {
     }
 
     /// Numbers and broadcasts a frame to the whole room (all instances).
-    pub async fn publish(&self, room: i64, frame: &ServerFrame) {
+    pub async fn publish(&self, room: AuctionId, frame: &ServerFrame) {
         if let Some(redis) = &self.inner.redis {
             let floor = self.last_seq(room);
             match publish_redis(&self.inner, redis, room, floor, frame).await {
@@ -213,7 +215,7 @@ impl RoomBus {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(room, error = %e, "redis publish failed; delivering locally only")
+                    tracing::warn!(room = room.get(), error = %e, "redis publish failed; delivering locally only")
                 }
             }
         }
@@ -225,11 +227,13 @@ impl RoomBus {
     /// Keeps a message in the room's recent history (a bounded Redis stream
     /// `chat:{id}` in production, a ring buffer in embedded mode). The
     /// database row written before this call is the durable copy.
-    pub async fn remember(&self, room: i64, item: &HistoryItem) {
+    pub async fn remember(&self, room: AuctionId, item: &HistoryItem) {
         if let Some(redis) = &self.inner.redis {
             match remember_redis(&self.inner, redis, room, item).await {
                 Ok(()) => return,
-                Err(e) => tracing::warn!(room, error = %e, "redis history append failed"),
+                Err(e) => {
+                    tracing::warn!(room = room.get(), error = %e, "redis history append failed")
+                }
             }
             return;
         }
@@ -243,13 +247,13 @@ impl RoomBus {
 
     /// The latest `limit` messages, oldest first, if the fast history has
     /// any (`None`: ask the database).
-    pub async fn recent(&self, room: i64, limit: usize) -> Option<Vec<HistoryItem>> {
+    pub async fn recent(&self, room: AuctionId, limit: usize) -> Option<Vec<HistoryItem>> {
         if let Some(redis) = &self.inner.redis {
             return match recent_redis(&self.inner, redis, room, limit).await {
                 Ok(items) if !items.is_empty() => Some(items),
                 Ok(_) => None,
                 Err(e) => {
-                    tracing::warn!(room, error = %e, "redis history read failed; using the database");
+                    tracing::warn!(room = room.get(), error = %e, "redis history read failed; using the database");
                     None
                 }
             };
@@ -295,7 +299,7 @@ impl RoomBus {
             let Some(room) = message
                 .get_channel_name()
                 .strip_prefix(&self.inner.key("auction:"))
-                .and_then(|r| r.parse::<i64>().ok())
+                .and_then(|r| r.parse::<AuctionId>().ok())
             else {
                 continue;
             };
@@ -352,7 +356,7 @@ static PUBLISH_SCRIPT: std::sync::LazyLock<deadpool_redis::redis::Script> =
 async fn publish_redis(
     inner: &Inner,
     redis: &deadpool_redis::Pool,
-    room: i64,
+    room: AuctionId,
     floor: i64,
     frame: &ServerFrame,
 ) -> Result<i64, BusError> {
@@ -370,7 +374,7 @@ async fn publish_redis(
 async fn remember_redis(
     inner: &Inner,
     redis: &deadpool_redis::Pool,
-    room: i64,
+    room: AuctionId,
     item: &HistoryItem,
 ) -> Result<(), BusError> {
     let mut conn = redis.get().await?;
@@ -391,7 +395,7 @@ async fn remember_redis(
 async fn recent_redis(
     inner: &Inner,
     redis: &deadpool_redis::Pool,
-    room: i64,
+    room: AuctionId,
     limit: usize,
 ) -> Result<Vec<HistoryItem>, BusError> {
     use deadpool_redis::redis::streams::StreamRangeReply;
@@ -417,13 +421,13 @@ mod tests {
     #[tokio::test]
     async fn local_frames_are_numbered_per_room() {
         let bus = RoomBus::local();
-        let mut a = bus.subscribe(1);
-        let mut b = bus.subscribe(2);
+        let mut a = bus.subscribe(AuctionId::new(1));
+        let mut b = bus.subscribe(AuctionId::new(2));
         let joined = ServerFrame::presence(MessageCode::Joined, "민수");
         let left = ServerFrame::presence(MessageCode::Left, "민수");
-        bus.publish(1, &joined).await;
-        bus.publish(1, &left).await;
-        bus.publish(2, &joined).await;
+        bus.publish(AuctionId::new(1), &joined).await;
+        bus.publish(AuctionId::new(1), &left).await;
+        bus.publish(AuctionId::new(2), &joined).await;
         let first = a.recv().await.unwrap();
         let second = a.recv().await.unwrap();
         assert_eq!((first.seq, second.seq), (1, 2));
@@ -439,14 +443,17 @@ mod tests {
     async fn local_numbering_continues_after_the_last_relayed_frame() {
         // Redis went away after frames up to 41 came through it.
         let bus = RoomBus::local();
-        let mut frames = bus.subscribe(3);
+        let mut frames = bus.subscribe(AuctionId::new(3));
         bus.deliver_local(&RoomFrame {
-            room: 3,
+            room: AuctionId::new(3),
             seq: 41,
             json: "{}".into(),
         });
-        bus.publish(3, &ServerFrame::presence(MessageCode::Left, "민수"))
-            .await;
+        bus.publish(
+            AuctionId::new(3),
+            &ServerFrame::presence(MessageCode::Left, "민수"),
+        )
+        .await;
         assert_eq!(frames.recv().await.unwrap().seq, 41);
         assert_eq!(frames.recv().await.unwrap().seq, 42);
     }
@@ -478,7 +485,7 @@ mod redis_tests {
         // and the counter is gone (Redis restarted): the next frame still
         // follows what watchers have seen.
         bus.deliver_local(&RoomFrame {
-            room: 5,
+            room: AuctionId::new(5),
             seq: 41,
             json: "{}".into(),
         });
@@ -498,9 +505,15 @@ mod redis_tests {
             soft_close: chrono::Duration::minutes(2),
         };
         let state = ServerFrame::state(&auction, Some("민수"), now);
-        let seq = publish_redis(&bus.inner, &pool, 5, bus.last_seq(5), &state)
-            .await
-            .unwrap();
+        let seq = publish_redis(
+            &bus.inner,
+            &pool,
+            AuctionId::new(5),
+            bus.last_seq(AuctionId::new(5)),
+            &state,
+        )
+        .await
+        .unwrap();
         assert_eq!(seq, 42);
         let payload: String = pubsub
             .on_message()
@@ -518,7 +531,7 @@ mod redis_tests {
         let mut conn = pool.get().await.unwrap();
         let key = format!("{prefix}auction:5:seq");
         let _: () = conn.set(&key, 100).await.unwrap();
-        let seq = publish_redis(&bus.inner, &pool, 5, 42, &state)
+        let seq = publish_redis(&bus.inner, &pool, AuctionId::new(5), 42, &state)
             .await
             .unwrap();
         assert_eq!(seq, 101);
@@ -544,11 +557,12 @@ mod history_tests {
     #[tokio::test]
     async fn local_history_is_bounded_and_ordered() {
         let bus = RoomBus::local();
-        assert!(bus.recent(1, 10).await.is_none());
+        let room = AuctionId::new(1);
+        assert!(bus.recent(room, 10).await.is_none());
         for id in 1..=(RECENT_PER_ROOM as i64 + 5) {
-            bus.remember(1, &item(id)).await;
+            bus.remember(room, &item(id)).await;
         }
-        let last = bus.recent(1, 3).await.unwrap();
+        let last = bus.recent(room, 3).await.unwrap();
         assert_eq!(
             last.iter().map(|i| i.id).collect::<Vec<_>>(),
             vec![1003, 1004, 1005]

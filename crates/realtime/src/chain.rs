@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sitga_chain::{ChainClient, ChainError};
+use sitga_core::{PickupId, UserId};
 use sitga_persistence::chain::{self, NewSample};
 use sitga_persistence::{DbConn, DbError, DbPool};
 
@@ -96,11 +97,11 @@ impl Chain {
     pub async fn enqueue(
         &self,
         conn: &mut DbConn,
-        pickup_id: i64,
-        donor_id: i64,
+        pickup_id: PickupId,
+        donor_id: UserId,
         grams: i64,
     ) -> Result<(), DbError> {
-        let donor = sitga_chain::donor_reference(&self.donor_salt, donor_id);
+        let donor = sitga_chain::donor_reference(&self.donor_salt, donor_id.get());
         let donor_ref = format!("0x{}", hex::encode(donor));
         chain::enqueue(conn, pickup_id, &donor_ref, grams).await
     }
@@ -125,7 +126,7 @@ pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
         let outcome = match donor {
             Some(donor) => {
                 let record = chain.client.record(
-                    u64::try_from(row.pickup_id).unwrap_or_default(),
+                    u64::try_from(row.pickup_id.get()).unwrap_or_default(),
                     donor,
                     u64::try_from(row.grams).unwrap_or_default(),
                     RECEIPT_WAIT,
@@ -153,14 +154,14 @@ pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
                     i64::try_from(recorded.block_number).unwrap_or(i64::MAX),
                 )
                 .await?;
-                tracing::info!(pickup_id = row.pickup_id, tx_hash = %recorded.tx_hash, "donation recorded on chain");
+                tracing::info!(pickup_id = row.pickup_id.get(), tx_hash = %recorded.tx_hash, "donation recorded on chain");
                 confirmed += 1;
             }
             Err(e) => {
                 let attempts = row.attempts + 1;
                 let retry_at =
                     (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(row.attempts));
-                tracing::warn!(pickup_id = row.pickup_id, attempts, error = %e, retry = retry_at.is_some(), "recording a donation on chain failed");
+                tracing::warn!(pickup_id = row.pickup_id.get(), attempts, error = %e, retry = retry_at.is_some(), "recording a donation on chain failed");
                 chain::attempt_failed(&mut conn, row.pickup_id, &e.to_string(), retry_at).await?;
             }
         }

@@ -10,6 +10,7 @@
 
 use chrono::Utc;
 use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
+use sitga_core::AuctionId;
 use sitga_persistence::{DbError, DbPool, auctions, users, wallets};
 
 use crate::bus::{HistoryItem, RoomBus};
@@ -50,7 +51,7 @@ impl Closer {
     /// Closes `auction_id` if its end has passed (or at once when `early`,
     /// the seller's early close).
     #[tracing::instrument(name = "close", skip(self))]
-    pub async fn close(&self, auction_id: i64, early: bool) -> Result<CloseResult, DbError> {
+    pub async fn close(&self, auction_id: AuctionId, early: bool) -> Result<CloseResult, DbError> {
         for _ in 0..5 {
             match self.try_close(auction_id, early).await {
                 Err(DbError::Conflict(_)) => continue,
@@ -66,7 +67,7 @@ impl Closer {
 
     async fn try_close(
         &self,
-        auction_id: i64,
+        auction_id: AuctionId,
         early: bool,
     ) -> Result<Option<CloseResult>, DbError> {
         let mut tx = self.db.begin().await?;
@@ -103,7 +104,7 @@ impl Closer {
             Settlement::Nothing => {}
         }
         let winner = match outcome {
-            CloseOutcome::Sold { winner_id, .. } => users::find_by_id(&mut tx, winner_id.get())
+            CloseOutcome::Sold { winner_id, .. } => users::find_by_id(&mut tx, winner_id)
                 .await?
                 .map(|u| u.nickname),
             CloseOutcome::Unsold => None,
@@ -117,7 +118,12 @@ impl Closer {
         let notice_id =
             auctions::insert_chat(&mut tx, auction_id, None, "notice", &notice, None).await?;
         tx.commit().await?;
-        tracing::info!(auction_id, ?outcome, early, "auction closed");
+        tracing::info!(
+            auction_id = auction_id.get(),
+            ?outcome,
+            early,
+            "auction closed"
+        );
         self.bus
             .remember(
                 auction_id,
@@ -165,7 +171,7 @@ impl Closer {
                 Ok(CloseResult::Closed(_)) => closed += 1,
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(auction_id = id, error = %e, "could not close a due auction; next sweep retries")
+                    tracing::warn!(auction_id = id.get(), error = %e, "could not close a due auction; next sweep retries")
                 }
             }
         }

@@ -34,7 +34,7 @@ use sitga_auction::{
     AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, PlanError, plan_bids,
     state_if_funded, validate_bid,
 };
-use sitga_core::UserId;
+use sitga_core::{AuctionId, UserId};
 use sitga_persistence::{DbConn, DbError, DbPool, auctions, wallets};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -58,7 +58,7 @@ const MAX_ATTEMPTS: usize = 8;
 #[derive(Debug, Clone)]
 pub struct BidCommand {
     /// Auction.
-    pub auction_id: i64,
+    pub auction_id: AuctionId,
     /// Bidder.
     pub bidder_id: UserId,
     /// Bidder's nickname, for the room message.
@@ -156,7 +156,7 @@ struct Request {
 pub struct BidEngine {
     db: DbPool,
     bus: RoomBus,
-    writers: Arc<Mutex<HashMap<i64, mpsc::Sender<Request>>>>,
+    writers: Arc<Mutex<HashMap<AuctionId, mpsc::Sender<Request>>>>,
 }
 
 impl std::fmt::Debug for BidEngine {
@@ -175,7 +175,7 @@ impl BidEngine {
         }
     }
 
-    fn writer_for(&self, auction_id: i64) -> mpsc::Sender<Request> {
+    fn writer_for(&self, auction_id: AuctionId) -> mpsc::Sender<Request> {
         let mut writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = writers.get(&auction_id).filter(|tx| !tx.is_closed()) {
             return tx.clone();
@@ -184,8 +184,10 @@ impl BidEngine {
         writers.insert(auction_id, tx.clone());
         let engine = self.clone();
         tokio::spawn(
-            async move { engine.run_writer(auction_id, rx).await }
-                .instrument(tracing::info_span!("bid_writer", auction_id)),
+            async move { engine.run_writer(auction_id, rx).await }.instrument(tracing::info_span!(
+                "bid_writer",
+                auction_id = auction_id.get()
+            )),
         );
         tx
     }
@@ -217,7 +219,7 @@ impl BidEngine {
         Err(EngineError::Contended)
     }
 
-    async fn run_writer(self, auction_id: i64, mut rx: mpsc::Receiver<Request>) {
+    async fn run_writer(self, auction_id: AuctionId, mut rx: mpsc::Receiver<Request>) {
         // The last state this writer saw. Prices only rise, so a bid below
         // the cached minimum is too low for certain: it is answered without
         // touching the database (in a storm, most bids are).
@@ -298,7 +300,7 @@ impl BidEngine {
 
     async fn process(
         &self,
-        auction_id: i64,
+        auction_id: AuctionId,
         batch: Vec<Request>,
         known: &mut Option<Known>,
         session: &mut Option<DbConn>,
@@ -351,9 +353,12 @@ impl BidEngine {
             Err(e) => {
                 *known = None;
                 if matches!(e, EngineError::NotFound) {
-                    tracing::debug!(auction_id, "bids for an auction that does not exist");
+                    tracing::debug!(
+                        auction_id = auction_id.get(),
+                        "bids for an auction that does not exist"
+                    );
                 } else {
-                    tracing::error!(error = %e, auction_id, "bid batch failed");
+                    tracing::error!(error = %e, auction_id = auction_id.get(), "bid batch failed");
                 }
                 let shared = Arc::new(e);
                 for request in batch {
@@ -367,7 +372,7 @@ impl BidEngine {
     /// after the batch.
     async fn decide(
         &self,
-        auction_id: i64,
+        auction_id: AuctionId,
         commands: &[&BidCommand],
         known: Option<&Known>,
         session: &mut Option<DbConn>,
@@ -389,7 +394,7 @@ impl BidEngine {
                 // Lost the version race or a deadlock: re-read and redo.
                 Ok(None) | Err(EngineError::Db(DbError::Conflict(_))) => {
                     tracing::debug!(
-                        auction_id,
+                        auction_id = auction_id.get(),
                         attempt,
                         "bid batch retried after a concurrent change"
                     );
@@ -407,7 +412,7 @@ impl BidEngine {
     async fn try_batch(
         &self,
         conn: &mut DbConn,
-        auction_id: i64,
+        auction_id: AuctionId,
         commands: &[&BidCommand],
         known: Option<&Known>,
     ) -> Result<Option<Decided>, EngineError> {
@@ -506,7 +511,7 @@ impl BidEngine {
             let chat_id = auctions::insert_chat(
                 conn,
                 auction_id,
-                Some((command.bidder_id.get(), &command.nickname)),
+                Some((command.bidder_id, &command.nickname)),
                 "bid",
                 &accepted_text_ko(&command.nickname, bid.amount),
                 Some(bid.amount),
@@ -545,10 +550,10 @@ impl BidEngine {
 }
 
 /// Gives a writer's connection back to the pool.
-async fn release(auction_id: i64, session: Option<DbConn>) {
+async fn release(auction_id: AuctionId, session: Option<DbConn>) {
     if let Some(conn) = session
         && let Err(e) = conn.release().await
     {
-        tracing::warn!(error = %e, auction_id, "bid writer connection not released cleanly");
+        tracing::warn!(error = %e, auction_id = auction_id.get(), "bid writer connection not released cleanly");
     }
 }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use sitga_coffee_grounds::PickupKind;
+use sitga_core::UserId;
 use sitga_forecasting::{DailySeries, ForecastError, Forecaster, Horizon, Window};
 use sitga_persistence::forecasts::{self, NewRun};
 use sitga_persistence::{DbError, DbPool};
@@ -241,7 +242,7 @@ pub async fn enqueue(
     queue: &ForecastQueue,
     job_id: &str,
     trigger: &str,
-    requested_by: Option<i64>,
+    requested_by: Option<UserId>,
     window: Window,
     horizon: Horizon,
 ) -> Result<bool, RetrainError> {

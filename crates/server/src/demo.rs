@@ -298,7 +298,7 @@ pub async fn seed(
             let outcome = engine
                 .place(BidCommand {
                     auction_id: auction.id,
-                    bidder_id: UserId::new(ids[who]),
+                    bidder_id: ids[who],
                     nickname: nicknames[who].clone(),
                     amount: Krw::new(amount),
                 })
@@ -413,8 +413,8 @@ async fn seed_coffee(
     use sitga_persistence::pickups;
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x0051_176a);
-    let mut cafes: Vec<(i64, Province)> = Vec::new();
-    let mut recyclers: Vec<(i64, Province)> = Vec::new();
+    let mut cafes: Vec<(UserId, Province)> = Vec::new();
+    let mut recyclers: Vec<(UserId, Province)> = Vec::new();
     let mut tx = pool.begin().await?;
     for i in 0..48usize {
         let (province, label) = PROVINCE_LABELS[(i * 7) % PROVINCE_LABELS.len()];

@@ -279,7 +279,9 @@ impl UserBuilder<'_> {
         if !self.roles.is_empty() {
             let mut conn = self.app.db.get().await.unwrap();
             for role in &self.roles {
-                users::grant_role(&mut conn, id, *role).await.unwrap();
+                users::grant_role(&mut conn, id.into(), *role)
+                    .await
+                    .unwrap();
             }
         }
         let tokens = self.app.login(&self.email, &self.password).await;
@@ -499,7 +501,7 @@ impl TestApp {
 
     /// Moves an auction's end into the past.
     pub async fn expire_auction(&self, auction_id: i64) {
-        sitga_persistence::test_support::expire_auction(&self.db, auction_id, 1)
+        sitga_persistence::test_support::expire_auction(&self.db, auction_id.into(), 1)
             .await
             .expect("expire auction");
     }

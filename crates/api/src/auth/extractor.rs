@@ -4,6 +4,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use paperclip::actix::Apiv2Security;
+use sitga_core::UserId;
 use sitga_user::Role;
 
 use crate::error::ApiError;
@@ -22,7 +23,7 @@ use crate::state::AppState;
 )]
 pub struct AuthUser {
     /// The user's id.
-    pub id: i64,
+    pub id: UserId,
     /// Roles carried by the token.
     pub roles: Vec<Role>,
     /// The login session (refresh-token family) the token belongs to.
@@ -74,7 +75,7 @@ impl AuthUser {
         let claims = keys.verify(token)?;
         let id = claims
             .sub
-            .parse::<i64>()
+            .parse::<UserId>()
             .map_err(|_| ApiError::Unauthorized {
                 code: ErrorCode::InvalidToken,
                 message: "the access token is invalid",
@@ -94,7 +95,7 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let result = Self::from_http(req);
         if let Ok(user) = &result {
-            tracing::Span::current().record("user_id", user.id);
+            tracing::Span::current().record("user_id", user.id.get());
         }
         std::future::ready(result)
     }

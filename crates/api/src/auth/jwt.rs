@@ -4,6 +4,7 @@ use chrono::Utc;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sitga_core::UserId;
 use sitga_user::Role;
 use sitga_user::token::{ACCESS_TTL, ACCESS_TYPE};
 
@@ -67,7 +68,7 @@ impl JwtKeys {
     /// Issues an access token for `user_id` in session `session_id`.
     pub fn issue(
         &self,
-        user_id: i64,
+        user_id: UserId,
         roles: &[Role],
         session_id: &str,
     ) -> Result<IssuedAccess, ApiError> {
@@ -128,7 +129,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let k = keys();
-        let issued = k.issue(42, &[Role::Admin], "fam").unwrap();
+        let issued = k.issue(UserId::new(42), &[Role::Admin], "fam").unwrap();
         let claims = k.verify(&issued.token).unwrap();
         assert_eq!(claims.sub, "42");
         assert_eq!(claims.roles, vec![Role::Admin]);
@@ -141,13 +142,15 @@ mod tests {
     fn rejects_other_key_expired_and_wrong_type() {
         let k = keys();
         let other = JwtKeys::new(b"another-secret-another-secret-xx");
-        let token = other.issue(1, &[], "f").unwrap().token;
+        let token = other.issue(UserId::new(1), &[], "f").unwrap().token;
         assert_eq!(
             k.verify(&token).unwrap_err().code().as_str(),
             "invalid_token"
         );
 
-        let mut claims = k.verify(&k.issue(1, &[], "f").unwrap().token).unwrap();
+        let mut claims = k
+            .verify(&k.issue(UserId::new(1), &[], "f").unwrap().token)
+            .unwrap();
         claims.exp = Utc::now().timestamp() - 3600;
         let expired = k.sign(&claims).unwrap();
         assert_eq!(

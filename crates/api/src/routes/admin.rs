@@ -35,7 +35,7 @@ pub async fn list_users(
     let (page, per_page, offset) = query.0.resolve()?;
     let mut conn = state.db.get().await?;
     let (found, total) = users::list(&mut conn, offset, i64::from(per_page)).await?;
-    let ids: Vec<i64> = found.iter().map(|u| u.id).collect();
+    let ids: Vec<_> = found.iter().map(|u| u.id).collect();
     let roles = users::roles_for(&mut conn, &ids).await?;
     let items = found
         .into_iter()

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sitga_auction::{
     AuctionSettings, AuctionSettingsInput, AuctionStatus, Krw, min_next_bid, reserve_met,
 };
-use sitga_core::{FieldError, UserId};
+use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
 use sitga_persistence::idempotency::{self, KeyState};
 use sitga_persistence::{DbConn, users};
@@ -74,8 +74,8 @@ pub struct AuctionDto {
 async fn nicknames_for(
     conn: &mut DbConn,
     rows: &[Auction],
-) -> Result<HashMap<i64, String>, ApiError> {
-    let mut ids: Vec<i64> = rows
+) -> Result<HashMap<UserId, String>, ApiError> {
+    let mut ids: Vec<UserId> = rows
         .iter()
         .flat_map(|a| std::iter::once(a.seller_id).chain(a.leader_id))
         .collect();
@@ -84,7 +84,7 @@ async fn nicknames_for(
     Ok(users::nicknames(conn, &ids).await?)
 }
 
-fn to_dto(a: Auction, names: &HashMap<i64, String>) -> AuctionDto {
+fn to_dto(a: Auction, names: &HashMap<UserId, String>) -> AuctionDto {
     let snap = a.snapshot();
     AuctionDto {
         seller: names.get(&a.seller_id).cloned().unwrap_or_default(),
@@ -97,8 +97,8 @@ fn to_dto(a: Auction, names: &HashMap<i64, String>) -> AuctionDto {
         server_now: Utc::now(),
         created_at: a.created_at(),
         closed_at: a.closed_at(),
-        id: a.id,
-        seller_id: a.seller_id,
+        id: a.id.get(),
+        seller_id: a.seller_id.get(),
         title: a.title,
         description: a.description,
         species: a.species,
@@ -111,7 +111,7 @@ fn to_dto(a: Auction, names: &HashMap<i64, String>) -> AuctionDto {
     }
 }
 
-async fn load_dto(conn: &mut DbConn, id: i64) -> Result<AuctionDto, ApiError> {
+async fn load_dto(conn: &mut DbConn, id: AuctionId) -> Result<AuctionDto, ApiError> {
     let row = auctions::find(conn, id)
         .await?
         .ok_or(ApiError::NotFound("auction"))?;
@@ -209,7 +209,11 @@ pub async fn create(
     };
     let mut conn = state.db.get().await?;
     let auction = auctions::insert(&mut conn, &new).await?;
-    tracing::info!(auction_id = auction.id, user_id = auth.id, "auction opened");
+    tracing::info!(
+        auction_id = auction.id.get(),
+        user_id = auth.id.get(),
+        "auction opened"
+    );
     state
         .close_queue
         .schedule(auction.id, auction.ends_at())
@@ -291,7 +295,7 @@ pub async fn list(
     }
     let filter = ListFilter {
         status,
-        seller_id: q.seller,
+        seller_id: q.seller.map(UserId::new),
         query: query_text,
         sort,
     };
@@ -313,6 +317,13 @@ pub struct AuctionPath {
     pub id: i64,
 }
 
+impl AuctionPath {
+    /// The auction named by the path.
+    pub fn auction(&self) -> AuctionId {
+        AuctionId::new(self.id)
+    }
+}
+
 /// One auction (counts a view)
 #[api_v2_operation(tags(Auctions))]
 pub async fn get(
@@ -320,10 +331,10 @@ pub async fn get(
     path: web::Path<AuctionPath>,
 ) -> Result<web::Json<AuctionDto>, ApiError> {
     let mut conn = state.db.get().await?;
-    if !auctions::increment_views(&mut conn, path.id).await? {
+    if !auctions::increment_views(&mut conn, path.auction()).await? {
         return Err(ApiError::NotFound("auction"));
     }
-    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+    Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
 }
 
 /// Changes before the first bid. Absent fields stay.
@@ -349,8 +360,8 @@ pub struct UpdateAuctionRequest {
 /// Why a seller action on an auction did not apply.
 async fn seller_guard_error(
     conn: &mut DbConn,
-    id: i64,
-    user: i64,
+    id: AuctionId,
+    user: UserId,
     action: &'static str,
 ) -> ApiError {
     match auctions::find(conn, id).await {
@@ -386,7 +397,7 @@ pub async fn update(
 ) -> Result<web::Json<AuctionDto>, ApiError> {
     let req = body.0;
     let mut conn = state.db.get().await?;
-    let current = auctions::find(&mut conn, path.id)
+    let current = auctions::find(&mut conn, path.auction())
         .await?
         .ok_or(ApiError::NotFound("auction"))?;
     // Re-validate the prices as a whole, as they would be after the change.
@@ -421,14 +432,14 @@ pub async fn update(
             .as_deref()
             .map(|p| photo_url(p).map(Some))
             .transpose()?,
-        start_price: req.start_price,
-        min_increment: req.min_increment,
-        reserve_price: req.reserve_price.map(Some),
+        start_price: req.start_price.map(Krw::new),
+        min_increment: req.min_increment.map(Krw::new),
+        reserve_price: req.reserve_price.map(|r| Some(Krw::new(r))),
     };
-    if !auctions::update_details(&mut conn, path.id, auth.id, &change).await? {
-        return Err(seller_guard_error(&mut conn, path.id, auth.id, "edited").await);
+    if !auctions::update_details(&mut conn, path.auction(), auth.id, &change).await? {
+        return Err(seller_guard_error(&mut conn, path.auction(), auth.id, "edited").await);
     }
-    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+    Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
 }
 
 /// Cancel an auction (seller, only without bids)
@@ -439,10 +450,14 @@ pub async fn cancel(
     path: web::Path<AuctionPath>,
 ) -> Result<web::Json<AuctionDto>, ApiError> {
     let mut conn = state.db.get().await?;
-    if !auctions::cancel(&mut conn, path.id, auth.id).await? {
-        return Err(seller_guard_error(&mut conn, path.id, auth.id, "cancelled").await);
+    if !auctions::cancel(&mut conn, path.auction(), auth.id).await? {
+        return Err(seller_guard_error(&mut conn, path.auction(), auth.id, "cancelled").await);
     }
-    tracing::info!(auction_id = path.id, user_id = auth.id, "auction cancelled");
+    tracing::info!(
+        auction_id = path.id,
+        user_id = auth.id.get(),
+        "auction cancelled"
+    );
     let closed = sitga_realtime::frames::ServerFrame::closed(
         AuctionStatus::Cancelled,
         None,
@@ -450,8 +465,8 @@ pub async fn cancel(
         "판매자가 경매를 취소하였습니다.".to_owned(),
         "cancelled by the seller".to_owned(),
     );
-    state.bus.publish(path.id, &closed).await;
-    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+    state.bus.publish(path.auction(), &closed).await;
+    Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
 }
 
 /// Close early (seller): sold to the leader if the reserve is met
@@ -462,7 +477,7 @@ pub async fn close(
     path: web::Path<AuctionPath>,
 ) -> Result<web::Json<AuctionDto>, ApiError> {
     let mut conn = state.db.get().await?;
-    let auction = auctions::find(&mut conn, path.id)
+    let auction = auctions::find(&mut conn, path.auction())
         .await?
         .ok_or(ApiError::NotFound("auction"))?;
     if auction.seller_id != auth.id {
@@ -472,7 +487,7 @@ pub async fn close(
         });
     }
     drop(conn);
-    match state.closer.close(path.id, true).await? {
+    match state.closer.close(path.auction(), true).await? {
         CloseResult::Closed(_) => {}
         CloseResult::AlreadyClosed | CloseResult::NotDue => {
             return Err(ApiError::Conflict {
@@ -483,7 +498,7 @@ pub async fn close(
         }
     }
     let mut conn = state.db.get().await?;
-    Ok(web::Json(load_dto(&mut conn, path.id).await?))
+    Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
 }
 
 /// A bid.
@@ -551,7 +566,7 @@ pub async fn place_bid(
         }
     };
     let Some(key) = key else {
-        return bid_response(&state, &auth, path.id, Krw::new(amount))
+        return bid_response(&state, &auth, path.auction(), Krw::new(amount))
             .await
             .map(CreatedJson);
     };
@@ -579,7 +594,7 @@ pub async fn place_bid(
         KeyState::Done { body, .. } => return Err(ApiError::Replayed(body)),
     }
     drop(conn);
-    let response = bid_response(&state, &auth, path.id, Krw::new(amount)).await;
+    let response = bid_response(&state, &auth, path.auction(), Krw::new(amount)).await;
     let mut conn = state.db.get().await?;
     match response {
         Ok(accepted) => {
@@ -604,7 +619,7 @@ pub async fn place_bid(
 async fn bid_response(
     state: &AppState,
     auth: &AuthUser,
-    auction_id: i64,
+    auction_id: AuctionId,
     amount: Krw,
 ) -> Result<BidResponse, ApiError> {
     let mut conn = state.db.get().await?;
@@ -619,7 +634,7 @@ async fn bid_response(
         .engine
         .place(BidCommand {
             auction_id,
-            bidder_id: UserId::new(auth.id),
+            bidder_id: auth.id,
             nickname: me.nickname.clone(),
             amount,
         })
@@ -677,11 +692,11 @@ pub async fn bids(
 ) -> Result<web::Json<BidPage>, ApiError> {
     let (page, per_page, offset) = query.0.resolve()?;
     let mut conn = state.db.get().await?;
-    let auction = auctions::find(&mut conn, path.id)
+    let auction = auctions::find(&mut conn, path.auction())
         .await?
         .ok_or(ApiError::NotFound("auction"))?;
-    let rows = auctions::bids_of(&mut conn, path.id, offset, i64::from(per_page)).await?;
-    let mut ids: Vec<i64> = rows.iter().map(|b| b.bidder_id).collect();
+    let rows = auctions::bids_of(&mut conn, path.auction(), offset, i64::from(per_page)).await?;
+    let mut ids: Vec<UserId> = rows.iter().map(|b| b.bidder_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let names = users::nicknames(&mut conn, &ids).await?;
@@ -692,7 +707,7 @@ pub async fn bids(
                 bidder: names.get(&b.bidder_id).cloned().unwrap_or_default(),
                 created_at: b.created_at(),
                 seq: b.seq,
-                amount: b.amount,
+                amount: b.amount.get(),
             })
             .collect(),
         page,

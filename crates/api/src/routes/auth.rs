@@ -4,6 +4,7 @@ use actix_web::HttpRequest;
 use chrono::Utc;
 use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
+use sitga_core::UserId;
 use sitga_persistence::{refresh_tokens, users};
 use sitga_user::token::{REFRESH_TTL, RefreshSecret, RefreshVerdict, hash_refresh_token};
 use sitga_user::{
@@ -86,7 +87,7 @@ pub async fn signup(
     };
     let mut conn = state.db.get().await?;
     let user = users::insert(&mut conn, &new).await?;
-    tracing::info!(user_id = user.id, account_type = %user.account_type, "account created");
+    tracing::info!(user_id = user.id.get(), account_type = %user.account_type, "account created");
     Ok(CreatedJson(SignupResponse {
         user: UserDto::from_user(user, &[]),
     }))
@@ -192,7 +193,7 @@ pub async fn login(
     };
     let roles = users::roles_of(&mut conn, user.id).await?;
     let tokens = start_session(&state, &mut conn, user.id, &roles).await?;
-    tracing::info!(user_id = user.id, "logged in");
+    tracing::info!(user_id = user.id.get(), "logged in");
     Ok(web::Json(tokens))
 }
 
@@ -200,7 +201,7 @@ pub async fn login(
 async fn start_session(
     state: &AppState,
     conn: &mut sitga_persistence::DbConn,
-    user_id: i64,
+    user_id: UserId,
     roles: &[Role],
 ) -> Result<TokenResponse, ApiError> {
     let family = uuid::Uuid::new_v4().to_string();
@@ -210,7 +211,7 @@ async fn start_session(
 async fn issue_pair(
     state: &AppState,
     conn: &mut sitga_persistence::DbConn,
-    user_id: i64,
+    user_id: UserId,
     roles: &[Role],
     family: &str,
 ) -> Result<TokenResponse, ApiError> {
@@ -297,7 +298,7 @@ async fn revoke_for_reuse(
     match refresh_tokens::revoke_family(conn, &token.family_id).await {
         Ok(revoked) => {
             tracing::warn!(
-                user_id = token.user_id,
+                user_id = token.user_id.get(),
                 family = %token.family_id,
                 revoked,
                 "refresh token reuse detected; session revoked"
@@ -326,6 +327,6 @@ pub async fn logout(
         .await?
         .ok_or_else(|| unauthorized(ErrorCode::InvalidRefreshToken, "unknown refresh token"))?;
     refresh_tokens::revoke_family(&mut conn, &token.family_id).await?;
-    tracing::info!(user_id = token.user_id, "logged out");
+    tracing::info!(user_id = token.user_id.get(), "logged out");
     Ok(NoContent)
 }

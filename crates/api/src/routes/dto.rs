@@ -72,7 +72,7 @@ impl UserDto {
     /// Maps a stored user and its roles.
     pub fn from_user(user: User, roles: &[Role]) -> Self {
         Self {
-            id: user.id,
+            id: user.id.get(),
             email: user.email,
             nickname: user.nickname,
             name: user.name,

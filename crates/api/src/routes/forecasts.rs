@@ -298,7 +298,7 @@ pub async fn retrain(
             message: format!("the job queue is unavailable: {cause}"),
         },
     })?;
-    tracing::info!(user_id = auth.id, job_id = %id, "forecast retrain queued");
+    tracing::info!(user_id = auth.id.get(), job_id = %id, "forecast retrain queued");
     let mut conn = state.db.get().await?;
     let job = forecasts::find_job(&mut conn, &id)
         .await?

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sitga_coffee_grounds::{
     Action, Actor, ActorRole, Grams, Month, MoveError, decide, donation, kind_for,
 };
+use sitga_core::{PickupId, UserId};
 use sitga_persistence::pickups::{self, Pickup, RankingSide};
 use sitga_persistence::{DbConn, badges, users};
 use sitga_user::{AccountType, Province};
@@ -64,15 +65,15 @@ pub struct ChainRecordDto {
 
 /// Maps stored pickups, with nicknames.
 pub async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupDto>, ApiError> {
-    let mut ids: Vec<i64> = rows
+    let mut ids: Vec<UserId> = rows
         .iter()
         .flat_map(|p| std::iter::once(p.owner_id).chain(p.collector_id))
         .collect();
     ids.sort_unstable();
     ids.dedup();
     let names = users::nicknames(conn, &ids).await?;
-    let pickup_ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
-    let mut records: std::collections::HashMap<i64, ChainRecordDto> =
+    let pickup_ids: Vec<PickupId> = rows.iter().map(|p| p.id).collect();
+    let mut records: std::collections::HashMap<PickupId, ChainRecordDto> =
         sitga_persistence::chain::of_pickups(conn, &pickup_ids)
             .await?
             .into_iter()
@@ -102,7 +103,7 @@ pub async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupD
             claimed_at: p.claimed_at(),
             completed_at: p.completed_at(),
             cancelled_at: p.cancelled_at(),
-            id: p.id,
+            id: p.id.get(),
             province: p.province,
         })
         .collect())
@@ -177,8 +178,8 @@ pub async fn create(
     )
     .await?;
     tracing::info!(
-        user_id = me.user_id,
-        pickup_id = row.id,
+        user_id = me.user_id.get(),
+        pickup_id = row.id.get(),
         grams = grams.get(),
         "pickup posted"
     );
@@ -217,7 +218,7 @@ fn move_error(e: MoveError) -> ApiError {
 async fn make_move(
     state: &AppState,
     auth: &AuthUser,
-    id: i64,
+    id: PickupId,
     action: Action,
     measured: Option<Grams>,
 ) -> Result<PickupDto, ApiError> {
@@ -259,7 +260,7 @@ async fn make_move(
         .ok_or(ApiError::NotFound("pickup"))?;
     let dto = one(&mut tx, after).await?;
     tx.commit().await?;
-    tracing::info!(user_id = me.user_id, pickup_id = id, status = %dto.status, "pickup moved");
+    tracing::info!(user_id = me.user_id.get(), pickup_id = id.get(), status = %dto.status, "pickup moved");
     Ok(dto)
 }
 
@@ -271,7 +272,7 @@ pub async fn claim(
     path: web::Path<PickupPath>,
 ) -> Result<web::Json<PickupDto>, ApiError> {
     Ok(web::Json(
-        make_move(&state, &auth, path.id, Action::Claim, None).await?,
+        make_move(&state, &auth, PickupId::new(path.id), Action::Claim, None).await?,
     ))
 }
 
@@ -285,7 +286,14 @@ pub async fn complete(
 ) -> Result<web::Json<PickupDto>, ApiError> {
     let measured = amount("measured_kg", body.0.measured_kg)?;
     Ok(web::Json(
-        make_move(&state, &auth, path.id, Action::Complete, Some(measured)).await?,
+        make_move(
+            &state,
+            &auth,
+            PickupId::new(path.id),
+            Action::Complete,
+            Some(measured),
+        )
+        .await?,
     ))
 }
 
@@ -297,7 +305,7 @@ pub async fn cancel(
     path: web::Path<PickupPath>,
 ) -> Result<web::Json<PickupDto>, ApiError> {
     Ok(web::Json(
-        make_move(&state, &auth, path.id, Action::Cancel, None).await?,
+        make_move(&state, &auth, PickupId::new(path.id), Action::Cancel, None).await?,
     ))
 }
 

@@ -151,7 +151,7 @@ pub async fn change_password(
         refresh_tokens::revoke_user_sessions(&mut conn, user.id, Some(&auth.session_id)).await?;
     conn.commit().await?;
     tracing::info!(
-        user_id = user.id,
+        user_id = user.id.get(),
         revoked,
         "password changed; other sessions revoked"
     );

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_auction::{Krw, Wallet, WalletAmount};
+use sitga_core::{AuctionId, UserId};
 use sitga_persistence::{auctions, users, wallets};
 
 use super::dto::PageQuery;
@@ -68,7 +69,7 @@ pub async fn charge(
     let after = wallets::charge(&mut tx, auth.id, amount.get()).await?;
     tx.commit().await?;
     tracing::info!(
-        user_id = auth.id,
+        user_id = auth.id.get(),
         amount = amount.get().get(),
         "points charged"
     );
@@ -94,7 +95,7 @@ pub async fn withdraw(
     };
     tx.commit().await?;
     tracing::info!(
-        user_id = auth.id,
+        user_id = auth.id.get(),
         amount = amount.get().get(),
         "points withdrawn"
     );
@@ -150,10 +151,10 @@ pub async fn ledger(
                 created_at: e.created_at(),
                 id: e.id,
                 kind: e.kind,
-                amount: e.amount,
-                balance_after: e.balance_after,
-                held_after: e.held_after,
-                auction_id: e.auction_id,
+                amount: e.amount.get(),
+                balance_after: e.balance_after.get(),
+                held_after: e.held_after.get(),
+                auction_id: e.auction_id.map(AuctionId::get),
             })
             .collect(),
         page,
@@ -186,9 +187,9 @@ pub struct ResultDto {
 async fn results(
     conn: &mut sitga_persistence::DbConn,
     rows: Vec<auctions::Auction>,
-    counterpart: impl Fn(&auctions::Auction) -> Option<i64>,
+    counterpart: impl Fn(&auctions::Auction) -> Option<UserId>,
 ) -> Result<Vec<ResultDto>, ApiError> {
-    let ids: Vec<i64> = rows.iter().filter_map(&counterpart).collect();
+    let ids: Vec<UserId> = rows.iter().filter_map(&counterpart).collect();
     let names = users::nicknames(conn, &ids).await?;
     Ok(rows
         .into_iter()
@@ -204,7 +205,7 @@ async fn results(
                 },
                 created_at: a.created_at(),
                 closed_at: a.closed_at(),
-                auction_id: a.id,
+                auction_id: a.id.get(),
                 title: a.title,
                 species: a.species,
             }

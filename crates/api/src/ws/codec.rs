@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 use sitga_auction::{BidRejection, Krw};
+use sitga_core::AuctionId;
 use sitga_realtime::bus::HistoryItem;
 use sitga_realtime::engine::{BidOutcome, EngineError};
 use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, accepted_text_ko, rejected_text_ko};
@@ -166,12 +167,12 @@ pub enum RoomId {
 
 impl RoomId {
     /// The auction id, if it is one.
-    pub fn parse(&self) -> Option<i64> {
-        match self {
-            Self::Number(n) if *n > 0 => Some(*n),
-            Self::Text(t) => t.trim().parse::<i64>().ok().filter(|n| *n > 0),
-            Self::Number(_) => None,
-        }
+    pub fn parse(&self) -> Option<AuctionId> {
+        let id = match self {
+            Self::Number(n) => Some(*n),
+            Self::Text(t) => t.trim().parse::<i64>().ok(),
+        };
+        id.filter(|n| *n > 0).map(AuctionId::new)
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::Value;
 use sitga_auction::{ChatLine, Krw, parse_chat_line};
-use sitga_core::UserId;
+use sitga_core::AuctionId;
 use sitga_persistence::{auctions, users};
 use sitga_realtime::bus::HistoryItem;
 use sitga_realtime::engine::BidCommand;
@@ -69,7 +69,7 @@ impl Connection {
         }
     }
 
-    fn room_of(&self, room: &RoomId) -> Result<i64, Arc<str>> {
+    fn room_of(&self, room: &RoomId) -> Result<AuctionId, Arc<str>> {
         room.parse().ok_or_else(|| {
             system(
                 None,
@@ -153,7 +153,7 @@ impl Connection {
         Ok(())
     }
 
-    async fn announce_leave(&self, id: i64) {
+    async fn announce_leave(&self, id: AuctionId) {
         if let Some(member) = &self.member {
             let left = ServerFrame::presence(MessageCode::Left, &member.nickname);
             self.state.bus.publish(id, &left).await;
@@ -161,7 +161,7 @@ impl Connection {
     }
 
     pub(super) async fn leave_all(&mut self) {
-        let rooms: Vec<i64> = self.rooms.keys().copied().collect();
+        let rooms: Vec<AuctionId> = self.rooms.keys().copied().collect();
         for id in rooms {
             self.rooms.remove(&id);
             self.announce_leave(id).await;
@@ -170,7 +170,7 @@ impl Connection {
 
     /// The member, if the room is joined and the client logged in; else the
     /// system frame explaining why not.
-    fn speaker(&self, room: &RoomId) -> Result<(i64, Member), Arc<str>> {
+    fn speaker(&self, room: &RoomId) -> Result<(AuctionId, Member), Arc<str>> {
         let id = self.room_of(room)?;
         let label = id.to_string();
         let Some(member) = self.member.clone() else {
@@ -288,7 +288,7 @@ impl Connection {
             .engine
             .place(BidCommand {
                 auction_id: id,
-                bidder_id: UserId::new(member.user.id),
+                bidder_id: member.user.id,
                 nickname: member.nickname.clone(),
                 amount,
             })
@@ -329,7 +329,7 @@ impl Connection {
                                 other => other.to_owned(),
                             },
                             context: m.body,
-                            amount: m.amount.map(Krw::new),
+                            amount: m.amount,
                         })
                         .collect(),
                     Err(e) => {

@@ -9,6 +9,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use chrono::Utc;
 use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use sitga_core::AuctionId;
 use sitga_realtime::bus::RoomFrame;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamMap;
@@ -43,7 +44,7 @@ pub(super) struct Connection {
     pub(super) state: AppState,
     pub(super) member: Option<Member>,
     out: mpsc::Sender<Outbound>,
-    pub(super) rooms: StreamMap<i64, BroadcastStream<RoomFrame>>,
+    pub(super) rooms: StreamMap<AuctionId, BroadcastStream<RoomFrame>>,
     pub(super) limiter: DefaultDirectRateLimiter,
 }
 
@@ -119,7 +120,7 @@ pub(super) async fn run(
                         }
                     }
                     Err(BroadcastStreamRecvError::Lagged(n)) => {
-                        tracing::info!(room, lagged = n, "client fell behind its room; disconnecting");
+                        tracing::info!(room = room.get(), lagged = n, "client fell behind its room; disconnecting");
                         break End::TooSlow;
                     }
                 }

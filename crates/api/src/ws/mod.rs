@@ -75,7 +75,7 @@ pub async fn upgrade(
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
     let state = state.get_ref().clone();
-    let span = tracing::info_span!("ws", user_id = member.as_ref().map(|m| m.user.id));
+    let span = tracing::info_span!("ws", user_id = member.as_ref().map(|m| m.user.id.get()));
     actix_web::rt::spawn(tracing::Instrument::instrument(
         run(state, member, session, stream),
         span,

@@ -334,7 +334,7 @@ async fn closing_is_once_and_survives_restarts() {
 
     // Closing an auction that is not due does nothing.
     assert_eq!(
-        app.state().closer.close(sold, false).await.unwrap(),
+        app.state().closer.close(sold.into(), false).await.unwrap(),
         CloseResult::NotDue
     );
 
@@ -361,24 +361,25 @@ async fn closing_is_once_and_survives_restarts() {
 
     // More closers racing change nothing.
     let results =
-        futures_util::future::join_all((0..5).map(|_| app.state().closer.close(sold, true))).await;
+        futures_util::future::join_all((0..5).map(|_| app.state().closer.close(sold.into(), true)))
+            .await;
     assert!(
         results
             .iter()
             .all(|r| matches!(r, Ok(CloseResult::AlreadyClosed)))
     );
     let mut conn = app.db.get().await.unwrap();
-    let w = wallets::get(&mut conn, alice.id).await.unwrap();
+    let w = wallets::get(&mut conn, alice.id.into()).await.unwrap();
     assert_eq!(
         (w.balance.get(), w.held.get()),
         (93_000, 0),
         "paid 7,000 once; the unsold hold was released"
     );
-    let s = wallets::get(&mut conn, seller.id).await.unwrap();
+    let s = wallets::get(&mut conn, seller.id.into()).await.unwrap();
     assert_eq!(s.balance.get(), 7_000);
     assert_eq!(
         wallets::totals(&mut conn).await.unwrap(),
-        (100_000, 0),
+        (sitga_auction::Krw::new(100_000), sitga_auction::Krw::ZERO),
         "money conserved"
     );
 }
@@ -458,14 +459,16 @@ async fn bid_storm(balances: &[i64]) {
         highest = highest.max(mine.into_iter().max().unwrap_or(0));
     }
     let mut conn = app.db.get().await.unwrap();
-    let auction = auctions::find(&mut conn, id).await.unwrap().unwrap();
+    let auction = auctions::find(&mut conn, id.into()).await.unwrap().unwrap();
     assert_eq!(
         auction.current_price.map(sitga_auction::Krw::get),
         Some(highest),
         "final price = highest accepted"
     );
     assert_eq!(auction.bid_count as usize, accepted_total);
-    let history = auctions::bids_of(&mut conn, id, 0, 100_000).await.unwrap();
+    let history = auctions::bids_of(&mut conn, id.into(), 0, 100_000)
+        .await
+        .unwrap();
     let mut seqs: Vec<i64> = history.iter().map(|b| b.seq).collect();
     seqs.reverse();
     assert_eq!(
@@ -473,7 +476,7 @@ async fn bid_storm(balances: &[i64]) {
         (1..=accepted_total as i64).collect::<Vec<_>>(),
         "gap-free sequence"
     );
-    let amounts: Vec<i64> = history.iter().rev().map(|b| b.amount).collect();
+    let amounts: Vec<i64> = history.iter().rev().map(|b| b.amount.get()).collect();
     assert!(
         amounts.windows(2).all(|w| w[1] >= w[0] + 100),
         "strictly increasing by the increment"
@@ -481,8 +484,8 @@ async fn bid_storm(balances: &[i64]) {
     // Exactly the leader holds, and holds exactly the current price.
     let leader = auction.leader_id.unwrap();
     for (b, &balance) in bidders.iter().zip(balances) {
-        let w = wallets::get(&mut conn, b.id).await.unwrap();
-        let expected = if b.id == leader { highest } else { 0 };
+        let w = wallets::get(&mut conn, b.id.into()).await.unwrap();
+        let expected = if b.id == leader.get() { highest } else { 0 };
         assert_eq!(w.held.get(), expected, "holds of {}", b.nickname);
         assert_eq!(w.balance.get(), balance, "balance of {}", b.nickname);
     }
@@ -490,26 +493,26 @@ async fn bid_storm(balances: &[i64]) {
         let (_, &balance) = bidders
             .iter()
             .zip(balances)
-            .find(|(b, _)| b.id == bid.bidder_id)
+            .find(|(b, _)| b.id == bid.bidder_id.get())
             .unwrap();
         assert!(
-            bid.amount <= balance,
+            bid.amount.get() <= balance,
             "bid {} above its bidder's points",
             bid.seq
         );
     }
     drop(conn);
-    app.state().closer.close(id, true).await.unwrap();
+    app.state().closer.close(id.into(), true).await.unwrap();
     let mut conn = app.db.get().await.unwrap();
     let (balance_total, held_total) = wallets::totals(&mut conn).await.unwrap();
     assert_eq!(
         balance_total,
-        balances.iter().sum::<i64>(),
+        balances.iter().sum::<i64>().into(),
         "money conserved after close"
     );
-    assert_eq!(held_total, 0);
+    assert_eq!(held_total, sitga_auction::Krw::ZERO);
     assert_eq!(
-        wallets::get(&mut conn, seller.id)
+        wallets::get(&mut conn, seller.id.into())
             .await
             .unwrap()
             .balance
@@ -533,7 +536,7 @@ async fn the_close_job_closes_its_auction() {
     app.expire_auction(id).await;
     app.state()
         .close_queue
-        .schedule(id, chrono::Utc::now())
+        .schedule(id.into(), chrono::Utc::now())
         .await;
     let mut status = String::new();
     for _ in 0..100 {

@@ -99,7 +99,7 @@ async fn donations_are_recorded_on_chain_monitored_and_survive_a_node_outage() {
     assert!(confirmed["chain"]["block_number"].as_i64().unwrap() > 0);
 
     // The donor reference on chain is a salted hash, never the e-mail.
-    let rows = sitga_persistence::chain::of_pickups(&mut app.db.get().await.unwrap(), &[id])
+    let rows = sitga_persistence::chain::of_pickups(&mut app.db.get().await.unwrap(), &[id.into()])
         .await
         .unwrap();
     assert_eq!(rows[0].donor_ref.len(), 66);

@@ -22,7 +22,7 @@ async fn history(app: &TestApp, owner: &TestUser, kind: PickupKind, province: &s
         let kg = if weekend { 12.0 } else { 20.0 };
         pickups::insert_historical(
             &mut conn,
-            owner.id,
+            owner.id.into(),
             kind,
             Grams::from_kg(kg).unwrap(),
             Some(province),

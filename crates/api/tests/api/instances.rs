@@ -54,14 +54,16 @@ async fn concurrent_bids_through_two_instances_serialize() {
         all.extend(t.await.unwrap());
     }
     let mut conn = one.db.get().await.unwrap();
-    let auction = auctions::find(&mut conn, id).await.unwrap().unwrap();
+    let auction = auctions::find(&mut conn, id.into()).await.unwrap().unwrap();
     assert_eq!(auction.bid_count as usize, all.len());
     assert_eq!(
         auction.current_price.map(sitga_auction::Krw::get),
         all.iter().max().copied()
     );
-    let history = auctions::bids_of(&mut conn, id, 0, 10_000).await.unwrap();
-    let amounts: Vec<i64> = history.iter().rev().map(|b| b.amount).collect();
+    let history = auctions::bids_of(&mut conn, id.into(), 0, 10_000)
+        .await
+        .unwrap();
+    let amounts: Vec<i64> = history.iter().rev().map(|b| b.amount.get()).collect();
     assert!(
         amounts.windows(2).all(|w| w[1] > w[0]),
         "strictly increasing"
@@ -69,7 +71,11 @@ async fn concurrent_bids_through_two_instances_serialize() {
     let held: i64 = {
         let mut total = 0;
         for (b, _) in &bidders {
-            total += wallets::get(&mut conn, b.id).await.unwrap().held.get();
+            total += wallets::get(&mut conn, b.id.into())
+                .await
+                .unwrap()
+                .held
+                .get();
         }
         total
     };

@@ -354,7 +354,7 @@ async fn badge_catalogue_matches_the_rules_and_sales_award_badges() {
         .as_i64()
         .unwrap();
     expect_json(app.bid(&buyer, id, 5_000).await, 201).await;
-    app.state().closer.close(id, true).await.unwrap();
+    app.state().closer.close(id.into(), true).await.unwrap();
     let b = expect_json(
         app.get("/api/v1/me/badges", Some(&buyer.access_token))
             .await,
@@ -456,12 +456,12 @@ async fn the_badge_safety_net_catches_up() {
         let at = chrono::Utc::now() - chrono::Duration::days(3);
         sitga_persistence::pickups::insert_historical(
             &mut conn,
-            cafe.id,
+            cafe.id.into(),
             sitga_coffee_grounds::PickupKind::Supply,
             sitga_coffee_grounds::Grams::from_kg(15.0).unwrap(),
             Some("jeju"),
             at,
-            Some((recycler.id, at + chrono::Duration::hours(3))),
+            Some((recycler.id.into(), at + chrono::Duration::hours(3))),
         )
         .await
         .unwrap();

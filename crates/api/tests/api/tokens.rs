@@ -64,7 +64,11 @@ async fn every_kind_of_bad_token_is_401_with_its_code() {
 #[tokio::test]
 async fn a_token_for_a_user_that_does_not_exist_is_rejected() {
     let app = TestApp::spawn().await;
-    let token = app.jwt.issue(999_999, &[], "nobody").unwrap().token;
+    let token = app
+        .jwt
+        .issue(sitga_core::UserId::new(999_999), &[], "nobody")
+        .unwrap()
+        .token;
     expect_error(
         app.get("/api/v1/users/me", Some(&token)).await,
         401,

@@ -295,7 +295,7 @@ async fn a_slow_reader_is_disconnected_without_slowing_the_room() {
         tokio::spawn(async move {
             for i in 0..3_000 {
                 let chat = sitga_realtime::frames::ServerFrame::chat(i, "flood", &body);
-                bus.publish(id, &chat).await;
+                bus.publish(id.into(), &chat).await;
                 if i % 100 == 0 {
                     tokio::task::yield_now().await;
                 }

@@ -5,6 +5,7 @@ use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sitga_core::AuctionId;
 use sitga_persistence::{DbError, DbPool};
 use tracing::Instrument;
 
@@ -15,7 +16,7 @@ use crate::queue::JobQueue;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CloseAuctionJob {
     /// The auction.
-    pub auction_id: i64,
+    pub auction_id: AuctionId,
 }
 
 /// Where close jobs are queued.
@@ -24,9 +25,9 @@ pub type CloseQueue = JobQueue<CloseAuctionJob>;
 impl CloseQueue {
     /// Queues a close of `auction_id` at `at`. Failures are logged, not
     /// returned: the sweeper closes the auction regardless.
-    pub async fn schedule(&self, auction_id: i64, at: DateTime<Utc>) {
+    pub async fn schedule(&self, auction_id: AuctionId, at: DateTime<Utc>) {
         if let Err(e) = self.push(CloseAuctionJob { auction_id }, Some(at)).await {
-            tracing::warn!(auction_id, error = %e, "could not queue the close job; the sweeper will close it");
+            tracing::warn!(auction_id = auction_id.get(), error = %e, "could not queue the close job; the sweeper will close it");
         }
     }
 }
@@ -55,7 +56,10 @@ pub(super) async fn close_job(
             Err(e) => Err(e.into()),
         }
     }
-    .instrument(tracing::info_span!("close_job", auction_id))
+    .instrument(tracing::info_span!(
+        "close_job",
+        auction_id = auction_id.get()
+    ))
     .await
 }
 
