@@ -17,7 +17,7 @@ test *args:
 # The suite against the local MariaDB and Redis
 test-mysql *args:
     mysql --protocol=tcp -h 127.0.0.1 -uroot -e "CREATE DATABASE IF NOT EXISTS sitga_dev CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-    DATABASE_URL=mysql://root@127.0.0.1:3306/sitga_dev REDIS_URL=redis://127.0.0.1:6379 JWT_SECRET=dev-secret-dev-secret-dev-secret-dev scripts/dev.sh test {{args}}
+    DATABASE_URL=mysql://root@127.0.0.1:3306/sitga_dev REDIS_URL=redis://127.0.0.1:6379 JWT_SECRET=`python3 -c "import secrets; print(secrets.token_hex(32))"` scripts/dev.sh test {{args}}
 
 # Everything CI runs
 ci:

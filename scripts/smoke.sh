@@ -19,7 +19,7 @@ log="$work/sitga.log"
 cargo build --locked -q -p sitga-server --bin sitga
 env -u DATABASE_URL -u REDIS_URL \
     ${db_url:+DATABASE_URL=$db_url} ${redis_url:+REDIS_URL=$redis_url} \
-    JWT_SECRET="${JWT_SECRET:-smoke-secret-smoke-secret-smoke-secret}" \
+    JWT_SECRET="${JWT_SECRET:-$(python3 -c "import secrets; print(secrets.token_hex(32))")}" \
     SITGA_DATA_DIR="$work/data" SITGA_BIND="127.0.0.1:$port" \
     target/debug/sitga serve >"$log" 2>&1 &
 pid=$!

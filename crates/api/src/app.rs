@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, guard, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, guard, web};
 use actix_web_prom::PrometheusMetrics;
 use paperclip::actix::OpenApiExt;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
@@ -29,6 +29,8 @@ pub struct AppParts {
     pub cors_origins: Vec<String>,
     /// Where `/assets` files live.
     pub assets_dir: std::path::PathBuf,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 /// Root span with a `user_id` slot that the auth extractor fills in.
@@ -36,7 +38,13 @@ pub struct SitgaRootSpan;
 
 impl RootSpanBuilder for SitgaRootSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
-        tracing_actix_web::root_span!(request, user_id = tracing::field::Empty)
+        let span = tracing_actix_web::root_span!(request, user_id = tracing::field::Empty);
+        // A WebSocket client may pass its token in the query; no log line
+        // under this span may carry it.
+        if let Some(target) = target_without_token(request.path(), request.query_string()) {
+            span.record("http.target", target.as_str());
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(
@@ -45,6 +53,37 @@ impl RootSpanBuilder for SitgaRootSpan {
     ) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
+}
+
+/// The request target with an `access_token` query value replaced, when
+/// there is one to hide.
+fn target_without_token(path: &str, query: &str) -> Option<String> {
+    if !query.contains("access_token") {
+        return None;
+    }
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("access_token", _)) => "access_token=[redacted]".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    Some(format!("{path}?{}", query.join("&")))
+}
+
+/// Whether a `/metrics` request may be answered.
+fn metrics_allowed(req: &ServiceRequest, token: Option<&str>) -> bool {
+    let Some(token) = token else { return true };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compared as digests: equal-length inputs, so the time taken does
+    // not tell how much of the token was right.
+    use sha2::Digest;
+    sha2::Sha256::digest(given.trim().as_bytes()) == sha2::Sha256::digest(token.as_bytes())
 }
 
 /// Swagger UI files paperclip bundles; anything else under `/docs` is ours
@@ -156,6 +195,7 @@ pub fn build(
         InitError = (),
     >,
 > {
+    let metrics_token = parts.metrics_token.clone();
     actix_web::App::new()
         .app_data(web::Data::new(parts.state))
         .app_data(web::Data::from(parts.spec))
@@ -175,7 +215,36 @@ pub fn build(
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(cors(&parts.cors_origins))
         .wrap(parts.metrics)
+        // Outside the metrics middleware, which answers `/metrics` itself.
+        .wrap_fn(move |req, srv| {
+            let refused =
+                req.path() == "/metrics" && !metrics_allowed(&req, metrics_token.as_deref());
+            let outcome = if refused { Err(req) } else { Ok(srv.call(req)) };
+            async move {
+                match outcome {
+                    Ok(fut) => fut.await.map(ServiceResponse::map_into_boxed_body),
+                    Err(req) => Ok(req.into_response(
+                        ApiError::Unauthorized {
+                            code: crate::error::ErrorCode::InvalidToken,
+                            message: "metrics need `Authorization: Bearer <SITGA_METRICS_TOKEN>`",
+                        }
+                        .error_response(),
+                    )),
+                }
+            }
+        })
         .wrap(TracingLogger::<SitgaRootSpan>::new())
+        // Outermost, so every response has them: no MIME sniffing, never
+        // framed (clickjacking), no referrer to other sites. A
+        // script-restricting CSP waits for the Swagger UI upgrade (the
+        // bundled one needs inline code).
+        .wrap(
+            actix_web::middleware::DefaultHeaders::new()
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .add((header::X_FRAME_OPTIONS, "DENY"))
+                .add((header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
+                .add((header::REFERRER_POLICY, "no-referrer")),
+        )
         // Static files and the operator dashboard (plain actix: files are no
         // API operations).
         .service(web::resource("/dashboard").route(web::get().to(|| async {
@@ -203,4 +272,22 @@ pub fn build(
         .with_json_spec_at(SPEC_PATH)
         .with_swagger_ui_at(DOCS_PATH)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_without_token;
+
+    #[test]
+    fn a_query_token_never_reaches_the_request_span() {
+        assert_eq!(
+            target_without_token("/ws", "access_token=eyJhbGciOi.x.y&lang=ko"),
+            Some("/ws?access_token=[redacted]&lang=ko".to_owned())
+        );
+        assert_eq!(
+            target_without_token("/ws", "room=1&access_token=abc"),
+            Some("/ws?room=1&access_token=[redacted]".to_owned())
+        );
+        assert_eq!(target_without_token("/api/v1/auctions", "page=2"), None);
+    }
 }

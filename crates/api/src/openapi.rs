@@ -125,8 +125,12 @@ const CREDENTIAL_PATHS: &[&str] = &[
     "/api/v1/auth/refresh",
     "/api/v1/auth/logout",
 ];
-/// The only rate-limited route.
-const RATE_LIMITED_PATHS: &[&str] = &["/api/v1/auth/login"];
+/// The rate-limited routes (429 with Retry-After).
+const RATE_LIMITED_PATHS: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/signup",
+    "/api/v1/auth/availability",
+];
 /// The operations that answer 422: a reused Idempotency-Key with another
 /// body, and forecasts of too short a history.
 const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sitga_persistence::DbPool;
 
-use crate::auth::{JwtKeys, LoginLimiter};
+use crate::auth::{AuthLimiter, JwtKeys, PasswordWork};
 use sitga_realtime::bus::RoomBus;
 use sitga_realtime::closing::Closer;
 use sitga_realtime::engine::BidEngine;
@@ -18,8 +18,10 @@ pub struct AppState {
     pub redis: Option<deadpool_redis::Pool>,
     /// Access-token keys.
     pub jwt: Arc<JwtKeys>,
-    /// Login throttling.
-    pub login_limiter: Arc<LoginLimiter>,
+    /// Throttling of login, sign-up and availability checks.
+    pub auth_limiter: Arc<AuthLimiter>,
+    /// The bounded argon2 queue.
+    pub passwords: Arc<PasswordWork>,
     /// Room fan-out.
     pub bus: RoomBus,
     /// Per-auction bid writers.

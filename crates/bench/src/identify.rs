@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sitga_api::auth::LoginQuotas;
+use sitga_api::auth::AuthQuotas;
 use sitga_persistence::PoolOptions;
 use sitga_persistence::test_support::TestDatabase;
 use sitga_server::config::{AppConfig, SecretSource};
@@ -105,9 +105,10 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         jwt_secret: SECRET.as_bytes().to_vec(),
         jwt_secret_source: SecretSource::Environment,
         cors_origins: Vec::new(),
+        metrics_token: None,
         workers: None,
         pool: PoolOptions::default(),
-        login_quotas: LoginQuotas::default(),
+        auth_quotas: AuthQuotas::default(),
         chain: None,
     };
     let server =

@@ -53,7 +53,47 @@ pub enum ChainError {
 }
 
 fn rpc(e: impl std::fmt::Display) -> ChainError {
-    ChainError::Rpc(e.to_string())
+    ChainError::Rpc(redact_urls(&e.to_string()))
+}
+
+/// An RPC URL as it may be shown or logged: scheme, host and port only.
+/// Node providers put the API key in the path (`/v3/KEY`), the query or
+/// the user info; none of those survive.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("?");
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let rest = if url.path().len() > 1 || url.query().is_some() {
+                "/…"
+            } else {
+                ""
+            };
+            format!("{}://{host}{port}{rest}", url.scheme())
+        }
+        Err(_) => "<unparsable URL>".to_owned(),
+    }
+}
+
+/// `text` with every URL in it passed through [`redact_url`] (client
+/// errors quote the URL they failed on).
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        // The scheme: the letters right before `://`.
+        let scheme_start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
+            .map_or(0, |i| i + 1);
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
+            .map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..scheme_start]);
+        out.push_str(&redact_url(&rest[scheme_start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A donation on chain.
@@ -100,7 +140,7 @@ pub fn parse_address(text: &str) -> Result<Address, ChainError> {
 fn connect(rpc_url: &str, private_key: &str) -> Result<(DynProvider, Address), ChainError> {
     let url = rpc_url
         .parse()
-        .map_err(|e| ChainError::Config(format!("CHAIN_RPC_URL {rpc_url:?}: {e}")))?;
+        .map_err(|e| ChainError::Config(format!("CHAIN_RPC_URL {}: {e}", redact_url(rpc_url))))?;
     let signer: PrivateKeySigner = private_key
         .trim()
         .parse()
@@ -288,6 +328,27 @@ impl ChainClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_their_keys_in_errors_and_logs() {
+        assert_eq!(
+            redact_url("https://mainnet.infura.io/v3/0123456789abcdef"),
+            "https://mainnet.infura.io/…"
+        );
+        assert_eq!(
+            redact_url("https://user:s3cret@node.example:8545/?key=abc"),
+            "https://node.example:8545/…"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        let message = redact_urls(
+            "error sending request for url (https://eth.example/v2/KEY123): connection refused",
+        );
+        assert_eq!(
+            message,
+            "error sending request for url (https://eth.example/…): connection refused"
+        );
+        assert!(!redact_urls("ws://a:b@h/x and https://h2/y?k=1").contains("k=1"));
+    }
 
     #[test]
     fn donor_reference_is_salted_stable_and_opaque() {

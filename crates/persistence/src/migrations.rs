@@ -37,11 +37,7 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
             result
         }
         DatabaseUrl::Sqlite(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    DbError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
+            crate::pool::prepare_sqlite_file(&path)?;
             let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
             // Another process (or a restarting instance's last connection,
             // checkpointing as it closes) may hold the lock for a moment:

@@ -200,7 +200,7 @@ impl DbPool {
                 Self::Mysql(pool, version.contains("MariaDB"))
             }
             DatabaseUrl::Sqlite(path) => {
-                ensure_parent_dir(path)?;
+                prepare_sqlite_file(path)?;
                 let mut config = ManagerConfig::<SqliteAsyncConnection>::default();
                 config.custom_setup = Box::new(|url| {
                     let url = url.to_owned();
@@ -317,16 +317,37 @@ where
         .map_err(|e| DbError::Config(format!("cannot build the connection pool: {e}")))
 }
 
-fn ensure_parent_dir(path: &Path) -> Result<(), DbError> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
-            DbError::Config(format!(
-                "cannot create the data directory {}: {e}",
-                dir.display()
-            ))
-        }),
-        _ => Ok(()),
+/// Creates the SQLite file's directory (owner-only when it is new) and
+/// the file itself readable by its owner only: it holds password hashes,
+/// tokens' hashes and every wallet. SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions.
+pub(crate) fn prepare_sqlite_file(path: &Path) -> Result<(), DbError> {
+    let config_error = |what: &str, e: std::io::Error| {
+        DbError::Config(format!("cannot prepare {what} {}: {e}", path.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| config_error("the data directory of", e))?;
     }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|e| config_error("the database file", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| config_error("the permissions of", e))?;
+    }
+    Ok(())
 }
 
 enum Pooled {

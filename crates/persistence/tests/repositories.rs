@@ -466,3 +466,20 @@ async fn instances_starting_together_migrate_once() {
         .await
         .unwrap();
 }
+
+/// The embedded database holds password hashes and every wallet: its file
+/// is the owner's only, and a directory made for it too.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_file_and_a_new_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new-data-dir").join("sitga.sqlite");
+    let url = sitga_persistence::DatabaseUrl::Sqlite(path.clone());
+    sitga_persistence::run_migrations(&url).await.unwrap();
+    let pool = DbPool::connect(&url, PoolOptions::default()).await.unwrap();
+    pool.ping().await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+}

@@ -9,6 +9,7 @@
 //! exponential backoff, or `failed` after the last attempt. The monitor
 //! samples the chain every minute.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -37,7 +38,7 @@ pub struct ChainSettings {
 impl std::fmt::Debug for ChainSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChainSettings")
-            .field("rpc_url", &self.rpc_url)
+            .field("rpc_url", &sitga_chain::redact_url(&self.rpc_url))
             .field("contract", &self.contract)
             .finish_non_exhaustive()
     }
@@ -59,7 +60,26 @@ const MAX_BACKOFF_SECS: i64 = 600;
 pub struct Chain {
     client: ChainClient,
     donor_salt: Vec<u8>,
+    /// The last health check and when it was made: `/ready` is public and
+    /// each check costs two RPC calls (often paid to a node provider).
+    health: Arc<Mutex<Option<(std::time::Instant, ChainHealth)>>>,
 }
+
+/// The node as the last check found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainHealth {
+    /// Reachable, with the contract deployed; the latest block.
+    Ok(u64),
+    /// Reachable, but no contract at the configured address.
+    NoContract,
+    /// Did not answer, or answered with an error (logged, not shown).
+    Unreachable,
+}
+
+/// How long a health check is reused.
+const HEALTH_TTL: Duration = Duration::from_secs(15);
+/// How long a health check may take.
+const HEALTH_WAIT: Duration = Duration::from_secs(3);
 
 /// Why a chain job failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +99,47 @@ impl Chain {
         Ok(Self {
             client: ChainClient::new(&settings.rpc_url, &settings.private_key, contract)?,
             donor_salt: settings.donor_salt.clone(),
+            health: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// Records that the node just failed a call (the relay or the monitor
+    /// saw it), so `/ready` says so without waiting for its cache.
+    fn note_unreachable(&self) {
+        *self.health.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), ChainHealth::Unreachable));
+    }
+
+    /// The node's health, checked at most every 15 s (3 s timeout). The
+    /// error itself goes to the log, redacted, never to the caller.
+    pub async fn health(&self) -> ChainHealth {
+        if let Some((at, health)) = self
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            && at.elapsed() < HEALTH_TTL
+        {
+            return health;
+        }
+        let health = match tokio::time::timeout(HEALTH_WAIT, self.client.check()).await {
+            Ok(Ok(block)) => ChainHealth::Ok(block),
+            Ok(Err(ChainError::Config(reason))) => {
+                tracing::warn!(%reason, "chain health check: contract missing");
+                ChainHealth::NoContract
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "chain health check failed");
+                ChainHealth::Unreachable
+            }
+            Err(_) => {
+                tracing::warn!("chain health check: the node did not answer within 3 s");
+                ChainHealth::Unreachable
+            }
+        };
+        *self.health.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), health.clone()));
+        health
     }
 
     /// The client.
@@ -162,6 +222,9 @@ pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
                 let retry_at =
                     (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(row.attempts));
                 tracing::warn!(pickup_id = row.pickup_id.get(), attempts, error = %e, retry = retry_at.is_some(), "recording a donation on chain failed");
+                if matches!(e, ChainError::Rpc(_) | ChainError::Timeout(..)) {
+                    chain.note_unreachable();
+                }
                 chain::attempt_failed(&mut conn, row.pickup_id, &e.to_string(), retry_at).await?;
             }
         }
@@ -185,7 +248,11 @@ pub async fn sample(db: &DbPool, chain: &Chain) -> Result<(), ChainJobError> {
     let after = previous
         .first()
         .and_then(|s| u64::try_from(s.scanned_to).ok());
-    let reading = chain.client.sample(after).await?;
+    let reading = chain.client.sample(after).await.inspect_err(|e| {
+        if matches!(e, ChainError::Rpc(_) | ChainError::Timeout(..)) {
+            chain.note_unreachable();
+        }
+    })?;
     let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let mut conn = db.get().await?;
     chain::insert_sample(

@@ -237,21 +237,10 @@ impl BidEngine {
                 }
                 Err(_) => {
                     // Idle: retire, unless a request slipped in meanwhile.
-                    let retire = {
-                        let mut writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
-                        let idle = rx.is_empty();
-                        if idle {
-                            writers.remove(&auction_id);
-                        }
-                        idle
-                    };
-                    if retire {
-                        rx.close();
-                        // Answer anything that raced in before close().
-                        while let Ok(late) = rx.try_recv() {
-                            self.process(auction_id, vec![late], &mut known, &mut session)
-                                .await;
-                        }
+                    if self
+                        .retire(auction_id, &mut rx, &mut known, &mut session)
+                        .await
+                    {
                         break;
                     }
                     continue;
@@ -264,14 +253,55 @@ impl BidEngine {
                     Err(_) => break,
                 }
             }
-            self.process(auction_id, batch, &mut known, &mut session)
+            let gone = self
+                .process(auction_id, batch, &mut known, &mut session)
                 .await;
+            // No such auction: no writer lingers for it.
+            if gone
+                && self
+                    .retire(auction_id, &mut rx, &mut known, &mut session)
+                    .await
+            {
+                break;
+            }
             // Keeping the connection must not starve requests waiting for one.
             if session.is_some() && self.db.status().waiting > 0 {
                 release(auction_id, session.take()).await;
             }
         }
         release(auction_id, session.take()).await;
+    }
+
+    /// Retires this writer if nothing is queued for it (answering anything
+    /// that raced in); `false` when requests are waiting.
+    async fn retire(
+        &self,
+        auction_id: AuctionId,
+        rx: &mut mpsc::Receiver<Request>,
+        known: &mut Option<Known>,
+        session: &mut Option<DbConn>,
+    ) -> bool {
+        let retire = {
+            let mut writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+            let idle = rx.is_empty();
+            if idle {
+                writers.remove(&auction_id);
+            }
+            idle
+        };
+        if retire {
+            rx.close();
+            // Answer anything that raced in before close().
+            while let Ok(late) = rx.try_recv() {
+                self.process(auction_id, vec![late], known, session).await;
+            }
+        }
+        retire
+    }
+
+    /// Bid writers running now (one per auction with recent bids).
+    pub fn active_writers(&self) -> usize {
+        self.writers.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Answers the bids the cached state already refuses for certain;
@@ -298,16 +328,18 @@ impl BidEngine {
         undecided
     }
 
+    /// Decides a batch and answers it; `true` when the auction does not
+    /// exist.
     async fn process(
         &self,
         auction_id: AuctionId,
         batch: Vec<Request>,
         known: &mut Option<Known>,
         session: &mut Option<DbConn>,
-    ) {
+    ) -> bool {
         let batch = Self::prefilter(known.as_ref(), batch);
         if batch.is_empty() {
-            return;
+            return false;
         }
         let commands: Vec<&BidCommand> = batch.iter().map(|r| &r.command).collect();
         let result = self
@@ -349,10 +381,12 @@ impl BidEngine {
                         )
                         .await;
                 }
+                false
             }
             Err(e) => {
                 *known = None;
-                if matches!(e, EngineError::NotFound) {
+                let gone = matches!(e, EngineError::NotFound);
+                if gone {
                     tracing::debug!(
                         auction_id = auction_id.get(),
                         "bids for an auction that does not exist"
@@ -364,6 +398,7 @@ impl BidEngine {
                 for request in batch {
                     let _ = request.reply.send(Err(shared.clone()));
                 }
+                gone
             }
         }
     }
@@ -385,7 +420,10 @@ impl BidEngine {
                 None => session.insert(self.db.session().await?),
             };
             let result = self.try_batch(conn, auction_id, commands, known).await;
-            if result.is_err() {
+            if result
+                .as_ref()
+                .is_err_and(|e| !matches!(e, EngineError::NotFound))
+            {
                 // Possibly mid-transaction: closed, never reused.
                 *session = None;
             }
@@ -443,9 +481,12 @@ impl BidEngine {
         let (state, version) = match &claimed {
             Some((cached, _)) => (cached.state.clone(), cached.version),
             None => {
-                let row = auctions::find_for_update(conn, auction_id)
-                    .await?
-                    .ok_or(EngineError::NotFound)?;
+                let Some(row) = auctions::find_for_update(conn, auction_id).await? else {
+                    // Nothing was written: end the transaction and keep the
+                    // connection.
+                    conn.rollback_in_place().await?;
+                    return Err(EngineError::NotFound);
+                };
                 (row.snapshot(), row.version)
             }
         };
@@ -555,5 +596,48 @@ async fn release(auction_id: AuctionId, session: Option<DbConn>) {
         && let Err(e) = conn.release().await
     {
         tracing::warn!(error = %e, auction_id = auction_id.get(), "bid writer connection not released cleanly");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sitga_persistence::test_support::TestDatabase;
+
+    use super::*;
+
+    /// A bid on an auction that does not exist is answered `NotFound`
+    /// without closing a pooled connection, and leaves no writer behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bid_on_no_auction_keeps_the_pool_and_no_writer() {
+        let database = TestDatabase::create().await.unwrap();
+        let db = database.pool().await.unwrap();
+        db.ping().await.unwrap();
+        let engine = BidEngine::new(db.clone(), RoomBus::local());
+        let opened_before = db.status().size;
+        for _ in 0..3 {
+            let outcome = engine
+                .place(BidCommand {
+                    auction_id: AuctionId::new(987_654),
+                    bidder_id: UserId::new(1),
+                    nickname: "nobody".into(),
+                    amount: Krw::new(10_000),
+                })
+                .await;
+            assert!(matches!(outcome, Err(EngineError::NotFound)), "{outcome:?}");
+        }
+        for _ in 0..100 {
+            if engine.active_writers() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(engine.active_writers(), 0, "the writer retired at once");
+        let after = db.status();
+        assert_eq!(
+            after.size,
+            opened_before.max(1),
+            "connections were given back, not closed and reopened"
+        );
+        assert_eq!(after.available, after.size);
     }
 }

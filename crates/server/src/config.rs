@@ -8,7 +8,7 @@ use std::str::FromStr;
 use rand::RngCore;
 use sitga_persistence::DatabaseUrl;
 
-use sitga_api::auth::LoginQuotas;
+use sitga_api::auth::AuthQuotas;
 pub use sitga_realtime::chain::ChainSettings;
 
 /// Settings as given on the command line or in the environment.
@@ -135,6 +135,16 @@ pub struct Settings {
     #[arg(long, env = "SITGA_CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
 
+    /// When set, `GET /metrics` answers only with `Authorization: Bearer
+    /// <this token>` (the metrics show traffic and pool figures).
+    #[arg(
+        long,
+        env = "SITGA_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or
     /// `info,sitga_api=debug,sitga_realtime=debug`.
     #[arg(long, env = "SITGA_LOG", default_value = "info", global = true)]
@@ -165,6 +175,15 @@ pub struct Settings {
     /// Login attempts allowed per e-mail per minute.
     #[arg(long, env = "SITGA_LOGIN_PER_EMAIL_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(4), global = true)]
     pub login_per_email_per_minute: NonZeroU32,
+
+    /// Sign-ups allowed per client address per minute.
+    #[arg(long, env = "SITGA_SIGNUP_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(4), global = true)]
+    pub signup_per_ip_per_minute: NonZeroU32,
+
+    /// E-mail/nickname availability checks allowed per client address per
+    /// minute.
+    #[arg(long, env = "SITGA_AVAILABILITY_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(59), global = true)]
+    pub availability_per_ip_per_minute: NonZeroU32,
 }
 
 /// How log lines are written.
@@ -221,12 +240,14 @@ pub struct AppConfig {
     pub jwt_secret_source: SecretSource,
     /// CORS origins.
     pub cors_origins: Vec<String>,
+    /// Bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<String>,
     /// Worker threads.
     pub workers: Option<usize>,
     /// Pool settings.
     pub pool: sitga_persistence::PoolOptions,
     /// Login rate limits.
-    pub login_quotas: LoginQuotas,
+    pub auth_quotas: AuthQuotas,
     /// On-chain donation records; `None`: off.
     pub chain: Option<ChainSettings>,
 }
@@ -314,19 +335,61 @@ impl Settings {
             bind,
             jwt_secret_source,
             cors_origins: self.cors_origins.clone(),
+            metrics_token: non_empty(&self.metrics_token).map(str::to_owned),
             workers: self.workers,
             pool: sitga_persistence::PoolOptions {
                 max_size: self.db_pool_size,
                 ..Default::default()
             },
-            login_quotas: LoginQuotas {
+            auth_quotas: AuthQuotas {
                 per_ip_per_minute: self.login_per_ip_per_minute,
                 per_email_per_minute: self.login_per_email_per_minute,
+                signup_per_ip_per_minute: self.signup_per_ip_per_minute,
+                availability_per_ip_per_minute: self.availability_per_ip_per_minute,
             },
             chain: self.chain_settings(&jwt_secret)?,
             jwt_secret,
         })
     }
+}
+
+/// Words of the placeholders people paste from examples and tutorials.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "your-secret",
+    "your_secret",
+    "placeholder",
+    "example",
+    "insecure",
+];
+
+/// Why a long enough secret is still guessable, if it is: a known
+/// placeholder, few distinct characters, or a short pattern repeated.
+pub fn weak_secret(secret: &str) -> Option<&'static str> {
+    let lower = secret.to_ascii_lowercase();
+    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+        return Some("is a placeholder from an example");
+    }
+    let distinct: std::collections::HashSet<char> = secret.chars().collect();
+    if distinct.len() < 10 {
+        return Some("uses fewer than 10 distinct characters");
+    }
+    let bytes = secret.as_bytes();
+    let repeated = (1..=bytes.len() / 2).any(|period| {
+        bytes
+            .iter()
+            .enumerate()
+            .skip(period)
+            .all(|(i, b)| *b == bytes[i - period])
+    });
+    if repeated {
+        return Some("is a short pattern repeated");
+    }
+    None
 }
 
 fn resolve_secret(
@@ -340,6 +403,12 @@ fn resolve_secret(
                 "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"
             )));
         }
+        if let Some(why) = weak_secret(secret) {
+            return Err(ConfigError(format!(
+                "JWT_SECRET {why}: anyone who guesses it can sign admin tokens; \
+                 use a random one (e.g. `openssl rand -hex 32`)"
+            )));
+        }
         return Ok((secret.as_bytes().to_vec(), SecretSource::Environment));
     }
     if matches!(database, DatabaseUrl::Mysql(_)) {
@@ -347,6 +416,8 @@ fn resolve_secret(
             "JWT_SECRET is required with a MySQL DATABASE_URL: every instance must share it".into(),
         ));
     }
+    create_private_dir(data_dir)
+        .map_err(|e| ConfigError(format!("cannot prepare {}: {e}", data_dir.display())))?;
     let path = data_dir.join(SECRET_FILE);
     match std::fs::read_to_string(&path) {
         Ok(stored) if stored.trim().len() >= MIN_SECRET_BYTES => {
@@ -369,9 +440,22 @@ fn resolve_secret(
     Ok((secret.into_bytes(), SecretSource::Generated(path)))
 }
 
+/// Creates sitga's data directory readable by its owner only (it holds the
+/// generated secret and the embedded database), and tightens an existing
+/// one: it is sitga's own directory by definition.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -481,6 +565,13 @@ mod tests {
         let second = s.resolve().unwrap();
         assert!(matches!(second.jwt_secret_source, SecretSource::File(_)));
         assert_eq!(first.jwt_secret, second.jwt_secret);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(dir.path()), 0o700, "the data dir is the owner's only");
+            assert_eq!(mode(&dir.path().join(SECRET_FILE)), 0o600);
+        }
     }
 
     #[test]
@@ -502,7 +593,7 @@ mod tests {
     fn bad_values_are_explained() {
         let base = Settings {
             database_url: Some("sqlite://x.db".into()),
-            jwt_secret: Some("x".repeat(40)),
+            jwt_secret: Some("9d2f7c1e0b8a4f6e3d5c7b9a1e0f2d4c6b8a".into()),
             ..settings(&[])
         };
         let short = Settings {
@@ -510,6 +601,30 @@ mod tests {
             ..base.clone()
         };
         assert!(short.resolve().unwrap_err().0.contains("at least 32"));
+        // The .env.example placeholder and other guessable secrets (each
+        // long enough) are refused with the reason.
+        for (weak, why) in [
+            (
+                "change-me-to-the-output-of-openssl-rand-hex-32",
+                "placeholder",
+            ),
+            ("ci-secret-ci-secret-ci-secret-ci-secret", "distinct"),
+            ("kimchi-stew-42!kimchi-stew-42!kimchi-stew-42!", "repeated"),
+            ("0123456789abcdef0123456789abcdef", "repeated"),
+            ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "distinct"),
+        ] {
+            let settings = Settings {
+                jwt_secret: Some(weak.into()),
+                ..base.clone()
+            };
+            let error = settings.resolve().unwrap_err().0;
+            assert!(error.contains(why), "{weak}: {error}");
+        }
+        let random = Settings {
+            jwt_secret: Some("4f0c9e1b7a2d8e6f3c5b9a0d1e7f2c8b6a4d3e9f0b1c7a5e".into()),
+            ..base.clone()
+        };
+        assert!(random.resolve().is_ok());
         let bind = Settings {
             bind: "nope".into(),
             ..base.clone()

@@ -78,6 +78,9 @@ pub fn build(pool: &DbPool) -> Result<PrometheusMetrics, String> {
     PrometheusMetricsBuilder::new("sitga")
         .registry(registry)
         .endpoint("/metrics")
+        // Paths no route matched (scanners, typos) share one label: as
+        // their own labels they grew the series without bound.
+        .mask_unmatched_patterns("UNMATCHED")
         .build()
         .map_err(|e| e.to_string())
 }

@@ -9,7 +9,7 @@ use sitga_persistence::{DbError, DbPool, run_migrations};
 
 use crate::config::{AppConfig, ConfigError, SecretSource};
 use sitga_api::app::{self, AppParts};
-use sitga_api::auth::{JwtKeys, LoginLimiter};
+use sitga_api::auth::{AuthLimiter, JwtKeys};
 use sitga_api::state::AppState;
 use sitga_realtime::bus::RoomBus;
 use sitga_realtime::closing::Closer;
@@ -200,7 +200,7 @@ pub async fn start(
         Some(settings) => {
             let chain = sitga_realtime::chain::Chain::new(settings)
                 .map_err(|e| StartError::Config(crate::config::ConfigError(e.to_string())))?;
-            tracing::info!(contract = %chain.contract(), rpc = %settings.rpc_url, "on-chain donation recording is on");
+            tracing::info!(contract = %chain.contract(), rpc = %sitga_chain::redact_url(&settings.rpc_url), "on-chain donation recording is on");
             Some(chain)
         }
         None => {
@@ -213,7 +213,8 @@ pub async fn start(
         db: db.clone(),
         redis,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret)),
-        login_limiter: Arc::new(LoginLimiter::new(config.login_quotas)),
+        auth_limiter: Arc::new(AuthLimiter::new(config.auth_quotas)),
+        passwords: Arc::new(sitga_api::auth::PasswordWork::for_this_machine()),
         engine: BidEngine::new(db.clone(), bus.clone()),
         bus,
         closer: closer.clone(),
@@ -228,6 +229,7 @@ pub async fn start(
         spec: Arc::new(sitga_api::openapi::spec()),
         cors_origins: config.cors_origins.clone(),
         assets_dir: config.assets_dir.clone(),
+        metrics_token: config.metrics_token.as_deref().map(Arc::from),
     };
     let listener = match listener {
         Some(l) => l,
@@ -244,7 +246,7 @@ pub async fn start(
     let handle = server.handle();
     let task = tokio::spawn(server);
 
-    let limiter = state.login_limiter.clone();
+    let limiter = state.auth_limiter.clone();
     let prune = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {

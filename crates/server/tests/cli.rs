@@ -64,6 +64,14 @@ fn bad_configuration_exits_2_with_a_message() {
     let out = sitga(&["serve"], &[("SITGA_BIND", "not-an-address")], dir.path());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"));
+
+    // The .env.example placeholder passes the length check but anyone can
+    // read it: refused at start-up, the secret itself never printed.
+    let placeholder = "change-me-to-the-output-of-openssl-rand-hex-32";
+    let out = sitga(&["serve"], &[("JWT_SECRET", placeholder)], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("placeholder"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(placeholder));
 }
 
 #[test]
@@ -73,7 +81,7 @@ fn unreachable_database_exits_3() {
         &["serve"],
         &[
             ("DATABASE_URL", "mysql://root@127.0.0.1:1/sitga"),
-            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("JWT_SECRET", "5e8b1d4a7c0f3e6b9d2a5c8f1b4e7a0d3c6f9b2e"),
         ],
         dir.path(),
     );

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use sitga_api::auth::{AccessClaims, JwtKeys, LoginQuotas};
+use sitga_api::auth::{AccessClaims, AuthQuotas, JwtKeys};
 use sitga_persistence::test_support::TestDatabase;
 use sitga_persistence::{PoolOptions, users};
 use sitga_server::config::{AppConfig, SecretSource};
@@ -50,9 +50,10 @@ pub fn redis_url() -> Option<String> {
 
 /// Options for a test app.
 pub struct TestAppBuilder {
-    login_quotas: LoginQuotas,
+    auth_quotas: AuthQuotas,
     sweep_cron: String,
     ws_frames_per_second: u32,
+    metrics_token: Option<String>,
     chain: Option<sitga_server::config::ChainSettings>,
 }
 
@@ -65,9 +66,20 @@ impl TestAppBuilder {
 
     /// Login attempts per minute allowed per address and per e-mail.
     pub fn login_quotas(mut self, per_ip: u32, per_email: u32) -> Self {
-        self.login_quotas = LoginQuotas {
+        self.auth_quotas = AuthQuotas {
             per_ip_per_minute: NonZeroU32::new(per_ip).expect("non-zero"),
             per_email_per_minute: NonZeroU32::new(per_email).expect("non-zero"),
+            ..self.auth_quotas
+        };
+        self
+    }
+
+    /// Sign-ups and availability checks per minute allowed per address.
+    pub fn signup_quotas(mut self, signups: u32, availability: u32) -> Self {
+        self.auth_quotas = AuthQuotas {
+            signup_per_ip_per_minute: NonZeroU32::new(signups).expect("non-zero"),
+            availability_per_ip_per_minute: NonZeroU32::new(availability).expect("non-zero"),
+            ..self.auth_quotas
         };
         self
     }
@@ -76,6 +88,12 @@ impl TestAppBuilder {
     /// test see the per-auction close job work on its own.
     pub fn sweep_cron(mut self, cron: &str) -> Self {
         self.sweep_cron = cron.into();
+        self
+    }
+
+    /// Makes `/metrics` require `Authorization: Bearer <token>`.
+    pub fn metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.to_owned());
         self
     }
 
@@ -128,12 +146,13 @@ impl TestAppBuilder {
             jwt_secret: TEST_JWT_SECRET.as_bytes().to_vec(),
             jwt_secret_source: SecretSource::Environment,
             cors_origins: vec!["http://localhost:3000".into()],
+            metrics_token: self.metrics_token.clone(),
             workers: Some(2),
             pool: PoolOptions {
                 max_size: 8,
                 ..Default::default()
             },
-            login_quotas: self.login_quotas,
+            auth_quotas: self.auth_quotas,
             chain: self.chain.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
@@ -152,9 +171,10 @@ impl TestAppBuilder {
             server: Some(server),
             _database: db,
             counter: AtomicU32::new(0),
-            login_quotas: self.login_quotas,
+            auth_quotas: self.auth_quotas,
             sweep_cron: self.sweep_cron,
             ws_frames_per_second: self.ws_frames_per_second,
+            metrics_token: self.metrics_token.clone(),
             chain: self.chain.clone(),
             redis_prefix,
         }
@@ -174,9 +194,10 @@ pub struct TestApp {
     server: Option<RunningServer>,
     _database: Arc<TestDatabase>,
     counter: AtomicU32,
-    login_quotas: LoginQuotas,
+    auth_quotas: AuthQuotas,
     sweep_cron: String,
     ws_frames_per_second: u32,
+    metrics_token: Option<String>,
     chain: Option<sitga_server::config::ChainSettings>,
     redis_prefix: String,
 }
@@ -305,12 +326,15 @@ impl TestApp {
     /// Options for an app.
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
-            login_quotas: LoginQuotas {
+            auth_quotas: AuthQuotas {
                 per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
                 per_email_per_minute: NonZeroU32::new(1000).expect("non-zero"),
+                signup_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
+                availability_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
             },
             sweep_cron: "* * * * * *".into(),
             ws_frames_per_second: 10,
+            metrics_token: None,
             chain: None,
         }
     }
@@ -468,9 +492,10 @@ impl TestApp {
         }
         let counter = self.counter.load(Ordering::Relaxed);
         let builder = TestAppBuilder {
-            login_quotas: self.login_quotas,
+            auth_quotas: self.auth_quotas,
             sweep_cron: self.sweep_cron.clone(),
             ws_frames_per_second: self.ws_frames_per_second,
+            metrics_token: self.metrics_token.clone(),
             chain: self.chain.clone(),
         };
         let app = builder
@@ -484,9 +509,10 @@ impl TestApp {
     /// as a second `sitga` process behind a proxy would be.
     pub async fn spawn_peer(&self) -> TestApp {
         let app = TestAppBuilder {
-            login_quotas: self.login_quotas,
+            auth_quotas: self.auth_quotas,
             sweep_cron: self.sweep_cron.clone(),
             ws_frames_per_second: self.ws_frames_per_second,
+            metrics_token: self.metrics_token.clone(),
             chain: self.chain.clone(),
         }
         .spawn_shared(self._database.clone(), self.redis_prefix.clone())

@@ -1,10 +1,12 @@
 //! Authentication: access tokens (JWT), the logged-in user extractor and the
-//! login rate limiter.
+//! throttling of the account endpoints and the bounded argon2 queue.
 
 mod extractor;
+mod hashing;
 mod jwt;
 mod rate_limit;
 
 pub use extractor::AuthUser;
+pub use hashing::PasswordWork;
 pub use jwt::{AccessClaims, IssuedAccess, JwtKeys};
-pub use rate_limit::{LoginLimiter, LoginQuotas};
+pub use rate_limit::{AuthLimiter, AuthQuotas};

@@ -54,38 +54,59 @@ fn parse_optional<T>(
     Ok(raw.map(parse).transpose()?)
 }
 
-/// Hashes on a blocking thread: argon2 takes tens of milliseconds of CPU.
-async fn hash_off_thread(password: Password) -> Result<sitga_user::PasswordHash, ApiError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
 /// Create an account
 ///
 /// Creates a `member`, `cafe` or `recycler` account. E-mail and nickname
 /// must be unused (nicknames compare case-insensitively); a clash answers
-/// 409 with `email_taken` or `nickname_taken`.
+/// 409 with `email_taken` or `nickname_taken`. Sign-ups are rate-limited
+/// per client address (429 with Retry-After); when too many passwords are
+/// being hashed at once the answer is 503 `overloaded` (retry shortly).
 #[api_v2_operation(tags(Auth))]
 pub async fn signup(
     state: web::Data<AppState>,
+    http: HttpRequest,
     body: JsonBody<SignupRequest>,
 ) -> Result<CreatedJson<SignupResponse>, ApiError> {
+    state
+        .auth_limiter
+        .check_signup(http.peer_addr().map(|a| a.ip()))?;
     let req = body.0;
     let email = Email::parse(&req.email)?;
     let password = Password::parse(&req.password)?;
+    let nickname = Nickname::parse(&req.nickname)?;
+    let name = PersonName::parse(&req.name)?;
+    let phone = parse_optional(req.phone.as_deref(), Phone::parse)?;
+    let address = parse_optional(req.address.as_deref(), Address::parse)?;
+    let province = parse_optional(req.province.as_deref(), Province::parse)?;
+    // A clash is refused before the costly hash. This tells nothing that
+    // the (also throttled) availability check does not.
+    {
+        let mut conn = state.db.get().await?;
+        if users::email_exists(&mut conn, &email).await? {
+            return Err(users::UniqueUserError::EmailTaken.into());
+        }
+        if users::nickname_exists(&mut conn, &nickname).await? {
+            return Err(users::UniqueUserError::NicknameTaken.into());
+        }
+    }
+    let password_hash = state
+        .passwords
+        .run_signup(move || hash_password(&password))
+        .await?
+        .map_err(ApiError::internal)?;
     let new = users::NewUser {
-        nickname: Nickname::parse(&req.nickname)?,
-        name: PersonName::parse(&req.name)?,
-        phone: parse_optional(req.phone.as_deref(), Phone::parse)?,
-        address: parse_optional(req.address.as_deref(), Address::parse)?,
-        province: parse_optional(req.province.as_deref(), Province::parse)?,
+        nickname,
+        name,
+        phone,
+        address,
+        province,
         account_type: req.account_type.map(AccountType::from).unwrap_or_default(),
-        password_hash: hash_off_thread(password).await?,
+        password_hash,
         email,
     };
     let mut conn = state.db.get().await?;
+    // Still guarded by the unique indexes: two sign-ups racing for one
+    // address get one account and one 409.
     let user = users::insert(&mut conn, &new).await?;
     tracing::info!(user_id = user.id.get(), account_type = %user.account_type, "account created");
     Ok(CreatedJson(SignupResponse {
@@ -111,11 +132,17 @@ pub struct AvailabilityResponse {
 }
 
 /// Check whether an e-mail or nickname is free
+///
+/// Rate-limited per client address (429 with Retry-After).
 #[api_v2_operation(tags(Auth))]
 pub async fn availability(
     state: web::Data<AppState>,
+    http: HttpRequest,
     query: QueryParams<AvailabilityQuery>,
 ) -> Result<web::Json<AvailabilityResponse>, ApiError> {
+    state
+        .auth_limiter
+        .check_availability(http.peer_addr().map(|a| a.ip()))?;
     let mut conn = state.db.get().await?;
     let taken = match (query.0.email.as_deref(), query.0.nickname.as_deref()) {
         (Some(email), None) => users::email_exists(&mut conn, &Email::parse(email)?).await?,
@@ -170,7 +197,7 @@ pub async fn login(
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let req = body.0;
     state
-        .login_limiter
+        .auth_limiter
         .check(http.peer_addr().map(|a| a.ip()), &req.email)?;
     let email = Email::parse(&req.email).map_err(|_| BAD_CREDENTIALS)?;
     let mut conn = state.db.get().await?;
@@ -179,14 +206,15 @@ pub async fn login(
     // addresses have accounts.
     let password = Password::parse(&req.password).ok();
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || {
-        let hash = stored.or_else(dummy_hash)?;
-        let ok = password.as_ref().is_some_and(|p| verify_password(p, &hash));
-        Some(ok)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .unwrap_or(false);
+    let verified = state
+        .passwords
+        .run(move || {
+            let hash = stored.or_else(dummy_hash)?;
+            let ok = password.as_ref().is_some_and(|p| verify_password(p, &hash));
+            Some(ok)
+        })
+        .await?
+        .unwrap_or(false);
     let user = match user {
         Some(user) if verified => user,
         _ => return Err(BAD_CREDENTIALS),

@@ -3,6 +3,8 @@
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::Serialize;
 
+use sitga_realtime::chain::ChainHealth;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,7 +35,8 @@ pub struct Check {
     pub ok: bool,
     /// Backend or mode (e.g. `mysql`, `sqlite`, `in-process`).
     pub mode: String,
-    /// Why it failed, when it did.
+    /// What was found: a short state, never the underlying error (that is
+    /// logged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -74,12 +77,16 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
             mode: state.db.backend().into(),
             detail: None,
         },
-        Err(e) => Check {
-            configured: true,
-            ok: false,
-            mode: state.db.backend().into(),
-            detail: Some(e.to_string()),
-        },
+        Err(e) => {
+            // The reason goes to the log; the public body says only that.
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            Check {
+                configured: true,
+                ok: false,
+                mode: state.db.backend().into(),
+                detail: Some("unreachable".into()),
+            }
+        }
     };
     let redis = match &state.redis {
         None => Check {
@@ -95,12 +102,15 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
                 mode: "redis".into(),
                 detail: None,
             },
-            Err(detail) => Check {
-                configured: true,
-                ok: false,
-                mode: "redis".into(),
-                detail: Some(detail),
-            },
+            Err(error) => {
+                tracing::warn!(%error, "readiness: redis unreachable");
+                Check {
+                    configured: true,
+                    ok: false,
+                    mode: "redis".into(),
+                    detail: Some("unreachable".into()),
+                }
+            }
         },
     };
     let model = match &state.fish {
@@ -133,28 +143,22 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
             ),
         },
         Some(chain) => {
-            let checked =
-                tokio::time::timeout(std::time::Duration::from_secs(3), chain.client().check())
-                    .await;
-            match checked {
-                Ok(Ok(block)) => Check {
-                    configured: true,
-                    ok: true,
-                    mode: "evm".into(),
-                    detail: Some(format!("contract {} at block {block}", chain.contract())),
-                },
-                Ok(Err(e)) => Check {
-                    configured: true,
-                    ok: false,
-                    mode: "evm".into(),
-                    detail: Some(e.to_string()),
-                },
-                Err(_) => Check {
-                    configured: true,
-                    ok: false,
-                    mode: "evm".into(),
-                    detail: Some("the node did not answer within 3 s".into()),
-                },
+            let (ok, detail) = match chain.health().await {
+                ChainHealth::Ok(block) => (
+                    true,
+                    format!("contract {} at block {block}", chain.contract()),
+                ),
+                ChainHealth::NoContract => (
+                    false,
+                    format!("no contract at {} on this chain", chain.contract()),
+                ),
+                ChainHealth::Unreachable => (false, "unreachable".to_owned()),
+            };
+            Check {
+                configured: true,
+                ok,
+                mode: "evm".into(),
+                detail: Some(detail),
             }
         }
     };

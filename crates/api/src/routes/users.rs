@@ -132,19 +132,20 @@ pub async fn change_password(
     let user = load_me(&mut conn, &auth).await?;
     let current = Password::parse(&req.current).ok();
     let stored = user.password_hash.clone();
-    let new_hash = tokio::task::spawn_blocking(move || {
-        let ok = current
-            .as_ref()
-            .is_some_and(|p| verify_password(p, &stored));
-        ok.then(|| hash_password(&new)).transpose()
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?
-    .ok_or(ApiError::Forbidden {
-        code: ErrorCode::WrongPassword,
-        message: "the current password is wrong",
-    })?;
+    let new_hash = state
+        .passwords
+        .run(move || {
+            let ok = current
+                .as_ref()
+                .is_some_and(|p| verify_password(p, &stored));
+            ok.then(|| hash_password(&new)).transpose()
+        })
+        .await?
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::Forbidden {
+            code: ErrorCode::WrongPassword,
+            message: "the current password is wrong",
+        })?;
     conn.begin().await?;
     users::set_password_hash(&mut conn, user.id, &new_hash).await?;
     let revoked =

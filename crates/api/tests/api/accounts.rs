@@ -456,3 +456,104 @@ async fn admin_lists_users_and_others_cannot() {
         .await;
     }
 }
+
+fn signup_body(n: usize) -> serde_json::Value {
+    json!({
+        "email": format!("flood{n}@example.com"),
+        "password": "correct horse",
+        "nickname": format!("flood{n}"),
+        "name": "홍길동",
+    })
+}
+
+#[tokio::test]
+async fn signups_and_availability_checks_are_rate_limited_per_client() {
+    let app = TestApp::builder().signup_quotas(2, 3).spawn().await;
+    for n in 0..2 {
+        expect_json(
+            app.post_json("/api/v1/auth/signup", &signup_body(n)).await,
+            201,
+        )
+        .await;
+    }
+    let limited = app.post_json("/api/v1/auth/signup", &signup_body(2)).await;
+    assert!(limited.headers().contains_key("retry-after"));
+    expect_error(limited, 429, "rate_limited").await;
+    // Logins keep their own buckets.
+    app.login("flood0@example.com", "correct horse").await;
+
+    for n in 0..3 {
+        let free = app
+            .get(&format!("/api/v1/auth/availability?nickname=free{n}"), None)
+            .await;
+        expect_json(free, 200).await;
+    }
+    expect_error(
+        app.get("/api/v1/auth/availability?nickname=free9", None)
+            .await,
+        429,
+        "rate_limited",
+    )
+    .await;
+}
+
+/// 200 sign-ups at once: argon2 runs a few at a time and the surplus is
+/// turned away with 503 `overloaded` instead of hashing on hundreds of
+/// threads (19 MiB each); logins are still answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signup_flood_is_bounded_and_logins_still_work() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().create().await;
+    let bodies: Vec<_> = (0..200).map(signup_body).collect();
+    let flood: Vec<_> = bodies
+        .iter()
+        .map(|body| app.post_json("/api/v1/auth/signup", body))
+        .collect();
+    let credentials = json!({"email": alice.email, "password": alice.password});
+    let login = app.post_json("/api/v1/auth/login", &credentials);
+    let (answers, login) = tokio::join!(futures_util::future::join_all(flood), login);
+    assert_eq!(login.status(), 200, "a login during the flood");
+    let mut created = 0;
+    let mut overloaded = 0;
+    for answer in answers {
+        match answer.status().as_u16() {
+            201 => created += 1,
+            503 => {
+                expect_error(answer, 503, "overloaded").await;
+                overloaded += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(created >= 2, "some sign-ups went through ({created})");
+    assert!(
+        overloaded > 0,
+        "the surplus was turned away ({created} created)"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_email_is_refused_before_hashing() {
+    let app = TestApp::spawn().await;
+    expect_json(
+        app.post_json("/api/v1/auth/signup", &signup_body(1)).await,
+        201,
+    )
+    .await;
+    // 100 sign-ups with the taken address at once: each is a quick 409,
+    // none is turned away for lack of hashing places.
+    let bodies: Vec<_> = (0..100)
+        .map(|n| {
+            let mut body = signup_body(1);
+            body["nickname"] = json!(format!("other{n}"));
+            body
+        })
+        .collect();
+    let again: Vec<_> = bodies
+        .iter()
+        .map(|body| app.post_json("/api/v1/auth/signup", body))
+        .collect();
+    for answer in futures_util::future::join_all(again).await {
+        expect_error(answer, 409, "email_taken").await;
+    }
+}

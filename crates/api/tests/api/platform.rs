@@ -152,3 +152,89 @@ fn openapi_snapshot_is_current() {
         "docs/openapi.json is out of date; run `UPDATE_SNAPSHOTS=1 cargo test -p sitga-api --test api openapi_snapshot` and review the diff"
     );
 }
+
+#[tokio::test]
+async fn unmatched_paths_share_one_metrics_label() {
+    let app = TestApp::spawn().await;
+    for n in 0..30 {
+        app.get(&format!("/scan/{n}/wp-admin.php"), None).await;
+    }
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(!metrics.contains("wp-admin"), "{metrics}");
+    assert!(metrics.contains("endpoint=\"UNMATCHED\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let app = TestApp::builder()
+        .metrics_token("m3tr1cs-t0ken-for-the-scraper")
+        .spawn()
+        .await;
+    expect_error(app.get("/metrics", None).await, 401, "invalid_token").await;
+    expect_error(
+        app.get("/metrics", Some("wrong")).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    // Everything else is unaffected.
+    expect_json(app.get("/health", None).await, 200).await;
+    let metrics = app
+        .get("/metrics", Some("m3tr1cs-t0ken-for-the-scraper"))
+        .await;
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("sitga_http_requests_total")
+    );
+}
+
+/// A node provider's key lives in the RPC URL; the public readiness body
+/// must not show it, and must not ask the node on every call.
+#[tokio::test]
+async fn ready_never_shows_the_chain_url() {
+    let app = TestApp::builder()
+        .chain(sitga_realtime::chain::ChainSettings {
+            rpc_url: "http://127.0.0.1:9/v3/PROVIDER-KEY-123".into(),
+            private_key: sitga_chain::anvil::DEV_PRIVATE_KEY.into(),
+            contract: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(),
+            donor_salt: b"salt".to_vec(),
+            monitor_cron: "0 0 0 1 1 *".into(),
+            relay_cron: "0 0 0 1 1 *".into(),
+        })
+        .spawn()
+        .await;
+    let body = app.get("/ready", None).await.text().await.unwrap();
+    assert!(!body.contains("PROVIDER-KEY"), "{body}");
+    assert!(!body.contains("127.0.0.1:9"), "{body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["chain"]["ok"], false);
+    assert_eq!(ready["chain"]["detail"], "unreachable");
+    // The chain is reported, not required.
+    assert_eq!(ready["status"], "ready");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/health",
+        "/api/v1/provinces",
+        "/no/such/route",
+        "/docs/",
+        "/dashboard/",
+    ] {
+        let res = app.get(path, None).await;
+        let headers = res.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
+}
