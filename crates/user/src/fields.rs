@@ -45,8 +45,9 @@ fn check_length(field: &'static str, text: &str, min: usize, max: usize) -> Resu
 macro_rules! string_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
-        #[serde(transparent)]
+        #[derive(Clone, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+        #[cfg_attr(feature = "serde", serde(transparent))]
         pub struct $name(String);
 
         impl $name {

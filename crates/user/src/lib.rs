@@ -35,3 +35,29 @@ pub use sitga_core::FieldError;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_fields_travel_as_the_platform_writes_them() {
+        assert_eq!(
+            serde_json::to_string(&Role::Operator).unwrap(),
+            "\"operator\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Role>("\"admin\"").unwrap(),
+            Role::Admin
+        );
+        assert_eq!(
+            serde_json::to_string(&AccountType::Recycler).unwrap(),
+            "\"recycler\""
+        );
+        let email = Email::parse("Angler@Example.com").unwrap();
+        assert_eq!(
+            serde_json::to_string(&email).unwrap(),
+            "\"angler@example.com\""
+        );
+    }
+}
