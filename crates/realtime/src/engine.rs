@@ -133,17 +133,17 @@ struct Known {
 type Decided = (Vec<BidOutcome>, Known);
 
 /// Refusals that stay true however the auction moved on since `state` was
-/// read: amounts only rise, sellers stay sellers, closed auctions stay
-/// closed. (Not `Ended`: another instance may have extended the end; not
+/// read: once there is a bid, amounts only rise; sellers stay sellers,
+/// closed auctions stay closed. (Not `TooLow` before the first bid: the
+/// seller may still lower the start price or the increment, on any
+/// instance; not `Ended`: another instance may have extended the end; not
 /// `AlreadyLeading`: the bidder may have been outbid.)
-fn refusal_is_certain(reason: &BidRejection) -> bool {
-    matches!(
-        reason,
-        BidRejection::TooLow { .. }
-            | BidRejection::InvalidAmount
-            | BidRejection::SellerCannotBid
-            | BidRejection::NotOpen
-    )
+fn refusal_is_certain(reason: &BidRejection, state: &AuctionSnapshot) -> bool {
+    match reason {
+        BidRejection::TooLow { .. } => state.bid_count > 0,
+        BidRejection::InvalidAmount | BidRejection::SellerCannotBid | BidRejection::NotOpen => true,
+        _ => false,
+    }
 }
 
 struct Request {
@@ -315,7 +315,7 @@ impl BidEngine {
         for request in batch {
             let c = &request.command;
             match validate_bid(state, c.bidder_id, c.amount, Krw::MAX, now) {
-                Err(reason) if refusal_is_certain(&reason) => {
+                Err(reason) if refusal_is_certain(&reason, state) => {
                     let outcome = BidOutcome::Rejected {
                         reason,
                         seen: state.clone(),
@@ -605,6 +605,84 @@ mod tests {
 
     use super::*;
 
+    /// A seller lowers the start price before the first bid (here straight
+    /// in the database, as another instance would): the writer's cached
+    /// start price must not refuse a bid the new price allows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lowered_start_price_applies_at_once() {
+        use sitga_auction::{AuctionSettings, AuctionSettingsInput};
+        use sitga_persistence::{auctions, users, wallets};
+        use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
+
+        let database = TestDatabase::create().await.unwrap();
+        let db = database.pool().await.unwrap();
+        let mut conn = db.get().await.unwrap();
+        let account = |nick: &'static str| users::NewUser {
+            email: Email::parse(&format!("{nick}@example.com")).unwrap(),
+            nickname: Nickname::parse(nick).unwrap(),
+            name: PersonName::parse(nick).unwrap(),
+            phone: None,
+            address: None,
+            province: None,
+            account_type: AccountType::Member,
+            password_hash: PasswordHash::from_stored("x".into()),
+        };
+        let seller = users::insert(&mut conn, &account("seller"))
+            .await
+            .unwrap()
+            .id;
+        let bidder = users::insert(&mut conn, &account("bidder"))
+            .await
+            .unwrap()
+            .id;
+        wallets::charge(&mut conn, bidder, Krw::new(200_000))
+            .await
+            .unwrap();
+        let settings = AuctionSettings::parse(
+            &AuctionSettingsInput {
+                start_price: Krw::new(100_000),
+                duration_minutes: Some(60),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .unwrap();
+        let auction = auctions::insert(
+            &mut conn,
+            &auctions::NewAuction {
+                seller_id: seller,
+                title: "감성돔".into(),
+                description: String::new(),
+                species: None,
+                photo_url: None,
+                settings,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+        let engine = BidEngine::new(db.clone(), RoomBus::local());
+        let bid = |amount: i64| BidCommand {
+            auction_id: auction,
+            bidder_id: bidder,
+            nickname: "bidder".into(),
+            amount: Krw::new(amount),
+        };
+        let first = engine.place(bid(50_000)).await.unwrap();
+        assert!(matches!(first, BidOutcome::Rejected { .. }), "{first:?}");
+        let lowered = auctions::DetailsChange {
+            start_price: Some(Krw::new(30_000)),
+            ..Default::default()
+        };
+        assert!(
+            auctions::update_details(&mut conn, auction, seller, &lowered)
+                .await
+                .unwrap()
+        );
+        let second = engine.place(bid(50_000)).await.unwrap();
+        assert!(matches!(second, BidOutcome::Accepted { .. }), "{second:?}");
+    }
+
     /// A bid on an auction that does not exist is answered `NotFound`
     /// without closing a pooled connection, and leaves no writer behind.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -624,8 +702,11 @@ mod tests {
                 .await;
             assert!(matches!(outcome, Err(EngineError::NotFound)), "{outcome:?}");
         }
+        // A retired writer gives its connection back right after leaving
+        // the map (one more round trip on MySQL).
         for _ in 0..100 {
-            if engine.active_writers() == 0 {
+            let pool = db.status();
+            if engine.active_writers() == 0 && pool.available == pool.size {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
