@@ -200,8 +200,11 @@ pub async fn login(
         .auth_limiter
         .check(http.peer_addr().map(|a| a.ip()), &req.email)?;
     let email = Email::parse(&req.email).map_err(|_| BAD_CREDENTIALS)?;
-    let mut conn = state.db.get().await?;
-    let user = users::find_by_email(&mut conn, email.as_str()).await?;
+    let user = {
+        let mut conn = state.db.get().await?;
+        users::find_by_email(&mut conn, email.as_str()).await?
+    };
+    // No pooled connection is held while waiting for the hashing queue.
     // Verify even for an unknown address, so timing does not tell which
     // addresses have accounts.
     let password = Password::parse(&req.password).ok();
@@ -219,6 +222,7 @@ pub async fn login(
         Some(user) if verified => user,
         _ => return Err(BAD_CREDENTIALS),
     };
+    let mut conn = state.db.get().await?;
     let roles = users::roles_of(&mut conn, user.id).await?;
     let tokens = start_session(&state, &mut conn, user.id, &roles).await?;
     tracing::info!(user_id = user.id.get(), "logged in");

@@ -128,8 +128,11 @@ pub async fn change_password(
 ) -> Result<NoContent, ApiError> {
     let req = body.0;
     let new = Password::parse(&req.new).map_err(|e| FieldError::new("new", e.message))?;
-    let mut conn = state.db.get().await?;
-    let user = load_me(&mut conn, &auth).await?;
+    let user = {
+        let mut conn = state.db.get().await?;
+        load_me(&mut conn, &auth).await?
+    };
+    // No pooled connection is held while waiting for the hashing queue.
     let current = Password::parse(&req.current).ok();
     let stored = user.password_hash.clone();
     let new_hash = state
@@ -146,6 +149,7 @@ pub async fn change_password(
             code: ErrorCode::WrongPassword,
             message: "the current password is wrong",
         })?;
+    let mut conn = state.db.get().await?;
     conn.begin().await?;
     users::set_password_hash(&mut conn, user.id, &new_hash).await?;
     let revoked =
