@@ -43,8 +43,9 @@ case "$cmd" in
         fi
         # A first run gets demo accounts, live auctions and chat (skipped when
         # present; set SITGA_NO_DEMO=1 to start empty).
+        # A database with real accounts is left alone (demo-data says why).
         if [ -z "${SITGA_NO_DEMO:-}" ]; then
-            target/debug/sitga demo-data
+            target/debug/sitga demo-data || echo "[serve] starting without demo data" >&2
         fi
         if [ -z "$anvil_pid" ]; then
             exec target/debug/sitga serve "$@"

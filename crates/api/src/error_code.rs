@@ -43,6 +43,8 @@ error_codes! {
     MissingFile = "missing_file",
     /// The upload is not an image we can read.
     InvalidImage = "invalid_image",
+    /// The image has more pixels, or deeper colour, than we decode.
+    ImageTooLarge = "image_too_large",
     /// The WebSocket upgrade request was not one.
     WebsocketHandshake = "websocket_handshake",
     /// An `Idempotency-Key` header that is empty, too long or not ASCII.

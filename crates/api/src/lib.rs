@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod client_addr;
 pub mod error;
 pub mod error_code;
 pub mod extract;

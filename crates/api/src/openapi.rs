@@ -130,6 +130,7 @@ const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/signup",
     "/api/v1/auth/availability",
+    "/api/v1/fish/identify",
 ];
 /// The operations that answer 422: a reused Idempotency-Key with another
 /// body, and forecasts of too short a history.

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use sitga_persistence::DbPool;
 
-use crate::auth::{AuthLimiter, JwtKeys, PasswordWork};
+use crate::auth::{ClientLimiter, JwtKeys, PasswordWork};
+use crate::client_addr::TrustedProxies;
 use sitga_realtime::bus::RoomBus;
 use sitga_realtime::closing::Closer;
 use sitga_realtime::engine::BidEngine;
@@ -19,7 +20,9 @@ pub struct AppState {
     /// Access-token keys.
     pub jwt: Arc<JwtKeys>,
     /// Throttling of login, sign-up and availability checks.
-    pub auth_limiter: Arc<AuthLimiter>,
+    pub auth_limiter: Arc<ClientLimiter>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
     /// The bounded argon2 queue.
     pub passwords: Arc<PasswordWork>,
     /// Room fan-out.
@@ -38,4 +41,11 @@ pub struct AppState {
     pub chain: Option<sitga_realtime::chain::Chain>,
     /// Queues forecast retrains.
     pub forecast_queue: sitga_realtime::forecasts::ForecastQueue,
+}
+
+impl AppState {
+    /// The client's address: the socket peer, or what a trusted proxy says.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        self.trusted_proxies.client_ip(req)
+    }
 }

@@ -34,7 +34,15 @@ pub enum ChatLine {
 /// assert_eq!(parse_chat_line(" 안녕하세요 "), ChatLine::Chat("안녕하세요".into()));
 /// ```
 pub fn parse_chat_line(raw: &str) -> ChatLine {
-    let text = raw.trim();
+    // Direction controls would let one line reverse how the next ones (the
+    // other bidders' names and amounts) are displayed.
+    let cleaned: String;
+    let text = if raw.chars().any(is_bidi_control) {
+        cleaned = raw.chars().filter(|c| !is_bidi_control(*c)).collect();
+        cleaned.trim()
+    } else {
+        raw.trim()
+    };
     if text.is_empty() {
         return ChatLine::Empty;
     }
@@ -45,6 +53,15 @@ pub fn parse_chat_line(raw: &str) -> ChatLine {
         Some(rest) => parse_amount(rest).map_or(ChatLine::NotANumber, ChatLine::Bid),
         None => ChatLine::Chat(text.to_owned()),
     }
+}
+
+/// The Unicode bidirectional formatting characters (embeddings, overrides,
+/// isolates and the implicit marks).
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 fn parse_amount(rest: &str) -> Option<Krw> {
@@ -76,6 +93,19 @@ fn parse_amount(rest: &str) -> Option<Krw> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direction_controls_are_stripped() {
+        assert_eq!(
+            parse_chat_line("\u{202E}gnihtemos\u{202C} 안녕"),
+            ChatLine::Chat("gnihtemos 안녕".into())
+        );
+        assert_eq!(
+            parse_chat_line("\u{2067}#15000\u{2069}"),
+            ChatLine::Bid(Krw::new(15_000))
+        );
+        assert_eq!(parse_chat_line("\u{200F}\u{200E}"), ChatLine::Empty);
+    }
 
     #[test]
     fn accepted_bid_forms() {

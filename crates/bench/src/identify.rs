@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sitga_api::auth::AuthQuotas;
+use sitga_api::auth::ClientQuotas;
 use sitga_persistence::PoolOptions;
 use sitga_persistence::test_support::TestDatabase;
 use sitga_server::config::{AppConfig, SecretSource};
@@ -108,7 +108,12 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         metrics_token: None,
         workers: None,
         pool: PoolOptions::default(),
-        auth_quotas: AuthQuotas::default(),
+        // The clients all come from loopback: lift the per-address rate.
+        auth_quotas: ClientQuotas {
+            identify_per_ip_per_minute: std::num::NonZeroU32::MAX,
+            ..ClientQuotas::default()
+        },
+        trusted_proxies: Default::default(),
         chain: None,
     };
     let server =
@@ -116,10 +121,13 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
             .await
             .unwrap();
     let url = format!("http://{}/api/v1/fish/identify", server.addr);
+    // Identification needs a login: one seeded angler's token for all.
+    let angler = crate::seed::accounts(&server.state.db, 0).await[0];
+    let bearer = crate::seed::token(angler);
     let mut first_p50 = Duration::ZERO;
     for &n in clients {
         let (per_client, elapsed) = run_for(0..n, length, |_, stop| {
-            let (url, bytes) = (url.clone(), bytes.clone());
+            let (url, bytes, bearer) = (url.clone(), bytes.clone(), bearer.clone());
             async move {
                 let client = reqwest::Client::new();
                 let mut lat = Vec::new();
@@ -131,6 +139,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
                     let t = Instant::now();
                     let res = client
                         .post(&url)
+                        .bearer_auth(&bearer)
                         .multipart(reqwest::multipart::Form::new().part("file", part))
                         .send()
                         .await;

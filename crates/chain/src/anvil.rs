@@ -13,8 +13,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 
 /// Anvil's first development account (funded on every anvil chain; never
 /// use it anywhere else).
-pub const DEV_PRIVATE_KEY: &str =
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+pub const DEV_PRIVATE_KEY: &str = crate::PUBLIC_DEV_KEYS[0];
 
 /// Where the anvil binary is.
 pub fn binary() -> Option<PathBuf> {

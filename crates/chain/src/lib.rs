@@ -50,6 +50,18 @@ pub enum ChainError {
     /// No receipt within the wait.
     #[error("no receipt for transaction {0} within {1:?}")]
     Timeout(B256, Duration),
+    /// The donation id is already on chain with another donor or weight
+    /// (ids reused after a database restore, or a second deployment writing
+    /// to the same contract). Never retried: an operator must look.
+    #[error(
+        "donation {donation_id} is already on chain with another donor or weight (transaction {tx_hash})"
+    )]
+    Conflict {
+        /// The id.
+        donation_id: u64,
+        /// The transaction that recorded the other donation.
+        tx_hash: B256,
+    },
 }
 
 fn rpc(e: impl std::fmt::Display) -> ChainError {
@@ -136,15 +148,52 @@ pub fn parse_address(text: &str) -> Result<Address, ChainError> {
         .map_err(|e| ChainError::Config(format!("contract address {text:?}: {e}")))
 }
 
+/// The private keys of the development accounts every anvil (and hardhat)
+/// node funds, from the published mnemonic "test test … junk". Anyone can
+/// sign with them, so they are refused unless the node is on this machine.
+pub const PUBLIC_DEV_KEYS: [&str; 10] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+/// Whether `url` points at this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// A signing connection to a node.
 fn connect(rpc_url: &str, private_key: &str) -> Result<(DynProvider, Address), ChainError> {
-    let url = rpc_url
+    let url: url::Url = rpc_url
         .parse()
         .map_err(|e| ChainError::Config(format!("CHAIN_RPC_URL {}: {e}", redact_url(rpc_url))))?;
     let signer: PrivateKeySigner = private_key
         .trim()
         .parse()
         .map_err(|_| ChainError::Config("CHAIN_PRIVATE_KEY is not a hex private key".into()))?;
+    let public = PUBLIC_DEV_KEYS.iter().any(|k| {
+        k.parse::<PrivateKeySigner>()
+            .is_ok_and(|dev| dev.address() == signer.address())
+    });
+    if public && !is_loopback_url(&url) {
+        return Err(ChainError::Config(format!(
+            "CHAIN_PRIVATE_KEY is one of anvil's public development keys; anyone can spend \
+             from it, so it is only accepted with a node on this machine, not {}",
+            redact_url(rpc_url)
+        )));
+    }
     let from = signer.address();
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
@@ -238,7 +287,8 @@ impl ChainClient {
 
     /// Records donation `donation_id`, waiting up to `wait` for the receipt.
     /// If it was recorded before (a retry after an unseen receipt), returns
-    /// that earlier transaction instead of sending another.
+    /// that earlier transaction instead of sending another; if the id holds
+    /// a different donation, [`ChainError::Conflict`].
     pub async fn record(
         &self,
         donation_id: u64,
@@ -246,7 +296,7 @@ impl ChainClient {
         grams: u64,
         wait: Duration,
     ) -> Result<Recorded, ChainError> {
-        if let Some(earlier) = self.find_recorded(donation_id).await? {
+        if let Some(earlier) = self.find_recorded(donation_id, donor, grams).await? {
             return Ok(earlier);
         }
         let registry = DonationRegistry::new(self.contract, &self.provider);
@@ -262,9 +312,16 @@ impl ChainClient {
         })
     }
 
-    /// The transaction that recorded `donation_id`, if any (from the
-    /// contract's `DonationRecorded` events).
-    pub async fn find_recorded(&self, donation_id: u64) -> Result<Option<Recorded>, ChainError> {
+    /// The transaction that recorded this donation (`donation_id` with this
+    /// donor and weight), if any, from the contract's `DonationRecorded`
+    /// events. The id alone is not enough: after a database restore a
+    /// reused id must not show another donation's proof.
+    pub async fn find_recorded(
+        &self,
+        donation_id: u64,
+        donor: [u8; 32],
+        grams: u64,
+    ) -> Result<Option<Recorded>, ChainError> {
         let registry = DonationRegistry::new(self.contract, &self.provider);
         let done = registry
             .recorded(U256::from(donation_id))
@@ -280,11 +337,25 @@ impl ChainClient {
             .topic1(B256::from(U256::from(donation_id)))
             .from_block(0u64);
         let logs = self.provider.get_logs(&filter).await.map_err(rpc)?;
-        Ok(logs.first().and_then(|log| {
-            Some(Recorded {
-                tx_hash: log.transaction_hash?,
-                block_number: log.block_number?,
-            })
+        let Some(log) = logs.first() else {
+            return Ok(None);
+        };
+        let event = log
+            .log_decode::<DonationRegistry::DonationRecorded>()
+            .map_err(|e| ChainError::Rpc(format!("undecodable DonationRecorded event: {e}")))?;
+        let (Some(tx_hash), Some(block_number)) = (log.transaction_hash, log.block_number) else {
+            return Ok(None);
+        };
+        let data = event.inner.data;
+        if data.donor != B256::from(donor) || data.grams != grams {
+            return Err(ChainError::Conflict {
+                donation_id,
+                tx_hash,
+            });
+        }
+        Ok(Some(Recorded {
+            tx_hash,
+            block_number,
         }))
     }
 
@@ -328,6 +399,33 @@ impl ChainClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_development_keys_only_with_a_local_node() {
+        let contract = Address::ZERO;
+        for key in PUBLIC_DEV_KEYS {
+            match ChainClient::new("https://rpc.example.net/v3/s3cretpath", key, contract) {
+                Err(ChainError::Config(message)) => {
+                    assert!(message.contains("public development keys"), "{message}");
+                    assert!(
+                        !message.contains("s3cretpath"),
+                        "the URL is redacted: {message}"
+                    );
+                }
+                other => panic!("a dev key with a remote node was accepted: {other:?}"),
+            }
+            for local in [
+                "http://127.0.0.1:8545",
+                "http://localhost:8545",
+                "http://[::1]:8545",
+            ] {
+                assert!(ChainClient::new(local, key, contract).is_ok(), "{local}");
+            }
+        }
+        // Any other key may talk to a remote node.
+        let own = "0x1111111111111111111111111111111111111111111111111111111111111111";
+        assert!(ChainClient::new("https://rpc.example.net", own, contract).is_ok());
+    }
 
     #[test]
     fn urls_lose_their_keys_in_errors_and_logs() {

@@ -24,8 +24,23 @@ async fn deploy_record_idempotently_and_sample() {
     // A retry finds the earlier transaction instead of recording twice.
     let again = client.record(1, donor, 2_500, WAIT).await.unwrap();
     assert_eq!(again, first);
-    assert_eq!(client.find_recorded(1).await.unwrap(), Some(first));
-    assert_eq!(client.find_recorded(2).await.unwrap(), None);
+    assert_eq!(
+        client.find_recorded(1, donor, 2_500).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(client.find_recorded(2, donor, 2_500).await.unwrap(), None);
+    // The same id with another donation (ids reused after a restore) is not
+    // given the first one's proof, and nothing is sent.
+    let other = donor_reference(b"salt", 8);
+    for (who, grams) in [(other, 2_500), (donor, 2_400)] {
+        match client.record(1, who, grams, WAIT).await {
+            Err(ChainError::Conflict {
+                donation_id: 1,
+                tx_hash,
+            }) => assert_eq!(tx_hash, first.tx_hash),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
     client.record(2, donor, 1_000, WAIT).await.unwrap();
 
     let sample = client.sample(Some(start)).await.unwrap();
@@ -42,9 +57,26 @@ async fn deploy_record_idempotently_and_sample() {
         Err(ChainError::Rpc(_))
     ));
     node.restart().await.unwrap();
-    assert_eq!(client.find_recorded(1).await.unwrap(), Some(first));
+    assert_eq!(
+        client.find_recorded(1, donor, 2_500).await.unwrap(),
+        Some(first)
+    );
     client.record(3, donor, 100, WAIT).await.unwrap();
     assert_eq!(client.sample(None).await.unwrap().donation_count, 3);
+}
+
+#[tokio::test]
+async fn the_refused_keys_are_exactly_anvils_funded_accounts() {
+    use alloy::providers::{Provider, ProviderBuilder};
+    use alloy::signers::local::PrivateKeySigner;
+    let node = AnvilNode::start(None).await.unwrap();
+    let provider = ProviderBuilder::new().connect_http(node.url().parse().unwrap());
+    let funded = provider.get_accounts().await.unwrap();
+    let ours: Vec<_> = sitga_chain::PUBLIC_DEV_KEYS
+        .iter()
+        .map(|k| k.parse::<PrivateKeySigner>().unwrap().address())
+        .collect();
+    assert_eq!(funded, ours);
 }
 
 #[tokio::test]

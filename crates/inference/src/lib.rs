@@ -98,6 +98,17 @@ pub enum InferenceError {
 #[error("{0}")]
 pub struct LoadError(pub String);
 
+/// A place in the model's queue, given back when dropped.
+#[derive(Debug)]
+pub struct QueueSlot(tokio::sync::OwnedSemaphorePermit);
+
+impl QueueSlot {
+    /// Places still free after this one was taken (for logs and tests).
+    pub fn holds(&self) -> u32 {
+        self.0.num_permits() as u32
+    }
+}
+
 /// The loaded species model.
 pub struct FishModel {
     manifest: Manifest,
@@ -212,6 +223,17 @@ impl FishModel {
         Ok(probabilities.iter().copied().collect())
     }
 
+    /// Takes a place in the queue, or `Overloaded` at once when it is full.
+    /// A caller that must read a large upload takes its place first, so a
+    /// busy model refuses before the bytes are buffered.
+    pub fn reserve(&self) -> Result<QueueSlot, InferenceError> {
+        self.queue
+            .clone()
+            .try_acquire_owned()
+            .map(QueueSlot)
+            .map_err(|_| InferenceError::Overloaded)
+    }
+
     /// Identifies the fish in an uploaded image (JPEG, PNG or WebP):
     /// decoding and inference run on blocking threads, at most one per
     /// session, with a bounded queue.
@@ -220,11 +242,19 @@ impl FishModel {
         bytes: Vec<u8>,
         top_k: usize,
     ) -> Result<Identification, InferenceError> {
-        let _queued = self
-            .queue
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| InferenceError::Overloaded)?;
+        let slot = self.reserve()?;
+        self.identify_reserved(slot, bytes, top_k).await
+    }
+
+    /// [`FishModel::identify`] with a place already taken by
+    /// [`FishModel::reserve`].
+    pub async fn identify_reserved(
+        self: &Arc<Self>,
+        slot: QueueSlot,
+        bytes: Vec<u8>,
+        top_k: usize,
+    ) -> Result<Identification, InferenceError> {
+        let _queued = slot;
         let _running = self
             .running
             .clone()

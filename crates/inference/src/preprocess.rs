@@ -9,6 +9,11 @@ use ndarray::Array4;
 /// Largest decoded image accepted (pixels), against decompression bombs.
 pub const MAX_PIXELS: u64 = 40_000_000;
 
+/// Most memory one decode may allocate: a 40 MP photo with 8 bits per
+/// channel and alpha (160 MB) fits; the same with 16 bits per channel
+/// (320 MB, no camera sends it) does not.
+pub const MAX_DECODE_BYTES: u64 = 200 * 1024 * 1024;
+
 /// Why an upload cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
@@ -18,8 +23,8 @@ pub enum PreprocessError {
     /// The image data is damaged.
     #[error("the image cannot be decoded: {0}")]
     Corrupt(String),
-    /// Too many pixels.
-    #[error("the image is too large ({0} pixels; at most 40 megapixels)")]
+    /// Too many pixels, or too much memory to decode.
+    #[error("the image is too large ({0} pixels; at most 40 megapixels of 8-bit colour)")]
     TooLarge(u64),
 }
 
@@ -54,6 +59,15 @@ pub fn decode_and_preprocess(
     width: u32,
     height: u32,
 ) -> Result<Array4<f32>, PreprocessError> {
+    decode_within(bytes, width, height, MAX_DECODE_BYTES)
+}
+
+fn decode_within(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    max_alloc: u64,
+) -> Result<Array4<f32>, PreprocessError> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
@@ -71,12 +85,18 @@ pub fn decode_and_preprocess(
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
-    reader.no_limits();
-    let img = reader
-        .decode()
-        .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(max_alloc);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => PreprocessError::TooLarge(pixels),
+        e => PreprocessError::Corrupt(e.to_string()),
+    })?;
+    // `into_rgb8` keeps the buffer when it already is RGB8 (the usual JPEG).
     let img = orient(img, orientation(bytes));
-    preprocess_rgb(&img.to_rgb8(), width, height)
+    preprocess_rgb(&img.into_rgb8(), width, height)
 }
 
 /// Resizes an RGB image (Lanczos, exactly as Pillow does) and scales it to
@@ -136,6 +156,25 @@ mod tests {
             decode_and_preprocess(&truncated, 350, 200),
             Err(PreprocessError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn decoding_stops_at_the_memory_limit() {
+        // 1000 × 1000 with 16-bit RGBA needs 8 MB; RGB8 needs 3 MB.
+        let deep = image::ImageBuffer::<image::Rgba<u16>, _>::new(1000, 1000);
+        let mut deep_png = Vec::new();
+        DynamicImage::ImageRgba16(deep)
+            .write_to(&mut Cursor::new(&mut deep_png), ImageFormat::Png)
+            .unwrap();
+        let plain_png = png(&RgbImage::new(1000, 1000));
+        let limit = 4 * 1024 * 1024;
+        assert!(matches!(
+            decode_within(&deep_png, 350, 200, limit),
+            Err(PreprocessError::TooLarge(1_000_000))
+        ));
+        assert!(decode_within(&plain_png, 350, 200, limit).is_ok());
+        // The real limit takes the deep image too.
+        assert!(decode_and_preprocess(&deep_png, 350, 200).is_ok());
     }
 
     #[test]

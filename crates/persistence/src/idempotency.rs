@@ -11,7 +11,7 @@ use crate::schema::idempotency_keys;
 
 /// How long an unanswered claim blocks its key.
 const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(60);
-use crate::time::now;
+use crate::time::{naive, now};
 use crate::{DbConn, DbError, with_conn};
 
 /// What a key already means.
@@ -122,4 +122,19 @@ pub async fn release(conn: &mut DbConn, user_id: UserId, key: &str) -> Result<()
     .execute(c)
     .await)?;
     Ok(())
+}
+
+/// Deletes keys claimed before `before` (a retry that late is a new
+/// request). Returns how many were removed.
+pub async fn purge_before(
+    conn: &mut DbConn,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, DbError> {
+    let cutoff = naive(before);
+    let n = with_conn!(conn, |c| diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff))
+    )
+    .execute(c)
+    .await)?;
+    Ok(n)
 }

@@ -8,6 +8,7 @@ diesel::table! {
         email -> Text,
         nickname -> Text,
         nickname_key -> Text,
+        nickname_key_version -> SmallInt,
         name -> Text,
         phone -> Nullable<Text>,
         address -> Nullable<Text>,

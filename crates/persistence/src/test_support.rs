@@ -7,7 +7,7 @@
 
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 
-use sitga_core::AuctionId;
+use sitga_core::{AuctionId, UserId};
 
 use crate::{DatabaseUrl, DbError, DbPool, PoolOptions, run_migrations};
 
@@ -127,6 +127,27 @@ pub async fn expire_auction(
     let mut conn = pool.get().await?;
     crate::with_conn!(conn, |c| diesel::update(auctions::table.find(auction_id))
         .set((auctions::ends_at.eq(past), auctions::hard_end_at.eq(past)))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Gives user `id` the nickname `nickname` keyed by the rule before
+/// confusable skeletons (case-folded text, key version 1), as rows written
+/// by an older release are.
+pub async fn legacy_nickname(pool: &DbPool, id: UserId, nickname: &str) -> Result<(), DbError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    use crate::schema::users;
+    let mut conn = pool.get().await?;
+    let key = nickname.to_lowercase();
+    crate::with_conn!(conn, |c| diesel::update(users::table.find(id))
+        .set((
+            users::nickname.eq(nickname),
+            users::nickname_key.eq(&key),
+            users::nickname_key_version.eq(1i16),
+        ))
         .execute(c)
         .await)?;
     Ok(())

@@ -4,8 +4,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sitga_user::{
-    AccountType, Address, BankAccount, Email, Nickname, PasswordHash, PersonName, Phone, Province,
-    Role,
+    AccountType, Address, BankAccount, Email, NICKNAME_KEY_VERSION, Nickname, PasswordHash,
+    PersonName, Phone, Province, Role,
 };
 
 use sitga_core::UserId;
@@ -146,6 +146,7 @@ pub async fn insert(conn: &mut DbConn, new: &NewUser) -> Result<User, UniqueUser
         users::email.eq(new.email.as_str()),
         users::nickname.eq(new.nickname.as_str()),
         users::nickname_key.eq(new.nickname.key()),
+        users::nickname_key_version.eq(NICKNAME_KEY_VERSION),
         users::name.eq(new.name.as_str()),
         users::phone.eq(new.phone.as_ref().map(Phone::as_str)),
         users::address.eq(new.address.as_ref().map(Address::as_str)),
@@ -194,6 +195,18 @@ pub async fn email_exists(conn: &mut DbConn, email: &Email) -> Result<bool, DbEr
         .get_result(c)
         .await)?;
     Ok(n > 0)
+}
+
+/// How many accounts have an e-mail outside `domain` (e.g. `demo.sitga.kr`):
+/// real users, on a database meant for demo data.
+pub async fn count_outside_domain(conn: &mut DbConn, domain: &str) -> Result<i64, DbError> {
+    let pattern = format!("%@{domain}");
+    let n: i64 = with_conn!(conn, |c| users::table
+        .filter(users::email.not_like(&pattern))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(n)
 }
 
 /// Whether an account uses this nickname (case-insensitively).
@@ -252,6 +265,7 @@ pub struct ProfileUpdate {
 struct ProfileChangeset {
     nickname: Option<String>,
     nickname_key: Option<String>,
+    nickname_key_version: Option<i16>,
     name: Option<String>,
     phone: Option<Option<String>>,
     address: Option<Option<String>>,
@@ -268,6 +282,7 @@ pub async fn update_profile(
 ) -> Result<User, UniqueUserError> {
     let changes = ProfileChangeset {
         nickname_key: update.nickname.as_ref().map(Nickname::key),
+        nickname_key_version: update.nickname.as_ref().map(|_| NICKNAME_KEY_VERSION),
         nickname: update.nickname.map(Nickname::into_inner),
         name: update.name.map(PersonName::into_inner),
         phone: update.phone.into_column().map(|v| v.map(Phone::into_inner)),
@@ -362,6 +377,91 @@ pub async fn id_by_nickname(
         .first(c)
         .await
         .optional())?)
+}
+
+/// What [`rekey_nicknames`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Rows given the current key.
+    pub updated: usize,
+    /// Rows whose new key another account already holds (two look-alike
+    /// nicknames from before the rule): they keep their old key, and an
+    /// operator may want to rename one.
+    pub clashes: Vec<UserId>,
+}
+
+/// Gives every nickname keyed by an older rule the current key
+/// ([`sitga_user::nickname_key`]), a batch at a time. When nothing is left
+/// it is one query that finds no row, so it runs at every start.
+pub async fn rekey_nicknames(conn: &mut DbConn) -> Result<Rekeyed, DbError> {
+    const BATCH: i64 = 500;
+    let mut done = Rekeyed::default();
+    loop {
+        let rows: Vec<(UserId, String)> = with_conn!(conn, |c| users::table
+            .filter(users::nickname_key_version.lt(NICKNAME_KEY_VERSION))
+            .order(users::id)
+            .select((users::id, users::nickname))
+            .limit(BATCH)
+            .load(c)
+            .await)?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for (id, nickname) in rows {
+            let key = sitga_user::nickname_key(&nickname);
+            if set_key(conn, id, &key).await? {
+                done.updated += 1;
+                continue;
+            }
+            // The key is held. If by a row not re-keyed yet (whose old key
+            // happens to equal our new one), that row is the later one to
+            // claim this look: park its old key and take ours.
+            let holder: Option<(UserId, i16)> = with_conn!(conn, |c| users::table
+                .filter(users::nickname_key.eq(&key))
+                .select((users::id, users::nickname_key_version))
+                .first(c)
+                .await
+                .optional())?;
+            if let Some((other, version)) = holder
+                && version < NICKNAME_KEY_VERSION
+                && other > id
+            {
+                let park = diesel::update(users::table.find(other))
+                    .set(users::nickname_key.eq(format!("#parked-{}", other.get())));
+                with_conn!(conn, |c| park.execute(c).await)?;
+                if set_key(conn, id, &key).await? {
+                    done.updated += 1;
+                    continue;
+                }
+            }
+            let mark = diesel::update(users::table.find(id))
+                .set(users::nickname_key_version.eq(NICKNAME_KEY_VERSION));
+            with_conn!(conn, |c| mark.execute(c).await)?;
+            tracing::warn!(
+                user_id = id.get(),
+                "nickname looks like an earlier account's; kept its old key"
+            );
+            done.clashes.push(id);
+        }
+    }
+}
+
+/// Sets the current key; `false` when another account holds it.
+async fn set_key(conn: &mut DbConn, id: UserId, key: &str) -> Result<bool, DbError> {
+    let rekey = diesel::update(users::table.find(id)).set((
+        users::nickname_key.eq(key),
+        users::nickname_key_version.eq(NICKNAME_KEY_VERSION),
+    ));
+    let outcome: Result<usize, DbError> =
+        with_conn!(conn, |c| rekey.execute(c).await.map_err(DbError::from));
+    match outcome.map_err(classify_unique) {
+        Ok(_) => Ok(true),
+        Err(UniqueUserError::NicknameTaken) => Ok(false),
+        Err(UniqueUserError::EmailTaken) => Err(DbError::Conflict(
+            "e-mail clash while re-keying a nickname".into(),
+        )),
+        Err(UniqueUserError::Db(e)) => Err(e),
+    }
 }
 
 /// Nicknames of several users at once (one query).

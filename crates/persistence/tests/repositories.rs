@@ -403,6 +403,55 @@ async fn refresh_token_rotation_has_exactly_one_winner() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nicknames_from_before_the_skeleton_rule_are_rekeyed() {
+    use sitga_persistence::test_support::legacy_nickname;
+    let (_db, pool) = fresh().await;
+    let mut conn = pool.get().await.unwrap();
+    let mut ids = Vec::new();
+    for (email, nick) in [
+        ("a@x.com", "placeholder1"),
+        ("b@x.com", "placeholder2"),
+        ("c@x.com", "placeholder3"),
+    ] {
+        ids.push(
+            users::insert(&mut conn, &new_user(email, nick))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    // Written by an older release: "mike" and "rnike" look alike but had
+    // different keys then.
+    legacy_nickname(&pool, ids[0], "Mike").await.unwrap();
+    legacy_nickname(&pool, ids[1], "rnike").await.unwrap();
+    legacy_nickname(&pool, ids[2], "낚시왕").await.unwrap();
+    // Under the old keys even the same Hangul nickname is not found.
+    assert!(
+        !users::nickname_exists(&mut conn, &Nickname::parse("낚시왕").unwrap())
+            .await
+            .unwrap()
+    );
+
+    let first = users::rekey_nicknames(&mut conn).await.unwrap();
+    assert_eq!(first.updated, 2);
+    assert_eq!(
+        first.clashes,
+        vec![ids[1]],
+        "the later look-alike keeps its old key"
+    );
+    let again = users::rekey_nicknames(&mut conn).await.unwrap();
+    assert_eq!(again, users::Rekeyed::default(), "nothing left to do");
+    for taken in ["mike", "MIKE", "rnike", "낚시왕"] {
+        assert!(
+            users::nickname_exists(&mut conn, &Nickname::parse(taken).unwrap())
+                .await
+                .unwrap(),
+            "{taken}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_urls_fail_with_clear_errors() {
     assert!(matches!(
         sitga_persistence::DatabaseUrl::parse("mysql://"),

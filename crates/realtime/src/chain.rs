@@ -219,8 +219,10 @@ pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
             }
             Err(e) => {
                 let attempts = row.attempts + 1;
-                let retry_at =
-                    (attempts < MAX_ATTEMPTS).then(|| Utc::now() + backoff(row.attempts));
+                // A conflict will not go away by retrying.
+                let retryable = !matches!(e, ChainError::Conflict { .. });
+                let retry_at = (retryable && attempts < MAX_ATTEMPTS)
+                    .then(|| Utc::now() + backoff(row.attempts));
                 tracing::warn!(pickup_id = row.pickup_id.get(), attempts, error = %e, retry = retry_at.is_some(), "recording a donation on chain failed");
                 if matches!(e, ChainError::Rpc(_) | ChainError::Timeout(..)) {
                     chain.note_unreachable();

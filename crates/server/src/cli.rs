@@ -39,8 +39,14 @@ pub enum Command {
     /// Print the OpenAPI 3 document and exit.
     Openapi,
     /// Add demo accounts, live auctions with bids and chat, and a finished
-    /// sale (skipped when already present).
-    DemoData,
+    /// sale (skipped when already present; refused on a database with real
+    /// accounts unless --force).
+    DemoData {
+        /// Add the demo accounts (all with the README's password) even
+        /// though the database has real ones.
+        #[arg(long)]
+        force: bool,
+    },
     /// The fish species model.
     Model {
         /// The action.
@@ -100,7 +106,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => migrate(&cli.settings).await,
         Command::Admin { action } => admin(&cli.settings, action).await,
         Command::Openapi => print_openapi(),
-        Command::DemoData => demo_data(&cli.settings).await,
+        Command::DemoData { force } => demo_data(&cli.settings, force).await,
         Command::Model {
             action: ModelAction::Eval { dir },
         } => model_eval(&cli.settings, &dir).await,
@@ -233,7 +239,7 @@ fn print_openapi() -> CliResult {
     Ok(())
 }
 
-async fn demo_data(settings: &Settings) -> CliResult {
+async fn demo_data(settings: &Settings, force: bool) -> CliResult {
     let database = settings.database().map_err(|e| (2, e.to_string()))?;
     run_migrations(&database)
         .await
@@ -250,9 +256,12 @@ async fn demo_data(settings: &Settings) -> CliResult {
         Err(e) if settings.chain_rpc_url.is_some() => return Err((2, e.to_string())),
         Err(_) => None,
     };
-    let summary = crate::demo::seed(&pool, chain.as_ref())
+    let summary = crate::demo::seed(&pool, chain.as_ref(), force)
         .await
-        .map_err(|e| (1, e.to_string()))?;
+        .map_err(|e| match e {
+            crate::demo::DemoError::RealUsers(_) => (2, e.to_string()),
+            e => (1, e.to_string()),
+        })?;
     if summary.already_present {
         println!("demo data is already present");
     } else {
@@ -267,7 +276,7 @@ async fn demo_data(settings: &Settings) -> CliResult {
         );
     }
     println!(
-        "operator login: {} / {} (admin + operator roles); every demo account uses the same password",
+        "operator login: {} / {} (operator role); every demo account uses the same password",
         crate::demo::OPERATOR_EMAIL,
         crate::demo::DEMO_PASSWORD
     );

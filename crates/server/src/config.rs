@@ -8,7 +8,8 @@ use std::str::FromStr;
 use rand::RngCore;
 use sitga_persistence::DatabaseUrl;
 
-use sitga_api::auth::AuthQuotas;
+use sitga_api::auth::ClientQuotas;
+use sitga_api::client_addr::TrustedProxies;
 pub use sitga_realtime::chain::ChainSettings;
 
 /// Settings as given on the command line or in the environment.
@@ -103,8 +104,9 @@ pub struct Settings {
     #[arg(long, env = "CHAIN_CONTRACT_ADDRESS", global = true)]
     pub chain_contract_address: Option<String>,
 
-    /// Salt of the donor references written on chain (keep it stable and
-    /// secret). Default: derived from the JWT secret.
+    /// Salt of the donor references written on chain (at least 32 bytes;
+    /// keep it stable and secret). Required with MySQL; in embedded mode one
+    /// is generated and kept in the data dir.
     #[arg(long, env = "CHAIN_DONOR_SALT", global = true, hide_env_values = true)]
     pub chain_donor_salt: Option<String>,
 
@@ -172,9 +174,21 @@ pub struct Settings {
     #[arg(long, env = "SITGA_LOGIN_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(29), global = true)]
     pub login_per_ip_per_minute: NonZeroU32,
 
-    /// Login attempts allowed per e-mail per minute.
+    /// Failed logins allowed per e-mail per minute; after that, logins to
+    /// that e-mail are refused until the minute has passed.
     #[arg(long, env = "SITGA_LOGIN_PER_EMAIL_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(4), global = true)]
     pub login_per_email_per_minute: NonZeroU32,
+
+    /// Reverse proxies (addresses or networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client. Unset: the socket peer is the
+    /// client and the header is ignored (anyone could write it).
+    #[arg(
+        long,
+        env = "SITGA_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<String>,
 
     /// Sign-ups allowed per client address per minute.
     #[arg(long, env = "SITGA_SIGNUP_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(4), global = true)]
@@ -184,6 +198,10 @@ pub struct Settings {
     /// minute.
     #[arg(long, env = "SITGA_AVAILABILITY_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(59), global = true)]
     pub availability_per_ip_per_minute: NonZeroU32,
+
+    /// Photo identifications allowed per client address per minute.
+    #[arg(long, env = "SITGA_IDENTIFY_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(19), global = true)]
+    pub identify_per_ip_per_minute: NonZeroU32,
 }
 
 /// How log lines are written.
@@ -247,7 +265,9 @@ pub struct AppConfig {
     /// Pool settings.
     pub pool: sitga_persistence::PoolOptions,
     /// Login rate limits.
-    pub auth_quotas: AuthQuotas,
+    pub auth_quotas: ClientQuotas,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// On-chain donation records; `None`: off.
     pub chain: Option<ChainSettings>,
 }
@@ -308,6 +328,7 @@ impl Settings {
         };
         let (jwt_secret, jwt_secret_source) =
             resolve_secret(non_empty(&self.jwt_secret), &database, &self.data_dir)?;
+        let chain = self.chain_settings(&database)?;
         if self.db_pool_size == 0 {
             return Err(ConfigError("SITGA_DB_POOL_SIZE must be at least 1".into()));
         }
@@ -341,13 +362,16 @@ impl Settings {
                 max_size: self.db_pool_size,
                 ..Default::default()
             },
-            auth_quotas: AuthQuotas {
+            auth_quotas: ClientQuotas {
                 per_ip_per_minute: self.login_per_ip_per_minute,
                 per_email_per_minute: self.login_per_email_per_minute,
                 signup_per_ip_per_minute: self.signup_per_ip_per_minute,
                 availability_per_ip_per_minute: self.availability_per_ip_per_minute,
+                identify_per_ip_per_minute: self.identify_per_ip_per_minute,
             },
-            chain: self.chain_settings(&jwt_secret)?,
+            trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)
+                .map_err(|e| ConfigError(format!("SITGA_TRUSTED_PROXIES: {e}")))?,
+            chain,
             jwt_secret,
         })
     }
@@ -419,9 +443,21 @@ fn resolve_secret(
     create_private_dir(data_dir)
         .map_err(|e| ConfigError(format!("cannot prepare {}: {e}", data_dir.display())))?;
     let path = data_dir.join(SECRET_FILE);
-    match std::fs::read_to_string(&path) {
+    let (secret, generated) = stored_or_generated(&path)?;
+    let source = if generated {
+        SecretSource::Generated(path)
+    } else {
+        SecretSource::File(path)
+    };
+    Ok((secret, source))
+}
+
+/// The secret kept in `path`, or a new random one written there (0600);
+/// `true` when it was generated now.
+fn stored_or_generated(path: &Path) -> Result<(Vec<u8>, bool), ConfigError> {
+    match std::fs::read_to_string(path) {
         Ok(stored) if stored.trim().len() >= MIN_SECRET_BYTES => {
-            return Ok((stored.trim().as_bytes().to_vec(), SecretSource::File(path)));
+            return Ok((stored.trim().as_bytes().to_vec(), false));
         }
         Ok(_) => {
             return Err(ConfigError(format!(
@@ -435,9 +471,9 @@ fn resolve_secret(
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = hex::encode(bytes);
-    write_private(&path, &secret)
+    write_private(path, &secret)
         .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
-    Ok((secret.into_bytes(), SecretSource::Generated(path)))
+    Ok((secret.into_bytes(), true))
 }
 
 /// Creates sitga's data directory readable by its owner only (it holds the
@@ -470,7 +506,7 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 
 impl Settings {
     /// The chain settings: all of RPC URL, key and contract, or none.
-    fn chain_settings(&self, jwt_secret: &[u8]) -> Result<Option<ChainSettings>, ConfigError> {
+    fn chain_settings(&self, database: &DatabaseUrl) -> Result<Option<ChainSettings>, ConfigError> {
         let rpc = non_empty(&self.chain_rpc_url);
         let key = non_empty(&self.chain_private_key);
         let contract = non_empty(&self.chain_contract_address);
@@ -494,17 +530,7 @@ impl Settings {
             sitga_chain::parse_address(contract).map_err(|e| ConfigError(e.to_string()))?,
         )
         .map_err(|e| ConfigError(e.to_string()))?;
-        let donor_salt = match non_empty(&self.chain_donor_salt) {
-            Some(salt) => salt.as_bytes().to_vec(),
-            None => {
-                use sha2::Digest;
-                sha2::Sha256::new()
-                    .chain_update(b"sitga-donor-salt:")
-                    .chain_update(jwt_secret)
-                    .finalize()
-                    .to_vec()
-            }
-        };
+        let donor_salt = self.donor_salt(database)?;
         Ok(Some(ChainSettings {
             rpc_url: rpc_url.to_owned(),
             private_key: private_key.to_owned(),
@@ -515,6 +541,41 @@ impl Settings {
         }))
     }
 }
+
+impl Settings {
+    /// The salt of on-chain donor references: its own secret, so that
+    /// rotating the JWT secret (after a leak, say) does not change every
+    /// donor's on-chain identity, and a leaked JWT secret does not reveal
+    /// who donated. Given, or generated into the data directory in embedded
+    /// mode; several MySQL instances must share one, so there it is required.
+    fn donor_salt(&self, database: &DatabaseUrl) -> Result<Vec<u8>, ConfigError> {
+        if let Some(salt) = non_empty(&self.chain_donor_salt) {
+            if salt.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError(format!(
+                    "CHAIN_DONOR_SALT must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+                )));
+            }
+            if let Some(why) = weak_secret(salt) {
+                return Err(ConfigError(format!(
+                    "CHAIN_DONOR_SALT {why}; use a random one (e.g. `openssl rand -hex 32`)"
+                )));
+            }
+            return Ok(salt.as_bytes().to_vec());
+        }
+        if matches!(database, DatabaseUrl::Mysql(_)) {
+            return Err(ConfigError(
+                "CHAIN_DONOR_SALT is required with a MySQL DATABASE_URL and on-chain recording: \
+                 every instance must write the same donor references"
+                    .into(),
+            ));
+        }
+        create_private_dir(&self.data_dir)
+            .map_err(|e| ConfigError(format!("cannot prepare {}: {e}", self.data_dir.display())))?;
+        Ok(stored_or_generated(&self.data_dir.join(DONOR_SALT_FILE))?.0)
+    }
+}
+
+const DONOR_SALT_FILE: &str = "chain_donor_salt";
 
 /// The chain monitor samples every minute.
 pub const DEFAULT_CHAIN_MONITOR_CRON: &str = "0 * * * * *";
@@ -545,6 +606,55 @@ mod tests {
         let mut argv = vec!["sitga"];
         argv.extend_from_slice(args);
         Wrapper::try_parse_from(argv).unwrap().settings
+    }
+
+    #[test]
+    fn the_donor_salt_is_its_own_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_arg = dir.path().to_str().unwrap();
+        let chain = [
+            "--chain-rpc-url",
+            "http://127.0.0.1:8545",
+            "--chain-private-key",
+            sitga_chain::PUBLIC_DEV_KEYS[0],
+            "--chain-contract-address",
+            "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            "--data-dir",
+            dir_arg,
+        ];
+        let with_secret = |secret: &str| Settings {
+            database_url: None,
+            chain_donor_salt: None,
+            jwt_secret: Some(secret.into()),
+            ..settings(&chain)
+        };
+        let a = with_secret("9f8e7d6c5b4a39281706f5e4d3c2b1a0aa");
+        let first = a.resolve().unwrap().chain.unwrap().donor_salt;
+        // Rotating the JWT secret leaves donors' on-chain references alone.
+        let b = with_secret("0a1b2c3d4e5f60718293a4b5c6d7e8f9ff");
+        assert_eq!(b.resolve().unwrap().chain.unwrap().donor_salt, first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let file = dir.path().join(DONOR_SALT_FILE);
+            assert_eq!(
+                std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        // Several MySQL instances must be told the same one.
+        let mysql = Settings {
+            database_url: Some("mysql://root@127.0.0.1:3306/x".into()),
+            ..with_secret("9f8e7d6c5b4a39281706f5e4d3c2b1a0aa")
+        };
+        let err = mysql.resolve().unwrap_err().to_string();
+        assert!(err.contains("CHAIN_DONOR_SALT is required"), "{err}");
+        let weak = Settings {
+            chain_donor_salt: Some("change-me-change-me-change-me-change-me".into()),
+            ..mysql
+        };
+        let err = weak.resolve().unwrap_err().to_string();
+        assert!(err.contains("CHAIN_DONOR_SALT is a placeholder"), "{err}");
     }
 
     #[test]

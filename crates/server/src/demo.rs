@@ -22,6 +22,8 @@ use sitga_realtime::engine::{BidCommand, BidEngine, BidOutcome};
 pub const DEMO_PASSWORD: &str = "sitga-demo-1234";
 /// The demo operator's e-mail.
 pub const OPERATOR_EMAIL: &str = "operator@demo.sitga.kr";
+/// Every demo account's e-mail domain.
+pub const DEMO_DOMAIN: &str = "demo.sitga.kr";
 
 /// What the demo set contains.
 #[derive(Debug, Default)]
@@ -51,6 +53,14 @@ pub enum DemoError {
     /// A rule refused a demo value (a bug in this module).
     #[error("demo data is invalid: {0}")]
     Invalid(String),
+    /// The database has real accounts: demo accounts with a published
+    /// password do not belong there.
+    #[error(
+        "this database has {0} account(s) that are not demo accounts; demo data \
+         (accounts with a published password) is meant for an empty database. \
+         Use --force to add it anyway"
+    )]
+    RealUsers(i64),
 }
 
 fn invalid(e: impl std::fmt::Display) -> DemoError {
@@ -212,9 +222,13 @@ const CHAIN_DONATIONS: i64 = 20;
 /// Writes the demo set unless its accounts already exist. With `chain`, the
 /// most recent completed donations are queued for on-chain recording (the
 /// server's outbox worker sends them).
+///
+/// A database with accounts outside the demo domain is refused unless
+/// `force`: the demo password is in the README.
 pub async fn seed(
     pool: &DbPool,
     chain: Option<&sitga_realtime::chain::Chain>,
+    force: bool,
 ) -> Result<DemoSummary, DemoError> {
     let mut summary = DemoSummary::default();
     {
@@ -225,6 +239,10 @@ pub async fn seed(
         {
             summary.already_present = true;
             return Ok(summary);
+        }
+        let real = users::count_outside_domain(&mut conn, DEMO_DOMAIN).await?;
+        if real > 0 && !force {
+            return Err(DemoError::RealUsers(real));
         }
     }
     let password = Password::parse(DEMO_PASSWORD).map_err(invalid)?;
@@ -260,8 +278,9 @@ pub async fn seed(
     }
     {
         let mut conn = pool.get().await?;
+        // Operator only: an admin with a published password would be a
+        // standing invitation (`sitga admin grant` makes a real admin).
         users::grant_role(&mut conn, ids[0], Role::Operator).await?;
-        users::grant_role(&mut conn, ids[0], Role::Admin).await?;
     }
 
     let bus = RoomBus::local();

@@ -9,7 +9,7 @@ use sitga_persistence::{DbError, DbPool, run_migrations};
 
 use crate::config::{AppConfig, ConfigError, SecretSource};
 use sitga_api::app::{self, AppParts};
-use sitga_api::auth::{AuthLimiter, JwtKeys};
+use sitga_api::auth::{ClientLimiter, JwtKeys};
 use sitga_api::state::AppState;
 use sitga_realtime::bus::RoomBus;
 use sitga_realtime::closing::Closer;
@@ -170,6 +170,19 @@ pub async fn start(
         tracing::info!(?applied, "applied migrations");
     }
     let db = DbPool::connect(&config.database, config.pool).await?;
+    {
+        // Nicknames keyed by an older rule get today's key (a no-op query
+        // once done; several instances starting at once do the same work).
+        let mut conn = db.get().await?;
+        let rekeyed = sitga_persistence::users::rekey_nicknames(&mut conn).await?;
+        if rekeyed.updated > 0 || !rekeyed.clashes.is_empty() {
+            tracing::info!(
+                updated = rekeyed.updated,
+                clashes = rekeyed.clashes.len(),
+                "re-keyed nicknames"
+            );
+        }
+    }
     let redis = match &config.redis_url {
         Some(url) => Some(connect_redis(url).await?),
         None => {
@@ -213,7 +226,8 @@ pub async fn start(
         db: db.clone(),
         redis,
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret)),
-        auth_limiter: Arc::new(AuthLimiter::new(config.auth_quotas)),
+        auth_limiter: Arc::new(ClientLimiter::new(config.auth_quotas)),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         passwords: Arc::new(sitga_api::auth::PasswordWork::for_this_machine()),
         engine: BidEngine::new(db.clone(), bus.clone()),
         bus,

@@ -217,8 +217,51 @@ async fn demo_data_fills_rooms_once() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        users::roles_of(&mut conn, operator.id).await.unwrap().len(),
-        2
+        users::roles_of(&mut conn, operator.id).await.unwrap(),
+        vec![sitga_user::Role::Operator],
+        "the demo operator, whose password is published, is not an admin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_data_refuses_a_database_with_real_accounts() {
+    use sitga_persistence::{DatabaseUrl, DbPool, PoolOptions, users};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let out = std::thread::spawn(move || sitga(&["migrate"], &[], &path))
+        .join()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let url = DatabaseUrl::Sqlite(dir.path().join("sitga.sqlite"));
+    let pool = DbPool::connect(&url, PoolOptions::default()).await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+    users::insert(
+        &mut conn,
+        &users::NewUser {
+            email: sitga_user::Email::parse("owner@cafe.example").unwrap(),
+            nickname: sitga_user::Nickname::parse("owner").unwrap(),
+            name: sitga_user::PersonName::parse("Owner").unwrap(),
+            phone: None,
+            address: None,
+            province: None,
+            account_type: sitga_user::AccountType::Cafe,
+            password_hash: sitga_user::PasswordHash::from_stored("x".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let path = dir.path().to_owned();
+    let out = std::thread::spawn(move || sitga(&["demo-data"], &[], &path))
+        .join()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(
+        users::find_by_email(&mut conn, sitga_server::demo::OPERATOR_EMAIL)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was written"
     );
 }
 

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use sitga_api::auth::{AccessClaims, AuthQuotas, JwtKeys};
+use sitga_api::auth::{AccessClaims, ClientQuotas, JwtKeys};
 use sitga_persistence::test_support::TestDatabase;
 use sitga_persistence::{PoolOptions, users};
 use sitga_server::config::{AppConfig, SecretSource};
@@ -49,12 +49,14 @@ pub fn redis_url() -> Option<String> {
 }
 
 /// Options for a test app.
+#[derive(Clone)]
 pub struct TestAppBuilder {
-    auth_quotas: AuthQuotas,
+    auth_quotas: ClientQuotas,
     sweep_cron: String,
     ws_frames_per_second: u32,
     metrics_token: Option<String>,
     chain: Option<sitga_server::config::ChainSettings>,
+    trusted_proxies: Vec<String>,
 }
 
 impl TestAppBuilder {
@@ -66,7 +68,7 @@ impl TestAppBuilder {
 
     /// Login attempts per minute allowed per address and per e-mail.
     pub fn login_quotas(mut self, per_ip: u32, per_email: u32) -> Self {
-        self.auth_quotas = AuthQuotas {
+        self.auth_quotas = ClientQuotas {
             per_ip_per_minute: NonZeroU32::new(per_ip).expect("non-zero"),
             per_email_per_minute: NonZeroU32::new(per_email).expect("non-zero"),
             ..self.auth_quotas
@@ -76,11 +78,18 @@ impl TestAppBuilder {
 
     /// Sign-ups and availability checks per minute allowed per address.
     pub fn signup_quotas(mut self, signups: u32, availability: u32) -> Self {
-        self.auth_quotas = AuthQuotas {
+        self.auth_quotas = ClientQuotas {
             signup_per_ip_per_minute: NonZeroU32::new(signups).expect("non-zero"),
             availability_per_ip_per_minute: NonZeroU32::new(availability).expect("non-zero"),
             ..self.auth_quotas
         };
+        self
+    }
+
+    /// Photo identifications per minute allowed per address.
+    pub fn identify_quota(mut self, per_minute: u32) -> Self {
+        self.auth_quotas.identify_per_ip_per_minute =
+            NonZeroU32::new(per_minute).expect("non-zero");
         self
     }
 
@@ -94,6 +103,14 @@ impl TestAppBuilder {
     /// Makes `/metrics` require `Authorization: Bearer <token>`.
     pub fn metrics_token(mut self, token: &str) -> Self {
         self.metrics_token = Some(token.to_owned());
+        self
+    }
+
+    /// Proxies whose `X-Forwarded-For` names the client (the test client
+    /// connects from loopback, so trusting `127.0.0.1` lets a test act as
+    /// the proxy).
+    pub fn trusted_proxies(mut self, proxies: &[&str]) -> Self {
+        self.trusted_proxies = proxies.iter().map(|p| (*p).to_owned()).collect();
         self
     }
 
@@ -154,6 +171,8 @@ impl TestAppBuilder {
             },
             auth_quotas: self.auth_quotas,
             chain: self.chain.clone(),
+            trusted_proxies: sitga_api::client_addr::TrustedProxies::parse(&self.trusted_proxies)
+                .expect("trusted proxies"),
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let server = server::start(config, Some(listener))
@@ -171,11 +190,7 @@ impl TestAppBuilder {
             server: Some(server),
             _database: db,
             counter: AtomicU32::new(0),
-            auth_quotas: self.auth_quotas,
-            sweep_cron: self.sweep_cron,
-            ws_frames_per_second: self.ws_frames_per_second,
-            metrics_token: self.metrics_token.clone(),
-            chain: self.chain.clone(),
+            options: self,
             redis_prefix,
         }
     }
@@ -194,11 +209,8 @@ pub struct TestApp {
     server: Option<RunningServer>,
     _database: Arc<TestDatabase>,
     counter: AtomicU32,
-    auth_quotas: AuthQuotas,
-    sweep_cron: String,
-    ws_frames_per_second: u32,
-    metrics_token: Option<String>,
-    chain: Option<sitga_server::config::ChainSettings>,
+    /// What it was started with (a restart or a peer starts the same).
+    options: TestAppBuilder,
     redis_prefix: String,
 }
 
@@ -326,16 +338,18 @@ impl TestApp {
     /// Options for an app.
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
-            auth_quotas: AuthQuotas {
+            auth_quotas: ClientQuotas {
                 per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
                 per_email_per_minute: NonZeroU32::new(1000).expect("non-zero"),
                 signup_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
                 availability_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
+                identify_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
             },
             sweep_cron: "* * * * * *".into(),
             ws_frames_per_second: 10,
             metrics_token: None,
             chain: None,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -491,14 +505,9 @@ impl TestApp {
             server.stop(false).await;
         }
         let counter = self.counter.load(Ordering::Relaxed);
-        let builder = TestAppBuilder {
-            auth_quotas: self.auth_quotas,
-            sweep_cron: self.sweep_cron.clone(),
-            ws_frames_per_second: self.ws_frames_per_second,
-            metrics_token: self.metrics_token.clone(),
-            chain: self.chain.clone(),
-        };
-        let app = builder
+        let app = self
+            .options
+            .clone()
             .spawn_shared(self._database.clone(), self.redis_prefix.clone())
             .await;
         app.counter.store(counter, Ordering::Relaxed);
@@ -508,15 +517,11 @@ impl TestApp {
     /// Starts a second instance on the same database and Redis namespace,
     /// as a second `sitga` process behind a proxy would be.
     pub async fn spawn_peer(&self) -> TestApp {
-        let app = TestAppBuilder {
-            auth_quotas: self.auth_quotas,
-            sweep_cron: self.sweep_cron.clone(),
-            ws_frames_per_second: self.ws_frames_per_second,
-            metrics_token: self.metrics_token.clone(),
-            chain: self.chain.clone(),
-        }
-        .spawn_shared(self._database.clone(), self.redis_prefix.clone())
-        .await;
+        let app = self
+            .options
+            .clone()
+            .spawn_shared(self._database.clone(), self.redis_prefix.clone())
+            .await;
         // Distinct generated users across the pair.
         app.counter.store(
             10_000 + self.counter.load(Ordering::Relaxed),

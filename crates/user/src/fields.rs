@@ -3,6 +3,7 @@
 use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_security::{GeneralSecurityProfile, RestrictionLevel, RestrictionLevelDetection};
 
 use crate::FieldError;
 
@@ -129,23 +130,62 @@ impl Email {
 
 string_newtype!(
     /// A public display name: 2–20 letters or digits of any script (Hangul
-    /// included) plus `_`, `-` and `.`; NFC-normalised so that composed and
-    /// decomposed Hangul are the same nickname.
+    /// included) plus `_`, `-` and `.`. NFKC-normalised, so composed and
+    /// decomposed Hangul, or full-width and plain Latin, are the same
+    /// nickname; characters Unicode restricts in identifiers (the invisible
+    /// Hangul filler U+3164, zero-width and bidi controls, …) and mixes of
+    /// scripts no language uses together (Latin with Cyrillic, say) are
+    /// refused, and two nicknames that look alike share one [`Nickname::key`].
     ///
     /// ```
     /// # use sitga_user::Nickname;
     /// assert!(Nickname::parse("감성돔_킬러").is_ok());
     /// assert!(Nickname::parse("a").is_err());
     /// assert!(Nickname::parse("🐟🐟").is_err());
+    /// assert!(Nickname::parse("김셰프\u{3164}").is_err());
+    /// assert_eq!(
+    ///     Nickname::parse("paypa1").unwrap().key(),
+    ///     Nickname::parse("PayPal").unwrap().key()
+    /// );
     /// ```
     Nickname
 );
+
+/// The version of [`nickname_key`]: stored with each key, so keys made by
+/// an older rule can be recomputed.
+pub const NICKNAME_KEY_VERSION: i16 = 2;
+
+/// Longest key a nickname may have (the column's size); a 20-character
+/// nickname of ordinary letters stays far below it.
+const NICKNAME_KEY_MAX: usize = 255;
+
+/// The key two nicknames collide on: the Unicode confusable skeleton
+/// (UTS #39) of the case-folded text, case-folded again, so `Kim`, `KIM`,
+/// `ｋｉｍ`, `paypal` and `paypa1` cannot all be different people. Works on
+/// any stored text, including nicknames from before today's rules.
+pub fn nickname_key(text: &str) -> String {
+    let folded: String = text.nfkc().collect::<String>().to_lowercase();
+    unicode_security::skeleton(&folded)
+        .collect::<String>()
+        .to_lowercase()
+}
 
 impl Nickname {
     /// Parses a nickname.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         const FIELD: &str = "nickname";
-        let text = clean_text(FIELD, raw)?;
+        let text: String = raw.trim().nfkc().collect();
+        if let Some(bad) = text
+            .chars()
+            .find(|c| c.is_control() || !(c.identifier_allowed() || matches!(c, '_' | '-' | '.')))
+        {
+            let message = format!(
+                "may only contain letters, digits, '_', '-' and '.'; invisible, control and \
+                 look-alike characters are refused (found U+{:04X})",
+                u32::from(bad)
+            );
+            return Err(FieldError::new(FIELD, message));
+        }
         check_length(FIELD, &text, NICKNAME_MIN, NICKNAME_MAX)?;
         if let Some(bad) = text
             .chars()
@@ -156,13 +196,24 @@ impl Nickname {
                 format!("may only contain letters, digits, '_', '-' and '.' (found {bad:?})"),
             ));
         }
+        // Latin with Hangul and Han (Korean), or with Han and kana
+        // (Japanese), is how people write; Latin with Cyrillic or Greek is
+        // how impostors do.
+        if text.detect_restriction_level() > RestrictionLevel::HighlyRestrictive {
+            return Err(FieldError::new(
+                FIELD,
+                "mixes scripts that look alike (e.g. Latin with Cyrillic); write it in one script",
+            ));
+        }
+        if nickname_key(&text).chars().count() > NICKNAME_KEY_MAX {
+            return Err(FieldError::new(FIELD, "uses too many composed characters"));
+        }
         Ok(Self(text))
     }
 
-    /// The key two nicknames collide on: case-folded, so `Kim` and `kim`
-    /// cannot both exist.
+    /// The key two nicknames collide on (see [`nickname_key`]).
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        nickname_key(&self.0)
     }
 }
 
@@ -325,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn nickname_is_nfc_normalised() {
+    fn nickname_composes_hangul() {
         // "한" written as decomposed jamo (U+1112 U+1161 U+11AB) and composed.
         let decomposed = "\u{1112}\u{1161}\u{11AB}글";
         let composed = "한글";
@@ -333,6 +384,55 @@ mod tests {
             Nickname::parse(decomposed).unwrap(),
             Nickname::parse(composed).unwrap()
         );
+    }
+
+    #[test]
+    fn nickname_refuses_invisible_and_direction_characters() {
+        for bad in [
+            "김셰프\u{3164}",   // Hangul filler: looks like nothing
+            "\u{3164}\u{3164}", // a nickname of nothing at all
+            "김셰\u{115F}프",   // Hangul choseong filler
+            "kim\u{200B}bob",   // zero-width space
+            "kim\u{200D}bob",   // zero-width joiner
+            "\u{202E}bob_kim",  // right-to-left override
+            "kim\u{2066}bob",   // left-to-right isolate
+            "kim\u{FEFF}bob",   // byte-order mark
+            "kim\u{00AD}bob",   // soft hyphen
+        ] {
+            let err = Nickname::parse(bad).unwrap_err();
+            assert_eq!(err.field, "nickname", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nickname_is_nfkc_normalised() {
+        // Full-width Latin and digits are the plain ones.
+        assert_eq!(Nickname::parse("ＫＩＭ０１").unwrap().as_str(), "KIM01");
+        assert_eq!(
+            Nickname::parse("ｋｉｍ").unwrap().key(),
+            Nickname::parse("Kim").unwrap().key()
+        );
+    }
+
+    #[test]
+    fn nickname_refuses_impostor_script_mixes_but_not_korean_with_latin() {
+        // "pаypal" with a Cyrillic а.
+        assert!(Nickname::parse("p\u{0430}ypal").is_err());
+        // Greek omicron inside a Latin name.
+        assert!(Nickname::parse("b\u{03BF}b_kim").is_err());
+        for ok in ["kim낚시", "Jeju낚시왕", "金민수", "ΑΘΗΝΑ", "Москва"] {
+            assert!(Nickname::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn look_alike_nicknames_share_a_key() {
+        let key = |n: &str| Nickname::parse(n).unwrap().key();
+        assert_eq!(key("paypal"), key("paypa1"));
+        assert_eq!(key("mike"), key("rnike"));
+        assert_eq!(key("kim0"), key("kimO"));
+        assert_ne!(key("김셰프"), key("김세프"));
+        assert_ne!(key("minsu"), key("minso"));
     }
 
     #[test]

@@ -25,7 +25,10 @@ mod province;
 pub mod token;
 
 pub use account::{AccountType, Role};
-pub use fields::{Address, BankAccount, Email, Nickname, Password, PersonName, Phone};
+pub use fields::{
+    Address, BankAccount, Email, NICKNAME_KEY_VERSION, Nickname, Password, PersonName, Phone,
+    nickname_key,
+};
 pub use password::{HashError, PasswordHash, dummy_hash, hash_password, verify_password};
 pub use province::Province;
 

@@ -1,5 +1,11 @@
-//! Throttling of the account endpoints per client address (and, for
-//! logins, per e-mail): login, sign-up and the availability check.
+//! Throttling per client address (and, for logins, per e-mail): login,
+//! sign-up, the availability check and photo identification.
+//!
+//! The per-e-mail bucket counts failed logins only: counting every attempt
+//! would let anyone lock a victim out with a few requests a minute without
+//! knowing anything. Once an address has failed too often, every login to
+//! it is refused (even with the right password, or the refusal itself would
+//! confirm a guess) until the bucket refills.
 //!
 //! The limits live in each process. With several instances behind a proxy
 //! each counts separately, so the effective limit is N times the quota;
@@ -7,8 +13,11 @@
 //! counted per /64 (one subscriber usually holds a whole /64, so counting
 //! single addresses would give them 2^64 buckets).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -17,42 +26,48 @@ use crate::error::ApiError;
 
 /// Attempts allowed per minute (also the burst size).
 #[derive(Debug, Clone, Copy)]
-pub struct AuthQuotas {
+pub struct ClientQuotas {
     /// Logins per client address.
     pub per_ip_per_minute: NonZeroU32,
-    /// Logins per e-mail address tried.
+    /// Failed logins per e-mail address tried.
     pub per_email_per_minute: NonZeroU32,
     /// Sign-ups per client address.
     pub signup_per_ip_per_minute: NonZeroU32,
     /// Availability checks per client address (a form checks as one types).
     pub availability_per_ip_per_minute: NonZeroU32,
+    /// Photo identifications per client address.
+    pub identify_per_ip_per_minute: NonZeroU32,
 }
 
-impl Default for AuthQuotas {
+impl Default for ClientQuotas {
     fn default() -> Self {
         Self {
             per_ip_per_minute: NonZeroU32::MIN.saturating_add(29),
             per_email_per_minute: NonZeroU32::MIN.saturating_add(4),
             signup_per_ip_per_minute: NonZeroU32::MIN.saturating_add(4),
             availability_per_ip_per_minute: NonZeroU32::MIN.saturating_add(59),
+            identify_per_ip_per_minute: NonZeroU32::MIN.saturating_add(19),
         }
     }
 }
 
-/// Keyed token buckets for the account endpoints.
-pub struct AuthLimiter {
+/// Keyed token buckets per client.
+pub struct ClientLimiter {
     by_ip: DefaultKeyedRateLimiter<IpAddr>,
-    by_email: DefaultKeyedRateLimiter<String>,
+    failures_by_email: DefaultKeyedRateLimiter<String>,
+    /// E-mails whose failure bucket ran dry, and until when.
+    locked_until: Mutex<HashMap<String, Instant>>,
     signup_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     availability_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    identify_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
-impl std::fmt::Debug for AuthLimiter {
+impl std::fmt::Debug for ClientLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthLimiter")
+        f.debug_struct("ClientLimiter")
             .field("tracked_ips", &self.by_ip.len())
-            .field("tracked_emails", &self.by_email.len())
+            .field("tracked_emails", &self.failures_by_email.len())
             .field("tracked_signup_ips", &self.signup_by_ip.len())
             .finish()
     }
@@ -73,28 +88,55 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl AuthLimiter {
+impl ClientLimiter {
     /// A limiter with the given quotas.
-    pub fn new(quotas: AuthQuotas) -> Self {
+    pub fn new(quotas: ClientQuotas) -> Self {
         Self {
             by_ip: RateLimiter::keyed(Quota::per_minute(quotas.per_ip_per_minute)),
-            by_email: RateLimiter::keyed(Quota::per_minute(quotas.per_email_per_minute)),
+            failures_by_email: RateLimiter::keyed(Quota::per_minute(quotas.per_email_per_minute)),
+            locked_until: Mutex::new(HashMap::new()),
             signup_by_ip: RateLimiter::keyed(Quota::per_minute(quotas.signup_per_ip_per_minute)),
             availability_by_ip: RateLimiter::keyed(Quota::per_minute(
                 quotas.availability_per_ip_per_minute,
+            )),
+            identify_by_ip: RateLimiter::keyed(Quota::per_minute(
+                quotas.identify_per_ip_per_minute,
             )),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Counts one login attempt; `Err(429)` with a retry delay when over
-    /// quota.
+    /// Counts one login attempt from `ip`, and refuses it while `email` is
+    /// locked after too many failures; `Err(429)` with a retry delay.
     pub fn check(&self, ip: Option<IpAddr>, email: &str) -> Result<(), ApiError> {
         self.check_ip(&self.by_ip, ip)?;
-        self.by_email
-            .check_key(&email.trim().to_lowercase())
-            .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))?;
-        Ok(())
+        let key = email_key(email);
+        let now = Instant::now();
+        let mut locked = self
+            .locked_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match locked.get(&key) {
+            Some(until) if *until > now => Err(self.limited(*until - now)),
+            Some(_) => {
+                locked.remove(&key);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one failed login to `email`; when its bucket runs dry the
+    /// address is locked until a token is back.
+    pub fn record_failure(&self, email: &str) {
+        let key = email_key(email);
+        if let Err(not_until) = self.failures_by_email.check_key(&key) {
+            let wait = not_until.wait_time_from(self.clock.now());
+            self.locked_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, Instant::now() + wait);
+        }
     }
 
     /// Counts one sign-up from `ip`.
@@ -105,6 +147,11 @@ impl AuthLimiter {
     /// Counts one availability check from `ip`.
     pub fn check_availability(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
         self.check_ip(&self.availability_by_ip, ip)
+    }
+
+    /// Counts one photo identification from `ip`.
+    pub fn check_identify(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        self.check_ip(&self.identify_by_ip, ip)
     }
 
     fn check_ip(
@@ -130,13 +177,27 @@ impl AuthLimiter {
 
     /// Forgets keys whose buckets are full again, bounding memory.
     pub fn prune(&self) {
-        for buckets in [&self.by_ip, &self.signup_by_ip, &self.availability_by_ip] {
+        for buckets in [
+            &self.by_ip,
+            &self.signup_by_ip,
+            &self.availability_by_ip,
+            &self.identify_by_ip,
+        ] {
             buckets.retain_recent();
             buckets.shrink_to_fit();
         }
-        self.by_email.retain_recent();
-        self.by_email.shrink_to_fit();
+        self.failures_by_email.retain_recent();
+        self.failures_by_email.shrink_to_fit();
+        let now = Instant::now();
+        self.locked_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, until| *until > now);
     }
+}
+
+fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 #[cfg(test)]
@@ -144,17 +205,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_after_quota_per_email_and_reports_retry_after() {
-        let limiter = AuthLimiter::new(AuthQuotas {
+    fn locks_an_email_after_its_failures_and_reports_retry_after() {
+        let limiter = ClientLimiter::new(ClientQuotas {
             per_ip_per_minute: NonZeroU32::new(100).unwrap(),
             per_email_per_minute: NonZeroU32::new(3).unwrap(),
-            ..AuthQuotas::default()
+            ..ClientQuotas::default()
         });
         let ip = Some("10.0.0.1".parse().unwrap());
-        for _ in 0..3 {
+        // Attempts alone (say, successful logins) spend nothing.
+        for _ in 0..10 {
             limiter.check(ip, "a@x.com").unwrap();
         }
-        match limiter.check(ip, "A@X.com ") {
+        for _ in 0..3 {
+            limiter.check(ip, "a@x.com").unwrap();
+            limiter.record_failure("a@x.com");
+        }
+        limiter.check(ip, "a@x.com").unwrap();
+        limiter.record_failure("A@X.com ");
+        match limiter.check(ip, "a@x.com") {
             Err(ApiError::RateLimited { retry_after_secs }) => {
                 assert!((1..=20).contains(&retry_after_secs));
             }
@@ -166,10 +234,10 @@ mod tests {
 
     #[test]
     fn blocks_per_ip() {
-        let limiter = AuthLimiter::new(AuthQuotas {
+        let limiter = ClientLimiter::new(ClientQuotas {
             per_ip_per_minute: NonZeroU32::new(2).unwrap(),
             per_email_per_minute: NonZeroU32::new(100).unwrap(),
-            ..AuthQuotas::default()
+            ..ClientQuotas::default()
         });
         let ip = Some("10.0.0.2".parse().unwrap());
         limiter.check(ip, "a@x.com").unwrap();
@@ -184,9 +252,9 @@ mod tests {
 
     #[test]
     fn ipv6_clients_share_their_slash_64() {
-        let limiter = AuthLimiter::new(AuthQuotas {
+        let limiter = ClientLimiter::new(ClientQuotas {
             signup_per_ip_per_minute: NonZeroU32::new(2).unwrap(),
-            ..AuthQuotas::default()
+            ..ClientQuotas::default()
         });
         limiter
             .check_signup(Some("2001:db8:1:2::1".parse().unwrap()))

@@ -67,9 +67,7 @@ pub async fn signup(
     http: HttpRequest,
     body: JsonBody<SignupRequest>,
 ) -> Result<CreatedJson<SignupResponse>, ApiError> {
-    state
-        .auth_limiter
-        .check_signup(http.peer_addr().map(|a| a.ip()))?;
+    state.auth_limiter.check_signup(state.client_ip(&http))?;
     let req = body.0;
     let email = Email::parse(&req.email)?;
     let password = Password::parse(&req.password)?;
@@ -142,7 +140,7 @@ pub async fn availability(
 ) -> Result<web::Json<AvailabilityResponse>, ApiError> {
     state
         .auth_limiter
-        .check_availability(http.peer_addr().map(|a| a.ip()))?;
+        .check_availability(state.client_ip(&http))?;
     let mut conn = state.db.get().await?;
     let taken = match (query.0.email.as_deref(), query.0.nickname.as_deref()) {
         (Some(email), None) => users::email_exists(&mut conn, &Email::parse(email)?).await?,
@@ -188,7 +186,8 @@ const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized {
 /// Log in
 ///
 /// Unknown e-mail and wrong password give the same 401. Attempts are
-/// rate-limited per client address and per e-mail (429 with Retry-After).
+/// rate-limited per client address; after too many failed attempts for one
+/// e-mail, logins to it are refused for a while (429 with Retry-After).
 #[api_v2_operation(tags(Auth))]
 pub async fn login(
     state: web::Data<AppState>,
@@ -198,7 +197,7 @@ pub async fn login(
     let req = body.0;
     state
         .auth_limiter
-        .check(http.peer_addr().map(|a| a.ip()), &req.email)?;
+        .check(state.client_ip(&http), &req.email)?;
     let email = Email::parse(&req.email).map_err(|_| BAD_CREDENTIALS)?;
     let user = {
         let mut conn = state.db.get().await?;
@@ -220,7 +219,10 @@ pub async fn login(
         .unwrap_or(false);
     let user = match user {
         Some(user) if verified => user,
-        _ => return Err(BAD_CREDENTIALS),
+        _ => {
+            state.auth_limiter.record_failure(&req.email);
+            return Err(BAD_CREDENTIALS);
+        }
     };
     let mut conn = state.db.get().await?;
     let roles = users::roles_of(&mut conn, user.id).await?;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
-use futures_util::future::LocalBoxFuture;
 use paperclip::actix::{Apiv2Schema, OperationModifier, api_v2_operation, web};
 use paperclip::v2::models::{
     DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Parameter, ParameterIn,
@@ -14,6 +13,7 @@ use paperclip::v2::models::{
 use serde::{Deserialize, Serialize};
 use sitga_inference::{InferenceError, PreprocessError};
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::error::ErrorCode;
 use crate::extract::QueryParams;
@@ -21,13 +21,25 @@ use crate::state::AppState;
 
 /// Largest upload accepted.
 pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;
+/// Largest multipart field other than `file` (read and ignored).
+const MAX_OTHER_FIELD: usize = 4 * 1024;
+/// Most multipart fields other than `file`.
+const MAX_OTHER_FIELDS: usize = 8;
 
-/// The uploaded image (multipart field `file`: JPEG, PNG or WebP, ≤ 10 MB).
-pub struct ImageUpload(pub Vec<u8>);
+/// The uploaded image (multipart field `file`: JPEG, PNG or WebP, ≤ 10 MB),
+/// not read yet: the handler first checks that the model has room, so a
+/// busy or throttled request costs no buffering.
+pub struct ImageUpload {
+    multipart: actix_multipart::Multipart,
+}
+
+fn malformed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
+}
 
 impl FromRequest for ImageUpload {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_multipart = req
@@ -41,52 +53,80 @@ impl FromRequest for ImageUpload {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n > MAX_UPLOAD + 64 * 1024);
-        let multipart = actix_multipart::Multipart::new(req.headers(), payload.take());
-        Box::pin(async move {
-            if !is_multipart {
+        std::future::ready(if !is_multipart {
+            Err(ApiError::UnsupportedMediaType)
+        } else if too_large {
+            Err(ApiError::PayloadTooLarge { limit: MAX_UPLOAD })
+        } else {
+            Ok(ImageUpload {
+                multipart: actix_multipart::Multipart::new(req.headers(), payload.take()),
+            })
+        })
+    }
+}
+
+impl ImageUpload {
+    /// Reads the `file` field, counting bytes as they arrive (a missing or
+    /// lying Content-Length changes nothing). Other fields are skipped, each
+    /// capped at 4 KiB and at most 8 of them.
+    pub async fn read(self) -> Result<Vec<u8>, ApiError> {
+        let mut multipart = self.multipart;
+        let mut others = 0;
+        while let Some(field) = multipart.next().await {
+            let mut field = field.map_err(malformed)?;
+            if field.name() != Some("file") {
+                // A file under another name is a mistake worth naming.
+                if field
+                    .content_disposition()
+                    .is_some_and(|d| d.get_filename().is_some())
+                {
+                    return Err(ApiError::BadRequest {
+                        code: ErrorCode::MissingFile,
+                        message: format!(
+                            "send the photo as the multipart field `file`, not `{}`",
+                            field.name().unwrap_or_default()
+                        ),
+                        field: Some("file".into()),
+                    });
+                }
+                others += 1;
+                if others > MAX_OTHER_FIELDS {
+                    return Err(malformed(format_args!(
+                        "at most {MAX_OTHER_FIELDS} fields besides `file`"
+                    )));
+                }
+                let mut seen = 0;
+                while let Some(chunk) = field.next().await {
+                    seen += chunk.map_err(malformed)?.len();
+                    if seen > MAX_OTHER_FIELD {
+                        return Err(ApiError::PayloadTooLarge {
+                            limit: MAX_OTHER_FIELD,
+                        });
+                    }
+                }
+                continue;
+            }
+            let declared_ok = field.content_type().is_none_or(|m| {
+                m.essence_str() == "application/octet-stream"
+                    || matches!(m.essence_str(), "image/jpeg" | "image/png" | "image/webp")
+            });
+            if !declared_ok {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            if too_large {
-                return Err(ApiError::PayloadTooLarge { limit: MAX_UPLOAD });
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(malformed)?;
+                if bytes.len() + chunk.len() > MAX_UPLOAD {
+                    return Err(ApiError::PayloadTooLarge { limit: MAX_UPLOAD });
+                }
+                bytes.extend_from_slice(&chunk);
             }
-            let mut multipart = multipart;
-            while let Some(field) = multipart.next().await {
-                let mut field = field.map_err(|e| {
-                    ApiError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
-                })?;
-                if field.name() != Some("file") {
-                    // Drain and ignore other fields.
-                    while let Some(chunk) = field.next().await {
-                        chunk.map_err(|e| {
-                            ApiError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
-                        })?;
-                    }
-                    continue;
-                }
-                let declared_ok = field.content_type().is_none_or(|m| {
-                    m.essence_str() == "application/octet-stream"
-                        || matches!(m.essence_str(), "image/jpeg" | "image/png" | "image/webp")
-                });
-                if !declared_ok {
-                    return Err(ApiError::UnsupportedMediaType);
-                }
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        ApiError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
-                    })?;
-                    if bytes.len() + chunk.len() > MAX_UPLOAD {
-                        return Err(ApiError::PayloadTooLarge { limit: MAX_UPLOAD });
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                return Ok(ImageUpload(bytes));
-            }
-            Err(ApiError::BadRequest {
-                code: ErrorCode::MissingFile,
-                message: "send the photo as the multipart field `file`".into(),
-                field: Some("file".into()),
-            })
+            return Ok(bytes);
+        }
+        Err(ApiError::BadRequest {
+            code: ErrorCode::MissingFile,
+            message: "send the photo as the multipart field `file`".into(),
+            field: Some("file".into()),
         })
     }
 }
@@ -147,12 +187,15 @@ pub struct IdentifyResponse {
 
 /// Identify a fish in a photo
 ///
-/// Multipart field `file` (JPEG, PNG or WebP, ≤ 10 MB). 400 for a corrupt
-/// image, 413 when too large, 415 for another format, 503 when the model is
-/// unavailable or busy.
+/// Multipart field `file` (JPEG, PNG or WebP, ≤ 10 MB, at most 40
+/// megapixels). Needs a login. 400 for a corrupt image, 413 when too large,
+/// 415 for another format, 429 past the per-client rate, 503 when the model
+/// is unavailable or busy (checked before the upload is read).
 #[api_v2_operation(tags(Fish))]
 pub async fn identify(
     state: web::Data<AppState>,
+    http: HttpRequest,
+    user: AuthUser,
     query: QueryParams<IdentifyQuery>,
     upload: ImageUpload,
 ) -> Result<web::Json<IdentifyResponse>, ApiError> {
@@ -174,17 +217,18 @@ pub async fn identify(
             field: Some("k".into()),
         });
     }
-    let answer = model.identify(upload.0, k).await.map_err(|e| match e {
-        InferenceError::Image(PreprocessError::UnsupportedFormat) => ApiError::UnsupportedMediaType,
-        InferenceError::Image(PreprocessError::TooLarge(_)) => {
-            ApiError::PayloadTooLarge { limit: MAX_UPLOAD }
-        }
-        InferenceError::Image(e @ PreprocessError::Corrupt(_)) => {
-            ApiError::bad_request(ErrorCode::InvalidImage, e.to_string())
-        }
-        InferenceError::Overloaded => ApiError::Overloaded,
-        InferenceError::Runtime(cause) => ApiError::internal(cause),
-    })?;
+    state.auth_limiter.check_identify(state.client_ip(&http))?;
+    let slot = model.reserve().map_err(inference_error)?;
+    let bytes = upload.read().await?;
+    tracing::debug!(
+        user_id = user.id.get(),
+        bytes = bytes.len(),
+        "identifying a photo"
+    );
+    let answer = model
+        .identify_reserved(slot, bytes, k)
+        .await
+        .map_err(inference_error)?;
     let manifest = model.manifest();
     Ok(web::Json(IdentifyResponse {
         model: manifest.model.clone(),
@@ -201,4 +245,18 @@ pub async fn identify(
             })
             .collect(),
     }))
+}
+
+fn inference_error(e: InferenceError) -> ApiError {
+    match e {
+        InferenceError::Image(PreprocessError::UnsupportedFormat) => ApiError::UnsupportedMediaType,
+        InferenceError::Image(e @ PreprocessError::TooLarge(_)) => {
+            ApiError::bad_request(ErrorCode::ImageTooLarge, e.to_string())
+        }
+        InferenceError::Image(e @ PreprocessError::Corrupt(_)) => {
+            ApiError::bad_request(ErrorCode::InvalidImage, e.to_string())
+        }
+        InferenceError::Overloaded => ApiError::Overloaded,
+        InferenceError::Runtime(cause) => ApiError::internal(cause),
+    }
 }

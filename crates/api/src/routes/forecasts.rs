@@ -1,5 +1,5 @@
 //! The 7-day supply and demand forecasts: the latest stored run of a series,
-//! retraining on demand (admin) and the retrain jobs' status.
+//! retraining on demand (operators) and the retrain jobs' status.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use paperclip::actix::{AcceptedJson, Apiv2Schema, api_v2_operation, web};
@@ -168,7 +168,7 @@ pub async fn latest(
         }
         return Err(ApiError::Missing {
             code: ErrorCode::NoForecast,
-            message: "no forecast has been made for this series yet; the daily retrain (or an admin's POST /api/v1/forecasts/retrain) makes one",
+            message: "no forecast has been made for this series yet; the daily retrain (or an operator's POST /api/v1/forecasts/retrain) makes one",
         });
     };
     Ok(web::Json(ForecastRunDto {
@@ -255,7 +255,7 @@ fn job_dto(job: ForecastJob) -> ForecastJobDto {
     }
 }
 
-/// Retrain every forecast now (admin)
+/// Retrain every forecast now (operator)
 ///
 /// Body `{}` for the defaults. Queues a job and answers 202 with it; poll `GET /forecasts/jobs/{id}`.
 /// 422 `not_enough_history` when neither nationwide series has 14 days.
@@ -265,7 +265,7 @@ pub async fn retrain(
     auth: AuthUser,
     body: JsonBody<RetrainRequest>,
 ) -> Result<AcceptedJson<ForecastJobDto>, ApiError> {
-    auth.require(Role::Admin)?;
+    auth.require(Role::Operator)?;
     let req = body.0;
     let window = match req.window_days {
         Some(d) => Window::try_from(d).map_err(|e| ApiError::invalid_field("window_days", e))?,

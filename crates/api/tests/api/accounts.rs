@@ -171,6 +171,61 @@ async fn duplicates_are_409_with_the_field() {
 }
 
 #[tokio::test]
+async fn look_alike_and_invisible_nicknames_are_refused() {
+    let app = TestApp::spawn().await;
+    app.user().nickname("김셰프").create().await;
+    app.user().nickname("paypal").create().await;
+    let owner = app.user().nickname("kim").create().await;
+    let app = &app;
+    let signup = |n: u32, nickname: &str| {
+        let body = json!({
+            "email": format!("spoof{n}@example.com"),
+            "password": "password123",
+            "nickname": nickname,
+            "name": "x",
+        });
+        async move { app.post_json("/api/v1/auth/signup", &body).await }
+    };
+    // The invisible Hangul filler after a real name, and direction controls.
+    for (n, bad) in ["김셰프\u{3164}", "\u{202E}feSmik", "ki\u{200B}m"]
+        .iter()
+        .enumerate()
+    {
+        let body = expect_error(signup(n as u32, bad).await, 400, "validation_failed").await;
+        assert_eq!(body["field"], "nickname", "{bad:?}");
+    }
+    // Full-width letters, a digit for a letter, a Cyrillic letter.
+    for (n, look_alike) in ["ＫＩＭ", "paypa1"].iter().enumerate() {
+        let body = expect_error(
+            signup(10 + n as u32, look_alike).await,
+            409,
+            "nickname_taken",
+        )
+        .await;
+        assert_eq!(body["field"], "nickname", "{look_alike:?}");
+    }
+    expect_error(signup(20, "p\u{0430}ypal").await, 400, "validation_failed").await;
+    // Renaming into a look-alike is refused the same way.
+    let res = app
+        .send(
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&owner.access_token),
+            Some(json!({"nickname": "PAYPA1"})),
+        )
+        .await;
+    expect_error(res, 409, "nickname_taken").await;
+    // And the availability check agrees.
+    let res = app
+        .get(
+            "/api/v1/auth/availability?nickname=%EF%BC%AB%EF%BC%A9%EF%BC%AD",
+            None,
+        )
+        .await;
+    assert_eq!(expect_json(res, 200).await["available"], false);
+}
+
+#[tokio::test]
 async fn availability_checks() {
     let app = TestApp::spawn().await;
     app.user()
@@ -249,13 +304,24 @@ async fn login_failures_look_the_same_and_are_rate_limited() {
     let unknown = expect_error(unknown, 401, "invalid_credentials").await;
     assert_eq!(wrong, unknown);
 
-    let third = app
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"email": alice.email, "password": "wrong password"}),
-        )
-        .await;
-    assert_eq!(third.status(), 401);
+    // One failure so far for alice (the limit is 3 failures a minute).
+    // Successful logins spend nothing: a victim is not locked out by
+    // logging in, nor by someone else's correct attempts.
+    for _ in 0..5 {
+        let ok = app.login(&alice.email, &alice.password).await;
+        assert!(ok["access_token"].is_string());
+    }
+    for _ in 0..3 {
+        let wrong = app
+            .post_json(
+                "/api/v1/auth/login",
+                &json!({"email": alice.email, "password": "wrong password"}),
+            )
+            .await;
+        assert_eq!(wrong.status(), 401);
+    }
+    // Locked now: even the right password is refused, or the answer would
+    // confirm a guess.
     let limited = app
         .post_json(
             "/api/v1/auth/login",
@@ -269,6 +335,40 @@ async fn login_failures_look_the_same_and_are_rate_limited() {
         .unwrap();
     assert!((1..=60).contains(&retry_after));
     expect_error(limited, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_from_trusted_proxies() {
+    let signup = |app: &TestApp, n: u32, forwarded_for: &'static str| {
+        let req = app
+            .client
+            .post(app.url("/api/v1/auth/signup"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({
+                "email": format!("fwd{n}@example.com"),
+                "password": "correct horse battery",
+                "nickname": format!("fwd{n}"),
+                "name": "Forwarded",
+            }));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // Directly exposed: the header is the client's own claim and ignored,
+    // so a flood cannot pick a fresh bucket per request.
+    let direct = TestApp::builder().signup_quotas(1, 100).spawn().await;
+    assert_eq!(signup(&direct, 1, "198.51.100.1").await, 201);
+    assert_eq!(signup(&direct, 2, "198.51.100.2").await, 429);
+
+    // Behind a trusted proxy (the test client's loopback): each client
+    // the proxy names has its own bucket, and a forged leftmost entry
+    // does not make a new client.
+    let proxied = TestApp::builder()
+        .signup_quotas(1, 100)
+        .trusted_proxies(&["127.0.0.1", "::1"])
+        .spawn()
+        .await;
+    assert_eq!(signup(&proxied, 1, "198.51.100.1").await, 201);
+    assert_eq!(signup(&proxied, 2, "198.51.100.2").await, 201);
+    assert_eq!(signup(&proxied, 3, "203.0.113.7, 198.51.100.2").await, 429);
 }
 
 #[tokio::test]

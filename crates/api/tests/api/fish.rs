@@ -1,5 +1,6 @@
 use std::io::Cursor;
 
+use futures_util::StreamExt;
 use image::{ImageFormat, Rgb, RgbImage};
 use sitga_testkit::{TestApp, expect_error, expect_json};
 
@@ -13,12 +14,35 @@ fn photo(format: ImageFormat) -> Vec<u8> {
 }
 
 async fn upload(app: &TestApp, query: &str, part: reqwest::multipart::Part) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part("file", part);
+    let angler = app.user().create().await;
+    send_form(
+        app,
+        query,
+        &angler.access_token,
+        reqwest::multipart::Form::new().part("file", part),
+    )
+    .await
+}
+
+async fn send_form(
+    app: &TestApp,
+    query: &str,
+    token: &str,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/api/v1/fish/identify{query}")))
+        .bearer_auth(token)
         .multipart(form)
         .send()
         .await
+        .unwrap()
+}
+
+fn png_part(bytes: Vec<u8>) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes)
+        .file_name("fish.png")
+        .mime_str("image/png")
         .unwrap()
 }
 
@@ -85,10 +109,29 @@ async fn identify_refuses_bad_uploads() {
         .unwrap();
     expect_error(upload(&app, "?k=0", part).await, 400, "invalid_query").await;
     // Wrong field name, and not multipart at all.
-    let form = reqwest::multipart::Form::new().part(
-        "photo",
-        reqwest::multipart::Part::bytes(photo(ImageFormat::Png)),
-    );
+    let angler = app.user().create().await;
+    let form = reqwest::multipart::Form::new().part("photo", png_part(photo(ImageFormat::Png)));
+    expect_error(
+        send_form(&app, "", &angler.access_token, form).await,
+        400,
+        "missing_file",
+    )
+    .await;
+    let res = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/fish/identify",
+            Some(&angler.access_token),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    expect_error(res, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn identify_needs_a_login_and_is_rate_limited_per_client() {
+    let app = TestApp::builder().identify_quota(2).spawn().await;
+    let form = reqwest::multipart::Form::new().part("file", png_part(photo(ImageFormat::Png)));
     let res = app
         .client
         .post(app.url("/api/v1/fish/identify"))
@@ -96,9 +139,108 @@ async fn identify_refuses_bad_uploads() {
         .send()
         .await
         .unwrap();
-    expect_error(res, 400, "missing_file").await;
-    let res = app
-        .post_json("/api/v1/fish/identify", &serde_json::json!({}))
-        .await;
-    expect_error(res, 415, "unsupported_media_type").await;
+    expect_error(res, 401, "missing_token").await;
+
+    let (one, two) = (app.user().create().await, app.user().create().await);
+    let form = || reqwest::multipart::Form::new().part("file", png_part(photo(ImageFormat::Png)));
+    expect_json(send_form(&app, "", &one.access_token, form()).await, 200).await;
+    expect_json(send_form(&app, "", &two.access_token, form()).await, 200).await;
+    // Same address, another account: the address's bucket is spent.
+    let limited = send_form(&app, "", &one.access_token, form()).await;
+    assert!(limited.headers().contains_key("retry-after"));
+    expect_error(limited, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn every_multipart_field_is_capped() {
+    let app = TestApp::spawn().await;
+    let angler = app.user().create().await;
+    let form = reqwest::multipart::Form::new()
+        .text("note", "x".repeat(5 * 1024))
+        .part("file", png_part(photo(ImageFormat::Png)));
+    expect_error(
+        send_form(&app, "", &angler.access_token, form).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let mut form = reqwest::multipart::Form::new();
+    for i in 0..9 {
+        form = form.text(format!("extra{i}"), "x");
+    }
+    let form = form.part("file", png_part(photo(ImageFormat::Png)));
+    expect_error(
+        send_form(&app, "", &angler.access_token, form).await,
+        400,
+        "malformed_multipart",
+    )
+    .await;
+    // A few small extra fields are fine.
+    let form = reqwest::multipart::Form::new()
+        .text("caption", "감성돔")
+        .part("file", png_part(photo(ImageFormat::Png)));
+    expect_json(send_form(&app, "", &angler.access_token, form).await, 200).await;
+}
+
+#[tokio::test]
+async fn an_image_with_too_many_pixels_is_refused_before_decoding() {
+    let app = TestApp::spawn().await;
+    // A real PNG whose header claims 8000 × 6000 (48 MP): refused from the
+    // header, before a 144 MB buffer is ever allocated.
+    let mut bytes = photo(ImageFormat::Png);
+    let ihdr = 8; // after the 8-byte signature: length, "IHDR", data, CRC
+    assert_eq!(&bytes[ihdr + 4..ihdr + 8], b"IHDR");
+    bytes[ihdr + 8..ihdr + 12].copy_from_slice(&8000u32.to_be_bytes());
+    bytes[ihdr + 12..ihdr + 16].copy_from_slice(&6000u32.to_be_bytes());
+    let crc = crc32fast::hash(&bytes[ihdr + 4..ihdr + 8 + 13]);
+    bytes[ihdr + 21..ihdr + 25].copy_from_slice(&crc.to_be_bytes());
+    expect_error(
+        upload(&app, "", png_part(bytes)).await,
+        400,
+        "image_too_large",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_busy_model_answers_503_before_reading_the_upload() {
+    let app = TestApp::spawn().await;
+    let angler = app.user().create().await;
+    let model = app.state().fish.as_ref().unwrap().clone();
+    let mut held = Vec::new();
+    while let Ok(slot) = model.reserve() {
+        held.push(slot);
+    }
+    // A 9 MB upload whose body stalls after its first bytes: the answer
+    // must come without the rest ever being sent.
+    let boundary = "sitga-test-boundary";
+    let head = format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"f.png\"\r\ncontent-type: image/png\r\n\r\n"
+    );
+    let stalled =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(head.into_bytes()) })
+            .chain(futures_util::stream::pending());
+    let res = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        app.client
+            .post(app.url("/api/v1/fish/identify"))
+            .bearer_auth(&angler.access_token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("content-length", (9 * 1024 * 1024).to_string())
+            .body(reqwest::Body::wrap_stream(stalled))
+            .send(),
+    )
+    .await
+    .expect("answered without reading the body")
+    .unwrap();
+    expect_error(res, 503, "overloaded").await;
+    drop(held);
+    expect_json(
+        upload(&app, "", png_part(photo(ImageFormat::Png))).await,
+        200,
+    )
+    .await;
 }

@@ -34,13 +34,13 @@ async fn history(app: &TestApp, owner: &TestUser, kind: PickupKind, province: &s
     }
 }
 
-async fn wait_for_job(app: &TestApp, admin: &TestUser, id: &str) -> Value {
+async fn wait_for_job(app: &TestApp, operator: &TestUser, id: &str) -> Value {
     let mut job = Value::Null;
     for _ in 0..600 {
         job = expect_json(
             app.get(
                 &format!("/api/v1/forecasts/jobs/{id}"),
-                Some(&admin.access_token),
+                Some(&operator.access_token),
             )
             .await,
             200,
@@ -57,7 +57,7 @@ async fn wait_for_job(app: &TestApp, admin: &TestUser, id: &str) -> Value {
 #[tokio::test]
 async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
     let app = TestApp::spawn().await;
-    let admin = app.user().role(Role::Admin).create().await;
+    let operator = app.user().role(Role::Operator).create().await;
     let cafe = app.user().cafe().province("seoul").create().await;
     let recycler = app.user().recycler().province("busan").create().await;
     let latest = |q: &str| format!("/api/v1/forecasts/latest?{q}");
@@ -74,7 +74,7 @@ async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
         app.send(
             reqwest::Method::POST,
             "/api/v1/forecasts/retrain",
-            Some(&admin.access_token),
+            Some(&operator.access_token),
             Some(json!({})),
         )
         .await,
@@ -94,7 +94,7 @@ async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
     )
     .await;
 
-    // Only admins retrain; options are checked.
+    // Only operators (and admins) retrain; options are checked.
     let retrain = |token: String, body: Value| {
         let app = &app;
         async move {
@@ -114,14 +114,14 @@ async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
     )
     .await;
     let bad = expect_error(
-        retrain(admin.access_token.clone(), json!({"horizon_days": 29})).await,
+        retrain(operator.access_token.clone(), json!({"horizon_days": 29})).await,
         400,
         "invalid_field",
     )
     .await;
     assert_eq!(bad["field"], "horizon_days");
     let bad = expect_error(
-        retrain(admin.access_token.clone(), json!({"window_days": 7})).await,
+        retrain(operator.access_token.clone(), json!({"window_days": 7})).await,
         400,
         "invalid_field",
     )
@@ -130,7 +130,7 @@ async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
 
     let job = expect_json(
         retrain(
-            admin.access_token.clone(),
+            operator.access_token.clone(),
             json!({"window_days": 60, "horizon_days": 10}),
         )
         .await,
@@ -140,7 +140,7 @@ async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
     assert_eq!(job["trigger"], "manual");
     assert_eq!(job["window_days"], 60);
     let id = job["id"].as_str().unwrap().to_owned();
-    let job = wait_for_job(&app, &admin, &id).await;
+    let job = wait_for_job(&app, &operator, &id).await;
     assert_eq!(job["status"], "done", "{job}");
     // Supply nationwide and in Seoul; demand (10 days, both series) skipped.
     assert_eq!(job["series_fitted"], 2, "{job}");
@@ -255,7 +255,7 @@ async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
     expect_error(
         app.get(
             "/api/v1/forecasts/jobs/no-such-job",
-            Some(&admin.access_token),
+            Some(&operator.access_token),
         )
         .await,
         404,

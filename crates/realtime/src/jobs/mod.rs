@@ -1,6 +1,7 @@
 //! Background jobs on apalis, one module each: closing auctions
 //! ([`close`]: a job per auction at its end, and the every-second sweeper),
-//! the daily badge safety net (`badges`), forecast retraining
+//! the daily badge safety net (`badges`), the daily purge of expired
+//! refresh tokens and idempotency keys ([`purge`]), forecast retraining
 //! (`forecast`: queued by an operator or by the daily schedule), and the
 //! chain outbox and monitor (`chain`).
 //!
@@ -13,6 +14,7 @@ mod badges;
 mod chain;
 pub mod close;
 mod forecast;
+pub mod purge;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -117,6 +119,7 @@ pub async fn run(
     let JobHandles { db, closer, chain } = handles;
     let sweep_schedule = schedule(&schedules.sweep)?;
     let badge_schedule = schedule(badges::BADGE_CRON)?;
+    let purge_schedule = schedule(purge::PURGE_CRON)?;
     let forecast_schedule = schedule(&schedules.forecast)?;
     let (close_queue, close_backend) = queues.close;
     let (forecast_queue, forecast_backend) = queues.forecast;
@@ -136,6 +139,13 @@ pub async fn run(
             .backend(CronScheduler::new(badge_schedule.clone()))
             .data(d.clone())
             .build(badges::badge_tick)
+    });
+    let d = db.clone();
+    monitor = monitor.register(move |_| {
+        WorkerBuilder::new("daily-purge")
+            .backend(CronScheduler::new(purge_schedule.clone()))
+            .data(d.clone())
+            .build(purge::purge_tick)
     });
     let (d, q) = (db.clone(), forecast_queue.clone());
     monitor = monitor.register(move |_| {

@@ -1,0 +1,128 @@
+//! The daily purge of what only matters for a while: refresh tokens a week
+//! after they expired (kept that long so a stolen, recently expired copy is
+//! still recognised) and idempotency keys after a day (a retry that late is
+//! a new request).
+
+use apalis::prelude::{BoxDynError, Data};
+use apalis_cron::Tick;
+use chrono::{DateTime, Duration, Utc};
+use sitga_persistence::{DbError, DbPool, idempotency, refresh_tokens};
+use tracing::Instrument;
+
+/// Daily at 04:00 UTC (13:00 in Korea), after the badge safety net.
+pub(super) const PURGE_CRON: &str = "0 0 4 * * *";
+
+/// How long an expired refresh token is kept.
+pub const REFRESH_TOKEN_GRACE: Duration = Duration::days(7);
+/// How long an idempotency key answers retries.
+pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::hours(24);
+
+/// What one purge removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Refresh tokens.
+    pub refresh_tokens: usize,
+    /// Idempotency keys.
+    pub idempotency_keys: usize,
+}
+
+/// Removes what is past its retention at `now`.
+pub async fn purge(db: &DbPool, now: DateTime<Utc>) -> Result<Purged, DbError> {
+    let mut conn = db.get().await?;
+    Ok(Purged {
+        refresh_tokens: refresh_tokens::purge_expired(&mut conn, now - REFRESH_TOKEN_GRACE).await?,
+        idempotency_keys: idempotency::purge_before(&mut conn, now - IDEMPOTENCY_KEY_TTL).await?,
+    })
+}
+
+pub(super) async fn purge_tick(_tick: Tick, db: Data<DbPool>) -> Result<(), BoxDynError> {
+    let purged = purge(&db, Utc::now())
+        .instrument(tracing::info_span!("daily_purge"))
+        .await?;
+    tracing::info!(
+        refresh_tokens = purged.refresh_tokens,
+        idempotency_keys = purged.idempotency_keys,
+        "daily purge done"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sitga_persistence::test_support::TestDatabase;
+    use sitga_persistence::users;
+    use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_purge_removes_only_what_is_past_its_retention() {
+        let database = TestDatabase::create().await.unwrap();
+        let db = database.pool().await.unwrap();
+        let mut conn = db.get().await.unwrap();
+        let user = users::insert(
+            &mut conn,
+            &users::NewUser {
+                email: Email::parse("purge@example.com").unwrap(),
+                nickname: Nickname::parse("purge").unwrap(),
+                name: PersonName::parse("purge").unwrap(),
+                phone: None,
+                address: None,
+                province: None,
+                account_type: AccountType::Member,
+                password_hash: PasswordHash::from_stored("x".into()),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+        let now = Utc::now();
+        for (hash, expires) in [
+            ("long-expired", now - Duration::days(10)),
+            ("just-expired", now - Duration::days(1)),
+            ("valid", now + Duration::days(30)),
+        ] {
+            refresh_tokens::insert(&mut conn, user, "family", hash, expires)
+                .await
+                .unwrap();
+        }
+        idempotency::claim(&mut conn, user, "bid-1", "hash")
+            .await
+            .unwrap();
+        drop(conn);
+
+        let first = purge(&db, now).await.unwrap();
+        assert_eq!(
+            first,
+            Purged {
+                refresh_tokens: 1,
+                idempotency_keys: 0
+            }
+        );
+        let mut conn = db.get().await.unwrap();
+        assert!(
+            refresh_tokens::find_by_hash(&mut conn, "just-expired")
+                .await
+                .unwrap()
+                .is_some(),
+            "a token expired yesterday is kept to recognise reuse"
+        );
+        drop(conn);
+        let a_day_later = purge(&db, now + Duration::hours(25)).await.unwrap();
+        assert_eq!(
+            a_day_later,
+            Purged {
+                refresh_tokens: 0,
+                idempotency_keys: 1
+            }
+        );
+        let mut conn = db.get().await.unwrap();
+        // The key is free again: a new request may use it.
+        assert_eq!(
+            idempotency::claim(&mut conn, user, "bid-1", "other")
+                .await
+                .unwrap(),
+            idempotency::KeyState::New
+        );
+    }
+}

@@ -1,0 +1,3 @@
+ALTER TABLE users
+    DROP COLUMN nickname_key_version,
+    MODIFY nickname_key VARCHAR(80) NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE users DROP COLUMN nickname_key_version;
