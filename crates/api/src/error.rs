@@ -124,6 +124,12 @@ pub enum ApiError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// Too many live WebSocket connections (429).
+    #[error("{message}")]
+    TooManyConnections {
+        /// Human text.
+        message: String,
+    },
     /// A bid was refused by the auction rules (409).
     #[error("{}", .0.message())]
     BidRejected(sitga_auction::BidRejection),
@@ -199,6 +205,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::TooManyConnections { .. } => ErrorCode::TooManyConnections,
             Self::DatabaseUnavailable => ErrorCode::DatabaseUnavailable,
             Self::BidRejected(reason) => ErrorCode::from(*reason),
             Self::Replayed(_) => ErrorCode::Replayed,
@@ -250,7 +257,9 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyConnections { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::DatabaseUnavailable
             | Self::NotReady(_)
             | Self::Overloaded

@@ -130,6 +130,8 @@ error_codes! {
     NotEnoughHistory = "not_enough_history",
     /// Too many attempts or frames; retry later.
     RateLimited = "rate_limited",
+    /// Too many live WebSocket connections for the account or address.
+    TooManyConnections = "too_many_connections",
     // 5xx.
     /// The database cannot be reached right now.
     DatabaseUnavailable = "database_unavailable",

@@ -31,8 +31,9 @@ pub struct AppState {
     pub engine: BidEngine,
     /// Closes auctions.
     pub closer: Closer,
-    /// Frames a WebSocket connection may send per second.
-    pub ws_frames_per_second: std::num::NonZeroU32,
+    /// WebSocket caps: frames per socket, sockets per account and address,
+    /// messages per account.
+    pub ws: Arc<crate::ws::WsLimits>,
     /// The fish species model, or why it is unavailable.
     pub fish: Result<Arc<sitga_inference::FishModel>, String>,
     /// Queues per-auction close jobs.

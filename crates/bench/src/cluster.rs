@@ -138,6 +138,12 @@ impl Cluster {
             .env("JWT_SECRET", SECRET)
             .env("SITGA_DATA_DIR", data)
             .env("SITGA_WS_FRAMES_PER_SECOND", self.ws_rate.to_string())
+            // Every simulated client connects from loopback, and bidders
+            // bid as fast as the engine lets them: the per-account and
+            // per-address caps are not what a benchmark measures.
+            .env("SITGA_WS_SOCKETS_PER_IP", "1000000")
+            .env("SITGA_WS_SOCKETS_PER_USER", "1000000")
+            .env("SITGA_WS_MESSAGES_PER_SECOND", self.ws_rate.to_string())
             .env("SITGA_MODEL", "")
             .env(
                 "SITGA_LOG",

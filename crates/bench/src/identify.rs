@@ -100,7 +100,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         assets_dir: root.join("assets"),
         model_manifest: Some(manifest),
         onnxruntime: Some(runtime),
-        ws_frames_per_second: std::num::NonZeroU32::MIN,
+        ws: sitga_api::ws::WsQuotas::default(),
         bind: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: SECRET.as_bytes().to_vec(),
         jwt_secret_source: SecretSource::Environment,

@@ -78,6 +78,10 @@ struct Inner {
 /// older ones come from the database.
 pub const RECENT_PER_ROOM: usize = 1_000;
 
+/// Rooms without a socket on this instance whose in-memory history and
+/// sequence number are kept before [`RoomBus::prune`] forgets them.
+pub const IDLE_ROOMS_KEPT: usize = 1_000;
+
 /// One line of room history, as `getmessage` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryItem {
@@ -262,6 +266,52 @@ impl RoomBus {
         let buffer = recent.get(&room).filter(|b| !b.is_empty())?;
         let skip = buffer.len().saturating_sub(limit);
         Some(buffer.iter().skip(skip).cloned().collect())
+    }
+
+    /// Drops a closed room's in-memory history (embedded mode): nothing new
+    /// is said there, and the database answers history requests.
+    pub fn forget_history(&self, room: AuctionId) {
+        self.inner
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&room);
+    }
+
+    /// Bounds the per-room memory of embedded mode: once more than
+    /// [`IDLE_ROOMS_KEPT`] rooms without a socket here are remembered, their
+    /// history buffers (the database has every line) and sequence numbers
+    /// are forgotten. A room nobody watches may so restart its numbering,
+    /// which a client that joins later cannot notice. Returns how many rooms
+    /// were forgotten.
+    pub fn prune(&self) -> usize {
+        self.prune_idle(IDLE_ROOMS_KEPT)
+    }
+
+    fn prune_idle(&self, keep: usize) -> usize {
+        let watched: std::collections::HashSet<AuctionId> = {
+            let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            rooms.retain(|_, sender| sender.receiver_count() > 0);
+            rooms.keys().copied().collect()
+        };
+        let mut seqs = self
+            .inner
+            .last_seq
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let idle: std::collections::HashSet<AuctionId> = seqs
+            .keys()
+            .chain(recent.keys())
+            .filter(|room| !watched.contains(room))
+            .copied()
+            .collect();
+        if idle.len() <= keep {
+            return 0;
+        }
+        seqs.retain(|room, _| !idle.contains(room));
+        recent.retain(|room, _| !idle.contains(room));
+        idle.len()
     }
 
     /// Starts relaying frames published by any instance to this instance's
@@ -552,6 +602,27 @@ mod history_tests {
             amount: None,
             at: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn idle_rooms_are_forgotten_and_watched_ones_kept() {
+        let bus = RoomBus::local();
+        let (watched, idle) = (AuctionId::new(1), AuctionId::new(2));
+        let _socket = bus.subscribe(watched);
+        let notice = ServerFrame::presence(crate::frames::MessageCode::Joined, "민수");
+        for room in [watched, idle] {
+            bus.publish(room, &notice).await;
+            bus.remember(room, &item(1)).await;
+        }
+        assert_eq!(bus.prune_idle(1), 0, "within what is kept");
+        assert_eq!(bus.prune_idle(0), 1);
+        assert!(bus.recent(idle, 10).await.is_none());
+        assert_eq!(bus.last_seq(idle), 0);
+        assert!(bus.recent(watched, 10).await.is_some());
+        assert_eq!(bus.last_seq(watched), 1);
+        // A closed room's history goes at once.
+        bus.forget_history(watched);
+        assert!(bus.recent(watched, 10).await.is_none());
     }
 
     #[tokio::test]

@@ -155,6 +155,7 @@ impl Closer {
             ),
         };
         self.bus.publish(auction_id, &frame).await;
+        self.bus.forget_history(auction_id);
         Ok(Some(CloseResult::Closed(outcome)))
     }
 

@@ -10,6 +10,7 @@ use sitga_persistence::DatabaseUrl;
 
 use sitga_api::auth::ClientQuotas;
 use sitga_api::client_addr::TrustedProxies;
+use sitga_api::ws::WsQuotas;
 pub use sitga_realtime::chain::ChainSettings;
 
 /// Settings as given on the command line or in the environment.
@@ -54,6 +55,20 @@ pub struct Settings {
     /// twice that); more answer `rate_limited`.
     #[arg(long, env = "SITGA_WS_FRAMES_PER_SECOND", default_value_t = NonZeroU32::MIN.saturating_add(9), global = true)]
     pub ws_frames_per_second: NonZeroU32,
+
+    /// Live WebSocket connections one account may hold (per instance).
+    #[arg(long, env = "SITGA_WS_SOCKETS_PER_USER", default_value_t = NonZeroU32::MIN.saturating_add(4), global = true)]
+    pub ws_sockets_per_user: NonZeroU32,
+
+    /// Live WebSocket connections one client address may hold, signed in
+    /// or not (IPv6: per /64; per instance).
+    #[arg(long, env = "SITGA_WS_SOCKETS_PER_IP", default_value_t = NonZeroU32::MIN.saturating_add(49), global = true)]
+    pub ws_sockets_per_ip: NonZeroU32,
+
+    /// Chat lines and bids one account may send per second over all its
+    /// sockets (bursts of twice that).
+    #[arg(long, env = "SITGA_WS_MESSAGES_PER_SECOND", default_value_t = NonZeroU32::MIN.saturating_add(4), global = true)]
+    pub ws_messages_per_second: NonZeroU32,
 
     /// Directory of the files served under `/assets` and the operator
     /// dashboard (`/dashboard`).
@@ -248,8 +263,8 @@ pub struct AppConfig {
     pub model_manifest: Option<PathBuf>,
     /// ONNX Runtime library (`None`: not found).
     pub onnxruntime: Option<PathBuf>,
-    /// Frames one WebSocket connection may send per second.
-    pub ws_frames_per_second: NonZeroU32,
+    /// WebSocket caps.
+    pub ws: WsQuotas,
     /// Listen address.
     pub bind: SocketAddr,
     /// JWT signing secret.
@@ -350,7 +365,12 @@ impl Settings {
             assets_dir: self.assets_dir.clone(),
             model_manifest: self.resolve_model().0,
             onnxruntime: self.resolve_model().1,
-            ws_frames_per_second: self.ws_frames_per_second,
+            ws: WsQuotas {
+                frames_per_second: self.ws_frames_per_second,
+                account_messages_per_second: self.ws_messages_per_second,
+                sockets_per_user: self.ws_sockets_per_user,
+                sockets_per_ip: self.ws_sockets_per_ip,
+            },
             sweep_cron: checked_cron("SITGA_SWEEP_CRON", &self.sweep_cron)?,
             forecast_cron: checked_cron("SITGA_FORECAST_CRON", &self.forecast_cron)?,
             bind,

@@ -235,7 +235,7 @@ pub async fn start(
         close_queue: queues.close.0.clone(),
         forecast_queue: queues.forecast.0.clone(),
         chain: chain.clone(),
-        ws_frames_per_second: config.ws_frames_per_second,
+        ws: Arc::new(sitga_api::ws::WsLimits::new(config.ws)),
     };
     let parts = AppParts {
         state: state.clone(),
@@ -260,12 +260,21 @@ pub async fn start(
     let handle = server.handle();
     let task = tokio::spawn(server);
 
-    let limiter = state.auth_limiter.clone();
+    let (limiter, ws_limits, bus) = (
+        state.auth_limiter.clone(),
+        state.ws.clone(),
+        state.bus.clone(),
+    );
     let prune = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             limiter.prune();
+            ws_limits.prune();
+            let forgotten = bus.prune();
+            if forgotten > 0 {
+                tracing::debug!(rooms = forgotten, "forgot idle rooms' in-memory state");
+            }
         }
     });
     let (stop_sweeper, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -53,7 +53,7 @@ pub fn redis_url() -> Option<String> {
 pub struct TestAppBuilder {
     auth_quotas: ClientQuotas,
     sweep_cron: String,
-    ws_frames_per_second: u32,
+    ws: sitga_api::ws::WsQuotas,
     metrics_token: Option<String>,
     chain: Option<sitga_server::config::ChainSettings>,
     trusted_proxies: Vec<String>,
@@ -116,7 +116,22 @@ impl TestAppBuilder {
 
     /// Frames a WebSocket connection may send per second (default 10).
     pub fn ws_frames_per_second(mut self, rate: u32) -> Self {
-        self.ws_frames_per_second = rate;
+        self.ws.frames_per_second = NonZeroU32::new(rate).expect("non-zero");
+        self
+    }
+
+    /// Live WebSocket connections allowed per account and per address
+    /// (default 1,000 each: tests open many from loopback).
+    pub fn ws_sockets(mut self, per_user: u32, per_ip: u32) -> Self {
+        self.ws.sockets_per_user = NonZeroU32::new(per_user).expect("non-zero");
+        self.ws.sockets_per_ip = NonZeroU32::new(per_ip).expect("non-zero");
+        self
+    }
+
+    /// Chat lines and bids one account may send per second over all its
+    /// sockets (default 1,000).
+    pub fn ws_account_messages_per_second(mut self, rate: u32) -> Self {
+        self.ws.account_messages_per_second = NonZeroU32::new(rate).expect("non-zero");
         self
     }
 
@@ -157,8 +172,7 @@ impl TestAppBuilder {
             onnxruntime: sitga_inference::find_runtime(
                 &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
             ),
-            ws_frames_per_second: std::num::NonZeroU32::new(self.ws_frames_per_second)
-                .expect("non-zero"),
+            ws: self.ws,
             bind: "127.0.0.1:0".parse().expect("address"),
             jwt_secret: TEST_JWT_SECRET.as_bytes().to_vec(),
             jwt_secret_source: SecretSource::Environment,
@@ -346,7 +360,12 @@ impl TestApp {
                 identify_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
             },
             sweep_cron: "* * * * * *".into(),
-            ws_frames_per_second: 10,
+            ws: sitga_api::ws::WsQuotas {
+                frames_per_second: NonZeroU32::new(10).expect("non-zero"),
+                account_messages_per_second: NonZeroU32::new(1000).expect("non-zero"),
+                sockets_per_user: NonZeroU32::new(1000).expect("non-zero"),
+                sockets_per_ip: NonZeroU32::new(1000).expect("non-zero"),
+            },
             metrics_token: None,
             chain: None,
             trusted_proxies: Vec::new(),
@@ -679,6 +698,19 @@ impl WsClient {
                     return Some(frame);
                 }
                 Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Reads (into [`WsClient::received`]) every frame that arrives until
+    /// none has for `quiet`, or the connection ends.
+    pub async fn drain(&mut self, quiet: std::time::Duration) {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(quiet, self.stream.next()).await {
+            if let Message::Text(text) = msg {
+                self.received
+                    .push(serde_json::from_str(&text).expect("JSON frame"));
             }
         }
     }

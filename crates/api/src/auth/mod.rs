@@ -9,4 +9,4 @@ mod rate_limit;
 pub use extractor::AuthUser;
 pub use hashing::PasswordWork;
 pub use jwt::{AccessClaims, IssuedAccess, JwtKeys};
-pub use rate_limit::{ClientLimiter, ClientQuotas};
+pub use rate_limit::{ClientLimiter, ClientQuotas, client_key};

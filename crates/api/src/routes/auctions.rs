@@ -466,6 +466,7 @@ pub async fn cancel(
         "cancelled by the seller".to_owned(),
     );
     state.bus.publish(path.auction(), &closed).await;
+    state.bus.forget_history(path.auction());
     Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
 }
 

@@ -25,6 +25,9 @@ use super::connection::{Connection, Full};
 const MAX_ROOMS: usize = 20;
 /// History page size.
 const HISTORY_PAGE: i64 = 100;
+/// Auctions one socket remembers having viewed (beyond that, a view may be
+/// counted again).
+const MAX_VIEWED: usize = 1_000;
 
 impl Connection {
     pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Full> {
@@ -94,9 +97,12 @@ impl Connection {
                 "leave a room before joining another (20 at most)",
             ));
         }
+        // A view is counted once per socket and auction: rejoining (or a
+        // client looping join/leave) writes nothing.
+        let count_view = !self.viewed.contains(&id);
         let loaded = async {
             let mut conn = self.state.db.get().await?;
-            if !auctions::increment_views(&mut conn, id).await? {
+            if count_view && !auctions::increment_views(&mut conn, id).await? {
                 return Ok::<_, ApiError>(None);
             }
             let row = auctions::find(&mut conn, id).await?;
@@ -121,6 +127,9 @@ impl Connection {
             }
             Err(e) => return self.send(system(Some(&label), e.code(), None, &e.to_string())),
         };
+        if count_view && self.viewed.len() < MAX_VIEWED {
+            self.viewed.insert(id);
+        }
         let already = self.rooms.contains_key(&id);
         if !already {
             self.rooms
@@ -187,6 +196,15 @@ impl Connection {
                 ErrorCode::NotJoined,
                 None,
                 "join the room first",
+            ));
+        }
+        // However many sockets the account holds, it speaks at one rate.
+        if !self.state.ws.message_allowed(member.user.id) {
+            return Err(system(
+                Some(&label),
+                ErrorCode::RateLimited,
+                None,
+                "too many messages from this account; slow down",
             ));
         }
         Ok((id, member))

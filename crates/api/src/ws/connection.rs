@@ -46,6 +46,8 @@ pub(super) struct Connection {
     out: mpsc::Sender<Outbound>,
     pub(super) rooms: StreamMap<AuctionId, BroadcastStream<RoomFrame>>,
     pub(super) limiter: DefaultDirectRateLimiter,
+    /// Auctions this socket has counted a view of.
+    pub(super) viewed: std::collections::HashSet<AuctionId>,
 }
 
 /// Why the reader loop ended.
@@ -60,10 +62,13 @@ enum End {
 pub(super) async fn run(
     state: AppState,
     member: Option<Member>,
+    // Held until the socket ends: its place in the per-account and
+    // per-address counts.
+    _slot: super::SocketSlot,
     session: actix_ws::Session,
     mut stream: actix_ws::AggregatedMessageStream,
 ) {
-    let state_rate = state.ws_frames_per_second;
+    let state_rate = state.ws.quotas().frames_per_second;
     let (out_tx, out_rx) = mpsc::channel::<Outbound>(SEND_QUEUE);
     let (close_tx, close_rx) = oneshot::channel::<Option<CloseReason>>();
     let writer = actix_web::rt::spawn(write_loop(session.clone(), out_rx, close_rx));
@@ -73,6 +78,7 @@ pub(super) async fn run(
         out: out_tx,
         rooms: StreamMap::new(),
         limiter: rate_limiter(state_rate),
+        viewed: std::collections::HashSet::new(),
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

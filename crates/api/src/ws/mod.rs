@@ -17,6 +17,7 @@
 mod codec;
 mod commands;
 mod connection;
+mod limits;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -30,6 +31,7 @@ use crate::state::AppState;
 use connection::run;
 
 pub use codec::{ClientFrame, MAX_FRAME_BYTES, RoomId, decode_frame};
+pub use limits::{SocketRefusal, SocketSlot, WsLimits, WsQuotas};
 
 /// Who is on the other end.
 #[derive(Debug, Clone)]
@@ -68,6 +70,19 @@ pub async fn upgrade(
             })
         }
     };
+    let slot = state
+        .ws
+        .open(member.as_ref().map(|m| m.user.id), state.client_ip(&req))
+        .map_err(|refusal| ApiError::TooManyConnections {
+            message: match refusal {
+                SocketRefusal::PerUser(cap) => {
+                    format!("this account already has {cap} live connections; close one first")
+                }
+                SocketRefusal::PerAddress(cap) => {
+                    format!("your address already has {cap} live connections; close one first")
+                }
+            },
+        })?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request(ErrorCode::WebsocketHandshake, e.to_string()))?;
     let stream = stream
@@ -77,7 +92,7 @@ pub async fn upgrade(
     let state = state.get_ref().clone();
     let span = tracing::info_span!("ws", user_id = member.as_ref().map(|m| m.user.id.get()));
     actix_web::rt::spawn(tracing::Instrument::instrument(
-        run(state, member, session, stream),
+        run(state, member, slot, session, stream),
         span,
     ));
     Ok(response)

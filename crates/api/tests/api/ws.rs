@@ -411,3 +411,119 @@ async fn ws_fuzz_ten_thousand_bad_frames() {
     let health = app.get("/health", None).await;
     assert_eq!(health.status(), 200);
 }
+
+/// The HTTP status and error code of a refused upgrade.
+async fn refused_upgrade(app: &TestApp, token: Option<&str>) -> (u16, String) {
+    match app.try_ws(token, false).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body: Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+            (
+                response.status().as_u16(),
+                body["error"].as_str().unwrap().to_owned(),
+            )
+        }
+        Ok(_) => panic!("the upgrade was accepted"),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_are_capped_per_account_and_per_address() {
+    let app = TestApp::builder().ws_sockets(2, 4).spawn().await;
+    let alice = app.user().nickname("alice").create().await;
+    let bob = app.user().nickname("bob").create().await;
+    let first = app.ws(Some(&alice.access_token)).await;
+    let _second = app.ws(Some(&alice.access_token)).await;
+    assert_eq!(
+        refused_upgrade(&app, Some(&alice.access_token)).await,
+        (429, "too_many_connections".to_owned())
+    );
+    // Another account from the same address still fits (3 of 4)…
+    let _bob = app.ws(Some(&bob.access_token)).await;
+    let _watcher = app.ws(None).await;
+    // …and then the address is full, signed in or not.
+    assert_eq!(
+        refused_upgrade(&app, None).await,
+        (429, "too_many_connections".to_owned())
+    );
+    // A closed socket gives its place back.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(ws) = app.try_ws(Some(&alice.access_token), false).await {
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "the place was not given back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_chats_at_one_rate_across_its_sockets() {
+    let app = TestApp::builder()
+        .ws_account_messages_per_second(2)
+        .spawn()
+        .await;
+    let (_seller, alice, _bob, id) = setup(&app).await;
+    let room = id.to_string();
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let mut ws = app.ws(Some(&alice.access_token)).await;
+        ws.join(id).await;
+        sockets.push(ws);
+    }
+    // Each socket alone is far below its own 10 frames/s; together they
+    // are over the account's 2/s (burst 4).
+    for i in 0..9 {
+        let ws = &mut sockets[i % 3];
+        ws.send(json!({"event": "message", "room": room, "message": format!("안녕 {i}")}))
+            .await;
+    }
+    let mut refused = 0;
+    for ws in &mut sockets {
+        ws.drain(std::time::Duration::from_millis(500)).await;
+        refused += ws
+            .received
+            .iter()
+            .filter(|f| f["event"] == "system" && f["code"] == "rate_limited")
+            .count();
+    }
+    let chats = sockets[0]
+        .received
+        .iter()
+        .filter(|f| f["event"] == "message" && f["code"] == "chat")
+        .count();
+    assert!(
+        (4..=5).contains(&refused),
+        "about 5 of 9 lines refused, got {refused}"
+    );
+    assert_eq!(chats + refused, 9, "every line was either said or refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_counts_once_per_socket_and_auction() {
+    let app = TestApp::spawn().await;
+    let (_seller, _alice, _bob, id) = setup(&app).await;
+    let room = id.to_string();
+    let mut watcher = app.ws(None).await;
+    for _ in 0..5 {
+        watcher.join(id).await;
+        watcher.send(json!({"event": "leave", "room": room})).await;
+    }
+    watcher.join(id).await;
+    // Read from the database: a GET of the auction counts a view itself.
+    let views = || async {
+        let mut conn = app.db.get().await.unwrap();
+        sitga_persistence::auctions::find(&mut conn, id.into())
+            .await
+            .unwrap()
+            .unwrap()
+            .view_count
+    };
+    assert_eq!(views().await, 1);
+    let mut other = app.ws(None).await;
+    other.join(id).await;
+    assert_eq!(views().await, 2);
+}
