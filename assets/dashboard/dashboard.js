@@ -191,7 +191,12 @@
       options: { animation: false, scales: { y: { beginAtZero: true }, y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } } },
     });
     const last = monitor.samples[0];
-    el("chain-meta").textContent = `${monitor.contract} · ${last ? "block " + last.latest_block + " · " : ""}${counts}`;
+    const today = `오늘 ${monitor.confirmed_today} / ${monitor.daily_tx_cap} (today / daily cap)`;
+    el("chain-meta").textContent = `${monitor.contract} · ${last ? "block " + last.latest_block + " · " : ""}${counts} · ${today}`;
+    // Operator alerts (caps reached, deferred or failed donations).
+    const alerts = el("chain-alerts");
+    alerts.hidden = monitor.alerts.length === 0;
+    alerts.replaceChildren(...monitor.alerts.map((a) => text("li", a)));
   }
 
   // The nationwide 7-day forecasts: the latest stored run of each series.

@@ -131,6 +131,7 @@ const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/v1/auth/signup",
     "/api/v1/auth/availability",
     "/api/v1/fish/identify",
+    "/api/v1/pickups/{id}/complete",
 ];
 /// The operations that answer 422: a reused Idempotency-Key with another
 /// body, and forecasts of too short a history.

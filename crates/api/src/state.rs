@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth_limiter: Arc<ClientLimiter>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Pickups one collector may complete per UTC day.
+    pub completions: sitga_coffee_grounds::DailyCompletions,
     /// The bounded argon2 queue.
     pub passwords: Arc<PasswordWork>,
     /// Room fan-out.

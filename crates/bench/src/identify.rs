@@ -114,6 +114,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
             ..ClientQuotas::default()
         },
         trusted_proxies: Default::default(),
+        pickup_completions_per_day: 30,
         chain: None,
     };
     let server =

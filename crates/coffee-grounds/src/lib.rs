@@ -353,9 +353,40 @@ pub fn donation(
         .then(|| measured.unwrap_or(posted))
 }
 
+/// How many pickups one collector may complete in a UTC day. The collector
+/// alone reports the weight, so two accounts of one person could otherwise
+/// mint donations (and the chain transactions the platform pays for) without
+/// bound; a real recycler's round is well under the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyCompletions {
+    /// Completions allowed per collector per UTC day.
+    pub per_day: u32,
+}
+
+impl Default for DailyCompletions {
+    fn default() -> Self {
+        Self { per_day: 30 }
+    }
+}
+
+impl DailyCompletions {
+    /// Whether one more completion is allowed after `done_today`.
+    pub fn allows(self, done_today: i64) -> bool {
+        done_today < i64::from(self.per_day)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completions_stop_at_the_daily_limit() {
+        let limit = DailyCompletions { per_day: 2 };
+        assert!(limit.allows(0) && limit.allows(1));
+        assert!(!limit.allows(2) && !limit.allows(50));
+        assert!(!DailyCompletions { per_day: 0 }.allows(0));
+    }
 
     #[test]
     fn only_a_collected_supply_offer_is_a_donation_of_its_measured_weight() {

@@ -213,6 +213,59 @@ pub async fn attempt_failed(
     Ok(())
 }
 
+/// Donations confirmed since `since`, all of them or one donor's: what the
+/// platform paid for today.
+pub async fn confirmed_since(
+    conn: &mut DbConn,
+    since: DateTime<Utc>,
+    donor_ref: Option<&str>,
+) -> Result<i64, DbError> {
+    let since = naive(since);
+    let n: i64 = with_conn!(conn, |c| {
+        let mut query = chain_donations::table
+            .filter(chain_donations::status.eq(ChainStatus::Confirmed.code()))
+            .filter(chain_donations::updated_at.ge(since))
+            .into_boxed();
+        if let Some(donor) = donor_ref {
+            query = query.filter(chain_donations::donor_ref.eq(donor));
+        }
+        query.count().get_result(c).await
+    })?;
+    Ok(n)
+}
+
+/// Puts a leased donation back, untouched, until `until` (a daily cap was
+/// reached); `why` shows in `last_error`. Attempts are not counted.
+pub async fn defer(
+    conn: &mut DbConn,
+    pickup_id: PickupId,
+    until: DateTime<Utc>,
+    why: &str,
+) -> Result<(), DbError> {
+    let update = diesel::update(chain_donations::table.find(pickup_id)).set((
+        chain_donations::next_attempt_at.eq(naive(until)),
+        chain_donations::lease_until.eq(None::<NaiveDateTime>),
+        chain_donations::last_error.eq(why),
+        chain_donations::updated_at.eq(now()),
+    ));
+    with_conn!(conn, |c| update.execute(c).await)?;
+    Ok(())
+}
+
+/// Pending donations waiting for a later day because of a cap (their
+/// `last_error` says so), as of `now`.
+pub async fn deferred_count(conn: &mut DbConn, now_at: DateTime<Utc>) -> Result<i64, DbError> {
+    let at = naive(now_at);
+    let n: i64 = with_conn!(conn, |c| chain_donations::table
+        .filter(chain_donations::status.eq(ChainStatus::Pending.code()))
+        .filter(chain_donations::next_attempt_at.gt(at))
+        .filter(chain_donations::last_error.like("daily cap%"))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(n)
+}
+
 /// The outbox rows of these pickups.
 pub async fn of_pickups(
     conn: &mut DbConn,

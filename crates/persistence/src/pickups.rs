@@ -357,6 +357,23 @@ pub async fn completed_by(
         .collect())
 }
 
+/// Pickups `collector` completed since `since`.
+pub async fn completed_by_collector_since(
+    conn: &mut DbConn,
+    collector: UserId,
+    since: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    let since = crate::time::naive(since);
+    let n: i64 = with_conn!(conn, |c| pickups::table
+        .filter(pickups::collector_id.eq(collector))
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::completed_at.ge(since))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(n)
+}
+
 /// Completed pickups in `province` within `[from, to)`.
 pub async fn completed_in_province(
     conn: &mut DbConn,

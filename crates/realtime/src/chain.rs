@@ -33,6 +33,12 @@ pub struct ChainSettings {
     pub monitor_cron: String,
     /// Outbox worker schedule.
     pub relay_cron: String,
+    /// Transactions the platform pays for in one UTC day; past it donations
+    /// wait for the next day.
+    pub daily_tx_cap: u32,
+    /// Donations of one donor recorded in one UTC day; past it theirs wait
+    /// for the next day (a self-dealing pair cannot drain the account).
+    pub donor_daily_cap: u32,
 }
 
 impl std::fmt::Debug for ChainSettings {
@@ -60,6 +66,8 @@ const MAX_BACKOFF_SECS: i64 = 600;
 pub struct Chain {
     client: ChainClient,
     donor_salt: Vec<u8>,
+    daily_tx_cap: u32,
+    donor_daily_cap: u32,
     /// The last health check and when it was made: `/ready` is public and
     /// each check costs two RPC calls (often paid to a node provider).
     health: Arc<Mutex<Option<(std::time::Instant, ChainHealth)>>>,
@@ -99,6 +107,8 @@ impl Chain {
         Ok(Self {
             client: ChainClient::new(&settings.rpc_url, &settings.private_key, contract)?,
             donor_salt: settings.donor_salt.clone(),
+            daily_tx_cap: settings.daily_tx_cap,
+            donor_daily_cap: settings.donor_daily_cap,
             health: Arc::new(Mutex::new(None)),
         })
     }
@@ -147,6 +157,11 @@ impl Chain {
         &self.client
     }
 
+    /// `(platform-wide, per donor)` transactions allowed per UTC day.
+    pub fn daily_caps(&self) -> (u32, u32) {
+        (self.daily_tx_cap, self.donor_daily_cap)
+    }
+
     /// The contract address as stored (`0x…`, checksummed).
     pub fn contract(&self) -> String {
         self.client.contract().to_string()
@@ -176,12 +191,43 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 
 /// Sends every due donation once; returns how many were confirmed.
 pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
+    let now = Utc::now();
+    let (today, tomorrow) = utc_day(now);
     let due = {
         let mut conn = db.get().await?;
-        chain::lease_due(&mut conn, RELAY_BATCH, LEASE).await?
+        let spent = chain::confirmed_since(&mut conn, today, None).await?;
+        let left = i64::from(chain.daily_tx_cap).saturating_sub(spent);
+        if left <= 0 {
+            tracing::warn!(
+                cap = chain.daily_tx_cap,
+                "the daily cap of chain transactions is reached; donations wait for tomorrow"
+            );
+            return Ok(0);
+        }
+        chain::lease_due(&mut conn, RELAY_BATCH.min(left), LEASE).await?
     };
     let mut confirmed = 0;
     for row in due {
+        {
+            let mut conn = db.get().await?;
+            let donor_today =
+                chain::confirmed_since(&mut conn, today, Some(&row.donor_ref)).await?;
+            if donor_today >= i64::from(chain.donor_daily_cap) {
+                tracing::warn!(
+                    pickup_id = row.pickup_id.get(),
+                    cap = chain.donor_daily_cap,
+                    "donor's daily cap of chain records reached; deferred to tomorrow"
+                );
+                chain::defer(
+                    &mut conn,
+                    row.pickup_id,
+                    tomorrow,
+                    "daily cap of this donor's chain records reached; recorded tomorrow",
+                )
+                .await?;
+                continue;
+            }
+        }
         let donor = parse_donor(&row.donor_ref);
         let outcome = match donor {
             Some(donor) => {
@@ -232,6 +278,16 @@ pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
         }
     }
     Ok(confirmed)
+}
+
+/// The start of `at`'s UTC day and of the next: the window the daily caps
+/// count in.
+pub fn utc_day(at: chrono::DateTime<Utc>) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    let start = at
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(at, |midnight| midnight.and_utc());
+    (start, start + chrono::Duration::days(1))
 }
 
 fn parse_donor(text: &str) -> Option<[u8; 32]> {

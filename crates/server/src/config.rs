@@ -134,6 +134,36 @@ pub struct Settings {
     )]
     pub chain_monitor_cron: String,
 
+    /// Chain transactions the platform pays for per UTC day; past it,
+    /// donations wait for the next day (and the monitor raises an alert).
+    #[arg(
+        long,
+        env = "SITGA_CHAIN_DAILY_TX_CAP",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub chain_daily_tx_cap: u32,
+
+    /// Chain records of one donor per UTC day; past it, theirs wait for the
+    /// next day.
+    #[arg(
+        long,
+        env = "SITGA_CHAIN_DONOR_DAILY_CAP",
+        default_value_t = 20,
+        global = true
+    )]
+    pub chain_donor_daily_cap: u32,
+
+    /// Pickups one collector may complete per UTC day (a self-dealing pair
+    /// cannot mint donations without bound).
+    #[arg(
+        long,
+        env = "SITGA_PICKUP_COMPLETIONS_PER_DAY",
+        default_value_t = 30,
+        global = true
+    )]
+    pub pickup_completions_per_day: u32,
+
     /// When the outbox worker sends due donations (cron with seconds).
     #[arg(
         long,
@@ -283,6 +313,8 @@ pub struct AppConfig {
     pub auth_quotas: ClientQuotas,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Pickups one collector may complete per UTC day.
+    pub pickup_completions_per_day: u32,
     /// On-chain donation records; `None`: off.
     pub chain: Option<ChainSettings>,
 }
@@ -389,6 +421,7 @@ impl Settings {
                 availability_per_ip_per_minute: self.availability_per_ip_per_minute,
                 identify_per_ip_per_minute: self.identify_per_ip_per_minute,
             },
+            pickup_completions_per_day: self.pickup_completions_per_day,
             trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)
                 .map_err(|e| ConfigError(format!("SITGA_TRUSTED_PROXIES: {e}")))?,
             chain,
@@ -558,6 +591,8 @@ impl Settings {
             donor_salt,
             monitor_cron: checked_cron("SITGA_CHAIN_MONITOR_CRON", &self.chain_monitor_cron)?,
             relay_cron: checked_cron("SITGA_CHAIN_RELAY_CRON", &self.chain_relay_cron)?,
+            daily_tx_cap: self.chain_daily_tx_cap,
+            donor_daily_cap: self.chain_donor_daily_cap,
         }))
     }
 }

@@ -228,6 +228,9 @@ pub async fn start(
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret)),
         auth_limiter: Arc::new(ClientLimiter::new(config.auth_quotas)),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        completions: sitga_coffee_grounds::DailyCompletions {
+            per_day: config.pickup_completions_per_day,
+        },
         passwords: Arc::new(sitga_api::auth::PasswordWork::for_this_machine()),
         engine: BidEngine::new(db.clone(), bus.clone()),
         bus,

@@ -57,6 +57,7 @@ pub struct TestAppBuilder {
     metrics_token: Option<String>,
     chain: Option<sitga_server::config::ChainSettings>,
     trusted_proxies: Vec<String>,
+    completions_per_day: u32,
 }
 
 impl TestAppBuilder {
@@ -111,6 +112,12 @@ impl TestAppBuilder {
     /// the proxy).
     pub fn trusted_proxies(mut self, proxies: &[&str]) -> Self {
         self.trusted_proxies = proxies.iter().map(|p| (*p).to_owned()).collect();
+        self
+    }
+
+    /// Pickups one collector may complete per UTC day (default 1,000).
+    pub fn completions_per_day(mut self, per_day: u32) -> Self {
+        self.completions_per_day = per_day;
         self
     }
 
@@ -187,6 +194,7 @@ impl TestAppBuilder {
             chain: self.chain.clone(),
             trusted_proxies: sitga_api::client_addr::TrustedProxies::parse(&self.trusted_proxies)
                 .expect("trusted proxies"),
+            pickup_completions_per_day: self.completions_per_day,
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let server = server::start(config, Some(listener))
@@ -369,6 +377,7 @@ impl TestApp {
             metrics_token: None,
             chain: None,
             trusted_proxies: Vec::new(),
+            completions_per_day: 1_000,
         }
     }
 
@@ -787,6 +796,8 @@ pub async fn local_chain(
         donor_salt: b"test-salt".to_vec(),
         monitor_cron: "* * * * * *".into(),
         relay_cron: "* * * * * *".into(),
+        daily_tx_cap: 1_000,
+        donor_daily_cap: 1_000,
     };
     (node, settings)
 }

@@ -192,8 +192,52 @@ pub struct ChainMonitorDto {
     pub confirmed: i64,
     /// Donations given up on.
     pub failed: i64,
+    /// Transactions the platform pays for per UTC day (when enabled).
+    pub daily_tx_cap: Option<u32>,
+    /// Chain records of one donor per UTC day (when enabled).
+    pub donor_daily_cap: Option<u32>,
+    /// Donations recorded since 00:00 UTC.
+    pub confirmed_today: i64,
+    /// Donations waiting for a later day because a cap was reached.
+    pub deferred: i64,
+    /// What an operator should look at, most urgent first (empty when all
+    /// is well).
+    pub alerts: Vec<String>,
     /// Samples, newest first.
     pub samples: Vec<ChainSampleDto>,
+}
+
+/// The operator alerts for these figures.
+fn chain_alerts(
+    caps: Option<(u32, u32)>,
+    confirmed_today: i64,
+    deferred: i64,
+    failed: i64,
+) -> Vec<String> {
+    let mut alerts = Vec::new();
+    if let Some((cap, _)) = caps {
+        let cap_n = i64::from(cap);
+        if confirmed_today >= cap_n {
+            alerts.push(format!(
+                "the daily cap of {cap} chain transactions is reached: donations wait for tomorrow"
+            ));
+        } else if confirmed_today * 5 >= cap_n * 4 {
+            alerts.push(format!(
+                "{confirmed_today} of the daily cap of {cap} chain transactions used"
+            ));
+        }
+    }
+    if deferred > 0 {
+        alerts.push(format!(
+            "{deferred} donation(s) deferred by a daily cap (one donor over its daily records, or the platform cap): check for self-dealing accounts"
+        ));
+    }
+    if failed > 0 {
+        alerts.push(format!(
+            "{failed} donation(s) could not be recorded; their last_error says why"
+        ));
+    }
+    alerts
 }
 
 /// The chain monitor's samples (operators)
@@ -216,6 +260,13 @@ pub async fn chain(
     }
     let mut conn = state.db.get().await?;
     let (pending, confirmed, failed) = sitga_persistence::chain::status_counts(&mut conn).await?;
+    let now = Utc::now();
+    let (midnight, _) = sitga_realtime::chain::utc_day(now);
+    let confirmed_today =
+        sitga_persistence::chain::confirmed_since(&mut conn, midnight, None).await?;
+    let deferred = sitga_persistence::chain::deferred_count(&mut conn, now).await?;
+    let caps = state.chain.as_ref().map(|c| c.daily_caps());
+    let alerts = chain_alerts(caps, confirmed_today, deferred, failed);
     let Some(chain) = &state.chain else {
         return Ok(web::Json(ChainMonitorDto {
             enabled: false,
@@ -223,6 +274,11 @@ pub async fn chain(
             pending,
             confirmed,
             failed,
+            daily_tx_cap: None,
+            donor_daily_cap: None,
+            confirmed_today,
+            deferred,
+            alerts,
             samples: Vec::new(),
         }));
     };
@@ -234,6 +290,11 @@ pub async fn chain(
         pending,
         confirmed,
         failed,
+        daily_tx_cap: caps.map(|c| c.0),
+        donor_daily_cap: caps.map(|c| c.1),
+        confirmed_today,
+        deferred,
+        alerts,
         samples: samples
             .into_iter()
             .map(|s| ChainSampleDto {

@@ -228,6 +228,21 @@ async fn make_move(
         .await?
         .ok_or(ApiError::NotFound("pickup"))?;
     let moved = decide(&row.snapshot(), action, me).map_err(move_error)?;
+    if action == Action::Complete {
+        let now = chrono::Utc::now();
+        let (midnight, next_day) = sitga_realtime::chain::utc_day(now);
+        let done_today = pickups::completed_by_collector_since(&mut tx, auth.id, midnight).await?;
+        if !state.completions.allows(done_today) {
+            tracing::warn!(
+                user_id = auth.id.get(),
+                done_today,
+                "daily completion limit reached"
+            );
+            return Err(ApiError::RateLimited {
+                retry_after_secs: u64::try_from((next_day - now).num_seconds().max(1)).unwrap_or(1),
+            });
+        }
+    }
     if !pickups::apply_move(&mut tx, id, row.version, moved, measured).await? {
         return Err(ApiError::Conflict {
             code: ErrorCode::IllegalTransition,

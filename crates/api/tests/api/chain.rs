@@ -196,3 +196,128 @@ async fn with_no_chain_the_feature_is_visibly_off() {
     let done = donate(&app, &cafe, &recycler, 1.5).await;
     assert_eq!(done["chain"], Value::Null);
 }
+
+/// A self-dealing cafe and recycler pair completing donations as fast as
+/// they like: the platform pays for at most its daily cap of transactions,
+/// one donor gets at most its daily records (the rest wait for tomorrow),
+/// and the operator's monitor says so.
+#[tokio::test]
+async fn daily_caps_bound_what_the_platform_pays_for() {
+    let (_node, mut settings) = sitga_testkit::local_chain(None).await;
+    settings.daily_tx_cap = 2;
+    settings.donor_daily_cap = 1;
+    let app = TestApp::builder().chain(settings).spawn().await;
+    let operator = app.user().role(Role::Operator).create().await;
+    let recycler = app.user().recycler().province("seoul").create().await;
+    let greedy = app.user().cafe().province("seoul").create().await;
+    let honest = app.user().cafe().province("seoul").create().await;
+    let late = app.user().cafe().province("seoul").create().await;
+
+    let first = donate(&app, &greedy, &recycler, 1.0).await["id"]
+        .as_i64()
+        .unwrap();
+    wait_for_chain(&app, &greedy, first, "confirmed").await;
+    // The same donor again: deferred to tomorrow, not sent.
+    let second = donate(&app, &greedy, &recycler, 1.0).await["id"]
+        .as_i64()
+        .unwrap();
+    let honest_id = donate(&app, &honest, &recycler, 1.0).await["id"]
+        .as_i64()
+        .unwrap();
+    wait_for_chain(&app, &honest, honest_id, "confirmed").await;
+    // The platform's 2 a day are spent: a third donor waits too.
+    let late_id = donate(&app, &late, &recycler, 1.0).await["id"]
+        .as_i64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deferred = wait_for_chain(&app, &greedy, second, "pending").await;
+    assert_eq!(deferred["chain"]["attempts"], 0, "{deferred}");
+    let waiting = wait_for_chain(&app, &late, late_id, "pending").await;
+    assert_eq!(waiting["chain"]["attempts"], 0, "{waiting}");
+
+    let monitor = expect_json(
+        app.get("/api/v1/monitor/chain", Some(&operator.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(monitor["confirmed_today"], 2, "{monitor}");
+    assert_eq!(monitor["daily_tx_cap"], 2);
+    assert_eq!(monitor["donor_daily_cap"], 1);
+    assert_eq!(monitor["deferred"], 1, "{monitor}");
+    let alerts: Vec<&str> = monitor["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        alerts[0].contains("daily cap of 2 chain transactions is reached"),
+        "{alerts:?}"
+    );
+    assert!(
+        alerts.iter().any(|a| a.contains("1 donation(s) deferred")),
+        "{alerts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_collector_completes_at_most_its_daily_limit() {
+    let app = TestApp::builder().completions_per_day(2).spawn().await;
+    let cafe = app.user().cafe().province("seoul").create().await;
+    let recycler = app.user().recycler().province("seoul").create().await;
+    donate(&app, &cafe, &recycler, 1.0).await;
+    donate(&app, &cafe, &recycler, 1.0).await;
+    let pickup = expect_json(
+        app.send(
+            reqwest::Method::POST,
+            "/api/v1/pickups",
+            Some(&cafe.access_token),
+            Some(json!({"amount_kg": 0.1})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = pickup["id"].as_i64().unwrap();
+    let claim = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/pickups/{id}/claim"),
+            Some(&recycler.access_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(claim.status(), 200);
+    // The third completion today, claiming 1,000 kg for a 0.1 kg offer.
+    let refused = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/pickups/{id}/complete"),
+            Some(&recycler.access_token),
+            Some(json!({"measured_kg": 1000})),
+        )
+        .await;
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry_after));
+    sitga_testkit::expect_error(refused, 429, "rate_limited").await;
+    // Nothing moved: the pickup is still on its way.
+    let mine = expect_json(
+        app.get("/api/v1/me/pickups", Some(&cafe.access_token))
+            .await,
+        200,
+    )
+    .await;
+    let still = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(still["status"], "on_way", "{still}");
+}

@@ -204,6 +204,8 @@ async fn ready_never_shows_the_chain_url() {
             donor_salt: b"salt".to_vec(),
             monitor_cron: "0 0 0 1 1 *".into(),
             relay_cron: "0 0 0 1 1 *".into(),
+            daily_tx_cap: 10,
+            donor_daily_cap: 10,
         })
         .spawn()
         .await;
