@@ -71,7 +71,7 @@ field() { python3 -c "import json,sys; print(json.load(open('$work/body'))['$1']
 expect 200 GET /health
 expect 200 GET /ready
 expect 308 GET /docs
-expect 200 GET "/docs/index.html?url=/openapi.json"
+expect 200 GET /docs/
 expect 200 GET /openapi.json
 expect 200 GET /metrics
 expect 404 GET /no-such-route

@@ -1,6 +1,8 @@
 // Drives the operator dashboard in headless Chromium: log in as the demo
 // operator, wait for the charts, check that what the page shows equals what
-// the API says, and save a screenshot.
+// the API says, and save a screenshot. Then the API docs page: today's
+// Swagger UI showing this server's spec whatever `?url=` says, under the
+// Content-Security-Policy, talking to no other host.
 //   node tests/browser/dashboard.mjs BASE_URL EMAIL PASSWORD SCREENSHOT
 import { chromium } from "playwright-core";
 
@@ -20,6 +22,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1600 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // A CSP violation is reported on the console; the dashboard must cause none.
+  page.on("console", (m) => { if (m.type() === "error" && m.text().includes("Content Security Policy")) errors.push(m.text()); });
   await page.goto(base + "/dashboard/");
   await page.fill("#email", email);
   await page.fill("#password", password);
@@ -78,7 +82,26 @@ try {
   if (errors.length) fail("page errors: " + errors.join("; "));
 
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(`dashboard ok: ${amounts.length} provinces, supply ${supplyTotal.toFixed(1)} kg, ${total} requests; screenshot ${screenshot}`);
+
+  const spec = await (await fetch(base + "/openapi.json")).json();
+  const docs = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const docErrors = [];
+  const foreign = [];
+  docs.on("pageerror", (e) => docErrors.push(String(e)));
+  docs.on("console", (m) => { if (m.type() === "error") docErrors.push(m.text()); });
+  docs.on("request", (r) => { if (!r.url().startsWith(base)) foreign.push(r.url()); });
+  await docs.goto(base + "/docs/?url=https://evil.example/spec.json&configUrl=https://evil.example/c.json");
+  await docs.waitForSelector(".opblock", { timeout: 20000 });
+  const title = (await docs.textContent(".info .title")) || "";
+  if (!title.includes(spec.info.title)) fail(`docs page shows "${title}", not the spec "${spec.info.title}"`);
+  const operations = await docs.$$eval(".opblock", (els) => els.length);
+  const expected = Object.values(spec.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+  if (operations !== expected) fail(`docs page lists ${operations} operations, the spec ${expected}`);
+  const version = await docs.evaluate(() => (window.versions && window.versions.swaggerUI && window.versions.swaggerUI.version) || "");
+  if (!version.startsWith("5.")) fail(`Swagger UI version "${version}" on /docs`);
+  if (foreign.length) fail("the docs page asked other hosts: " + foreign.join(", "));
+  if (docErrors.length) fail("docs page errors: " + docErrors.join("; "));
+  console.log(`dashboard ok: ${amounts.length} provinces, supply ${supplyTotal.toFixed(1)} kg, ${total} requests; screenshot ${screenshot}; docs: Swagger UI ${version}, ${operations} operations`);
 } finally {
   await browser.close();
 }

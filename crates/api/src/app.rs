@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, guard, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use actix_web_prom::PrometheusMetrics;
 use paperclip::actix::OpenApiExt;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder, TracingLogger};
@@ -86,53 +86,12 @@ fn metrics_allowed(req: &ServiceRequest, token: Option<&str>) -> bool {
     sha2::Sha256::digest(given.trim().as_bytes()) == sha2::Sha256::digest(token.as_bytes())
 }
 
-/// Swagger UI files paperclip bundles; anything else under `/docs` is ours
-/// to answer (paperclip would panic on an unknown file name).
-const SWAGGER_FILES: &[&str] = &[
-    "index.html",
-    "oauth2-redirect.html",
-    "swagger-ui.css",
-    "swagger-ui.css.map",
-    "swagger-ui.js",
-    "swagger-ui.js.map",
-    "swagger-ui-bundle.js",
-    "swagger-ui-bundle.js.map",
-    "swagger-ui-es-bundle.js",
-    "swagger-ui-es-bundle.js.map",
-    "swagger-ui-es-bundle-core.js",
-    "swagger-ui-es-bundle-core.js.map",
-    "swagger-ui-standalone-preset.js",
-    "swagger-ui-standalone-preset.js.map",
-    "favicon-16x16.png",
-    "favicon-32x32.png",
-];
-
-fn docs_request_paperclip_cannot_serve(ctx: &guard::GuardContext<'_>) -> bool {
-    let path = ctx.head().uri.path();
-    let file = path
-        .strip_prefix(DOCS_PATH)
-        .map(|rest| rest.trim_start_matches('/'))
-        .unwrap_or_default();
-    let has_query = ctx.head().uri.query().is_some_and(|q| !q.is_empty());
-    if file.is_empty() {
-        has_query
-    } else {
-        !SWAGGER_FILES.contains(&file)
-    }
-}
-
-async fn docs_fallback(req: HttpRequest) -> HttpResponse {
-    if req.match_info().query("file").is_empty() {
-        HttpResponse::PermanentRedirect()
-            .insert_header((
-                header::LOCATION,
-                format!("{DOCS_PATH}/index.html?url={SPEC_PATH}"),
-            ))
-            .finish()
-    } else {
-        HttpResponse::NotFound().json(body_for_status(actix_web::http::StatusCode::NOT_FOUND))
-    }
-}
+/// Scripts, styles, images and connections from this server only (Swagger
+/// UI and Chart.js set styles from script, hence `'unsafe-inline'` for
+/// styles; no script is inline), never framed, no plugins, no `<base>`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 async fn serve_spec(spec: web::Data<serde_json::Value>) -> HttpResponse {
     HttpResponse::Ok().json(spec.get_ref())
@@ -235,14 +194,14 @@ pub fn build(
         })
         .wrap(TracingLogger::<SitgaRootSpan>::new())
         // Outermost, so every response has them: no MIME sniffing, never
-        // framed (clickjacking), no referrer to other sites. A
-        // script-restricting CSP waits for the Swagger UI upgrade (the
-        // bundled one needs inline code).
+        // framed (clickjacking), no referrer to other sites, and pages (the
+        // dashboard, the API docs) that run only this server's own script
+        // files: no inline or foreign code, so injected markup cannot run.
         .wrap(
             actix_web::middleware::DefaultHeaders::new()
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                 .add((header::X_FRAME_OPTIONS, "DENY"))
-                .add((header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
+                .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
                 .add((header::REFERRER_POLICY, "no-referrer")),
         )
         // Static files and the operator dashboard (plain actix: files are no
@@ -261,16 +220,21 @@ pub fn build(
         .service(web::resource("/ws").route(web::get().to(crate::ws::upgrade)))
         // Served ahead of paperclip's Swagger 2 handler on the same path.
         .service(web::resource(SPEC_PATH).route(web::get().to(serve_spec)))
+        // The API docs: a current Swagger UI (vendored from npm) on our own
+        // page, pinned to SPEC_PATH.
+        .service(web::resource(DOCS_PATH).route(web::get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, format!("{DOCS_PATH}/")))
+                .finish()
+        })))
         .service(
-            web::resource([DOCS_PATH.to_owned(), format!("{DOCS_PATH}/{{file:.*}}")])
-                .guard(guard::fn_guard(docs_request_paperclip_cannot_serve))
-                .route(web::get().to(docs_fallback)),
+            actix_files::Files::new(DOCS_PATH, parts.assets_dir.join("docs"))
+                .index_file("index.html"),
         )
         .default_service(web::to(not_found))
         .wrap_api_with_spec(crate::openapi::base())
         .configure(crate::routes::configure)
         .with_json_spec_at(SPEC_PATH)
-        .with_swagger_ui_at(DOCS_PATH)
         .build()
 }
 

@@ -60,20 +60,44 @@ async fn docs_and_spec_are_served() {
     let app = TestApp::spawn().await;
     let docs = app.get("/docs", None).await;
     assert_eq!(docs.status(), 308);
+    assert_eq!(docs.headers()["location"], "/docs/");
+    // Our page: today's Swagger UI from this server, no inline script, the
+    // spec's address fixed (a `?url=` is served the same page and ignored).
+    for path in [
+        "/docs/",
+        "/docs/?url=https://evil.example/spec.json&configUrl=x",
+    ] {
+        let index = app.get(path, None).await;
+        assert_eq!(index.status(), 200);
+        let html = index.text().await.unwrap();
+        assert!(
+            html.contains("/assets/vendor/swagger-ui/swagger-ui-bundle.js"),
+            "{html}"
+        );
+        assert!(!html.contains("evil.example"));
+        let inline_scripts =
+            html.matches("<script>").count() + html.matches("<script type").count();
+        assert_eq!(inline_scripts, 0, "{html}");
+    }
+    let init = app.get("/docs/init.js", None).await.text().await.unwrap();
+    assert!(init.contains("url: \"/openapi.json\"") && init.contains("queryConfigEnabled: false"));
+    let bundle = app
+        .get("/assets/vendor/swagger-ui/swagger-ui-bundle.js", None)
+        .await;
+    assert_eq!(bundle.status(), 200);
+    let version = bundle.text().await.unwrap();
+    assert!(!version.is_empty());
+    // Paperclip's Swagger UI 3.52 is gone.
     assert_eq!(
-        docs.headers()["location"],
-        "/docs/index.html?url=/openapi.json"
+        app.get("/docs/swagger-ui-bundle.js", None).await.status(),
+        404
     );
-    let index = app.get("/docs/index.html?url=/openapi.json", None).await;
-    assert_eq!(index.status(), 200);
-    assert!(index.text().await.unwrap().contains("swagger"));
     expect_error(
         app.get("/docs/no-such-file.js", None).await,
         404,
         "not_found",
     )
     .await;
-    assert_eq!(app.get("/docs?x=1", None).await.status(), 308);
 
     let served = expect_json(app.get("/openapi.json", None).await, 200).await;
     assert_eq!(served, sitga_api::openapi::spec());
@@ -233,9 +257,13 @@ async fn every_response_carries_the_security_headers() {
         let headers = res.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
-        assert_eq!(
-            headers["content-security-policy"], "frame-ancestors 'none'",
-            "{path}"
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert!(
+            !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{path}: {csp}"
         );
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
     }
