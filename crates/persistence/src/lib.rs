@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod auctions;
+pub mod audit;
 pub mod badges;
 pub mod chain;
 mod error;

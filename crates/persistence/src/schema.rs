@@ -266,3 +266,16 @@ diesel::table! {
         transactions -> BigInt,
     }
 }
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        subject_user_id -> Nullable<BigInt>,
+        subject_auction_id -> Nullable<BigInt>,
+        amount -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+    }
+}

@@ -152,3 +152,13 @@ pub async fn legacy_nickname(pool: &DbPool, id: UserId, nickname: &str) -> Resul
         .await)?;
     Ok(())
 }
+
+/// Runs raw SQL as the application's database user (for tests that check
+/// what the database itself refuses); the error text when it is refused.
+pub async fn execute_raw(pool: &DbPool, sql: &str) -> Result<(), String> {
+    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+    match conn.backend_mut().map_err(|e| e.to_string())? {
+        crate::AnyConn::Mysql(c) => c.batch_execute(sql).await.map_err(|e| e.to_string()),
+        crate::AnyConn::Sqlite(c) => c.batch_execute(sql).await.map_err(|e| e.to_string()),
+    }
+}

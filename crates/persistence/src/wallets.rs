@@ -34,6 +34,10 @@ pub enum LedgerKind {
     Payment,
     /// Received for a sold auction.
     Sale,
+    /// Added by an admin (the audit log says who and why).
+    AdjustCredit,
+    /// Taken away by an admin (the audit log says who and why).
+    AdjustDebit,
 }
 
 impl LedgerKind {
@@ -46,6 +50,8 @@ impl LedgerKind {
             Self::Release => "release",
             Self::Payment => "payment",
             Self::Sale => "sale",
+            Self::AdjustCredit => "adjust_credit",
+            Self::AdjustDebit => "adjust_debit",
         }
     }
 }
@@ -136,6 +142,47 @@ pub async fn charge(conn: &mut DbConn, user_id: UserId, amount: Krw) -> Result<W
         .execute(c)
         .await)?;
     record(conn, user_id, LedgerKind::Charge, amount, None).await
+}
+
+/// An admin's correction: adds `amount` points, or takes `-amount` away if
+/// the available amount covers it (`None` if not; nothing changes). Never
+/// touches what bids hold.
+pub async fn adjust(
+    conn: &mut DbConn,
+    user_id: UserId,
+    amount: i64,
+) -> Result<Option<Wallet>, DbError> {
+    ensure(conn, user_id).await?;
+    let size = Krw::new(amount.saturating_abs());
+    if amount >= 0 {
+        with_conn!(conn, |c| diesel::update(wallets::table.find(user_id))
+            .set((
+                wallets::balance.eq(wallets::balance + size),
+                wallets::updated_at.eq(now())
+            ))
+            .execute(c)
+            .await)?;
+        return record(conn, user_id, LedgerKind::AdjustCredit, size, None)
+            .await
+            .map(Some);
+    }
+    let n = with_conn!(conn, |c| diesel::update(
+        wallets::table
+            .find(user_id)
+            .filter((wallets::balance - wallets::held).ge(size))
+    )
+    .set((
+        wallets::balance.eq(wallets::balance - size),
+        wallets::updated_at.eq(now())
+    ))
+    .execute(c)
+    .await)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    record(conn, user_id, LedgerKind::AdjustDebit, size, None)
+        .await
+        .map(Some)
 }
 
 /// Takes points out if the available amount covers it; `None` if not.

@@ -96,6 +96,18 @@ impl Closer {
                 price,
             } => {
                 wallets::pay(&mut tx, winner_id, seller_id, price, auction_id).await?;
+                sitga_persistence::audit::record(
+                    &mut tx,
+                    &sitga_persistence::audit::NewAudit {
+                        actor: None,
+                        action: sitga_persistence::audit::AuditAction::Settlement,
+                        subject_user: Some(seller_id),
+                        subject_auction: Some(auction_id),
+                        amount: Some(price),
+                        reason: None,
+                    },
+                )
+                .await?;
                 crate::awards::award_sale_badges(&mut tx, seller_id, winner_id).await?;
             }
             Settlement::Release { bidder_id, amount } => {

@@ -100,3 +100,29 @@ impl FromRequest for AuthUser {
         std::future::ready(result)
     }
 }
+
+/// A signed-in admin: [`AuthUser`] holding the admin role, refused with 403
+/// before anything else of the request (its body included) is read.
+#[derive(Debug, Clone, Apiv2Security)]
+#[openapi(
+    apiKey,
+    in = "header",
+    name = "Authorization",
+    alias = "bearer",
+    description = "`Authorization: Bearer <access_token>` with the access token from /api/v1/auth/login"
+)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = AuthUser::from_http(req).and_then(|user| {
+            tracing::Span::current().record("user_id", user.id.get());
+            user.require(Role::Admin)?;
+            Ok(Self(user))
+        });
+        std::future::ready(result)
+    }
+}

@@ -6,7 +6,7 @@ mod hashing;
 mod jwt;
 mod rate_limit;
 
-pub use extractor::AuthUser;
+pub use extractor::{AdminUser, AuthUser};
 pub use hashing::PasswordWork;
 pub use jwt::{AccessClaims, IssuedAccess, JwtKeys};
 pub use rate_limit::{ClientLimiter, ClientQuotas, client_key};

@@ -1,14 +1,19 @@
-//! Administration.
+//! Administration: users, point adjustments, any user's ledger, every
+//! sale, and the append-only audit log.
 
+use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
-use serde::Serialize;
-use sitga_persistence::users;
-use sitga_user::Role;
+use serde::{Deserialize, Serialize};
+use sitga_auction::{AuctionStatus, Krw};
+use sitga_core::UserId;
+use sitga_persistence::audit::{self, AuditAction, AuditFilter, NewAudit};
+use sitga_persistence::{auctions, users, wallets};
 
 use super::dto::{PageQuery, UserDto};
-use crate::auth::AuthUser;
-use crate::error::ApiError;
-use crate::extract::QueryParams;
+use super::wallet::{BalanceDto, LedgerPage, ledger_page};
+use crate::auth::AdminUser;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
 /// A page of users.
@@ -28,10 +33,9 @@ pub struct UserPage {
 #[api_v2_operation(tags(Admin))]
 pub async fn list_users(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    _admin: AdminUser,
     query: QueryParams<PageQuery>,
 ) -> Result<web::Json<UserPage>, ApiError> {
-    auth.require(Role::Admin)?;
     let (page, per_page, offset) = query.0.resolve()?;
     let mut conn = state.db.get().await?;
     let (found, total) = users::list(&mut conn, offset, i64::from(per_page)).await?;
@@ -46,6 +50,308 @@ pub async fn list_users(
         .collect();
     Ok(web::Json(UserPage {
         items,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// A user id in the path.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct UserPath {
+    /// User id.
+    pub id: i64,
+}
+
+/// A correction of a user's points.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustRequest {
+    /// KRW to add (positive) or take away (negative); not zero, at most
+    /// 10,000,000 either way. Points that bids hold are never taken.
+    pub amount: i64,
+    /// Why, 5–500 characters: kept in the audit log.
+    pub reason: String,
+}
+
+/// Largest single adjustment.
+const MAX_ADJUSTMENT: i64 = 10_000_000;
+
+fn adjust_reason(raw: &str) -> Result<String, ApiError> {
+    let reason = raw.trim();
+    let len = reason.chars().count();
+    if !(5..=500).contains(&len) || reason.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "reason",
+            "must be 5 to 500 characters without control characters",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// Adjust a user's points (admin)
+///
+/// Adds or takes away points with a mandatory reason; the ledger gets an
+/// `adjust_credit` / `adjust_debit` line and the audit log a row naming the
+/// admin, in one transaction. 409 `insufficient_balance` when a debit is
+/// more than the user has available.
+#[api_v2_operation(tags(Admin))]
+pub async fn adjust(
+    state: web::Data<AppState>,
+    AdminUser(auth): AdminUser,
+    path: web::Path<UserPath>,
+    body: JsonBody<AdjustRequest>,
+) -> Result<web::Json<BalanceDto>, ApiError> {
+    let req = body.0;
+    if req.amount == 0 || req.amount.saturating_abs() > MAX_ADJUSTMENT {
+        return Err(ApiError::invalid_field(
+            "amount",
+            "must be non-zero and at most 10,000,000 either way",
+        ));
+    }
+    let reason = adjust_reason(&req.reason)?;
+    let user = UserId::new(path.id);
+    let mut tx = state.db.begin().await?;
+    if users::find_by_id(&mut tx, user).await?.is_none() {
+        return Err(ApiError::NotFound("user"));
+    }
+    let Some(after) = wallets::adjust(&mut tx, user, req.amount).await? else {
+        let available = wallets::get(&mut tx, user).await?.available();
+        return Err(ApiError::Conflict {
+            code: ErrorCode::InsufficientBalance,
+            message: format!("only {available} won is available"),
+            field: Some("amount"),
+        });
+    };
+    audit::record(
+        &mut tx,
+        &NewAudit {
+            actor: Some(auth.id),
+            action: if req.amount > 0 {
+                AuditAction::AdjustCredit
+            } else {
+                AuditAction::AdjustDebit
+            },
+            subject_user: Some(user),
+            subject_auction: None,
+            amount: Some(Krw::new(req.amount.saturating_abs())),
+            reason: Some(&reason),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        user_id = auth.id.get(),
+        subject = user.get(),
+        amount = req.amount,
+        "points adjusted"
+    );
+    Ok(web::Json(after.into()))
+}
+
+/// Any user's points ledger (admin)
+#[api_v2_operation(tags(Admin))]
+pub async fn user_ledger(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    path: web::Path<UserPath>,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<LedgerPage>, ApiError> {
+    let user = UserId::new(path.id);
+    {
+        let mut conn = state.db.get().await?;
+        if users::find_by_id(&mut conn, user).await?.is_none() {
+            return Err(ApiError::NotFound("user"));
+        }
+    }
+    Ok(web::Json(ledger_page(&state, user, &query.0).await?))
+}
+
+/// Which audit rows (every field narrows; all optional).
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Done by this user id.
+    pub actor: Option<i64>,
+    /// Done to this user id.
+    pub subject: Option<i64>,
+    /// `charge`, `withdraw`, `adjust_credit`, `adjust_debit` or `settlement`.
+    pub action: Option<String>,
+    /// At or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Page (from 1).
+    pub page: Option<u32>,
+    /// Page size (1–100, default 20).
+    pub per_page: Option<u32>,
+}
+
+/// One audit row.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct AuditEntryDto {
+    /// Id (rows are only ever added).
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (absent: the system, e.g. an auction closing).
+    pub actor_id: Option<i64>,
+    /// What.
+    pub action: String,
+    /// To whom.
+    pub subject_user_id: Option<i64>,
+    /// Which auction.
+    pub subject_auction_id: Option<i64>,
+    /// Points moved (KRW).
+    pub amount: Option<i64>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// A page of audit rows.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct AuditPage {
+    /// Newest first.
+    pub items: Vec<AuditEntryDto>,
+    /// Page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// Rows matching.
+    pub total: i64,
+}
+
+/// The audit log (admin)
+///
+/// Every admin action and every money movement that is not a bid hold
+/// (charges, withdrawals, adjustments, settlements), newest first. Rows are
+/// append-only: the database refuses to change or delete them.
+#[api_v2_operation(tags(Admin))]
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: QueryParams<AuditQuery>,
+) -> Result<web::Json<AuditPage>, ApiError> {
+    let q = query.0;
+    let action =
+        match q.action.as_deref() {
+            None => None,
+            Some(code) => Some(AuditAction::from_code(code).ok_or_else(|| {
+                ApiError::BadRequest {
+                    code: ErrorCode::InvalidQuery,
+                    message:
+                        "action must be charge, withdraw, adjust_credit, adjust_debit or settlement"
+                            .into(),
+                    field: Some("action".into()),
+                }
+            })?),
+        };
+    let (page, per_page, offset) = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .resolve()?;
+    let filter = AuditFilter {
+        actor: q.actor.map(UserId::new),
+        subject_user: q.subject.map(UserId::new),
+        action,
+        from: q.from,
+        to: q.to,
+    };
+    let mut conn = state.db.get().await?;
+    let (rows, total) = audit::list(&mut conn, &filter, offset, i64::from(per_page)).await?;
+    Ok(web::Json(AuditPage {
+        items: rows
+            .into_iter()
+            .map(|r| AuditEntryDto {
+                at: r.at(),
+                id: r.id,
+                actor_id: r.actor_id.map(UserId::get),
+                action: r.action,
+                subject_user_id: r.subject_user_id.map(UserId::get),
+                subject_auction_id: r.subject_auction_id.map(sitga_core::AuctionId::get),
+                amount: r.amount.map(Krw::get),
+                reason: r.reason,
+            })
+            .collect(),
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// One sale.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SaleDto {
+    /// Auction id.
+    pub auction_id: i64,
+    /// Title.
+    pub title: String,
+    /// Species.
+    pub species: Option<String>,
+    /// Seller's id.
+    pub seller_id: i64,
+    /// Seller's nickname.
+    pub seller: Option<String>,
+    /// Buyer's id.
+    pub buyer_id: Option<i64>,
+    /// Buyer's nickname.
+    pub buyer: Option<String>,
+    /// Price paid (KRW).
+    pub price: Option<i64>,
+    /// When it closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of sales.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SalePage {
+    /// Newest first.
+    pub items: Vec<SaleDto>,
+    /// Page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// All sales.
+    pub total: i64,
+}
+
+/// Every sale with its buyer and price (admin)
+#[api_v2_operation(tags(Admin))]
+pub async fn sales(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<SalePage>, ApiError> {
+    let (page, per_page, offset) = query.0.resolve()?;
+    let mut conn = state.db.get().await?;
+    let filter = auctions::ListFilter {
+        status: Some(AuctionStatus::Sold),
+        seller_id: None,
+        query: None,
+        sort: auctions::Sort::Newest,
+    };
+    let (rows, total) = auctions::list(&mut conn, &filter, offset, i64::from(per_page)).await?;
+    let people: Vec<UserId> = rows
+        .iter()
+        .flat_map(|a| std::iter::once(a.seller_id).chain(a.leader_id))
+        .collect();
+    let names = users::nicknames(&mut conn, &people).await?;
+    Ok(web::Json(SalePage {
+        items: rows
+            .into_iter()
+            .map(|a| SaleDto {
+                closed_at: a.closed_at(),
+                auction_id: a.id.get(),
+                seller: names.get(&a.seller_id).cloned(),
+                buyer: a.leader_id.and_then(|b| names.get(&b).cloned()),
+                seller_id: a.seller_id.get(),
+                buyer_id: a.leader_id.map(UserId::get),
+                price: a.current_price.map(Krw::get),
+                title: a.title,
+                species: a.species,
+            })
+            .collect(),
         page,
         per_page,
         total,

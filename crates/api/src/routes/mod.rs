@@ -39,6 +39,15 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                         .route(web::put().to(users::change_password)),
                 )
                 .service(web::resource("/admin/users").route(web::get().to(admin::list_users)))
+                .service(
+                    web::resource("/admin/users/{id}/adjust").route(web::post().to(admin::adjust)),
+                )
+                .service(
+                    web::resource("/admin/users/{id}/ledger")
+                        .route(web::get().to(admin::user_ledger)),
+                )
+                .service(web::resource("/admin/audit").route(web::get().to(admin::audit_log)))
+                .service(web::resource("/admin/sales").route(web::get().to(admin::sales)))
                 .service(web::resource("/provinces").route(web::get().to(meta::provinces)))
                 .service(
                     web::resource("/auctions")

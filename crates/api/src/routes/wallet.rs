@@ -5,6 +5,7 @@ use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_auction::{Krw, Wallet, WalletAmount};
 use sitga_core::{AuctionId, UserId};
+use sitga_persistence::audit::{self, AuditAction, NewAudit};
 use sitga_persistence::{auctions, users, wallets};
 
 use super::dto::PageQuery;
@@ -67,6 +68,18 @@ pub async fn charge(
     let amount = wallet_amount(body.0.amount)?;
     let mut tx = state.db.begin().await?;
     let after = wallets::charge(&mut tx, auth.id, amount.get()).await?;
+    audit::record(
+        &mut tx,
+        &NewAudit {
+            actor: Some(auth.id),
+            action: AuditAction::Charge,
+            subject_user: Some(auth.id),
+            subject_auction: None,
+            amount: Some(amount.get()),
+            reason: None,
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         user_id = auth.id.get(),
@@ -93,6 +106,18 @@ pub async fn withdraw(
             field: Some("amount"),
         });
     };
+    audit::record(
+        &mut tx,
+        &NewAudit {
+            actor: Some(auth.id),
+            action: AuditAction::Withdraw,
+            subject_user: Some(auth.id),
+            subject_auction: None,
+            amount: Some(amount.get()),
+            reason: None,
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         user_id = auth.id.get(),
@@ -107,7 +132,8 @@ pub async fn withdraw(
 pub struct LedgerEntryDto {
     /// Id.
     pub id: i64,
-    /// `charge`, `withdraw`, `hold`, `release`, `payment` or `sale`.
+    /// `charge`, `withdraw`, `hold`, `release`, `payment`, `sale`,
+    /// `adjust_credit` or `adjust_debit`.
     pub kind: String,
     /// Amount moved (KRW, positive).
     pub amount: i64,
@@ -141,10 +167,19 @@ pub async fn ledger(
     auth: AuthUser,
     query: QueryParams<PageQuery>,
 ) -> Result<web::Json<LedgerPage>, ApiError> {
-    let (page, per_page, offset) = query.0.resolve()?;
+    Ok(web::Json(ledger_page(&state, auth.id, &query.0).await?))
+}
+
+/// A page of `user`'s ledger (theirs, or an admin's view of it).
+pub(super) async fn ledger_page(
+    state: &AppState,
+    user: UserId,
+    query: &PageQuery,
+) -> Result<LedgerPage, ApiError> {
+    let (page, per_page, offset) = query.resolve()?;
     let mut conn = state.db.get().await?;
-    let (rows, total) = wallets::ledger(&mut conn, auth.id, offset, i64::from(per_page)).await?;
-    Ok(web::Json(LedgerPage {
+    let (rows, total) = wallets::ledger(&mut conn, user, offset, i64::from(per_page)).await?;
+    Ok(LedgerPage {
         items: rows
             .into_iter()
             .map(|e| LedgerEntryDto {
@@ -160,7 +195,7 @@ pub async fn ledger(
         page,
         per_page,
         total,
-    }))
+    })
 }
 
 /// A closed auction from one side.

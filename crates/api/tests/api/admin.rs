@@ -1,0 +1,261 @@
+//! The admin's money tools and views: adjustments with a reason, any
+//! user's ledger, every sale, and the append-only audit log.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sitga_testkit::{TestApp, expect_error, expect_json};
+use sitga_user::Role;
+
+#[tokio::test]
+async fn adjustments_need_a_reason_and_land_in_the_ledger_and_the_audit_log() {
+    let app = TestApp::spawn().await;
+    let admin = app.user().role(Role::Admin).create().await;
+    let operator = app.user().role(Role::Operator).create().await;
+    let alice = app.user().create().await;
+    app.charge(&alice, 50_000).await;
+    let adjust = |token: &str, id: i64, body: Value| {
+        let (token, path) = (token.to_owned(), format!("/api/v1/admin/users/{id}/adjust"));
+        let app = &app;
+        async move {
+            app.send(Method::POST, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+
+    // Refused: no reason, zero, too large, not an admin, no such user.
+    for (body, field) in [
+        (json!({"amount": 1000, "reason": "x"}), "reason"),
+        (json!({"amount": 0, "reason": "customer service"}), "amount"),
+        (
+            json!({"amount": 10_000_001, "reason": "customer service"}),
+            "amount",
+        ),
+    ] {
+        let err = expect_error(
+            adjust(&admin.access_token, alice.id, body).await,
+            400,
+            "invalid_field",
+        )
+        .await;
+        assert_eq!(err["field"], field);
+    }
+    expect_error(
+        adjust(&admin.access_token, alice.id, json!({"amount": 1000})).await,
+        400,
+        "invalid_field",
+    )
+    .await;
+    expect_error(
+        adjust(
+            &operator.access_token,
+            alice.id,
+            json!({"amount": 1000, "reason": "customer service"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    expect_error(
+        adjust(
+            &admin.access_token,
+            999_999,
+            json!({"amount": 1000, "reason": "customer service"}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // A credit, then a debit larger than what is available.
+    let after = expect_json(
+        adjust(
+            &admin.access_token,
+            alice.id,
+            json!({"amount": 5_000, "reason": "refund for a spoiled catch"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(after["balance"], 55_000);
+    let refused = expect_error(
+        adjust(
+            &admin.access_token,
+            alice.id,
+            json!({"amount": -60_000, "reason": "duplicate charge"}),
+        )
+        .await,
+        409,
+        "insufficient_balance",
+    )
+    .await;
+    assert_eq!(refused["field"], "amount");
+    let after = expect_json(
+        adjust(
+            &admin.access_token,
+            alice.id,
+            json!({"amount": -15_000, "reason": "duplicate charge"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(after["balance"], 40_000);
+
+    // The admin sees alice's ledger; alice cannot see the admin view.
+    let ledger = expect_json(
+        app.get(
+            &format!("/api/v1/admin/users/{}/ledger", alice.id),
+            Some(&admin.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let kinds: Vec<&str> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["adjust_debit", "adjust_credit", "charge"]);
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/admin/users/{}/ledger", alice.id),
+            Some(&alice.access_token)
+        )
+        .await
+        .status(),
+        403
+    );
+
+    // The audit log names who did what to whom, and why; filters narrow it.
+    let audit = expect_json(
+        app.get(
+            &format!("/api/v1/admin/audit?subject={}", alice.id),
+            Some(&admin.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(audit["total"], 3, "{audit}");
+    let newest = &audit["items"][0];
+    assert_eq!(newest["action"], "adjust_debit");
+    assert_eq!(newest["actor_id"], admin.id);
+    assert_eq!(newest["amount"], 15_000);
+    assert_eq!(newest["reason"], "duplicate charge");
+    assert_eq!(audit["items"][2]["action"], "charge");
+    assert_eq!(audit["items"][2]["actor_id"], alice.id);
+    let credits = expect_json(
+        app.get(
+            &format!(
+                "/api/v1/admin/audit?actor={}&action=adjust_credit",
+                admin.id
+            ),
+            Some(&admin.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(credits["total"], 1);
+    let none = expect_json(
+        app.get(
+            "/api/v1/admin/audit?from=2099-01-01T00:00:00Z",
+            Some(&admin.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(none["total"], 0);
+    expect_error(
+        app.get(
+            "/api/v1/admin/audit?action=delete",
+            Some(&admin.access_token),
+        )
+        .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_be_changed_or_deleted_even_by_the_database_user() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().create().await;
+    app.charge(&alice, 1_000).await;
+    for statement in ["UPDATE audit_log SET amount = 1", "DELETE FROM audit_log"] {
+        let refused = sitga_persistence::test_support::execute_raw(&app.db, statement)
+            .await
+            .expect_err("the database must refuse it");
+        assert!(refused.contains("append-only"), "{statement}: {refused}");
+    }
+    // Still there, unchanged.
+    let admin = app.user().role(Role::Admin).create().await;
+    let audit = expect_json(
+        app.get("/api/v1/admin/audit", Some(&admin.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(audit["total"], 1);
+    assert_eq!(audit["items"][0]["amount"], 1_000);
+}
+
+#[tokio::test]
+async fn the_admin_sees_every_sale_with_its_buyer_and_settlements_are_audited() {
+    let app = TestApp::spawn().await;
+    let admin = app.user().role(Role::Admin).create().await;
+    let seller = app.user().nickname("angler").create().await;
+    let buyer = app.user().nickname("chef").create().await;
+    app.charge(&buyer, 100_000).await;
+    let id = app.open_auction(&seller, 20_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.bid(&buyer, id, 25_000).await.status(), 201);
+    app.expire_auction(id).await;
+    let mut sales = Value::Null;
+    for _ in 0..100 {
+        sales = expect_json(
+            app.get("/api/v1/admin/sales", Some(&admin.access_token))
+                .await,
+            200,
+        )
+        .await;
+        if sales["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let sale = &sales["items"][0];
+    assert_eq!(sale["auction_id"], id, "{sales}");
+    assert_eq!(sale["buyer"], "chef");
+    assert_eq!(sale["buyer_id"], buyer.id);
+    assert_eq!(sale["seller"], "angler");
+    assert_eq!(sale["price"], 25_000);
+    let settled = expect_json(
+        app.get(
+            "/api/v1/admin/audit?action=settlement",
+            Some(&admin.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(settled["total"], 1);
+    assert_eq!(settled["items"][0]["subject_user_id"], seller.id);
+    assert_eq!(settled["items"][0]["subject_auction_id"], id);
+    assert_eq!(settled["items"][0]["amount"], 25_000);
+    assert_eq!(settled["items"][0]["actor_id"], Value::Null);
+    assert_eq!(
+        app.get("/api/v1/admin/sales", Some(&buyer.access_token))
+            .await
+            .status(),
+        403
+    );
+}
