@@ -25,16 +25,22 @@ pub enum AuditAction {
     AdjustDebit,
     /// A sold auction paid its seller.
     Settlement,
+    /// A role was given (`sitga admin grant`; the reason names the role).
+    RoleGrant,
+    /// A role was taken away (`sitga admin revoke`).
+    RoleRevoke,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::Charge,
         Self::Withdraw,
         Self::AdjustCredit,
         Self::AdjustDebit,
         Self::Settlement,
+        Self::RoleGrant,
+        Self::RoleRevoke,
     ];
 
     /// Stored code.
@@ -45,6 +51,8 @@ impl AuditAction {
             Self::AdjustCredit => "adjust_credit",
             Self::AdjustDebit => "adjust_debit",
             Self::Settlement => "settlement",
+            Self::RoleGrant => "role_grant",
+            Self::RoleRevoke => "role_revoke",
         }
     }
 

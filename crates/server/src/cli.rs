@@ -213,6 +213,27 @@ async fn admin(settings: &Settings, action: AdminAction) -> CliResult {
         users::revoke_role(&mut conn, user.id, role).await
     }
     .map_err(|e| (3, e.to_string()))?;
+    if changed {
+        // From the command line: no acting account, the reason names the role.
+        let reason = format!("{role} via the sitga command line");
+        sitga_persistence::audit::record(
+            &mut conn,
+            &sitga_persistence::audit::NewAudit {
+                actor: None,
+                action: if grant {
+                    sitga_persistence::audit::AuditAction::RoleGrant
+                } else {
+                    sitga_persistence::audit::AuditAction::RoleRevoke
+                },
+                subject_user: Some(user.id),
+                subject_auction: None,
+                amount: None,
+                reason: Some(&reason),
+            },
+        )
+        .await
+        .map_err(|e| (3, e.to_string()))?;
+    }
     let verb = if grant { "granted" } else { "revoked" };
     if changed {
         println!(

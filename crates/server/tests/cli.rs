@@ -170,6 +170,21 @@ async fn grant_and_revoke_change_roles() {
             .unwrap()
             .is_empty()
     );
+    // Both changes are in the audit log (the no-op grant is not).
+    let filter = sitga_persistence::audit::AuditFilter {
+        subject_user: Some(user.id),
+        ..Default::default()
+    };
+    let (rows, total) = sitga_persistence::audit::list(&mut conn, &filter, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(rows[0].action, "role_revoke");
+    assert_eq!(rows[1].action, "role_grant");
+    assert_eq!(
+        rows[1].reason.as_deref(),
+        Some("admin via the sitga command line")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sitga_core::AuctionId;
 
 use crate::error::ApiError;
 
@@ -60,6 +61,8 @@ pub struct ClientLimiter {
     signup_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     availability_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     identify_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    /// One counted view per client and auction an hour.
+    views: DefaultKeyedRateLimiter<(IpAddr, AuctionId)>,
     clock: DefaultClock,
 }
 
@@ -102,6 +105,7 @@ impl ClientLimiter {
             identify_by_ip: RateLimiter::keyed(Quota::per_minute(
                 quotas.identify_per_ip_per_minute,
             )),
+            views: RateLimiter::keyed(Quota::per_hour(NonZeroU32::MIN)),
             clock: DefaultClock::default(),
         }
     }
@@ -154,6 +158,13 @@ impl ClientLimiter {
         self.check_ip(&self.identify_by_ip, ip)
     }
 
+    /// Whether a page view of `auction` from `ip` is counted: once per
+    /// client (IPv6: per /64) and auction an hour, so reloading, or a script
+    /// hammering one page, writes nothing.
+    pub fn count_view(&self, ip: Option<IpAddr>, auction: AuctionId) -> bool {
+        ip.is_none_or(|ip| self.views.check_key(&(client_key(ip), auction)).is_ok())
+    }
+
     fn check_ip(
         &self,
         buckets: &DefaultKeyedRateLimiter<IpAddr>,
@@ -186,6 +197,8 @@ impl ClientLimiter {
             buckets.retain_recent();
             buckets.shrink_to_fit();
         }
+        self.views.retain_recent();
+        self.views.shrink_to_fit();
         self.failures_by_email.retain_recent();
         self.failures_by_email.shrink_to_fit();
         let now = Instant::now();

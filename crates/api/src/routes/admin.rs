@@ -175,7 +175,8 @@ pub struct AuditQuery {
     pub actor: Option<i64>,
     /// Done to this user id.
     pub subject: Option<i64>,
-    /// `charge`, `withdraw`, `adjust_credit`, `adjust_debit` or `settlement`.
+    /// `charge`, `withdraw`, `adjust_credit`, `adjust_debit`, `settlement`,
+    /// `role_grant` or `role_revoke`.
     pub action: Option<String>,
     /// At or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -240,7 +241,7 @@ pub async fn audit_log(
                 ApiError::BadRequest {
                     code: ErrorCode::InvalidQuery,
                     message:
-                        "action must be charge, withdraw, adjust_credit, adjust_debit or settlement"
+                        "action must be charge, withdraw, adjust_credit, adjust_debit, settlement, role_grant or role_revoke"
                             .into(),
                     field: Some("action".into()),
                 }

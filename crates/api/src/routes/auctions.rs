@@ -324,14 +324,18 @@ impl AuctionPath {
     }
 }
 
-/// One auction (counts a view)
+/// One auction (counts a view, once per client an hour)
 #[api_v2_operation(tags(Auctions))]
 pub async fn get(
     state: web::Data<AppState>,
+    http: HttpRequest,
     path: web::Path<AuctionPath>,
 ) -> Result<web::Json<AuctionDto>, ApiError> {
     let mut conn = state.db.get().await?;
-    if !auctions::increment_views(&mut conn, path.auction()).await? {
+    let counted = state
+        .auth_limiter
+        .count_view(state.client_ip(&http), path.auction());
+    if counted && !auctions::increment_views(&mut conn, path.auction()).await? {
         return Err(ApiError::NotFound("auction"));
     }
     Ok(web::Json(load_dto(&mut conn, path.auction()).await?))

@@ -40,9 +40,15 @@ async fn auction_lifecycle_with_points() {
         "the reserve itself is secret"
     );
 
-    // The first GET counts a view.
+    // The first GET counts a view; reloading (or a script hammering the
+    // page) from the same client counts nothing more for an hour.
     let seen = expect_json(app.get(&format!("/api/v1/auctions/{id}"), None).await, 200).await;
     assert_eq!(seen["view_count"], 1);
+    for _ in 0..5 {
+        app.get(&format!("/api/v1/auctions/{id}"), None).await;
+    }
+    let again = expect_json(app.get(&format!("/api/v1/auctions/{id}"), None).await, 200).await;
+    assert_eq!(again["view_count"], 1);
     expect_error(
         app.get("/api/v1/auctions/999999", None).await,
         404,
