@@ -70,6 +70,9 @@ error_codes! {
     RefreshTokenExpired = "refresh_token_expired",
     /// A retired refresh token came back: its whole family is revoked.
     RefreshTokenReused = "refresh_token_reused",
+    /// The access token's session was ended, or never existed (logout,
+    /// password or role change, a reused refresh token): log in again.
+    SessionRevoked = "session_revoked",
     /// E-mail or password is wrong.
     InvalidCredentials = "invalid_credentials",
     /// The current password given to change it is wrong.

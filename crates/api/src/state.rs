@@ -25,6 +25,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Pickups one collector may complete per UTC day.
     pub completions: sitga_coffee_grounds::DailyCompletions,
+    /// Which login sessions are still alive (cached).
+    pub sessions: Arc<crate::auth::Sessions>,
     /// The bounded argon2 queue.
     pub passwords: Arc<PasswordWork>,
     /// Room fan-out.

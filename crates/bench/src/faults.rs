@@ -560,10 +560,7 @@ async fn admin_token(pool: &DbPool, user: UserId) -> String {
     sitga_persistence::users::grant_role(&mut conn, user, sitga_user::Role::Admin)
         .await
         .expect("grant admin");
-    sitga_api::auth::JwtKeys::new(crate::SECRET.as_bytes())
-        .issue(user, &[sitga_user::Role::Admin], "bench")
-        .expect("token")
-        .token
+    seed::token_with_roles(user, &[sitga_user::Role::Admin])
 }
 
 async fn redis_outage(args: &Args, pool: &DbPool, cluster: &Cluster, redis: &mut PrivateRedis) {
@@ -593,7 +590,8 @@ async fn redis_outage(args: &Args, pool: &DbPool, cluster: &Cluster, redis: &mut
     );
 
     // Pickup history, so that a retrain has something to fit.
-    cluster.run_command(&["demo-data"]);
+    // The bench accounts are already there: demo data goes in beside them.
+    cluster.run_command(&["demo-data", "--force"]);
     let admin = admin_token(pool, ids[0]).await;
     let queue_before = queue_round_trip(cluster, 0, &admin).await;
     let began = Instant::now();

@@ -4,7 +4,7 @@
 use sitga_api::auth::JwtKeys;
 use sitga_core::UserId;
 use sitga_persistence::auctions::{self, Auction, NewAuction};
-use sitga_persistence::{DbPool, users, wallets};
+use sitga_persistence::{DbPool, refresh_tokens, users, wallets};
 
 use crate::SECRET;
 
@@ -40,6 +40,17 @@ pub async fn accounts(pool: &DbPool, bidders: usize) -> Vec<UserId> {
                 .await
                 .expect("charge");
         }
+        // A live login session for [`token`]'s access tokens (the server
+        // checks every token's session).
+        refresh_tokens::insert(
+            &mut conn,
+            user.id,
+            &session(user.id),
+            &format!("bench-{tag}-{i}"),
+            chrono::Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .expect("session");
         ids.push(user.id);
     }
     ids
@@ -73,10 +84,21 @@ pub async fn auction(pool: &DbPool, seller: UserId) -> Auction {
     .expect("insert auction")
 }
 
-/// A bearer token for `user` (the instances share [`SECRET`]).
+/// The login session [`accounts`] opened for `user`.
+fn session(user: UserId) -> String {
+    format!("bench-{}", user.get())
+}
+
+/// A bearer token for `user` of a seeded account (the instances share
+/// [`SECRET`]).
 pub fn token(user: UserId) -> String {
+    token_with_roles(user, &[])
+}
+
+/// [`token`] carrying `roles` (grant them in the database too).
+pub fn token_with_roles(user: UserId, roles: &[sitga_user::Role]) -> String {
     JwtKeys::new(SECRET.as_bytes())
-        .issue(user, &[], "bench")
+        .issue(user, roles, &session(user))
         .expect("token")
         .token
 }

@@ -148,3 +148,24 @@ pub async fn purge_expired(conn: &mut DbConn, before: DateTime<Utc>) -> Result<u
     .await)?;
     Ok(n)
 }
+
+/// Whether login session `family_id` of `user_id` is still alive: one of
+/// its refresh tokens is neither revoked nor expired. Logout, a reused
+/// token, a password change or an operator revoke a session by revoking
+/// its tokens.
+pub async fn session_alive(
+    conn: &mut DbConn,
+    user_id: UserId,
+    family_id: &str,
+) -> Result<bool, DbError> {
+    let at = now();
+    let n: i64 = with_conn!(conn, |c| refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family_id))
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .filter(refresh_tokens::expires_at.gt(at))
+        .count()
+        .get_result(c)
+        .await)?;
+    Ok(n > 0)
+}

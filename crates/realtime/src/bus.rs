@@ -44,6 +44,23 @@ pub enum BusError {
     SubscriptionEnded,
 }
 
+/// Sessions that just ended, told to every instance: their access tokens
+/// stop working and their sockets close.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Revocation {
+    /// One login session (a refresh-token family) ended: logout, or a
+    /// reused refresh token.
+    Session(String),
+    /// Some of a user's sessions ended (password change, role change): each
+    /// of that user's sessions must be checked again.
+    User(sitga_core::UserId),
+}
+
+/// Revocations a slow listener may fall behind by (it then re-checks
+/// everything it holds, see [`RoomBus::revocations`]).
+const REVOCATION_BUFFER: usize = 1_024;
+
 /// Frames a slow socket may fall behind by before it is disconnected.
 pub const ROOM_BUFFER: usize = 256;
 
@@ -72,6 +89,7 @@ struct Inner {
     /// Prepended to every Redis key and channel, so that several
     /// deployments (or test runs) can share one Redis.
     prefix: String,
+    revocations: broadcast::Sender<Revocation>,
 }
 
 /// Messages kept per room in the fast history (Redis stream or memory);
@@ -151,6 +169,7 @@ impl RoomBus {
                 recent: Mutex::new(HashMap::new()),
                 redis,
                 relay_live: std::sync::atomic::AtomicBool::new(false),
+                revocations: broadcast::channel(REVOCATION_BUFFER).0,
                 prefix,
             }),
         }
@@ -268,6 +287,31 @@ impl RoomBus {
         Some(buffer.iter().skip(skip).cloned().collect())
     }
 
+    /// Ends `revocation`'s sessions on every instance: delivered here at
+    /// once, and through Redis to the others.
+    pub async fn revoke(&self, revocation: Revocation) {
+        let _ = self.inner.revocations.send(revocation.clone());
+        let Some(redis) = &self.inner.redis else {
+            return;
+        };
+        let published = async {
+            let payload = serde_json::to_string(&revocation)?;
+            let mut conn = redis.get().await?;
+            let _: i64 = conn.publish(self.inner.key("revocations"), payload).await?;
+            Ok::<_, BusError>(())
+        }
+        .await;
+        if let Err(e) = published {
+            tracing::warn!(error = %e, "could not tell other instances about a revocation");
+        }
+    }
+
+    /// Revocations from now on (this instance's and, through Redis, every
+    /// other's).
+    pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
+        self.inner.revocations.subscribe()
+    }
+
     /// Drops a closed room's in-memory history (embedded mode): nothing new
     /// is said there, and the database answers history requests.
     pub fn forget_history(&self, room: AuctionId) {
@@ -336,6 +380,8 @@ impl RoomBus {
         // A dedicated connection: pub/sub never uses the pool.
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.psubscribe(self.inner.key("auction:*")).await?;
+        let revocations = self.inner.key("revocations");
+        pubsub.subscribe(&revocations).await?;
         let mut messages = pubsub.on_message();
         let _live = RelayLive::set(&self.inner.relay_live);
         while let Some(message) = messages.next().await {
@@ -346,6 +392,16 @@ impl RoomBus {
                     continue;
                 }
             };
+            if message.get_channel_name() == revocations {
+                // Our own revocations come back too: acting twice is harmless.
+                match serde_json::from_str::<Revocation>(&payload) {
+                    Ok(revocation) => {
+                        let _ = self.inner.revocations.send(revocation);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "unreadable revocation"),
+                }
+                continue;
+            }
             let Some(room) = message
                 .get_channel_name()
                 .strip_prefix(&self.inner.key("auction:"))

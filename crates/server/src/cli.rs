@@ -182,6 +182,13 @@ async fn migrate(settings: &Settings) -> CliResult {
     Ok(())
 }
 
+async fn end_sessions(conn: &mut sitga_persistence::DbConn, user: sitga_core::UserId) -> CliResult {
+    sitga_persistence::refresh_tokens::revoke_user_sessions(conn, user, None)
+        .await
+        .map(|_| ())
+        .map_err(|e| (3, e.to_string()))
+}
+
 async fn admin(settings: &Settings, action: AdminAction) -> CliResult {
     let (email, role, grant) = match action {
         AdminAction::Grant { email, role } => (email, role, true),
@@ -214,6 +221,10 @@ async fn admin(settings: &Settings, action: AdminAction) -> CliResult {
     }
     .map_err(|e| (3, e.to_string()))?;
     if changed {
+        // The account's tokens carry its roles: end its sessions so the
+        // change applies now (a server notices within its session cache's
+        // 30 s), not when they expire.
+        end_sessions(&mut conn, user.id).await?;
         // From the command line: no acting account, the reason names the role.
         let reason = format!("{role} via the sitga command line");
         sitga_persistence::audit::record(
@@ -237,7 +248,7 @@ async fn admin(settings: &Settings, action: AdminAction) -> CliResult {
     let verb = if grant { "granted" } else { "revoked" };
     if changed {
         println!(
-            "{verb} {role} for {email} (user {}); it applies to tokens issued from now on",
+            "{verb} {role} for {email} (user {}); the account's sessions were ended: it applies from its next login",
             user.id
         );
     } else {

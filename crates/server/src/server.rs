@@ -228,6 +228,7 @@ pub async fn start(
         jwt: Arc::new(JwtKeys::new(&config.jwt_secret)),
         auth_limiter: Arc::new(ClientLimiter::new(config.auth_quotas)),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        sessions: Arc::new(sitga_api::auth::Sessions::default()),
         completions: sitga_coffee_grounds::DailyCompletions {
             per_day: config.pickup_completions_per_day,
         },
@@ -239,6 +240,12 @@ pub async fn start(
         forecast_queue: queues.forecast.0.clone(),
         chain: chain.clone(),
         ws: Arc::new(sitga_api::ws::WsLimits::new(config.ws)),
+    };
+    // The session cache follows every revocation (this instance's and the
+    // others', through Redis) from before the first request.
+    let sessions_follower = {
+        let (sessions, revocations) = (state.sessions.clone(), state.bus.revocations());
+        tokio::spawn(async move { sessions.follow(revocations).await })
     };
     let parts = AppParts {
         state: state.clone(),
@@ -303,7 +310,7 @@ pub async fn start(
             tracing::error!(error = %e, "background jobs stopped");
         }
     });
-    let mut background = vec![prune];
+    let mut background = vec![prune, sessions_follower];
     background.extend(relay);
     tracing::info!(%addr, "sitga is listening (API docs at /docs)");
     Ok(RunningServer {

@@ -463,10 +463,24 @@ impl TestApp {
         })
     }
 
-    /// A valid access token for `user_id` that expires in `seconds`.
-    pub fn token_expiring_in(&self, user_id: i64, seconds: i64) -> String {
+    /// A valid access token of `user`'s login session that expires in
+    /// `seconds`.
+    pub fn token_expiring_in(&self, user: &TestUser, seconds: i64) -> String {
         let now = Utc::now().timestamp();
-        self.token_with(user_id, |c| c.exp = now + seconds)
+        let session = self.session_of(user);
+        self.token_with(user.id, |c| {
+            c.exp = now + seconds;
+            c.sid = session;
+        })
+    }
+
+    /// The login session (refresh-token family) `user`'s access token
+    /// belongs to.
+    pub fn session_of(&self, user: &TestUser) -> String {
+        self.jwt
+            .verify(&user.access_token)
+            .expect("the user's own token")
+            .sid
     }
 
     /// A correctly signed token whose `typ` is not `access`.

@@ -3,6 +3,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use paperclip::actix::Apiv2Security;
 use sitga_core::UserId;
 use sitga_user::Role;
@@ -88,16 +89,43 @@ impl AuthUser {
     }
 }
 
+impl AuthUser {
+    /// `Ok` while the token's login session is alive (it ends at logout,
+    /// password change, role change or refresh-token reuse, before the
+    /// token's own expiry).
+    pub async fn check_session(&self, state: &AppState) -> Result<(), ApiError> {
+        if state
+            .sessions
+            .alive(&state.db, self.id, &self.session_id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized {
+                code: ErrorCode::SessionRevoked,
+                message: "this session was ended (logout, password or role change); log in again",
+            })
+        }
+    }
+
+    /// The verified user of a request whose session is alive.
+    async fn of_request(req: HttpRequest) -> Result<Self, ApiError> {
+        let user = Self::from_http(&req)?;
+        tracing::Span::current().record("user_id", user.id.get());
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal("application state missing"))?;
+        user.check_session(state).await?;
+        Ok(user)
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = Self::from_http(req);
-        if let Ok(user) = &result {
-            tracing::Span::current().record("user_id", user.id.get());
-        }
-        std::future::ready(result)
+        Box::pin(Self::of_request(req.clone()))
     }
 }
 
@@ -115,14 +143,14 @@ pub struct AdminUser(pub AuthUser);
 
 impl FromRequest for AdminUser {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = AuthUser::from_http(req).and_then(|user| {
-            tracing::Span::current().record("user_id", user.id.get());
+        let req = req.clone();
+        Box::pin(async move {
+            let user = AuthUser::of_request(req).await?;
             user.require(Role::Admin)?;
             Ok(Self(user))
-        });
-        std::future::ready(result)
+        })
     }
 }

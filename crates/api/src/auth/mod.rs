@@ -5,8 +5,10 @@ mod extractor;
 mod hashing;
 mod jwt;
 mod rate_limit;
+mod sessions;
 
 pub use extractor::{AdminUser, AuthUser};
 pub use hashing::PasswordWork;
 pub use jwt::{AccessClaims, IssuedAccess, JwtKeys};
 pub use rate_limit::{ClientLimiter, ClientQuotas, client_key};
+pub use sessions::{ALIVE_FOR, Sessions};

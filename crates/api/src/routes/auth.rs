@@ -6,6 +6,7 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, we
 use serde::{Deserialize, Serialize};
 use sitga_core::UserId;
 use sitga_persistence::{refresh_tokens, users};
+use sitga_realtime::bus::Revocation;
 use sitga_user::token::{REFRESH_TTL, RefreshSecret, RefreshVerdict, hash_refresh_token};
 use sitga_user::{
     AccountType, Address, Email, Nickname, Password, PersonName, Phone, Province, Role, dummy_hash,
@@ -308,14 +309,14 @@ pub async fn refresh(
                 "the refresh token expired; log in again",
             ));
         }
-        RefreshVerdict::Reused => return Err(revoke_for_reuse(&mut conn, &token).await),
+        RefreshVerdict::Reused => return Err(revoke_for_reuse(&state, &mut conn, &token).await),
     }
     conn.begin().await?;
     // Guarded: of two concurrent refreshes with one token, one wins here.
     if !refresh_tokens::mark_rotated(&mut conn, token.id).await? {
         conn.rollback().await?;
         let mut conn = state.db.get().await?;
-        return Err(revoke_for_reuse(&mut conn, &token).await);
+        return Err(revoke_for_reuse(&state, &mut conn, &token).await);
     }
     let roles = users::roles_of(&mut conn, token.user_id).await?;
     let pair = issue_pair(&state, &mut conn, token.user_id, &roles, &token.family_id).await?;
@@ -326,11 +327,16 @@ pub async fn refresh(
 /// Revokes the family of a token presented twice and returns the error to
 /// answer with (or the database error that prevented the revocation).
 async fn revoke_for_reuse(
+    state: &AppState,
     conn: &mut sitga_persistence::DbConn,
     token: &refresh_tokens::RefreshToken,
 ) -> ApiError {
     match refresh_tokens::revoke_family(conn, &token.family_id).await {
         Ok(revoked) => {
+            state
+                .bus
+                .revoke(Revocation::Session(token.family_id.clone()))
+                .await;
             tracing::warn!(
                 user_id = token.user_id.get(),
                 family = %token.family_id,
@@ -361,6 +367,11 @@ pub async fn logout(
         .await?
         .ok_or_else(|| unauthorized(ErrorCode::InvalidRefreshToken, "unknown refresh token"))?;
     refresh_tokens::revoke_family(&mut conn, &token.family_id).await?;
+    // Its access tokens and sockets end now, on every instance.
+    state
+        .bus
+        .revoke(Revocation::Session(token.family_id.clone()))
+        .await;
     tracing::info!(user_id = token.user_id.get(), "logged out");
     Ok(NoContent)
 }

@@ -155,6 +155,10 @@ pub async fn change_password(
     let revoked =
         refresh_tokens::revoke_user_sessions(&mut conn, user.id, Some(&auth.session_id)).await?;
     conn.commit().await?;
+    state
+        .bus
+        .revoke(sitga_realtime::bus::Revocation::User(user.id))
+        .await;
     tracing::info!(
         user_id = user.id.get(),
         revoked,

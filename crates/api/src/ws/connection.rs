@@ -10,8 +10,9 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sitga_core::AuctionId;
-use sitga_realtime::bus::RoomFrame;
-use tokio::sync::{mpsc, oneshot};
+use sitga_persistence::refresh_tokens;
+use sitga_realtime::bus::{Revocation, RoomFrame};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -56,6 +57,7 @@ enum End {
     TooSlow,
     Idle,
     TokenExpired,
+    SessionRevoked,
     ProtocolError(String),
 }
 
@@ -94,6 +96,7 @@ pub(super) async fn run(
         }
     };
     tokio::pin!(token_expired);
+    let mut revocations = conn.state.bus.revocations();
 
     let end = loop {
         tokio::select! {
@@ -140,6 +143,11 @@ pub(super) async fn run(
                 }
             }
             () = &mut token_expired => break End::TokenExpired,
+            revocation = revocations.recv(), if conn.member.is_some() => {
+                if conn.session_ended(revocation).await {
+                    break End::SessionRevoked;
+                }
+            }
         }
     };
 
@@ -156,6 +164,10 @@ pub(super) async fn run(
         End::TokenExpired => Some(CloseReason {
             code: CloseCode::Policy,
             description: Some("token_expired: reconnect with a fresh access token".into()),
+        }),
+        End::SessionRevoked => Some(CloseReason {
+            code: CloseCode::Policy,
+            description: Some("session_revoked: the session was ended; log in again".into()),
         }),
         End::ProtocolError(e) => Some(CloseReason {
             code: CloseCode::Protocol,
@@ -196,6 +208,33 @@ async fn write_loop(
 pub(super) struct Full;
 
 impl Connection {
+    /// Whether a revocation (or missed revocations) ended this socket's
+    /// session. A user-wide one is checked against the database itself, not
+    /// the cache, which may not have applied it yet.
+    async fn session_ended(
+        &self,
+        revocation: Result<Revocation, broadcast::error::RecvError>,
+    ) -> bool {
+        let Some(member) = &self.member else {
+            return false;
+        };
+        let user = &member.user;
+        match revocation {
+            Ok(Revocation::Session(sid)) => sid == user.session_id,
+            Ok(Revocation::User(id)) if id != user.id => false,
+            Err(broadcast::error::RecvError::Closed) => false,
+            Ok(Revocation::User(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                let alive = async {
+                    let mut conn = self.state.db.get().await?;
+                    refresh_tokens::session_alive(&mut conn, user.id, &user.session_id).await
+                }
+                .await;
+                // A database hiccup does not close a socket.
+                matches!(alive, Ok(false))
+            }
+        }
+    }
+
     /// Queues a private frame for this client.
     pub(super) fn send(&self, frame: Arc<str>) -> Result<(), Full> {
         self.out.try_send(Outbound::Text(frame)).map_err(|_| Full)

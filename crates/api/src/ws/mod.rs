@@ -53,6 +53,7 @@ pub async fn upgrade(
         Some(token) => {
             let claims = state.jwt.verify(&token)?;
             let user = AuthUser::from_token(&state.jwt, &token)?;
+            user.check_session(&state).await?;
             let mut conn = state.db.get().await?;
             let nickname = users::find_by_id(&mut conn, user.id)
                 .await?

@@ -68,6 +68,15 @@ async fn signup_login_me_refresh_logout() {
         "refresh_token_revoked",
     )
     .await;
+    // The session's access tokens stop at once, not when they expire.
+    for token in [access, new_access] {
+        expect_error(
+            app.get("/api/v1/users/me", Some(token)).await,
+            401,
+            "session_revoked",
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -468,6 +477,19 @@ async fn password_change_revokes_other_sessions() {
         .await,
         401,
         "refresh_token_revoked",
+    )
+    .await;
+    // The other session's access token stops at once; this one goes on.
+    expect_error(
+        app.get("/api/v1/users/me", other_session["access_token"].as_str())
+            .await,
+        401,
+        "session_revoked",
+    )
+    .await;
+    expect_json(
+        app.get("/api/v1/users/me", Some(&alice.access_token)).await,
+        200,
     )
     .await;
     // The session that changed the password stays logged in.

@@ -155,3 +155,43 @@ async fn rooms_are_shared_across_instances_through_redis() {
         2
     );
 }
+
+/// With Redis, logging out on instance A ends the session on instance B at
+/// once: B had its access token cached as alive and a socket open on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+async fn a_logout_on_one_instance_ends_the_session_on_the_other() {
+    assert!(
+        sitga_testkit::redis_url().is_some(),
+        "REDIS_URL must be set for this test"
+    );
+    let one = TestApp::spawn().await;
+    let two = one.spawn_peer().await;
+    let alice = one.user().nickname("alice").create().await;
+    // Instance two knows the session as alive (cached) and holds a socket.
+    assert_eq!(
+        two.get("/api/v1/users/me", Some(&alice.access_token))
+            .await
+            .status(),
+        200
+    );
+    let mut socket = two.ws(Some(&alice.access_token)).await;
+    let started = std::time::Instant::now();
+    let out = one
+        .post_json(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": alice.refresh_token}),
+        )
+        .await;
+    assert_eq!(out.status(), 204);
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(1), socket.next()).await {
+            Ok(None) => break,
+            Ok(Some(_)) => continue,
+            Err(_) => panic!("instance two kept the socket open after the logout"),
+        }
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let refused = two.get("/api/v1/users/me", Some(&alice.access_token)).await;
+    sitga_testkit::expect_error(refused, 401, "session_revoked").await;
+}

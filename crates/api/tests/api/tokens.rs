@@ -69,10 +69,12 @@ async fn a_token_for_a_user_that_does_not_exist_is_rejected() {
         .issue(sitga_core::UserId::new(999_999), &[], "nobody")
         .unwrap()
         .token;
+    // Signed with the right key, but no such login session: refused
+    // before any handler looks for the account.
     expect_error(
         app.get("/api/v1/users/me", Some(&token)).await,
         401,
-        "invalid_token",
+        "session_revoked",
     )
     .await;
 }

@@ -331,7 +331,7 @@ async fn a_slow_reader_is_disconnected_without_slowing_the_room() {
 async fn an_expiring_token_ends_the_session() {
     let app = TestApp::spawn().await;
     let (_seller, alice, _bob, id) = setup(&app).await;
-    let mut a = app.ws(Some(&app.token_expiring_in(alice.id, 2))).await;
+    let mut a = app.ws(Some(&app.token_expiring_in(&alice, 2))).await;
     a.join(id).await;
     let started = std::time::Instant::now();
     while a.next().await.is_some() {}
@@ -526,4 +526,45 @@ async fn a_view_counts_once_per_socket_and_auction() {
     let mut other = app.ws(None).await;
     other.join(id).await;
     assert_eq!(views().await, 2);
+}
+
+/// Logging out closes the session's sockets at once (not at the token's
+/// expiry), and the token no longer opens new ones; another session of the
+/// same user is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_closes_the_sessions_sockets_at_once() {
+    let app = TestApp::spawn().await;
+    let (_seller, alice, _bob, id) = setup(&app).await;
+    let phone = app.login(&alice.email, &alice.password).await;
+    let mut laptop_ws = app.ws(Some(&alice.access_token)).await;
+    let mut phone_ws = app.ws(phone["access_token"].as_str()).await;
+    laptop_ws.join(id).await;
+    phone_ws.join(id).await;
+    let started = std::time::Instant::now();
+    let out = app
+        .post_json(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": alice.refresh_token}),
+        )
+        .await;
+    assert_eq!(out.status(), 204);
+    // The laptop's socket closes within a second.
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(1), laptop_ws.next()).await {
+            Ok(None) => break,
+            Ok(Some(_)) => continue,
+            Err(_) => panic!("the socket was still open a second after logout"),
+        }
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let (status, code) = refused_upgrade(&app, Some(&alice.access_token)).await;
+    assert_eq!((status, code.as_str()), (401, "session_revoked"));
+    // The phone's session goes on: it can still chat.
+    let room = id.to_string();
+    phone_ws
+        .send(json!({"event": "message", "room": room, "message": "still here"}))
+        .await;
+    phone_ws
+        .until(|f| f["event"] == "message" && f["code"] == "chat")
+        .await;
 }
