@@ -725,6 +725,18 @@ impl WsClient {
         }
     }
 
+    /// Reads frames until the server closes the connection; panics if it is
+    /// still open after `within` (no frame for that long).
+    pub async fn expect_closed_within(&mut self, within: std::time::Duration) {
+        loop {
+            match tokio::time::timeout(within, self.next()).await {
+                Ok(None) => return,
+                Ok(Some(_)) => continue,
+                Err(_) => panic!("the connection was still open after {within:?}"),
+            }
+        }
+    }
+
     /// Reads (into [`WsClient::received`]) every frame that arrives until
     /// none has for `quiet`, or the connection ends.
     pub async fn drain(&mut self, quiet: std::time::Duration) {
