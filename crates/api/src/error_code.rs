@@ -82,6 +82,8 @@ error_codes! {
     // 403: what you may do.
     /// Signed in, but your role does not allow it.
     Forbidden = "forbidden",
+    /// The account is banned: it cannot log in or refresh.
+    AccountBanned = "account_banned",
     /// Not allowed on this object (not yours, not your turn).
     NotAllowed = "not_allowed",
     /// Only the auction's seller may do this.

@@ -29,11 +29,15 @@ pub enum AuditAction {
     RoleGrant,
     /// A role was taken away (`sitga admin revoke`).
     RoleRevoke,
+    /// An admin banned an account.
+    Ban,
+    /// An admin lifted a ban.
+    Unban,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Charge,
         Self::Withdraw,
         Self::AdjustCredit,
@@ -41,6 +45,8 @@ impl AuditAction {
         Self::Settlement,
         Self::RoleGrant,
         Self::RoleRevoke,
+        Self::Ban,
+        Self::Unban,
     ];
 
     /// Stored code.
@@ -53,6 +59,8 @@ impl AuditAction {
             Self::Settlement => "settlement",
             Self::RoleGrant => "role_grant",
             Self::RoleRevoke => "role_revoke",
+            Self::Ban => "ban",
+            Self::Unban => "unban",
         }
     }
 

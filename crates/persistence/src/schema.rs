@@ -18,6 +18,9 @@ diesel::table! {
         password_hash -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        banned_at -> Nullable<Timestamp>,
+        banned_until -> Nullable<Timestamp>,
+        ban_reason -> Nullable<Text>,
     }
 }
 

@@ -532,3 +532,66 @@ pub async fn revoke_role(conn: &mut DbConn, user_id: UserId, role: Role) -> Resu
     .await)?;
     Ok(n > 0)
 }
+
+/// A ban in force on an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    /// Until when (`None`: until an admin lifts it).
+    pub until: Option<DateTime<Utc>>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Bans `id` until `until` (`None`: indefinitely). `false` when there is
+/// no such account.
+pub async fn ban(
+    conn: &mut DbConn,
+    id: UserId,
+    until: Option<DateTime<Utc>>,
+    reason: &str,
+) -> Result<bool, DbError> {
+    let at = now();
+    let n = with_conn!(conn, |c| diesel::update(users::table.find(id))
+        .set((
+            users::banned_at.eq(Some(at)),
+            users::banned_until.eq(until.map(crate::time::naive)),
+            users::ban_reason.eq(Some(reason)),
+            users::updated_at.eq(at),
+        ))
+        .execute(c)
+        .await)?;
+    Ok(n == 1)
+}
+
+/// Lifts any ban on `id`. `false` when there was none in force.
+pub async fn unban(conn: &mut DbConn, id: UserId) -> Result<bool, DbError> {
+    let in_force = ban_in_force(conn, id).await?.is_some();
+    with_conn!(conn, |c| diesel::update(users::table.find(id))
+        .set((
+            users::banned_at.eq(None::<NaiveDateTime>),
+            users::banned_until.eq(None::<NaiveDateTime>),
+            users::ban_reason.eq(None::<String>),
+        ))
+        .execute(c)
+        .await)?;
+    Ok(in_force)
+}
+
+/// The ban on `id` in force now, if any (one whose end has passed is not).
+pub async fn ban_in_force(conn: &mut DbConn, id: UserId) -> Result<Option<Ban>, DbError> {
+    type BanRow = (Option<NaiveDateTime>, Option<NaiveDateTime>, Option<String>);
+    let row: Option<BanRow> = with_conn!(conn, |c| users::table
+        .find(id)
+        .select((users::banned_at, users::banned_until, users::ban_reason))
+        .first(c)
+        .await
+        .optional())?;
+    let at = now();
+    Ok(match row {
+        Some((Some(_), until, reason)) if until.is_none_or(|u| u > at) => Some(Ban {
+            until: until.map(utc),
+            reason: reason.unwrap_or_default(),
+        }),
+        _ => None,
+    })
+}

@@ -2,12 +2,13 @@
 //! sale, and the append-only audit log.
 
 use chrono::{DateTime, Utc};
-use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
+use paperclip::actix::{Apiv2Schema, NoContent, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_auction::{AuctionStatus, Krw};
 use sitga_core::UserId;
 use sitga_persistence::audit::{self, AuditAction, AuditFilter, NewAudit};
-use sitga_persistence::{auctions, users, wallets};
+use sitga_persistence::{auctions, refresh_tokens, users, wallets};
+use sitga_realtime::bus::Revocation;
 
 use super::dto::{PageQuery, UserDto};
 use super::wallet::{BalanceDto, LedgerPage, ledger_page};
@@ -77,7 +78,7 @@ pub struct AdjustRequest {
 /// Largest single adjustment.
 const MAX_ADJUSTMENT: i64 = 10_000_000;
 
-fn adjust_reason(raw: &str) -> Result<String, ApiError> {
+fn admin_reason(raw: &str) -> Result<String, ApiError> {
     let reason = raw.trim();
     let len = reason.chars().count();
     if !(5..=500).contains(&len) || reason.chars().any(char::is_control) {
@@ -109,7 +110,7 @@ pub async fn adjust(
             "must be non-zero and at most 10,000,000 either way",
         ));
     }
-    let reason = adjust_reason(&req.reason)?;
+    let reason = admin_reason(&req.reason)?;
     let user = UserId::new(path.id);
     let mut tx = state.db.begin().await?;
     if users::find_by_id(&mut tx, user).await?.is_none() {
@@ -176,7 +177,7 @@ pub struct AuditQuery {
     /// Done to this user id.
     pub subject: Option<i64>,
     /// `charge`, `withdraw`, `adjust_credit`, `adjust_debit`, `settlement`,
-    /// `role_grant` or `role_revoke`.
+    /// `role_grant`, `role_revoke`, `ban` or `unban`.
     pub action: Option<String>,
     /// At or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -241,7 +242,7 @@ pub async fn audit_log(
                 ApiError::BadRequest {
                     code: ErrorCode::InvalidQuery,
                     message:
-                        "action must be charge, withdraw, adjust_credit, adjust_debit, settlement, role_grant or role_revoke"
+                        "action must be charge, withdraw, adjust_credit, adjust_debit, settlement, role_grant, role_revoke, ban or unban"
                             .into(),
                     field: Some("action".into()),
                 }
@@ -357,4 +358,105 @@ pub async fn sales(
         per_page,
         total,
     }))
+}
+
+/// A ban.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    /// Why, 5–500 characters: kept in the audit log.
+    pub reason: String,
+    /// When it ends (RFC 3339, in the future); absent: until lifted.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Why a ban is lifted.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UnbanRequest {
+    /// Why, 5–500 characters: kept in the audit log.
+    pub reason: String,
+}
+
+/// Ban a user (admin)
+///
+/// The account can no longer log in or refresh (403 `account_banned`); its
+/// sessions end at once on every instance (its tokens answer 401
+/// `session_revoked`, its sockets close). Auctions it leads or sells keep
+/// their state: an operator decides about them. You cannot ban yourself.
+#[api_v2_operation(tags(Admin))]
+pub async fn ban(
+    state: web::Data<AppState>,
+    AdminUser(auth): AdminUser,
+    path: web::Path<UserPath>,
+    body: JsonBody<BanRequest>,
+) -> Result<NoContent, ApiError> {
+    let req = body.0;
+    let reason = admin_reason(&req.reason)?;
+    if req.until.is_some_and(|u| u <= Utc::now()) {
+        return Err(ApiError::invalid_field("until", "must be in the future"));
+    }
+    let user = UserId::new(path.id);
+    if user == auth.id {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "you cannot ban yourself",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    if !users::ban(&mut tx, user, req.until, &reason).await? {
+        return Err(ApiError::NotFound("user"));
+    }
+    refresh_tokens::revoke_user_sessions(&mut tx, user, None).await?;
+    audit::record(
+        &mut tx,
+        &NewAudit {
+            actor: Some(auth.id),
+            action: AuditAction::Ban,
+            subject_user: Some(user),
+            subject_auction: None,
+            amount: None,
+            reason: Some(&reason),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.bus.revoke(Revocation::User(user)).await;
+    tracing::info!(user_id = auth.id.get(), subject = user.get(), "user banned");
+    Ok(NoContent)
+}
+
+/// Lift a ban (admin)
+///
+/// 404 when the user does not exist; lifting a ban that is not in force
+/// is recorded too.
+#[api_v2_operation(tags(Admin))]
+pub async fn unban(
+    state: web::Data<AppState>,
+    AdminUser(auth): AdminUser,
+    path: web::Path<UserPath>,
+    body: JsonBody<UnbanRequest>,
+) -> Result<NoContent, ApiError> {
+    let reason = admin_reason(&body.0.reason)?;
+    let user = UserId::new(path.id);
+    let mut tx = state.db.begin().await?;
+    if users::find_by_id(&mut tx, user).await?.is_none() {
+        return Err(ApiError::NotFound("user"));
+    }
+    users::unban(&mut tx, user).await?;
+    audit::record(
+        &mut tx,
+        &NewAudit {
+            actor: Some(auth.id),
+            action: AuditAction::Unban,
+            subject_user: Some(user),
+            subject_auction: None,
+            amount: None,
+            reason: Some(&reason),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = auth.id.get(), subject = user.get(), "ban lifted");
+    Ok(NoContent)
 }

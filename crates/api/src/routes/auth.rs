@@ -226,10 +226,24 @@ pub async fn login(
         }
     };
     let mut conn = state.db.get().await?;
+    // Told only to who knows the password.
+    refuse_banned(&mut conn, user.id).await?;
     let roles = users::roles_of(&mut conn, user.id).await?;
     let tokens = start_session(&state, &mut conn, user.id, &roles).await?;
     tracing::info!(user_id = user.id.get(), "logged in");
     Ok(web::Json(tokens))
+}
+
+const BANNED: ApiError = ApiError::Forbidden {
+    code: ErrorCode::AccountBanned,
+    message: "this account is banned; contact the operators",
+};
+
+async fn refuse_banned(conn: &mut sitga_persistence::DbConn, user: UserId) -> Result<(), ApiError> {
+    match users::ban_in_force(conn, user).await? {
+        Some(_) => Err(BANNED),
+        None => Ok(()),
+    }
 }
 
 /// Opens a new refresh-token family and issues the first pair.
@@ -311,6 +325,7 @@ pub async fn refresh(
         }
         RefreshVerdict::Reused => return Err(revoke_for_reuse(&state, &mut conn, &token).await),
     }
+    refuse_banned(&mut conn, token.user_id).await?;
     conn.begin().await?;
     // Guarded: of two concurrent refreshes with one token, one wins here.
     if !refresh_tokens::mark_rotated(&mut conn, token.id).await? {

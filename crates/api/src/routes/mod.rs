@@ -47,6 +47,10 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                         .route(web::get().to(admin::user_ledger)),
                 )
                 .service(web::resource("/admin/audit").route(web::get().to(admin::audit_log)))
+                .service(web::resource("/admin/users/{id}/ban").route(web::post().to(admin::ban)))
+                .service(
+                    web::resource("/admin/users/{id}/unban").route(web::post().to(admin::unban)),
+                )
                 .service(web::resource("/admin/sales").route(web::get().to(admin::sales)))
                 .service(web::resource("/provinces").route(web::get().to(meta::provinces)))
                 .service(

@@ -259,3 +259,181 @@ async fn the_admin_sees_every_sale_with_its_buyer_and_settlements_are_audited() 
         403
     );
 }
+
+/// A banned user is out at once: sockets closed, tokens dead, no login, no
+/// refresh; lifting the ban lets them back in. Both are audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_ends_every_session_at_once_and_an_unban_lets_the_user_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.user().role(Role::Admin).create().await;
+    let mallory = app.user().nickname("mallory").create().await;
+    let phone = app.login(&mallory.email, &mallory.password).await;
+    let mut socket = app.ws(phone["access_token"].as_str()).await;
+    let post = |path: String, token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.send(Method::POST, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let ban_path = format!("/api/v1/admin/users/{}/ban", mallory.id);
+
+    // Refused: no reason, an end in the past, yourself, a member.
+    expect_error(
+        post(
+            ban_path.clone(),
+            admin.access_token.clone(),
+            json!({"reason": "x"}),
+        )
+        .await,
+        400,
+        "invalid_field",
+    )
+    .await;
+    expect_error(
+        post(
+            ban_path.clone(),
+            admin.access_token.clone(),
+            json!({"reason": "shill bidding", "until": "2020-01-01T00:00:00Z"}),
+        )
+        .await,
+        400,
+        "invalid_field",
+    )
+    .await;
+    expect_error(
+        post(
+            format!("/api/v1/admin/users/{}/ban", admin.id),
+            admin.access_token.clone(),
+            json!({"reason": "testing myself"}),
+        )
+        .await,
+        400,
+        "invalid_field",
+    )
+    .await;
+    expect_error(
+        post(
+            ban_path.clone(),
+            mallory.access_token.clone(),
+            json!({"reason": "shill bidding"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    let started = std::time::Instant::now();
+    let banned = post(
+        ban_path.clone(),
+        admin.access_token.clone(),
+        json!({"reason": "shill bidding with a second account"}),
+    )
+    .await;
+    assert_eq!(banned.status(), 204);
+    socket
+        .expect_closed_within(std::time::Duration::from_secs(1))
+        .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    for token in [
+        mallory.access_token.as_str(),
+        phone["access_token"].as_str().unwrap(),
+    ] {
+        expect_error(
+            app.get("/api/v1/users/me", Some(token)).await,
+            401,
+            "session_revoked",
+        )
+        .await;
+    }
+    expect_error(
+        app.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": mallory.email, "password": mallory.password}),
+        )
+        .await,
+        403,
+        "account_banned",
+    )
+    .await;
+    // A wrong password still says only that.
+    expect_error(
+        app.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": mallory.email, "password": "not the password"}),
+        )
+        .await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    expect_error(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": mallory.refresh_token}),
+        )
+        .await,
+        401,
+        "refresh_token_revoked",
+    )
+    .await;
+
+    let lifted = post(
+        format!("/api/v1/admin/users/{}/unban", mallory.id),
+        admin.access_token.clone(),
+        json!({"reason": "appeal accepted"}),
+    )
+    .await;
+    assert_eq!(lifted.status(), 204);
+    app.login(&mallory.email, &mallory.password).await;
+    let audit = expect_json(
+        app.get(
+            &format!("/api/v1/admin/audit?subject={}", mallory.id),
+            Some(&admin.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["unban", "ban"]);
+    assert_eq!(
+        audit["items"][1]["reason"],
+        "shill bidding with a second account"
+    );
+}
+
+#[tokio::test]
+async fn a_ban_with_an_end_lets_the_user_back_afterwards() {
+    let app = TestApp::spawn().await;
+    let admin = app.user().role(Role::Admin).create().await;
+    let bob = app.user().create().await;
+    let until = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let res = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/admin/users/{}/ban", bob.id),
+            Some(&admin.access_token),
+            Some(json!({"reason": "cooling off", "until": until.to_rfc3339()})),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    expect_error(
+        app.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": bob.email, "password": bob.password}),
+        )
+        .await,
+        403,
+        "account_banned",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    app.login(&bob.email, &bob.password).await;
+}
