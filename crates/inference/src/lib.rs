@@ -100,14 +100,8 @@ pub struct LoadError(pub String);
 
 /// A place in the model's queue, given back when dropped.
 #[derive(Debug)]
-pub struct QueueSlot(tokio::sync::OwnedSemaphorePermit);
-
-impl QueueSlot {
-    /// Places still free after this one was taken (for logs and tests).
-    pub fn holds(&self) -> u32 {
-        self.0.num_permits() as u32
-    }
-}
+// Held only for its Drop, which gives the place back.
+pub struct QueueSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 /// The loaded species model.
 pub struct FishModel {

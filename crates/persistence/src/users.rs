@@ -563,9 +563,8 @@ pub async fn ban(
     Ok(n == 1)
 }
 
-/// Lifts any ban on `id`. `false` when there was none in force.
-pub async fn unban(conn: &mut DbConn, id: UserId) -> Result<bool, DbError> {
-    let in_force = ban_in_force(conn, id).await?.is_some();
+/// Lifts any ban on `id` (none in force: nothing changes).
+pub async fn unban(conn: &mut DbConn, id: UserId) -> Result<(), DbError> {
     with_conn!(conn, |c| diesel::update(users::table.find(id))
         .set((
             users::banned_at.eq(None::<NaiveDateTime>),
@@ -574,7 +573,7 @@ pub async fn unban(conn: &mut DbConn, id: UserId) -> Result<bool, DbError> {
         ))
         .execute(c)
         .await)?;
-    Ok(in_force)
+    Ok(())
 }
 
 /// The ban on `id` in force now, if any (one whose end has passed is not).

@@ -192,7 +192,7 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 /// Sends every due donation once; returns how many were confirmed.
 pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
     let now = Utc::now();
-    let (today, tomorrow) = utc_day(now);
+    let (today, tomorrow) = crate::utc_day(now);
     let due = {
         let mut conn = db.get().await?;
         let spent = chain::confirmed_since(&mut conn, today, None).await?;
@@ -278,16 +278,6 @@ pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
         }
     }
     Ok(confirmed)
-}
-
-/// The start of `at`'s UTC day and of the next: the window the daily caps
-/// count in.
-pub fn utc_day(at: chrono::DateTime<Utc>) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
-    let start = at
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .map_or(at, |midnight| midnight.and_utc());
-    (start, start + chrono::Duration::days(1))
 }
 
 fn parse_donor(text: &str) -> Option<[u8; 32]> {

@@ -29,3 +29,15 @@ pub mod forecasts;
 pub mod frames;
 pub mod jobs;
 pub mod queue;
+
+/// The start of `at`'s UTC day and of the next: the window the daily caps
+/// (completions per collector, chain records and transactions) count in.
+pub fn utc_day(
+    at: chrono::DateTime<chrono::Utc>,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let start = at
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(at, |midnight| midnight.and_utc());
+    (start, start + chrono::Duration::days(1))
+}

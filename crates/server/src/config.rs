@@ -159,7 +159,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "SITGA_PICKUP_COMPLETIONS_PER_DAY",
-        default_value_t = 30,
+        default_value_t = sitga_coffee_grounds::DailyCompletions::default().per_day,
         global = true
     )]
     pub pickup_completions_per_day: u32,

@@ -261,7 +261,7 @@ pub async fn chain(
     let mut conn = state.db.get().await?;
     let (pending, confirmed, failed) = sitga_persistence::chain::status_counts(&mut conn).await?;
     let now = Utc::now();
-    let (midnight, _) = sitga_realtime::chain::utc_day(now);
+    let (midnight, _) = sitga_realtime::utc_day(now);
     let confirmed_today =
         sitga_persistence::chain::confirmed_since(&mut conn, midnight, None).await?;
     let deferred = sitga_persistence::chain::deferred_count(&mut conn, now).await?;

@@ -230,7 +230,7 @@ async fn make_move(
     let moved = decide(&row.snapshot(), action, me).map_err(move_error)?;
     if action == Action::Complete {
         let now = chrono::Utc::now();
-        let (midnight, next_day) = sitga_realtime::chain::utc_day(now);
+        let (midnight, next_day) = sitga_realtime::utc_day(now);
         let done_today = pickups::completed_by_collector_since(&mut tx, auth.id, midnight).await?;
         if !state.completions.allows(done_today) {
             tracing::warn!(
