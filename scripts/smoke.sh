@@ -21,6 +21,7 @@ env -u DATABASE_URL -u REDIS_URL \
     ${db_url:+DATABASE_URL=$db_url} ${redis_url:+REDIS_URL=$redis_url} \
     JWT_SECRET="${JWT_SECRET:-$(python3 -c "import secrets; print(secrets.token_hex(32))")}" \
     SITGA_DATA_DIR="$work/data" SITGA_BIND="127.0.0.1:$port" \
+    SITGA_PAYMENT_PROVIDER="${SITGA_PAYMENT_PROVIDER:-dev}" \
     target/debug/sitga serve >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$work"; }

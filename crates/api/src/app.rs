@@ -33,6 +33,30 @@ pub struct AppParts {
     pub metrics_token: Option<Arc<str>>,
 }
 
+/// Refuses every `/api/v1/admin/` request that is not an admin's before
+/// its handler's extractors run: the answer to a member is 403 whatever the
+/// body, even while their session is being looked up (extractors are polled
+/// together, so a body check could otherwise answer first).
+async fn admins_only_first(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::FromRequest;
+    if req.path().starts_with("/api/v1/admin/") {
+        let checked =
+            crate::auth::AdminUser::from_request(req.request(), &mut actix_web::dev::Payload::None)
+                .await;
+        if let Err(refused) = checked {
+            return Ok(req
+                .into_response(refused.error_response())
+                .map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
 /// Root span with a `user_id` slot that the auth extractor fills in.
 pub struct SitgaRootSpan;
 
@@ -158,6 +182,7 @@ pub fn build(
     actix_web::App::new()
         .app_data(web::Data::new(parts.state))
         .app_data(web::Data::from(parts.spec))
+        .wrap(actix_web::middleware::from_fn(admins_only_first))
         // Echo the request id so a client can quote it in a bug report.
         .wrap_fn(|req, srv| {
             let id = req.extensions().get::<RequestId>().copied();

@@ -120,6 +120,13 @@ error_codes! {
     InsufficientBalance = "insufficient_balance",
     /// A pickup cannot move that way from its state.
     IllegalTransition = "illegal_transition",
+    /// The charge would pass the day's charge cap (the message says what is
+    /// left today).
+    DailyChargeLimit = "daily_charge_limit",
+    /// A payout needs a bank account on the profile (`PATCH /users/me`).
+    BankAccountRequired = "bank_account_required",
+    /// The payout was already paid or rejected.
+    PayoutNotPending = "payout_not_pending",
     /// A request with this `Idempotency-Key` is still being decided.
     IdempotencyInProgress = "idempotency_in_progress",
     /// A repeated request's first answer, replayed.
@@ -133,6 +140,8 @@ error_codes! {
     IdempotencyKeyReused = "idempotency_key_reused",
     /// A forecast series is too short to fit.
     NotEnoughHistory = "not_enough_history",
+    /// The payment provider declined the charge.
+    PaymentDeclined = "payment_declined",
     /// Too many attempts or frames; retry later.
     RateLimited = "rate_limited",
     /// Too many live WebSocket connections for the account or address.
@@ -146,6 +155,8 @@ error_codes! {
     ModelUnavailable = "model_unavailable",
     /// The job queue cannot take the job.
     QueueUnavailable = "queue_unavailable",
+    /// The payment provider cannot be reached; nothing was charged.
+    PaymentUnavailable = "payment_unavailable",
     /// `/ready` found a dependency down.
     NotReady = "not_ready",
     /// A backing service is unavailable (a bare 503).

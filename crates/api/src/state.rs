@@ -46,6 +46,8 @@ pub struct AppState {
     pub chain: Option<sitga_realtime::chain::Chain>,
     /// Queues forecast retrains.
     pub forecast_queue: sitga_realtime::forecasts::ForecastQueue,
+    /// Buys points through the payment provider, within the daily cap.
+    pub payments: sitga_realtime::payments::Payments,
 }
 
 impl AppState {

@@ -41,6 +41,7 @@
 mod batch;
 mod chat;
 mod money;
+mod payments;
 mod rules;
 mod settings;
 
@@ -52,6 +53,10 @@ pub use batch::{
 };
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
 pub use money::{Krw, MAX_AMOUNT, MAX_WALLET_OPERATION, Wallet, WalletAmount};
+pub use payments::{
+    ChargeCap, DEFAULT_DAILY_CHARGE_CAP, OverChargeCap, PayoutAlreadyDecided, PayoutDecision,
+    PayoutStatus,
+};
 pub use rules::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, Settlement,
     close_outcome, extended_end, min_next_bid, reserve_met, settle, validate_bid,

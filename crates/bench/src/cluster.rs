@@ -145,6 +145,10 @@ impl Cluster {
             .env("SITGA_WS_SOCKETS_PER_USER", "1000000")
             .env("SITGA_WS_MESSAGES_PER_SECOND", self.ws_rate.to_string())
             .env("SITGA_MODEL", "")
+            // The fault run's writers charge in a loop: the development
+            // provider and no daily cap that a benchmark would hit.
+            .env("SITGA_PAYMENT_PROVIDER", "dev")
+            .env("SITGA_CHARGE_DAILY_CAP", "1000000000000")
             .env(
                 "SITGA_LOG",
                 std::env::var("SITGA_LOG").unwrap_or("warn".into()),

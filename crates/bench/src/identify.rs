@@ -116,6 +116,8 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         trusted_proxies: Default::default(),
         pickup_completions_per_day: 30,
         chain: None,
+        payment_provider: std::sync::Arc::new(sitga_realtime::payments::DevPaymentProvider),
+        charge_cap: sitga_realtime::payments::ChargeCap::default(),
     };
     let server =
         sitga_server::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))

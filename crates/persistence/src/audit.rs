@@ -17,8 +17,12 @@ use crate::{DbConn, DbError, with_conn};
 pub enum AuditAction {
     /// Points bought.
     Charge,
-    /// Points paid out.
+    /// A payout was requested: the points left the wallet.
     Withdraw,
+    /// An operator sent a requested payout.
+    PayoutPaid,
+    /// An operator rejected a payout; its points went back.
+    PayoutRejected,
     /// An admin added points.
     AdjustCredit,
     /// An admin took points away.
@@ -33,13 +37,19 @@ pub enum AuditAction {
     Ban,
     /// An admin lifted a ban.
     Unban,
+    /// An admin removed a listing (the auction is cancelled).
+    AuctionRemove,
+    /// A bid's hold given back because its auction was removed.
+    Refund,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 13] = [
         Self::Charge,
         Self::Withdraw,
+        Self::PayoutPaid,
+        Self::PayoutRejected,
         Self::AdjustCredit,
         Self::AdjustDebit,
         Self::Settlement,
@@ -47,6 +57,8 @@ impl AuditAction {
         Self::RoleRevoke,
         Self::Ban,
         Self::Unban,
+        Self::AuctionRemove,
+        Self::Refund,
     ];
 
     /// Stored code.
@@ -61,6 +73,10 @@ impl AuditAction {
             Self::RoleRevoke => "role_revoke",
             Self::Ban => "ban",
             Self::Unban => "unban",
+            Self::PayoutPaid => "payout_paid",
+            Self::PayoutRejected => "payout_rejected",
+            Self::AuctionRemove => "auction_remove",
+            Self::Refund => "refund",
         }
     }
 

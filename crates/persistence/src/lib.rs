@@ -26,6 +26,7 @@ mod error;
 pub mod forecasts;
 pub mod idempotency;
 mod migrations;
+pub mod payments;
 pub mod pickups;
 mod pool;
 pub mod refresh_tokens;

@@ -282,3 +282,32 @@ diesel::table! {
         reason -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    charges (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        amount -> BigInt,
+        provider -> Text,
+        provider_ref -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        amount -> BigInt,
+        bank_account -> Text,
+        status -> Text,
+        requested_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<BigInt>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(payouts, users);

@@ -38,6 +38,8 @@ pub enum LedgerKind {
     AdjustCredit,
     /// Taken away by an admin (the audit log says who and why).
     AdjustDebit,
+    /// A rejected payout's points, back in the wallet.
+    PayoutReturn,
 }
 
 impl LedgerKind {
@@ -52,6 +54,7 @@ impl LedgerKind {
             Self::Sale => "sale",
             Self::AdjustCredit => "adjust_credit",
             Self::AdjustDebit => "adjust_debit",
+            Self::PayoutReturn => "payout_return",
         }
     }
 }
@@ -131,17 +134,37 @@ async fn record(
     Ok(after)
 }
 
-/// Adds points. Returns the wallet after.
+/// Adds bought points. Returns the wallet after.
 pub async fn charge(conn: &mut DbConn, user_id: UserId, amount: Krw) -> Result<Wallet, DbError> {
-    ensure(conn, user_id).await?;
-    with_conn!(conn, |c| diesel::update(wallets::table.find(user_id))
-        .set((
-            wallets::balance.eq(wallets::balance + amount),
-            wallets::updated_at.eq(now())
-        ))
-        .execute(c)
-        .await)?;
-    record(conn, user_id, LedgerKind::Charge, amount, None).await
+    credit(conn, user_id, amount, LedgerKind::Charge).await
+}
+
+/// Adds points, written in the ledger as `kind`. Returns the wallet after.
+pub(crate) async fn credit(
+    conn: &mut DbConn,
+    user_id: UserId,
+    amount: Krw,
+    kind: LedgerKind,
+) -> Result<Wallet, DbError> {
+    // Update first, create only when missing: on MySQL an INSERT IGNORE of
+    // an existing row takes a shared lock that a concurrent locker of the
+    // row turns into a deadlock.
+    for _ in 0..2 {
+        let n = with_conn!(conn, |c| diesel::update(wallets::table.find(user_id))
+            .set((
+                wallets::balance.eq(wallets::balance + amount),
+                wallets::updated_at.eq(now())
+            ))
+            .execute(c)
+            .await)?;
+        if n == 1 {
+            return record(conn, user_id, kind, amount, None).await;
+        }
+        ensure(conn, user_id).await?;
+    }
+    Err(DbError::Invariant(format!(
+        "the wallet of user {user_id} could not be created"
+    )))
 }
 
 /// An admin's correction: adds `amount` points, or takes `-amount` away if
@@ -152,44 +175,33 @@ pub async fn adjust(
     user_id: UserId,
     amount: i64,
 ) -> Result<Option<Wallet>, DbError> {
-    ensure(conn, user_id).await?;
     let size = Krw::new(amount.saturating_abs());
     if amount >= 0 {
-        with_conn!(conn, |c| diesel::update(wallets::table.find(user_id))
-            .set((
-                wallets::balance.eq(wallets::balance + size),
-                wallets::updated_at.eq(now())
-            ))
-            .execute(c)
-            .await)?;
-        return record(conn, user_id, LedgerKind::AdjustCredit, size, None)
+        return credit(conn, user_id, size, LedgerKind::AdjustCredit)
             .await
             .map(Some);
     }
-    let n = with_conn!(conn, |c| diesel::update(
-        wallets::table
-            .find(user_id)
-            .filter((wallets::balance - wallets::held).ge(size))
-    )
-    .set((
-        wallets::balance.eq(wallets::balance - size),
-        wallets::updated_at.eq(now())
-    ))
-    .execute(c)
-    .await)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    record(conn, user_id, LedgerKind::AdjustDebit, size, None)
-        .await
-        .map(Some)
+    debit(conn, user_id, size, LedgerKind::AdjustDebit).await
 }
 
-/// Takes points out if the available amount covers it; `None` if not.
+/// Takes points out for a payout if the available amount covers it;
+/// `None` if not.
 pub async fn withdraw(
     conn: &mut DbConn,
     user_id: UserId,
     amount: Krw,
+) -> Result<Option<Wallet>, DbError> {
+    debit(conn, user_id, amount, LedgerKind::Withdraw).await
+}
+
+/// Takes points out (written in the ledger as `kind`) if the available
+/// amount covers it; `None` if not (nothing changes). Never touches what
+/// bids hold.
+async fn debit(
+    conn: &mut DbConn,
+    user_id: UserId,
+    amount: Krw,
+    kind: LedgerKind,
 ) -> Result<Option<Wallet>, DbError> {
     let n = with_conn!(conn, |c| diesel::update(
         wallets::table
@@ -205,9 +217,7 @@ pub async fn withdraw(
     if n == 0 {
         return Ok(None);
     }
-    record(conn, user_id, LedgerKind::Withdraw, amount, None)
-        .await
-        .map(Some)
+    record(conn, user_id, kind, amount, None).await.map(Some)
 }
 
 /// Reserves `amount` for a leading bid if the available amount covers it;

@@ -10,7 +10,8 @@
 
 use chrono::Utc;
 use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
-use sitga_core::AuctionId;
+use sitga_core::{AuctionId, Krw, UserId};
+use sitga_persistence::audit::{self, AuditAction, NewAudit};
 use sitga_persistence::{DbError, DbPool, auctions, users, wallets};
 
 use crate::bus::{HistoryItem, RoomBus};
@@ -28,6 +29,20 @@ pub enum CloseResult {
     AlreadyClosed,
     /// Not due yet (a late bid extended it).
     NotDue,
+}
+
+/// How removing a listing went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveResult {
+    /// Removed now; the leading bidder's hold, if there was one, went back.
+    Removed {
+        /// Who got how much back.
+        refunded: Option<(UserId, Krw)>,
+    },
+    /// Already sold, unsold or cancelled: nothing changed.
+    NotOpen,
+    /// No such auction.
+    Missing,
 }
 
 /// Closes auctions and announces it.
@@ -96,11 +111,11 @@ impl Closer {
                 price,
             } => {
                 wallets::pay(&mut tx, winner_id, seller_id, price, auction_id).await?;
-                sitga_persistence::audit::record(
+                audit::record(
                     &mut tx,
-                    &sitga_persistence::audit::NewAudit {
+                    &NewAudit {
                         actor: None,
-                        action: sitga_persistence::audit::AuditAction::Settlement,
+                        action: AuditAction::Settlement,
                         subject_user: Some(seller_id),
                         subject_auction: Some(auction_id),
                         amount: Some(price),
@@ -136,6 +151,35 @@ impl Closer {
             early,
             "auction closed"
         );
+        let frame = match outcome {
+            CloseOutcome::Sold { price, .. } => ServerFrame::closed(
+                outcome.status(),
+                winner,
+                Some(price),
+                notice.clone(),
+                format!("sold for {price} won"),
+            ),
+            CloseOutcome::Unsold => ServerFrame::closed(
+                outcome.status(),
+                None,
+                None,
+                notice.clone(),
+                "closed without a sale".to_owned(),
+            ),
+        };
+        self.announce(auction_id, notice_id, notice, &frame).await;
+        Ok(Some(CloseResult::Closed(outcome)))
+    }
+
+    /// After commit: the room's history gets the notice, every watcher the
+    /// `closed` frame, and the room's in-memory state is let go.
+    async fn announce(
+        &self,
+        auction_id: AuctionId,
+        notice_id: i64,
+        notice: String,
+        frame: &ServerFrame,
+    ) {
         self.bus
             .remember(
                 auction_id,
@@ -143,32 +187,113 @@ impl Closer {
                     id: notice_id,
                     user: None,
                     code: "notice".into(),
-                    context: notice.clone(),
+                    context: notice,
                     amount: None,
                     at: Utc::now().timestamp_millis(),
                 },
             )
             .await;
-
-        let frame = match outcome {
-            CloseOutcome::Sold { price, .. } => ServerFrame::closed(
-                outcome.status(),
-                winner,
-                Some(price),
-                notice,
-                format!("sold for {price} won"),
-            ),
-            CloseOutcome::Unsold => ServerFrame::closed(
-                outcome.status(),
-                None,
-                None,
-                notice,
-                "closed without a sale".to_owned(),
-            ),
-        };
-        self.bus.publish(auction_id, &frame).await;
+        self.bus.publish(auction_id, frame).await;
         self.bus.forget_history(auction_id);
-        Ok(Some(CloseResult::Closed(outcome)))
+    }
+
+    /// An operator removes an open listing: the auction is cancelled with
+    /// `reason`, the leading bid's hold goes back to its bidder, both are
+    /// audited, and the room gets `closed` / `cancelled`. Exactly once
+    /// against any racing bid or closer (the same row lock and version
+    /// guard).
+    #[tracing::instrument(name = "remove", skip(self, reason))]
+    pub async fn remove(
+        &self,
+        auction_id: AuctionId,
+        operator: UserId,
+        reason: &str,
+    ) -> Result<RemoveResult, DbError> {
+        for _ in 0..5 {
+            match self.try_remove(auction_id, operator, reason).await {
+                Err(DbError::Conflict(_)) | Ok(None) => continue,
+                Ok(Some(result)) => return Ok(result),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DbError::Conflict(format!(
+            "auction {auction_id} kept changing while being removed"
+        )))
+    }
+
+    async fn try_remove(
+        &self,
+        auction_id: AuctionId,
+        operator: UserId,
+        reason: &str,
+    ) -> Result<Option<RemoveResult>, DbError> {
+        let mut tx = self.db.begin().await?;
+        auctions::lock(&mut tx, auction_id).await?;
+        let Some(row) = auctions::find(&mut tx, auction_id).await? else {
+            tx.rollback().await?;
+            return Ok(Some(RemoveResult::Missing));
+        };
+        if row.status() != AuctionStatus::Open {
+            tx.rollback().await?;
+            return Ok(Some(RemoveResult::NotOpen));
+        }
+        let snapshot = row.snapshot();
+        if !auctions::close(&mut tx, auction_id, row.version, AuctionStatus::Cancelled).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        // A cancelled listing settles like an unsold one: the leader's hold
+        // goes back, nobody pays.
+        let refunded = match settle(&snapshot, CloseOutcome::Unsold) {
+            Settlement::Release { bidder_id, amount } => {
+                wallets::release(&mut tx, bidder_id, amount, auction_id).await?;
+                audit::record(
+                    &mut tx,
+                    &NewAudit {
+                        actor: Some(operator),
+                        action: AuditAction::Refund,
+                        subject_user: Some(bidder_id),
+                        subject_auction: Some(auction_id),
+                        amount: Some(amount),
+                        reason: Some(reason),
+                    },
+                )
+                .await?;
+                Some((bidder_id, amount))
+            }
+            Settlement::Pay { .. } | Settlement::Nothing => None,
+        };
+        audit::record(
+            &mut tx,
+            &NewAudit {
+                actor: Some(operator),
+                action: AuditAction::AuctionRemove,
+                subject_user: Some(row.seller_id),
+                subject_auction: Some(auction_id),
+                amount: None,
+                reason: Some(reason),
+            },
+        )
+        .await?;
+        let notice = "운영자가 경매를 취소하였습니다. 입찰 포인트는 반환되었습니다.".to_owned();
+        let notice_id =
+            auctions::insert_chat(&mut tx, auction_id, None, "notice", &notice, None).await?;
+        tx.commit().await?;
+        tracing::info!(
+            auction_id = auction_id.get(),
+            operator = operator.get(),
+            refunded = refunded.map(|(_, amount)| amount.get()),
+            "listing removed"
+        );
+        let frame = ServerFrame::closed(
+            AuctionStatus::Cancelled,
+            None,
+            None,
+            notice.clone(),
+            "removed by an operator".to_owned(),
+        );
+        self.announce(auction_id, notice_id, notice, &frame).await;
+        Ok(Some(RemoveResult::Removed { refunded }))
     }
 
     /// Closes every auction whose end has passed. Returns how many this call

@@ -13,6 +13,8 @@
 //!   chain outbox and monitor.
 //! - [`frames`]: every frame the server sends, typed, and their encoding.
 //! - [`awards`], [`chain`], [`forecasts`]: what those jobs do.
+//! - [`payments`]: buying points through a payment provider, within a
+//!   daily cap.
 //!
 //! Nothing here knows about actix: the `sitga-api` crate adapts it to HTTP
 //! and WebSocket, and a test can drive a whole auction with only
@@ -28,6 +30,7 @@ pub mod engine;
 pub mod forecasts;
 pub mod frames;
 pub mod jobs;
+pub mod payments;
 pub mod queue;
 
 /// The start of `at`'s UTC day and of the next: the window the daily caps

@@ -5,8 +5,12 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use std::sync::Arc;
+
 use rand::RngCore;
+use sitga_auction::{ChargeCap, Krw};
 use sitga_persistence::DatabaseUrl;
+use sitga_realtime::payments::{DevPaymentProvider, PaymentProvider};
 
 use sitga_api::auth::ClientQuotas;
 use sitga_api::client_addr::TrustedProxies;
@@ -164,6 +168,21 @@ pub struct Settings {
     )]
     pub pickup_completions_per_day: u32,
 
+    /// Who takes the money for point charges: `dev` approves every charge
+    /// at once without taking money (development, demo, tests). Unset:
+    /// `dev` in embedded mode; with MySQL it must be chosen explicitly.
+    #[arg(long, env = "SITGA_PAYMENT_PROVIDER", global = true)]
+    pub payment_provider: Option<String>,
+
+    /// Won one user may charge per UTC day.
+    #[arg(
+        long,
+        env = "SITGA_CHARGE_DAILY_CAP",
+        default_value_t = sitga_auction::DEFAULT_DAILY_CHARGE_CAP.get(),
+        global = true
+    )]
+    pub charge_daily_cap: i64,
+
     /// When the outbox worker sends due donations (cron with seconds).
     #[arg(
         long,
@@ -317,6 +336,10 @@ pub struct AppConfig {
     pub pickup_completions_per_day: u32,
     /// On-chain donation records; `None`: off.
     pub chain: Option<ChainSettings>,
+    /// Takes the money for point charges.
+    pub payment_provider: Arc<dyn PaymentProvider>,
+    /// Won one user may charge per UTC day.
+    pub charge_cap: ChargeCap,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -376,6 +399,12 @@ impl Settings {
         let (jwt_secret, jwt_secret_source) =
             resolve_secret(non_empty(&self.jwt_secret), &database, &self.data_dir)?;
         let chain = self.chain_settings(&database)?;
+        let payment_provider = self.payment_provider(&database)?;
+        if self.charge_daily_cap <= 0 {
+            return Err(ConfigError(
+                "SITGA_CHARGE_DAILY_CAP must be a positive number of won".into(),
+            ));
+        }
         if self.db_pool_size == 0 {
             return Err(ConfigError("SITGA_DB_POOL_SIZE must be at least 1".into()));
         }
@@ -426,7 +455,29 @@ impl Settings {
                 .map_err(|e| ConfigError(format!("SITGA_TRUSTED_PROXIES: {e}")))?,
             chain,
             jwt_secret,
+            payment_provider,
+            charge_cap: ChargeCap::new(Krw::new(self.charge_daily_cap)),
         })
+    }
+
+    /// The payment provider: `dev` by default in embedded mode; with MySQL
+    /// (production) only when chosen explicitly.
+    fn payment_provider(
+        &self,
+        database: &DatabaseUrl,
+    ) -> Result<Arc<dyn PaymentProvider>, ConfigError> {
+        match non_empty(&self.payment_provider) {
+            Some("dev") => Ok(Arc::new(DevPaymentProvider)),
+            Some(other) => Err(ConfigError(format!(
+                "SITGA_PAYMENT_PROVIDER {other:?} is not a known provider (known: dev)"
+            ))),
+            None if matches!(database, DatabaseUrl::Mysql(_)) => Err(ConfigError(
+                "SITGA_PAYMENT_PROVIDER is required with a MySQL DATABASE_URL: \
+                 `dev` approves every charge without taking money (staging only)"
+                    .into(),
+            )),
+            None => Ok(Arc::new(DevPaymentProvider)),
+        }
     }
 }
 
@@ -752,6 +803,45 @@ mod tests {
                 .0
                 .contains("JWT_SECRET is required")
         );
+    }
+
+    #[test]
+    fn mysql_needs_a_payment_provider_chosen() {
+        let mysql = Settings {
+            database_url: Some("mysql://root@127.0.0.1:3306/sitga".into()),
+            jwt_secret: Some("9d2f7c1e0b8a4f6e3d5c7b9a1e0f2d4c6b8a".into()),
+            ..settings(&[])
+        };
+        let err = mysql.resolve().unwrap_err().0;
+        assert!(err.contains("SITGA_PAYMENT_PROVIDER is required"), "{err}");
+        let chosen = Settings {
+            payment_provider: Some("dev".into()),
+            ..mysql.clone()
+        };
+        assert_eq!(chosen.resolve().unwrap().payment_provider.name(), "dev");
+        let unknown = Settings {
+            payment_provider: Some("paypal".into()),
+            ..mysql
+        };
+        assert!(
+            unknown
+                .resolve()
+                .unwrap_err()
+                .0
+                .contains("not a known provider")
+        );
+        // Embedded mode takes the development provider by itself.
+        let dir = tempfile::tempdir().unwrap();
+        let embedded = settings(&["--data-dir", dir.path().to_str().unwrap()]);
+        let config = Settings {
+            database_url: None,
+            jwt_secret: None,
+            ..embedded
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(config.payment_provider.name(), "dev");
+        assert_eq!(config.charge_cap.per_day(), Krw::new(2_000_000));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use sitga_persistence::{DbError, DbPool, run_migrations};
+use sitga_persistence::{DatabaseUrl, DbError, DbPool, run_migrations};
 
 use crate::config::{AppConfig, ConfigError, SecretSource};
 use sitga_api::app::{self, AppParts};
@@ -221,6 +221,11 @@ pub async fn start(
             None
         }
     };
+    if config.payment_provider.name() == "dev" && matches!(config.database, DatabaseUrl::Mysql(_)) {
+        tracing::warn!(
+            "SITGA_PAYMENT_PROVIDER=dev: point charges are approved without taking money"
+        );
+    }
     let state = AppState {
         fish,
         db: db.clone(),
@@ -240,6 +245,11 @@ pub async fn start(
         forecast_queue: queues.forecast.0.clone(),
         chain: chain.clone(),
         ws: Arc::new(sitga_api::ws::WsLimits::new(config.ws)),
+        payments: sitga_realtime::payments::Payments::new(
+            db.clone(),
+            config.payment_provider.clone(),
+            config.charge_cap,
+        ),
     };
     // The session cache follows every revocation (this instance's and the
     // others', through Redis) from before the first request.

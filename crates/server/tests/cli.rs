@@ -82,6 +82,7 @@ fn unreachable_database_exits_3() {
         &[
             ("DATABASE_URL", "mysql://root@127.0.0.1:1/sitga"),
             ("JWT_SECRET", "5e8b1d4a7c0f3e6b9d2a5c8f1b4e7a0d3c6f9b2e"),
+            ("SITGA_PAYMENT_PROVIDER", "dev"),
         ],
         dir.path(),
     );

@@ -58,6 +58,8 @@ pub struct TestAppBuilder {
     chain: Option<sitga_server::config::ChainSettings>,
     trusted_proxies: Vec<String>,
     completions_per_day: u32,
+    payment_provider: Arc<dyn sitga_realtime::payments::PaymentProvider>,
+    charge_cap: i64,
 }
 
 impl TestAppBuilder {
@@ -118,6 +120,22 @@ impl TestAppBuilder {
     /// Pickups one collector may complete per UTC day (default 1,000).
     pub fn completions_per_day(mut self, per_day: u32) -> Self {
         self.completions_per_day = per_day;
+        self
+    }
+
+    /// Who takes the money for charges (default: the development provider,
+    /// which approves at once).
+    pub fn payment_provider(
+        mut self,
+        provider: Arc<dyn sitga_realtime::payments::PaymentProvider>,
+    ) -> Self {
+        self.payment_provider = provider;
+        self
+    }
+
+    /// Won one user may charge per UTC day (default 100,000,000).
+    pub fn charge_cap(mut self, won: i64) -> Self {
+        self.charge_cap = won;
         self
     }
 
@@ -195,6 +213,8 @@ impl TestAppBuilder {
             trusted_proxies: sitga_api::client_addr::TrustedProxies::parse(&self.trusted_proxies)
                 .expect("trusted proxies"),
             pickup_completions_per_day: self.completions_per_day,
+            payment_provider: self.payment_provider.clone(),
+            charge_cap: sitga_realtime::payments::ChargeCap::of_won(self.charge_cap),
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let server = server::start(config, Some(listener))
@@ -378,6 +398,8 @@ impl TestApp {
             chain: None,
             trusted_proxies: Vec::new(),
             completions_per_day: 1_000,
+            payment_provider: Arc::new(sitga_realtime::payments::DevPaymentProvider),
+            charge_cap: 100_000_000,
         }
     }
 

@@ -129,8 +129,10 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// A signed-in admin: [`AuthUser`] holding the admin role, refused with 403
-/// before anything else of the request (its body included) is read.
+/// A signed-in admin: [`AuthUser`] holding the admin role. Under
+/// `/api/v1/admin/` a middleware checks it before any extractor runs, so a
+/// member gets 403 before anything of the request (its body included) is
+/// read.
 #[derive(Debug, Clone, Apiv2Security)]
 #[openapi(
     apiKey,

@@ -4,14 +4,16 @@
 use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, NoContent, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
-use sitga_auction::{AuctionStatus, Krw};
-use sitga_core::UserId;
+use sitga_auction::{AuctionStatus, Krw, PayoutDecision, PayoutStatus};
+use sitga_core::{AuctionId, UserId};
 use sitga_persistence::audit::{self, AuditAction, AuditFilter, NewAudit};
-use sitga_persistence::{auctions, refresh_tokens, users, wallets};
+use sitga_persistence::{auctions, payments, refresh_tokens, users, wallets};
 use sitga_realtime::bus::Revocation;
+use sitga_realtime::closing::RemoveResult;
 
+use super::auctions::{AuctionDto, load_dto};
 use super::dto::{PageQuery, UserDto};
-use super::wallet::{BalanceDto, LedgerPage, ledger_page};
+use super::wallet::{BalanceDto, LedgerPage, PayoutDto, PayoutPage, ledger_page, payout_page};
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{JsonBody, QueryParams};
@@ -226,7 +228,8 @@ pub struct AuditPage {
 /// The audit log (admin)
 ///
 /// Every admin action and every money movement that is not a bid hold
-/// (charges, withdrawals, adjustments, settlements), newest first. Rows are
+/// (charges, payout requests and decisions, adjustments, settlements,
+/// refunds), newest first. Rows are
 /// append-only: the database refuses to change or delete them.
 #[api_v2_operation(tags(Admin))]
 pub async fn audit_log(
@@ -235,19 +238,17 @@ pub async fn audit_log(
     query: QueryParams<AuditQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
     let q = query.0;
-    let action =
-        match q.action.as_deref() {
-            None => None,
-            Some(code) => Some(AuditAction::from_code(code).ok_or_else(|| {
-                ApiError::BadRequest {
-                    code: ErrorCode::InvalidQuery,
-                    message:
-                        "action must be charge, withdraw, adjust_credit, adjust_debit, settlement, role_grant, role_revoke, ban or unban"
-                            .into(),
-                    field: Some("action".into()),
-                }
-            })?),
-        };
+    let action = match q.action.as_deref() {
+        None => None,
+        Some(code) => Some(AuditAction::from_code(code).ok_or_else(|| {
+            let known: Vec<&str> = AuditAction::ALL.iter().map(|a| a.code()).collect();
+            ApiError::BadRequest {
+                code: ErrorCode::InvalidQuery,
+                message: format!("action must be one of {}", known.join(", ")),
+                field: Some("action".into()),
+            }
+        })?),
+    };
     let (page, per_page, offset) = PageQuery {
         page: q.page,
         per_page: q.per_page,
@@ -370,10 +371,10 @@ pub struct BanRequest {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// Why a ban is lifted.
+/// Why (an unban, a listing's removal).
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
-pub struct UnbanRequest {
+pub struct ReasonRequest {
     /// Why, 5–500 characters: kept in the audit log.
     pub reason: String,
 }
@@ -435,7 +436,7 @@ pub async fn unban(
     state: web::Data<AppState>,
     AdminUser(auth): AdminUser,
     path: web::Path<UserPath>,
-    body: JsonBody<UnbanRequest>,
+    body: JsonBody<ReasonRequest>,
 ) -> Result<NoContent, ApiError> {
     let reason = admin_reason(&body.0.reason)?;
     let user = UserId::new(path.id);
@@ -459,4 +460,191 @@ pub async fn unban(
     tx.commit().await?;
     tracing::info!(user_id = auth.id.get(), subject = user.get(), "ban lifted");
     Ok(NoContent)
+}
+
+/// Which payouts to list.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutQuery {
+    /// `requested` (oldest first: the order to work through them), `paid`
+    /// or `rejected`; absent: all, newest first.
+    pub status: Option<String>,
+    /// Only this user's.
+    pub user_id: Option<i64>,
+    /// Page number, from 1.
+    pub page: Option<u32>,
+    /// Page size, 1–100 (default 20).
+    pub per_page: Option<u32>,
+}
+
+/// Payout requests (admin)
+#[api_v2_operation(tags(Admin))]
+pub async fn payouts(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: QueryParams<PayoutQuery>,
+) -> Result<web::Json<PayoutPage>, ApiError> {
+    let q = query.0;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(code) => Some(
+            PayoutStatus::parse(code).ok_or_else(|| ApiError::BadRequest {
+                code: ErrorCode::InvalidQuery,
+                message: "status must be requested, paid or rejected".into(),
+                field: Some("status".into()),
+            })?,
+        ),
+    };
+    let filter = payments::PayoutFilter {
+        user: q.user_id.map(UserId::new),
+        status,
+    };
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    };
+    Ok(web::Json(payout_page(&state, filter, &page).await?))
+}
+
+/// A payout id in the path.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct PayoutPath {
+    /// Payout id.
+    pub id: i64,
+}
+
+/// The bank transfer that paid a payout.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct PaidRequest {
+    /// The transfer's reference at the bank, 1–100 characters.
+    pub reference: String,
+}
+
+/// Why a payout is rejected.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Why, 5–500 characters: shown to the user and kept in the audit log.
+    pub reason: String,
+}
+
+/// Mark a payout paid (admin)
+///
+/// After the bank transfer: the payout becomes `paid` with the transfer's
+/// reference, audited. 409 `payout_not_pending` when it was already paid
+/// or rejected.
+#[api_v2_operation(tags(Admin))]
+pub async fn pay_payout(
+    state: web::Data<AppState>,
+    AdminUser(auth): AdminUser,
+    path: web::Path<PayoutPath>,
+    body: JsonBody<PaidRequest>,
+) -> Result<web::Json<PayoutDto>, ApiError> {
+    let reference = body.0.reference.trim().to_owned();
+    let len = reference.chars().count();
+    if !(1..=100).contains(&len) || reference.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "reference",
+            "must be 1 to 100 characters without control characters",
+        ));
+    }
+    decide_payout(&state, auth.id, path.id, PayoutDecision::Paid, &reference).await
+}
+
+/// Reject a payout (admin)
+///
+/// The payout becomes `rejected` with the reason and its points return to
+/// the user's wallet (a `payout_return` ledger line), in one transaction,
+/// audited. 409 `payout_not_pending` when it was already paid or rejected.
+#[api_v2_operation(tags(Admin))]
+pub async fn reject_payout(
+    state: web::Data<AppState>,
+    AdminUser(auth): AdminUser,
+    path: web::Path<PayoutPath>,
+    body: JsonBody<RejectRequest>,
+) -> Result<web::Json<PayoutDto>, ApiError> {
+    let reason = admin_reason(&body.0.reason)?;
+    decide_payout(&state, auth.id, path.id, PayoutDecision::Rejected, &reason).await
+}
+
+async fn decide_payout(
+    state: &AppState,
+    operator: UserId,
+    id: i64,
+    decision: PayoutDecision,
+    note: &str,
+) -> Result<web::Json<PayoutDto>, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let payout = match payments::decide_payout(&mut tx, id, decision, operator, note).await? {
+        payments::Decided::Now(payout) => payout,
+        payments::Decided::Missing => return Err(ApiError::NotFound("payout")),
+        payments::Decided::Already(status) => {
+            return Err(ApiError::Conflict {
+                code: ErrorCode::PayoutNotPending,
+                message: format!("the payout is already {}", status.code()),
+                field: None,
+            });
+        }
+    };
+    audit::record(
+        &mut tx,
+        &NewAudit {
+            actor: Some(operator),
+            action: match decision {
+                PayoutDecision::Paid => AuditAction::PayoutPaid,
+                PayoutDecision::Rejected => AuditAction::PayoutRejected,
+            },
+            subject_user: Some(payout.user_id),
+            subject_auction: None,
+            amount: Some(payout.amount),
+            reason: Some(note),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        payout_id = id,
+        operator = operator.get(),
+        status = payout.status().code(),
+        "payout decided"
+    );
+    Ok(web::Json(payout.into()))
+}
+
+/// An auction id in the path.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct AuctionIdPath {
+    /// Auction id.
+    pub id: i64,
+}
+
+/// Remove a listing (admin)
+///
+/// Cancels an open auction whatever its bids, with a mandatory reason: the
+/// leading bid's points go back to the bidder, the room gets `closed` with
+/// status `cancelled`, and the removal and the refund are audited. 409
+/// `auction_not_open` when it is already sold, unsold or cancelled.
+#[api_v2_operation(tags(Admin))]
+pub async fn remove_auction(
+    state: web::Data<AppState>,
+    AdminUser(auth): AdminUser,
+    path: web::Path<AuctionIdPath>,
+    body: JsonBody<ReasonRequest>,
+) -> Result<web::Json<AuctionDto>, ApiError> {
+    let reason = admin_reason(&body.0.reason)?;
+    let id = AuctionId::new(path.id);
+    match state.closer.remove(id, auth.id, &reason).await? {
+        RemoveResult::Removed { .. } => {}
+        RemoveResult::Missing => return Err(ApiError::NotFound("auction")),
+        RemoveResult::NotOpen => {
+            return Err(ApiError::Conflict {
+                code: ErrorCode::AuctionNotOpen,
+                message: "the auction is already closed".into(),
+                field: None,
+            });
+        }
+    }
+    let mut conn = state.db.get().await?;
+    Ok(web::Json(load_dto(&mut conn, id).await?))
 }

@@ -111,7 +111,7 @@ fn to_dto(a: Auction, names: &HashMap<UserId, String>) -> AuctionDto {
     }
 }
 
-async fn load_dto(conn: &mut DbConn, id: AuctionId) -> Result<AuctionDto, ApiError> {
+pub(super) async fn load_dto(conn: &mut DbConn, id: AuctionId) -> Result<AuctionDto, ApiError> {
     let row = auctions::find(conn, id)
         .await?
         .ok_or(ApiError::NotFound("auction"))?;

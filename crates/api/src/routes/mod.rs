@@ -52,6 +52,19 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                     web::resource("/admin/users/{id}/unban").route(web::post().to(admin::unban)),
                 )
                 .service(web::resource("/admin/sales").route(web::get().to(admin::sales)))
+                .service(web::resource("/admin/payouts").route(web::get().to(admin::payouts)))
+                .service(
+                    web::resource("/admin/payouts/{id}/paid")
+                        .route(web::post().to(admin::pay_payout)),
+                )
+                .service(
+                    web::resource("/admin/payouts/{id}/reject")
+                        .route(web::post().to(admin::reject_payout)),
+                )
+                .service(
+                    web::resource("/admin/auctions/{id}/remove")
+                        .route(web::post().to(admin::remove_auction)),
+                )
                 .service(web::resource("/provinces").route(web::get().to(meta::provinces)))
                 .service(
                     web::resource("/auctions")
@@ -80,6 +93,7 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                     web::resource("/me/balance/withdraw").route(web::post().to(wallet::withdraw)),
                 )
                 .service(web::resource("/me/balance/ledger").route(web::get().to(wallet::ledger)))
+                .service(web::resource("/me/payouts").route(web::get().to(wallet::payouts)))
                 .service(web::resource("/me/purchases").route(web::get().to(wallet::purchases)))
                 .service(web::resource("/me/sales").route(web::get().to(wallet::sales)))
                 .service(web::resource("/pickups").route(web::post().to(pickups::create)))

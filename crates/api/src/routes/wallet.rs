@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use sitga_auction::{Krw, Wallet, WalletAmount};
 use sitga_core::{AuctionId, UserId};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
-use sitga_persistence::{auctions, users, wallets};
+use sitga_persistence::{auctions, payments, users, wallets};
+use sitga_realtime::payments::{ChargeError, ProviderError};
 
 use super::dto::PageQuery;
 use crate::auth::AuthUser;
@@ -59,6 +60,12 @@ fn wallet_amount(raw: i64) -> Result<WalletAmount, ApiError> {
 }
 
 /// Charge points
+///
+/// Buys points through the payment provider. At most the day's cap per
+/// user (UTC day; `SITGA_CHARGE_DAILY_CAP`, 2,000,000 by default): past it,
+/// 409 `daily_charge_limit` and the message says what is left today. 422
+/// `payment_declined` when the provider refuses, 503 `payment_unavailable`
+/// when it cannot be reached; nothing is charged then.
 #[api_v2_operation(tags(Points))]
 pub async fn charge(
     state: web::Data<AppState>,
@@ -66,39 +73,89 @@ pub async fn charge(
     body: JsonBody<AmountRequest>,
 ) -> Result<web::Json<BalanceDto>, ApiError> {
     let amount = wallet_amount(body.0.amount)?;
-    let mut tx = state.db.begin().await?;
-    let after = wallets::charge(&mut tx, auth.id, amount.get()).await?;
-    audit::record(
-        &mut tx,
-        &NewAudit {
-            actor: Some(auth.id),
-            action: AuditAction::Charge,
-            subject_user: Some(auth.id),
-            subject_auction: None,
-            amount: Some(amount.get()),
-            reason: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(
-        user_id = auth.id.get(),
-        amount = amount.get().get(),
-        "points charged"
-    );
+    let after = state
+        .payments
+        .charge(auth.id, amount)
+        .await
+        .map_err(|e| match e {
+            ChargeError::OverCap(over) => ApiError::Conflict {
+                code: ErrorCode::DailyChargeLimit,
+                message: over.to_string(),
+                field: Some("amount"),
+            },
+            ChargeError::Provider(ProviderError::Declined(why)) => ApiError::Unprocessable {
+                code: ErrorCode::PaymentDeclined,
+                message: format!("the payment was declined: {why}"),
+            },
+            ChargeError::Provider(ProviderError::Unavailable(_)) => ApiError::ServiceUnavailable {
+                code: ErrorCode::PaymentUnavailable,
+                message: "the payment provider cannot be reached; nothing was charged".into(),
+            },
+            ChargeError::Db(e) => e.into(),
+        })?;
     Ok(web::Json(after.into()))
 }
 
-/// Withdraw points (at most what is available)
+/// A payout request.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct PayoutDto {
+    /// Id.
+    pub id: i64,
+    /// Won to send.
+    pub amount: i64,
+    /// Where to, as the profile's bank account stood when requested.
+    pub bank_account: String,
+    /// `requested` (waiting for an operator), `paid` or `rejected` (the
+    /// points went back).
+    pub status: String,
+    /// The transfer's reference (paid) or why it was rejected.
+    pub note: Option<String>,
+    /// When requested.
+    pub requested_at: DateTime<Utc>,
+    /// When decided.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<payments::Payout> for PayoutDto {
+    fn from(p: payments::Payout) -> Self {
+        Self {
+            status: p.status().code().to_owned(),
+            requested_at: p.requested_at(),
+            decided_at: p.decided_at(),
+            id: p.id,
+            amount: p.amount.get(),
+            bank_account: p.bank_account,
+            note: p.note,
+        }
+    }
+}
+
+/// Withdraw points (request a payout)
+///
+/// Takes the amount out of your available points into a payout request to
+/// the bank account on your profile (409 `bank_account_required` without
+/// one; 409 `insufficient_balance` when the available points do not cover
+/// it). An operator sends the money and marks it paid, or rejects it and
+/// the points come back.
 #[api_v2_operation(tags(Points))]
 pub async fn withdraw(
     state: web::Data<AppState>,
     auth: AuthUser,
     body: JsonBody<AmountRequest>,
-) -> Result<web::Json<BalanceDto>, ApiError> {
+) -> Result<web::Json<PayoutDto>, ApiError> {
     let amount = wallet_amount(body.0.amount)?;
     let mut tx = state.db.begin().await?;
-    let Some(after) = wallets::withdraw(&mut tx, auth.id, amount.get()).await? else {
+    let bank_account = users::find_by_id(&mut tx, auth.id)
+        .await?
+        .and_then(|u| u.bank_account)
+        .ok_or_else(|| ApiError::Conflict {
+            code: ErrorCode::BankAccountRequired,
+            message: "add a bank account to your profile (PATCH /api/v1/users/me) first".into(),
+            field: Some("bank_account"),
+        })?;
+    let Some((payout, _)) =
+        payments::request_payout(&mut tx, auth.id, amount.get(), &bank_account).await?
+    else {
         let available = wallets::get(&mut tx, auth.id).await?.available();
         return Err(ApiError::Conflict {
             code: ErrorCode::InsufficientBalance,
@@ -121,10 +178,56 @@ pub async fn withdraw(
     tx.commit().await?;
     tracing::info!(
         user_id = auth.id.get(),
+        payout_id = payout.id,
         amount = amount.get().get(),
-        "points withdrawn"
+        "payout requested"
     );
-    Ok(web::Json(after.into()))
+    Ok(web::Json(payout.into()))
+}
+
+/// A page of payout requests.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct PayoutPage {
+    /// Payouts.
+    pub items: Vec<PayoutDto>,
+    /// Page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+    /// All that match.
+    pub total: i64,
+}
+
+/// A page of payouts matching `filter`.
+pub(super) async fn payout_page(
+    state: &AppState,
+    filter: payments::PayoutFilter,
+    query: &PageQuery,
+) -> Result<PayoutPage, ApiError> {
+    let (page, per_page, offset) = query.resolve()?;
+    let mut conn = state.db.get().await?;
+    let (rows, total) =
+        payments::list_payouts(&mut conn, filter, offset, i64::from(per_page)).await?;
+    Ok(PayoutPage {
+        items: rows.into_iter().map(PayoutDto::from).collect(),
+        page,
+        per_page,
+        total,
+    })
+}
+
+/// Your payout requests, newest first
+#[api_v2_operation(tags(Points))]
+pub async fn payouts(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: QueryParams<PageQuery>,
+) -> Result<web::Json<PayoutPage>, ApiError> {
+    let filter = payments::PayoutFilter {
+        user: Some(auth.id),
+        status: None,
+    };
+    Ok(web::Json(payout_page(&state, filter, &query.0).await?))
 }
 
 /// One movement of points.
@@ -132,8 +235,9 @@ pub async fn withdraw(
 pub struct LedgerEntryDto {
     /// Id.
     pub id: i64,
-    /// `charge`, `withdraw`, `hold`, `release`, `payment`, `sale`,
-    /// `adjust_credit` or `adjust_debit`.
+    /// `charge`, `withdraw` (a payout request), `hold`, `release`,
+    /// `payment`, `sale`, `adjust_credit`, `adjust_debit` or
+    /// `payout_return` (a rejected payout's points, back).
     pub kind: String,
     /// Amount moved (KRW, positive).
     pub amount: i64,

@@ -11,6 +11,7 @@ mod chain;
 mod fish;
 mod forecasts;
 mod instances;
+mod payments;
 mod pickups;
 mod platform;
 mod tokens;

@@ -1,0 +1,5 @@
+ALTER TABLE ledger_entries DROP CONSTRAINT ck_ledger_kind;
+ALTER TABLE ledger_entries ADD CONSTRAINT ck_ledger_kind
+    CHECK (kind IN ('charge', 'withdraw', 'hold', 'release', 'payment', 'sale', 'adjust_credit', 'adjust_debit'));
+DROP TABLE payouts;
+DROP TABLE charges;
