@@ -116,8 +116,11 @@ pub enum ApiError {
         limit: usize,
     },
     /// Body is not JSON.
-    #[error("request body must be application/json")]
-    UnsupportedMediaType,
+    #[error("request body must be {expected}")]
+    UnsupportedMediaType {
+        /// What it must be instead.
+        expected: &'static str,
+    },
     /// Too many attempts.
     #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited {
@@ -195,6 +198,7 @@ impl ApiError {
     /// The stable code sent as `error`.
     pub fn code(&self) -> ErrorCode {
         match self {
+            Self::Validation(e) if e.inconsistent => ErrorCode::InconsistentFields,
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
@@ -203,7 +207,7 @@ impl ApiError {
             | Self::Missing { code, .. } => *code,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
-            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::TooManyConnections { .. } => ErrorCode::TooManyConnections,
             Self::DatabaseUnavailable => ErrorCode::DatabaseUnavailable,
@@ -250,13 +254,14 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::Validation(e) if e.inconsistent => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } | Self::TooManyConnections { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -41,10 +41,6 @@ error_codes! {
     MalformedMultipart = "malformed_multipart",
     /// A multipart upload without its `file` part.
     MissingFile = "missing_file",
-    /// The upload is not an image we can read.
-    InvalidImage = "invalid_image",
-    /// The image has more pixels, or deeper colour, than we decode.
-    ImageTooLarge = "image_too_large",
     /// The WebSocket upgrade request was not one.
     WebsocketHandshake = "websocket_handshake",
     /// An `Idempotency-Key` header that is empty, too long or not ASCII.
@@ -140,6 +136,14 @@ error_codes! {
     IdempotencyKeyReused = "idempotency_key_reused",
     /// A forecast series is too short to fit.
     NotEnoughHistory = "not_enough_history",
+    /// The upload is not an image we can read (not JPEG, PNG or WebP, or corrupt).
+    InvalidImage = "invalid_image",
+    /// The image has more pixels, or deeper colour, than we decode.
+    ImageTooLarge = "image_too_large",
+    /// Each field is valid alone but they disagree (a reserve below the
+    /// start price) or the value is already out of date (a ban ending in
+    /// the past); `field` names the one to change.
+    InconsistentFields = "inconsistent_fields",
     /// The payment provider declined the charge.
     PaymentDeclined = "payment_declined",
     /// Too many attempts or frames; retry later.

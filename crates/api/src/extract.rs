@@ -45,7 +45,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT });
             }
             if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType);
+                return Err(ApiError::UnsupportedMediaType {
+                    expected: "application/json",
+                });
             }
             let payload = payload.map_err(ApiError::internal)?;
             let bytes = match payload.to_bytes_limited(JSON_LIMIT).await {
@@ -62,6 +64,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 return Err(ApiError::bad_request(
                     ErrorCode::MalformedJson,
                     "the request body is empty; send a JSON object",
+                ));
+            }
+            // Every body is an object: serde would also fill a struct from
+            // an array, field by field, which no client means.
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(ApiError::bad_request(
+                    ErrorCode::InvalidField,
+                    "the request body must be a JSON object",
                 ));
             }
             let mut de = serde_json::Deserializer::from_slice(&bytes);

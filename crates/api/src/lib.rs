@@ -17,5 +17,6 @@ pub mod error_code;
 pub mod extract;
 pub mod openapi;
 pub mod routes;
+mod spec_rules;
 pub mod state;
 pub mod ws;

@@ -59,6 +59,8 @@ pub fn spec() -> Value {
         });
     let mut spec = prune_impossible_responses(with_bearer_scheme(captured));
     mark_optional_nullable(&mut spec);
+    crate::spec_rules::apply(&mut spec);
+    crate::spec_rules::add_links(&mut spec);
     spec
 }
 
@@ -134,8 +136,15 @@ const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/v1/pickups/{id}/complete",
 ];
 /// The operations that answer 422: a reused Idempotency-Key with another
-/// body, and forecasts of too short a history.
+/// body, forecasts of too short a history, fields that disagree
+/// (`inconsistent_fields`), and a declined payment.
 const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[
+    ("get", "/api/v1/auth/availability"),
+    ("post", "/api/v1/fish/identify"),
+    ("post", "/api/v1/auctions"),
+    ("patch", "/api/v1/auctions/{id}"),
+    ("post", "/api/v1/admin/users/{id}/ban"),
+    ("post", "/api/v1/me/balance/charge"),
     ("post", "/api/v1/auctions/{id}/bids"),
     ("get", "/api/v1/forecasts/latest"),
     ("post", "/api/v1/forecasts/retrain"),

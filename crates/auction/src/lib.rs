@@ -61,7 +61,9 @@ pub use rules::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, Settlement,
     close_outcome, extended_end, min_next_bid, reserve_met, settle, validate_bid,
 };
-pub use settings::{AuctionSettings, AuctionSettingsInput};
+pub use settings::{
+    AuctionSettings, AuctionSettingsInput, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES,
+};
 pub use sitga_core::FieldError;
 
 // The README's examples are tested with the crate's.

@@ -34,10 +34,11 @@ impl AuctionStatus {
 
     /// Parses a stored code.
     pub fn parse(code: &str) -> Option<Self> {
-        [Self::Open, Self::Sold, Self::Unsold, Self::Cancelled]
-            .into_iter()
-            .find(|s| s.code() == code)
+        Self::ALL.into_iter().find(|s| s.code() == code)
     }
+
+    /// Every status.
+    pub const ALL: [Self; 4] = [Self::Open, Self::Sold, Self::Unsold, Self::Cancelled];
 }
 
 /// Everything the rules need to know about an auction at one moment.

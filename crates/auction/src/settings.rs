@@ -77,13 +77,19 @@ impl AuctionSettings {
                 format!("must be 1 to {MAX_AMOUNT} won"),
             ));
         }
-        if let Some(reserve) = input.reserve_price
-            && (reserve < input.start_price || reserve > MAX_AMOUNT)
-        {
-            return Err(err(
-                "reserve_price",
-                "must be at least the start price and at most 1,000,000,000 won",
-            ));
+        if let Some(reserve) = input.reserve_price {
+            if !reserve.is_positive() || reserve > MAX_AMOUNT {
+                return Err(err(
+                    "reserve_price",
+                    format!("must be 1 to {MAX_AMOUNT} won"),
+                ));
+            }
+            if reserve < input.start_price {
+                return Err(FieldError::inconsistent(
+                    "reserve_price",
+                    "must be at least the start price",
+                ));
+            }
         }
         let minutes = input.duration_minutes.unwrap_or(DEFAULT_DURATION_MINUTES);
         if !(MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&minutes) {

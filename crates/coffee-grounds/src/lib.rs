@@ -120,6 +120,9 @@ pub enum PickupKind {
 }
 
 impl PickupKind {
+    /// Both kinds.
+    pub const ALL: [Self; 2] = [Self::Supply, Self::Demand];
+
     /// Stored code.
     pub fn code(self) -> &'static str {
         match self {
@@ -130,11 +133,7 @@ impl PickupKind {
 
     /// Parses a code.
     pub fn parse(code: &str) -> Option<Self> {
-        match code {
-            "supply" => Some(Self::Supply),
-            "demand" => Some(Self::Demand),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.code() == code)
     }
 }
 
@@ -164,10 +163,11 @@ impl PickupStatus {
 
     /// Parses a code.
     pub fn parse(code: &str) -> Option<Self> {
-        [Self::Waiting, Self::OnWay, Self::Completed, Self::Cancelled]
-            .into_iter()
-            .find(|s| s.code() == code)
+        Self::ALL.into_iter().find(|s| s.code() == code)
     }
+
+    /// Every status.
+    pub const ALL: [Self; 4] = [Self::Waiting, Self::OnWay, Self::Completed, Self::Cancelled];
 }
 
 /// What kind of account acts.

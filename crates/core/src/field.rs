@@ -12,6 +12,10 @@ pub struct FieldError {
     pub field: &'static str,
     /// What is wrong, in English.
     pub message: String,
+    /// The value is fine on its own but disagrees with another field or
+    /// with the current state (a reserve below the start price, an end
+    /// already past): the API answers 422 instead of 400.
+    pub inconsistent: bool,
 }
 
 impl FieldError {
@@ -20,6 +24,16 @@ impl FieldError {
         Self {
             field,
             message: message.into(),
+            inconsistent: false,
+        }
+    }
+
+    /// A value valid on its own that disagrees with another field or with
+    /// the current state.
+    pub fn inconsistent(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            inconsistent: true,
+            ..Self::new(field, message)
         }
     }
 

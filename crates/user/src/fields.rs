@@ -7,17 +7,32 @@ use unicode_security::{GeneralSecurityProfile, RestrictionLevel, RestrictionLeve
 
 use crate::FieldError;
 
-/// Longest e-mail address a mail system accepts (RFC 5321 path limit).
-const EMAIL_MAX: usize = 254;
-const NICKNAME_MIN: usize = 2;
-const NICKNAME_MAX: usize = 20;
-const PASSWORD_MIN: usize = 8;
-const PASSWORD_MAX: usize = 128;
-const NAME_MAX: usize = 50;
-const ADDRESS_MAX: usize = 200;
-const BANK_ACCOUNT_MAX: usize = 100;
-const PHONE_DIGITS_MIN: usize = 7;
-const PHONE_MAX: usize = 20;
+/// The length limits of the account fields (characters after trimming,
+/// bytes for the e-mail), public so the API document states the same ones.
+pub mod limits {
+    /// Longest e-mail address a mail system accepts (RFC 5321 path limit).
+    pub const EMAIL_MAX: usize = 254;
+    /// Shortest nickname.
+    pub const NICKNAME_MIN: usize = 2;
+    /// Longest nickname.
+    pub const NICKNAME_MAX: usize = 20;
+    /// Shortest password.
+    pub const PASSWORD_MIN: usize = 8;
+    /// Longest password.
+    pub const PASSWORD_MAX: usize = 128;
+    /// Longest real name.
+    pub const NAME_MAX: usize = 50;
+    /// Longest postal address.
+    pub const ADDRESS_MAX: usize = 200;
+    /// Longest bank account description.
+    pub const BANK_ACCOUNT_MAX: usize = 100;
+    /// Fewest digits in a phone number.
+    pub const PHONE_DIGITS_MIN: usize = 7;
+    /// Longest phone number.
+    pub const PHONE_MAX: usize = 20;
+}
+
+use limits::*;
 
 /// Trims, NFC-normalises and rejects control characters: the common
 /// treatment of every free-text field.

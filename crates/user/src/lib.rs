@@ -27,7 +27,7 @@ pub mod token;
 pub use account::{AccountType, Role};
 pub use fields::{
     Address, BankAccount, Email, NICKNAME_KEY_VERSION, Nickname, Password, PersonName, Phone,
-    nickname_key,
+    limits, nickname_key,
 };
 pub use password::{HashError, PasswordHash, dummy_hash, hash_password, verify_password};
 pub use province::Province;

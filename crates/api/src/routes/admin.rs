@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, NoContent, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_auction::{AuctionStatus, Krw, PayoutDecision, PayoutStatus};
-use sitga_core::{AuctionId, UserId};
+use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::audit::{self, AuditAction, AuditFilter, NewAudit};
 use sitga_persistence::{auctions, payments, refresh_tokens, users, wallets};
 use sitga_realtime::bus::Revocation;
@@ -78,12 +78,18 @@ pub struct AdjustRequest {
 }
 
 /// Largest single adjustment.
-const MAX_ADJUSTMENT: i64 = 10_000_000;
+pub const MAX_ADJUSTMENT: i64 = 10_000_000;
+/// Shortest reason an admin gives (after trimming).
+pub const REASON_MIN: usize = 5;
+/// Longest reason an admin gives.
+pub const REASON_MAX: usize = 500;
+/// Longest bank transfer reference.
+pub const REFERENCE_MAX: usize = 100;
 
 fn admin_reason(raw: &str) -> Result<String, ApiError> {
     let reason = raw.trim();
     let len = reason.chars().count();
-    if !(5..=500).contains(&len) || reason.chars().any(char::is_control) {
+    if !(REASON_MIN..=REASON_MAX).contains(&len) || reason.chars().any(char::is_control) {
         return Err(ApiError::invalid_field(
             "reason",
             "must be 5 to 500 characters without control characters",
@@ -395,14 +401,14 @@ pub async fn ban(
     let req = body.0;
     let reason = admin_reason(&req.reason)?;
     if req.until.is_some_and(|u| u <= Utc::now()) {
-        return Err(ApiError::invalid_field("until", "must be in the future"));
+        return Err(FieldError::inconsistent("until", "must be in the future").into());
     }
     let user = UserId::new(path.id);
     if user == auth.id {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidField,
-            "you cannot ban yourself",
-        ));
+        return Err(ApiError::Forbidden {
+            code: ErrorCode::NotAllowed,
+            message: "you cannot ban yourself",
+        });
     }
     let mut tx = state.db.begin().await?;
     if !users::ban(&mut tx, user, req.until, &reason).await? {
@@ -543,7 +549,7 @@ pub async fn pay_payout(
 ) -> Result<web::Json<PayoutDto>, ApiError> {
     let reference = body.0.reference.trim().to_owned();
     let len = reference.chars().count();
-    if !(1..=100).contains(&len) || reference.chars().any(char::is_control) {
+    if !(1..=REFERENCE_MAX).contains(&len) || reference.chars().any(char::is_control) {
         return Err(ApiError::invalid_field(
             "reference",
             "must be 1 to 100 characters without control characters",

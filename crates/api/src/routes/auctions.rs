@@ -119,6 +119,17 @@ pub(super) async fn load_dto(conn: &mut DbConn, id: AuctionId) -> Result<Auction
     Ok(to_dto(row, &names))
 }
 
+/// Longest title.
+pub const TITLE_MAX: usize = 100;
+/// Longest description.
+pub const DESCRIPTION_MAX: usize = 5_000;
+/// Longest species name.
+pub const SPECIES_MAX: usize = 100;
+/// Longest photo URL.
+pub const PHOTO_URL_MAX: usize = 500;
+/// Longest search text.
+pub const SEARCH_MAX: usize = 100;
+
 fn text_field(
     field: &'static str,
     raw: &str,
@@ -144,7 +155,7 @@ fn text_field(
 }
 
 fn photo_url(raw: &str) -> Result<String, ApiError> {
-    let url = text_field("photo_url", raw, 500, false)?;
+    let url = text_field("photo_url", raw, PHOTO_URL_MAX, false)?;
     match url::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url),
         _ => Err(FieldError::new("photo_url", "must be an http(s) URL").into()),
@@ -197,12 +208,12 @@ pub async fn create(
     .map_err(ApiError::from)?;
     let new = NewAuction {
         seller_id: auth.id,
-        title: text_field("title", &req.title, 100, false)?,
-        description: text_field("description", &req.description, 5_000, true)?,
+        title: text_field("title", &req.title, TITLE_MAX, false)?,
+        description: text_field("description", &req.description, DESCRIPTION_MAX, true)?,
         species: req
             .species
             .as_deref()
-            .map(|s| text_field("species", s, 100, false))
+            .map(|s| text_field("species", s, SPECIES_MAX, false))
             .transpose()?,
         photo_url: req.photo_url.as_deref().map(photo_url).transpose()?,
         settings,
@@ -286,10 +297,13 @@ pub async fn list(
         }
     };
     let query_text = q.q.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    if query_text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+    if query_text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > SEARCH_MAX || t.chars().any(char::is_control))
+    {
         return Err(ApiError::BadRequest {
             code: ErrorCode::InvalidQuery,
-            message: "q is at most 100 characters".into(),
+            message: format!("q is at most {SEARCH_MAX} characters, without control characters"),
             field: Some("q".into()),
         });
     }
@@ -419,17 +433,17 @@ pub async fn update(
         title: req
             .title
             .as_deref()
-            .map(|t| text_field("title", t, 100, false))
+            .map(|t| text_field("title", t, TITLE_MAX, false))
             .transpose()?,
         description: req
             .description
             .as_deref()
-            .map(|d| text_field("description", d, 5_000, true))
+            .map(|d| text_field("description", d, DESCRIPTION_MAX, true))
             .transpose()?,
         species: req
             .species
             .as_deref()
-            .map(|s| text_field("species", s, 100, false).map(Some))
+            .map(|s| text_field("species", s, SPECIES_MAX, false).map(Some))
             .transpose()?,
         photo_url: req
             .photo_url

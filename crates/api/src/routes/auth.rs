@@ -147,10 +147,11 @@ pub async fn availability(
         (Some(email), None) => users::email_exists(&mut conn, &Email::parse(email)?).await?,
         (None, Some(nick)) => users::nickname_exists(&mut conn, &Nickname::parse(nick)?).await?,
         _ => {
-            return Err(ApiError::bad_request(
-                ErrorCode::InvalidQuery,
+            return Err(sitga_user::FieldError::inconsistent(
+                "email",
                 "give exactly one of `email` or `nickname`",
-            ));
+            )
+            .into());
         }
     };
     Ok(web::Json(AvailabilityResponse { available: !taken }))

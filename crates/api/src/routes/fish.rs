@@ -21,10 +21,6 @@ use crate::state::AppState;
 
 /// Largest upload accepted.
 pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;
-/// Largest multipart field other than `file` (read and ignored).
-const MAX_OTHER_FIELD: usize = 4 * 1024;
-/// Most multipart fields other than `file`.
-const MAX_OTHER_FIELDS: usize = 8;
 
 /// The uploaded image (multipart field `file`: JPEG, PNG or WebP, ≤ 10 MB),
 /// not read yet: the handler first checks that the model has room, so a
@@ -54,7 +50,9 @@ impl FromRequest for ImageUpload {
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n > MAX_UPLOAD + 64 * 1024);
         std::future::ready(if !is_multipart {
-            Err(ApiError::UnsupportedMediaType)
+            Err(ApiError::UnsupportedMediaType {
+                expected: "multipart/form-data",
+            })
         } else if too_large {
             Err(ApiError::PayloadTooLarge { limit: MAX_UPLOAD })
         } else {
@@ -67,51 +65,41 @@ impl FromRequest for ImageUpload {
 
 impl ImageUpload {
     /// Reads the `file` field, counting bytes as they arrive (a missing or
-    /// lying Content-Length changes nothing). Other fields are skipped, each
-    /// capped at 4 KiB and at most 8 of them.
+    /// lying Content-Length changes nothing). Any other field, or a second
+    /// `file`, is refused: like JSON bodies, an upload has no unknown fields.
     pub async fn read(self) -> Result<Vec<u8>, ApiError> {
         let mut multipart = self.multipart;
-        let mut others = 0;
+        let mut file = None;
         while let Some(field) = multipart.next().await {
             let mut field = field.map_err(malformed)?;
-            if field.name() != Some("file") {
+            if field.name() != Some("file") || file.is_some() {
+                let name = field.name().unwrap_or_default().to_owned();
                 // A file under another name is a mistake worth naming.
-                if field
+                let code = if field
                     .content_disposition()
                     .is_some_and(|d| d.get_filename().is_some())
+                    && file.is_none()
                 {
-                    return Err(ApiError::BadRequest {
-                        code: ErrorCode::MissingFile,
-                        message: format!(
-                            "send the photo as the multipart field `file`, not `{}`",
-                            field.name().unwrap_or_default()
-                        ),
-                        field: Some("file".into()),
-                    });
-                }
-                others += 1;
-                if others > MAX_OTHER_FIELDS {
-                    return Err(malformed(format_args!(
-                        "at most {MAX_OTHER_FIELDS} fields besides `file`"
-                    )));
-                }
-                let mut seen = 0;
-                while let Some(chunk) = field.next().await {
-                    seen += chunk.map_err(malformed)?.len();
-                    if seen > MAX_OTHER_FIELD {
-                        return Err(ApiError::PayloadTooLarge {
-                            limit: MAX_OTHER_FIELD,
-                        });
-                    }
-                }
-                continue;
+                    ErrorCode::MissingFile
+                } else {
+                    ErrorCode::InvalidField
+                };
+                return Err(ApiError::BadRequest {
+                    code,
+                    message: format!(
+                        "send the photo as the one multipart field `file`, and nothing else (got `{name}`)"
+                    ),
+                    field: Some(name),
+                });
             }
             let declared_ok = field.content_type().is_none_or(|m| {
                 m.essence_str() == "application/octet-stream"
                     || matches!(m.essence_str(), "image/jpeg" | "image/png" | "image/webp")
             });
             if !declared_ok {
-                return Err(ApiError::UnsupportedMediaType);
+                return Err(ApiError::UnsupportedMediaType {
+                    expected: "multipart/form-data with a JPEG, PNG or WebP `file`",
+                });
             }
             let mut bytes = Vec::new();
             while let Some(chunk) = field.next().await {
@@ -121,6 +109,9 @@ impl ImageUpload {
                 }
                 bytes.extend_from_slice(&chunk);
             }
+            file = Some(bytes);
+        }
+        if let Some(bytes) = file {
             return Ok(bytes);
         }
         Err(ApiError::BadRequest {
@@ -155,7 +146,8 @@ impl OperationModifier for ImageUpload {
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifyQuery {
-    /// How many classes to return.
+    /// How many classes to return, 1–50 (default 2); more than the model
+    /// knows returns them all.
     pub k: Option<usize>,
 }
 
@@ -185,11 +177,15 @@ pub struct IdentifyResponse {
     pub unknown: bool,
 }
 
+/// Most classes one identification returns.
+pub const MAX_TOP_K: usize = 50;
+
 /// Identify a fish in a photo
 ///
 /// Multipart field `file` (JPEG, PNG or WebP, ≤ 10 MB, at most 40
-/// megapixels). Needs a login. 400 for a corrupt image, 413 when too large,
-/// 415 for another format, 429 past the per-client rate, 503 when the model
+/// megapixels). Needs a login. 422 `invalid_image` for a corrupt image or
+/// another format, 422 `image_too_large` past 40 megapixels, 413 when the
+/// file is too large, 415 when the body is not multipart, 429 past the per-client rate, 503 when the model
 /// is unavailable or busy (checked before the upload is read).
 #[api_v2_operation(tags(Fish))]
 pub async fn identify(
@@ -208,15 +204,16 @@ pub async fn identify(
             });
         }
     };
-    let labels = model.manifest().labels.len();
     let k = query.0.k.unwrap_or(2);
-    if !(1..=labels).contains(&k) {
+    if !(1..=MAX_TOP_K).contains(&k) {
         return Err(ApiError::BadRequest {
             code: ErrorCode::InvalidQuery,
-            message: format!("k must be 1 to {labels}"),
+            message: format!("k must be 1 to {MAX_TOP_K}"),
             field: Some("k".into()),
         });
     }
+    // Asking for more classes than the model has is asking for all of them.
+    let k = k.min(model.manifest().labels.len());
     state.auth_limiter.check_identify(state.client_ip(&http))?;
     let slot = model.reserve().map_err(inference_error)?;
     let bytes = upload.read().await?;
@@ -249,13 +246,19 @@ pub async fn identify(
 
 fn inference_error(e: InferenceError) -> ApiError {
     match e {
-        InferenceError::Image(PreprocessError::UnsupportedFormat) => ApiError::UnsupportedMediaType,
-        InferenceError::Image(e @ PreprocessError::TooLarge(_)) => {
-            ApiError::bad_request(ErrorCode::ImageTooLarge, e.to_string())
-        }
-        InferenceError::Image(e @ PreprocessError::Corrupt(_)) => {
-            ApiError::bad_request(ErrorCode::InvalidImage, e.to_string())
-        }
+        // The upload is well-formed; its content is what cannot be used.
+        InferenceError::Image(PreprocessError::UnsupportedFormat) => ApiError::Unprocessable {
+            code: ErrorCode::InvalidImage,
+            message: "the file is not a JPEG, PNG or WebP image".into(),
+        },
+        InferenceError::Image(e @ PreprocessError::TooLarge(_)) => ApiError::Unprocessable {
+            code: ErrorCode::ImageTooLarge,
+            message: e.to_string(),
+        },
+        InferenceError::Image(e @ PreprocessError::Corrupt(_)) => ApiError::Unprocessable {
+            code: ErrorCode::InvalidImage,
+            message: e.to_string(),
+        },
         InferenceError::Overloaded => ApiError::Overloaded,
         InferenceError::Runtime(cause) => ApiError::internal(cause),
     }

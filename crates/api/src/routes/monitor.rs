@@ -158,6 +158,9 @@ pub async fn requests(
     }))
 }
 
+/// Most chain monitor samples one request returns (a day of minutes).
+pub const CHAIN_SAMPLES_MAX: u32 = 1_440;
+
 /// `?limit=` (1 … 1,440, default 60).
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
@@ -251,10 +254,10 @@ pub async fn chain(
 ) -> Result<web::Json<ChainMonitorDto>, ApiError> {
     auth.require(Role::Operator)?;
     let limit = query.0.limit.unwrap_or(60);
-    if !(1..=1_440).contains(&limit) {
+    if !(1..=CHAIN_SAMPLES_MAX).contains(&limit) {
         return Err(ApiError::BadRequest {
             code: ErrorCode::InvalidQuery,
-            message: "limit must be 1 to 1440".into(),
+            message: format!("limit must be 1 to {CHAIN_SAMPLES_MAX}"),
             field: Some("limit".into()),
         });
     }

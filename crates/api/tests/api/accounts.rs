@@ -267,16 +267,17 @@ async fn availability_checks() {
         .await["available"],
         false
     );
+    // Neither or both: each parameter is fine, together they are not.
     expect_error(
         check("/api/v1/auth/availability").await,
-        400,
-        "invalid_query",
+        422,
+        "inconsistent_fields",
     )
     .await;
     expect_error(
         check("/api/v1/auth/availability?email=a%40b.co&nickname=x1").await,
-        400,
-        "invalid_query",
+        422,
+        "inconsistent_fields",
     )
     .await;
     expect_error(

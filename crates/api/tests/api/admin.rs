@@ -297,8 +297,8 @@ async fn a_ban_ends_every_session_at_once_and_an_unban_lets_the_user_back() {
             json!({"reason": "shill bidding", "until": "2020-01-01T00:00:00Z"}),
         )
         .await,
-        400,
-        "invalid_field",
+        422,
+        "inconsistent_fields",
     )
     .await;
     expect_error(
@@ -308,8 +308,8 @@ async fn a_ban_ends_every_session_at_once_and_an_unban_lets_the_user_back() {
             json!({"reason": "testing myself"}),
         )
         .await,
-        400,
-        "invalid_field",
+        403,
+        "not_allowed",
     )
     .await;
     expect_error(

@@ -232,7 +232,7 @@ async fn creation_and_listing_validate_input() {
         (with("start_price", json!(-100)), "start_price"),
         (with("start_price", json!(1.5)), "start_price"),
         (with("min_increment", json!(0)), "min_increment"),
-        (with("reserve_price", json!(500)), "reserve_price"),
+        (with("reserve_price", json!(0)), "reserve_price"),
         (with("duration_minutes", json!(0)), "duration_minutes"),
         (with("duration_minutes", json!(10_081)), "duration_minutes"),
         (with("title", json!("")), "title"),
@@ -245,11 +245,29 @@ async fn creation_and_listing_validate_input() {
         let err: Value = res.json().await.unwrap();
         assert_eq!(err["field"], field, "{body} → {err}");
     }
+    // Each field fine alone, but a reserve below the start price: 422.
+    let refused = expect_error(
+        post(with("reserve_price", json!(500))).await,
+        422,
+        "inconsistent_fields",
+    )
+    .await;
+    assert_eq!(refused["field"], "reserve_price");
+    // A body that is not an object is refused (serde would fill a struct
+    // from an array).
+    expect_error(post(json!(["t", "", 1000])).await, 400, "invalid_field").await;
     expect_error(
         app.send(Method::POST, "/api/v1/auctions", None, Some(base.clone()))
             .await,
         401,
         "missing_token",
+    )
+    .await;
+    // Search text with a control character is refused.
+    expect_error(
+        app.get("/api/v1/auctions?q=%C2%84", None).await,
+        400,
+        "invalid_query",
     )
     .await;
 

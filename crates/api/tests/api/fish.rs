@@ -86,14 +86,15 @@ async fn identify_refuses_bad_uploads() {
         .file_name("x.png")
         .mime_str("image/png")
         .unwrap();
-    expect_error(upload(&app, "", part).await, 415, "unsupported_media_type").await;
+    // Well-formed uploads whose content is no image we read: 422.
+    expect_error(upload(&app, "", part).await, 422, "invalid_image").await;
     let mut broken = photo(ImageFormat::Png);
     broken.truncate(100);
     let part = reqwest::multipart::Part::bytes(broken)
         .file_name("x.png")
         .mime_str("image/png")
         .unwrap();
-    expect_error(upload(&app, "", part).await, 400, "invalid_image").await;
+    expect_error(upload(&app, "", part).await, 422, "invalid_image").await;
     let part = reqwest::multipart::Part::bytes(b"hello".to_vec())
         .file_name("x.txt")
         .mime_str("text/plain")
@@ -108,6 +109,16 @@ async fn identify_refuses_bad_uploads() {
         .mime_str("image/png")
         .unwrap();
     expect_error(upload(&app, "?k=0", part).await, 400, "invalid_query").await;
+    let part = reqwest::multipart::Part::bytes(photo(ImageFormat::Png))
+        .mime_str("image/png")
+        .unwrap();
+    expect_error(upload(&app, "?k=51", part).await, 400, "invalid_query").await;
+    // More classes than the model knows: all of them.
+    let part = reqwest::multipart::Part::bytes(photo(ImageFormat::Png))
+        .mime_str("image/png")
+        .unwrap();
+    let all = expect_json(upload(&app, "?k=50", part).await, 200).await;
+    assert_eq!(all["predictions"].as_array().unwrap().len(), 23);
     // Wrong field name, and not multipart at all.
     let angler = app.user().create().await;
     let form = reqwest::multipart::Form::new().part("photo", png_part(photo(ImageFormat::Png)));
@@ -152,33 +163,31 @@ async fn identify_needs_a_login_and_is_rate_limited_per_client() {
 }
 
 #[tokio::test]
-async fn every_multipart_field_is_capped() {
+async fn an_upload_has_no_field_but_file() {
     let app = TestApp::spawn().await;
     let angler = app.user().create().await;
-    let form = reqwest::multipart::Form::new()
-        .text("note", "x".repeat(5 * 1024))
-        .part("file", png_part(photo(ImageFormat::Png)));
-    expect_error(
-        send_form(&app, "", &angler.access_token, form).await,
-        413,
-        "payload_too_large",
-    )
-    .await;
-    let mut form = reqwest::multipart::Form::new();
-    for i in 0..9 {
-        form = form.text(format!("extra{i}"), "x");
+    // Before the file, after it, or a second file: refused, named.
+    let forms = [
+        reqwest::multipart::Form::new()
+            .text("note", "x".repeat(5 * 1024))
+            .part("file", png_part(photo(ImageFormat::Png))),
+        reqwest::multipart::Form::new()
+            .part("file", png_part(photo(ImageFormat::Png)))
+            .text("caption", "감성돔"),
+        reqwest::multipart::Form::new()
+            .part("file", png_part(photo(ImageFormat::Png)))
+            .part("file", png_part(photo(ImageFormat::Png))),
+    ];
+    for (form, field) in forms.into_iter().zip(["note", "caption", "file"]) {
+        let refused = expect_error(
+            send_form(&app, "", &angler.access_token, form).await,
+            400,
+            "invalid_field",
+        )
+        .await;
+        assert_eq!(refused["field"], field);
     }
-    let form = form.part("file", png_part(photo(ImageFormat::Png)));
-    expect_error(
-        send_form(&app, "", &angler.access_token, form).await,
-        400,
-        "malformed_multipart",
-    )
-    .await;
-    // A few small extra fields are fine.
-    let form = reqwest::multipart::Form::new()
-        .text("caption", "감성돔")
-        .part("file", png_part(photo(ImageFormat::Png)));
+    let form = reqwest::multipart::Form::new().part("file", png_part(photo(ImageFormat::Png)));
     expect_json(send_form(&app, "", &angler.access_token, form).await, 200).await;
 }
 
@@ -196,7 +205,7 @@ async fn an_image_with_too_many_pixels_is_refused_before_decoding() {
     bytes[ihdr + 21..ihdr + 25].copy_from_slice(&crc.to_be_bytes());
     expect_error(
         upload(&app, "", png_part(bytes)).await,
-        400,
+        422,
         "image_too_large",
     )
     .await;
