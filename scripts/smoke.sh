@@ -17,6 +17,23 @@ base="http://127.0.0.1:$port"
 log="$work/sitga.log"
 
 cargo build --locked -q -p sitga-server --bin sitga
+# On MySQL, a database of its own (created next to the given one, dropped at
+# the end): the fuzzing pass expects the first ids to be its accounts'.
+smoke_db=""
+if [[ "$db_url" == mysql://* ]] && command -v mysql >/dev/null; then
+    read -r mysql_host mysql_port mysql_user mysql_pass <<<"$(python3 - "$db_url" <<'PY'
+import sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+print(u.hostname or "127.0.0.1", u.port or 3306, urllib.parse.unquote(u.username or "root"),
+      urllib.parse.unquote(u.password or "") or "-")
+PY
+)"
+    [ "$mysql_pass" = "-" ] && mysql_pass=""
+    mysql_cli() { MYSQL_PWD="$mysql_pass" mysql --protocol=tcp -h "$mysql_host" -P "$mysql_port" -u "$mysql_user" -e "$1"; }
+    smoke_db="sitga_smoke_$$_$RANDOM"
+    mysql_cli "CREATE DATABASE \`$smoke_db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    db_url="${db_url%/*}/$smoke_db"
+fi
 # The same database for the server and the command-line steps below.
 sitga_env=(env -u DATABASE_URL -u REDIS_URL
     ${db_url:+DATABASE_URL=$db_url} ${redis_url:+REDIS_URL=$redis_url}
@@ -34,7 +51,11 @@ fi
 "${sitga_env[@]}" "${fuzz_limits[@]}" SITGA_BIND="127.0.0.1:$port" \
     target/debug/sitga serve >"$log" 2>&1 &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+    kill "$pid" 2>/dev/null || true
+    rm -rf "$work"
+    [ -z "$smoke_db" ] || mysql_cli "DROP DATABASE IF EXISTS \`$smoke_db\`" || true
+}
 trap cleanup EXIT
 
 fail() { echo "smoke: $*" >&2; echo "--- sitga log ---" >&2; cat "$log" >&2; exit 1; }

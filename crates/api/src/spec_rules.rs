@@ -150,7 +150,6 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("AdjustRequest", "reason", reason()),
         ("BanRequest", "reason", reason()),
         ("ReasonRequest", "reason", reason()),
-        ("RejectRequest", "reason", reason()),
         ("PaidRequest", "reference", line(1, REFERENCE_MAX)),
         ("SignupRequest", "email", email()),
         ("SignupRequest", "password", password()),

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, NoContent, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_auction::{AuctionStatus, Krw, PayoutDecision, PayoutStatus};
-use sitga_core::{AuctionId, FieldError, UserId};
+use sitga_core::{FieldError, UserId};
 use sitga_persistence::audit::{self, AuditAction, AuditFilter, NewAudit};
 use sitga_persistence::{auctions, payments, refresh_tokens, users, wallets};
 use sitga_realtime::bus::Revocation;
 use sitga_realtime::closing::RemoveResult;
 
-use super::auctions::{AuctionDto, load_dto};
+use super::auctions::{AuctionDto, AuctionPath, load_dto};
 use super::dto::{PageQuery, UserDto};
 use super::wallet::{BalanceDto, LedgerPage, PayoutDto, PayoutPage, ledger_page, payout_page};
 use crate::auth::AdminUser;
@@ -377,7 +377,8 @@ pub struct BanRequest {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// Why (an unban, a listing's removal).
+/// Why (an unban, a payout's rejection, a listing's removal): shown where
+/// it concerns the user, always kept in the audit log.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
@@ -527,14 +528,6 @@ pub struct PaidRequest {
     pub reference: String,
 }
 
-/// Why a payout is rejected.
-#[derive(Debug, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct RejectRequest {
-    /// Why, 5–500 characters: shown to the user and kept in the audit log.
-    pub reason: String,
-}
-
 /// Mark a payout paid (admin)
 ///
 /// After the bank transfer: the payout becomes `paid` with the transfer's
@@ -568,7 +561,7 @@ pub async fn reject_payout(
     state: web::Data<AppState>,
     AdminUser(auth): AdminUser,
     path: web::Path<PayoutPath>,
-    body: JsonBody<RejectRequest>,
+    body: JsonBody<ReasonRequest>,
 ) -> Result<web::Json<PayoutDto>, ApiError> {
     let reason = admin_reason(&body.0.reason)?;
     decide_payout(&state, auth.id, path.id, PayoutDecision::Rejected, &reason).await
@@ -618,13 +611,6 @@ async fn decide_payout(
     Ok(web::Json(payout.into()))
 }
 
-/// An auction id in the path.
-#[derive(Debug, Deserialize, Apiv2Schema)]
-pub struct AuctionIdPath {
-    /// Auction id.
-    pub id: i64,
-}
-
 /// Remove a listing (admin)
 ///
 /// Cancels an open auction whatever its bids, with a mandatory reason: the
@@ -635,11 +621,11 @@ pub struct AuctionIdPath {
 pub async fn remove_auction(
     state: web::Data<AppState>,
     AdminUser(auth): AdminUser,
-    path: web::Path<AuctionIdPath>,
+    path: web::Path<AuctionPath>,
     body: JsonBody<ReasonRequest>,
 ) -> Result<web::Json<AuctionDto>, ApiError> {
     let reason = admin_reason(&body.0.reason)?;
-    let id = AuctionId::new(path.id);
+    let id = path.auction();
     match state.closer.remove(id, auth.id, &reason).await? {
         RemoveResult::Removed { .. } => {}
         RemoveResult::Missing => return Err(ApiError::NotFound("auction")),
