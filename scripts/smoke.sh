@@ -100,10 +100,12 @@ expect() { # expect STATUS METHOD PATH [BODY] [TOKEN]
 }
 field() { python3 -c "import json,sys; print(json.load(open('$work/body'))['$1'])"; }
 
-# The fuzzing accounts: a cafe (points, a bank account, the first auctions
-# and pickups), a recycler who bids on and collects them (enough points for
-# any bid), an operator and an admin; then the demo data around them. Their
-# tokens go to schemathesis through the environment.
+# The fuzzing accounts: a cafe (points, a bank account, two payout requests,
+# the first auctions and pickups), a recycler who bids on and collects them
+# (enough points for any bid), an operator and an admin; then the demo data
+# around them. Their tokens go to schemathesis through the environment. The
+# OpenAPI document's example ids point at these objects
+# (crates/api/src/spec_rules.rs, `example_id`).
 fuzz_setup() {
     local who run=$RANDOM
     for who in fuzzcafe:cafe fuzzrecycler:recycler fuzzoperator:member fuzzadmin:member; do
@@ -122,6 +124,9 @@ fuzz_setup() {
         expect 200 POST /api/v1/me/balance/charge '{"amount":2000000}' "$token" >/dev/null
     done
     local i
+    for i in 1 2; do
+        expect 200 POST /api/v1/me/balance/withdraw '{"amount":1000}' "$SITGA_MEMBER_TOKEN" >/dev/null
+    done
     for i in $(seq 200); do
         expect 201 POST /api/v1/auctions '{"title":"감성돔","description":"","start_price":1000}' "$SITGA_MEMBER_TOKEN" >/dev/null
     done

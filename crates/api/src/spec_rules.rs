@@ -140,7 +140,12 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
     }
     rules.push(("CreateAuctionRequest", "duration_minutes", duration));
     rules.extend([
-        ("BidRequest", "amount", won(max_amount)),
+        // Above the start price of the example auction (`example_id`).
+        (
+            "BidRequest",
+            "amount",
+            json!({ "minimum": 1, "maximum": max_amount, "example": 50_000 }),
+        ),
         ("AmountRequest", "amount", won(MAX_WALLET_OPERATION.get())),
         (
             "AdjustRequest",
@@ -218,6 +223,30 @@ fn parameter_rules() -> Vec<(&'static str, Value)> {
             ),
         ),
     ]
+}
+
+/// Example ids, one per operation that acts on an object. They are the
+/// objects `scripts/smoke.sh` prepares for the fuzzing pass (the cafe's
+/// first auctions and pickups, its two payouts, the recycler's account), so
+/// every such operation is tried once on an object it can act on; each
+/// operation has its own, so cancelling one does not spoil another's.
+fn example_id(path: &str, method: &str) -> Option<i64> {
+    Some(match (method, path.trim_start_matches("/api/v1")) {
+        ("get", "/auctions/{id}" | "/auctions/{id}/bids") => 3,
+        ("patch", "/auctions/{id}") => 4,
+        ("post", "/auctions/{id}/bids") => 3,
+        ("post", "/auctions/{id}/cancel") => 5,
+        ("post", "/auctions/{id}/close") => 6,
+        ("post", "/admin/auctions/{id}/remove") => 7,
+        ("get", "/pickups/{id}") => 1,
+        ("post", "/pickups/{id}/complete") => 2,
+        ("post", "/pickups/{id}/claim") => 40,
+        ("post", "/pickups/{id}/cancel") => 50,
+        ("post", "/admin/payouts/{id}/paid") => 1,
+        ("post", "/admin/payouts/{id}/reject") => 2,
+        (_, path) if path.starts_with("/admin/users/{id}/") => 2,
+        _ => return None,
+    })
 }
 
 /// Status parameters whose values differ by operation.
@@ -316,7 +345,7 @@ pub fn apply(spec: &mut Value) {
         let Some(operations) = item.as_object_mut() else {
             continue;
         };
-        for operation in operations.values_mut() {
+        for (method, operation) in operations.iter_mut() {
             // Every body the API reads is required.
             if let Some(body) = operation
                 .get_mut("requestBody")
@@ -340,7 +369,10 @@ pub fn apply(spec: &mut Value) {
                 let rule = match (name.as_str(), status_rule(path)) {
                     ("status", Some(rule)) => Some(rule),
                     // Ids start at 1 (a 0 or a negative id is never found).
-                    ("id", _) if integer_id => Some(json!({ "minimum": 1 })),
+                    ("id", _) if integer_id => Some(match example_id(path, method) {
+                        Some(id) => json!({ "minimum": 1, "example": id }),
+                        None => json!({ "minimum": 1 }),
+                    }),
                     _ => rules
                         .iter()
                         .find(|(n, _)| *n == name)
@@ -379,6 +411,7 @@ const LINKS: &[(&str, &str, &str, &[Operation])] = &[
         "post",
         "201",
         &[
+            ("/api/v1/pickups/{id}", "get"),
             ("/api/v1/pickups/{id}/claim", "post"),
             ("/api/v1/pickups/{id}/complete", "post"),
             ("/api/v1/pickups/{id}/cancel", "post"),

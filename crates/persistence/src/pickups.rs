@@ -201,23 +201,28 @@ pub async fn open_supply(
     province: Option<&str>,
     offset: i64,
     limit: i64,
-) -> Result<Vec<Pickup>, DbError> {
-    let rows = with_conn!(conn, |c| {
-        let mut q = pickups::table
-            .filter(pickups::status.eq(PickupStatus::Waiting.code()))
-            .filter(pickups::kind.eq(PickupKind::Supply.code()))
-            .into_boxed();
-        if let Some(p) = province {
-            q = q.filter(pickups::province.eq(p));
-        }
-        q.order(pickups::id.asc())
-            .offset(offset)
-            .limit(limit)
-            .select(Pickup::as_select())
-            .load(c)
-            .await
-    })?;
-    Ok(rows)
+) -> Result<(Vec<Pickup>, i64), DbError> {
+    macro_rules! filtered {
+        () => {{
+            let mut q = pickups::table
+                .filter(pickups::status.eq(PickupStatus::Waiting.code()))
+                .filter(pickups::kind.eq(PickupKind::Supply.code()))
+                .into_boxed();
+            if let Some(p) = province {
+                q = q.filter(pickups::province.eq(p));
+            }
+            q
+        }};
+    }
+    let rows = with_conn!(conn, |c| filtered!()
+        .order(pickups::id.asc())
+        .offset(offset)
+        .limit(limit)
+        .select(Pickup::as_select())
+        .load(c)
+        .await)?;
+    let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
+    Ok((rows, total))
 }
 
 /// Half-open UTC range of a calendar month.

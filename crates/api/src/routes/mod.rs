@@ -98,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(web::resource("/me/sales").route(web::get().to(wallet::sales)))
                 .service(web::resource("/pickups").route(web::post().to(pickups::create)))
                 .service(web::resource("/pickups/open").route(web::get().to(pickups::open)))
+                .service(web::resource("/pickups/{id}").route(web::get().to(pickups::get)))
                 .service(web::resource("/pickups/{id}/claim").route(web::post().to(pickups::claim)))
                 .service(
                     web::resource("/pickups/{id}/complete")

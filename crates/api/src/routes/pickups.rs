@@ -9,7 +9,7 @@ use sitga_coffee_grounds::{
 use sitga_core::{PickupId, UserId};
 use sitga_persistence::pickups::{self, Pickup, RankingSide};
 use sitga_persistence::{DbConn, badges, users};
-use sitga_user::{AccountType, Province};
+use sitga_user::{AccountType, Province, Role};
 
 use super::dto::PageQuery;
 use crate::auth::AuthUser;
@@ -327,7 +327,7 @@ pub async fn cancel(
 /// A page of pickups.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct PickupPage {
-    /// Pickups, newest first.
+    /// Pickups (yours: newest first; open offers: oldest first).
     pub items: Vec<PickupDto>,
     /// Page.
     pub page: u32,
@@ -421,29 +421,58 @@ pub struct OpenQuery {
     pub per_page: Option<u32>,
 }
 
-/// Waiting supply offers (for recyclers)
+/// Waiting supply offers (for recyclers), oldest first
 #[api_v2_operation(tags(Pickups))]
 pub async fn open(
     state: web::Data<AppState>,
     _auth: AuthUser,
     query: QueryParams<OpenQuery>,
-) -> Result<web::Json<Vec<PickupDto>>, ApiError> {
+) -> Result<web::Json<PickupPage>, ApiError> {
     let q = query.0;
-    let (_, per_page, offset) = PageQuery {
+    let (page, per_page, offset) = PageQuery {
         page: q.page,
         per_page: q.per_page,
     }
     .resolve()?;
     let province = q.province.as_deref().map(Province::parse).transpose()?;
     let mut conn = state.db.get().await?;
-    let rows = pickups::open_supply(
+    let (rows, total) = pickups::open_supply(
         &mut conn,
         province.map(Province::code),
         offset,
         i64::from(per_page),
     )
     .await?;
-    Ok(web::Json(to_dtos(&mut conn, rows).await?))
+    Ok(web::Json(PickupPage {
+        items: to_dtos(&mut conn, rows).await?,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// One pickup (its poster, its collector, or an operator)
+#[api_v2_operation(tags(Pickups))]
+pub async fn get(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<PickupPath>,
+) -> Result<web::Json<PickupDto>, ApiError> {
+    let mut conn = state.db.get().await?;
+    let pickup = pickups::find(&mut conn, PickupId::new(path.id))
+        .await?
+        .ok_or(ApiError::NotFound("pickup"))?;
+    let involved = pickup.owner_id == auth.id || pickup.collector_id == Some(auth.id);
+    if !involved && auth.require(Role::Operator).is_err() {
+        return Err(ApiError::Forbidden {
+            code: ErrorCode::NotAllowed,
+            message: "only its poster, its collector or an operator can see this pickup",
+        });
+    }
+    let mut dtos = to_dtos(&mut conn, vec![pickup]).await?;
+    dtos.pop()
+        .map(web::Json)
+        .ok_or_else(|| ApiError::internal("a pickup mapped to nothing"))
 }
 
 /// `?type=cafe|recycler&period=month|all`.

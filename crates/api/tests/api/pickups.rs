@@ -102,7 +102,11 @@ async fn pickup_lifecycle_badges_and_rankings() {
         200,
     )
     .await;
-    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (open["total"].as_i64(), open["page"].as_i64()),
+        (Some(1), Some(1))
+    );
     let open = expect_json(
         app.get(
             "/api/v1/pickups/open?province=busan",
@@ -112,7 +116,8 @@ async fn pickup_lifecycle_badges_and_rankings() {
         200,
     )
     .await;
-    assert!(open.as_array().unwrap().is_empty());
+    assert!(open["items"].as_array().unwrap().is_empty());
+    assert_eq!(open["total"], 0);
 
     // waiting → on_way → completed, with the wrong actors refused.
     expect_error(
@@ -497,4 +502,68 @@ async fn the_badge_safety_net_catches_up() {
         0,
         "idempotent"
     );
+}
+
+/// A pickup is seen by its poster, its collector and operators; anyone
+/// else is refused, and the open offers page like every other list.
+#[tokio::test]
+async fn a_pickup_is_shown_to_those_involved_and_open_offers_page() {
+    let app = TestApp::spawn().await;
+    let cafe = app.user().cafe().create().await;
+    let recycler = app.user().recycler().create().await;
+    let stranger = app.user().recycler().create().await;
+    let operator = app.user().role(sitga_user::Role::Operator).create().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(post_pickup(&app, &cafe, 2.5).await["id"].as_i64().unwrap());
+    }
+    let path = format!("/api/v1/pickups/{}", ids[0]);
+    expect_json(
+        post(&app, &recycler, &format!("{path}/claim"), None).await,
+        200,
+    )
+    .await;
+    for who in [&cafe, &recycler, &operator] {
+        let seen = expect_json(app.get(&path, Some(&who.access_token)).await, 200).await;
+        assert_eq!(seen["id"], ids[0]);
+        assert_eq!(seen["status"], "on_way");
+        assert_eq!(seen["collector"], recycler.nickname.as_str());
+    }
+    expect_error(
+        app.get(&path, Some(&stranger.access_token)).await,
+        403,
+        "not_allowed",
+    )
+    .await;
+    expect_error(
+        app.get("/api/v1/pickups/999999", Some(&cafe.access_token))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    expect_error(app.get(&path, None).await, 401, "missing_token").await;
+
+    // Two offers are still waiting: a page of one, then the next.
+    let first = expect_json(
+        app.get(
+            "/api/v1/pickups/open?per_page=1",
+            Some(&stranger.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(first["total"], 2);
+    assert_eq!(first["items"][0]["id"], ids[1]);
+    let second = expect_json(
+        app.get(
+            "/api/v1/pickups/open?per_page=1&page=2",
+            Some(&stranger.access_token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(second["items"][0]["id"], ids[2]);
 }
