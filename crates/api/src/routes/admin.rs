@@ -86,16 +86,22 @@ pub const REASON_MAX: usize = 500;
 /// Longest bank transfer reference.
 pub const REFERENCE_MAX: usize = 100;
 
-fn admin_reason(raw: &str) -> Result<String, ApiError> {
-    let reason = raw.trim();
-    let len = reason.chars().count();
-    if !(REASON_MIN..=REASON_MAX).contains(&len) || reason.chars().any(char::is_control) {
+/// One line of an admin's text (a reason, a transfer reference): trimmed,
+/// `min..=max` characters, no control characters.
+fn admin_text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let text = raw.trim();
+    let len = text.chars().count();
+    if !(min..=max).contains(&len) || text.chars().any(char::is_control) {
         return Err(ApiError::invalid_field(
-            "reason",
-            "must be 5 to 500 characters without control characters",
+            field,
+            format!("must be {min} to {max} characters without control characters"),
         ));
     }
-    Ok(reason.to_owned())
+    Ok(text.to_owned())
+}
+
+fn admin_reason(raw: &str) -> Result<String, ApiError> {
+    admin_text("reason", raw, REASON_MIN, REASON_MAX)
 }
 
 /// Adjust a user's points (admin)
@@ -540,14 +546,7 @@ pub async fn pay_payout(
     path: web::Path<PayoutPath>,
     body: JsonBody<PaidRequest>,
 ) -> Result<web::Json<PayoutDto>, ApiError> {
-    let reference = body.0.reference.trim().to_owned();
-    let len = reference.chars().count();
-    if !(1..=REFERENCE_MAX).contains(&len) || reference.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            "reference",
-            "must be 1 to 100 characters without control characters",
-        ));
-    }
+    let reference = admin_text("reference", &body.0.reference, 1, REFERENCE_MAX)?;
     decide_payout(&state, auth.id, path.id, PayoutDecision::Paid, &reference).await
 }
 
