@@ -33,7 +33,19 @@ pub struct AppParts {
     pub metrics_token: Option<Arc<str>>,
 }
 
-/// Refuses every `/api/v1/admin/` request that is not an admin's before
+/// The role a path needs before anything else is read: `/api/v1/admin/`
+/// is an admin's, except business verification, an operator's task.
+fn role_for_path(path: &str) -> Option<sitga_user::Role> {
+    if path.starts_with("/api/v1/admin/verifications") {
+        Some(sitga_user::Role::Operator)
+    } else if path.starts_with("/api/v1/admin/") {
+        Some(sitga_user::Role::Admin)
+    } else {
+        None
+    }
+}
+
+/// Refuses every `/api/v1/admin/` request without the role it needs before
 /// its handler's extractors run: the answer to a member is 403 whatever the
 /// body, even while their session is being looked up (extractors are polled
 /// together, so a body check could otherwise answer first).
@@ -41,11 +53,10 @@ async fn admins_only_first(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    use actix_web::FromRequest;
-    if req.path().starts_with("/api/v1/admin/") {
-        let checked =
-            crate::auth::AdminUser::from_request(req.request(), &mut actix_web::dev::Payload::None)
-                .await;
+    if let Some(role) = role_for_path(req.path()) {
+        let checked = crate::auth::AuthUser::of_request(req.request().clone())
+            .await
+            .and_then(|user| user.require(role));
         if let Err(refused) = checked {
             return Ok(req
                 .into_response(refused.error_response())

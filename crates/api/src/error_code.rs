@@ -123,6 +123,15 @@ error_codes! {
     BankAccountRequired = "bank_account_required",
     /// The payout was already paid or rejected.
     PayoutNotPending = "payout_not_pending",
+    /// Another account registered this business number.
+    BusinessNumberTaken = "business_number_taken",
+    /// The business registration is not waiting for a decision (decided
+    /// already, or never given).
+    VerificationNotPending = "verification_not_pending",
+    /// The measured weight needs no confirmation, or has it already.
+    NothingToConfirm = "nothing_to_confirm",
+    /// This server records no donations on chain.
+    ChainOff = "chain_off",
     /// A request with this `Idempotency-Key` is still being decided.
     IdempotencyInProgress = "idempotency_in_progress",
     /// A repeated request's first answer, replayed.
@@ -161,6 +170,8 @@ error_codes! {
     QueueUnavailable = "queue_unavailable",
     /// The payment provider cannot be reached; nothing was charged.
     PaymentUnavailable = "payment_unavailable",
+    /// The chain node cannot be reached to read a proof.
+    ChainUnavailable = "chain_unavailable",
     /// `/ready` found a dependency down.
     NotReady = "not_ready",
     /// A backing service is unavailable (a bare 503).

@@ -148,6 +148,11 @@ const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/auctions/{id}/bids"),
     ("get", "/api/v1/forecasts/latest"),
     ("post", "/api/v1/forecasts/retrain"),
+    // A business registration on a member account, or half of one.
+    ("post", "/api/v1/auth/signup"),
+    ("patch", "/api/v1/users/me"),
+    // A rejection without a reason.
+    ("post", "/api/v1/admin/verifications/{user_id}"),
 ];
 
 /// Every handler shares one error type, so paperclip lists every error

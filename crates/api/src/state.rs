@@ -23,8 +23,10 @@ pub struct AppState {
     pub auth_limiter: Arc<ClientLimiter>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<TrustedProxies>,
-    /// Pickups one collector may complete per UTC day.
+    /// Pickups one recycler may complete per day.
     pub completions: sitga_coffee_grounds::DailyCompletions,
+    /// The platform's days and months (`SITGA_TIMEZONE`).
+    pub calendar: sitga_core::Calendar,
     /// Which login sessions are still alive (cached).
     pub sessions: Arc<crate::auth::Sessions>,
     /// The bounded argon2 queue.

@@ -95,6 +95,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         database: db.url.clone(),
         redis_url: None,
         redis_prefix: String::new(),
+        calendar: Default::default(),
         sweep_cron: "0 0 0 1 1 *".into(),
         forecast_cron: sitga_server::config::DEFAULT_FORECAST_CRON.into(),
         assets_dir: root.join("assets"),

@@ -117,6 +117,17 @@ pub struct Recorded {
     pub block_number: u64,
 }
 
+/// A donation as the chain holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnChain {
+    /// The salted donor reference.
+    pub donor: [u8; 32],
+    /// Grams.
+    pub grams: u64,
+    /// The transaction and block that recorded it.
+    pub recorded: Recorded,
+}
+
 /// One monitor reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
@@ -322,6 +333,22 @@ impl ChainClient {
         donor: [u8; 32],
         grams: u64,
     ) -> Result<Option<Recorded>, ChainError> {
+        let Some(found) = self.read_donation(donation_id).await? else {
+            return Ok(None);
+        };
+        if found.donor != donor || found.grams != grams {
+            return Err(ChainError::Conflict {
+                donation_id,
+                tx_hash: found.recorded.tx_hash,
+            });
+        }
+        Ok(Some(found.recorded))
+    }
+
+    /// What the chain says of donation `donation_id`, read back from the
+    /// contract's `DonationRecorded` event: who (the salted reference),
+    /// how much and where. `None` when the contract has no such donation.
+    pub async fn read_donation(&self, donation_id: u64) -> Result<Option<OnChain>, ChainError> {
         let registry = DonationRegistry::new(self.contract, &self.provider);
         let done = registry
             .recorded(U256::from(donation_id))
@@ -347,15 +374,13 @@ impl ChainClient {
             return Ok(None);
         };
         let data = event.inner.data;
-        if data.donor != B256::from(donor) || data.grams != grams {
-            return Err(ChainError::Conflict {
-                donation_id,
+        Ok(Some(OnChain {
+            donor: data.donor.0,
+            grams: data.grams,
+            recorded: Recorded {
                 tx_hash,
-            });
-        }
-        Ok(Some(Recorded {
-            tx_hash,
-            block_number,
+                block_number,
+            },
         }))
     }
 

@@ -55,7 +55,7 @@ fn main() {
     let done = decide(&offer, Action::Complete, recycler).unwrap();
     offer.status = done.status;
     let measured = Grams::from_kg(11.8).unwrap();
-    let donated = donation(offer.kind, offer.status, posted, Some(measured)).unwrap();
+    let donated = donation(offer.status, posted, Some(measured)).unwrap();
     println!(
         "{}: donation of {} kg recorded",
         offer.status.code(),

@@ -27,7 +27,7 @@ pub const MAX_GRAMS: i64 = 1_000_000;
 #[cfg_attr(feature = "serde", serde(try_from = "i64", into = "i64"))]
 pub struct Grams(i64);
 
-pub use sitga_core::{FieldError, UserId};
+pub use sitga_core::{FieldError, Month, UserId};
 
 #[cfg(feature = "serde")]
 sitga_core::serde_as_code!(PickupKind);
@@ -222,12 +222,28 @@ pub struct PickupSnapshot {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Action {
-    /// A recycler takes a waiting supply offer.
+    /// The other side takes a waiting pickup: a recycler a cafe's offer
+    /// ("I will collect it"), a cafe a recycler's request ("I will supply
+    /// it").
     Claim,
-    /// The collector reports it collected.
+    /// The recycler reports the grounds received, with their weight: the
+    /// claimer of an offer, the poster of a request.
     Complete,
     /// The owner withdraws it while waiting.
     Cancel,
+    /// The cafe confirms a measured weight far above the posted one.
+    ConfirmWeight,
+}
+
+impl Action {
+    fn past_tense(self) -> &'static str {
+        match self {
+            Self::Claim => "claimed",
+            Self::Complete => "completed",
+            Self::Cancel => "cancelled",
+            Self::ConfirmWeight => "weight-confirmed",
+        }
+    }
 }
 
 /// A refused move.
@@ -244,6 +260,9 @@ pub enum MoveError {
         /// The attempted action.
         action: &'static str,
     },
+    /// The measured weight needs no confirmation, or has it already (409).
+    #[error("this pickup's weight needs no confirmation")]
+    NothingToConfirm,
 }
 
 /// The state after a move.
@@ -259,23 +278,66 @@ pub struct Moved {
 fn illegal(from: PickupStatus, action: Action) -> MoveError {
     MoveError::IllegalTransition {
         from: from.code(),
-        action: match action {
-            Action::Claim => "claimed",
-            Action::Complete => "completed",
-            Action::Cancel => "cancelled",
+        action: action.past_tense(),
+    }
+}
+
+/// The two parties of a pickup, whichever posted it: the cafe gives the
+/// grounds, the recycler receives them. `collector_id` is whoever claimed
+/// the pickup, so it is the recycler of an offer and the cafe of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sides {
+    /// The giving cafe (none yet on an unclaimed request).
+    pub cafe: Option<UserId>,
+    /// The receiving recycler (none yet on an unclaimed offer).
+    pub recycler: Option<UserId>,
+}
+
+/// Who gives and who receives.
+///
+/// ```
+/// # use sitga_coffee_grounds::{sides, PickupKind, PickupSnapshot, PickupStatus, UserId};
+/// let request = PickupSnapshot { kind: PickupKind::Demand, status: PickupStatus::OnWay, owner_id: UserId::new(2), collector_id: Some(UserId::new(1)) };
+/// assert_eq!(sides(&request).cafe, Some(UserId::new(1)));
+/// assert_eq!(sides(&request).recycler, Some(UserId::new(2)));
+/// ```
+pub fn sides(pickup: &PickupSnapshot) -> Sides {
+    match pickup.kind {
+        PickupKind::Supply => Sides {
+            cafe: Some(pickup.owner_id),
+            recycler: pickup.collector_id,
+        },
+        PickupKind::Demand => Sides {
+            cafe: pickup.collector_id,
+            recycler: Some(pickup.owner_id),
         },
     }
 }
 
-/// Decides a move. The actor is checked first (a stranger learns nothing
-/// about the state), then the transition.
+/// Decides a status move. The actor is checked first (a stranger learns
+/// nothing about the state), then the transition. Weight confirmation is
+/// not a status move: see [`confirm_weight`].
+///
+/// | action | who | from → to |
+/// |---|---|---|
+/// | claim an offer | a recycler | waiting → on_way |
+/// | claim a request | a cafe | waiting → on_way |
+/// | complete | the recycler side | on_way → completed |
+/// | cancel | the poster | waiting → cancelled |
 pub fn decide(pickup: &PickupSnapshot, action: Action, actor: Actor) -> Result<Moved, MoveError> {
     let allowed = match action {
-        Action::Claim => pickup.kind == PickupKind::Supply && actor.role == ActorRole::Recycler,
-        Action::Complete => pickup.collector_id == Some(actor.user_id),
+        Action::Claim => match pickup.kind {
+            PickupKind::Supply => actor.role == ActorRole::Recycler,
+            PickupKind::Demand => actor.role == ActorRole::Cafe,
+        },
+        Action::Complete => match pickup.kind {
+            PickupKind::Supply => pickup.collector_id == Some(actor.user_id),
+            PickupKind::Demand => pickup.owner_id == actor.user_id,
+        },
         Action::Cancel => pickup.owner_id == actor.user_id,
+        Action::ConfirmWeight => false,
     };
-    if !allowed {
+    if !allowed || pickup.owner_id == actor.user_id && action == Action::Claim {
         return Err(MoveError::WrongActor);
     }
     match (pickup.status, action) {
@@ -295,71 +357,123 @@ pub fn decide(pickup: &PickupSnapshot, action: Action, actor: Actor) -> Result<M
     }
 }
 
-/// A calendar month `YYYY-MM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Month {
-    /// Year.
-    pub year: i32,
-    /// 1–12.
-    pub month: u32,
+/// How far a measured weight may exceed the posted amount before the cafe
+/// must confirm it: 3/2 (more than 1.5×). The recycler alone weighs, so a
+/// large surprise is checked by the other side before it counts.
+pub const WEIGHT_CONFIRMATION_RATIO: (i64, i64) = (3, 2);
+
+/// Whether `measured` is more than 1.5× `posted`.
+///
+/// ```
+/// # use sitga_coffee_grounds::{needs_weight_confirmation, Grams};
+/// let g = Grams::from_stored;
+/// assert!(!needs_weight_confirmation(g(2_000), g(3_000)));
+/// assert!(needs_weight_confirmation(g(2_000), g(3_100)));
+/// ```
+pub fn needs_weight_confirmation(posted: Grams, measured: Grams) -> bool {
+    let (num, den) = WEIGHT_CONFIRMATION_RATIO;
+    measured.get() * den > posted.get() * num
 }
 
-impl Month {
-    /// Parses `YYYY-MM`.
-    ///
-    /// ```
-    /// # use sitga_coffee_grounds::Month;
-    /// assert_eq!(Month::parse("2026-11").unwrap(), Month { year: 2026, month: 11 });
-    /// assert!(Month::parse("2026-13").is_none());
-    /// assert!(Month::parse("26-1").is_none());
-    /// ```
-    pub fn parse(text: &str) -> Option<Self> {
-        let (y, m) = text.trim().split_once('-')?;
-        if y.len() != 4 || m.len() != 2 {
-            return None;
-        }
-        let year: i32 = y.parse().ok()?;
-        let month: u32 = m.parse().ok()?;
-        ((2000..=2100).contains(&year) && (1..=12).contains(&month)).then_some(Self { year, month })
-    }
-
-    /// The month after this one.
-    pub fn next(self) -> Self {
-        if self.month == 12 {
-            Self {
-                year: self.year + 1,
-                month: 1,
-            }
-        } else {
-            Self {
-                year: self.year,
-                month: self.month + 1,
-            }
-        }
-    }
-}
-
-/// The donation a pickup makes, if any: a cafe's supply offer that was
-/// collected donates the weight measured at collection (the posted weight
-/// when none was measured). Demand requests and unfinished offers donate
-/// nothing. This is what gets recorded on chain.
-pub fn donation(
-    kind: PickupKind,
-    status: PickupStatus,
+/// Whether `actor` may confirm the measured weight of a completed pickup:
+/// only its cafe (who did not weigh it), only while a confirmation is
+/// outstanding (`weight_confirmed` false and the weight over the ratio).
+pub fn confirm_weight(
+    pickup: &PickupSnapshot,
     posted: Grams,
     measured: Option<Grams>,
-) -> Option<Grams> {
-    (kind == PickupKind::Supply && status == PickupStatus::Completed)
-        .then(|| measured.unwrap_or(posted))
+    weight_confirmed: bool,
+    actor: Actor,
+) -> Result<(), MoveError> {
+    if sides(pickup).cafe != Some(actor.user_id) {
+        return Err(MoveError::WrongActor);
+    }
+    if pickup.status != PickupStatus::Completed {
+        return Err(illegal(pickup.status, Action::ConfirmWeight));
+    }
+    match measured {
+        Some(m) if !weight_confirmed && needs_weight_confirmation(posted, m) => Ok(()),
+        _ => Err(MoveError::NothingToConfirm),
+    }
 }
 
-/// How many pickups one collector may complete in a UTC day. The collector
+/// Why a completed pickup does not count (yet) for rankings, monthly
+/// figures, badges and the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum NotCounted {
+    /// It is not completed.
+    NotCompleted,
+    /// The cafe or the recycler is not a verified business.
+    BusinessUnverified,
+    /// The measured weight waits for the cafe's confirmation.
+    WeightUnconfirmed,
+}
+
+impl NotCounted {
+    /// API code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotCompleted => "not_completed",
+            Self::BusinessUnverified => "business_unverified",
+            Self::WeightUnconfirmed => "weight_unconfirmed",
+        }
+    }
+}
+
+/// What decides whether a completed pickup counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountingFacts {
+    /// Its status.
+    pub status: PickupStatus,
+    /// Whether the cafe is a verified business.
+    pub cafe_verified: bool,
+    /// Whether the recycler is a verified business.
+    pub recycler_verified: bool,
+    /// Posted amount.
+    pub posted: Grams,
+    /// Measured at completion.
+    pub measured: Option<Grams>,
+    /// Whether the cafe confirmed the measured weight.
+    pub weight_confirmed: bool,
+}
+
+/// Whether a pickup counts: completed, both sides verified businesses (two
+/// accounts of one person cannot both be verified under one number), and a
+/// surprising weight confirmed by the cafe.
+pub fn counting(facts: CountingFacts) -> Result<(), NotCounted> {
+    if facts.status != PickupStatus::Completed {
+        return Err(NotCounted::NotCompleted);
+    }
+    if !(facts.cafe_verified && facts.recycler_verified) {
+        return Err(NotCounted::BusinessUnverified);
+    }
+    let surprising = facts
+        .measured
+        .is_some_and(|m| needs_weight_confirmation(facts.posted, m));
+    if surprising && !facts.weight_confirmed {
+        return Err(NotCounted::WeightUnconfirmed);
+    }
+    Ok(())
+}
+
+/// The donation a pickup makes, if any: a completed pickup (an offer or a
+/// request, whoever posted it) donates the weight measured at collection
+/// (the posted weight when none was measured), from its cafe. Unfinished
+/// pickups donate nothing. This is what gets recorded on chain once the
+/// pickup counts.
+pub fn donation(status: PickupStatus, posted: Grams, measured: Option<Grams>) -> Option<Grams> {
+    (status == PickupStatus::Completed).then(|| measured.unwrap_or(posted))
+}
+
+/// How many pickups one recycler may complete in a day. The collector
 /// alone reports the weight, so two accounts of one person could otherwise
 /// mint donations (and the chain transactions the platform pays for) without
 /// bound; a real recycler's round is well under the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DailyCompletions {
-    /// Completions allowed per collector per UTC day.
+    /// Completions allowed per recycler per day.
     pub per_day: u32,
 }
 
@@ -389,27 +503,17 @@ mod tests {
     }
 
     #[test]
-    fn only_a_collected_supply_offer_is_a_donation_of_its_measured_weight() {
+    fn a_completed_pickup_of_either_kind_donates_its_measured_weight() {
         let g = Grams::from_stored;
         let done = PickupStatus::Completed;
-        assert_eq!(
-            donation(PickupKind::Supply, done, g(2_500), Some(g(2_400))),
-            Some(g(2_400))
-        );
-        assert_eq!(
-            donation(PickupKind::Supply, done, g(2_500), None),
-            Some(g(2_500))
-        );
-        assert_eq!(
-            donation(PickupKind::Demand, done, g(2_500), Some(g(1))),
-            None
-        );
+        assert_eq!(donation(done, g(2_500), Some(g(2_400))), Some(g(2_400)));
+        assert_eq!(donation(done, g(2_500), None), Some(g(2_500)));
         for status in [
             PickupStatus::Waiting,
             PickupStatus::OnWay,
             PickupStatus::Cancelled,
         ] {
-            assert_eq!(donation(PickupKind::Supply, status, g(2_500), None), None);
+            assert_eq!(donation(status, g(2_500), None), None);
         }
     }
 
@@ -514,19 +618,209 @@ mod tests {
         }
     }
 
-    #[test]
-    fn demand_requests_cannot_be_claimed() {
-        let demand = PickupSnapshot {
+    fn request(status: PickupStatus, cafe: Option<UserId>) -> PickupSnapshot {
+        PickupSnapshot {
             kind: PickupKind::Demand,
-            status: PickupStatus::Waiting,
+            status,
             owner_id: UserId::new(2),
-            collector_id: None,
-        };
+            collector_id: cafe,
+        }
+    }
+    const OTHER_CAFE: Actor = Actor {
+        user_id: UserId::new(5),
+        role: ActorRole::Cafe,
+    };
+
+    #[test]
+    fn requests_are_claimed_by_a_cafe_and_completed_by_their_recycler() {
+        use PickupStatus::*;
+        let cafe = Some(UserId::new(1));
+        let cases = [
+            (request(Waiting, None), Action::Claim, CAFE, Ok(OnWay)),
+            (
+                request(Waiting, None),
+                Action::Claim,
+                OTHER_RECYCLER,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                request(Waiting, None),
+                Action::Claim,
+                RECYCLER,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                request(Waiting, None),
+                Action::Claim,
+                MEMBER,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                request(OnWay, cafe),
+                Action::Claim,
+                OTHER_CAFE,
+                Err(illegal(OnWay, Action::Claim)),
+            ),
+            (
+                request(Waiting, None),
+                Action::Complete,
+                RECYCLER,
+                Err(illegal(Waiting, Action::Complete)),
+            ),
+            (
+                request(OnWay, cafe),
+                Action::Complete,
+                RECYCLER,
+                Ok(Completed),
+            ),
+            (
+                request(OnWay, cafe),
+                Action::Complete,
+                CAFE,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                request(OnWay, cafe),
+                Action::Complete,
+                OTHER_RECYCLER,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                request(Waiting, None),
+                Action::Cancel,
+                RECYCLER,
+                Ok(Cancelled),
+            ),
+            (
+                request(Waiting, None),
+                Action::Cancel,
+                CAFE,
+                Err(MoveError::WrongActor),
+            ),
+            (
+                request(OnWay, cafe),
+                Action::Cancel,
+                RECYCLER,
+                Err(illegal(OnWay, Action::Cancel)),
+            ),
+            (
+                request(Completed, cafe),
+                Action::ConfirmWeight,
+                CAFE,
+                Err(MoveError::WrongActor),
+            ),
+        ];
+        for (i, (p, action, actor, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                decide(&p, action, actor).map(|m| m.status),
+                expected,
+                "case {i}"
+            );
+        }
+        let claimed = decide(&request(Waiting, None), Action::Claim, CAFE).unwrap();
+        assert_eq!(claimed.collector_id, Some(CAFE.user_id));
+        let sides = sides(&request(OnWay, cafe));
+        assert_eq!((sides.cafe, sides.recycler), (cafe, Some(UserId::new(2))));
+        let sides = super::sides(&offer(Waiting, None));
+        assert_eq!((sides.cafe, sides.recycler), (Some(UserId::new(1)), None));
+    }
+
+    #[test]
+    fn a_surprising_weight_is_confirmed_by_the_cafe_only_once() {
+        let g = Grams::from_stored;
+        let done_offer = offer(PickupStatus::Completed, Some(UserId::new(2)));
+        let done_request = request(PickupStatus::Completed, Some(UserId::new(1)));
+        // 3.0 kg on 2.0 kg posted is exactly 1.5×: nothing to confirm.
+        assert!(!needs_weight_confirmation(g(2_000), g(3_000)));
+        assert!(needs_weight_confirmation(g(2_000), g(3_100)));
+        for pickup in [done_offer, done_request] {
+            assert_eq!(
+                confirm_weight(&pickup, g(2_000), Some(g(3_100)), false, CAFE),
+                Ok(())
+            );
+            for stranger in [RECYCLER, OTHER_CAFE, MEMBER] {
+                assert_eq!(
+                    confirm_weight(&pickup, g(2_000), Some(g(3_100)), false, stranger),
+                    Err(MoveError::WrongActor)
+                );
+            }
+            assert_eq!(
+                confirm_weight(&pickup, g(2_000), Some(g(3_100)), true, CAFE),
+                Err(MoveError::NothingToConfirm)
+            );
+            assert_eq!(
+                confirm_weight(&pickup, g(2_000), Some(g(3_000)), false, CAFE),
+                Err(MoveError::NothingToConfirm)
+            );
+        }
+        let on_way = offer(PickupStatus::OnWay, Some(UserId::new(2)));
         assert_eq!(
-            decide(&demand, Action::Claim, OTHER_RECYCLER),
-            Err(MoveError::WrongActor)
+            confirm_weight(&on_way, g(2_000), None, false, CAFE),
+            Err(illegal(PickupStatus::OnWay, Action::ConfirmWeight))
         );
-        assert!(decide(&demand, Action::Cancel, RECYCLER).is_ok());
+    }
+
+    #[test]
+    fn a_pickup_counts_once_both_businesses_are_verified_and_the_weight_is_honest() {
+        let g = Grams::from_stored;
+        let base = CountingFacts {
+            status: PickupStatus::Completed,
+            cafe_verified: true,
+            recycler_verified: true,
+            posted: g(2_000),
+            measured: Some(g(2_500)),
+            weight_confirmed: false,
+        };
+        assert_eq!(counting(base), Ok(()));
+        let cases = [
+            (
+                CountingFacts {
+                    status: PickupStatus::OnWay,
+                    ..base
+                },
+                Err(NotCounted::NotCompleted),
+            ),
+            (
+                CountingFacts {
+                    cafe_verified: false,
+                    ..base
+                },
+                Err(NotCounted::BusinessUnverified),
+            ),
+            (
+                CountingFacts {
+                    recycler_verified: false,
+                    ..base
+                },
+                Err(NotCounted::BusinessUnverified),
+            ),
+            (
+                CountingFacts {
+                    measured: Some(g(1_000_000)),
+                    ..base
+                },
+                Err(NotCounted::WeightUnconfirmed),
+            ),
+            (
+                CountingFacts {
+                    measured: Some(g(1_000_000)),
+                    weight_confirmed: true,
+                    ..base
+                },
+                Ok(()),
+            ),
+            (
+                CountingFacts {
+                    measured: Some(g(1_000_000)),
+                    recycler_verified: false,
+                    ..base
+                },
+                Err(NotCounted::BusinessUnverified),
+            ),
+        ];
+        for (i, (facts, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(counting(facts), expected, "case {i}");
+        }
     }
 
     #[test]

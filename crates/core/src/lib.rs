@@ -5,7 +5,9 @@
 //!   function that takes a bidder cannot be called with an auction;
 //! - [`Krw`]: an amount of Korean won, an integer, never a float;
 //! - [`FieldError`]: the one shape of a value that failed its rule, naming
-//!   the input field so a client can point at it.
+//!   the input field so a client can point at it;
+//! - [`Calendar`] and [`Month`]: days and months in the platform's time
+//!   zone (Asia/Seoul unless configured).
 //!
 //! ```
 //! use sitga_core::{AuctionId, FieldError, Krw, UserId};
@@ -27,10 +29,12 @@
 
 #![warn(missing_docs)]
 
+mod calendar;
 mod field;
 mod ids;
 mod money;
 
+pub use calendar::{Calendar, DEFAULT_TIMEZONE, Month};
 pub use field::FieldError;
 pub use ids::{AuctionId, BidId, PickupId, UserId};
 pub use money::Krw;

@@ -41,11 +41,15 @@ pub enum AuditAction {
     AuctionRemove,
     /// A bid's hold given back because its auction was removed.
     Refund,
+    /// An operator verified a business registration.
+    BusinessVerified,
+    /// An operator rejected a business registration.
+    BusinessRejected,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Charge,
         Self::Withdraw,
         Self::PayoutPaid,
@@ -59,6 +63,8 @@ impl AuditAction {
         Self::Unban,
         Self::AuctionRemove,
         Self::Refund,
+        Self::BusinessVerified,
+        Self::BusinessRejected,
     ];
 
     /// Stored code.
@@ -71,6 +77,8 @@ impl AuditAction {
             Self::Settlement => "settlement",
             Self::RoleGrant => "role_grant",
             Self::RoleRevoke => "role_revoke",
+            Self::BusinessVerified => "business_verified",
+            Self::BusinessRejected => "business_rejected",
             Self::Ban => "ban",
             Self::Unban => "unban",
             Self::PayoutPaid => "payout_paid",

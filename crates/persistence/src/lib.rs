@@ -21,6 +21,7 @@
 pub mod auctions;
 pub mod audit;
 pub mod badges;
+pub mod businesses;
 pub mod chain;
 mod error;
 pub mod forecasts;

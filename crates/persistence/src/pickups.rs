@@ -1,9 +1,9 @@
 //! Coffee-grounds pickups and the supply/demand figures built from them.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sitga_coffee_grounds::{Grams, Moved, PickupKind, PickupSnapshot, PickupStatus};
+use sitga_coffee_grounds::{Grams, Moved, PickupKind, PickupSnapshot, PickupStatus, Sides, sides};
 
 use sitga_core::{PickupId, UserId};
 
@@ -35,6 +35,8 @@ pub struct Pickup {
     claimed_at: Option<NaiveDateTime>,
     completed_at: Option<NaiveDateTime>,
     cancelled_at: Option<NaiveDateTime>,
+    weight_confirmed_at: Option<NaiveDateTime>,
+    counted_at: Option<NaiveDateTime>,
 }
 
 impl Pickup {
@@ -77,6 +79,87 @@ impl Pickup {
     pub fn cancelled_at(&self) -> Option<DateTime<Utc>> {
         self.cancelled_at.map(utc)
     }
+
+    /// When the cafe confirmed a surprising measured weight.
+    pub fn weight_confirmed_at(&self) -> Option<DateTime<Utc>> {
+        self.weight_confirmed_at.map(utc)
+    }
+
+    /// When it began to count (rankings, figures, badges, chain).
+    pub fn counted_at(&self) -> Option<DateTime<Utc>> {
+        self.counted_at.map(utc)
+    }
+
+    /// Its cafe and its recycler.
+    pub fn sides(&self) -> Sides {
+        sides(&self.snapshot())
+    }
+
+    /// Posted amount.
+    pub fn posted(&self) -> Grams {
+        Grams::from_stored(self.grams)
+    }
+
+    /// Measured amount.
+    pub fn measured(&self) -> Option<Grams> {
+        self.measured_grams.map(Grams::from_stored)
+    }
+}
+
+/// Marks a completed pickup as counting from now. `false`: it counted
+/// already (someone else got there first), so its effects (chain record,
+/// badges) must not be repeated.
+pub async fn mark_counted(conn: &mut DbConn, id: PickupId) -> Result<bool, DbError> {
+    let update = diesel::update(
+        pickups::table
+            .find(id)
+            .filter(pickups::status.eq(PickupStatus::Completed.code()))
+            .filter(pickups::counted_at.is_null()),
+    )
+    .set(pickups::counted_at.eq(Some(now())));
+    Ok(with_conn!(conn, |c| update.execute(c).await)? == 1)
+}
+
+/// Records the cafe's confirmation of the measured weight (once).
+pub async fn confirm_weight(conn: &mut DbConn, id: PickupId) -> Result<bool, DbError> {
+    let update = diesel::update(
+        pickups::table
+            .find(id)
+            .filter(pickups::weight_confirmed_at.is_null()),
+    )
+    .set((
+        pickups::weight_confirmed_at.eq(Some(now())),
+        pickups::version.eq(pickups::version + 1),
+    ));
+    Ok(with_conn!(conn, |c| update.execute(c).await)? == 1)
+}
+
+/// Completed pickups of `user` (either side) that do not count yet.
+pub async fn uncounted_of(conn: &mut DbConn, user: UserId) -> Result<Vec<Pickup>, DbError> {
+    Ok(with_conn!(conn, |c| pickups::table
+        .filter(
+            pickups::owner_id
+                .eq(user)
+                .or(pickups::collector_id.eq(user))
+        )
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::counted_at.is_null())
+        .order(pickups::id.asc())
+        .select(Pickup::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// Every completed pickup that does not count yet (the catch-up job).
+pub async fn uncounted(conn: &mut DbConn, limit: i64) -> Result<Vec<Pickup>, DbError> {
+    Ok(with_conn!(conn, |c| pickups::table
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::counted_at.is_null())
+        .order(pickups::id.asc())
+        .limit(limit)
+        .select(Pickup::as_select())
+        .load(c)
+        .await)?)
 }
 
 /// Posts a pickup.
@@ -195,9 +278,43 @@ pub async fn of_user(
     Ok((rows, total))
 }
 
-/// Waiting supply offers, oldest first, optionally in one province.
-pub async fn open_supply(
+/// Completed pickups `cafe` gave (its offers and the requests it filled),
+/// newest first: its donations.
+pub async fn donations_of(
     conn: &mut DbConn,
+    cafe: UserId,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Pickup>, i64), DbError> {
+    macro_rules! filtered {
+        () => {
+            pickups::table
+                .filter(pickups::status.eq(PickupStatus::Completed.code()))
+                .filter(
+                    pickups::kind
+                        .eq(PickupKind::Supply.code())
+                        .and(pickups::owner_id.eq(cafe))
+                        .or(pickups::kind
+                            .eq(PickupKind::Demand.code())
+                            .and(pickups::collector_id.eq(cafe))),
+                )
+        };
+    }
+    let rows = with_conn!(conn, |c| filtered!()
+        .order(pickups::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Pickup::as_select())
+        .load(c)
+        .await)?;
+    let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
+    Ok((rows, total))
+}
+
+/// Waiting pickups of one kind, oldest first, optionally in one province.
+pub async fn open(
+    conn: &mut DbConn,
+    kind: PickupKind,
     province: Option<&str>,
     offset: i64,
     limit: i64,
@@ -206,7 +323,7 @@ pub async fn open_supply(
         () => {{
             let mut q = pickups::table
                 .filter(pickups::status.eq(PickupStatus::Waiting.code()))
-                .filter(pickups::kind.eq(PickupKind::Supply.code()))
+                .filter(pickups::kind.eq(kind.code()))
                 .into_boxed();
             if let Some(p) = province {
                 q = q.filter(pickups::province.eq(p));
@@ -225,23 +342,8 @@ pub async fn open_supply(
     Ok((rows, total))
 }
 
-/// Half-open UTC range of a calendar month.
-pub fn month_range(year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let start = NaiveDate::from_ymd_opt(year, month, 1)?;
-    let (ny, nm) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    let end = NaiveDate::from_ymd_opt(ny, nm, 1)?;
-    Some((
-        start.and_hms_opt(0, 0, 0)?.and_utc(),
-        end.and_hms_opt(0, 0, 0)?.and_utc(),
-    ))
-}
-
-/// Grams a user posted (not cancelled) and completed (as owner or
-/// collector; the measured weight) within `[from, to)`.
+/// Grams a user posted (not cancelled) and completed (on either side; the
+/// measured weight; counting pickups only) within `[from, to)`.
 pub async fn summary(
     conn: &mut DbConn,
     user_id: UserId,
@@ -264,6 +366,7 @@ pub async fn summary(
                 .or(pickups::collector_id.eq(user_id))
         )
         .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::counted_at.is_not_null())
         .filter(pickups::completed_at.ge(from))
         .filter(pickups::completed_at.lt(to))
         .select((pickups::grams, pickups::measured_grams))
@@ -273,48 +376,45 @@ pub async fn summary(
     Ok((posted.iter().sum(), completed_grams, completed.len() as i64))
 }
 
-/// Who ranks: cafes by grams given, recyclers by grams collected.
+/// Who ranks: cafes by grams given, recyclers by grams received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RankingSide {
-    /// Owners of completed supply offers.
+    /// The cafes of counting pickups.
     Cafes,
-    /// Collectors of completed supply offers.
+    /// The recyclers of counting pickups.
     Recyclers,
 }
 
-/// `(nickname, grams)`, most first, over completed pickups since `since`.
+/// `(nickname, grams)`, most first, over counting pickups completed in
+/// `[from, to)` (all time when `None`), offers and requests alike.
 pub async fn rankings(
     conn: &mut DbConn,
     side: RankingSide,
-    since: Option<DateTime<Utc>>,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     limit: i64,
 ) -> Result<Vec<(String, i64)>, DbError> {
-    let since = since.map(naive);
-    let rows: Vec<(UserId, Option<UserId>, i64, Option<i64>)> = with_conn!(conn, |c| {
+    let window = window.map(|(from, to)| (naive(from), naive(to)));
+    let rows: Vec<Pickup> = with_conn!(conn, |c| {
         let mut q = pickups::table
             .filter(pickups::status.eq(PickupStatus::Completed.code()))
-            .filter(pickups::kind.eq(PickupKind::Supply.code()))
+            .filter(pickups::counted_at.is_not_null())
             .into_boxed();
-        if let Some(since) = since {
-            q = q.filter(pickups::completed_at.ge(since));
+        if let Some((from, to)) = window {
+            q = q
+                .filter(pickups::completed_at.ge(from))
+                .filter(pickups::completed_at.lt(to));
         }
-        q.select((
-            pickups::owner_id,
-            pickups::collector_id,
-            pickups::grams,
-            pickups::measured_grams,
-        ))
-        .load(c)
-        .await
+        q.select(Pickup::as_select()).load(c).await
     })?;
     let mut totals: std::collections::HashMap<UserId, i64> = std::collections::HashMap::new();
-    for (owner, collector, grams, measured) in rows {
+    for p in rows {
+        let sides = p.sides();
         let who = match side {
-            RankingSide::Cafes => Some(owner),
-            RankingSide::Recyclers => collector,
+            RankingSide::Cafes => sides.cafe,
+            RankingSide::Recyclers => sides.recycler,
         };
         if let Some(who) = who {
-            *totals.entry(who).or_default() += measured.unwrap_or(grams);
+            *totals.entry(who).or_default() += p.measured_grams.unwrap_or(p.grams);
         }
     }
     let ids: Vec<UserId> = totals.keys().copied().collect();
@@ -335,7 +435,7 @@ pub async fn rankings(
 /// grams, measured grams, completed at, province.
 type CompletedRow = (i64, Option<i64>, Option<NaiveDateTime>, Option<String>);
 
-/// Completed pickups a user gave or collected: `(grams, completed_at,
+/// Counting pickups a user gave or received: `(grams, completed_at,
 /// province)`, for badge rules.
 pub async fn completed_by(
     conn: &mut DbConn,
@@ -348,6 +448,7 @@ pub async fn completed_by(
                 .or(pickups::collector_id.eq(user_id))
         )
         .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::counted_at.is_not_null())
         .select((
             pickups::grams,
             pickups::measured_grams,
@@ -362,15 +463,23 @@ pub async fn completed_by(
         .collect())
 }
 
-/// Pickups `collector` completed since `since`.
-pub async fn completed_by_collector_since(
+/// Pickups `recycler` completed since `since` (as the receiving side: the
+/// claimer of an offer or the poster of a request), counted or not.
+pub async fn completed_by_recycler_since(
     conn: &mut DbConn,
-    collector: UserId,
+    recycler: UserId,
     since: DateTime<Utc>,
 ) -> Result<i64, DbError> {
     let since = crate::time::naive(since);
     let n: i64 = with_conn!(conn, |c| pickups::table
-        .filter(pickups::collector_id.eq(collector))
+        .filter(
+            pickups::kind
+                .eq(PickupKind::Supply.code())
+                .and(pickups::collector_id.eq(recycler))
+                .or(pickups::kind
+                    .eq(PickupKind::Demand.code())
+                    .and(pickups::owner_id.eq(recycler)))
+        )
         .filter(pickups::status.eq(PickupStatus::Completed.code()))
         .filter(pickups::completed_at.ge(since))
         .count()
@@ -379,7 +488,7 @@ pub async fn completed_by_collector_since(
     Ok(n)
 }
 
-/// Completed pickups in `province` within `[from, to)`.
+/// Counting pickups in `province` completed within `[from, to)`.
 pub async fn completed_in_province(
     conn: &mut DbConn,
     province: &str,
@@ -389,6 +498,7 @@ pub async fn completed_in_province(
     let (from, to) = (naive(from), naive(to));
     Ok(with_conn!(conn, |c| pickups::table
         .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::counted_at.is_not_null())
         .filter(pickups::province.eq(province))
         .filter(pickups::completed_at.ge(from))
         .filter(pickups::completed_at.lt(to))
@@ -473,17 +583,48 @@ pub async fn amounts_by_province(
         .collect())
 }
 
-/// Every pickup, newest first, filtered by province and status (operators).
+/// Counting grams completed per province within `[from, to)` (the weight
+/// measured).
+pub async fn completed_by_province(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(Option<String>, i64)>, DbError> {
+    let (from, to) = (naive(from), naive(to));
+    let rows: Vec<(Option<String>, i64, Option<i64>)> = with_conn!(conn, |c| pickups::table
+        .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::counted_at.is_not_null())
+        .filter(pickups::completed_at.ge(from))
+        .filter(pickups::completed_at.lt(to))
+        .select((pickups::province, pickups::grams, pickups::measured_grams))
+        .load(c)
+        .await)?;
+    let mut totals: std::collections::BTreeMap<Option<String>, i64> = Default::default();
+    for (province, grams, measured) in rows {
+        *totals.entry(province).or_default() += measured.unwrap_or(grams);
+    }
+    Ok(totals.into_iter().collect())
+}
+
+/// Every pickup, newest first, filtered by province, status and the
+/// window it was posted in (operators).
 pub async fn list_all(
     conn: &mut DbConn,
     province: Option<&str>,
     status: Option<PickupStatus>,
+    posted: Option<(DateTime<Utc>, DateTime<Utc>)>,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Pickup>, i64), DbError> {
+    let posted = posted.map(|(from, to)| (naive(from), naive(to)));
     macro_rules! filtered {
         () => {{
             let mut q = pickups::table.into_boxed();
+            if let Some((from, to)) = posted {
+                q = q
+                    .filter(pickups::created_at.ge(from))
+                    .filter(pickups::created_at.lt(to));
+            }
             if let Some(p) = province {
                 q = q.filter(pickups::province.eq(p));
             }
@@ -504,9 +645,32 @@ pub async fn list_all(
     Ok((rows, total))
 }
 
-/// Posts a pickup with its history already lived (demo data): created at
-/// `created_at`, and completed by `collector` `hours_to_complete` later when
-/// given.
+/// Where a pickup with a lived history (demo data) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// Nobody took it yet.
+    Waiting,
+    /// Taken by `claimer` at `at`.
+    OnWay {
+        /// The other side (a recycler for an offer, a cafe for a request).
+        claimer: UserId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Taken by `claimer` and completed at `at` with the posted weight,
+    /// counting from then when `counted`.
+    Completed {
+        /// The other side.
+        claimer: UserId,
+        /// When.
+        at: DateTime<Utc>,
+        /// Whether it counts.
+        counted: bool,
+    },
+}
+
+/// Posts a pickup with its history already lived (demo data), created at
+/// `created_at`.
 pub async fn insert_historical(
     conn: &mut DbConn,
     owner_id: UserId,
@@ -514,33 +678,47 @@ pub async fn insert_historical(
     grams: Grams,
     province: Option<&str>,
     created_at: DateTime<Utc>,
-    completed: Option<(UserId, DateTime<Utc>)>,
+    history: History,
 ) -> Result<(), DbError> {
-    let status = if completed.is_some() {
-        PickupStatus::Completed
-    } else {
-        PickupStatus::Waiting
+    let (status, claimer, claimed_at, completed_at, counted_at) = match history {
+        History::Waiting => (PickupStatus::Waiting, None, None, None, None),
+        History::OnWay { claimer, at } => {
+            (PickupStatus::OnWay, Some(claimer), Some(at), None, None)
+        }
+        History::Completed {
+            claimer,
+            at,
+            counted,
+        } => (
+            PickupStatus::Completed,
+            Some(claimer),
+            Some(created_at.max(at - chrono::Duration::hours(1))),
+            Some(at),
+            counted.then_some(at),
+        ),
     };
     let insert = diesel::insert_into(pickups::table).values((
         pickups::owner_id.eq(owner_id),
         pickups::kind.eq(kind.code()),
         pickups::grams.eq(grams.get()),
-        pickups::measured_grams.eq(completed.map(|_| grams.get())),
+        pickups::measured_grams.eq(completed_at.map(|_| grams.get())),
         pickups::status.eq(status.code()),
         pickups::province.eq(province),
-        pickups::collector_id.eq(completed.map(|(c, _)| c)),
+        pickups::collector_id.eq(claimer),
         pickups::created_at.eq(naive(created_at)),
-        pickups::claimed_at.eq(completed.map(|_| naive(created_at))),
-        pickups::completed_at.eq(completed.map(|(_, at)| naive(at))),
+        pickups::claimed_at.eq(claimed_at.map(naive)),
+        pickups::completed_at.eq(completed_at.map(naive)),
+        pickups::counted_at.eq(counted_at.map(naive)),
     ));
     with_conn!(conn, |c| insert.execute(c).await)?;
     Ok(())
 }
 
-/// Everyone who gave or collected a completed pickup.
+/// Everyone who gave or received a counting pickup.
 pub async fn participants(conn: &mut DbConn) -> Result<Vec<UserId>, DbError> {
     let rows: Vec<(UserId, Option<UserId>)> = with_conn!(conn, |c| pickups::table
         .filter(pickups::status.eq(PickupStatus::Completed.code()))
+        .filter(pickups::counted_at.is_not_null())
         .select((pickups::owner_id, pickups::collector_id))
         .load(c)
         .await)?;

@@ -169,8 +169,25 @@ diesel::table! {
         claimed_at -> Nullable<Timestamp>,
         completed_at -> Nullable<Timestamp>,
         cancelled_at -> Nullable<Timestamp>,
+        weight_confirmed_at -> Nullable<Timestamp>,
+        counted_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    businesses (user_id) {
+        user_id -> BigInt,
+        number -> Text,
+        name -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        submitted_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(businesses, users);
 
 diesel::table! {
     badges (code) {

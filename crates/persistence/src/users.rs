@@ -176,6 +176,24 @@ pub async fn find_by_id(conn: &mut DbConn, id: UserId) -> Result<Option<User>, D
     row.map(User::try_from).transpose()
 }
 
+/// Several users by id (those that exist).
+pub async fn find_many(
+    conn: &mut DbConn,
+    ids: &[UserId],
+) -> Result<std::collections::HashMap<UserId, User>, DbError> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<UserRow> = with_conn!(conn, |c| users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(c)
+        .await)?;
+    rows.into_iter()
+        .map(|row| User::try_from(row).map(|u| (u.id, u)))
+        .collect()
+}
+
 /// Looks a user up by (already normalised) e-mail.
 pub async fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<User>, DbError> {
     let row: Option<UserRow> = with_conn!(conn, |c| users::table

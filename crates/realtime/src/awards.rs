@@ -5,26 +5,28 @@
 
 use chrono::Datelike;
 use sitga_badge::{BadgeCode, Stats, earned, longest_streak};
-use sitga_core::UserId;
+use sitga_core::{Calendar, UserId};
 use sitga_persistence::{DbConn, DbError, badges, pickups};
 
-/// Recomputes the pickup badges of `user_id` and awards the new ones.
-/// Returns the codes awarded now.
+/// Recomputes the pickup badges of `user_id` from their counting pickups
+/// and awards the new ones; months and weeks are the calendar's. Returns
+/// the codes awarded now.
 pub async fn award_pickup_badges(
     conn: &mut DbConn,
     user_id: UserId,
+    calendar: Calendar,
 ) -> Result<Vec<BadgeCode>, DbError> {
     let completed = pickups::completed_by(conn, user_id).await?;
-    let mut per_month = std::collections::HashMap::<(i32, u32), i64>::new();
+    let mut per_month = std::collections::HashMap::<sitga_core::Month, i64>::new();
     let mut weeks = Vec::with_capacity(completed.len());
     let mut first_in_province = false;
     for (_, at, province) in &completed {
-        *per_month.entry((at.year(), at.month())).or_default() += 1;
-        weeks.push(at.timestamp().div_euclid(7 * 24 * 3600));
-        if !first_in_province
-            && let Some(province) = province
-            && let Some((from, _)) = pickups::month_range(at.year(), at.month())
-        {
+        let month = calendar.month_of(*at);
+        *per_month.entry(month).or_default() += 1;
+        // Local weeks, Monday to Sunday (day 1 of the era was a Monday).
+        weeks.push(i64::from(calendar.date_of(*at).num_days_from_ce() - 1).div_euclid(7));
+        if !first_in_province && let Some(province) = province {
+            let (from, _) = calendar.month_range(month);
             // Nobody in the province completed one earlier that month.
             let earlier = pickups::completed_in_province(conn, province, from, *at).await?;
             first_in_province = earlier == 0;
@@ -94,7 +96,10 @@ async fn award_all(
 /// The daily safety net: re-derives every badge from the data, awarding
 /// any an event missed (each user in a transaction of its own). Returns how
 /// many badges were new.
-pub async fn sweep_all(db: &sitga_persistence::DbPool) -> Result<usize, DbError> {
+pub async fn sweep_all(
+    db: &sitga_persistence::DbPool,
+    calendar: Calendar,
+) -> Result<usize, DbError> {
     let (participants, sales) = {
         let mut conn = db.get().await?;
         (
@@ -105,7 +110,7 @@ pub async fn sweep_all(db: &sitga_persistence::DbPool) -> Result<usize, DbError>
     let mut awarded = 0;
     for user in participants {
         let mut tx = db.begin().await?;
-        awarded += award_pickup_badges(&mut tx, user).await?.len();
+        awarded += award_pickup_badges(&mut tx, user, calendar).await?.len();
         tx.commit().await?;
     }
     for (seller, winner) in sales {

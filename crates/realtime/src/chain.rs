@@ -33,12 +33,14 @@ pub struct ChainSettings {
     pub monitor_cron: String,
     /// Outbox worker schedule.
     pub relay_cron: String,
-    /// Transactions the platform pays for in one UTC day; past it donations
+    /// Transactions the platform pays for in one day; past it donations
     /// wait for the next day.
     pub daily_tx_cap: u32,
-    /// Donations of one donor recorded in one UTC day; past it theirs wait
+    /// Donations of one donor recorded in one day; past it theirs wait
     /// for the next day (a self-dealing pair cannot drain the account).
     pub donor_daily_cap: u32,
+    /// Whose days the caps count in.
+    pub calendar: sitga_core::Calendar,
 }
 
 impl std::fmt::Debug for ChainSettings {
@@ -68,6 +70,7 @@ pub struct Chain {
     donor_salt: Vec<u8>,
     daily_tx_cap: u32,
     donor_daily_cap: u32,
+    calendar: sitga_core::Calendar,
     /// The last health check and when it was made: `/ready` is public and
     /// each check costs two RPC calls (often paid to a node provider).
     health: Arc<Mutex<Option<(std::time::Instant, ChainHealth)>>>,
@@ -109,6 +112,7 @@ impl Chain {
             donor_salt: settings.donor_salt.clone(),
             daily_tx_cap: settings.daily_tx_cap,
             donor_daily_cap: settings.donor_daily_cap,
+            calendar: settings.calendar,
             health: Arc::new(Mutex::new(None)),
         })
     }
@@ -157,7 +161,7 @@ impl Chain {
         &self.client
     }
 
-    /// `(platform-wide, per donor)` transactions allowed per UTC day.
+    /// `(platform-wide, per donor)` transactions allowed per day.
     pub fn daily_caps(&self) -> (u32, u32) {
         (self.daily_tx_cap, self.donor_daily_cap)
     }
@@ -182,6 +186,54 @@ impl Chain {
     }
 }
 
+/// A donation's record checked against the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofCheck {
+    /// What the chain holds under the donation's id, if anything.
+    pub on_chain: Option<sitga_chain::OnChain>,
+    /// What differs between the platform's record and the chain's:
+    /// `donor`, `grams`, `tx_hash` (empty when they agree).
+    pub mismatches: Vec<&'static str>,
+}
+
+impl ProofCheck {
+    /// Whether the chain holds exactly the platform's record.
+    pub fn matches(&self) -> bool {
+        self.on_chain.is_some() && self.mismatches.is_empty()
+    }
+}
+
+impl Chain {
+    /// Re-reads donation `record` from the chain (its `DonationRecorded`
+    /// event under the pickup's id) and compares id, donor reference,
+    /// grams and, once confirmed, the recording transaction.
+    pub async fn prove(&self, record: &chain::ChainDonation) -> Result<ProofCheck, ChainError> {
+        let id = u64::try_from(record.pickup_id.get()).unwrap_or_default();
+        let on_chain = self.client.read_donation(id).await.inspect_err(|e| {
+            self.note_unreachable();
+            tracing::warn!(pickup_id = id, error = %sitga_chain::redact_urls(&e.to_string()), "proof read failed");
+        })?;
+        let mut mismatches = Vec::new();
+        if let Some(found) = &on_chain {
+            if format!("0x{}", hex::encode(found.donor)) != record.donor_ref {
+                mismatches.push("donor");
+            }
+            if i64::try_from(found.grams).ok() != Some(record.grams) {
+                mismatches.push("grams");
+            }
+            if let Some(tx) = &record.tx_hash
+                && !tx.eq_ignore_ascii_case(&found.recorded.tx_hash.to_string())
+            {
+                mismatches.push("tx_hash");
+            }
+        }
+        Ok(ProofCheck {
+            on_chain,
+            mismatches,
+        })
+    }
+}
+
 /// The pause before attempt `attempts + 1`: 2, 4, 8 … seconds, at most 10
 /// minutes.
 pub fn backoff(attempts: i32) -> chrono::Duration {
@@ -192,7 +244,7 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 /// Sends every due donation once; returns how many were confirmed.
 pub async fn relay_due(db: &DbPool, chain: &Chain) -> Result<usize, DbError> {
     let now = Utc::now();
-    let (today, tomorrow) = crate::utc_day(now);
+    let (today, tomorrow) = chain.calendar.day_range(now);
     let due = {
         let mut conn = db.get().await?;
         let spent = chain::confirmed_since(&mut conn, today, None).await?;

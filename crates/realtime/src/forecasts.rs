@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDate, NaiveTime, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sitga_coffee_grounds::PickupKind;
-use sitga_core::UserId;
+use sitga_core::{Calendar, UserId};
 use sitga_forecasting::{DailySeries, ForecastError, Forecaster, Horizon, Window};
 use sitga_persistence::forecasts::{self, NewRun};
 use sitga_persistence::{DbError, DbPool};
@@ -48,9 +48,9 @@ pub enum RetrainError {
 /// One series: supply or demand, in a province or nationwide (`None`).
 pub type SeriesKey = (PickupKind, Option<String>);
 
-/// The last complete day: forecasts start today.
-fn last_complete_day() -> NaiveDate {
-    Utc::now().date_naive() - Days::new(1)
+/// The last complete local day: forecasts start today.
+fn last_complete_day(calendar: Calendar) -> NaiveDate {
+    calendar.date_of(Utc::now()) - Days::new(1)
 }
 
 /// Builds every series with data in the `window` days before today: for
@@ -58,18 +58,18 @@ fn last_complete_day() -> NaiveDate {
 pub async fn load_series(
     db: &DbPool,
     window: Window,
+    calendar: Calendar,
 ) -> Result<BTreeMap<SeriesKey, DailySeries>, DbError> {
-    let last = last_complete_day();
+    let last = last_complete_day(calendar);
     let first = last - Days::new(u64::from(window.days()) - 1);
-    let from = first.and_time(NaiveTime::MIN).and_utc();
-    let to = (last + Days::new(1)).and_time(NaiveTime::MIN).and_utc();
+    let (from, to) = calendar.days_range(first, last);
     let amounts = {
         let mut conn = db.get().await?;
         sitga_persistence::pickups::posted_amounts(&mut conn, from, to).await?
     };
     let mut grouped: BTreeMap<SeriesKey, Vec<(NaiveDate, f64)>> = BTreeMap::new();
     for (at, kind, province, grams) in amounts {
-        let point = (at.date_naive(), grams.kg());
+        let point = (calendar.date_of(at), grams.kg());
         grouped.entry((kind, None)).or_default().push(point);
         if let Some(p) = province {
             grouped.entry((kind, Some(p))).or_default().push(point);
@@ -87,16 +87,15 @@ pub async fn history_days(
     db: &DbPool,
     kind: PickupKind,
     province: Option<&str>,
+    calendar: Calendar,
 ) -> Result<usize, DbError> {
     let first = {
         let mut conn = db.get().await?;
         sitga_persistence::pickups::first_posted(&mut conn, kind, province).await?
     };
-    let last = last_complete_day();
-    Ok(match first {
-        Some(at) if at.date_naive() <= last => {
-            usize::try_from((last - at.date_naive()).num_days() + 1).unwrap_or(0)
-        }
+    let last = last_complete_day(calendar);
+    Ok(match first.map(|at| calendar.date_of(at)) {
+        Some(day) if day <= last => usize::try_from((last - day).num_days() + 1).unwrap_or(0),
         _ => 0,
     })
 }
@@ -114,7 +113,11 @@ pub struct JobOutcome {
 
 /// Runs job `job_id` if it is still queued (a duplicate delivery finds it
 /// taken and does nothing).
-pub async fn run_job(db: &DbPool, job_id: &str) -> Result<Option<JobOutcome>, RetrainError> {
+pub async fn run_job(
+    db: &DbPool,
+    job_id: &str,
+    calendar: Calendar,
+) -> Result<Option<JobOutcome>, RetrainError> {
     let job = {
         let mut conn = db.get().await?;
         if !forecasts::start_job(&mut conn, job_id).await? {
@@ -132,7 +135,7 @@ pub async fn run_job(db: &DbPool, job_id: &str) -> Result<Option<JobOutcome>, Re
         .ok()
         .and_then(|d| Horizon::try_from(d).ok())
         .unwrap_or_default();
-    let result = retrain(db, Some(job_id), window, horizon).await;
+    let result = retrain(db, Some(job_id), window, horizon, calendar).await;
     let mut conn = db.get().await?;
     match result {
         Ok((outcome, errors)) => {
@@ -168,8 +171,9 @@ pub async fn retrain(
     job_id: Option<&str>,
     window: Window,
     horizon: Horizon,
+    calendar: Calendar,
 ) -> Result<(JobOutcome, Vec<String>), DbError> {
-    let series = load_series(db, window).await?;
+    let series = load_series(db, window, calendar).await?;
     let parameters = serde_json::to_string(&Forecaster::parameters())
         .map_err(|e| DbError::Invariant(e.to_string()))?;
     let mut outcome = JobOutcome::default();
@@ -273,8 +277,12 @@ pub async fn enqueue(
 }
 
 /// Queues today's scheduled retrain unless it exists already.
-pub async fn ensure_daily(db: &DbPool, queue: &ForecastQueue) -> Result<bool, RetrainError> {
-    let id = format!("daily-{}", Utc::now().date_naive());
+pub async fn ensure_daily(
+    db: &DbPool,
+    queue: &ForecastQueue,
+    calendar: Calendar,
+) -> Result<bool, RetrainError> {
+    let id = format!("daily-{}", calendar.date_of(Utc::now()));
     let queued = enqueue(
         db,
         queue,

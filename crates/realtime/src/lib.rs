@@ -12,7 +12,8 @@
 //!   that run on them — closes, the badge safety net, forecast retrains, the
 //!   chain outbox and monitor.
 //! - [`frames`]: every frame the server sends, typed, and their encoding.
-//! - [`awards`], [`chain`], [`forecasts`]: what those jobs do.
+//! - [`awards`], [`chain`], [`forecasts`]: what those jobs do;
+//!   [`counting`]: when a completed pickup starts to count.
 //! - [`payments`]: buying points through a payment provider, within a
 //!   daily cap.
 //!
@@ -26,21 +27,10 @@ pub mod awards;
 pub mod bus;
 pub mod chain;
 pub mod closing;
+pub mod counting;
 pub mod engine;
 pub mod forecasts;
 pub mod frames;
 pub mod jobs;
 pub mod payments;
 pub mod queue;
-
-/// The start of `at`'s UTC day and of the next: the window the daily caps
-/// (completions per collector, chain records and transactions) count in.
-pub fn utc_day(
-    at: chrono::DateTime<chrono::Utc>,
-) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
-    let start = at
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .map_or(at, |midnight| midnight.and_utc());
-    (start, start + chrono::Duration::days(1))
-}

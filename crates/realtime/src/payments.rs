@@ -110,12 +110,24 @@ pub struct Payments {
     db: DbPool,
     provider: Arc<dyn PaymentProvider>,
     cap: ChargeCap,
+    calendar: sitga_core::Calendar,
 }
 
 impl Payments {
-    /// Charges on `db` through `provider`, at most `cap` per user and day.
-    pub fn new(db: DbPool, provider: Arc<dyn PaymentProvider>, cap: ChargeCap) -> Self {
-        Self { db, provider, cap }
+    /// Charges on `db` through `provider`, at most `cap` per user and
+    /// local day of `calendar`.
+    pub fn new(
+        db: DbPool,
+        provider: Arc<dyn PaymentProvider>,
+        cap: ChargeCap,
+        calendar: sitga_core::Calendar,
+    ) -> Self {
+        Self {
+            db,
+            provider,
+            cap,
+            calendar,
+        }
     }
 
     /// The daily cap.
@@ -185,7 +197,7 @@ impl Payments {
         // The wallet's row lock serialises this user's charges (MySQL;
         // SQLite's write transaction already does).
         wallets::lock_many(&mut tx, &[user_id]).await?;
-        let (midnight, _) = crate::utc_day(Utc::now());
+        let (midnight, _) = self.calendar.day_range(Utc::now());
         let charged = payments::charged_since(&mut tx, user_id, midnight).await?;
         self.cap.check(charged, amount)?;
         let id = payments::begin_charge(&mut tx, user_id, amount, self.provider.name()).await?;

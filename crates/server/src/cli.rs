@@ -288,7 +288,8 @@ async fn demo_data(settings: &Settings, force: bool) -> CliResult {
         Err(e) if settings.chain_rpc_url.is_some() => return Err((2, e.to_string())),
         Err(_) => None,
     };
-    let summary = crate::demo::seed(&pool, chain.as_ref(), force)
+    let calendar = settings.calendar().map_err(|e| (2, e.to_string()))?;
+    let summary = crate::demo::seed(&pool, chain.as_ref(), calendar, force)
         .await
         .map_err(|e| match e {
             crate::demo::DemoError::RealUsers(_) => (2, e.to_string()),

@@ -138,7 +138,7 @@ pub struct Settings {
     )]
     pub chain_monitor_cron: String,
 
-    /// Chain transactions the platform pays for per UTC day; past it,
+    /// Chain transactions the platform pays for per day; past it,
     /// donations wait for the next day (and the monitor raises an alert).
     #[arg(
         long,
@@ -148,7 +148,7 @@ pub struct Settings {
     )]
     pub chain_daily_tx_cap: u32,
 
-    /// Chain records of one donor per UTC day; past it, theirs wait for the
+    /// Chain records of one donor per day; past it, theirs wait for the
     /// next day.
     #[arg(
         long,
@@ -158,7 +158,7 @@ pub struct Settings {
     )]
     pub chain_donor_daily_cap: u32,
 
-    /// Pickups one collector may complete per UTC day (a self-dealing pair
+    /// Pickups one recycler may complete per day (a self-dealing pair
     /// cannot mint donations without bound).
     #[arg(
         long,
@@ -174,7 +174,7 @@ pub struct Settings {
     #[arg(long, env = "SITGA_PAYMENT_PROVIDER", global = true)]
     pub payment_provider: Option<String>,
 
-    /// Won one user may charge per UTC day.
+    /// Won one user may charge per day.
     #[arg(
         long,
         env = "SITGA_CHARGE_DAILY_CAP",
@@ -182,6 +182,16 @@ pub struct Settings {
         global = true
     )]
     pub charge_daily_cap: i64,
+
+    /// The time zone (IANA name) whose days and months the platform counts
+    /// in: monthly figures, rankings, badges, forecast days, daily caps.
+    #[arg(
+        long,
+        env = "SITGA_TIMEZONE",
+        default_value = sitga_core::DEFAULT_TIMEZONE,
+        global = true
+    )]
+    pub timezone: String,
 
     /// When the outbox worker sends due donations (cron with seconds).
     #[arg(
@@ -332,13 +342,15 @@ pub struct AppConfig {
     pub auth_quotas: ClientQuotas,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
-    /// Pickups one collector may complete per UTC day.
+    /// Pickups one recycler may complete per day.
     pub pickup_completions_per_day: u32,
+    /// Days and months (`SITGA_TIMEZONE`).
+    pub calendar: sitga_core::Calendar,
     /// On-chain donation records; `None`: off.
     pub chain: Option<ChainSettings>,
     /// Takes the money for point charges.
     pub payment_provider: Arc<dyn PaymentProvider>,
-    /// Won one user may charge per UTC day.
+    /// Won one user may charge per day.
     pub charge_cap: ChargeCap,
 }
 
@@ -451,6 +463,7 @@ impl Settings {
                 identify_per_ip_per_minute: self.identify_per_ip_per_minute,
             },
             pickup_completions_per_day: self.pickup_completions_per_day,
+            calendar: self.calendar()?,
             trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)
                 .map_err(|e| ConfigError(format!("SITGA_TRUSTED_PROXIES: {e}")))?,
             chain,
@@ -644,7 +657,13 @@ impl Settings {
             relay_cron: checked_cron("SITGA_CHAIN_RELAY_CRON", &self.chain_relay_cron)?,
             daily_tx_cap: self.chain_daily_tx_cap,
             donor_daily_cap: self.chain_donor_daily_cap,
+            calendar: self.calendar()?,
         }))
+    }
+
+    pub(crate) fn calendar(&self) -> Result<sitga_core::Calendar, ConfigError> {
+        sitga_core::Calendar::parse(&self.timezone)
+            .map_err(|e| ConfigError(format!("SITGA_TIMEZONE={:?} {}", self.timezone, e.message)))
     }
 }
 

@@ -228,6 +228,7 @@ const CHAIN_DONATIONS: i64 = 20;
 pub async fn seed(
     pool: &DbPool,
     chain: Option<&sitga_realtime::chain::Chain>,
+    calendar: sitga_core::Calendar,
     force: bool,
 ) -> Result<DemoSummary, DemoError> {
     let mut summary = DemoSummary::default();
@@ -350,13 +351,14 @@ pub async fn seed(
             closer.close(auction.id, true).await?;
         }
     }
-    seed_coffee(pool, &hash, &mut summary).await?;
+    seed_coffee(pool, &hash, calendar, &mut summary).await?;
     // The first dashboard visit shows a forecast, not "none yet".
     let (outcome, errors) = sitga_realtime::forecasts::retrain(
         pool,
         None,
         sitga_forecasting::Window::default(),
         sitga_forecasting::Horizon::default(),
+        calendar,
     )
     .await?;
     if !errors.is_empty() {
@@ -369,24 +371,21 @@ pub async fn seed(
             &mut tx,
             None,
             Some(sitga_coffee_grounds::PickupStatus::Completed),
+            None,
             0,
             CHAIN_DONATIONS * 4,
         )
         .await?;
-        let donations = recent.iter().filter_map(|p| {
-            sitga_coffee_grounds::donation(
-                p.kind(),
-                p.status(),
-                sitga_coffee_grounds::Grams::from_stored(p.grams),
-                p.measured_grams
-                    .map(sitga_coffee_grounds::Grams::from_stored),
-            )
-            .map(|grams| (p, grams))
-        });
-        for (p, grams) in donations.take(CHAIN_DONATIONS as usize) {
-            chain
-                .enqueue(&mut tx, p.id, p.owner_id, grams.get())
-                .await?;
+        // Only counting pickups are donations on chain.
+        let donations = recent
+            .iter()
+            .filter(|p| p.counted_at().is_some())
+            .filter_map(|p| {
+                let grams = sitga_coffee_grounds::donation(p.status(), p.posted(), p.measured())?;
+                Some((p, p.sides().cafe?, grams))
+            });
+        for (p, cafe, grams) in donations.take(CHAIN_DONATIONS as usize) {
+            chain.enqueue(&mut tx, p.id, cafe, grams.get()).await?;
             summary.chain_records_queued += 1;
         }
         tx.commit().await?;
@@ -418,23 +417,47 @@ const PROVINCE_LABELS: &[(Province, &str)] = &[
 /// Days of history the coffee-grounds demo covers.
 pub const HISTORY_DAYS: i64 = 120;
 
-/// ~40 cafes and 8 recyclers across the provinces, 120 days of supply and
-/// demand with a weekly rhythm (busier weekends) and a gentle upward trend,
-/// completed pickups and the badges they earn. Deterministic (fixed seed).
+/// The demo businesses that are not verified: their completed pickups are
+/// recorded but do not count (cafe numbers 8, 18, 28, 38 and the last
+/// recycler wait for an operator; cafe 14 was rejected).
+fn demo_verification(index: usize, recycler: bool) -> Option<sitga_user::VerificationDecision> {
+    use sitga_user::VerificationDecision::{Rejected, Verified};
+    match (recycler, index) {
+        (true, 47) => None,
+        (false, i) if i % 10 == 7 => None,
+        (false, 13) => Some(Rejected),
+        _ => Some(Verified),
+    }
+}
+
+/// ~40 cafes and 8 recyclers across the provinces, each a registered
+/// business (most verified), 120 days of supply and demand with a weekly
+/// rhythm (busier weekends) and a gentle upward trend: offers collected by
+/// recyclers, requests filled by cafes, pickups right before and after
+/// midnight at the turn of the month, and the badges the counting ones
+/// earn. Deterministic (fixed seed).
 async fn seed_coffee(
     pool: &DbPool,
     hash: &sitga_user::PasswordHash,
+    calendar: sitga_core::Calendar,
     summary: &mut DemoSummary,
 ) -> Result<(), DemoError> {
     use chrono::{Datelike, Duration};
     use rand::{Rng, SeedableRng};
     use sitga_coffee_grounds::{Grams, PickupKind};
-    use sitga_persistence::pickups;
+    use sitga_persistence::businesses;
+    use sitga_persistence::pickups::{self, History};
+    use sitga_user::{BusinessName, BusinessNumber};
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x0051_176a);
     let mut cafes: Vec<(UserId, Province)> = Vec::new();
     let mut recyclers: Vec<(UserId, Province)> = Vec::new();
+    let mut verified = std::collections::HashSet::new();
     let mut tx = pool.begin().await?;
+    let operator = users::find_by_email(&mut tx, OPERATOR_EMAIL)
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| DemoError::Invalid("the demo operator is missing".into()))?;
     for i in 0..48usize {
         let (province, label) = PROVINCE_LABELS[(i * 7) % PROVINCE_LABELS.len()];
         // The big cities get more cafes.
@@ -476,16 +499,34 @@ async fn seed_coffee(
         .await
         .map_err(|e| DemoError::Invalid(e.to_string()))?;
         summary.users_created += 1;
+        // Tax office 1xx, type 81–85, a serial per account.
+        let number =
+            BusinessNumber::completing(&format!("{:03}{:02}{:04}", 101 + i, 81 + i % 5, 1000 + i))
+                .map_err(invalid)?;
+        let name = BusinessName::parse(&format!("{nickname} 주식회사")).map_err(invalid)?;
+        businesses::submit(&mut tx, user.id, &number, &name).await?;
+        if let Some(decision) = demo_verification(i, recycler) {
+            let reason = (decision == sitga_user::VerificationDecision::Rejected)
+                .then_some("등록번호와 상호가 일치하지 않습니다 / number and name do not match");
+            businesses::decide(&mut tx, user.id, decision, reason, operator).await?;
+            if decision == sitga_user::VerificationDecision::Verified {
+                verified.insert(user.id);
+            }
+        }
         if recycler {
             recyclers.push((user.id, province))
         } else {
             cafes.push((user.id, province))
         }
     }
+    let counts = |a: UserId, b: UserId| verified.contains(&a) && verified.contains(&b);
     let today = Utc::now();
     for days_ago in (0..HISTORY_DAYS).rev() {
         let day = today - Duration::days(days_ago);
-        let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        let weekend = matches!(
+            calendar.date_of(day).weekday(),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        );
         let trend = 1.0 + 0.004 * (HISTORY_DAYS - days_ago) as f64;
         for &(cafe, province) in &cafes {
             let chance = if weekend { 0.8 } else { 0.5 };
@@ -497,13 +538,16 @@ async fn seed_coffee(
             let grams = Grams::from_kg(tenths / 10.0).map_err(invalid)?;
             let created = day - Duration::minutes(rng.random_range(0..600));
             // Older offers were collected within a day or two.
-            let completed = (days_ago >= 2 && !recyclers.is_empty()).then(|| {
+            let history = if days_ago >= 2 && !recyclers.is_empty() {
                 let collector = recyclers[rng.random_range(0..recyclers.len())].0;
-                (
-                    collector,
-                    created + Duration::hours(rng.random_range(2..40)),
-                )
-            });
+                History::Completed {
+                    claimer: collector,
+                    at: created + Duration::hours(rng.random_range(2..40)),
+                    counted: counts(cafe, collector),
+                }
+            } else {
+                History::Waiting
+            };
             pickups::insert_historical(
                 &mut tx,
                 cafe,
@@ -511,7 +555,7 @@ async fn seed_coffee(
                 grams,
                 Some(province.code()),
                 created,
-                completed,
+                history,
             )
             .await?;
             summary.pickups_written += 1;
@@ -523,6 +567,22 @@ async fn seed_coffee(
             let tenths = (rng.random_range(200..=1500) as f64 * trend).round();
             let grams = Grams::from_kg(tenths / 10.0).map_err(invalid)?;
             let created = day - Duration::minutes(rng.random_range(0..600));
+            // About a third of the requests are filled by a cafe: the older
+            // ones delivered, the last two days' on the way.
+            let cafe = cafes[rng.random_range(0..cafes.len())].0;
+            let filled = rng.random_bool(0.35);
+            let history = match (filled, days_ago >= 2) {
+                (false, _) => History::Waiting,
+                (true, true) => History::Completed {
+                    claimer: cafe,
+                    at: created + Duration::hours(rng.random_range(4..48)),
+                    counted: counts(cafe, recycler),
+                },
+                (true, false) => History::OnWay {
+                    claimer: cafe,
+                    at: created + Duration::minutes(30),
+                },
+            };
             pickups::insert_historical(
                 &mut tx,
                 recycler,
@@ -530,14 +590,39 @@ async fn seed_coffee(
                 grams,
                 Some(province.code()),
                 created,
-                None,
+                history,
             )
             .await?;
             summary.pickups_written += 1;
         }
     }
+    // Two pickups a minute either side of this month's first local
+    // midnight: the first counts in last month, the second in this one.
+    let month_start = calendar.month_range(calendar.month_of(today)).0;
+    let (cafe, province) = cafes[0];
+    let recycler = recyclers[0].0;
+    for at in [
+        month_start - Duration::minutes(1),
+        month_start + Duration::minutes(1),
+    ] {
+        pickups::insert_historical(
+            &mut tx,
+            cafe,
+            PickupKind::Supply,
+            Grams::from_kg(5.0).map_err(invalid)?,
+            Some(province.code()),
+            at - Duration::hours(3),
+            History::Completed {
+                claimer: recycler,
+                at,
+                counted: counts(cafe, recycler),
+            },
+        )
+        .await?;
+        summary.pickups_written += 1;
+    }
     for &(id, _) in cafes.iter().chain(&recyclers) {
-        sitga_realtime::awards::award_pickup_badges(&mut tx, id).await?;
+        sitga_realtime::awards::award_pickup_badges(&mut tx, id, calendar).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -237,6 +237,7 @@ pub async fn start(
         completions: sitga_coffee_grounds::DailyCompletions {
             per_day: config.pickup_completions_per_day,
         },
+        calendar: config.calendar,
         passwords: Arc::new(sitga_api::auth::PasswordWork::for_this_machine()),
         engine: BidEngine::new(db.clone(), bus.clone()),
         bus,
@@ -249,6 +250,7 @@ pub async fn start(
             db.clone(),
             config.payment_provider.clone(),
             config.charge_cap,
+            config.calendar,
         ),
     };
     // The session cache follows every revocation (this instance's and the
@@ -315,6 +317,7 @@ pub async fn start(
             db: jobs_db,
             closer,
             chain,
+            calendar: config.calendar,
         };
         if let Err(e) = sitga_realtime::jobs::run(handles, queues, &schedules, shutdown).await {
             tracing::error!(error = %e, "background jobs stopped");

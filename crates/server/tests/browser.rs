@@ -25,9 +25,14 @@ async fn dashboard_shows_the_api_figures() {
     // A real chain, so the chain monitor chart has samples to show.
     let (_node, settings) = sitga_testkit::local_chain(None).await;
     let app = TestApp::builder().chain(settings).spawn().await;
-    let summary = sitga_server::demo::seed(&app.db, app.state().chain.as_ref(), false)
-        .await
-        .unwrap();
+    let summary = sitga_server::demo::seed(
+        &app.db,
+        app.state().chain.as_ref(),
+        app.state().calendar,
+        false,
+    )
+    .await
+    .unwrap();
     assert!(summary.chain_records_queued > 0);
     // Wait until the monitor has counted every queued donation.
     let chain = app.state().chain.clone().unwrap();

@@ -237,6 +237,61 @@ async fn demo_data_fills_rooms_once() {
         vec![sitga_user::Role::Operator],
         "the demo operator, whose password is published, is not an admin"
     );
+
+    // Coffee grounds: verified and unverified businesses, requests filled
+    // by cafes, and only pickups between verified businesses counting.
+    use sitga_coffee_grounds::{PickupKind, PickupStatus};
+    use sitga_persistence::{businesses, pickups};
+    let (registered, _) = businesses::list(&mut conn, None, 0, 100).await.unwrap();
+    let status_count =
+        |s: sitga_user::VerificationStatus| registered.iter().filter(|b| b.status() == s).count();
+    assert_eq!(registered.len(), 48);
+    assert_eq!(status_count(sitga_user::VerificationStatus::Pending), 5);
+    assert_eq!(status_count(sitga_user::VerificationStatus::Rejected), 1);
+    let verified: std::collections::HashSet<_> = registered
+        .iter()
+        .filter(|b| b.status() == sitga_user::VerificationStatus::Verified)
+        .map(|b| b.user_id)
+        .collect();
+    let (all, _) = pickups::list_all(
+        &mut conn,
+        None,
+        Some(PickupStatus::Completed),
+        None,
+        0,
+        100_000,
+    )
+    .await
+    .unwrap();
+    let filled = all
+        .iter()
+        .filter(|p| p.kind() == PickupKind::Demand)
+        .count();
+    assert!(filled > 50, "requests filled by cafes: {filled}");
+    let (mut counted, mut uncounted) = (0, 0);
+    for p in &all {
+        let sides = p.sides();
+        let both = [sides.cafe, sides.recycler]
+            .iter()
+            .all(|s| s.is_some_and(|id| verified.contains(&id)));
+        assert_eq!(p.counted_at().is_some(), both, "pickup {}", p.id);
+        if both { counted += 1 } else { uncounted += 1 }
+    }
+    assert!(
+        counted > 1_000 && uncounted > 50,
+        "{counted} counted, {uncounted} not"
+    );
+    // Two pickups a minute either side of this month's first midnight in Seoul.
+    let calendar = sitga_core::Calendar::default();
+    let start = calendar
+        .month_range(calendar.month_of(chrono::Utc::now()))
+        .0;
+    let edges: Vec<_> = all
+        .iter()
+        .filter_map(|p| p.completed_at())
+        .filter(|at| (*at - start).abs() == chrono::Duration::minutes(1))
+        .collect();
+    assert_eq!(edges.len(), 2, "{edges:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,6 +187,7 @@ impl TestAppBuilder {
             redis_url: redis_url(),
             // Tests share one Redis: keep each app's keys apart.
             redis_prefix: redis_prefix.clone(),
+            calendar: Default::default(),
             sweep_cron: self.sweep_cron.clone(),
             forecast_cron: sitga_server::config::DEFAULT_FORECAST_CRON.into(),
             assets_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
@@ -282,9 +283,28 @@ pub struct UserBuilder<'a> {
     account_type: &'static str,
     roles: Vec<Role>,
     province: Option<&'static str>,
+    business: BusinessFixture,
+}
+
+/// What a cafe or recycler fixture registers as a business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusinessFixture {
+    /// A fresh valid number, verified at once (the default: most tests are
+    /// about pickups between real businesses).
+    Verified,
+    /// A fresh valid number, waiting for an operator.
+    Pending,
+    /// No business given.
+    None,
 }
 
 impl UserBuilder<'_> {
+    /// What a cafe or recycler registers (default: a verified business).
+    pub fn business(mut self, business: BusinessFixture) -> Self {
+        self.business = business;
+        self
+    }
+
     /// Sets the nickname.
     pub fn nickname(mut self, nickname: &str) -> Self {
         self.nickname = nickname.into();
@@ -329,20 +349,20 @@ impl UserBuilder<'_> {
 
     /// Signs up, grants roles, logs in.
     pub async fn create(self) -> TestUser {
-        let signup = self
-            .app
-            .post_json(
-                "/api/v1/auth/signup",
-                &json!({
-                    "email": self.email,
-                    "password": self.password,
-                    "nickname": self.nickname,
-                    "name": "Test User",
-                    "account_type": self.account_type,
-                    "province": self.province,
-                }),
-            )
-            .await;
+        let mut form = json!({
+            "email": self.email,
+            "password": self.password,
+            "nickname": self.nickname,
+            "name": "Test User",
+            "account_type": self.account_type,
+            "province": self.province,
+        });
+        let business = self.account_type != "member" && self.business != BusinessFixture::None;
+        if business {
+            form["business_number"] = json!(fresh_business_number());
+            form["business_name"] = json!(format!("{} 상사", self.nickname));
+        }
+        let signup = self.app.post_json("/api/v1/auth/signup", &form).await;
         assert_eq!(
             signup.status(),
             201,
@@ -351,6 +371,21 @@ impl UserBuilder<'_> {
         );
         let body: Value = signup.json().await.unwrap();
         let id = body["user"]["id"].as_i64().expect("user id");
+        if business && self.business == BusinessFixture::Verified {
+            // As an operator's decision would (the fixture decides itself).
+            let mut conn = self.app.db.get().await.unwrap();
+            assert!(
+                sitga_persistence::businesses::decide(
+                    &mut conn,
+                    id.into(),
+                    sitga_user::VerificationDecision::Verified,
+                    None,
+                    id.into(),
+                )
+                .await
+                .unwrap()
+            );
+        }
         if !self.roles.is_empty() {
             let mut conn = self.app.db.get().await.unwrap();
             for role in &self.roles {
@@ -369,6 +404,15 @@ impl UserBuilder<'_> {
             refresh_token: tokens["refresh_token"].as_str().unwrap().into(),
         }
     }
+}
+
+/// A valid business registration number no other fixture holds (random
+/// first nine digits, the check digit computed).
+pub fn fresh_business_number() -> String {
+    let first_nine = uuid::Uuid::new_v4().as_u128() % 1_000_000_000;
+    sitga_user::BusinessNumber::completing(&format!("{first_nine:09}"))
+        .expect("nine digits")
+        .formatted()
 }
 
 impl TestApp {
@@ -419,6 +463,7 @@ impl TestApp {
             account_type: "member",
             roles: Vec::new(),
             province: None,
+            business: BusinessFixture::Verified,
         }
     }
 
@@ -846,6 +891,7 @@ pub async fn local_chain(
         relay_cron: "* * * * * *".into(),
         daily_tx_cap: 1_000,
         donor_daily_cap: 1_000,
+        calendar: Default::default(),
     };
     (node, settings)
 }

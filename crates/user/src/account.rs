@@ -48,6 +48,108 @@ impl fmt::Display for AccountType {
     }
 }
 
+impl AccountType {
+    /// Whether this account trades coffee grounds as a business and so
+    /// gives a business registration number to be verified.
+    pub fn is_business(self) -> bool {
+        matches!(self, Self::Cafe | Self::Recycler)
+    }
+}
+
+/// Where a business's registration stands with the operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum VerificationStatus {
+    /// No business number given yet.
+    Unsubmitted,
+    /// Given, waiting for an operator.
+    Pending,
+    /// An operator checked it.
+    Verified,
+    /// An operator refused it (with a reason); a new number asks again.
+    Rejected,
+}
+
+impl VerificationStatus {
+    /// Every status.
+    pub const ALL: [Self; 4] = [
+        Self::Unsubmitted,
+        Self::Pending,
+        Self::Verified,
+        Self::Rejected,
+    ];
+
+    /// Stored and API code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unsubmitted => "unsubmitted",
+            Self::Pending => "pending",
+            Self::Verified => "verified",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Parses a code.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == raw)
+    }
+
+    /// The status after the business details are given or changed: any
+    /// change (number or name) waits for an operator again, since the
+    /// operator checked that this name holds this number.
+    pub fn after_change(self, number_changed: bool, name_changed: bool) -> Self {
+        if number_changed || name_changed || self == Self::Unsubmitted {
+            Self::Pending
+        } else {
+            self
+        }
+    }
+}
+
+/// An operator's decision on a pending business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum VerificationDecision {
+    /// The registration checks out.
+    Verified,
+    /// It does not (a reason is required).
+    Rejected,
+}
+
+impl VerificationDecision {
+    /// Both decisions.
+    pub const ALL: [Self; 2] = [Self::Verified, Self::Rejected];
+
+    /// API code.
+    pub fn code(self) -> &'static str {
+        self.status().code()
+    }
+
+    /// The status it leaves.
+    pub fn status(self) -> VerificationStatus {
+        match self {
+            Self::Verified => VerificationStatus::Verified,
+            Self::Rejected => VerificationStatus::Rejected,
+        }
+    }
+
+    /// Parses a code.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.code() == raw)
+            .ok_or_else(|| FieldError::new("decision", "must be verified or rejected"))
+    }
+
+    /// Whether an operator may decide now: only a pending registration is
+    /// decided (a decided one is re-opened by the business changing it).
+    pub fn applies_to(self, current: VerificationStatus) -> bool {
+        current == VerificationStatus::Pending
+    }
+}
+
 /// An extra power granted by an operator with `sitga admin grant`; never at
 /// sign-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -30,6 +30,10 @@ pub mod limits {
     pub const PHONE_DIGITS_MIN: usize = 7;
     /// Longest phone number.
     pub const PHONE_MAX: usize = 20;
+    /// Longest business name.
+    pub const BUSINESS_NAME_MAX: usize = 100;
+    /// Digits in a business registration number (사업자등록번호).
+    pub const BUSINESS_NUMBER_DIGITS: usize = 10;
 }
 
 use limits::*;
@@ -334,9 +338,160 @@ impl BankAccount {
     }
 }
 
+string_newtype!(
+    /// A business's registered name (1–100 characters).
+    BusinessName
+);
+
+impl BusinessName {
+    /// Parses a business name.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let text = clean_text("business_name", raw)?;
+        check_length("business_name", &text, 1, BUSINESS_NAME_MAX)?;
+        Ok(Self(text))
+    }
+}
+
+string_newtype!(
+    /// A Korean business registration number (사업자등록번호): ten digits
+    /// whose last is the check digit of the other nine. Held as the ten
+    /// digits; shown as `XXX-XX-XXXXX`.
+    BusinessNumber
+);
+
+/// Weights of the first nine digits in the check-digit sum.
+const BUSINESS_NUMBER_WEIGHTS: [u32; 9] = [1, 3, 7, 1, 3, 7, 1, 3, 5];
+
+/// The weighted sum of the first nine digits, plus the tens of the ninth
+/// digit × 5 (at least nine digits given).
+fn checksum(digits: &[u32]) -> u32 {
+    let weighted: u32 = digits
+        .iter()
+        .zip(BUSINESS_NUMBER_WEIGHTS)
+        .map(|(d, w)| d * w)
+        .sum();
+    weighted + digits.get(8).map_or(0, |d| d * 5 / 10)
+}
+
+impl BusinessNumber {
+    /// Parses `116-82-00276` or `1168200276` (white space around it is
+    /// ignored) and checks the check digit: the weighted sum of the first
+    /// nine digits (weights 1 3 7 1 3 7 1 3 5), plus the tens of the ninth
+    /// digit × 5, must leave `(10 − sum mod 10) mod 10` as the tenth.
+    ///
+    /// ```
+    /// # use sitga_user::BusinessNumber;
+    /// assert_eq!(BusinessNumber::parse("116-82-00276").unwrap().formatted(), "116-82-00276");
+    /// assert!(BusinessNumber::parse("116-82-00277").is_err());
+    /// ```
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        const FIELD: &str = "business_number";
+        let trimmed = raw.trim();
+        let grouped = trimmed.len() == 12
+            && trimmed.char_indices().all(|(i, c)| match i {
+                3 | 6 => c == '-',
+                _ => c.is_ascii_digit(),
+            });
+        let bare =
+            trimmed.len() == BUSINESS_NUMBER_DIGITS && trimmed.chars().all(|c| c.is_ascii_digit());
+        if !(grouped || bare) {
+            return Err(FieldError::new(
+                FIELD,
+                "must be the 10 digits of a business registration number, as 116-82-00276 or 1168200276",
+            ));
+        }
+        let digits: Vec<u32> = trimmed.chars().filter_map(|c| c.to_digit(10)).collect();
+        if (10 - checksum(&digits) % 10) % 10 != digits[9] {
+            return Err(FieldError::new(
+                FIELD,
+                "is not a valid business registration number (its check digit does not match)",
+            ));
+        }
+        Ok(Self(
+            digits
+                .iter()
+                .filter_map(|d| char::from_digit(*d, 10))
+                .collect(),
+        ))
+    }
+
+    /// The valid number that begins with these nine digits (its check
+    /// digit computed): fixtures and demo data.
+    ///
+    /// ```
+    /// # use sitga_user::BusinessNumber;
+    /// assert_eq!(BusinessNumber::completing("116820027").unwrap().formatted(), "116-82-00276");
+    /// ```
+    pub fn completing(first_nine: &str) -> Result<Self, FieldError> {
+        let digits: Vec<u32> = first_nine.chars().filter_map(|c| c.to_digit(10)).collect();
+        if digits.len() != 9 || first_nine.chars().count() != 9 {
+            return Err(FieldError::new(
+                "business_number",
+                "must start with 9 digits",
+            ));
+        }
+        let sum = checksum(&digits);
+        let check = (10 - sum % 10) % 10;
+        Self::parse(&format!("{first_nine}{check}"))
+    }
+
+    /// Wraps a stored value (ten digits, checked when it was stored).
+    pub fn from_stored(digits: String) -> Self {
+        Self(digits)
+    }
+
+    /// `XXX-XX-XXXXX`.
+    pub fn formatted(&self) -> String {
+        let d = &self.0;
+        match (d.get(..3), d.get(3..5), d.get(5..)) {
+            (Some(a), Some(b), Some(c)) => format!("{a}-{b}-{c}"),
+            _ => d.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn business_numbers_are_checked_by_their_check_digit() {
+        // The worked example of the reference: 1·1+1·3+6·7+8·1+2·3+0·7+0·1+2·3+7·5
+        // = 101, + ⌊7·5/10⌋ = 104, (10 − 4) mod 10 = 6.
+        for ok in ["116-82-00276", "1168200276", " 116-82-00276\t"] {
+            let n = BusinessNumber::parse(ok).unwrap();
+            assert_eq!(n.as_str(), "1168200276", "{ok:?}");
+            assert_eq!(n.formatted(), "116-82-00276");
+        }
+        // Every other last digit fails.
+        for last in (0..10).filter(|d| *d != 6) {
+            let bad = format!("116820027{last}");
+            assert_eq!(
+                BusinessNumber::parse(&bad).unwrap_err().field,
+                "business_number"
+            );
+        }
+        // The ninth digit counts twice: 9 × 5 = 45, plus ⌊45/10⌋ = 4, so 49
+        // and the check digit is 1 (5 if the second term were forgotten).
+        assert!(BusinessNumber::parse("000-00-00091").is_ok());
+        assert!(BusinessNumber::parse("000-00-00095").is_err());
+        for garbage in [
+            "",
+            "116-82-0027",
+            "116-82-002766",
+            "116-82-0027a",
+            "１１６-82-00276",
+            "116/82/00276",
+            "116 82 00276",
+            "11-682-00276",
+            "116-8200276",
+        ] {
+            assert!(BusinessNumber::parse(garbage).is_err(), "{garbage:?}");
+        }
+        assert!(BusinessName::parse("  카페 모래내 ").is_ok());
+        assert!(BusinessName::parse(" ").is_err());
+        assert!(BusinessName::parse(&"가".repeat(101)).is_err());
+    }
 
     #[test]
     fn email_is_trimmed_and_lowercased() {

@@ -24,10 +24,10 @@ mod password;
 mod province;
 pub mod token;
 
-pub use account::{AccountType, Role};
+pub use account::{AccountType, Role, VerificationDecision, VerificationStatus};
 pub use fields::{
-    Address, BankAccount, Email, NICKNAME_KEY_VERSION, Nickname, Password, PersonName, Phone,
-    limits, nickname_key,
+    Address, BankAccount, BusinessName, BusinessNumber, Email, NICKNAME_KEY_VERSION, Nickname,
+    Password, PersonName, Phone, limits, nickname_key,
 };
 pub use password::{HashError, PasswordHash, dummy_hash, hash_password, verify_password};
 pub use province::Province;

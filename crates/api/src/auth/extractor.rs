@@ -109,7 +109,7 @@ impl AuthUser {
     }
 
     /// The verified user of a request whose session is alive.
-    async fn of_request(req: HttpRequest) -> Result<Self, ApiError> {
+    pub(crate) async fn of_request(req: HttpRequest) -> Result<Self, ApiError> {
         let user = Self::from_http(&req)?;
         tracing::Span::current().record("user_id", user.id.get());
         let state = req

@@ -44,11 +44,13 @@ pub async fn list_users(
     let (found, total) = users::list(&mut conn, offset, i64::from(per_page)).await?;
     let ids: Vec<_> = found.iter().map(|u| u.id).collect();
     let roles = users::roles_for(&mut conn, &ids).await?;
+    let registered = sitga_persistence::businesses::of_users(&mut conn, &ids).await?;
     let items = found
         .into_iter()
         .map(|user| {
             let held = roles.get(&user.id).map(Vec::as_slice).unwrap_or_default();
-            UserDto::from_user(user, held)
+            let business = registered.get(&user.id);
+            UserDto::from_user(user, held, business)
         })
         .collect();
     Ok(web::Json(UserPage {
@@ -88,7 +90,12 @@ pub const REFERENCE_MAX: usize = 100;
 
 /// One line of an admin's text (a reason, a transfer reference): trimmed,
 /// `min..=max` characters, no control characters.
-fn admin_text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+pub(super) fn admin_text(
+    field: &str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, ApiError> {
     let text = raw.trim();
     let len = text.chars().count();
     if !(min..=max).contains(&len) || text.chars().any(char::is_control) {
@@ -100,7 +107,7 @@ fn admin_text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, 
     Ok(text.to_owned())
 }
 
-fn admin_reason(raw: &str) -> Result<String, ApiError> {
+pub(super) fn admin_reason(raw: &str) -> Result<String, ApiError> {
     admin_text("reason", raw, REASON_MIN, REASON_MAX)
 }
 

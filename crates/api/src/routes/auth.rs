@@ -39,6 +39,13 @@ pub struct SignupRequest {
     pub province: Option<String>,
     /// `member` (default), `cafe` or `recycler`. Never `admin`.
     pub account_type: Option<AccountTypeDto>,
+    /// Cafes and recyclers: the business registration number
+    /// (사업자등록번호, `XXX-XX-XXXXX`, check digit validated), with
+    /// `business_name`. It waits for an operator's verification; until
+    /// then the account's completed pickups do not count.
+    pub business_number: Option<String>,
+    /// Cafes and recyclers: the registered business name.
+    pub business_name: Option<String>,
 }
 
 /// The created account.
@@ -77,6 +84,12 @@ pub async fn signup(
     let phone = parse_optional(req.phone.as_deref(), Phone::parse)?;
     let address = parse_optional(req.address.as_deref(), Address::parse)?;
     let province = parse_optional(req.province.as_deref(), Province::parse)?;
+    let account_type = req.account_type.map(AccountType::from).unwrap_or_default();
+    let business = super::users::business_fields(
+        account_type,
+        req.business_number.as_deref(),
+        req.business_name.as_deref(),
+    )?;
     // A clash is refused before the costly hash. This tells nothing that
     // the (also throttled) availability check does not.
     {
@@ -99,17 +112,23 @@ pub async fn signup(
         phone,
         address,
         province,
-        account_type: req.account_type.map(AccountType::from).unwrap_or_default(),
+        account_type,
         password_hash,
         email,
     };
-    let mut conn = state.db.get().await?;
+    let mut tx = state.db.begin().await?;
     // Still guarded by the unique indexes: two sign-ups racing for one
-    // address get one account and one 409.
-    let user = users::insert(&mut conn, &new).await?;
+    // address get one account and one 409 (and no account without its
+    // business, or the other way round).
+    let user = users::insert(&mut tx, &new).await?;
+    if let Some(business) = &business {
+        super::users::register_business(&mut tx, user.id, business).await?;
+    }
+    let registered = sitga_persistence::businesses::find(&mut tx, user.id).await?;
+    tx.commit().await?;
     tracing::info!(user_id = user.id.get(), account_type = %user.account_type, "account created");
     Ok(CreatedJson(SignupResponse {
-        user: UserDto::from_user(user, &[]),
+        user: UserDto::from_user(user, &[], registered.as_ref()),
     }))
 }
 

@@ -4,8 +4,9 @@ use crate::error::ErrorCode;
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
+use sitga_persistence::businesses::Business;
 use sitga_persistence::users::User;
-use sitga_user::{AccountType, Role};
+use sitga_user::{AccountType, Role, VerificationStatus};
 
 /// Kind of account.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -62,16 +63,55 @@ pub struct UserDto {
     pub account_type: AccountTypeDto,
     /// Extra roles (`admin`, `operator`).
     pub roles: Vec<String>,
+    /// The registered business (cafes and recyclers, once given).
+    pub business: Option<BusinessDto>,
+    /// Where the business stands with the operators (cafes and recyclers;
+    /// `null` for members). Until it is `verified`, the account's completed
+    /// pickups are recorded but do not count.
+    pub verification: Option<VerificationDto>,
     /// Sign-up time (UTC).
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
     pub updated_at: DateTime<Utc>,
 }
 
+/// A business registration.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct BusinessDto {
+    /// 사업자등록번호, `XXX-XX-XXXXX`.
+    pub number: String,
+    /// Registered name.
+    pub name: String,
+}
+
+/// A business's verification.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct VerificationDto {
+    /// `unsubmitted`, `pending`, `verified` or `rejected`.
+    pub status: String,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+}
+
 impl UserDto {
-    /// Maps a stored user and its roles.
-    pub fn from_user(user: User, roles: &[Role]) -> Self {
+    /// Maps a stored user, its roles and its business registration.
+    pub fn from_user(user: User, roles: &[Role], business: Option<&Business>) -> Self {
+        let verification = user.account_type.is_business().then(|| match business {
+            Some(b) => VerificationDto {
+                status: b.status().code().to_owned(),
+                reason: b.reason.clone(),
+            },
+            None => VerificationDto {
+                status: VerificationStatus::Unsubmitted.code().to_owned(),
+                reason: None,
+            },
+        });
         Self {
+            business: business.map(|b| BusinessDto {
+                number: b.number().formatted(),
+                name: b.name.clone(),
+            }),
+            verification,
             id: user.id.get(),
             email: user.email,
             nickname: user.nickname,
@@ -122,5 +162,22 @@ impl PageQuery {
         }
         let offset = (i64::from(page) - 1) * i64::from(per_page);
         Ok((page, per_page, offset))
+    }
+}
+
+/// `?month=YYYY-MM`, or the current month of the platform's calendar.
+pub fn month_or_current(
+    calendar: sitga_core::Calendar,
+    raw: Option<&str>,
+) -> Result<sitga_core::Month, crate::error::ApiError> {
+    match raw {
+        Some(text) => {
+            sitga_core::Month::parse(text).ok_or_else(|| crate::error::ApiError::BadRequest {
+                code: ErrorCode::InvalidQuery,
+                message: "month must be YYYY-MM".into(),
+                field: Some("month".into()),
+            })
+        }
+        None => Ok(calendar.month_of(Utc::now())),
     }
 }

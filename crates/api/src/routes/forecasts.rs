@@ -162,7 +162,7 @@ pub async fn latest(
         forecasts::latest(&mut conn, kind, code).await?
     };
     let Some((run, points)) = found else {
-        let days = history_days(&state.db, kind, code).await?;
+        let days = history_days(&state.db, kind, code, state.calendar).await?;
         if days < MIN_HISTORY_DAYS {
             return Err(not_enough_history(days));
         }
@@ -275,8 +275,8 @@ pub async fn retrain(
         Some(d) => Horizon::try_from(d).map_err(|e| ApiError::invalid_field("horizon_days", e))?,
         None => Horizon::default(),
     };
-    let supply = history_days(&state.db, PickupKind::Supply, None).await?;
-    let demand = history_days(&state.db, PickupKind::Demand, None).await?;
+    let supply = history_days(&state.db, PickupKind::Supply, None, state.calendar).await?;
+    let demand = history_days(&state.db, PickupKind::Demand, None, state.calendar).await?;
     if supply.max(demand) < MIN_HISTORY_DAYS {
         return Err(not_enough_history(supply.max(demand)));
     }

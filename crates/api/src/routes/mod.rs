@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auctions;
 pub mod auth;
+pub mod donations;
 pub mod dto;
 pub mod fish;
 pub mod forecasts;
@@ -12,6 +13,7 @@ pub mod meta;
 pub mod monitor;
 pub mod pickups;
 pub mod users;
+pub mod verifications;
 pub mod wallet;
 
 use paperclip::actix::web;
@@ -65,6 +67,13 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                     web::resource("/admin/auctions/{id}/remove")
                         .route(web::post().to(admin::remove_auction)),
                 )
+                .service(
+                    web::resource("/admin/verifications").route(web::get().to(verifications::list)),
+                )
+                .service(
+                    web::resource("/admin/verifications/{user_id}")
+                        .route(web::post().to(verifications::decide)),
+                )
                 .service(web::resource("/provinces").route(web::get().to(meta::provinces)))
                 .service(
                     web::resource("/auctions")
@@ -105,9 +114,17 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                         .route(web::post().to(pickups::complete)),
                 )
                 .service(
+                    web::resource("/pickups/{id}/confirm-weight")
+                        .route(web::post().to(pickups::confirm_weight)),
+                )
+                .service(
                     web::resource("/pickups/{id}/cancel").route(web::post().to(pickups::cancel)),
                 )
                 .service(web::resource("/me/pickups").route(web::get().to(pickups::mine)))
+                .service(web::resource("/me/donations").route(web::get().to(donations::mine)))
+                .service(
+                    web::resource("/donations/{id}/proof").route(web::get().to(donations::proof)),
+                )
                 .service(
                     web::resource("/me/pickups/summary").route(web::get().to(pickups::summary)),
                 )

@@ -1,10 +1,10 @@
 //! Operator views (admin or operator role): supply and demand by province,
 //! the request table, badge counts.
 
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
-use sitga_coffee_grounds::{Grams, Month, PickupKind, PickupStatus};
+use sitga_coffee_grounds::{Grams, PickupKind, PickupStatus};
 use sitga_persistence::{badges, pickups};
 use sitga_user::{Province, Role};
 
@@ -16,7 +16,7 @@ use crate::error::ErrorCode;
 use crate::extract::QueryParams;
 use crate::state::AppState;
 
-/// `?month=YYYY-MM` (default this month, UTC).
+/// `?month=YYYY-MM` (default: this month in the platform's time zone).
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct MonthQuery {
@@ -37,26 +37,34 @@ pub struct ProvinceAmountDto {
     pub supply_kg: f64,
     /// Kilograms requested by recyclers.
     pub demand_kg: f64,
+    /// Kilograms of counting pickups completed (weighed).
+    pub completed_kg: f64,
 }
 
-fn month_of(query: Option<&str>) -> Result<Month, ApiError> {
-    match query {
-        Some(text) => Month::parse(text).ok_or_else(|| ApiError::BadRequest {
-            code: ErrorCode::InvalidQuery,
-            message: "month must be YYYY-MM".into(),
-            field: Some("month".into()),
-        }),
+/// The row of `code`, added (as unknown) when it is not a province.
+fn province_row(out: &mut Vec<ProvinceAmountDto>, code: Option<String>) -> &mut ProvinceAmountDto {
+    let code = code.unwrap_or_else(|| "unknown".into());
+    let at = match out.iter().position(|d| d.province == code) {
+        Some(i) => i,
         None => {
-            let now = Utc::now();
-            Ok(Month {
-                year: now.year(),
-                month: now.month(),
-            })
+            out.push(ProvinceAmountDto {
+                province: code,
+                name_ko: "미지정".into(),
+                name_en: "Unknown".into(),
+                supply_kg: 0.0,
+                demand_kg: 0.0,
+                completed_kg: 0.0,
+            });
+            out.len() - 1
         }
-    }
+    };
+    &mut out[at]
 }
 
-/// Supply and demand by province for a month (operators)
+/// Supply, demand and completed kilograms by province for a month (operators)
+///
+/// Supply and demand are what was posted (not cancelled) in the month;
+/// completed is what counting pickups weighed when completed in it.
 #[api_v2_operation(tags(Monitor))]
 pub async fn amounts(
     state: web::Data<AppState>,
@@ -64,11 +72,11 @@ pub async fn amounts(
     query: QueryParams<MonthQuery>,
 ) -> Result<web::Json<Vec<ProvinceAmountDto>>, ApiError> {
     auth.require(Role::Operator)?;
-    let month = month_of(query.0.month.as_deref())?;
-    let (from, to) =
-        pickups::month_range(month.year, month.month).ok_or(ApiError::internal("bad month"))?;
+    let month = super::dto::month_or_current(state.calendar, query.0.month.as_deref())?;
+    let (from, to) = state.calendar.month_range(month);
     let mut conn = state.db.get().await?;
     let rows = pickups::amounts_by_province(&mut conn, from, to).await?;
+    let completed = pickups::completed_by_province(&mut conn, from, to).await?;
     let mut out: Vec<ProvinceAmountDto> = Province::ALL
         .iter()
         .map(|p| ProvinceAmountDto {
@@ -77,29 +85,19 @@ pub async fn amounts(
             name_en: p.name_en().into(),
             supply_kg: 0.0,
             demand_kg: 0.0,
+            completed_kg: 0.0,
         })
         .collect();
     for (province, kind, grams) in rows {
-        let code = province.unwrap_or_else(|| "unknown".into());
-        let entry = match out.iter_mut().position(|d| d.province == code) {
-            Some(i) => &mut out[i],
-            None => {
-                out.push(ProvinceAmountDto {
-                    province: code,
-                    name_ko: "미지정".into(),
-                    name_en: "Unknown".into(),
-                    supply_kg: 0.0,
-                    demand_kg: 0.0,
-                });
-                let last = out.len() - 1;
-                &mut out[last]
-            }
-        };
+        let entry = province_row(&mut out, province);
         let kg = Grams::from_stored(grams).kg();
         match kind {
             PickupKind::Supply => entry.supply_kg += kg,
             PickupKind::Demand => entry.demand_kg += kg,
         }
+    }
+    for (province, grams) in completed {
+        province_row(&mut out, province).completed_kg += Grams::from_stored(grams).kg();
     }
     Ok(web::Json(out))
 }
@@ -112,6 +110,8 @@ pub struct RequestsQuery {
     pub province: Option<String>,
     /// `waiting`, `on_way`, `completed` or `cancelled`.
     pub status: Option<String>,
+    /// Posted in this month, `YYYY-MM`.
+    pub month: Option<String>,
     /// Page.
     pub page: Option<u32>,
     /// Page size.
@@ -141,11 +141,20 @@ pub async fn requests(
             field: Some("status".into()),
         })?),
     };
+    let posted = match q.month.as_deref() {
+        Some(raw) => Some(
+            state
+                .calendar
+                .month_range(super::dto::month_or_current(state.calendar, Some(raw))?),
+        ),
+        None => None,
+    };
     let mut conn = state.db.get().await?;
     let (rows, total) = pickups::list_all(
         &mut conn,
         province.map(Province::code),
         status,
+        posted,
         offset,
         i64::from(per_page),
     )
@@ -264,7 +273,7 @@ pub async fn chain(
     let mut conn = state.db.get().await?;
     let (pending, confirmed, failed) = sitga_persistence::chain::status_counts(&mut conn).await?;
     let now = Utc::now();
-    let (midnight, _) = sitga_realtime::utc_day(now);
+    let (midnight, _) = state.calendar.day_range(now);
     let confirmed_today =
         sitga_persistence::chain::confirmed_since(&mut conn, midnight, None).await?;
     let deferred = sitga_persistence::chain::deferred_count(&mut conn, now).await?;

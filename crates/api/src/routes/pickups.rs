@@ -1,14 +1,15 @@
 //! Coffee-grounds pickups, rankings and badges.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_coffee_grounds::{
-    Action, Actor, ActorRole, Grams, Month, MoveError, decide, donation, kind_for,
+    Action, Actor, ActorRole, Grams, MoveError, PickupKind, decide, kind_for,
 };
 use sitga_core::{PickupId, UserId};
 use sitga_persistence::pickups::{self, Pickup, RankingSide};
 use sitga_persistence::{DbConn, badges, users};
+use sitga_realtime::counting::Counter;
 use sitga_user::{AccountType, Province, Role};
 
 use super::dto::PageQuery;
@@ -35,8 +36,22 @@ pub struct PickupDto {
     pub province: Option<String>,
     /// Who posted it.
     pub owner: String,
-    /// Who collects it.
-    pub collector: Option<String>,
+    /// The cafe that gives the grounds (the poster of an offer, the
+    /// claimer of a request).
+    pub cafe: Option<String>,
+    /// The recycler that receives them (the claimer of an offer, the
+    /// poster of a request).
+    pub recycler: Option<String>,
+    /// Whether this completed pickup counts for rankings, monthly figures,
+    /// badges and the chain.
+    pub counted: bool,
+    /// Why it does not count yet: `not_completed`, `business_unverified`
+    /// (the cafe or the recycler is not a verified business) or
+    /// `weight_unconfirmed` (the cafe must confirm a measured weight over
+    /// 1.5× the posted amount: `POST …/confirm-weight`).
+    pub not_counted_reason: Option<String>,
+    /// When the cafe confirmed the measured weight.
+    pub weight_confirmed_at: Option<DateTime<Utc>>,
     /// Posted.
     pub created_at: DateTime<Utc>,
     /// Claimed.
@@ -72,6 +87,7 @@ pub async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupD
     ids.sort_unstable();
     ids.dedup();
     let names = users::nicknames(conn, &ids).await?;
+    let mut reasons = sitga_realtime::counting::reasons(conn, &rows).await?;
     let pickup_ids: Vec<PickupId> = rows.iter().map(|p| p.id).collect();
     let mut records: std::collections::HashMap<PickupId, ChainRecordDto> =
         sitga_persistence::chain::of_pickups(conn, &pickup_ids)
@@ -91,25 +107,33 @@ pub async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupD
             .collect();
     Ok(rows
         .into_iter()
-        .map(|p| PickupDto {
-            chain: records.remove(&p.id),
-            kind: p.kind().code().to_owned(),
-            status: p.status().code().to_owned(),
-            amount_kg: Grams::from_stored(p.grams).kg(),
-            measured_kg: p.measured_grams.map(|g| Grams::from_stored(g).kg()),
-            owner: names.get(&p.owner_id).cloned().unwrap_or_default(),
-            collector: p.collector_id.and_then(|id| names.get(&id).cloned()),
-            created_at: p.created_at(),
-            claimed_at: p.claimed_at(),
-            completed_at: p.completed_at(),
-            cancelled_at: p.cancelled_at(),
-            id: p.id.get(),
-            province: p.province,
+        .map(|p| {
+            let sides = p.sides();
+            let name = |id: Option<UserId>| id.and_then(|id| names.get(&id).cloned());
+            PickupDto {
+                chain: records.remove(&p.id),
+                cafe: name(sides.cafe),
+                recycler: name(sides.recycler),
+                counted: p.counted_at().is_some(),
+                not_counted_reason: reasons.remove(&p.id).map(|why| why.code().to_owned()),
+                weight_confirmed_at: p.weight_confirmed_at(),
+                kind: p.kind().code().to_owned(),
+                status: p.status().code().to_owned(),
+                amount_kg: Grams::from_stored(p.grams).kg(),
+                measured_kg: p.measured_grams.map(|g| Grams::from_stored(g).kg()),
+                owner: names.get(&p.owner_id).cloned().unwrap_or_default(),
+                created_at: p.created_at(),
+                claimed_at: p.claimed_at(),
+                completed_at: p.completed_at(),
+                cancelled_at: p.cancelled_at(),
+                id: p.id.get(),
+                province: p.province,
+            }
         })
         .collect())
 }
 
-async fn one(conn: &mut DbConn, row: Pickup) -> Result<PickupDto, ApiError> {
+pub(super) async fn one(conn: &mut DbConn, row: Pickup) -> Result<PickupDto, ApiError> {
     to_dtos(conn, vec![row])
         .await?
         .pop()
@@ -212,6 +236,18 @@ fn move_error(e: MoveError) -> ApiError {
             message: e.to_string(),
             field: None,
         },
+        MoveError::NothingToConfirm => ApiError::Conflict {
+            code: ErrorCode::NothingToConfirm,
+            message: e.to_string(),
+            field: None,
+        },
+    }
+}
+
+fn counter(state: &AppState) -> Counter<'_> {
+    Counter {
+        chain: state.chain.as_ref(),
+        calendar: state.calendar,
     }
 }
 
@@ -230,8 +266,8 @@ async fn make_move(
     let moved = decide(&row.snapshot(), action, me).map_err(move_error)?;
     if action == Action::Complete {
         let now = chrono::Utc::now();
-        let (midnight, next_day) = sitga_realtime::utc_day(now);
-        let done_today = pickups::completed_by_collector_since(&mut tx, auth.id, midnight).await?;
+        let (midnight, next_day) = state.calendar.day_range(now);
+        let done_today = pickups::completed_by_recycler_since(&mut tx, auth.id, midnight).await?;
         if !state.completions.allows(done_today) {
             tracing::warn!(
                 user_id = auth.id.get(),
@@ -251,24 +287,13 @@ async fn make_move(
         });
     }
     if action == Action::Complete {
-        // A donation's chain record is queued in this transaction (the
-        // outbox worker sends it; never the request).
-        let donated = donation(
-            row.kind(),
-            moved.status,
-            Grams::from_stored(row.grams),
-            measured,
-        );
-        if let (Some(chain), Some(grams)) = (&state.chain, donated) {
-            chain
-                .enqueue(&mut tx, id, row.owner_id, grams.get())
-                .await?;
-        }
-        // Both sides of a completed pickup may earn badges with it.
-        sitga_realtime::awards::award_pickup_badges(&mut tx, row.owner_id).await?;
-        if let Some(collector) = moved.collector_id {
-            sitga_realtime::awards::award_pickup_badges(&mut tx, collector).await?;
-        }
+        // Counting (and with it the chain record and the badges) happens in
+        // this transaction when both businesses are verified and the weight
+        // is plausible; otherwise later, when that changes.
+        let done = pickups::find(&mut tx, id)
+            .await?
+            .ok_or(ApiError::NotFound("pickup"))?;
+        counter(state).count_if_ready(&mut tx, &done).await?;
     }
     let after = pickups::find(&mut tx, id)
         .await?
@@ -324,10 +349,57 @@ pub async fn cancel(
     ))
 }
 
+/// Confirm a measured weight over 1.5× the posted amount (the cafe)
+///
+/// The recycler weighs the grounds; a weight more than 1.5× what was posted
+/// counts only once the cafe confirms it. 409 `nothing_to_confirm` when the
+/// weight needs no confirmation or has it already.
+#[api_v2_operation(tags(Pickups))]
+pub async fn confirm_weight(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<PickupPath>,
+) -> Result<web::Json<PickupDto>, ApiError> {
+    let id = PickupId::new(path.id);
+    let mut tx = state.db.begin().await?;
+    let (me, _) = actor(&mut tx, &auth).await?;
+    let row = pickups::find(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound("pickup"))?;
+    sitga_coffee_grounds::confirm_weight(
+        &row.snapshot(),
+        row.posted(),
+        row.measured(),
+        row.weight_confirmed_at().is_some(),
+        me,
+    )
+    .map_err(move_error)?;
+    if !pickups::confirm_weight(&mut tx, id).await? {
+        return Err(move_error(MoveError::NothingToConfirm));
+    }
+    let confirmed = pickups::find(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound("pickup"))?;
+    counter(&state).count_if_ready(&mut tx, &confirmed).await?;
+    let after = pickups::find(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound("pickup"))?;
+    let dto = one(&mut tx, after).await?;
+    tx.commit().await?;
+    tracing::info!(
+        user_id = me.user_id.get(),
+        pickup_id = id.get(),
+        counted = dto.counted,
+        "measured weight confirmed"
+    );
+    Ok(web::Json(dto))
+}
+
 /// A page of pickups.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct PickupPage {
-    /// Pickups (yours: newest first; open offers: oldest first).
+    /// Pickups (yours and your donations: newest first; open ones: oldest
+    /// first).
     pub items: Vec<PickupDto>,
     /// Page.
     pub page: u32,
@@ -355,7 +427,7 @@ pub async fn mine(
     }))
 }
 
-/// `?month=YYYY-MM` (default: this month, UTC).
+/// `?month=YYYY-MM` (default: this month in the platform's time zone).
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
@@ -370,9 +442,9 @@ pub struct SummaryDto {
     pub month: String,
     /// Kilograms you posted (not cancelled).
     pub posted_kg: f64,
-    /// Kilograms completed (given or collected; weighed).
+    /// Kilograms completed (given or received; weighed; counting pickups).
     pub completed_kg: f64,
-    /// Pickups completed.
+    /// Counting pickups completed.
     pub completed_count: i64,
 }
 
@@ -383,36 +455,26 @@ pub async fn summary(
     auth: AuthUser,
     query: QueryParams<SummaryQuery>,
 ) -> Result<web::Json<SummaryDto>, ApiError> {
-    let month = match query.0.month.as_deref() {
-        Some(text) => Month::parse(text).ok_or_else(|| ApiError::BadRequest {
-            code: ErrorCode::InvalidQuery,
-            message: "month must be YYYY-MM".into(),
-            field: Some("month".into()),
-        })?,
-        None => {
-            let now = Utc::now();
-            Month {
-                year: now.year(),
-                month: now.month(),
-            }
-        }
-    };
-    let (from, to) = pickups::month_range(month.year, month.month)
-        .ok_or(ApiError::internal("bad month range"))?;
+    let month = super::dto::month_or_current(state.calendar, query.0.month.as_deref())?;
+    let (from, to) = state.calendar.month_range(month);
     let mut conn = state.db.get().await?;
     let (posted, completed, count) = pickups::summary(&mut conn, auth.id, from, to).await?;
     Ok(web::Json(SummaryDto {
-        month: format!("{:04}-{:02}", month.year, month.month),
+        month: month.to_string(),
         posted_kg: Grams::from_stored(posted).kg(),
         completed_kg: Grams::from_stored(completed).kg(),
         completed_count: count,
     }))
 }
 
-/// Filters for open offers.
+/// Filters for open pickups.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenQuery {
+    /// `supply` (cafes' offers) or `demand` (recyclers' requests); by
+    /// default what the caller can claim: offers for a recycler, requests
+    /// for a cafe, offers for anyone else.
+    pub kind: Option<String>,
     /// Province code or name.
     pub province: Option<String>,
     /// Page.
@@ -421,11 +483,14 @@ pub struct OpenQuery {
     pub per_page: Option<u32>,
 }
 
-/// Waiting supply offers (for recyclers), oldest first
+/// Waiting pickups to claim, oldest first
+///
+/// Recyclers see cafes' offers, cafes see recyclers' requests (`kind`
+/// chooses otherwise).
 #[api_v2_operation(tags(Pickups))]
 pub async fn open(
     state: web::Data<AppState>,
-    _auth: AuthUser,
+    auth: AuthUser,
     query: QueryParams<OpenQuery>,
 ) -> Result<web::Json<PickupPage>, ApiError> {
     let q = query.0;
@@ -435,9 +500,28 @@ pub async fn open(
     }
     .resolve()?;
     let province = q.province.as_deref().map(Province::parse).transpose()?;
+    let asked = q
+        .kind
+        .as_deref()
+        .map(|raw| {
+            PickupKind::parse(raw).ok_or_else(|| ApiError::BadRequest {
+                code: ErrorCode::InvalidQuery,
+                message: "kind must be supply or demand".into(),
+                field: Some("kind".into()),
+            })
+        })
+        .transpose()?;
     let mut conn = state.db.get().await?;
-    let (rows, total) = pickups::open_supply(
+    let kind = match asked {
+        Some(kind) => kind,
+        None => match actor(&mut conn, &auth).await?.0.role {
+            ActorRole::Cafe => PickupKind::Demand,
+            ActorRole::Recycler | ActorRole::Other => PickupKind::Supply,
+        },
+    };
+    let (rows, total) = pickups::open(
         &mut conn,
+        kind,
         province.map(Province::code),
         offset,
         i64::from(per_page),
@@ -515,12 +599,13 @@ pub async fn rankings(
             });
         }
     };
-    let since = match q.period.as_deref().unwrap_or("month") {
+    let window = match q.period.as_deref().unwrap_or("month") {
         "all" => None,
-        "month" => {
-            let now = Utc::now();
-            pickups::month_range(now.year(), now.month()).map(|(from, _)| from)
-        }
+        "month" => Some(
+            state
+                .calendar
+                .month_range(state.calendar.month_of(Utc::now())),
+        ),
         _ => {
             return Err(ApiError::BadRequest {
                 code: ErrorCode::InvalidQuery,
@@ -530,7 +615,7 @@ pub async fn rankings(
         }
     };
     let mut conn = state.db.get().await?;
-    let rows = pickups::rankings(&mut conn, side, since, 100).await?;
+    let rows = pickups::rankings(&mut conn, side, window, 100).await?;
     let mut out = Vec::with_capacity(rows.len());
     let mut last: Option<(i64, i64)> = None;
     for (i, (nickname, grams)) in rows.into_iter().enumerate() {

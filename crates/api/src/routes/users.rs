@@ -2,11 +2,11 @@
 
 use paperclip::actix::{Apiv2Schema, NoContent, api_v2_operation, web};
 use serde::{Deserialize, Deserializer};
-use sitga_persistence::refresh_tokens;
 use sitga_persistence::users::{self, FieldChange, ProfileUpdate};
+use sitga_persistence::{businesses, refresh_tokens};
 use sitga_user::{
-    Address, BankAccount, FieldError, Nickname, Password, PersonName, Phone, Province,
-    hash_password, verify_password,
+    AccountType, Address, BankAccount, BusinessName, BusinessNumber, FieldError, Nickname,
+    Password, PersonName, Phone, Province, hash_password, verify_password,
 };
 
 use super::dto::UserDto;
@@ -37,8 +37,77 @@ pub async fn get_me(
 ) -> Result<web::Json<UserDto>, ApiError> {
     let mut conn = state.db.get().await?;
     let user = load_me(&mut conn, &auth).await?;
-    let roles = users::roles_of(&mut conn, user.id).await?;
-    Ok(web::Json(UserDto::from_user(user, &roles)))
+    Ok(web::Json(user_dto(&mut conn, user).await?))
+}
+
+/// The caller as the API shows them: roles and business included.
+async fn user_dto(
+    conn: &mut sitga_persistence::DbConn,
+    user: users::User,
+) -> Result<UserDto, ApiError> {
+    let roles = users::roles_of(conn, user.id).await?;
+    let business = businesses::find(conn, user.id).await?;
+    Ok(UserDto::from_user(user, &roles, business.as_ref()))
+}
+
+/// A business registration given at sign-up or in a profile change: both
+/// fields or neither, and only on cafe and recycler accounts.
+pub fn business_fields(
+    account_type: AccountType,
+    number: Option<&str>,
+    name: Option<&str>,
+) -> Result<Option<(BusinessNumber, BusinessName)>, ApiError> {
+    let given = match (number, name) {
+        (None, None) => return Ok(None),
+        (Some(number), Some(name)) => (BusinessNumber::parse(number)?, BusinessName::parse(name)?),
+        (Some(_), None) => {
+            return Err(FieldError::inconsistent(
+                "business_name",
+                "give the business name with the business number",
+            )
+            .into());
+        }
+        (None, Some(_)) => {
+            return Err(FieldError::inconsistent(
+                "business_number",
+                "give the business number with the business name",
+            )
+            .into());
+        }
+    };
+    if !account_type.is_business() {
+        return Err(FieldError::inconsistent(
+            "business_number",
+            "only cafe and recycler accounts register a business",
+        )
+        .into());
+    }
+    Ok(Some(given))
+}
+
+/// Stores a registration; a number another account holds is 409
+/// `business_number_taken`.
+pub async fn register_business(
+    conn: &mut sitga_persistence::DbConn,
+    user_id: sitga_core::UserId,
+    (number, name): &(BusinessNumber, BusinessName),
+) -> Result<(), ApiError> {
+    match businesses::submit(conn, user_id, number, name).await {
+        Ok(b) => {
+            tracing::info!(
+                user_id = user_id.get(),
+                status = b.status().code(),
+                "business registration given"
+            );
+            Ok(())
+        }
+        Err(e) if e.violates("number") => Err(ApiError::Conflict {
+            code: ErrorCode::BusinessNumberTaken,
+            message: "another account registered this business number".into(),
+            field: Some("business_number"),
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Present-but-null (`Some(None)`) differs from absent (`None`).
@@ -71,6 +140,11 @@ pub struct UpdateMeRequest {
     /// Payout bank account, or `null` to remove.
     #[serde(default, deserialize_with = "nullable")]
     pub bank_account: Option<Option<String>>,
+    /// Business registration number (cafes and recyclers; with
+    /// `business_name`). A change waits for an operator's verification.
+    pub business_number: Option<String>,
+    /// Registered business name (with `business_number`).
+    pub business_name: Option<String>,
 }
 
 fn change<T>(
@@ -100,11 +174,20 @@ pub async fn update_me(
         province: change(req.province, Province::parse)?,
         bank_account: change(req.bank_account, BankAccount::parse)?,
     };
-    let mut conn = state.db.get().await?;
-    load_me(&mut conn, &auth).await?;
-    let user = users::update_profile(&mut conn, auth.id, update).await?;
-    let roles = users::roles_of(&mut conn, user.id).await?;
-    Ok(web::Json(UserDto::from_user(user, &roles)))
+    let mut tx = state.db.begin().await?;
+    let me = load_me(&mut tx, &auth).await?;
+    let business = business_fields(
+        me.account_type,
+        req.business_number.as_deref(),
+        req.business_name.as_deref(),
+    )?;
+    let user = users::update_profile(&mut tx, auth.id, update).await?;
+    if let Some(business) = &business {
+        register_business(&mut tx, auth.id, business).await?;
+    }
+    let dto = user_dto(&mut tx, user).await?;
+    tx.commit().await?;
+    Ok(web::Json(dto))
 }
 
 /// Current and new password.

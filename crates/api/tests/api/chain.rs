@@ -195,6 +195,93 @@ async fn with_no_chain_the_feature_is_visibly_off() {
     let recycler = app.user().recycler().province("seoul").create().await;
     let done = donate(&app, &cafe, &recycler, 1.5).await;
     assert_eq!(done["chain"], Value::Null);
+    let id = done["id"].as_i64().unwrap();
+    sitga_testkit::expect_error(
+        app.get(
+            &format!("/api/v1/donations/{id}/proof"),
+            Some(&cafe.access_token),
+        )
+        .await,
+        409,
+        "chain_off",
+    )
+    .await;
+}
+
+/// A donor re-reads its donation from the chain: the event under the
+/// donation's id carries the platform's donor reference and grams, in the
+/// recorded transaction; a record that disagrees is reported, not hidden.
+#[tokio::test]
+async fn a_donation_proves_itself_against_the_chain() {
+    let (_node, settings) = sitga_testkit::local_chain(None).await;
+    let app = TestApp::builder().chain(settings).spawn().await;
+    let cafe = app.user().cafe().create().await;
+    let recycler = app.user().recycler().create().await;
+    let stranger = app.user().cafe().create().await;
+    let operator = app.user().role(Role::Operator).create().await;
+    let done = donate(&app, &cafe, &recycler, 3.5).await;
+    let id = done["id"].as_i64().unwrap();
+    let confirmed = wait_for_chain(&app, &cafe, id, "confirmed").await;
+    let path = format!("/api/v1/donations/{id}/proof");
+    for who in [&cafe, &recycler, &operator] {
+        let proof = expect_json(app.get(&path, Some(&who.access_token)).await, 200).await;
+        assert_eq!(proof["matches"], true, "{proof}");
+        assert_eq!(proof["mismatches"], json!([]));
+        assert_eq!(proof["status"], "confirmed");
+        assert_eq!(proof["on_chain"]["grams"], 3_500);
+        assert_eq!(proof["on_chain"]["donor_ref"], proof["record"]["donor_ref"]);
+        assert_eq!(proof["on_chain"]["tx_hash"], confirmed["chain"]["tx_hash"]);
+        assert_eq!(
+            proof["on_chain"]["block_number"],
+            confirmed["chain"]["block_number"]
+        );
+    }
+    sitga_testkit::expect_error(
+        app.get(&path, Some(&stranger.access_token)).await,
+        403,
+        "not_allowed",
+    )
+    .await;
+    sitga_testkit::expect_error(
+        app.get("/api/v1/donations/999999/proof", Some(&cafe.access_token))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    // A waiting offer made no donation record yet.
+    let waiting = expect_json(
+        app.send(
+            reqwest::Method::POST,
+            "/api/v1/pickups",
+            Some(&cafe.access_token),
+            Some(json!({"amount_kg": 1})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    sitga_testkit::expect_error(
+        app.get(
+            &format!("/api/v1/donations/{}/proof", waiting["id"]),
+            Some(&cafe.access_token),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    // The platform's record altered (a bad restore): the proof says so.
+    sitga_persistence::test_support::execute_raw(
+        &app.db,
+        &format!("UPDATE chain_donations SET grams = 9900 WHERE pickup_id = {id}"),
+    )
+    .await
+    .unwrap();
+    let proof = expect_json(app.get(&path, Some(&cafe.access_token)).await, 200).await;
+    assert_eq!(proof["matches"], false);
+    assert_eq!(proof["mismatches"], json!(["grams"]));
+    assert_eq!(proof["on_chain"]["grams"], 3_500);
 }
 
 /// A self-dealing cafe and recycler pair completing donations as fast as

@@ -27,7 +27,7 @@ async fn history(app: &TestApp, owner: &TestUser, kind: PickupKind, province: &s
             Grams::from_kg(kg).unwrap(),
             Some(province),
             at,
-            None,
+            pickups::History::Waiting,
         )
         .await
         .unwrap();
@@ -303,9 +303,13 @@ async fn the_daily_retrain_is_queued_once_per_day_across_instances() {
     assert_eq!(job["series_fitted"], 0);
     for instance in [&app, &peer] {
         let state = instance.state();
-        let queued = sitga_realtime::forecasts::ensure_daily(&state.db, &state.forecast_queue)
-            .await
-            .unwrap();
+        let queued = sitga_realtime::forecasts::ensure_daily(
+            &state.db,
+            &state.forecast_queue,
+            state.calendar,
+        )
+        .await
+        .unwrap();
         assert!(!queued, "the daily job was queued twice");
     }
 }

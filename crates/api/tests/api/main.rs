@@ -15,4 +15,5 @@ mod payments;
 mod pickups;
 mod platform;
 mod tokens;
+mod verification;
 mod ws;

@@ -138,7 +138,7 @@ async fn pickup_lifecycle_badges_and_rankings() {
     )
     .await;
     assert_eq!(claimed["status"], "on_way");
-    assert_eq!(claimed["collector"], "그린수거");
+    assert_eq!(claimed["recycler"], "그린수거");
     assert!(claimed["claimed_at"].is_string());
     expect_error(
         post(
@@ -183,6 +183,60 @@ async fn pickup_lifecycle_badges_and_rankings() {
     .await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["measured_kg"], 12.4);
+    // 12.4 kg weighed on 2.5 kg posted is more than 1.5×: recorded, but it
+    // counts only once the cafe confirms the weight.
+    assert_eq!(done["counted"], false);
+    assert_eq!(done["not_counted_reason"], "weight_unconfirmed");
+    let ranks = expect_json(
+        app.get("/api/v1/rankings?type=cafe&period=all", None).await,
+        200,
+    )
+    .await;
+    assert_eq!(ranks, json!([]), "nothing counts before the confirmation");
+    for (who, status, code) in [
+        (&recycler, 403, "not_allowed"),
+        (&other_recycler, 403, "not_allowed"),
+        (&member, 403, "not_allowed"),
+    ] {
+        expect_error(
+            post(
+                &app,
+                who,
+                &format!("/api/v1/pickups/{id}/confirm-weight"),
+                None,
+            )
+            .await,
+            status,
+            code,
+        )
+        .await;
+    }
+    let confirmed = expect_json(
+        post(
+            &app,
+            &cafe,
+            &format!("/api/v1/pickups/{id}/confirm-weight"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(confirmed["counted"], true, "{confirmed}");
+    assert!(confirmed["not_counted_reason"].is_null());
+    assert!(confirmed["weight_confirmed_at"].is_string());
+    expect_error(
+        post(
+            &app,
+            &cafe,
+            &format!("/api/v1/pickups/{id}/confirm-weight"),
+            None,
+        )
+        .await,
+        409,
+        "nothing_to_confirm",
+    )
+    .await;
     expect_error(
         post(
             &app,
@@ -466,7 +520,11 @@ async fn the_badge_safety_net_catches_up() {
             sitga_coffee_grounds::Grams::from_kg(15.0).unwrap(),
             Some("jeju"),
             at,
-            Some((recycler.id.into(), at + chrono::Duration::hours(3))),
+            sitga_persistence::pickups::History::Completed {
+                claimer: recycler.id.into(),
+                at: at + chrono::Duration::hours(3),
+                counted: true,
+            },
         )
         .await
         .unwrap();
@@ -477,7 +535,9 @@ async fn the_badge_safety_net_catches_up() {
     )
     .await;
     assert!(before.as_array().unwrap().is_empty());
-    let awarded = sitga_realtime::awards::sweep_all(&app.db).await.unwrap();
+    let awarded = sitga_realtime::awards::sweep_all(&app.db, app.state().calendar)
+        .await
+        .unwrap();
     assert!(
         awarded >= 4,
         "first donation + 10 kg for both sides: {awarded}"
@@ -498,7 +558,9 @@ async fn the_badge_safety_net_catches_up() {
         "{codes:?}"
     );
     assert_eq!(
-        sitga_realtime::awards::sweep_all(&app.db).await.unwrap(),
+        sitga_realtime::awards::sweep_all(&app.db, app.state().calendar)
+            .await
+            .unwrap(),
         0,
         "idempotent"
     );
@@ -527,7 +589,7 @@ async fn a_pickup_is_shown_to_those_involved_and_open_offers_page() {
         let seen = expect_json(app.get(&path, Some(&who.access_token)).await, 200).await;
         assert_eq!(seen["id"], ids[0]);
         assert_eq!(seen["status"], "on_way");
-        assert_eq!(seen["collector"], recycler.nickname.as_str());
+        assert_eq!(seen["recycler"], recycler.nickname.as_str());
     }
     expect_error(
         app.get(&path, Some(&stranger.access_token)).await,

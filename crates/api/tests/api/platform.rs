@@ -233,6 +233,7 @@ async fn ready_never_shows_the_chain_url() {
             relay_cron: "0 0 0 1 1 *".into(),
             daily_tx_cap: 10,
             donor_daily_cap: 10,
+            calendar: Default::default(),
         })
         .spawn()
         .await;

@@ -106,6 +106,8 @@ pub struct JobHandles {
     pub closer: Closer,
     /// On-chain donation records, when configured.
     pub chain: Option<crate::chain::Chain>,
+    /// The platform's days and months.
+    pub calendar: sitga_core::Calendar,
 }
 
 /// Runs the workers (auction closes, forecast retrains) and the scheduled
@@ -116,7 +118,12 @@ pub async fn run(
     schedules: &Schedules,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), QueueError> {
-    let JobHandles { db, closer, chain } = handles;
+    let JobHandles {
+        db,
+        closer,
+        chain,
+        calendar,
+    } = handles;
     let sweep_schedule = schedule(&schedules.sweep)?;
     let badge_schedule = schedule(badges::BADGE_CRON)?;
     let purge_schedule = schedule(purge::PURGE_CRON)?;
@@ -133,11 +140,13 @@ pub async fn run(
                 .data(c.clone())
                 .build(close::sweep_tick)
         });
-    let d = db.clone();
+    let (d, ch) = (db.clone(), chain.clone());
     monitor = monitor.register(move |_| {
         WorkerBuilder::new("badge-safety-net")
             .backend(CronScheduler::new(badge_schedule.clone()))
             .data(d.clone())
+            .data(ch.clone())
+            .data(calendar)
             .build(badges::badge_tick)
     });
     let d = db.clone();
@@ -153,6 +162,7 @@ pub async fn run(
             .backend(CronScheduler::new(forecast_schedule.clone()))
             .data(d.clone())
             .data(q.clone())
+            .data(calendar)
             .build(forecast::daily_forecast_tick)
     });
     // Queue workers register under their name in Redis; every instance
@@ -187,6 +197,7 @@ pub async fn run(
             WorkerBuilder::new(worker_name("forecast-retrainer", &instance, run))
                 .backend((*storage).clone())
                 .data(d.clone())
+                .data(calendar)
                 .build(forecast::retrain_job)
         }),
         JobBackend::Memory(storage, idle) => {
@@ -195,6 +206,7 @@ pub async fn run(
                 WorkerBuilder::new(worker_name("forecast-retrainer", &instance, run))
                     .backend(take())
                     .data(d.clone())
+                    .data(calendar)
                     .build(forecast::retrain_job)
             })
         }
@@ -220,7 +232,7 @@ pub async fn run(
     }
     // A day whose scheduled retrain was missed (the server was down at the
     // time, or this is a first start) gets it now.
-    if let Err(e) = crate::forecasts::ensure_daily(&db, &forecast_queue).await {
+    if let Err(e) = crate::forecasts::ensure_daily(&db, &forecast_queue, calendar).await {
         tracing::warn!(error = %e, "could not queue today's forecast retrain");
     }
     monitor
