@@ -44,3 +44,16 @@ if [ ! -x contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ]; then
     (cd contracts && npm ci --no-audit --no-fund --silent) || die "npm ci in contracts/ failed"
 fi
 say "anvil $(contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil --version | head -1 | awk '{print $NF}') ready"
+
+# A Korean font, so the dashboard's Korean labels render in the browser test
+# and its screenshot (Debian's fonts-noto-cjk). Installed when this user can
+# run apt-get; otherwise said, since only the browser test needs it.
+if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing fonts-noto-cjk (once)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null \
+            || die "apt-get install fonts-noto-cjk failed"
+    else
+        say "no CJK font: the browser test needs one (Debian: sudo apt-get install fonts-noto-cjk)"
+    fi
+fi

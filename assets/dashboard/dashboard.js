@@ -5,6 +5,8 @@
   const api = "/api/v1";
   let token = sessionStorage.getItem("sitga.access_token");
   const charts = {};
+  // Chart labels are drawn on canvas: they need the Korean font stack too.
+  Chart.defaults.font.family = getComputedStyle(document.documentElement).getPropertyValue("--korean").trim() || "sans-serif";
 
   const el = (id) => document.getElementById(id);
   const text = (tag, content, cls) => {
@@ -65,7 +67,7 @@
     el("who").textContent = me.nickname;
     el("login").hidden = true;
     el("board").hidden = false;
-    await Promise.all([loadProvinces(), loadAmounts(), loadRequests(), loadRankings(), loadBadges(), loadForecast(), loadChain()]);
+    await Promise.all([loadProvinces(), loadAmounts(), loadRequests(), loadRankings(), loadBadges(), loadForecast(), loadChain(), loadDonations()]);
     document.body.dataset.loaded = "true";
   }
 
@@ -79,8 +81,21 @@
     }
   }
 
+  // The map's province ids (the vendored @svg-maps/south-korea) to ours.
+  const MAP_IDS = {
+    seoul: "seoul", busan: "busan", daegu: "daegu", incheon: "incheon", gwangju: "gwangju", daejeon: "daejeon",
+    ulsan: "ulsan", sejong: "sejong", gyeonggi: "gyeonggi", gangwon: "gangwon", "north-chungcheong": "chungbuk",
+    "south-chungcheong": "chungnam", "north-jeolla": "jeonbuk", "south-jeolla": "jeonnam",
+    "north-gyeongsang": "gyeongbuk", "south-gyeongsang": "gyeongnam", jeju: "jeju",
+  };
+  const MEASURES = { supply_kg: "공급 supply", demand_kg: "수요 demand", completed_kg: "수거 완료 completed" };
+  let amounts = [];
+  let mapData = null;
+
   async function loadAmounts() {
-    const rows = await call("/monitor/amounts");
+    const [rows, map] = await Promise.all([call("/monitor/amounts"), mapData || import("/assets/vendor/south-korea/south-korea.js").then((m) => m.default)]);
+    amounts = rows;
+    mapData = map;
     const tbody = el("province-table").querySelector("tbody");
     tbody.replaceChildren();
     for (const r of rows) {
@@ -88,7 +103,8 @@
       tr.dataset.province = r.province;
       tr.dataset.supply = String(r.supply_kg);
       tr.dataset.demand = String(r.demand_kg);
-      tr.append(text("td", r.name_ko + " " + r.name_en), text("td", r.supply_kg.toFixed(1)), text("td", r.demand_kg.toFixed(1)));
+      tr.dataset.completed = String(r.completed_kg);
+      tr.append(text("td", r.name_ko + " " + r.name_en), text("td", r.supply_kg.toFixed(1)), text("td", r.demand_kg.toFixed(1)), text("td", r.completed_kg.toFixed(1)));
       tbody.appendChild(tr);
     }
     charts.province?.destroy();
@@ -99,11 +115,52 @@
         datasets: [
           { label: "공급 Supply", data: rows.map((r) => r.supply_kg), backgroundColor: "#582c0d" },
           { label: "수요 Demand", data: rows.map((r) => r.demand_kg), backgroundColor: "#2ac1bc" },
+          { label: "수거 완료 Completed", data: rows.map((r) => r.completed_kg), backgroundColor: "#c8a27c" },
         ],
       },
-      options: { animation: false, responsive: true },
+      options: { animation: false, responsive: true, indexAxis: "y" },
     });
+    drawMap();
   }
+
+  // A choropleth of the chosen measure: white (none) to brown (the most),
+  // with each province's figures on hover, focus and in its tooltip.
+  function drawMap() {
+    const measure = el("map-measure").value;
+    const byCode = Object.fromEntries(amounts.map((r) => [r.province, r]));
+    const max = Math.max(0, ...amounts.map((r) => r[measure]));
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", mapData.viewBox);
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "지역별 " + MEASURES[measure] + " 지도 (map of Korea's provinces)");
+    svg.dataset.measure = measure;
+    for (const location of mapData.locations) {
+      const code = MAP_IDS[location.id];
+      const row = byCode[code] || { name_ko: location.name, name_en: location.name, supply_kg: 0, demand_kg: 0, completed_kg: 0 };
+      const value = row[measure];
+      const share = max > 0 ? value / max : 0;
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", location.path);
+      path.setAttribute("tabindex", "0");
+      // From #f6f1ee (nothing) to #582c0d (the most).
+      const mix = (a, b) => Math.round(a + (b - a) * share);
+      path.setAttribute("fill", `rgb(${mix(246, 88)}, ${mix(241, 44)}, ${mix(238, 13)})`);
+      path.dataset.province = code;
+      path.dataset.value = String(value);
+      const label = `${row.name_ko} ${row.name_en}: 공급 ${row.supply_kg.toFixed(1)} · 수요 ${row.demand_kg.toFixed(1)} · 수거 완료 ${row.completed_kg.toFixed(1)} kg`;
+      const title = document.createElementNS(ns, "title");
+      title.textContent = label;
+      path.appendChild(title);
+      const show = () => { el("map-info").textContent = label; };
+      path.addEventListener("mouseenter", show);
+      path.addEventListener("focus", show);
+      svg.appendChild(path);
+    }
+    el("map").querySelector("svg")?.remove();
+    el("map").prepend(svg);
+  }
+  el("map-measure").addEventListener("change", drawMap);
 
   const STATUS = { waiting: "대기중", on_way: "가는중", completed: "수거 완료", cancelled: "취소" };
 
@@ -111,6 +168,7 @@
     const params = new URLSearchParams({ per_page: "100" });
     if (el("filter-province").value) params.set("province", el("filter-province").value);
     if (el("filter-status").value) params.set("status", el("filter-status").value);
+    if (el("filter-month").value) params.set("month", el("filter-month").value);
     const page = await call("/monitor/pickups?" + params);
     el("requests-total").textContent = `${page.total}건 (requests)`;
     el("requests-total").dataset.total = String(page.total);
@@ -119,7 +177,8 @@
     for (const p of page.items) {
       const tr = document.createElement("tr");
       tr.append(
-        text("td", p.created_at.slice(0, 10)),
+        // The operator's local date (the platform's days are Korean).
+        text("td", new Date(p.created_at).toLocaleDateString("sv-SE")),
         text("td", p.owner),
         text("td", p.kind === "supply" ? "공급 supply" : "수요 demand"),
         text("td", p.amount_kg.toFixed(1)),
@@ -131,6 +190,39 @@
   }
   el("filter-province").addEventListener("change", loadRequests);
   el("filter-status").addEventListener("change", loadRequests);
+  el("filter-month").addEventListener("change", loadRequests);
+
+  // The latest recorded donations, each with a button that re-reads it
+  // from the chain (GET /donations/{id}/proof) and says whether it matches.
+  async function loadDonations() {
+    const page = await call("/monitor/pickups?status=completed&per_page=100");
+    const recorded = page.items.filter((p) => p.chain && p.chain.tx_hash).slice(0, 5);
+    el("chain-donations-title").hidden = recorded.length === 0;
+    const list = el("chain-donations");
+    list.replaceChildren();
+    for (const p of recorded) {
+      const li = text("li", `#${p.id} ${p.cafe || p.owner} · ${(p.measured_kg ?? p.amount_kg).toFixed(1)} kg · block ${p.chain.block_number} · ${p.chain.tx_hash.slice(0, 10)}…`);
+      li.dataset.id = String(p.id);
+      const button = text("button", "증명 확인 Verify");
+      const result = text("span", "");
+      button.addEventListener("click", async () => {
+        result.textContent = "…";
+        try {
+          const proof = await call(`/donations/${p.id}/proof`);
+          result.className = proof.matches ? "proof-ok" : "proof-bad";
+          result.textContent = proof.matches
+            ? ` ✓ 체인 기록 일치 (matches the chain, block ${proof.on_chain.block_number})`
+            : ` ✗ 불일치 (differs): ${proof.mismatches.join(", ") || "체인에 없음 not on chain"}`;
+          result.dataset.matches = String(proof.matches);
+        } catch (e) {
+          result.className = "proof-bad";
+          result.textContent = " " + e.message;
+        }
+      });
+      li.append(button, result);
+      list.appendChild(li);
+    }
+  }
 
   async function loadRankings() {
     for (const type of ["cafe", "recycler"]) {

@@ -25,6 +25,9 @@ try {
   // A CSP violation is reported on the console; the dashboard must cause none.
   page.on("console", (m) => { if (m.type() === "error" && m.text().includes("Content Security Policy")) errors.push(m.text()); });
   await page.goto(base + "/dashboard/");
+  // Before login the login card stands alone.
+  await page.waitForSelector("#login", { state: "visible" });
+  if (await page.isVisible("#board")) fail("the empty board shows before login");
   await page.fill("#email", email);
   await page.fill("#password", password);
   await page.click("#login-form button");
@@ -50,6 +53,44 @@ try {
   const supplyTotal = amounts.reduce((s, a) => s + a.supply_kg, 0);
   if (!(supplyTotal > 0)) fail("no supply this month in the demo data");
 
+  // The map: the 17 provinces, each coloured by the chosen measure from the
+  // API's figures (the most is the darkest), for each measure.
+  for (const measure of ["supply_kg", "demand_kg", "completed_kg"]) {
+    await page.selectOption("#map-measure", measure);
+    const shapes = await page.$$eval("#map svg path", (ps) => ps.map((p) => ({ province: p.dataset.province, value: Number(p.dataset.value), fill: p.getAttribute("fill"), title: p.querySelector("title").textContent })));
+    if (shapes.length !== 17) fail(`map has ${shapes.length} provinces`);
+    for (const shape of shapes) {
+      const a = amounts.find((x) => x.province === shape.province);
+      if (!a || Math.abs(a[measure] - shape.value) > 1e-9) fail(`map ${measure} ${shape.province}: ${shape.value} vs API ${a && a[measure]}`);
+      if (!shape.title.includes(a.name_ko)) fail(`map tooltip of ${shape.province}: ${shape.title}`);
+    }
+    const top = shapes.reduce((m, x) => (x.value > m.value ? x : m), shapes[0]);
+    if (!(top.value > 0)) fail(`no ${measure} on the map`);
+    if (top.fill !== "rgb(88, 44, 13)") fail(`the largest ${measure} (${top.province}) is drawn ${top.fill}`);
+  }
+  await page.hover("#map svg path[data-province=seoul]");
+  if (!(await page.textContent("#map-info")).includes("서울특별시")) fail("hovering Seoul shows no figures");
+
+  // Korean labels are drawn with a Korean font (not boxes): ask Chromium
+  // which platform fonts rendered the heading's glyphs.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("DOM.enable");
+  await cdp.send("CSS.enable");
+  const { root } = await cdp.send("DOM.getDocument", { depth: 0 });
+  const { nodeId } = await cdp.send("DOM.querySelector", { nodeId: root.nodeId, selector: "h1" });
+  const { fonts } = await cdp.send("CSS.getPlatformFontsForNode", { nodeId });
+  const korean = fonts.filter((f) => /CJK|KR|Korean|Gothic/i.test(f.familyName) && f.glyphCount > 0);
+  if (korean.length === 0) fail("the Korean heading is drawn without a Korean font: " + JSON.stringify(fonts));
+
+  // The month filter on the request table asks the API for that month.
+  const month = new Date().toISOString().slice(0, 7);
+  await page.fill("#filter-month", month);
+  await page.dispatchEvent("#filter-month", "change");
+  const monthly = await (await fetch(`${base}/api/v1/monitor/pickups?month=${month}&per_page=1`, { headers: { authorization: "Bearer " + token } })).json();
+  await page.waitForFunction((n) => document.getElementById("requests-total").dataset.total === String(n), monthly.total, { timeout: 10000 });
+  await page.fill("#filter-month", "");
+  await page.dispatchEvent("#filter-month", "change");
+
   const total = Number(await page.getAttribute("#requests-total", "data-total"));
   if (!(total > 0)) fail("request table is empty");
   const cafes = await page.$$eval("#rank-cafe li", (lis) => lis.length);
@@ -65,6 +106,11 @@ try {
     // The page loaded a moment before this fetch: compare the common prefix.
     if (shown.length === 0 || JSON.stringify(shown) !== JSON.stringify(expected.slice(0, shown.length))) fail(`chain chart ${JSON.stringify(shown)} vs API ${JSON.stringify(expected)}`);
     if (await page.isVisible("#chain-status")) fail("chain notice shown although the chain is on");
+    // Each listed donation proves itself against the chain.
+    await page.click("#chain-donations li button");
+    await page.waitForSelector("#chain-donations li span[data-matches]", { timeout: 10000 });
+    const matches = await page.getAttribute("#chain-donations li span[data-matches]", "data-matches");
+    if (matches !== "true") fail("the first donation's proof does not match: " + (await page.textContent("#chain-donations li")));
   } else if (!(await page.isVisible("#chain-status"))) {
     fail("#chain-status notice not shown while the chain is off");
   }
@@ -101,7 +147,7 @@ try {
   if (!version.startsWith("5.")) fail(`Swagger UI version "${version}" on /docs`);
   if (foreign.length) fail("the docs page asked other hosts: " + foreign.join(", "));
   if (docErrors.length) fail("docs page errors: " + docErrors.join("; "));
-  console.log(`dashboard ok: ${amounts.length} provinces, supply ${supplyTotal.toFixed(1)} kg, ${total} requests; screenshot ${screenshot}; docs: Swagger UI ${version}, ${operations} operations`);
+  console.log(`dashboard ok: ${amounts.length} provinces on the map, supply ${supplyTotal.toFixed(1)} kg, ${total} requests, Korean font ${korean[0].familyName}; screenshot ${screenshot}; docs: Swagger UI ${version}, ${operations} operations`);
 } finally {
   await browser.close();
 }
