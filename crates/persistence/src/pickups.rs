@@ -11,6 +11,23 @@ use crate::schema::{pickups, users};
 use crate::time::{naive, now, utc};
 use crate::{DbConn, DbError, with_conn};
 
+/// One page of the pickups a local `filtered!()` macro selects, in `order`,
+/// and how many it selects in all (a macro: each backend needs its own
+/// query value).
+macro_rules! page {
+    ($conn:expr, $filtered:ident, $order:expr, $offset:expr, $limit:expr) => {{
+        let rows = with_conn!($conn, |c| $filtered!()
+            .order($order)
+            .offset($offset)
+            .limit($limit)
+            .select(Pickup::as_select())
+            .load(c)
+            .await)?;
+        let total: i64 = with_conn!($conn, |c| $filtered!().count().get_result(c).await)?;
+        Ok((rows, total))
+    }};
+}
+
 /// A stored pickup.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = pickups)]
@@ -254,28 +271,16 @@ pub async fn of_user(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Pickup>, i64), DbError> {
-    let rows = with_conn!(conn, |c| pickups::table
-        .filter(
-            pickups::owner_id
-                .eq(user_id)
-                .or(pickups::collector_id.eq(user_id))
-        )
-        .order(pickups::id.desc())
-        .offset(offset)
-        .limit(limit)
-        .select(Pickup::as_select())
-        .load(c)
-        .await)?;
-    let total: i64 = with_conn!(conn, |c| pickups::table
-        .filter(
-            pickups::owner_id
-                .eq(user_id)
-                .or(pickups::collector_id.eq(user_id))
-        )
-        .count()
-        .get_result(c)
-        .await)?;
-    Ok((rows, total))
+    macro_rules! filtered {
+        () => {
+            pickups::table.filter(
+                pickups::owner_id
+                    .eq(user_id)
+                    .or(pickups::collector_id.eq(user_id)),
+            )
+        };
+    }
+    page!(conn, filtered, pickups::id.desc(), offset, limit)
 }
 
 /// Completed pickups `cafe` gave (its offers and the requests it filled),
@@ -300,15 +305,7 @@ pub async fn donations_of(
                 )
         };
     }
-    let rows = with_conn!(conn, |c| filtered!()
-        .order(pickups::id.desc())
-        .offset(offset)
-        .limit(limit)
-        .select(Pickup::as_select())
-        .load(c)
-        .await)?;
-    let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
-    Ok((rows, total))
+    page!(conn, filtered, pickups::id.desc(), offset, limit)
 }
 
 /// Waiting pickups of one kind, oldest first, optionally in one province.
@@ -331,15 +328,7 @@ pub async fn open(
             q
         }};
     }
-    let rows = with_conn!(conn, |c| filtered!()
-        .order(pickups::id.asc())
-        .offset(offset)
-        .limit(limit)
-        .select(Pickup::as_select())
-        .load(c)
-        .await)?;
-    let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
-    Ok((rows, total))
+    page!(conn, filtered, pickups::id.asc(), offset, limit)
 }
 
 /// Grams a user posted (not cancelled) and completed (on either side; the
@@ -634,15 +623,7 @@ pub async fn list_all(
             q
         }};
     }
-    let rows = with_conn!(conn, |c| filtered!()
-        .order(pickups::id.desc())
-        .offset(offset)
-        .limit(limit)
-        .select(Pickup::as_select())
-        .load(c)
-        .await)?;
-    let total: i64 = with_conn!(conn, |c| filtered!().count().get_result(c).await)?;
-    Ok((rows, total))
+    page!(conn, filtered, pickups::id.desc(), offset, limit)
 }
 
 /// Where a pickup with a lived history (demo data) stands.

@@ -268,11 +268,7 @@ pub async fn audit_log(
             }
         })?),
     };
-    let (page, per_page, offset) = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .resolve()?;
+    let (page, per_page, offset) = PageQuery::of(q.page, q.per_page).resolve()?;
     let filter = AuditFilter {
         actor: q.actor.map(UserId::new),
         subject_user: q.subject.map(UserId::new),
@@ -519,10 +515,7 @@ pub async fn payouts(
         user: q.user_id.map(UserId::new),
         status,
     };
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    };
+    let page = PageQuery::of(q.page, q.per_page);
     Ok(web::Json(payout_page(&state, filter, &page).await?))
 }
 

@@ -270,11 +270,7 @@ pub async fn list(
     query: QueryParams<ListQuery>,
 ) -> Result<web::Json<AuctionPage>, ApiError> {
     let q = query.0;
-    let (page, per_page, offset) = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .resolve()?;
+    let (page, per_page, offset) = PageQuery::of(q.page, q.per_page).resolve()?;
     let status = match q.status.as_deref().unwrap_or("open") {
         "all" => None,
         code => Some(

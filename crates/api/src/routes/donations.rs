@@ -8,7 +8,7 @@ use sitga_persistence::pickups;
 use sitga_user::Role;
 
 use super::dto::PageQuery;
-use super::pickups::{PickupPage, to_dtos};
+use super::pickups::PickupPage;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::QueryParams;
@@ -26,14 +26,10 @@ pub async fn mine(
 ) -> Result<web::Json<PickupPage>, ApiError> {
     let (page, per_page, offset) = query.0.resolve()?;
     let mut conn = state.db.get().await?;
-    let (rows, total) =
-        pickups::donations_of(&mut conn, auth.id, offset, i64::from(per_page)).await?;
-    Ok(web::Json(PickupPage {
-        items: to_dtos(&mut conn, rows).await?,
-        page,
-        per_page,
-        total,
-    }))
+    let found = pickups::donations_of(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    Ok(web::Json(
+        PickupPage::of(&mut conn, found, page, per_page).await?,
+    ))
 }
 
 /// Donation id (the pickup's id, which is also its id on chain).

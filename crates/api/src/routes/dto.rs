@@ -142,6 +142,11 @@ pub struct PageQuery {
 pub const MAX_PER_PAGE: u32 = 100;
 
 impl PageQuery {
+    /// A page asked for inside another query's parameters.
+    pub fn of(page: Option<u32>, per_page: Option<u32>) -> Self {
+        Self { page, per_page }
+    }
+
     /// `(page, per_page, offset)` after validation.
     pub fn resolve(&self) -> Result<(u32, u32, i64), crate::error::ApiError> {
         let page = self.page.unwrap_or(1);

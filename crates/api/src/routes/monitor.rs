@@ -9,7 +9,7 @@ use sitga_persistence::{badges, pickups};
 use sitga_user::{Province, Role};
 
 use super::dto::PageQuery;
-use super::pickups::{PickupPage, to_dtos};
+use super::pickups::PickupPage;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::error::ErrorCode;
@@ -127,11 +127,7 @@ pub async fn requests(
 ) -> Result<web::Json<PickupPage>, ApiError> {
     auth.require(Role::Operator)?;
     let q = query.0;
-    let (page, per_page, offset) = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .resolve()?;
+    let (page, per_page, offset) = PageQuery::of(q.page, q.per_page).resolve()?;
     let province = q.province.as_deref().map(Province::parse).transpose()?;
     let status = match q.status.as_deref() {
         None => None,
@@ -150,7 +146,7 @@ pub async fn requests(
         None => None,
     };
     let mut conn = state.db.get().await?;
-    let (rows, total) = pickups::list_all(
+    let found = pickups::list_all(
         &mut conn,
         province.map(Province::code),
         status,
@@ -159,12 +155,9 @@ pub async fn requests(
         i64::from(per_page),
     )
     .await?;
-    Ok(web::Json(PickupPage {
-        items: to_dtos(&mut conn, rows).await?,
-        page,
-        per_page,
-        total,
-    }))
+    Ok(web::Json(
+        PickupPage::of(&mut conn, found, page, per_page).await?,
+    ))
 }
 
 /// Most chain monitor samples one request returns (a day of minutes).

@@ -409,6 +409,23 @@ pub struct PickupPage {
     pub total: i64,
 }
 
+impl PickupPage {
+    /// A page of stored pickups, mapped.
+    pub async fn of(
+        conn: &mut DbConn,
+        (rows, total): (Vec<Pickup>, i64),
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            items: to_dtos(conn, rows).await?,
+            page,
+            per_page,
+            total,
+        })
+    }
+}
+
 /// Your pickups (posted or collected)
 #[api_v2_operation(tags(Pickups))]
 pub async fn mine(
@@ -418,13 +435,10 @@ pub async fn mine(
 ) -> Result<web::Json<PickupPage>, ApiError> {
     let (page, per_page, offset) = query.0.resolve()?;
     let mut conn = state.db.get().await?;
-    let (rows, total) = pickups::of_user(&mut conn, auth.id, offset, i64::from(per_page)).await?;
-    Ok(web::Json(PickupPage {
-        items: to_dtos(&mut conn, rows).await?,
-        page,
-        per_page,
-        total,
-    }))
+    let found = pickups::of_user(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    Ok(web::Json(
+        PickupPage::of(&mut conn, found, page, per_page).await?,
+    ))
 }
 
 /// `?month=YYYY-MM` (default: this month in the platform's time zone).
@@ -494,11 +508,7 @@ pub async fn open(
     query: QueryParams<OpenQuery>,
 ) -> Result<web::Json<PickupPage>, ApiError> {
     let q = query.0;
-    let (page, per_page, offset) = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .resolve()?;
+    let (page, per_page, offset) = PageQuery::of(q.page, q.per_page).resolve()?;
     let province = q.province.as_deref().map(Province::parse).transpose()?;
     let asked = q
         .kind
@@ -519,7 +529,7 @@ pub async fn open(
             ActorRole::Recycler | ActorRole::Other => PickupKind::Supply,
         },
     };
-    let (rows, total) = pickups::open(
+    let found = pickups::open(
         &mut conn,
         kind,
         province.map(Province::code),
@@ -527,12 +537,9 @@ pub async fn open(
         i64::from(per_page),
     )
     .await?;
-    Ok(web::Json(PickupPage {
-        items: to_dtos(&mut conn, rows).await?,
-        page,
-        per_page,
-        total,
-    }))
+    Ok(web::Json(
+        PickupPage::of(&mut conn, found, page, per_page).await?,
+    ))
 }
 
 /// One pickup (its poster, its collector, or an operator)

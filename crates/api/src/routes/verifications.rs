@@ -102,11 +102,7 @@ pub async fn list(
 ) -> Result<web::Json<VerificationPage>, ApiError> {
     auth.require(Role::Operator)?;
     let q = query.0;
-    let (page, per_page, offset) = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .resolve()?;
+    let (page, per_page, offset) = PageQuery::of(q.page, q.per_page).resolve()?;
     let status = match q.status.as_deref() {
         None => VerificationStatus::Pending,
         Some(raw) => VerificationStatus::parse(raw)

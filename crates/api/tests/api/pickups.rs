@@ -2,7 +2,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sitga_testkit::{TestApp, TestUser, expect_error, expect_json};
 
-async fn post(app: &TestApp, who: &TestUser, path: &str, body: Option<Value>) -> reqwest::Response {
+/// POSTs as `who` (shared with the other coffee-grounds tests).
+pub(crate) async fn post(
+    app: &TestApp,
+    who: &TestUser,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
     app.send(Method::POST, path, Some(&who.access_token), body)
         .await
 }

@@ -7,10 +7,7 @@ use serde_json::{Value, json};
 use sitga_testkit::{BusinessFixture, TestApp, TestUser, expect_error, expect_json};
 use sitga_user::Role;
 
-async fn post(app: &TestApp, who: &TestUser, path: &str, body: Option<Value>) -> reqwest::Response {
-    app.send(Method::POST, path, Some(&who.access_token), body)
-        .await
-}
+use crate::pickups::post;
 
 async fn get(app: &TestApp, who: &TestUser, path: &str) -> Value {
     expect_json(app.get(path, Some(&who.access_token)).await, 200).await
