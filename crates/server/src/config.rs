@@ -825,6 +825,27 @@ mod tests {
     }
 
     #[test]
+    fn the_time_zone_is_seoul_unless_a_known_one_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Settings {
+            database_url: None,
+            jwt_secret: None,
+            ..settings(&["--data-dir", dir.path().to_str().unwrap()])
+        };
+        assert_eq!(base.resolve().unwrap().calendar.name(), "Asia/Seoul");
+        let utc = Settings {
+            timezone: "UTC".into(),
+            ..base.clone()
+        };
+        assert_eq!(utc.resolve().unwrap().calendar.name(), "UTC");
+        let bad = Settings {
+            timezone: "Korea/Busan".into(),
+            ..base
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("SITGA_TIMEZONE"));
+    }
+
+    #[test]
     fn mysql_needs_a_payment_provider_chosen() {
         let mysql = Settings {
             database_url: Some("mysql://root@127.0.0.1:3306/sitga".into()),

@@ -133,7 +133,7 @@ pub async fn to_dtos(conn: &mut DbConn, rows: Vec<Pickup>) -> Result<Vec<PickupD
         .collect())
 }
 
-pub(super) async fn one(conn: &mut DbConn, row: Pickup) -> Result<PickupDto, ApiError> {
+async fn one(conn: &mut DbConn, row: Pickup) -> Result<PickupDto, ApiError> {
     to_dtos(conn, vec![row])
         .await?
         .pop()
