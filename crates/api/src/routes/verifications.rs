@@ -1,6 +1,6 @@
 //! Operators verify cafes' and recyclers' business registrations. A
-//! verification counts, in the same transaction, every completed pickup of
-//! the business that was waiting only for it.
+//! verification then counts every completed pickup of the business that
+//! was waiting only for it.
 
 use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
@@ -155,7 +155,8 @@ pub struct DecisionDto {
 /// Only a `pending` registration is decided (409
 /// `verification_not_pending` otherwise; a business that changes its
 /// number or name is pending again). Audited. Verifying counts, at once,
-/// the business's completed pickups whose other side is verified too.
+/// the business's completed pickups whose other side is verified too (right
+/// after the decision is committed).
 #[api_v2_operation(tags(Admin))]
 pub async fn decide(
     state: web::Data<AppState>,
@@ -204,16 +205,6 @@ pub async fn decide(
         },
     )
     .await?;
-    let counted = if decision == VerificationDecision::Verified {
-        Counter {
-            chain: state.chain.as_ref(),
-            calendar: state.calendar,
-        }
-        .catch_up_user(&mut tx, user_id)
-        .await?
-    } else {
-        0
-    };
     let decided = businesses::find(&mut tx, user_id)
         .await?
         .ok_or(ApiError::NotFound("business registration"))?;
@@ -222,6 +213,23 @@ pub async fn decide(
         .pop()
         .ok_or(ApiError::NotFound("user"))?;
     tx.commit().await?;
+    // The catch-up reads after the decision is committed: when two
+    // operators verify a pickup's two sides at once, the later of the two
+    // sees both (inside each decision's own transaction neither would).
+    // A crash in between is caught up by the daily safety net.
+    let counted = if decision == VerificationDecision::Verified {
+        let mut tx = state.db.begin().await?;
+        let counted = Counter {
+            chain: state.chain.as_ref(),
+            calendar: state.calendar,
+        }
+        .catch_up_user(&mut tx, user_id)
+        .await?;
+        tx.commit().await?;
+        counted
+    } else {
+        0
+    };
     tracing::info!(
         user_id = user_id.get(),
         operator = auth.id.get(),
