@@ -76,14 +76,13 @@ pub async fn submit(
     let at = now();
     match current {
         Some(b) if b.number == number.as_str() && b.name == name.as_str() => return Ok(b),
-        Some(b) => {
-            let status = b
-                .status()
-                .after_change(b.number != number.as_str(), b.name != name.as_str());
+        // The operator checked that this name holds this number: any change
+        // waits for a decision again.
+        Some(_) => {
             let update = diesel::update(businesses::table.find(user_id)).set((
                 businesses::number.eq(number.as_str()),
                 businesses::name.eq(name.as_str()),
-                businesses::status.eq(status.code()),
+                businesses::status.eq(VerificationStatus::Pending.code()),
                 businesses::reason.eq(None::<String>),
                 businesses::submitted_at.eq(at),
                 businesses::decided_at.eq(None::<NaiveDateTime>),

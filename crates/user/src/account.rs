@@ -94,17 +94,6 @@ impl VerificationStatus {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.code() == raw)
     }
-
-    /// The status after the business details are given or changed: any
-    /// change (number or name) waits for an operator again, since the
-    /// operator checked that this name holds this number.
-    pub fn after_change(self, number_changed: bool, name_changed: bool) -> Self {
-        if number_changed || name_changed || self == Self::Unsubmitted {
-            Self::Pending
-        } else {
-            self
-        }
-    }
 }
 
 /// An operator's decision on a pending business.
@@ -141,12 +130,6 @@ impl VerificationDecision {
             .into_iter()
             .find(|d| d.code() == raw)
             .ok_or_else(|| FieldError::new("decision", "must be verified or rejected"))
-    }
-
-    /// Whether an operator may decide now: only a pending registration is
-    /// decided (a decided one is re-opened by the business changing it).
-    pub fn applies_to(self, current: VerificationStatus) -> bool {
-        current == VerificationStatus::Pending
     }
 }
 
