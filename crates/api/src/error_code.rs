@@ -149,6 +149,9 @@ error_codes! {
     InvalidImage = "invalid_image",
     /// The image has more pixels, or deeper colour, than we decode.
     ImageTooLarge = "image_too_large",
+    /// A photo id that is not the caller's, unknown, or already shown by
+    /// another auction.
+    UnusablePhoto = "unusable_photo",
     /// Each field is valid alone but they disagree (a reserve below the
     /// start price) or the value is already out of date (a ban ending in
     /// the past); `field` names the one to change.
@@ -172,6 +175,9 @@ error_codes! {
     PaymentUnavailable = "payment_unavailable",
     /// The chain node cannot be reached to read a proof.
     ChainUnavailable = "chain_unavailable",
+    /// The photo store (directory or bucket) cannot be reached; nothing
+    /// was stored.
+    PhotoStoreUnavailable = "photo_store_unavailable",
     /// `/ready` found a dependency down.
     NotReady = "not_ready",
     /// A backing service is unavailable (a bare 503).

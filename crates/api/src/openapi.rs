@@ -38,6 +38,10 @@ pub fn base() -> DefaultApiRaw {
             tag("Pickups", "Coffee-grounds pickups and rankings"),
             tag("Badges", "Badges"),
             tag("Fish", "Fish species identification"),
+            tag(
+                "Photos",
+                "Catch photos: uploads cleaned of metadata, served in three sizes",
+            ),
             tag("Monitor", "Operator views (admin or operator role)"),
             tag("Admin", "Administration (admin role)"),
             tag("Reference", "Reference data"),
@@ -46,6 +50,10 @@ pub fn base() -> DefaultApiRaw {
         ..Default::default()
     }
 }
+
+/// The photo id the document's examples name: the first photo `sitga
+/// demo-data` stores.
+pub use crate::spec_rules::DEMO_PHOTO_ID as EXAMPLE_PHOTO_ID;
 
 /// The complete OpenAPI 3 document for the current route table.
 pub fn spec() -> Value {
@@ -58,6 +66,7 @@ pub fn spec() -> Value {
             app
         });
     let mut spec = prune_impossible_responses(with_bearer_scheme(captured));
+    errors_are_json(&mut spec);
     mark_optional_nullable(&mut spec);
     crate::spec_rules::apply(&mut spec);
     crate::spec_rules::add_links(&mut spec);
@@ -133,6 +142,7 @@ const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/v1/auth/signup",
     "/api/v1/auth/availability",
     "/api/v1/fish/identify",
+    "/api/v1/photos",
     "/api/v1/pickups/{id}/complete",
 ];
 /// The operations that answer 422: a reused Idempotency-Key with another
@@ -141,6 +151,7 @@ const RATE_LIMITED_PATHS: &[&str] = &[
 const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/auth/availability"),
     ("post", "/api/v1/fish/identify"),
+    ("post", "/api/v1/photos"),
     ("post", "/api/v1/auctions"),
     ("patch", "/api/v1/auctions/{id}"),
     ("post", "/api/v1/admin/users/{id}/ban"),
@@ -154,6 +165,45 @@ const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[
     // A rejection without a reason.
     ("post", "/api/v1/admin/verifications/{user_id}"),
 ];
+
+/// An operation that produces something else (a photo file) still answers
+/// its errors in JSON; paperclip gives every response the operation's one
+/// media type.
+fn errors_are_json(spec: &mut Value) {
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            if !(status.starts_with('4') || status.starts_with('5')) {
+                continue;
+            }
+            let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if content.contains_key("application/json") {
+                continue;
+            }
+            let schema = content
+                .values()
+                .next()
+                .and_then(|m| m.get("schema"))
+                .cloned();
+            content.clear();
+            content.insert("application/json".into(), json!({ "schema": schema }));
+        }
+    }
+}
 
 /// Every handler shares one error type, so paperclip lists every error
 /// status everywhere; drop those a route cannot return.

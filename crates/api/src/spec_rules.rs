@@ -21,7 +21,9 @@ use sitga_persistence::audit::AuditAction;
 use sitga_user::{Province, VerificationDecision, VerificationStatus, limits};
 
 use crate::routes::admin::{MAX_ADJUSTMENT, REASON_MAX, REASON_MIN, REFERENCE_MAX};
-use crate::routes::auctions::{DESCRIPTION_MAX, PHOTO_URL_MAX, SEARCH_MAX, SPECIES_MAX, TITLE_MAX};
+use crate::routes::auctions::{
+    DESCRIPTION_MAX, MAX_PHOTOS, PHOTO_URL_MAX, SEARCH_MAX, SPECIES_MAX, TITLE_MAX,
+};
 use crate::routes::dto::MAX_PER_PAGE;
 use crate::routes::fish::MAX_TOP_K;
 use crate::routes::monitor::CHAIN_SAMPLES_MAX;
@@ -148,6 +150,16 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
         }
     }
     rules.push(("CreateAuctionRequest", "duration_minutes", duration));
+    rules.push((
+        "CreateAuctionRequest",
+        "photo_ids",
+        json!({
+            "minItems": 1,
+            "maxItems": MAX_PHOTOS,
+            "uniqueItems": true,
+            "items": { "type": "string", "pattern": sitga_photos::PHOTO_ID_PATTERN },
+        }),
+    ));
     rules.extend([
         // Above the start price of the example auction (`example_id`).
         (
@@ -358,6 +370,10 @@ fn parameter_rules() -> Vec<(&'static str, Value)> {
             json!({ "pattern": r"^(?:20[0-9]{2}|2100)-(?:0[1-9]|1[0-2])$" }),
         ),
         ("kind", one_of(PickupKind::ALL.iter().map(|k| k.code()))),
+        (
+            "size",
+            one_of(sitga_photos::Size::ALL.iter().map(|s| s.as_str())),
+        ),
         ("type", one_of(["cafe", "recycler"])),
         ("period", one_of(["month", "all"])),
         ("sort", one_of(["newest", "ending_soon"])),
@@ -405,6 +421,9 @@ fn example_id(path: &str, method: &str) -> Option<i64> {
         _ => return None,
     })
 }
+
+/// The first demo photo's id (`sitga demo-data` gives it this one).
+pub const DEMO_PHOTO_ID: &str = "dec0de00000000000000000000000001";
 
 /// Status parameters whose values differ by operation.
 fn status_rule(path: &str) -> Option<Value> {
@@ -534,6 +553,12 @@ pub fn apply(spec: &mut Value) {
                     && parameter.pointer("/schema/type") == Some(&json!("integer"));
                 let rule = match (name.as_str(), status_rule(path)) {
                     ("status", Some(rule)) => Some(rule),
+                    // Photo ids are strings; the example is the first demo
+                    // photo (`scripts/smoke.sh` loads the demo data).
+                    ("id", _) if path.starts_with("/api/v1/photos/") => Some(json!({
+                        "pattern": sitga_photos::PHOTO_ID_PATTERN,
+                        "example": DEMO_PHOTO_ID,
+                    })),
                     // Ids start at 1 (a 0 or a negative id is never found).
                     ("id" | "user_id", _) if integer_id => Some(match example_id(path, method) {
                         Some(id) => json!({ "minimum": 1, "example": id }),

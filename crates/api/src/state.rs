@@ -50,6 +50,8 @@ pub struct AppState {
     pub forecast_queue: sitga_realtime::forecasts::ForecastQueue,
     /// Buys points through the payment provider, within the daily cap.
     pub payments: sitga_realtime::payments::Payments,
+    /// Photo uploads and their files.
+    pub photos: sitga_realtime::photos::Photos,
 }
 
 impl AppState {

@@ -91,11 +91,13 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
     };
 
     let db = TestDatabase::create_on(None).await.expect("database");
+    let photo_dir = tempfile::tempdir().unwrap();
     let config = AppConfig {
         database: db.url.clone(),
         redis_url: None,
         redis_prefix: String::new(),
         calendar: Default::default(),
+        photo_store: sitga_photos::PhotoStore::local(&photo_dir.path().join("photos")).unwrap(),
         sweep_cron: "0 0 0 1 1 *".into(),
         forecast_cron: sitga_server::config::DEFAULT_FORECAST_CRON.into(),
         assets_dir: root.join("assets"),
@@ -112,6 +114,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         // The clients all come from loopback: lift the per-address rate.
         auth_quotas: ClientQuotas {
             identify_per_ip_per_minute: std::num::NonZeroU32::MAX,
+            photo_uploads_per_user_per_minute: std::num::NonZeroU32::MAX,
             ..ClientQuotas::default()
         },
         trusted_proxies: Default::default(),

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 mod preprocess;
 mod resample;
 
-pub use preprocess::{PreprocessError, decode_and_preprocess, preprocess_rgb};
+pub use preprocess::{PreprocessError, decode, decode_and_preprocess, preprocess_rgb};
 
 /// One class of the model.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -68,16 +68,43 @@ fn decode_within(
     height: u32,
     max_alloc: u64,
 ) -> Result<Array4<f32>, PreprocessError> {
+    // `into_rgb8` keeps the buffer when it already is RGB8 (the usual JPEG).
+    preprocess_rgb(
+        &decode_limited(bytes, max_alloc)?.into_rgb8(),
+        width,
+        height,
+    )
+}
+
+/// Decodes an upload (JPEG, PNG or WebP) within [`MAX_PIXELS`] and
+/// [`MAX_DECODE_BYTES`], the dimensions checked before any pixel is
+/// decoded, and turns it upright by its EXIF orientation. The result
+/// carries pixels only: no EXIF, GPS or other metadata survives it.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PreprocessError> {
+    decode_limited(bytes, MAX_DECODE_BYTES)
+}
+
+fn decode_limited(bytes: &[u8], max_alloc: u64) -> Result<DynamicImage, PreprocessError> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
     match reader.format() {
+        Some(ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
+            return Err(PreprocessError::Corrupt(
+                "the JPEG is cut short (no end of image after its last scan)".into(),
+            ));
+        }
         Some(ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) => {}
         _ => return Err(PreprocessError::UnsupportedFormat),
     }
     let (w, h) = reader
         .into_dimensions()
         .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
+    if w == 0 || h == 0 {
+        return Err(PreprocessError::Corrupt(format!(
+            "the image is {w} × {h} pixels"
+        )));
+    }
     let pixels = u64::from(w) * u64::from(h);
     if pixels > MAX_PIXELS {
         return Err(PreprocessError::TooLarge(pixels));
@@ -94,9 +121,22 @@ fn decode_within(
         image::ImageError::Limits(_) => PreprocessError::TooLarge(pixels),
         e => PreprocessError::Corrupt(e.to_string()),
     })?;
-    // `into_rgb8` keeps the buffer when it already is RGB8 (the usual JPEG).
-    let img = orient(img, orientation(bytes));
-    preprocess_rgb(&img.into_rgb8(), width, height)
+    Ok(orient(img, orientation(bytes)))
+}
+
+/// Whether a JPEG's last scan is followed by an end-of-image marker. The
+/// decoder fills a cut-short file with grey rather than failing, so a
+/// truncated upload would otherwise be stored as a half-grey photo. Inside
+/// scan data a 0xFF byte is always followed by 0x00 or a restart marker, so
+/// `FF DA` (start of scan) and `FF D9` (end of image) there are real
+/// markers; bytes a camera appends after the end (a motion-photo trailer)
+/// change nothing.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_scan {
+        Some(at) => bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
 }
 
 /// Resizes an RGB image (Lanczos, exactly as Pillow does) and scales it to
@@ -175,6 +215,25 @@ mod tests {
         assert!(decode_within(&plain_png, 350, 200, limit).is_ok());
         // The real limit takes the deep image too.
         assert!(decode_and_preprocess(&deep_png, 350, 200).is_ok());
+    }
+
+    #[test]
+    fn a_cut_short_jpeg_is_corrupt() {
+        let img = RgbImage::from_fn(300, 200, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut jpeg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        assert!(decode(&jpeg).is_ok());
+        let mut trailer = jpeg.clone();
+        trailer.extend_from_slice(b"MotionPhoto_Data\x00\x01");
+        assert!(decode(&trailer).is_ok(), "bytes after the end are ignored");
+        for cut in [jpeg.len() - 2, jpeg.len() / 2, 700] {
+            assert!(
+                matches!(decode(&jpeg[..cut]), Err(PreprocessError::Corrupt(_))),
+                "cut at {cut} of {}",
+                jpeg.len()
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod forecasts;
 pub mod idempotency;
 mod migrations;
 pub mod payments;
+pub mod photos;
 pub mod pickups;
 mod pool;
 pub mod refresh_tokens;

@@ -328,3 +328,20 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(payouts, users);
+
+diesel::table! {
+    photos (id) {
+        id -> Text,
+        owner_id -> BigInt,
+        width -> Integer,
+        height -> Integer,
+        bytes -> BigInt,
+        thumb -> Text,
+        display -> Text,
+        original -> Text,
+        auction_id -> Nullable<BigInt>,
+        position -> Nullable<Integer>,
+        created_at -> Timestamp,
+        attached_at -> Nullable<Timestamp>,
+    }
+}

@@ -14,6 +14,8 @@
 //! - [`frames`]: every frame the server sends, typed, and their encoding.
 //! - [`awards`], [`chain`], [`forecasts`]: what those jobs do;
 //!   [`counting`]: when a completed pickup starts to count.
+//! - [`photos`]: photo uploads cleaned and stored, and the sweep of
+//!   photos nobody attached.
 //! - [`payments`]: buying points through a payment provider, within a
 //!   daily cap.
 //!
@@ -33,4 +35,5 @@ pub mod forecasts;
 pub mod frames;
 pub mod jobs;
 pub mod payments;
+pub mod photos;
 pub mod queue;

@@ -289,7 +289,11 @@ async fn demo_data(settings: &Settings, force: bool) -> CliResult {
         Err(_) => None,
     };
     let calendar = settings.calendar().map_err(|e| (2, e.to_string()))?;
-    let summary = crate::demo::seed(&pool, chain.as_ref(), calendar, force)
+    let store =
+        sitga_photos::PhotoStore::from_setting(settings.photo_store.as_deref(), &settings.data_dir)
+            .map_err(|e| (2, format!("SITGA_PHOTO_STORE: {e}")))?;
+    let photos = sitga_realtime::photos::Photos::new(pool.clone(), store);
+    let summary = crate::demo::seed(&pool, chain.as_ref(), &photos, calendar, force)
         .await
         .map_err(|e| match e {
             crate::demo::DemoError::RealUsers(_) => (2, e.to_string()),
@@ -299,9 +303,10 @@ async fn demo_data(settings: &Settings, force: bool) -> CliResult {
         println!("demo data is already present");
     } else {
         println!(
-            "demo data added: {} accounts, {} auctions, {} bids, {} coffee-grounds pickups, {} forecasts, {} donations queued for the chain",
+            "demo data added: {} accounts, {} auctions with {} photos, {} bids, {} coffee-grounds pickups, {} forecasts, {} donations queued for the chain",
             summary.users_created,
             summary.auctions_opened,
+            summary.photos_stored,
             summary.bids_placed,
             summary.pickups_written,
             summary.forecasts_made,

@@ -202,6 +202,13 @@ pub struct Settings {
     )]
     pub chain_relay_cron: String,
 
+    /// Where photo files are kept: `s3://bucket[/prefix]` for an
+    /// S3-compatible bucket (endpoint, region and keys from the usual
+    /// `AWS_*` variables), or a directory. Default: `photos` under the
+    /// data directory.
+    #[arg(long, env = "SITGA_PHOTO_STORE", global = true)]
+    pub photo_store: Option<String>,
+
     /// Directory for the embedded database and generated secrets.
     #[arg(long, env = "SITGA_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
@@ -276,6 +283,10 @@ pub struct Settings {
     /// Photo identifications allowed per client address per minute.
     #[arg(long, env = "SITGA_IDENTIFY_PER_IP_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(19), global = true)]
     pub identify_per_ip_per_minute: NonZeroU32,
+
+    /// Photo uploads allowed per account per minute.
+    #[arg(long, env = "SITGA_PHOTO_UPLOADS_PER_MINUTE", default_value_t = NonZeroU32::MIN.saturating_add(29), global = true)]
+    pub photo_uploads_per_minute: NonZeroU32,
 }
 
 /// How log lines are written.
@@ -346,6 +357,8 @@ pub struct AppConfig {
     pub pickup_completions_per_day: u32,
     /// Days and months (`SITGA_TIMEZONE`).
     pub calendar: sitga_core::Calendar,
+    /// Where photo files are kept (`SITGA_PHOTO_STORE`).
+    pub photo_store: sitga_photos::PhotoStore,
     /// On-chain donation records; `None`: off.
     pub chain: Option<ChainSettings>,
     /// Takes the money for point charges.
@@ -461,7 +474,13 @@ impl Settings {
                 signup_per_ip_per_minute: self.signup_per_ip_per_minute,
                 availability_per_ip_per_minute: self.availability_per_ip_per_minute,
                 identify_per_ip_per_minute: self.identify_per_ip_per_minute,
+                photo_uploads_per_user_per_minute: self.photo_uploads_per_minute,
             },
+            photo_store: sitga_photos::PhotoStore::from_setting(
+                non_empty(&self.photo_store),
+                &self.data_dir,
+            )
+            .map_err(|e| ConfigError(format!("SITGA_PHOTO_STORE: {e}")))?,
             pickup_completions_per_day: self.pickup_completions_per_day,
             calendar: self.calendar()?,
             trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)

@@ -40,6 +40,8 @@ pub struct DemoSummary {
     pub forecasts_made: u32,
     /// Donations queued for the chain.
     pub chain_records_queued: u32,
+    /// Catch photos drawn and attached to the auctions.
+    pub photos_stored: usize,
     /// Whether the data was already there (nothing was added).
     pub already_present: bool,
 }
@@ -228,6 +230,7 @@ const CHAIN_DONATIONS: i64 = 20;
 pub async fn seed(
     pool: &DbPool,
     chain: Option<&sitga_realtime::chain::Chain>,
+    photos: &sitga_realtime::photos::Photos,
     calendar: sitga_core::Calendar,
     force: bool,
 ) -> Result<DemoSummary, DemoError> {
@@ -314,6 +317,8 @@ pub async fn seed(
             .await?
         };
         summary.auctions_opened += 1;
+        summary.photos_stored +=
+            attach_photo(pool, photos, &auction, summary.auctions_opened).await?;
         for &(who, amount) in lot.bids {
             let outcome = engine
                 .place(BidCommand {
@@ -391,6 +396,77 @@ pub async fn seed(
         tx.commit().await?;
     }
     Ok(summary)
+}
+
+/// The id of the `n`th demo photo (from 1): fixed, so documentation and the
+/// API fuzzing can name one.
+pub fn demo_photo_id(n: usize) -> String {
+    format!("dec0de{n:026x}")
+}
+
+/// Draws the `n`th demo catch (a fish on a sea-blue ground, its colours
+/// turning with `n`) as a PNG: demo data downloads nothing.
+fn draw_catch(n: usize) -> Result<Vec<u8>, DemoError> {
+    const W: u32 = 960;
+    const H: u32 = 640;
+    let hue = (n * 53 % 360) as f32;
+    let (cx, cy) = (W as f32 * 0.45, H as f32 * 0.5);
+    let body = |r: f32| {
+        let shade = 0.55 + 0.45 * (1.0 - r);
+        let (a, b) = ((hue.to_radians()).cos(), (hue.to_radians()).sin());
+        image::Rgb([
+            (shade * (150.0 + 80.0 * a)).clamp(0.0, 255.0) as u8,
+            (shade * (150.0 + 60.0 * b)).clamp(0.0, 255.0) as u8,
+            (shade * 140.0) as u8,
+        ])
+    };
+    let img = image::RgbImage::from_fn(W, H, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        let (dx, dy) = ((x - cx) / 300.0, (y - cy) / 120.0);
+        let r = dx * dx + dy * dy;
+        let eye = ((x - (cx + 200.0)).powi(2) + (y - (cy - 25.0)).powi(2)).sqrt();
+        let tail_x = x - (cx - 290.0);
+        let in_tail = tail_x < 0.0 && tail_x > -150.0 && (y - cy).abs() < -tail_x * 0.8;
+        if eye < 14.0 {
+            image::Rgb([20, 20, 30])
+        } else if r <= 1.0 {
+            body(r)
+        } else if in_tail {
+            body(0.6)
+        } else {
+            let depth = y / H as f32;
+            image::Rgb([
+                (30.0 + 20.0 * depth) as u8,
+                (90.0 + 40.0 * depth) as u8,
+                (150.0 + 50.0 * depth) as u8,
+            ])
+        }
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(invalid)?;
+    Ok(png)
+}
+
+/// Stores the `n`th demo photo and shows it on `auction`.
+async fn attach_photo(
+    pool: &DbPool,
+    photos: &sitga_realtime::photos::Photos,
+    auction: &sitga_persistence::auctions::Auction,
+    n: usize,
+) -> Result<usize, DemoError> {
+    let png = draw_catch(n)?;
+    let processed = tokio::task::spawn_blocking(move || sitga_photos::process(&png))
+        .await
+        .map_err(invalid)?
+        .map_err(invalid)?;
+    let id = demo_photo_id(n);
+    photos
+        .keep(auction.seller_id, &processed, id.clone())
+        .await
+        .map_err(invalid)?;
+    let mut conn = pool.get().await?;
+    Ok(sitga_persistence::photos::attach(&mut conn, auction.seller_id, &[id], auction.id).await?)
 }
 
 /// Short labels for demo account names, one per province.

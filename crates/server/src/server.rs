@@ -149,6 +149,7 @@ pub async fn start(
     listener: Option<TcpListener>,
 ) -> Result<RunningServer, StartError> {
     tracing::info!(database = %config.database.redacted(), "using database");
+    tracing::info!(store = config.photo_store.location(), "photos are kept in");
     match &config.jwt_secret_source {
         SecretSource::Generated(path) => tracing::info!(
             path = %path.display(),
@@ -246,6 +247,7 @@ pub async fn start(
         forecast_queue: queues.forecast.0.clone(),
         chain: chain.clone(),
         ws: Arc::new(sitga_api::ws::WsLimits::new(config.ws)),
+        photos: sitga_realtime::photos::Photos::new(db.clone(), config.photo_store.clone()),
         payments: sitga_realtime::payments::Payments::new(
             db.clone(),
             config.payment_provider.clone(),
@@ -309,6 +311,7 @@ pub async fn start(
             .map(|c| (c.relay_cron.clone(), c.monitor_cron.clone())),
     };
     let jobs_db = db.clone();
+    let photos = state.photos.clone();
     let sweeper = tokio::spawn(async move {
         let shutdown = async move {
             let _ = sweeper_stopped.await;
@@ -318,6 +321,7 @@ pub async fn start(
             closer,
             chain,
             calendar: config.calendar,
+            photos,
         };
         if let Err(e) = sitga_realtime::jobs::run(handles, queues, &schedules, shutdown).await {
             tracing::error!(error = %e, "background jobs stopped");

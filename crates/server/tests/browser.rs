@@ -28,6 +28,7 @@ async fn dashboard_shows_the_api_figures() {
     let summary = sitga_server::demo::seed(
         &app.db,
         app.state().chain.as_ref(),
+        &app.state().photos,
         app.state().calendar,
         false,
     )

@@ -224,6 +224,24 @@ async fn demo_data_fills_rooms_once() {
         rows.iter().filter(|a| a.bid_count > 0).count() >= 3,
         "live rooms have bids"
     );
+    // Every demo auction shows a drawn catch photo, stored in the data
+    // directory's photo store.
+    let ids: Vec<_> = rows.iter().map(|a| a.id).collect();
+    let photos = sitga_persistence::photos::of_auctions(&mut conn, &ids)
+        .await
+        .unwrap();
+    assert_eq!(photos.len(), rows.len());
+    let first = sitga_persistence::photos::find(&mut conn, sitga_api::openapi::EXAMPLE_PHOTO_ID)
+        .await
+        .unwrap()
+        .expect("the first demo photo has its fixed id");
+    assert_eq!((first.width, first.height), (960, 640));
+    let stored = dir
+        .path()
+        .join("photos")
+        .join(&first.thumb[..2])
+        .join(format!("{}.jpg", first.thumb));
+    assert!(stored.is_file(), "{} is missing", stored.display());
     let history = auctions::chat_history(&mut conn, rows.last().unwrap().id, None, 100)
         .await
         .unwrap();

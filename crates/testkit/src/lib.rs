@@ -178,11 +178,18 @@ impl TestAppBuilder {
 
     async fn spawn_on(self, db: TestDatabase) -> TestApp {
         let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
-        self.spawn_shared(Arc::new(db), prefix).await
+        let photos = Arc::new(tempfile::tempdir().expect("a photo directory"));
+        self.spawn_shared(Arc::new(db), prefix, photos).await
     }
 
-    async fn spawn_shared(self, db: Arc<TestDatabase>, redis_prefix: String) -> TestApp {
+    async fn spawn_shared(
+        self,
+        db: Arc<TestDatabase>,
+        redis_prefix: String,
+        photo_dir: Arc<tempfile::TempDir>,
+    ) -> TestApp {
         let config = AppConfig {
+            photo_store: photo_store(&redis_prefix, &photo_dir),
             database: db.url.clone(),
             redis_url: redis_url(),
             // Tests share one Redis: keep each app's keys apart.
@@ -235,6 +242,7 @@ impl TestAppBuilder {
             counter: AtomicU32::new(0),
             options: self,
             redis_prefix,
+            photo_dir,
         }
     }
 }
@@ -255,6 +263,7 @@ pub struct TestApp {
     /// What it was started with (a restart or a peer starts the same).
     options: TestAppBuilder,
     redis_prefix: String,
+    photo_dir: Arc<tempfile::TempDir>,
 }
 
 /// A signed-up, logged-in user.
@@ -406,6 +415,30 @@ impl UserBuilder<'_> {
     }
 }
 
+/// The photo store a test app (and its restarts and peers) uses: the
+/// bucket `SITGA_TEST_PHOTO_STORE` names (`s3://bucket`; CI starts an
+/// S3-compatible server for it), under a prefix of this app's own, or else
+/// the app's temporary directory.
+fn photo_store(prefix: &str, dir: &tempfile::TempDir) -> sitga_photos::PhotoStore {
+    match std::env::var("SITGA_TEST_PHOTO_STORE")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        Some(bucket) => sitga_photos::PhotoStore::s3(&format!(
+            "{}/{}",
+            bucket.trim_end_matches('/'),
+            prefix.trim_end_matches(':')
+        ))
+        .expect("SITGA_TEST_PHOTO_STORE names a usable bucket"),
+        None => sitga_photos::PhotoStore::local(dir.path()).expect("a photo directory"),
+    }
+}
+
+/// Whether the photo tests run against an S3-compatible bucket.
+pub fn photos_on_s3() -> bool {
+    std::env::var("SITGA_TEST_PHOTO_STORE").is_ok_and(|s| !s.trim().is_empty())
+}
+
 /// A valid business registration number no other fixture holds (random
 /// first nine digits, the check digit computed).
 pub fn fresh_business_number() -> String {
@@ -430,6 +463,7 @@ impl TestApp {
                 signup_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
                 availability_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
                 identify_per_ip_per_minute: NonZeroU32::new(1000).expect("non-zero"),
+                photo_uploads_per_user_per_minute: NonZeroU32::new(1000).expect("non-zero"),
             },
             sweep_cron: "* * * * * *".into(),
             ws: sitga_api::ws::WsQuotas {
@@ -617,7 +651,11 @@ impl TestApp {
         let app = self
             .options
             .clone()
-            .spawn_shared(self._database.clone(), self.redis_prefix.clone())
+            .spawn_shared(
+                self._database.clone(),
+                self.redis_prefix.clone(),
+                self.photo_dir.clone(),
+            )
             .await;
         app.counter.store(counter, Ordering::Relaxed);
         app
@@ -629,7 +667,11 @@ impl TestApp {
         let app = self
             .options
             .clone()
-            .spawn_shared(self._database.clone(), self.redis_prefix.clone())
+            .spawn_shared(
+                self._database.clone(),
+                self.redis_prefix.clone(),
+                self.photo_dir.clone(),
+            )
             .await;
         // Distinct generated users across the pair.
         app.counter.store(

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use sitga_core::AuctionId;
+use sitga_core::{AuctionId, UserId};
 
 use crate::error::ApiError;
 
@@ -38,6 +38,8 @@ pub struct ClientQuotas {
     pub availability_per_ip_per_minute: NonZeroU32,
     /// Photo identifications per client address.
     pub identify_per_ip_per_minute: NonZeroU32,
+    /// Photo uploads per account.
+    pub photo_uploads_per_user_per_minute: NonZeroU32,
 }
 
 impl Default for ClientQuotas {
@@ -48,6 +50,7 @@ impl Default for ClientQuotas {
             signup_per_ip_per_minute: NonZeroU32::MIN.saturating_add(4),
             availability_per_ip_per_minute: NonZeroU32::MIN.saturating_add(59),
             identify_per_ip_per_minute: NonZeroU32::MIN.saturating_add(19),
+            photo_uploads_per_user_per_minute: NonZeroU32::MIN.saturating_add(29),
         }
     }
 }
@@ -61,6 +64,7 @@ pub struct ClientLimiter {
     signup_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     availability_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     identify_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    uploads_by_user: DefaultKeyedRateLimiter<UserId>,
     /// One counted view per client and auction an hour.
     views: DefaultKeyedRateLimiter<(IpAddr, AuctionId)>,
     clock: DefaultClock,
@@ -104,6 +108,9 @@ impl ClientLimiter {
             )),
             identify_by_ip: RateLimiter::keyed(Quota::per_minute(
                 quotas.identify_per_ip_per_minute,
+            )),
+            uploads_by_user: RateLimiter::keyed(Quota::per_minute(
+                quotas.photo_uploads_per_user_per_minute,
             )),
             views: RateLimiter::keyed(Quota::per_hour(NonZeroU32::MIN)),
             clock: DefaultClock::default(),
@@ -158,6 +165,13 @@ impl ClientLimiter {
         self.check_ip(&self.identify_by_ip, ip)
     }
 
+    /// Counts one photo upload by `user`.
+    pub fn check_upload(&self, user: UserId) -> Result<(), ApiError> {
+        self.uploads_by_user
+            .check_key(&user)
+            .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))
+    }
+
     /// Whether a page view of `auction` from `ip` is counted: once per
     /// client (IPv6: per /64) and auction an hour, so reloading, or a script
     /// hammering one page, writes nothing.
@@ -197,6 +211,8 @@ impl ClientLimiter {
             buckets.retain_recent();
             buckets.shrink_to_fit();
         }
+        self.uploads_by_user.retain_recent();
+        self.uploads_by_user.shrink_to_fit();
         self.views.retain_recent();
         self.views.shrink_to_fit();
         self.failures_by_email.retain_recent();

@@ -13,9 +13,11 @@ use sitga_auction::{
 use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
 use sitga_persistence::idempotency::{self, KeyState};
+use sitga_persistence::photos::{self, Photo};
 use sitga_persistence::{DbConn, users};
 
 use super::dto::PageQuery;
+use super::photos::PhotoDto;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::error::ErrorCode;
@@ -39,8 +41,11 @@ pub struct AuctionDto {
     pub description: String,
     /// Species.
     pub species: Option<String>,
-    /// Photo URL.
+    /// Photo URL given by the seller (older listings; new ones upload
+    /// `photos`).
     pub photo_url: Option<String>,
+    /// The catch's photos, first shown first.
+    pub photos: Vec<PhotoDto>,
     /// `open`, `sold`, `unsold` or `cancelled`.
     pub status: String,
     /// Start price (KRW).
@@ -71,22 +76,42 @@ pub struct AuctionDto {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-async fn nicknames_for(
-    conn: &mut DbConn,
-    rows: &[Auction],
-) -> Result<HashMap<UserId, String>, ApiError> {
-    let mut ids: Vec<UserId> = rows
-        .iter()
-        .flat_map(|a| std::iter::once(a.seller_id).chain(a.leader_id))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(users::nicknames(conn, &ids).await?)
+/// What a page of auctions shows besides their rows: people's nicknames
+/// and each auction's photos.
+struct Related {
+    names: HashMap<UserId, String>,
+    photos: HashMap<AuctionId, Vec<Photo>>,
 }
 
-fn to_dto(a: Auction, names: &HashMap<UserId, String>) -> AuctionDto {
+impl Related {
+    async fn of(conn: &mut DbConn, rows: &[Auction]) -> Result<Self, ApiError> {
+        let mut ids: Vec<UserId> = rows
+            .iter()
+            .flat_map(|a| std::iter::once(a.seller_id).chain(a.leader_id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let auctions: Vec<AuctionId> = rows.iter().map(|a| a.id).collect();
+        Ok(Related {
+            names: users::nicknames(conn, &ids).await?,
+            photos: photos::of_auctions(conn, &auctions).await?,
+        })
+    }
+
+    fn dto(&self, a: Auction) -> AuctionDto {
+        to_dto(a, self)
+    }
+}
+
+fn to_dto(a: Auction, related: &Related) -> AuctionDto {
     let snap = a.snapshot();
+    let names = &related.names;
     AuctionDto {
+        photos: related
+            .photos
+            .get(&a.id)
+            .map(|p| p.iter().map(PhotoDto::of).collect())
+            .unwrap_or_default(),
         seller: names.get(&a.seller_id).cloned().unwrap_or_default(),
         leader: a.leader_id.and_then(|id| names.get(&id).cloned()),
         min_next_bid: min_next_bid(&snap).get(),
@@ -115,8 +140,8 @@ pub(super) async fn load_dto(conn: &mut DbConn, id: AuctionId) -> Result<Auction
     let row = auctions::find(conn, id)
         .await?
         .ok_or(ApiError::NotFound("auction"))?;
-    let names = nicknames_for(conn, std::slice::from_ref(&row)).await?;
-    Ok(to_dto(row, &names))
+    let related = Related::of(conn, std::slice::from_ref(&row)).await?;
+    Ok(related.dto(row))
 }
 
 /// Longest title.
@@ -162,6 +187,35 @@ fn photo_url(raw: &str) -> Result<String, ApiError> {
     }
 }
 
+/// Most photos one auction shows.
+pub const MAX_PHOTOS: usize = 8;
+
+/// `photo_ids` as given: 1–8 distinct photo ids, or none at all.
+fn photo_ids(given: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
+    let Some(ids) = given else {
+        return Ok(Vec::new());
+    };
+    if ids.is_empty() || ids.len() > MAX_PHOTOS {
+        return Err(FieldError::new(
+            "photo_ids",
+            format!("must hold 1 to {MAX_PHOTOS} photo ids"),
+        )
+        .into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for id in &ids {
+        if !sitga_photos::is_photo_id(id) {
+            return Err(
+                FieldError::new("photo_ids", "must be photo ids from POST /api/v1/photos").into(),
+            );
+        }
+        if !seen.insert(id) {
+            return Err(FieldError::new("photo_ids", "must not name a photo twice").into());
+        }
+    }
+    Ok(ids)
+}
+
 /// A new auction.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
@@ -172,8 +226,11 @@ pub struct CreateAuctionRequest {
     pub description: String,
     /// Species (e.g. from `POST /api/v1/fish/identify`), up to 100 characters.
     pub species: Option<String>,
-    /// Photo URL (http or https).
+    /// Photo URL (http or https), for a photo kept elsewhere.
     pub photo_url: Option<String>,
+    /// The catch's photos, 1–8 of your own from `POST /api/v1/photos`, not
+    /// used by another auction; the first is shown first.
+    pub photo_ids: Option<Vec<String>>,
     /// First bid must be at least this (KRW, 1 … 1,000,000,000).
     pub start_price: i64,
     /// Minimum raise (KRW, default 1,000).
@@ -218,8 +275,18 @@ pub async fn create(
         photo_url: req.photo_url.as_deref().map(photo_url).transpose()?,
         settings,
     };
+    let photo_ids = photo_ids(req.photo_ids)?;
+    let mut tx = state.db.begin().await?;
+    let auction = auctions::insert(&mut tx, &new).await?;
+    // All the photos or none: dropping the transaction unrecords the auction.
+    if photos::attach(&mut tx, auth.id, &photo_ids, auction.id).await? != photo_ids.len() {
+        return Err(ApiError::Unprocessable {
+            code: ErrorCode::UnusablePhoto,
+            message: "photo_ids must be your own photos from POST /api/v1/photos, uploaded within a day and not shown by another auction".into(),
+        });
+    }
+    tx.commit().await?;
     let mut conn = state.db.get().await?;
-    let auction = auctions::insert(&mut conn, &new).await?;
     tracing::info!(
         auction_id = auction.id.get(),
         user_id = auth.id.get(),
@@ -311,9 +378,9 @@ pub async fn list(
     };
     let mut conn = state.db.get().await?;
     let (rows, total) = auctions::list(&mut conn, &filter, offset, i64::from(per_page)).await?;
-    let names = nicknames_for(&mut conn, &rows).await?;
+    let related = Related::of(&mut conn, &rows).await?;
     Ok(web::Json(AuctionPage {
-        items: rows.into_iter().map(|a| to_dto(a, &names)).collect(),
+        items: rows.into_iter().map(|a| related.dto(a)).collect(),
         page,
         per_page,
         total,

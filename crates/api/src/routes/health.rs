@@ -57,6 +57,9 @@ pub struct ReadyResponse {
     /// waits on the chain, so an unreachable node does not make the instance
     /// unready (the outbox retries).
     pub chain: Check,
+    /// Where photo files are kept (`directory` or `s3`): uploads and photo
+    /// pages fail without it.
+    pub photos: Check,
     /// `not_ready` when not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -162,10 +165,36 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
             }
         }
     };
+    let photos = {
+        let store = state.photos.store();
+        let mode = if store.location().starts_with("s3://") {
+            "s3"
+        } else {
+            "directory"
+        };
+        match store.check().await {
+            Ok(()) => Check {
+                configured: true,
+                ok: true,
+                mode: mode.into(),
+                detail: None,
+            },
+            Err(error) => {
+                tracing::warn!(%error, "readiness: the photo store does not answer");
+                Check {
+                    configured: true,
+                    ok: false,
+                    mode: mode.into(),
+                    detail: Some("the photo store does not answer".into()),
+                }
+            }
+        }
+    };
     let failing: Vec<&str> = [
         ("database", &database),
         ("redis", &redis),
         ("model", &model),
+        ("photos", &photos),
     ]
     .into_iter()
     .filter(|(_, c)| !c.ok)
@@ -184,6 +213,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
         redis,
         model,
         chain,
+        photos,
     };
     if response.error.is_some() {
         return Err(ApiError::NotReady(Box::new(response)));

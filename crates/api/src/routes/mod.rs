@@ -11,7 +11,9 @@ pub mod forecasts;
 pub mod health;
 pub mod meta;
 pub mod monitor;
+pub mod photos;
 pub mod pickups;
+mod upload;
 pub mod users;
 pub mod verifications;
 pub mod wallet;
@@ -142,6 +144,8 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 )
                 .service(web::resource("/monitor/chain").route(web::get().to(monitor::chain)))
                 .service(web::resource("/fish/identify").route(web::post().to(fish::identify)))
+                .service(web::resource("/photos").route(web::post().to(photos::upload)))
+                .service(web::resource("/photos/{id}/{size}").route(web::get().to(photos::file)))
                 .service(web::resource("/forecasts/latest").route(web::get().to(forecasts::latest)))
                 .service(
                     web::resource("/forecasts/retrain").route(web::post().to(forecasts::retrain)),

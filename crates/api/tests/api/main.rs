@@ -12,6 +12,7 @@ mod fish;
 mod forecasts;
 mod instances;
 mod payments;
+mod photos;
 mod pickups;
 mod platform;
 mod tokens;

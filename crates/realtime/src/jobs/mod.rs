@@ -1,7 +1,8 @@
 //! Background jobs on apalis, one module each: closing auctions
 //! ([`close`]: a job per auction at its end, and the every-second sweeper),
 //! the daily badge safety net (`badges`), the daily purge of expired
-//! refresh tokens and idempotency keys ([`purge`]), forecast retraining
+//! refresh tokens and idempotency keys and the hourly sweep of orphan photos
+//! ([`purge`]), forecast retraining
 //! (`forecast`: queued by an operator or by the daily schedule), and the
 //! chain outbox and monitor (`chain`).
 //!
@@ -108,6 +109,8 @@ pub struct JobHandles {
     pub chain: Option<crate::chain::Chain>,
     /// The platform's days and months.
     pub calendar: sitga_core::Calendar,
+    /// Photo uploads (for the sweep of photos nobody attached).
+    pub photos: crate::photos::Photos,
 }
 
 /// Runs the workers (auction closes, forecast retrains) and the scheduled
@@ -123,10 +126,12 @@ pub async fn run(
         closer,
         chain,
         calendar,
+        photos,
     } = handles;
     let sweep_schedule = schedule(&schedules.sweep)?;
     let badge_schedule = schedule(badges::BADGE_CRON)?;
     let purge_schedule = schedule(purge::PURGE_CRON)?;
+    let photo_sweep_schedule = schedule(purge::PHOTO_SWEEP_CRON)?;
     let forecast_schedule = schedule(&schedules.forecast)?;
     let (close_queue, close_backend) = queues.close;
     let (forecast_queue, forecast_backend) = queues.forecast;
@@ -155,6 +160,12 @@ pub async fn run(
             .backend(CronScheduler::new(purge_schedule.clone()))
             .data(d.clone())
             .build(purge::purge_tick)
+    });
+    monitor = monitor.register(move |_| {
+        WorkerBuilder::new("photo-sweep")
+            .backend(CronScheduler::new(photo_sweep_schedule.clone()))
+            .data(photos.clone())
+            .build(purge::photo_sweep_tick)
     });
     let (d, q) = (db.clone(), forecast_queue.clone());
     monitor = monitor.register(move |_| {

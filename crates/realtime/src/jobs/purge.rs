@@ -1,7 +1,8 @@
 //! The daily purge of what only matters for a while: refresh tokens a week
 //! after they expired (kept that long so a stolen, recently expired copy is
 //! still recognised) and idempotency keys after a day (a retry that late is
-//! a new request).
+//! a new request); and, every hour, photos uploaded over a day ago and
+//! never attached to anything.
 
 use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
@@ -11,6 +12,9 @@ use tracing::Instrument;
 
 /// Daily at 04:00 UTC (13:00 in Korea), after the badge safety net.
 pub(super) const PURGE_CRON: &str = "0 0 4 * * *";
+
+/// Hourly, at minute 17.
+pub(super) const PHOTO_SWEEP_CRON: &str = "0 17 * * * *";
 
 /// How long an expired refresh token is kept.
 pub const REFRESH_TOKEN_GRACE: Duration = Duration::days(7);
@@ -44,6 +48,24 @@ pub(super) async fn purge_tick(_tick: Tick, db: Data<DbPool>) -> Result<(), BoxD
         idempotency_keys = purged.idempotency_keys,
         "daily purge done"
     );
+    Ok(())
+}
+
+pub(super) async fn photo_sweep_tick(
+    _tick: Tick,
+    photos: Data<crate::photos::Photos>,
+) -> Result<(), BoxDynError> {
+    let swept = photos
+        .sweep(Utc::now())
+        .instrument(tracing::info_span!("photo_sweep"))
+        .await?;
+    if swept.photos > 0 {
+        tracing::info!(
+            photos = swept.photos,
+            files = swept.files,
+            "deleted photos nobody attached"
+        );
+    }
     Ok(())
 }
 
