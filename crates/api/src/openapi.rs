@@ -67,6 +67,7 @@ pub fn spec() -> Value {
         });
     let mut spec = prune_impossible_responses(with_bearer_scheme(captured));
     errors_are_json(&mut spec);
+    identify_takes_a_photo_id(&mut spec);
     mark_optional_nullable(&mut spec);
     crate::spec_rules::apply(&mut spec);
     crate::spec_rules::add_links(&mut spec);
@@ -202,6 +203,29 @@ fn errors_are_json(spec: &mut Value) {
             content.clear();
             content.insert("application/json".into(), json!({ "schema": schema }));
         }
+    }
+}
+
+/// `POST /fish/identify` reads a multipart upload or JSON naming a stored
+/// photo; paperclip writes OpenAPI 2, where one operation cannot take both.
+fn identify_takes_a_photo_id(spec: &mut Value) {
+    if let Some(content) = spec
+        .pointer_mut("/paths/~1api~1v1~1fish~1identify/post/requestBody/content")
+        .and_then(Value::as_object_mut)
+    {
+        content.insert(
+            "application/json".into(),
+            json!({ "schema": {
+                "type": "object",
+                "required": ["photo_id"],
+                "properties": { "photo_id": {
+                    "type": "string",
+                    "description": "A photo from POST /api/v1/photos: your own, or one an auction shows.",
+                    "pattern": sitga_photos::PHOTO_ID_PATTERN,
+                    "example": EXAMPLE_PHOTO_ID,
+                } },
+            } }),
+        );
     }
 }
 

@@ -14,7 +14,10 @@
 //! characters are neither white space nor control characters.
 
 use serde_json::{Map, Value, json};
-use sitga_auction::{AuctionStatus, MAX_AMOUNT, MAX_WALLET_OPERATION, PayoutStatus};
+use sitga_auction::{
+    AuctionStatus, MAX_AMOUNT, MAX_COURIER_FEE, MAX_LENGTH_CM, MAX_WALLET_OPERATION, MAX_WEIGHT_G,
+    PLACE_MAX, PayoutStatus, Storage,
+};
 use sitga_coffee_grounds::{MAX_GRAMS, MIN_GRAMS, PickupKind, PickupStatus};
 use sitga_forecasting::{Horizon, MIN_HISTORY_DAYS, Window};
 use sitga_persistence::audit::AuditAction;
@@ -150,6 +153,56 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
         }
     }
     rules.push(("CreateAuctionRequest", "duration_minutes", duration));
+    rules.extend([
+        ("CreateAuctionRequest", "weight_g", range(1, MAX_WEIGHT_G)),
+        ("CreateAuctionRequest", "length_cm", range(1, MAX_LENGTH_CM)),
+        ("CreateAuctionRequest", "catch_area", line(1, PLACE_MAX)),
+        ("CreateAuctionRequest", "catch_province", provinces()),
+        (
+            "CreateAuctionRequest",
+            "storage",
+            one_of(Storage::ALL.iter().map(|s| s.code())),
+        ),
+        // The delivery options are written inline (paperclip inlines
+        // nested structs): closed like every body, and offering pickup,
+        // courier or both (`{}` or only nulls is refused).
+        (
+            "CreateAuctionRequest",
+            "delivery",
+            json!({
+                "additionalProperties": false,
+                "anyOf": [
+                    { "required": ["pickup"], "properties": { "pickup": { "type": "object" } } },
+                    { "required": ["courier"], "properties": { "courier": { "type": "object" } } },
+                ],
+            }),
+        ),
+        (
+            "CreateAuctionRequest",
+            "delivery/properties/pickup",
+            json!({ "additionalProperties": false }),
+        ),
+        (
+            "CreateAuctionRequest",
+            "delivery/properties/pickup/properties/province",
+            provinces(),
+        ),
+        (
+            "CreateAuctionRequest",
+            "delivery/properties/pickup/properties/place",
+            line(1, PLACE_MAX),
+        ),
+        (
+            "CreateAuctionRequest",
+            "delivery/properties/courier",
+            json!({ "additionalProperties": false }),
+        ),
+        (
+            "CreateAuctionRequest",
+            "delivery/properties/courier/properties/fee",
+            range(0, MAX_COURIER_FEE),
+        ),
+    ]);
     rules.push((
         "CreateAuctionRequest",
         "photo_ids",

@@ -40,6 +40,7 @@
 
 mod batch;
 mod chat;
+mod lot;
 mod money;
 mod payments;
 mod rules;
@@ -52,6 +53,10 @@ pub use batch::{
     BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids, state_if_funded,
 };
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
+pub use lot::{
+    CatchArea, Delivery, Lot, LotInput, MAX_CATCH_AGE, MAX_COURIER_FEE, MAX_LENGTH_CM,
+    MAX_WEIGHT_G, PLACE_MAX, PickupPoint, Storage,
+};
 pub use money::{Krw, MAX_AMOUNT, MAX_WALLET_OPERATION, Wallet, WalletAmount};
 pub use payments::{
     ChargeCap, DEFAULT_DAILY_CHARGE_CAP, OverChargeCap, PayoutAlreadyDecided, PayoutDecision,

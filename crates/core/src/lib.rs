@@ -7,7 +7,9 @@
 //! - [`FieldError`]: the one shape of a value that failed its rule, naming
 //!   the input field so a client can point at it;
 //! - [`Calendar`] and [`Month`]: days and months in the platform's time
-//!   zone (Asia/Seoul unless configured).
+//!   zone (Asia/Seoul unless configured);
+//! - [`Province`]: the 17 first-level divisions of South Korea, where
+//!   people, cafes and catches are.
 //!
 //! ```
 //! use sitga_core::{AuctionId, FieldError, Krw, UserId};
@@ -33,11 +35,13 @@ mod calendar;
 mod field;
 mod ids;
 mod money;
+mod province;
 
 pub use calendar::{Calendar, DEFAULT_TIMEZONE, Month};
 pub use field::FieldError;
 pub use ids::{AuctionId, BidId, PickupId, UserId};
 pub use money::Krw;
+pub use province::Province;
 
 // The README's examples are tested with the crate's.
 #[cfg(doctest)]

@@ -26,6 +26,7 @@ pub mod chain;
 mod error;
 pub mod forecasts;
 pub mod idempotency;
+pub mod lots;
 mod migrations;
 pub mod payments;
 pub mod photos;

@@ -345,3 +345,22 @@ diesel::table! {
         attached_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    auction_lots (auction_id) {
+        auction_id -> BigInt,
+        weight_g -> Nullable<BigInt>,
+        length_cm -> Nullable<BigInt>,
+        caught_at -> Nullable<Timestamp>,
+        catch_area -> Nullable<Text>,
+        catch_province -> Nullable<Text>,
+        storage -> Nullable<Text>,
+        pickup_province -> Nullable<Text>,
+        pickup_place -> Nullable<Text>,
+        courier_fee -> Nullable<BigInt>,
+        suggested_label -> Nullable<Text>,
+        suggested_name_ko -> Nullable<Text>,
+        suggested_probability -> Nullable<Double>,
+        suggested_unknown -> Nullable<Bool>,
+    }
+}

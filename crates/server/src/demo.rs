@@ -317,8 +317,34 @@ pub async fn seed(
             .await?
         };
         summary.auctions_opened += 1;
-        summary.photos_stored +=
-            attach_photo(pool, photos, &auction, summary.auctions_opened).await?;
+        let n = summary.auctions_opened;
+        summary.photos_stored += attach_photo(pool, photos, &auction, n).await?;
+        {
+            // Catch facts and the seller's delivery options, as an angler
+            // fills them in (caught this morning, on ice, pickup at the
+            // market or a courier).
+            let province = PEOPLE[lot.seller].province;
+            let weight = 1_200 + 350 * i64::try_from(n).map_err(invalid)?;
+            let facts = sitga_auction::Lot {
+                weight_g: Some(weight),
+                length_cm: Some(30 + weight / 150),
+                caught_at: Some(Utc::now() - chrono::Duration::hours(5)),
+                catch_area: Some(sitga_auction::CatchArea {
+                    text: format!("{} 앞바다 갯바위", province.name_ko()),
+                    province: Some(province),
+                }),
+                storage: Some(sitga_auction::Storage::Iced),
+                delivery: Some(sitga_auction::Delivery {
+                    pickup: Some(sitga_auction::PickupPoint {
+                        province,
+                        place: format!("{} 수산시장 앞", province.name_ko()),
+                    }),
+                    courier_fee: (n % 2 == 1).then_some(Krw::new(5_000)),
+                }),
+            };
+            let mut conn = pool.get().await?;
+            sitga_persistence::lots::insert(&mut conn, auction.id, &facts, None).await?;
+        }
         for &(who, amount) in lot.bids {
             let outcome = engine
                 .place(BidCommand {

@@ -231,6 +231,14 @@ async fn demo_data_fills_rooms_once() {
         .await
         .unwrap();
     assert_eq!(photos.len(), rows.len());
+    let lots = sitga_persistence::lots::of_auctions(&mut conn, &ids)
+        .await
+        .unwrap();
+    assert_eq!(lots.len(), rows.len(), "every demo lot has its catch facts");
+    assert!(
+        lots.values()
+            .all(|l| l.lot.storage.is_some() && l.lot.delivery.is_some())
+    );
     let first = sitga_persistence::photos::find(&mut conn, sitga_api::openapi::EXAMPLE_PHOTO_ID)
         .await
         .unwrap()

@@ -21,7 +21,6 @@
 mod account;
 mod fields;
 mod password;
-mod province;
 pub mod token;
 
 pub use account::{AccountType, Role, VerificationDecision, VerificationStatus};
@@ -30,7 +29,8 @@ pub use fields::{
     Password, PersonName, Phone, limits, nickname_key,
 };
 pub use password::{HashError, PasswordHash, dummy_hash, hash_password, verify_password};
-pub use province::Province;
+/// The 17 provinces live in `sitga-core` (auctions name them too).
+pub use sitga_core::Province;
 
 pub use sitga_core::FieldError;
 

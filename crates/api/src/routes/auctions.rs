@@ -8,11 +8,13 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitga_auction::{
-    AuctionSettings, AuctionSettingsInput, AuctionStatus, Krw, min_next_bid, reserve_met,
+    AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, Krw, Lot, LotInput,
+    min_next_bid, reserve_met,
 };
 use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
 use sitga_persistence::idempotency::{self, KeyState};
+use sitga_persistence::lots::{self, SpeciesSuggestion, StoredLot};
 use sitga_persistence::photos::{self, Photo};
 use sitga_persistence::{DbConn, users};
 
@@ -46,6 +48,23 @@ pub struct AuctionDto {
     pub photo_url: Option<String>,
     /// The catch's photos, first shown first.
     pub photos: Vec<PhotoDto>,
+    /// Weight in grams.
+    pub weight_g: Option<i64>,
+    /// Length in centimetres.
+    pub length_cm: Option<i64>,
+    /// When it was caught.
+    pub caught_at: Option<DateTime<Utc>>,
+    /// Where it was caught, in the angler's words.
+    pub catch_area: Option<String>,
+    /// The catch area's province code.
+    pub catch_province: Option<String>,
+    /// `live`, `iced` or `frozen`.
+    pub storage: Option<String>,
+    /// How the buyer can get it.
+    pub delivery: Option<DeliveryDto>,
+    /// What the species model made of the first photo when the auction was
+    /// opened.
+    pub species_suggestion: Option<SpeciesSuggestionDto>,
     /// `open`, `sold`, `unsold` or `cancelled`.
     pub status: String,
     /// Start price (KRW).
@@ -76,11 +95,66 @@ pub struct AuctionDto {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-/// What a page of auctions shows besides their rows: people's nicknames
-/// and each auction's photos.
+/// Where the buyer may collect the fish.
+#[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct PickupOptionDto {
+    /// Province code (`GET /api/v1/provinces`).
+    pub province: String,
+    /// The place, 1–100 characters ("서귀포항 2번 부두").
+    pub place: String,
+}
+
+/// Sending the fish by courier.
+#[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CourierOptionDto {
+    /// The fee the buyer pays (KRW, 0–100,000).
+    pub fee: i64,
+}
+
+/// A lot's delivery options: pickup, courier, or both.
+#[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryDto {
+    /// Collecting in person.
+    pub pickup: Option<PickupOptionDto>,
+    /// By courier.
+    pub courier: Option<CourierOptionDto>,
+}
+
+impl DeliveryDto {
+    fn of(d: &Delivery) -> Self {
+        DeliveryDto {
+            pickup: d.pickup.as_ref().map(|p| PickupOptionDto {
+                province: p.province.code().to_owned(),
+                place: p.place.clone(),
+            }),
+            courier: d.courier_fee.map(|fee| CourierOptionDto { fee: fee.get() }),
+        }
+    }
+}
+
+/// The species model's reading of a lot's first photo.
+#[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
+pub struct SpeciesSuggestionDto {
+    /// Scientific name of the most likely species.
+    pub label: String,
+    /// Its Korean name, where known.
+    pub name_ko: Option<String>,
+    /// The model's probability for it (0–1).
+    pub probability: f64,
+    /// The model does not know this fish (its best is under the threshold):
+    /// `species` was not filled from it.
+    pub unknown: bool,
+}
+
+/// What a page of auctions shows besides their rows: people's nicknames,
+/// each auction's photos and lot.
 struct Related {
     names: HashMap<UserId, String>,
     photos: HashMap<AuctionId, Vec<Photo>>,
+    lots: HashMap<AuctionId, StoredLot>,
 }
 
 impl Related {
@@ -95,6 +169,7 @@ impl Related {
         Ok(Related {
             names: users::nicknames(conn, &ids).await?,
             photos: photos::of_auctions(conn, &auctions).await?,
+            lots: lots::of_auctions(conn, &auctions).await?,
         })
     }
 
@@ -106,7 +181,25 @@ impl Related {
 fn to_dto(a: Auction, related: &Related) -> AuctionDto {
     let snap = a.snapshot();
     let names = &related.names;
+    let stored = related.lots.get(&a.id);
+    let lot = stored.map(|s| &s.lot);
+    let area = lot.and_then(|l| l.catch_area.as_ref());
     AuctionDto {
+        weight_g: lot.and_then(|l| l.weight_g),
+        length_cm: lot.and_then(|l| l.length_cm),
+        caught_at: lot.and_then(|l| l.caught_at),
+        catch_area: area.map(|c| c.text.clone()),
+        catch_province: area.and_then(|c| c.province).map(|p| p.code().to_owned()),
+        storage: lot.and_then(|l| l.storage).map(|s| s.code().to_owned()),
+        delivery: lot.and_then(|l| l.delivery.as_ref()).map(DeliveryDto::of),
+        species_suggestion: stored.and_then(|s| s.suggestion.as_ref()).map(|s| {
+            SpeciesSuggestionDto {
+                label: s.label.clone(),
+                name_ko: s.name_ko.clone(),
+                probability: s.probability,
+                unknown: s.unknown,
+            }
+        }),
         photos: related
             .photos
             .get(&a.id)
@@ -187,6 +280,48 @@ fn photo_url(raw: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The model's reading of `seller`'s photo `photo_id`, or `None` when there
+/// is nothing to read (not their unused photo: attaching refuses it next),
+/// or the model is off or busy (an auction never waits for a suggestion).
+async fn suggest_species(
+    state: &AppState,
+    seller: UserId,
+    photo_id: &str,
+) -> Option<SpeciesSuggestion> {
+    let model = state.fish.as_ref().ok()?;
+    let photo = {
+        let mut conn = state.db.get().await.ok()?;
+        photos::find(&mut conn, photo_id).await.ok()??
+    };
+    if photo.owner_id != seller || photo.auction_id.is_some() {
+        return None;
+    }
+    let slot = model.reserve().ok()?;
+    let bytes = match state.photos.original(&photo).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(error = %e, photo_id, "cannot read a photo to suggest its species");
+            return None;
+        }
+    };
+    match model.identify_reserved(slot, bytes.to_vec(), 1).await {
+        Ok(answer) => answer
+            .predictions
+            .into_iter()
+            .next()
+            .map(|top| SpeciesSuggestion {
+                label: top.label.latin,
+                name_ko: top.label.name_ko,
+                probability: f64::from(top.probability),
+                unknown: answer.unknown,
+            }),
+        Err(e) => {
+            tracing::warn!(error = %e, photo_id, "the species model failed on a stored photo");
+            None
+        }
+    }
+}
+
 /// Most photos one auction shows.
 pub const MAX_PHOTOS: usize = 8;
 
@@ -231,6 +366,20 @@ pub struct CreateAuctionRequest {
     /// The catch's photos, 1–8 of your own from `POST /api/v1/photos`, not
     /// used by another auction; the first is shown first.
     pub photo_ids: Option<Vec<String>>,
+    /// Weight in grams (1–500,000).
+    pub weight_g: Option<i64>,
+    /// Length in centimetres (1–500).
+    pub length_cm: Option<i64>,
+    /// When it was caught: not in the future, at most 7 days ago.
+    pub caught_at: Option<DateTime<Utc>>,
+    /// Where it was caught, 1–100 characters ("제주 서귀포 갯바위").
+    pub catch_area: Option<String>,
+    /// The catch area's province code (with `catch_area`).
+    pub catch_province: Option<String>,
+    /// How it is kept: `live`, `iced` or `frozen`.
+    pub storage: Option<String>,
+    /// How the buyer can get it: pickup, courier, or both.
+    pub delivery: Option<DeliveryDto>,
     /// First bid must be at least this (KRW, 1 … 1,000,000,000).
     pub start_price: i64,
     /// Minimum raise (KRW, default 1,000).
@@ -263,7 +412,7 @@ pub async fn create(
         Utc::now(),
     )
     .map_err(ApiError::from)?;
-    let new = NewAuction {
+    let mut new = NewAuction {
         seller_id: auth.id,
         title: text_field("title", &req.title, TITLE_MAX, false)?,
         description: text_field("description", &req.description, DESCRIPTION_MAX, true)?,
@@ -276,8 +425,39 @@ pub async fn create(
         settings,
     };
     let photo_ids = photo_ids(req.photo_ids)?;
+    let delivery = req.delivery.as_ref();
+    if delivery.is_some_and(|d| d.pickup.is_none() && d.courier.is_none()) {
+        return Err(FieldError::new("delivery", "must offer pickup, courier or both").into());
+    }
+    let lot = Lot::parse(
+        &LotInput {
+            weight_g: req.weight_g,
+            length_cm: req.length_cm,
+            caught_at: req.caught_at,
+            catch_area: req.catch_area.as_deref(),
+            catch_province: req.catch_province.as_deref(),
+            storage: req.storage.as_deref(),
+            pickup: delivery
+                .and_then(|d| d.pickup.as_ref())
+                .map(|p| (p.province.as_str(), p.place.as_str())),
+            courier_fee: delivery.and_then(|d| d.courier.as_ref()).map(|c| c.fee),
+        },
+        Utc::now(),
+    )?;
+    let suggestion = match photo_ids.first() {
+        Some(first) => suggest_species(&state, auth.id, first).await,
+        None => None,
+    };
+    if new.species.is_none() {
+        // A confident model names the fish when the angler did not.
+        new.species = suggestion
+            .as_ref()
+            .filter(|s| !s.unknown)
+            .map(|s| s.name_ko.clone().unwrap_or_else(|| s.label.clone()));
+    }
     let mut tx = state.db.begin().await?;
     let auction = auctions::insert(&mut tx, &new).await?;
+    lots::insert(&mut tx, auction.id, &lot, suggestion.as_ref()).await?;
     // All the photos or none: dropping the transaction unrecords the auction.
     if photos::attach(&mut tx, auth.id, &photo_ids, auction.id).await? != photo_ids.len() {
         return Err(ApiError::Unprocessable {

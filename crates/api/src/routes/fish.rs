@@ -12,8 +12,9 @@ use crate::error::ErrorCode;
 use crate::extract::QueryParams;
 use crate::state::AppState;
 
-use super::upload::image_error;
+use super::upload::{IdentifyInput, image_error};
 pub use super::upload::{ImageUpload, MAX_UPLOAD};
+use sitga_core::{FieldError, UserId};
 
 /// `?k=` top classes to return (1–23, default 2 like the original app).
 #[derive(Debug, Deserialize, Apiv2Schema)]
@@ -56,17 +57,20 @@ pub const MAX_TOP_K: usize = 50;
 /// Identify a fish in a photo
 ///
 /// Multipart field `file` (JPEG, PNG or WebP, ≤ 10 MB, at most 40
-/// megapixels). Needs a login. 422 `invalid_image` for a corrupt image or
-/// another format, 422 `image_too_large` past 40 megapixels, 413 when the
-/// file is too large, 415 when the body is not multipart, 429 past the per-client rate, 503 when the model
-/// is unavailable or busy (checked before the upload is read).
+/// megapixels), or JSON `{"photo_id": …}` for a photo already uploaded
+/// (your own, or one an auction shows; 404 otherwise). Needs a login. 422
+/// `invalid_image` for a corrupt image or another format, 422
+/// `image_too_large` past 40 megapixels, 413 when the file is too large,
+/// 415 when the body is neither multipart nor JSON, 429 past the
+/// per-client rate, 503 when the model is unavailable or busy (checked
+/// before the upload is read).
 #[api_v2_operation(tags(Fish))]
 pub async fn identify(
     state: web::Data<AppState>,
     http: HttpRequest,
     user: AuthUser,
     query: QueryParams<IdentifyQuery>,
-    upload: ImageUpload,
+    input: IdentifyInput,
 ) -> Result<web::Json<IdentifyResponse>, ApiError> {
     let model = match &state.fish {
         Ok(model) => model.clone(),
@@ -89,7 +93,10 @@ pub async fn identify(
     let k = k.min(model.manifest().labels.len());
     state.auth_limiter.check_identify(state.client_ip(&http))?;
     let slot = model.reserve().map_err(inference_error)?;
-    let bytes = upload.read().await?;
+    let bytes = match input {
+        IdentifyInput::Upload(upload) => upload.read().await?,
+        IdentifyInput::Photo(id) => stored_photo(&state, user.id, &id).await?,
+    };
     tracing::debug!(
         user_id = user.id.get(),
         bytes = bytes.len(),
@@ -115,6 +122,29 @@ pub async fn identify(
             })
             .collect(),
     }))
+}
+
+/// The cleaned original of photo `id`, if `user` may see it: their own, or
+/// one an auction shows.
+async fn stored_photo(state: &AppState, user: UserId, id: &str) -> Result<Vec<u8>, ApiError> {
+    if !sitga_photos::is_photo_id(id) {
+        return Err(
+            FieldError::new("photo_id", "must be a photo id from POST /api/v1/photos").into(),
+        );
+    }
+    let photo = {
+        let mut conn = state.db.get().await?;
+        sitga_persistence::photos::find(&mut conn, id).await?
+    };
+    let photo = photo
+        .filter(|p| p.owner_id == user || p.auction_id.is_some())
+        .ok_or(ApiError::NotFound("photo"))?;
+    let bytes = state
+        .photos
+        .original(&photo)
+        .await
+        .map_err(super::photos::photo_error)?;
+    Ok(bytes.to_vec())
 }
 
 fn inference_error(e: InferenceError) -> ApiError {

@@ -193,7 +193,8 @@ impl OperationModifier for PhotoFile {
     fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
 }
 
-fn photo_error(e: PhotoServiceError) -> ApiError {
+/// The answer to a failed photo upload or read.
+pub(super) fn photo_error(e: PhotoServiceError) -> ApiError {
     match e {
         PhotoServiceError::Busy => ApiError::Overloaded,
         PhotoServiceError::Image(PhotoError::Image(e)) => image_error(e),

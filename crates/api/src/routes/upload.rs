@@ -45,7 +45,7 @@ impl FromRequest for ImageUpload {
             .is_some_and(|n| n > MAX_UPLOAD + 64 * 1024);
         std::future::ready(if !is_multipart {
             Err(ApiError::UnsupportedMediaType {
-                expected: "multipart/form-data",
+                expected: "multipart/form-data with the image (JPEG, PNG or WebP) in the field `file`",
             })
         } else if too_large {
             Err(ApiError::PayloadTooLarge { limit: MAX_UPLOAD })
@@ -154,4 +154,58 @@ pub fn image_error(e: sitga_inference::PreprocessError) -> ApiError {
             message: e.to_string(),
         },
     }
+}
+
+/// What `POST /fish/identify` reads: an uploaded image (multipart `file`),
+/// or a stored photo named in JSON `{"photo_id": …}`.
+pub enum IdentifyInput {
+    /// A new upload, not read yet.
+    Upload(ImageUpload),
+    /// A photo already stored.
+    Photo(String),
+}
+
+/// `{"photo_id": …}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhotoRef {
+    photo_id: String,
+}
+
+impl FromRequest for IdentifyInput {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (json, multipart) = match req.mime_type().ok().flatten() {
+            Some(m) => (
+                m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON),
+                m.type_() == mime::MULTIPART,
+            ),
+            None => (false, false),
+        };
+        if json {
+            let body = crate::extract::JsonBody::<PhotoRef>::from_request(req, payload);
+            return Box::pin(async move { Ok(IdentifyInput::Photo(body.await?.0.photo_id)) });
+        }
+        if !multipart {
+            return Box::pin(std::future::ready(Err(ApiError::UnsupportedMediaType {
+                expected: "multipart/form-data with the image in the field `file`, or application/json with {\"photo_id\": …}",
+            })));
+        }
+        let upload = ImageUpload::from_request(req, payload);
+        Box::pin(async move { Ok(IdentifyInput::Upload(upload.await?)) })
+    }
+}
+
+impl paperclip::v2::schema::Apiv2Schema for IdentifyInput {}
+
+impl OperationModifier for IdentifyInput {
+    // The multipart form; `openapi::spec` adds the JSON alternative (an
+    // OpenAPI 2 operation, which paperclip writes, cannot hold both).
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        ImageUpload::update_parameter(op);
+    }
+
+    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
 }

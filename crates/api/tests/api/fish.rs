@@ -136,7 +136,9 @@ async fn identify_refuses_bad_uploads() {
             Some(serde_json::json!({})),
         )
         .await;
-    expect_error(res, 415, "unsupported_media_type").await;
+    // JSON names a stored photo, and this names none.
+    let refused = expect_error(res, 400, "invalid_field").await;
+    assert_eq!(refused["field"], "photo_id");
 }
 
 #[tokio::test]

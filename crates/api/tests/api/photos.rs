@@ -351,3 +351,246 @@ async fn an_auction_shows_its_sellers_photos_in_order_and_they_are_never_swept()
     let thumb = auction["photos"][0]["urls"]["thumb"].as_str().unwrap();
     assert_eq!(app.get(thumb, None).await.status(), 200);
 }
+
+async fn open_lot(app: &TestApp, seller: &TestUser, extra: serde_json::Value) -> reqwest::Response {
+    let mut body =
+        serde_json::json!({"title": "감성돔 48cm", "description": "", "start_price": 30000});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    app.send(
+        reqwest::Method::POST,
+        "/api/v1/auctions",
+        Some(&seller.access_token),
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_lot_carries_its_catch_facts_delivery_and_the_models_reading_of_its_first_photo() {
+    let app = TestApp::spawn().await;
+    let angler = app.user().create().await;
+    let photo = expect_json(upload(&app, &angler, phone_photo(800, 600, 1)).await, 201).await;
+    let caught = chrono::Utc::now() - chrono::Duration::hours(5);
+    let lot = serde_json::json!({
+        "photo_ids": [photo["id"]],
+        "weight_g": 2400, "length_cm": 48, "caught_at": caught,
+        "catch_area": "제주 서귀포 갯바위", "catch_province": "jeju", "storage": "iced",
+        "delivery": {"pickup": {"province": "jeju", "place": "서귀포항 2번 부두"}, "courier": {"fee": 5000}},
+    });
+    let auction = expect_json(open_lot(&app, &angler, lot).await, 201).await;
+    assert_eq!(auction["weight_g"], 2400);
+    assert_eq!(auction["length_cm"], 48);
+    assert_eq!(auction["catch_area"], "제주 서귀포 갯바위");
+    assert_eq!(auction["catch_province"], "jeju");
+    assert_eq!(auction["storage"], "iced");
+    assert_eq!(
+        auction["delivery"],
+        serde_json::json!({"pickup": {"province": "jeju", "place": "서귀포항 2번 부두"}, "courier": {"fee": 5000}})
+    );
+    let at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(auction["caught_at"].clone()).unwrap();
+    assert!((at - caught).num_milliseconds().abs() < 1);
+    // The model read the first photo; a confident reading names the fish,
+    // an unsure one leaves `species` empty.
+    let suggestion = &auction["species_suggestion"];
+    let probability = suggestion["probability"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&probability), "{suggestion}");
+    assert!(suggestion["label"].as_str().is_some_and(|l| !l.is_empty()));
+    if suggestion["unknown"] == true {
+        assert!(auction["species"].is_null(), "{auction}");
+    } else {
+        let named = suggestion["name_ko"]
+            .as_str()
+            .or(suggestion["label"].as_str());
+        assert_eq!(auction["species"].as_str(), named);
+    }
+    let id = auction["id"].as_i64().unwrap();
+    let detail = expect_json(app.get(&format!("/api/v1/auctions/{id}"), None).await, 200).await;
+    for field in [
+        "weight_g",
+        "caught_at",
+        "delivery",
+        "species_suggestion",
+        "photos",
+    ] {
+        assert_eq!(detail[field], auction[field], "{field}");
+    }
+
+    // The angler's own species stays, whatever the model says; a lot that
+    // says nothing more reads as before.
+    let named = serde_json::json!({"species": "감성돔", "delivery": {"courier": {"fee": 0}}});
+    let auction = expect_json(open_lot(&app, &angler, named).await, 201).await;
+    assert_eq!(auction["species"], "감성돔");
+    assert_eq!(
+        auction["delivery"],
+        serde_json::json!({"pickup": null, "courier": {"fee": 0}})
+    );
+    assert!(auction["species_suggestion"].is_null() && auction["weight_g"].is_null());
+    let plain = expect_json(open_lot(&app, &angler, serde_json::json!({})).await, 201).await;
+    for field in [
+        "weight_g",
+        "caught_at",
+        "catch_area",
+        "storage",
+        "delivery",
+        "species_suggestion",
+    ] {
+        assert!(plain[field].is_null(), "{field}: {plain}");
+    }
+    assert_eq!(plain["photos"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn bad_catch_facts_are_refused_with_the_field_and_no_auction_is_left() {
+    let app = TestApp::spawn().await;
+    let angler = app.user().create().await;
+    let now = chrono::Utc::now();
+    for (extra, status, code, field) in [
+        (
+            serde_json::json!({"weight_g": 0}),
+            400,
+            "validation_failed",
+            "weight_g",
+        ),
+        (
+            serde_json::json!({"length_cm": 501}),
+            400,
+            "validation_failed",
+            "length_cm",
+        ),
+        (
+            serde_json::json!({"storage": "smoked"}),
+            400,
+            "validation_failed",
+            "storage",
+        ),
+        (
+            serde_json::json!({"catch_area": "바다", "catch_province": "atlantis"}),
+            400,
+            "validation_failed",
+            "catch_province",
+        ),
+        (
+            serde_json::json!({"delivery": {}}),
+            400,
+            "validation_failed",
+            "delivery",
+        ),
+        (
+            serde_json::json!({"delivery": {"courier": {"fee": -1}}}),
+            400,
+            "validation_failed",
+            "delivery.courier.fee",
+        ),
+        (
+            serde_json::json!({"delivery": {"pickup": {"province": "busan", "place": " "}}}),
+            400,
+            "validation_failed",
+            "delivery.pickup.place",
+        ),
+        (
+            serde_json::json!({"caught_at": now + chrono::Duration::hours(2)}),
+            422,
+            "inconsistent_fields",
+            "caught_at",
+        ),
+        (
+            serde_json::json!({"caught_at": now - chrono::Duration::days(8)}),
+            422,
+            "inconsistent_fields",
+            "caught_at",
+        ),
+    ] {
+        let refused =
+            expect_error(open_lot(&app, &angler, extra.clone()).await, status, code).await;
+        assert_eq!(refused["field"], field, "{extra}: {refused}");
+    }
+    let unknown_field = serde_json::json!({"delivery": {"drone": {"fee": 1}}});
+    let refused = expect_error(
+        open_lot(&app, &angler, unknown_field).await,
+        400,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(refused["field"], "delivery.drone");
+    let listed = expect_json(app.get("/api/v1/auctions?status=all", None).await, 200).await;
+    assert_eq!(listed["total"], 0);
+}
+
+#[tokio::test]
+async fn a_stored_photo_is_identified_by_its_id_when_its_owner_or_an_auction_shows_it() {
+    let app = TestApp::spawn().await;
+    let (angler, other) = (app.user().create().await, app.user().create().await);
+    let photo = expect_json(upload(&app, &angler, phone_photo(640, 480, 1)).await, 201).await;
+    let id = photo["id"].as_str().unwrap();
+    let identify = |user: &TestUser, body: serde_json::Value| {
+        let token = user.access_token.clone();
+        let app = &app;
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                "/api/v1/fish/identify?k=3",
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let answer = expect_json(
+        identify(&angler, serde_json::json!({"photo_id": id})).await,
+        200,
+    )
+    .await;
+    assert_eq!(answer["predictions"].as_array().unwrap().len(), 3);
+    // Someone else's unused upload is nobody else's business.
+    expect_error(
+        identify(&other, serde_json::json!({"photo_id": id})).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let unknown = serde_json::json!({"photo_id": "0123456789abcdef0123456789abcdef"});
+    expect_error(identify(&angler, unknown).await, 404, "not_found").await;
+    let bad = expect_error(
+        identify(&angler, serde_json::json!({"photo_id": "x"})).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(bad["field"], "photo_id");
+    // Once an auction shows it, anyone signed in may ask.
+    expect_json(
+        open_lot(
+            &app,
+            &angler,
+            serde_json::json!({"photo_ids": [id], "species": "참돔"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    expect_json(
+        identify(&other, serde_json::json!({"photo_id": id})).await,
+        200,
+    )
+    .await;
+
+    // Neither multipart nor JSON: the answer says what is expected.
+    let res = app
+        .client
+        .post(app.url("/api/v1/fish/identify"))
+        .bearer_auth(&angler.access_token)
+        .header("content-type", "text/plain")
+        .body("a fish")
+        .send()
+        .await
+        .unwrap();
+    let refused = expect_error(res, 415, "unsupported_media_type").await;
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("`file`") && message.contains("photo_id"),
+        "{message}"
+    );
+}

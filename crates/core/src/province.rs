@@ -7,7 +7,7 @@ macro_rules! provinces {
         /// A first-level division of South Korea, stored as a stable code.
         ///
         /// ```
-        /// # use sitga_user::Province;
+        /// # use sitga_core::Province;
         /// let p = Province::parse("seoul").unwrap();
         /// assert_eq!((p.code(), p.name_ko(), p.name_en()), ("seoul", "서울특별시", "Seoul"));
         /// assert_eq!(Province::ALL.len(), 17);
