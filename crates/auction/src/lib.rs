@@ -40,6 +40,7 @@
 
 mod batch;
 mod chat;
+mod fulfilment;
 mod lot;
 mod money;
 mod payments;
@@ -53,6 +54,10 @@ pub use batch::{
     BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids, state_if_funded,
 };
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
+pub use fulfilment::{
+    Deadlines, DeliveryChoice, DisputeOutcome, Payout, Sale, SaleAction, SaleActor, SaleRefusal,
+    SaleState, SaleStep,
+};
 pub use lot::{
     CatchArea, Delivery, Lot, LotInput, MAX_CATCH_AGE, MAX_COURIER_FEE, MAX_LENGTH_CM,
     MAX_WEIGHT_G, PLACE_MAX, PickupPoint, Storage,
