@@ -128,6 +128,8 @@ error_codes! {
     /// The business registration is not waiting for a decision (decided
     /// already, or never given).
     VerificationNotPending = "verification_not_pending",
+    /// The account watches as many auctions as it may.
+    WatchlistFull = "watchlist_full",
     /// The measured weight needs no confirmation, or has it already.
     NothingToConfirm = "nothing_to_confirm",
     /// This server records no donations on chain.

@@ -459,6 +459,7 @@ fn example_id(path: &str, method: &str) -> Option<i64> {
         ("post", "/auctions/{id}/bids") => 3,
         ("post", "/auctions/{id}/cancel") => 5,
         ("post", "/auctions/{id}/close") => 6,
+        ("put" | "delete", "/me/watchlist/{auction_id}") => 3,
         ("post", "/admin/auctions/{id}/remove") => 7,
         ("get", "/pickups/{id}") => 1,
         ("post", "/pickups/{id}/complete") => 2,
@@ -613,10 +614,12 @@ pub fn apply(spec: &mut Value) {
                         "example": DEMO_PHOTO_ID,
                     })),
                     // Ids start at 1 (a 0 or a negative id is never found).
-                    ("id" | "user_id", _) if integer_id => Some(match example_id(path, method) {
-                        Some(id) => json!({ "minimum": 1, "example": id }),
-                        None => json!({ "minimum": 1 }),
-                    }),
+                    ("id" | "user_id" | "auction_id", _) if integer_id => {
+                        Some(match example_id(path, method) {
+                            Some(id) => json!({ "minimum": 1, "example": id }),
+                            None => json!({ "minimum": 1 }),
+                        })
+                    }
                     _ => rules
                         .iter()
                         .find(|(n, _)| *n == name)

@@ -524,8 +524,8 @@ mod tests {
                                 "{action:?} paid out into {:?}",
                                 step.sale.state
                             );
-                            s = s + p.to_seller;
-                            b = b + p.to_buyer;
+                            s += p.to_seller;
+                            b += p.to_buyer;
                             n += 1;
                         } else {
                             assert!(
@@ -534,6 +534,12 @@ mod tests {
                             );
                         }
                         assert!(n <= 1, "paid twice");
+                        let paid_out = if step.sale.state.is_final() {
+                            price
+                        } else {
+                            Krw::ZERO
+                        };
+                        assert_eq!(s + b, paid_out, "all or nothing of the escrow is out");
                         reached.insert(step.sale.state);
                         next.push((step.sale, s, b, n));
                     }

@@ -164,6 +164,21 @@ pub async fn insert(conn: &mut DbConn, new: &NewAuction) -> Result<Auction, DbEr
     find(conn, id).await?.ok_or(DbError::NotFound)
 }
 
+/// The auctions of `ids` that exist, in the order of `ids`.
+pub async fn find_many(conn: &mut DbConn, ids: &[AuctionId]) -> Result<Vec<Auction>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Auction> = with_conn!(conn, |c| auctions::table
+        .filter(auctions::id.eq_any(ids))
+        .select(Auction::as_select())
+        .load(c)
+        .await)?;
+    let mut by_id: std::collections::HashMap<AuctionId, Auction> =
+        rows.into_iter().map(|a| (a.id, a)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 /// Looks an auction up.
 pub async fn find(conn: &mut DbConn, id: AuctionId) -> Result<Option<Auction>, DbError> {
     let row = with_conn!(conn, |c| auctions::table

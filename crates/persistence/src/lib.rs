@@ -42,6 +42,7 @@ pub mod test_support;
 mod time;
 pub mod users;
 pub mod wallets;
+pub mod watchlist;
 
 pub use error::DbError;
 pub use migrations::run_migrations;

@@ -364,3 +364,11 @@ diesel::table! {
         suggested_unknown -> Nullable<Bool>,
     }
 }
+
+diesel::table! {
+    watchlist (user_id, auction_id) {
+        user_id -> BigInt,
+        auction_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}

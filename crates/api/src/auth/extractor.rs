@@ -156,3 +156,29 @@ impl FromRequest for AdminUser {
         })
     }
 }
+
+/// Whoever reads a public route: the signed-in user when a valid bearer
+/// token comes with the request, so the answer can be personal (whether
+/// they watch an auction), or nobody. A missing, expired or revoked token
+/// reads as nobody: a public page never fails because a phone kept an old
+/// token.
+#[derive(Debug, Clone)]
+pub struct Viewer(pub Option<AuthUser>);
+
+impl FromRequest for Viewer {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if req.headers().get(AUTHORIZATION).is_none() {
+                return Ok(Self(None));
+            }
+            Ok(Self(AuthUser::of_request(req).await.ok()))
+        })
+    }
+}
+
+impl paperclip::v2::schema::Apiv2Schema for Viewer {}
+impl paperclip::actix::OperationModifier for Viewer {}

@@ -7,7 +7,7 @@ mod jwt;
 mod rate_limit;
 mod sessions;
 
-pub use extractor::{AdminUser, AuthUser};
+pub use extractor::{AdminUser, AuthUser, Viewer};
 pub use hashing::PasswordWork;
 pub use jwt::{AccessClaims, IssuedAccess, JwtKeys};
 pub use rate_limit::{ClientLimiter, ClientQuotas, client_key};

@@ -16,11 +16,11 @@ use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewA
 use sitga_persistence::idempotency::{self, KeyState};
 use sitga_persistence::lots::{self, SpeciesSuggestion, StoredLot};
 use sitga_persistence::photos::{self, Photo};
-use sitga_persistence::{DbConn, users};
+use sitga_persistence::{DbConn, users, watchlist};
 
 use super::dto::PageQuery;
 use super::photos::PhotoDto;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Viewer};
 use crate::error::ApiError;
 use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
@@ -81,6 +81,11 @@ pub struct AuctionDto {
     pub bid_count: i64,
     /// Views.
     pub view_count: i64,
+    /// How many people watch it (in `GET /auctions/{id}`; null in lists).
+    pub watchers: Option<i64>,
+    /// Whether you watch it (in `GET /auctions/{id}` with a token; null
+    /// otherwise).
+    pub watching: Option<bool>,
     /// Effective end (after soft-close extensions).
     pub ends_at: DateTime<Utc>,
     /// The server's clock: count down from this, not the device's.
@@ -226,7 +231,18 @@ fn to_dto(a: Auction, related: &Related) -> AuctionDto {
         current_price: a.current_price.map(Krw::get),
         bid_count: a.bid_count,
         view_count: a.view_count,
+        watchers: None,
+        watching: None,
     }
+}
+
+/// The wire form of `rows`, in their order.
+pub(super) async fn dtos(
+    conn: &mut DbConn,
+    rows: Vec<Auction>,
+) -> Result<Vec<AuctionDto>, ApiError> {
+    let related = Related::of(conn, &rows).await?;
+    Ok(rows.into_iter().map(|a| related.dto(a)).collect())
 }
 
 pub(super) async fn load_dto(conn: &mut DbConn, id: AuctionId) -> Result<AuctionDto, ApiError> {
@@ -558,9 +574,8 @@ pub async fn list(
     };
     let mut conn = state.db.get().await?;
     let (rows, total) = auctions::list(&mut conn, &filter, offset, i64::from(per_page)).await?;
-    let related = Related::of(&mut conn, &rows).await?;
     Ok(web::Json(AuctionPage {
-        items: rows.into_iter().map(|a| related.dto(a)).collect(),
+        items: dtos(&mut conn, rows).await?,
         page,
         per_page,
         total,
@@ -586,16 +601,21 @@ impl AuctionPath {
 pub async fn get(
     state: web::Data<AppState>,
     http: HttpRequest,
+    viewer: Viewer,
     path: web::Path<AuctionPath>,
 ) -> Result<web::Json<AuctionDto>, ApiError> {
+    let id = path.auction();
     let mut conn = state.db.get().await?;
-    let counted = state
-        .auth_limiter
-        .count_view(state.client_ip(&http), path.auction());
-    if counted && !auctions::increment_views(&mut conn, path.auction()).await? {
+    let counted = state.auth_limiter.count_view(state.client_ip(&http), id);
+    if counted && !auctions::increment_views(&mut conn, id).await? {
         return Err(ApiError::NotFound("auction"));
     }
-    Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
+    let mut dto = load_dto(&mut conn, id).await?;
+    dto.watchers = Some(watchlist::watchers(&mut conn, id).await?);
+    if let Viewer(Some(user)) = viewer {
+        dto.watching = Some(watchlist::watches(&mut conn, user.id, id).await?);
+    }
+    Ok(web::Json(dto))
 }
 
 /// Changes before the first bid. Absent fields stay.

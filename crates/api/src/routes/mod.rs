@@ -17,6 +17,7 @@ mod upload;
 pub mod users;
 pub mod verifications;
 pub mod wallet;
+pub mod watchlist;
 
 use paperclip::actix::web;
 
@@ -107,6 +108,12 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(web::resource("/me/payouts").route(web::get().to(wallet::payouts)))
                 .service(web::resource("/me/purchases").route(web::get().to(wallet::purchases)))
                 .service(web::resource("/me/sales").route(web::get().to(wallet::sales)))
+                .service(web::resource("/me/watchlist").route(web::get().to(watchlist::list)))
+                .service(
+                    web::resource("/me/watchlist/{auction_id}")
+                        .route(web::put().to(watchlist::watch))
+                        .route(web::delete().to(watchlist::unwatch)),
+                )
                 .service(web::resource("/pickups").route(web::post().to(pickups::create)))
                 .service(web::resource("/pickups/open").route(web::get().to(pickups::open)))
                 .service(web::resource("/pickups/{id}").route(web::get().to(pickups::get)))

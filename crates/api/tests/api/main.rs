@@ -17,4 +17,5 @@ mod pickups;
 mod platform;
 mod tokens;
 mod verification;
+mod watchlist;
 mod ws;
