@@ -48,7 +48,7 @@ struct Measured {
 }
 
 /// Runs it.
-pub async fn run(args: Args) {
+pub async fn run(args: Args) -> serde_json::Value {
     let cluster::Setup {
         bin,
         db: _db,
@@ -71,6 +71,7 @@ pub async fn run(args: Args) {
     let mut levels = vec![1];
     levels.extend(args.watchers.iter().copied().filter(|&c| c > 1));
     let mut baseline_p50 = None;
+    let mut rows = Vec::new();
     for watchers in levels {
         // A fresh cluster per level: memory is read from a clean start.
         let cluster = Cluster::start(&bin, &backend, args.target.instances, 10).await;
@@ -117,7 +118,24 @@ pub async fn run(args: Args) {
             m.delivered, m.expected,
             "every watcher gets every accepted bid"
         );
+        rows.push(serde_json::json!({
+            "watchers": m.watchers,
+            "p50_ms": crate::ms(p50),
+            "p99_ms": crate::ms(percentile(&sorted, 0.99)),
+            "max_ms": crate::ms(sorted.last().copied().unwrap_or_default()),
+            "commit_p99_ms": commit_p99,
+            "rss_per_socket_kib": (m.watchers >= 100).then(|| m.rss_per_socket / 1024.0),
+            "delivered": m.delivered,
+            "expected": m.expected,
+        }));
     }
+    serde_json::json!({
+        "scenario": "fanout",
+        "deployment": { "backend": backend.label(), "instances": args.target.instances },
+        "bids": args.bids,
+        "rows": rows,
+        "invariants_ok": true,
+    })
 }
 
 /// One watcher: joins, waits for its `state`, then records each accepted

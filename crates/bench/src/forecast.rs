@@ -22,11 +22,11 @@ pub struct Args {
 }
 
 /// Runs it.
-pub fn run(args: &Args) {
-    forecast(args.runs.max(1), &args.series, &args.python);
+pub fn run(args: &Args) -> Value {
+    forecast(args.runs.max(1), &args.series, &args.python)
 }
 
-fn forecast(runs: usize, series_path: &std::path::Path, python: &str) {
+fn forecast(runs: usize, series_path: &std::path::Path, python: &str) -> Value {
     use sitga_forecasting::{DailySeries, Forecaster, Horizon};
 
     let raw: Value = serde_json::from_slice(&std::fs::read(series_path).expect("read the series"))
@@ -103,4 +103,16 @@ fn forecast(runs: usize, series_path: &std::path::Path, python: &str) {
         ours / theirs,
         theirs / ours
     );
+    serde_json::json!({
+        "scenario": "forecast",
+        "deployment": { "backend": "in process", "instances": 1 },
+        "days": days,
+        "runs": runs,
+        "rows": [
+            { "implementation": "sitga", "first_ms": first, "median_ms": ours },
+            { "implementation": "python prophet", "first_ms": their_first, "median_ms": theirs },
+        ],
+        "sitga_vs_python": ours / theirs,
+        "invariants_ok": true,
+    })
 }

@@ -27,8 +27,8 @@ pub struct Args {
 }
 
 /// Runs it.
-pub async fn run(args: Args) {
-    identify(Duration::from_secs(args.seconds), &args.clients, args.image).await;
+pub async fn run(args: Args) -> serde_json::Value {
+    identify(Duration::from_secs(args.seconds), &args.clients, args.image).await
 }
 
 fn sample_image(path: Option<std::path::PathBuf>) -> Vec<u8> {
@@ -44,17 +44,27 @@ fn sample_image(path: Option<std::path::PathBuf>) -> Vec<u8> {
     out
 }
 
-fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) -> serde_json::Value {
     latencies.sort_unstable();
+    let per_s = latencies.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "| {label} | {:.1} | {:.1} | {:.1} |",
+        "| {label} | {:.1} | {:.1} | {per_s:.1} |",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.len() as f64 / elapsed.as_secs_f64()
     );
+    serde_json::json!({
+        "what": label,
+        "p50_ms": crate::ms(percentile(&latencies, 0.50)),
+        "p99_ms": crate::ms(percentile(&latencies, 0.99)),
+        "per_s": per_s,
+    })
 }
 
-async fn identify(length: Duration, clients: &[usize], image: Option<std::path::PathBuf>) {
+async fn identify(
+    length: Duration,
+    clients: &[usize],
+    image: Option<std::path::PathBuf>,
+) -> serde_json::Value {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let runtime =
         sitga_inference::find_runtime(&root).expect("ONNX Runtime: run scripts/bootstrap.sh");
@@ -79,7 +89,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         model.probabilities(tensor.clone()).expect("run");
         raw.push(t.elapsed());
     }
-    report(
+    let raw_row = report(
         "raw session.run (1 thread, no decode)",
         raw.clone(),
         started.elapsed(),
@@ -132,6 +142,7 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
     let angler = crate::seed::accounts(&server.state.db, 0).await[0];
     let bearer = crate::seed::token(angler);
     let mut first_p50 = Duration::ZERO;
+    let mut rows = vec![raw_row];
     for &n in clients {
         let (per_client, elapsed) = run_for(0..n, length, |_, stop| {
             let (url, bytes, bearer) = (url.clone(), bytes.clone(), bearer.clone());
@@ -164,7 +175,11 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         if n == clients[0] {
             first_p50 = percentile(&sorted, 0.5);
         }
-        report(&format!("POST /fish/identify, {n} client(s)"), all, elapsed);
+        rows.push(report(
+            &format!("POST /fish/identify, {n} client(s)"),
+            all,
+            elapsed,
+        ));
     }
     println!();
     println!(
@@ -173,4 +188,11 @@ async fn identify(length: Duration, clients: &[usize], image: Option<std::path::
         first_p50.as_secs_f64() / raw_p50.as_secs_f64().max(1e-9)
     );
     server.stop(true).await;
+    serde_json::json!({
+        "scenario": "identify",
+        "deployment": { "backend": "sqlite", "instances": 1 },
+        "rows": rows,
+        "end_to_end_vs_raw_p50": first_p50.as_secs_f64() / raw_p50.as_secs_f64().max(1e-9),
+        "invariants_ok": true,
+    })
 }

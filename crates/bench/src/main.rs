@@ -68,6 +68,11 @@ pub struct Target {
 #[derive(Parser)]
 #[command(name = "sitga-bench", about = "sitga benchmarks")]
 struct Cli {
+    /// End with one line holding a JSON object of the run's figures
+    /// (scenario, deployment, rows, ratios, `invariants_ok`), so runs can be
+    /// compared by a program.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -101,14 +106,22 @@ async fn main() {
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("could not raise the open-files limit: {e}");
     }
-    match cli.scenario {
+    let summary = match cli.scenario {
         Scenario::Storm(args) => storm::run(args).await,
         Scenario::Fanout(args) => fanout::run(args).await,
         Scenario::Rest(args) => rest::run(args).await,
         Scenario::Faults(args) => faults::run(args).await,
         Scenario::Identify(args) => identify::run(args).await,
         Scenario::Forecast(args) => forecast::run(&args),
+    };
+    if cli.json {
+        println!("{summary}");
     }
+}
+
+/// Milliseconds, rounded to the microsecond, for the JSON summaries.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 pub fn median(mut xs: Vec<f64>) -> f64 {

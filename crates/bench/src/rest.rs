@@ -37,7 +37,7 @@ struct Tally {
 }
 
 /// Runs it.
-pub async fn run(args: Args) {
+pub async fn run(args: Args) -> serde_json::Value {
     let cluster::Setup {
         bin,
         db: _db,
@@ -73,6 +73,7 @@ pub async fn run(args: Args) {
         }),
     ];
     let mut failures = 0;
+    let mut rows = Vec::new();
     for &clients in &args.concurrency {
         let mut health_rate = None;
         for (label, path) in paths {
@@ -95,9 +96,26 @@ pub async fn run(args: Args) {
                 all.server_errors,
                 all.other
             );
+            rows.push(serde_json::json!({
+                "request": label,
+                "clients": clients,
+                "req_per_s": rate,
+                "vs_health": rate / base.max(1e-9),
+                "p50_ms": crate::ms(percentile(&all.latencies, 0.50)),
+                "p99_ms": crate::ms(percentile(&all.latencies, 0.99)),
+                "server_errors": all.server_errors,
+                "other_non_2xx": all.other,
+            }));
         }
     }
     assert_eq!(failures, 0, "no 5xx under read load");
+    serde_json::json!({
+        "scenario": "rest",
+        "deployment": { "backend": backend.label(), "instances": args.target.instances },
+        "auctions": ids.len(),
+        "rows": rows,
+        "invariants_ok": true,
+    })
 }
 
 async fn load(

@@ -43,8 +43,8 @@ pub struct Args {
 }
 
 /// Runs it.
-pub async fn run(args: Args) {
-    storm(args).await;
+pub async fn run(args: Args) -> serde_json::Value {
+    storm(args).await
 }
 
 #[derive(QueryableByName)]
@@ -220,7 +220,7 @@ async fn engine_phase(
     (rate, amounts)
 }
 
-async fn storm(args: Args) {
+async fn storm(args: Args) -> serde_json::Value {
     let Args {
         bidders,
         seconds,
@@ -244,9 +244,11 @@ async fn storm(args: Args) {
     println!();
     println!("| phase | concurrency | accepted bids/s |");
     println!("|---|---|---|");
+    let mut rows = Vec::new();
     for &clients in &baseline_clients {
         let rate = baseline(&pool, clients, length).await;
         println!("| raw transaction (limit) | {clients} | {rate:.0} |");
+        rows.push(serde_json::json!({ "phase": "raw transaction (limit)", "concurrency": clients, "accepted_per_s": rate }));
     }
 
     let seed_pool = pool.clone();
@@ -279,6 +281,7 @@ async fn storm(args: Args) {
     let engine_rate = median(engine_rates);
     let single = median(limits);
     println!("| sitga bid engine, in process | {bidders} | {engine_rate:.0} |");
+    rows.push(serde_json::json!({ "phase": "sitga bid engine, in process", "concurrency": bidders, "accepted_per_s": engine_rate }));
 
     let cluster = Cluster::start(&sitga_bin, &backend, target.instances, ws_rate).await;
     let (results, elapsed) = run_for(
@@ -303,6 +306,7 @@ async fn storm(args: Args) {
     latencies.sort_unstable();
     let rate = accepted as f64 / elapsed;
     println!("| sitga over WebSocket | {bidders} | {rate:.0} |");
+    rows.push(serde_json::json!({ "phase": "sitga over WebSocket", "concurrency": bidders, "accepted_per_s": rate }));
     println!();
     println!(
         "- bid engine / single-client limit: **{:.0} %** (median of {rounds} back-to-back rounds)",
@@ -340,4 +344,20 @@ async fn storm(args: Args) {
     println!(
         "- invariants: gap-free increasing history, one leader, holds = price, money conserved: ok"
     );
+    serde_json::json!({
+        "scenario": "storm",
+        "deployment": { "backend": backend.label(), "instances": target.instances },
+        "bidders": bidders,
+        "seconds": seconds,
+        "rows": rows,
+        "engine_ratio": engine_ratio,
+        "websocket_ratio": rate / engine_rate.max(1e-9),
+        "websocket_vs_limit": rate / single.max(1.0),
+        "ack_latency_ms": {
+            "p50": crate::ms(percentile(&latencies, 0.50)),
+            "p95": crate::ms(percentile(&latencies, 0.95)),
+            "p99": crate::ms(percentile(&latencies, 0.99)),
+        },
+        "invariants_ok": true,
+    })
 }
