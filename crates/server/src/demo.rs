@@ -436,7 +436,7 @@ fn draw_catch(n: usize) -> Result<Vec<u8>, DemoError> {
     const W: u32 = 960;
     const H: u32 = 640;
     let hue = (n * 53 % 360) as f32;
-    let (cx, cy) = (W as f32 * 0.45, H as f32 * 0.5);
+    let (cx, cy) = (W as f32 * 0.56, H as f32 * 0.5);
     let body = |r: f32| {
         let shade = 0.55 + 0.45 * (1.0 - r);
         let (a, b) = ((hue.to_radians()).cos(), (hue.to_radians()).sin());
@@ -448,11 +448,11 @@ fn draw_catch(n: usize) -> Result<Vec<u8>, DemoError> {
     };
     let img = image::RgbImage::from_fn(W, H, |x, y| {
         let (x, y) = (x as f32, y as f32);
-        let (dx, dy) = ((x - cx) / 300.0, (y - cy) / 120.0);
+        let (dx, dy) = ((x - cx) / 250.0, (y - cy) / 110.0);
         let r = dx * dx + dy * dy;
-        let eye = ((x - (cx + 200.0)).powi(2) + (y - (cy - 25.0)).powi(2)).sqrt();
-        let tail_x = x - (cx - 290.0);
-        let in_tail = tail_x < 0.0 && tail_x > -150.0 && (y - cy).abs() < -tail_x * 0.8;
+        let eye = ((x - (cx + 170.0)).powi(2) + (y - (cy - 25.0)).powi(2)).sqrt();
+        let tail_x = x - (cx - 240.0);
+        let in_tail = tail_x < 0.0 && tail_x > -140.0 && (y - cy).abs() < -tail_x * 0.8;
         if eye < 14.0 {
             image::Rgb([20, 20, 30])
         } else if r <= 1.0 {
