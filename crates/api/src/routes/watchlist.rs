@@ -41,6 +41,19 @@ async fn existing(conn: &mut DbConn, id: AuctionId) -> Result<(), ApiError> {
     }
 }
 
+/// The answer after a change: `watching` now, and the count after it.
+async fn answer(
+    conn: &mut DbConn,
+    id: AuctionId,
+    watching: bool,
+) -> Result<web::Json<WatchDto>, ApiError> {
+    Ok(web::Json(WatchDto {
+        auction_id: id.get(),
+        watching,
+        watchers: watchlist::watchers(conn, id).await?,
+    }))
+}
+
 /// Watch an auction
 ///
 /// Idempotent: watching it again changes nothing. 404 for an unknown
@@ -64,11 +77,7 @@ pub async fn watch(
         });
     }
     watchlist::add(&mut conn, user.id, id).await?;
-    Ok(web::Json(WatchDto {
-        auction_id: id.get(),
-        watching: true,
-        watchers: watchlist::watchers(&mut conn, id).await?,
-    }))
+    answer(&mut conn, id, true).await
 }
 
 /// Stop watching an auction
@@ -84,11 +93,7 @@ pub async fn unwatch(
     let mut conn = state.db.get().await?;
     existing(&mut conn, id).await?;
     watchlist::remove(&mut conn, user.id, id).await?;
-    Ok(web::Json(WatchDto {
-        auction_id: id.get(),
-        watching: false,
-        watchers: watchlist::watchers(&mut conn, id).await?,
-    }))
+    answer(&mut conn, id, false).await
 }
 
 /// Your watch list
