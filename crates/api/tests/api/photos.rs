@@ -594,3 +594,24 @@ async fn a_stored_photo_is_identified_by_its_id_when_its_owner_or_an_auction_sho
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_busy_server_refuses_an_upload_before_reading_it() {
+    let app = TestApp::spawn().await;
+    let angler = app.user().create().await;
+    let photos = app.state().photos.clone();
+    let mut held = Vec::new();
+    while let Ok(slot) = photos.reserve() {
+        held.push(slot);
+    }
+    assert!(!held.is_empty());
+    expect_error(
+        upload(&app, &angler, phone_photo(640, 480, 1)).await,
+        503,
+        "overloaded",
+    )
+    .await;
+    assert_eq!(photo_rows(&app).await, 0);
+    drop(held);
+    expect_json(upload(&app, &angler, phone_photo(640, 480, 1)).await, 201).await;
+}
