@@ -59,8 +59,8 @@ pub use fulfilment::{
     SaleState, SaleStep,
 };
 pub use lot::{
-    CatchArea, Delivery, Lot, LotInput, MAX_CATCH_AGE, MAX_COURIER_FEE, MAX_LENGTH_CM,
-    MAX_WEIGHT_G, PLACE_MAX, PickupPoint, Storage,
+    CatchArea, Delivery, DeliveryInput, Lot, LotInput, MAX_CATCH_AGE, MAX_COURIER_FEE,
+    MAX_LENGTH_CM, MAX_WEIGHT_G, PLACE_MAX, PickupPoint, Storage,
 };
 pub use money::{Krw, MAX_AMOUNT, MAX_WALLET_OPERATION, Wallet, WalletAmount};
 pub use payments::{

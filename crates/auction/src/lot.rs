@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use chrono::{Duration, Utc};
-//! use sitga_auction::{Lot, LotInput, Storage};
+//! use sitga_auction::{DeliveryInput, Lot, LotInput, Storage};
 //!
 //! let now = Utc::now();
 //! let lot = Lot::parse(
@@ -13,8 +13,10 @@
 //!         catch_area: Some("제주 서귀포 갯바위"),
 //!         catch_province: Some("jeju"),
 //!         storage: Some("iced"),
-//!         pickup: Some(("jeju", "서귀포항 2번 부두")),
-//!         courier_fee: Some(5_000),
+//!         delivery: Some(DeliveryInput {
+//!             pickup: Some(("jeju", "서귀포항 2번 부두")),
+//!             courier_fee: Some(5_000),
+//!         }),
 //!     },
 //!     now,
 //! )?;
@@ -129,6 +131,13 @@ pub struct LotInput<'a> {
     pub catch_province: Option<&'a str>,
     /// `live`, `iced` or `frozen`.
     pub storage: Option<&'a str>,
+    /// How the buyer gets it, when the seller says.
+    pub delivery: Option<DeliveryInput<'a>>,
+}
+
+/// Delivery options as given: a given delivery must offer one of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeliveryInput<'a> {
     /// Pickup offered: `(province code, place)`.
     pub pickup: Option<(&'a str, &'a str)>,
     /// Courier offered at this fee.
@@ -208,7 +217,14 @@ impl Lot {
                     .ok_or_else(|| FieldError::new("storage", "must be live, iced or frozen"))
             })
             .transpose()?;
-        let pickup = input
+        let given = input.delivery.unwrap_or_default();
+        if input.delivery.is_some() && given.pickup.is_none() && given.courier_fee.is_none() {
+            return Err(FieldError::new(
+                "delivery",
+                "must offer pickup, courier or both",
+            ));
+        }
+        let pickup = given
             .pickup
             .map(|(code, at)| {
                 Ok::<_, FieldError>(PickupPoint {
@@ -217,7 +233,7 @@ impl Lot {
                 })
             })
             .transpose()?;
-        let courier_fee = match input.courier_fee {
+        let courier_fee = match given.courier_fee {
             Some(fee) if !(0..=MAX_COURIER_FEE).contains(&fee) => {
                 return Err(FieldError::new(
                     "delivery.courier.fee",
@@ -332,7 +348,10 @@ mod tests {
             ),
             (
                 LotInput {
-                    pickup: Some(("busan", "")),
+                    delivery: Some(DeliveryInput {
+                        pickup: Some(("busan", "")),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
                 "delivery.pickup.place",
@@ -340,7 +359,10 @@ mod tests {
             ),
             (
                 LotInput {
-                    pickup: Some(("mars", "항구")),
+                    delivery: Some(DeliveryInput {
+                        pickup: Some(("mars", "항구")),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
                 "delivery.pickup.province",
@@ -348,7 +370,10 @@ mod tests {
             ),
             (
                 LotInput {
-                    courier_fee: Some(-1),
+                    delivery: Some(DeliveryInput {
+                        courier_fee: Some(-1),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
                 "delivery.courier.fee",
@@ -356,10 +381,21 @@ mod tests {
             ),
             (
                 LotInput {
-                    courier_fee: Some(MAX_COURIER_FEE + 1),
+                    delivery: Some(DeliveryInput {
+                        courier_fee: Some(MAX_COURIER_FEE + 1),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
                 "delivery.courier.fee",
+                false,
+            ),
+            (
+                LotInput {
+                    delivery: Some(DeliveryInput::default()),
+                    ..Default::default()
+                },
+                "delivery",
                 false,
             ),
         ];
@@ -382,7 +418,10 @@ mod tests {
                 length_cm: Some(1),
                 caught_at: Some(now - MAX_CATCH_AGE + Duration::seconds(1)),
                 catch_area: Some(&"가".repeat(PLACE_MAX)),
-                courier_fee: Some(0),
+                delivery: Some(DeliveryInput {
+                    courier_fee: Some(0),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             now,

@@ -8,8 +8,8 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitga_auction::{
-    AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, Krw, Lot, LotInput,
-    min_next_bid, reserve_met,
+    AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, DeliveryInput, Krw, Lot,
+    LotInput, min_next_bid, reserve_met,
 };
 use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
@@ -441,10 +441,6 @@ pub async fn create(
         settings,
     };
     let photo_ids = photo_ids(req.photo_ids)?;
-    let delivery = req.delivery.as_ref();
-    if delivery.is_some_and(|d| d.pickup.is_none() && d.courier.is_none()) {
-        return Err(FieldError::new("delivery", "must offer pickup, courier or both").into());
-    }
     let lot = Lot::parse(
         &LotInput {
             weight_g: req.weight_g,
@@ -453,10 +449,13 @@ pub async fn create(
             catch_area: req.catch_area.as_deref(),
             catch_province: req.catch_province.as_deref(),
             storage: req.storage.as_deref(),
-            pickup: delivery
-                .and_then(|d| d.pickup.as_ref())
-                .map(|p| (p.province.as_str(), p.place.as_str())),
-            courier_fee: delivery.and_then(|d| d.courier.as_ref()).map(|c| c.fee),
+            delivery: req.delivery.as_ref().map(|d| DeliveryInput {
+                pickup: d
+                    .pickup
+                    .as_ref()
+                    .map(|p| (p.province.as_str(), p.place.as_str())),
+                courier_fee: d.courier.as_ref().map(|c| c.fee),
+            }),
         },
         Utc::now(),
     )?;
