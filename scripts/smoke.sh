@@ -145,6 +145,22 @@ fuzz_setup() {
     for i in $(seq 200); do
         expect 201 POST /api/v1/auctions '{"title":"감성돔","description":"","start_price":1000}' "$SITGA_MEMBER_TOKEN" >/dev/null
     done
+    # Sales 1–8: the recycler buys auctions 10–17 from the cafe, and each
+    # sale is left where its operation's example needs it (1 awaiting
+    # details, 2 and 6 awaiting shipment, 3 and 4 ready for pickup, 5
+    # awaiting details, 7 settled, 8 disputed). Sales 9–112 wait to be
+    # shipped: the fuzzer's own ids mostly find a sale, as they find an
+    # auction or a pickup, and some of its steps on them succeed.
+    for i in $(seq 10 121); do
+        expect 201 POST "/api/v1/auctions/$i/bids" '{"amount":1000}' "$SITGA_OTHER_TOKEN" >/dev/null
+        expect 200 POST "/api/v1/auctions/$i/close" '' "$SITGA_MEMBER_TOKEN" >/dev/null
+    done
+    for i in 2 3 4 6 7 8 $(seq 9 112); do
+        expect 200 POST "/api/v1/sales/$i/details" '{"delivery":"pickup"}' "$SITGA_OTHER_TOKEN" >/dev/null
+    done
+    for i in 3 4 7 8; do expect 200 POST "/api/v1/sales/$i/ship" '{}' "$SITGA_MEMBER_TOKEN" >/dev/null; done
+    expect 200 POST /api/v1/sales/7/confirm '{}' "$SITGA_OTHER_TOKEN" >/dev/null
+    expect 200 POST /api/v1/sales/8/dispute '{"reason":"얼음이 다 녹아 있었어요"}' "$SITGA_OTHER_TOKEN" >/dev/null
     for i in $(seq 60); do expect 201 POST /api/v1/pickups '{"amount_kg":5}' "$SITGA_MEMBER_TOKEN" >/dev/null; done
     for i in $(seq 30); do expect 200 POST "/api/v1/pickups/$i/claim" '{}' "$SITGA_OTHER_TOKEN" >/dev/null; done
     # Pickup 3: weighed at 9 kg on 5 kg posted, waiting for the cafe's

@@ -315,6 +315,55 @@ impl From<sitga_realtime::engine::EngineError> for ApiError {
     }
 }
 
+impl From<sitga_realtime::sales::SaleError> for ApiError {
+    fn from(e: sitga_realtime::sales::SaleError) -> Self {
+        use sitga_auction::SaleRefusal as R;
+        use sitga_realtime::sales::SaleError;
+        let conflict = |code, message: String| Self::Conflict {
+            code,
+            message,
+            field: None,
+        };
+        match e {
+            SaleError::NotFound => Self::NotFound("sale"),
+            SaleError::Invalid(field) => Self::Validation(field),
+            SaleError::Db(db) => db.into(),
+            SaleError::AlreadyRated => conflict(ErrorCode::AlreadyRated, e.to_string()),
+            SaleError::NotTheChosenDelivery(why) => {
+                conflict(ErrorCode::DeliveryNotOffered, why.to_owned())
+            }
+            SaleError::InsufficientPoints { .. } => {
+                conflict(ErrorCode::InsufficientBalance, e.to_string())
+            }
+            SaleError::Refused(refusal) => {
+                let message = refusal.to_string();
+                match refusal {
+                    R::NotYours(_) => Self::Forbidden {
+                        code: ErrorCode::NotAllowed,
+                        message: match refusal {
+                            R::NotYours("buyer") => "only the buyer may take this step",
+                            R::NotYours("seller") => "only the seller may take this step",
+                            _ => "this step is not yours to take",
+                        },
+                    },
+                    R::WrongState(_) => conflict(ErrorCode::WrongSaleState, message),
+                    R::TooEarly(_) => conflict(ErrorCode::DeadlineNotPassed, message),
+                    R::HandoverLocked => conflict(ErrorCode::HandoverLocked, message),
+                    R::NotOffered => conflict(ErrorCode::DeliveryNotOffered, message),
+                    R::WrongCode => Self::Forbidden {
+                        code: ErrorCode::WrongHandoverCode,
+                        message: "the handover code does not match: ask the buyer for theirs",
+                    },
+                    R::BadSplit => Self::Validation(sitga_core::FieldError::inconsistent(
+                        "buyer_krw",
+                        "must be more than 0 and less than what the escrow holds",
+                    )),
+                }
+            }
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {

@@ -84,6 +84,8 @@ error_codes! {
     NotAllowed = "not_allowed",
     /// Only the auction's seller may do this.
     NotSeller = "not_seller",
+    /// The handover code is not the buyer's.
+    WrongHandoverCode = "wrong_handover_code",
     /// Only cafe and recycler accounts post pickups.
     NotCafeOrRecycler = "not_cafe_or_recycler",
     // 404.
@@ -132,6 +134,19 @@ error_codes! {
     WatchlistFull = "watchlist_full",
     /// The measured weight needs no confirmation, or has it already.
     NothingToConfirm = "nothing_to_confirm",
+    /// The sale is in a state where this step does not apply (`state`
+    /// in the message).
+    WrongSaleState = "wrong_sale_state",
+    /// The other side of the sale still has time (the message says until
+    /// when).
+    DeadlineNotPassed = "deadline_not_passed",
+    /// Too many wrong handover codes: the buyer confirms receipt instead.
+    HandoverLocked = "handover_locked",
+    /// The lot does not offer the delivery chosen (or the seller's step
+    /// does not fit the one the buyer chose).
+    DeliveryNotOffered = "delivery_not_offered",
+    /// You rated this sale already.
+    AlreadyRated = "already_rated",
     /// This server records no donations on chain.
     ChainOff = "chain_off",
     /// A request with this `Idempotency-Key` is still being decided.

@@ -32,7 +32,7 @@ pub fn base() -> DefaultApiRaw {
         },
         tags: vec![
             tag("Auth", "Accounts, login and tokens"),
-            tag("Users", "Your own account"),
+            tag("Users", "Your own account, and public profiles"),
             tag("Auctions", "Fish auctions and bids"),
             tag("Points", "Points, auction results"),
             tag("Pickups", "Coffee-grounds pickups and rankings"),
@@ -41,6 +41,11 @@ pub fn base() -> DefaultApiRaw {
             tag(
                 "Photos",
                 "Catch photos: uploads cleaned of metadata, served in three sizes",
+            ),
+            tag(
+                "Sales",
+                "From the hammer to the handover: delivery details, shipping, \
+                 confirmation, disputes and ratings, with the price in escrow",
             ),
             tag("Monitor", "Operator views (admin or operator role)"),
             tag("Admin", "Administration (admin role)"),
@@ -165,6 +170,10 @@ const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[
     ("patch", "/api/v1/users/me"),
     // A rejection without a reason.
     ("post", "/api/v1/admin/verifications/{user_id}"),
+    // Dispute photos that are not the buyer's unused ones, a split of
+    // the whole escrow.
+    ("post", "/api/v1/sales/{sale_id}/dispute"),
+    ("post", "/api/v1/admin/disputes/{sale_id}/resolve"),
 ];
 
 /// An operation that produces something else (a photo file) still answers

@@ -15,8 +15,9 @@
 
 use serde_json::{Map, Value, json};
 use sitga_auction::{
-    AuctionStatus, MAX_AMOUNT, MAX_COURIER_FEE, MAX_LENGTH_CM, MAX_WALLET_OPERATION, MAX_WEIGHT_G,
-    PLACE_MAX, PayoutStatus, Storage,
+    ADDRESS_LINE_MAX, AuctionStatus, DISPUTE_REASON_MAX, MAX_AMOUNT, MAX_COURIER_FEE,
+    MAX_DISPUTE_PHOTOS, MAX_LENGTH_CM, MAX_WALLET_OPERATION, MAX_WEIGHT_G, PLACE_MAX, PayoutStatus,
+    RATING_COMMENT_MAX, SALE_NAME_MAX, Storage,
 };
 use sitga_coffee_grounds::{MAX_GRAMS, MIN_GRAMS, PickupKind, PickupStatus};
 use sitga_forecasting::{Horizon, MIN_HISTORY_DAYS, Window};
@@ -268,6 +269,67 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("ChangePasswordRequest", "new", password()),
         ("CreatePickupRequest", "amount_kg", kilograms()),
         ("CompleteRequest", "measured_kg", kilograms()),
+        ("DetailsRequest", "delivery", one_of(["pickup", "courier"])),
+        (
+            "DetailsRequest",
+            "address",
+            json!({ "additionalProperties": false }),
+        ),
+        (
+            "DetailsRequest",
+            "address/properties/recipient",
+            line(1, SALE_NAME_MAX),
+        ),
+        // Hyphens and spaces anywhere are dropped; 9–11 digits from a 0.
+        (
+            "DetailsRequest",
+            "address/properties/phone",
+            json!({ "pattern": "^[- ]*0(?:[- ]*[0-9]){8,10}[- ]*$" }),
+        ),
+        (
+            "DetailsRequest",
+            "address/properties/postcode",
+            json!({ "pattern": format!("^{SPACE}*[0-9]{{5}}{SPACE}*$") }),
+        ),
+        (
+            "DetailsRequest",
+            "address/properties/line1",
+            line(1, ADDRESS_LINE_MAX),
+        ),
+        (
+            "DetailsRequest",
+            "address/properties/line2",
+            line(0, ADDRESS_LINE_MAX),
+        ),
+        ("ShipRequest", "courier", line(1, SALE_NAME_MAX)),
+        (
+            "ShipRequest",
+            "tracking_number",
+            json!({ "pattern": format!("^{SPACE}*[A-Za-z0-9-]{{6,30}}{SPACE}*$") }),
+        ),
+        (
+            "HandoverRequest",
+            "code",
+            json!({ "pattern": format!("^{SPACE}*[0-9]{{6}}{SPACE}*$") }),
+        ),
+        ("DisputeRequest", "reason", prose(1, DISPUTE_REASON_MAX)),
+        (
+            "DisputeRequest",
+            "photo_ids",
+            json!({
+                "maxItems": MAX_DISPUTE_PHOTOS,
+                "uniqueItems": true,
+                "items": { "type": "string", "pattern": sitga_photos::PHOTO_ID_PATTERN },
+            }),
+        ),
+        ("RatingRequest", "stars", range(1, 5)),
+        ("RatingRequest", "comment", prose(0, RATING_COMMENT_MAX)),
+        (
+            "ResolveRequest",
+            "outcome",
+            one_of(["refund", "release", "split"]),
+        ),
+        ("ResolveRequest", "buyer_krw", won(max_amount)),
         (
             "RetrainRequest",
             "horizon_days",
@@ -338,6 +400,57 @@ fn alternatives() -> Vec<(&'static str, Vec<Alternative>)> {
                     drop: &[],
                     require: BUSINESS,
                     narrow: vec![("business_number", given()), ("business_name", given())],
+                },
+            ],
+        ),
+        (
+            "DetailsRequest",
+            vec![
+                Alternative {
+                    drop: &["address"],
+                    require: &[],
+                    narrow: vec![("delivery", json!({ "enum": ["pickup"] }))],
+                },
+                Alternative {
+                    drop: &[],
+                    require: &["address"],
+                    narrow: vec![
+                        ("delivery", json!({ "enum": ["courier"] })),
+                        ("address", json!({ "type": "object" })),
+                    ],
+                },
+            ],
+        ),
+        (
+            "ShipRequest",
+            vec![
+                Alternative {
+                    drop: &["courier", "tracking_number"],
+                    require: &[],
+                    narrow: vec![],
+                },
+                Alternative {
+                    drop: &[],
+                    require: &["courier", "tracking_number"],
+                    narrow: vec![("courier", given()), ("tracking_number", given())],
+                },
+            ],
+        ),
+        (
+            "ResolveRequest",
+            vec![
+                Alternative {
+                    drop: &["buyer_krw"],
+                    require: &[],
+                    narrow: vec![("outcome", json!({ "enum": ["refund", "release"] }))],
+                },
+                Alternative {
+                    drop: &[],
+                    require: &["buyer_krw"],
+                    narrow: vec![
+                        ("outcome", json!({ "enum": ["split"] })),
+                        ("buyer_krw", json!({ "type": "integer" })),
+                    ],
                 },
             ],
         ),
@@ -470,6 +583,16 @@ fn example_id(path: &str, method: &str) -> Option<i64> {
         // The pending business among the fuzzing accounts.
         ("post", "/admin/verifications/{user_id}") => 6,
         ("post", "/admin/payouts/{id}/paid") => 1,
+        // The sales `scripts/smoke.sh` leaves in each state: the cafe
+        // sold, the recycler bought.
+        ("post", "/sales/{sale_id}/details") => 1,
+        ("post", "/sales/{sale_id}/ship") => 2,
+        ("post", "/sales/{sale_id}/handover") => 3,
+        ("post", "/sales/{sale_id}/confirm") => 4,
+        ("post", "/sales/{sale_id}/cancel") => 5,
+        ("post", "/sales/{sale_id}/dispute") => 6,
+        ("get", "/sales/{sale_id}") | ("post", "/sales/{sale_id}/rating") => 7,
+        ("post", "/admin/disputes/{sale_id}/resolve") => 8,
         ("post", "/admin/payouts/{id}/reject") => 2,
         (_, path) if path.starts_with("/admin/users/{id}/") => 2,
         _ => return None,
@@ -614,7 +737,7 @@ pub fn apply(spec: &mut Value) {
                         "example": DEMO_PHOTO_ID,
                     })),
                     // Ids start at 1 (a 0 or a negative id is never found).
-                    ("id" | "user_id" | "auction_id", _) if integer_id => {
+                    ("id" | "user_id" | "auction_id" | "sale_id", _) if integer_id => {
                         Some(match example_id(path, method) {
                             Some(id) => json!({ "minimum": 1, "example": id }),
                             None => json!({ "minimum": 1 }),
@@ -635,6 +758,19 @@ pub fn apply(spec: &mut Value) {
 
 /// An operation: `(path, method)`.
 type Operation = (&'static str, &'static str);
+
+/// Every operation on one sale.
+const SALE_STEPS: &[Operation] = &[
+    ("/api/v1/sales/{sale_id}", "get"),
+    ("/api/v1/sales/{sale_id}/details", "post"),
+    ("/api/v1/sales/{sale_id}/ship", "post"),
+    ("/api/v1/sales/{sale_id}/confirm", "post"),
+    ("/api/v1/sales/{sale_id}/handover", "post"),
+    ("/api/v1/sales/{sale_id}/cancel", "post"),
+    ("/api/v1/sales/{sale_id}/dispute", "post"),
+    ("/api/v1/sales/{sale_id}/rating", "post"),
+    ("/api/v1/admin/disputes/{sale_id}/resolve", "post"),
+];
 
 /// `(path, method, status, operations on what it created)`: OpenAPI links,
 /// so a client (and the fuzzer) can follow a created id.
@@ -694,6 +830,19 @@ const LINKS: &[(&str, &str, &str, &[Operation])] = &[
             ("/api/v1/admin/payouts/{id}/reject", "post"),
         ],
     ),
+    // A sale's every answer names it: each step leads to the next ones.
+    ("/api/v1/sales/{sale_id}", "get", "200", SALE_STEPS),
+    ("/api/v1/sales/{sale_id}/details", "post", "200", SALE_STEPS),
+    ("/api/v1/sales/{sale_id}/ship", "post", "200", SALE_STEPS),
+    ("/api/v1/sales/{sale_id}/cancel", "post", "200", SALE_STEPS),
+    ("/api/v1/sales/{sale_id}/dispute", "post", "200", SALE_STEPS),
+    ("/api/v1/sales/{sale_id}/confirm", "post", "200", SALE_STEPS),
+    (
+        "/api/v1/sales/{sale_id}/handover",
+        "post",
+        "200",
+        SALE_STEPS,
+    ),
     (
         "/api/v1/auth/signup",
         "post",
@@ -726,6 +875,7 @@ pub fn add_links(spec: &mut Value) {
                     target
                         .trim_start_matches("/api/v1")
                         .replace("{id}", "Id")
+                        .replace("{sale_id}", "SaleId")
                         .split('/')
                         .map(|part| {
                             let mut chars = part.chars();
@@ -740,9 +890,15 @@ pub fn add_links(spec: &mut Value) {
                     "#/paths/{}/{target_method}",
                     target.replace('~', "~0").replace('/', "~1")
                 );
+                // Sales name their path parameter `sale_id`.
+                let parameter = if target.contains("{sale_id}") {
+                    "path.sale_id"
+                } else {
+                    "path.id"
+                };
                 (
                     name,
-                    json!({ "operationRef": reference, "parameters": { "path.id": id } }),
+                    json!({ "operationRef": reference, "parameters": { parameter: id } }),
                 )
             })
             .collect();

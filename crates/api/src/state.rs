@@ -52,6 +52,8 @@ pub struct AppState {
     pub payments: sitga_realtime::payments::Payments,
     /// Photo uploads and their files.
     pub photos: sitga_realtime::photos::Photos,
+    /// Sales from the hammer to the handover.
+    pub sales: sitga_realtime::sales::Sales,
 }
 
 impl AppState {

@@ -17,7 +17,7 @@
 //! use sitga_auction::{Krw, Sale, SaleAction, SaleActor, SaleState, Deadlines, DeliveryChoice};
 //!
 //! let now = Utc::now();
-//! let sale = Sale::new(Krw::new(42_000), true, true, now);
+//! let sale = Sale::new(Krw::new(42_000), true, Some(Krw::new(4_000)), now);
 //! let rules = Deadlines::default();
 //! let step = sale
 //!     .decide(SaleActor::Buyer, &SaleAction::GiveDetails(DeliveryChoice::Pickup), now, &rules)?;
@@ -198,9 +198,22 @@ pub struct Sale {
     pub delivery: Option<DeliveryChoice>,
     /// Whether the lot offered pickup.
     pub offers_pickup: bool,
-    /// Whether the lot offered a courier.
-    pub offers_courier: bool,
+    /// The courier fee, if the lot offered a courier.
+    pub courier_fee: Option<Krw>,
+    /// The courier fee the buyer paid into the escrow with their details
+    /// (zero for pickup, or until they chose).
+    pub fee_paid: Krw,
+    /// Wrong handover codes the seller entered so far.
+    pub failed_handovers: u32,
 }
+
+/// Wrong handover codes after which the seller can no longer settle by
+/// code (a six-digit code must not be guessable): the buyer confirms
+/// instead, or disputes.
+pub const MAX_HANDOVER_ATTEMPTS: u32 = 5;
+
+/// How long after a sale ends its seller still sees the buyer's address.
+pub const ADDRESS_RETENTION: Duration = Duration::days(30);
 
 /// Where the escrow goes when a step pays it out (the two add up to the
 /// price).
@@ -212,11 +225,15 @@ pub struct Payout {
     pub to_buyer: Krw,
 }
 
-/// A decided step: the sale after it, and the payout it makes (if any).
+/// A decided step: the sale after it, what the buyer pays into the escrow
+/// with it, and the payout it makes (if any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SaleStep {
     /// The sale after the step.
     pub sale: Sale,
+    /// Taken from the buyer's points into the escrow by this step (the
+    /// courier fee, when the buyer chooses the courier).
+    pub escrow_in: Krw,
     /// The escrow paid out by this step; at most once per sale.
     pub payout: Option<Payout>,
 }
@@ -239,6 +256,9 @@ pub enum SaleRefusal {
     /// The handover code is wrong.
     #[error("the handover code does not match")]
     WrongCode,
+    /// Too many wrong codes: only the buyer's confirmation settles it now.
+    #[error("too many wrong handover codes: the buyer must confirm receipt instead")]
+    HandoverLocked,
     /// A split must give each side something, and no more than the price.
     #[error("a split gives the buyer more than nothing and less than the price")]
     BadSplit,
@@ -246,21 +266,35 @@ pub enum SaleRefusal {
 
 impl Sale {
     /// A sale at the close: `price` in escrow, waiting for the buyer's
-    /// details.
+    /// details. A lot that named no delivery (listed before lots had
+    /// options) offers both, the courier at no fee: the two sides agree on
+    /// it between them.
     pub fn new(
         price: Krw,
         offers_pickup: bool,
-        offers_courier: bool,
+        courier_fee: Option<Krw>,
         closed_at: DateTime<Utc>,
     ) -> Sale {
+        let (offers_pickup, courier_fee) = if !offers_pickup && courier_fee.is_none() {
+            (true, Some(Krw::ZERO))
+        } else {
+            (offers_pickup, courier_fee)
+        };
         Sale {
             price,
             state: SaleState::AwaitingDetails,
             since: closed_at,
             delivery: None,
             offers_pickup,
-            offers_courier,
+            courier_fee,
+            fee_paid: Krw::ZERO,
+            failed_handovers: 0,
         }
+    }
+
+    /// What the escrow holds: the price, and the courier fee once paid.
+    pub fn escrow(&self) -> Krw {
+        self.price + self.fee_paid
     }
 
     /// When the current state's deadline passes, if it has one.
@@ -284,8 +318,9 @@ impl Sale {
     fn settled(self, now: DateTime<Utc>) -> SaleStep {
         SaleStep {
             sale: self.to(SaleState::Settled, now),
+            escrow_in: Krw::ZERO,
             payout: Some(Payout {
-                to_seller: self.price,
+                to_seller: self.escrow(),
                 to_buyer: Krw::ZERO,
             }),
         }
@@ -294,9 +329,10 @@ impl Sale {
     fn refunded(self, state: SaleState, now: DateTime<Utc>) -> SaleStep {
         SaleStep {
             sale: self.to(state, now),
+            escrow_in: Krw::ZERO,
             payout: Some(Payout {
                 to_seller: Krw::ZERO,
-                to_buyer: self.price,
+                to_buyer: self.escrow(),
             }),
         }
     }
@@ -331,6 +367,7 @@ impl Sale {
         let moved = |state| {
             Ok(SaleStep {
                 sale: self.to(state, now),
+                escrow_in: Krw::ZERO,
                 payout: None,
             })
         };
@@ -340,18 +377,18 @@ impl Sale {
                 if self.state != S::AwaitingDetails {
                     return wrong;
                 }
-                let offered = match choice {
-                    DeliveryChoice::Pickup => self.offers_pickup,
-                    DeliveryChoice::Courier => self.offers_courier,
+                let fee = match choice {
+                    DeliveryChoice::Pickup if self.offers_pickup => Krw::ZERO,
+                    DeliveryChoice::Courier => self.courier_fee.ok_or(SaleRefusal::NotOffered)?,
+                    DeliveryChoice::Pickup => return Err(SaleRefusal::NotOffered),
                 };
-                if !offered {
-                    return Err(SaleRefusal::NotOffered);
-                }
                 Ok(SaleStep {
                     sale: Sale {
                         delivery: Some(*choice),
+                        fee_paid: fee,
                         ..self.to(S::AwaitingShipment, now)
                     },
+                    escrow_in: fee,
                     payout: None,
                 })
             }
@@ -379,6 +416,9 @@ impl Sale {
                 only(A::Seller, "seller")?;
                 if self.state != S::ReadyForPickup {
                     return wrong;
+                }
+                if self.failed_handovers >= MAX_HANDOVER_ATTEMPTS {
+                    return Err(SaleRefusal::HandoverLocked);
                 }
                 if !code_matches {
                     return Err(SaleRefusal::WrongCode);
@@ -425,13 +465,14 @@ impl Sale {
                     DisputeOutcome::Refund => Ok(self.refunded(S::Refunded, now)),
                     DisputeOutcome::Release => Ok(self.settled(now)),
                     DisputeOutcome::Split { buyer } => {
-                        if buyer <= Krw::ZERO || buyer >= self.price {
+                        if buyer <= Krw::ZERO || buyer >= self.escrow() {
                             return Err(SaleRefusal::BadSplit);
                         }
                         Ok(SaleStep {
                             sale: self.to(S::Settled, now),
+                            escrow_in: Krw::ZERO,
                             payout: Some(Payout {
-                                to_seller: self.price - buyer,
+                                to_seller: self.escrow() - buyer,
                                 to_buyer: buyer,
                             }),
                         })
@@ -490,11 +531,12 @@ mod tests {
     #[test]
     fn money_is_conserved_on_every_path() {
         let price = Krw::new(37_000);
+        let fee = Krw::new(4_000);
         let rules = Deadlines::default();
         let actions = every_action(price);
         let start = Utc::now();
         let mut frontier = vec![(
-            Sale::new(price, true, true, start),
+            Sale::new(price, true, Some(fee), start),
             Krw::ZERO,
             Krw::ZERO,
             0u8,
@@ -516,8 +558,13 @@ mod tests {
                             sale.state
                         );
                         let (mut s, mut b, mut n) = (seller, buyer, payouts);
+                        assert_eq!(
+                            step.sale.escrow(),
+                            sale.escrow() + step.escrow_in,
+                            "{action:?}: what comes in stays in"
+                        );
                         if let Some(p) = step.payout {
-                            assert_eq!(p.to_seller + p.to_buyer, price, "{action:?}");
+                            assert_eq!(p.to_seller + p.to_buyer, sale.escrow(), "{action:?}");
                             assert!(p.to_seller >= Krw::ZERO && p.to_buyer >= Krw::ZERO);
                             assert!(
                                 step.sale.state.is_final(),
@@ -535,7 +582,7 @@ mod tests {
                         }
                         assert!(n <= 1, "paid twice");
                         let paid_out = if step.sale.state.is_final() {
-                            price
+                            step.sale.escrow()
                         } else {
                             Krw::ZERO
                         };
@@ -563,7 +610,7 @@ mod tests {
         let rules = Deadlines::default();
         let price = Krw::new(50_000);
         // Courier: details, ship, confirm.
-        let sale = Sale::new(price, false, true, now);
+        let sale = Sale::new(price, false, Some(Krw::new(5_000)), now);
         let s = sale
             .decide(
                 SaleActor::Buyer,
@@ -586,9 +633,10 @@ mod tests {
         assert_eq!(
             done.payout,
             Some(Payout {
-                to_seller: price,
+                to_seller: price + Krw::new(5_000),
                 to_buyer: Krw::ZERO
-            })
+            }),
+            "the courier fee the buyer paid goes to the seller with the price"
         );
         // Nobody confirms: three days after shipping it confirms itself.
         let early = s.decide(
@@ -613,7 +661,7 @@ mod tests {
     fn refusals_say_why() {
         let now = Utc::now();
         let rules = Deadlines::default();
-        let sale = Sale::new(Krw::new(10_000), true, false, now);
+        let sale = Sale::new(Krw::new(10_000), true, None, now);
         let ask = |s: &Sale, who, what: SaleAction, at| s.decide(who, &what, at, &rules);
         assert_eq!(
             ask(
@@ -711,5 +759,30 @@ mod tests {
         for state in SaleState::ALL {
             assert_eq!(SaleState::parse(state.code()), Some(state));
         }
+        let guessed = Sale {
+            failed_handovers: MAX_HANDOVER_ATTEMPTS,
+            ..ready
+        };
+        assert_eq!(
+            ask(
+                &guessed,
+                SaleActor::Seller,
+                SaleAction::Handover { code_matches: true },
+                now
+            ),
+            Err(SaleRefusal::HandoverLocked),
+            "a guessed code settles nothing once the attempts are used up"
+        );
+        assert!(
+            ask(&guessed, SaleActor::Buyer, SaleAction::Confirm, now).is_ok(),
+            "the buyer can still confirm"
+        );
+    }
+
+    #[test]
+    fn a_lot_without_delivery_options_offers_both() {
+        let sale = Sale::new(Krw::new(9_000), false, None, Utc::now());
+        assert!(sale.offers_pickup);
+        assert_eq!(sale.courier_fee, Some(Krw::ZERO));
     }
 }

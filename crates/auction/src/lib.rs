@@ -41,6 +41,7 @@
 mod batch;
 mod chat;
 mod fulfilment;
+mod handover;
 mod lot;
 mod money;
 mod payments;
@@ -55,8 +56,12 @@ pub use batch::{
 };
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
 pub use fulfilment::{
-    Deadlines, DeliveryChoice, DisputeOutcome, Payout, Sale, SaleAction, SaleActor, SaleRefusal,
-    SaleState, SaleStep,
+    ADDRESS_RETENTION, Deadlines, DeliveryChoice, DisputeOutcome, MAX_HANDOVER_ATTEMPTS, Payout,
+    Sale, SaleAction, SaleActor, SaleRefusal, SaleState, SaleStep,
+};
+pub use handover::{
+    ADDRESS_LINE_MAX, DISPUTE_REASON_MAX, DeliveryAddress, DisputeReport, HandoverCode,
+    MAX_DISPUTE_PHOTOS, RATING_COMMENT_MAX, Rating, SALE_NAME_MAX, Shipment,
 };
 pub use lot::{
     CatchArea, Delivery, DeliveryInput, Lot, LotInput, MAX_CATCH_AGE, MAX_COURIER_FEE,

@@ -90,7 +90,7 @@ pub struct PickupPoint {
 }
 
 /// How the buyer can get the fish: pickup, courier, or either.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivery {
     /// Collecting it in person.
     pub pickup: Option<PickupPoint>,

@@ -307,7 +307,8 @@ pub fn close_outcome(auction: &AuctionSnapshot) -> CloseOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Settlement {
-    /// The winner's hold becomes a payment to the seller.
+    /// The winner's hold goes into the sale's escrow, paid to the seller
+    /// once the buyer has the fish ([`crate::Sale`]).
     Pay {
         /// Who pays.
         winner_id: UserId,

@@ -57,14 +57,17 @@ pub async fn auction_history(
     row.bid_count
 }
 
-/// After every auction closed: nothing is held and the sum of balances is
-/// what the `bidders` were charged (a second settlement would pay the
-/// seller twice and break it).
+/// After every auction closed: nothing is held and the sum of balances and
+/// escrows is what the `bidders` were charged (a second settlement would
+/// escrow twice and break it).
 pub async fn money_conserved(pool: &DbPool, bidders: usize) {
     let mut conn = pool.get().await.expect("connection");
     let (balance, held) = wallets::totals(&mut conn).await.expect("totals");
+    let escrowed = sitga_persistence::sales::escrowed(&mut conn)
+        .await
+        .expect("escrow");
     assert_eq!(
-        (balance, held),
+        (balance + escrowed, held),
         (Krw::new(BIDDER_BALANCE * bidders as i64), Krw::ZERO),
         "money conserved after close"
     );

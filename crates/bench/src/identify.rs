@@ -132,6 +132,7 @@ async fn identify(
         chain: None,
         payment_provider: std::sync::Arc::new(sitga_realtime::payments::DevPaymentProvider),
         charge_cap: sitga_realtime::payments::ChargeCap::default(),
+        sale_deadlines: Default::default(),
     };
     let server =
         sitga_server::server::start(config, Some(TcpListener::bind("127.0.0.1:0").unwrap()))

@@ -72,6 +72,10 @@ id_type!(
     /// A row of an auction's bid history.
     BidId
 );
+id_type!(
+    /// A sold auction's way from the hammer to the handover.
+    SaleId
+);
 
 #[cfg(test)]
 mod tests {

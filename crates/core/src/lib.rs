@@ -1,7 +1,7 @@
 //! The words every sitga crate shares, so that a line of code says what its
 //! numbers are:
 //!
-//! - typed ids ([`UserId`], [`AuctionId`], [`PickupId`], [`BidId`]): a
+//! - typed ids ([`UserId`], [`AuctionId`], [`PickupId`], [`BidId`], [`SaleId`]): a
 //!   function that takes a bidder cannot be called with an auction;
 //! - [`Krw`]: an amount of Korean won, an integer, never a float;
 //! - [`FieldError`]: the one shape of a value that failed its rule, naming
@@ -39,7 +39,7 @@ mod province;
 
 pub use calendar::{Calendar, DEFAULT_TIMEZONE, Month};
 pub use field::FieldError;
-pub use ids::{AuctionId, BidId, PickupId, UserId};
+pub use ids::{AuctionId, BidId, PickupId, SaleId, UserId};
 pub use money::Krw;
 pub use province::Province;
 

@@ -27,8 +27,16 @@ pub enum AuditAction {
     AdjustCredit,
     /// An admin took points away.
     AdjustDebit,
-    /// A sold auction paid its seller.
+    /// A sale's escrow paid its seller (all of it, or the seller's part of
+    /// a split).
     Settlement,
+    /// A sold auction's winning bid went into its sale's escrow.
+    Escrow,
+    /// A sale's escrow went back to its buyer (cancelled, refunded, or the
+    /// buyer's part of a split).
+    SaleRefund,
+    /// An operator ended a dispute (the reason names the outcome).
+    DisputeResolved,
     /// A role was given (`sitga admin grant`; the reason names the role).
     RoleGrant,
     /// A role was taken away (`sitga admin revoke`).
@@ -49,7 +57,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 18] = [
         Self::Charge,
         Self::Withdraw,
         Self::PayoutPaid,
@@ -57,6 +65,9 @@ impl AuditAction {
         Self::AdjustCredit,
         Self::AdjustDebit,
         Self::Settlement,
+        Self::Escrow,
+        Self::SaleRefund,
+        Self::DisputeResolved,
         Self::RoleGrant,
         Self::RoleRevoke,
         Self::Ban,
@@ -85,6 +96,9 @@ impl AuditAction {
             Self::PayoutRejected => "payout_rejected",
             Self::AuctionRemove => "auction_remove",
             Self::Refund => "refund",
+            Self::Escrow => "escrow",
+            Self::SaleRefund => "sale_refund",
+            Self::DisputeResolved => "dispute_resolved",
         }
     }
 

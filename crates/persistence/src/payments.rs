@@ -231,6 +231,7 @@ pub async fn decide_payout(
             payout.user_id,
             payout.amount,
             LedgerKind::PayoutReturn,
+            None,
         )
         .await?;
     }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sitga_core::{AuctionId, UserId};
+use sitga_core::{AuctionId, SaleId, UserId};
 
 use crate::schema::photos;
 use crate::time::{naive, now, utc};
@@ -163,6 +163,41 @@ pub async fn attach(
         .await)?;
     }
     Ok(attached)
+}
+
+/// Attaches `owner`'s unattached photos `ids` to a dispute of `sale`.
+/// Returns how many were attached (fewer than asked: roll back).
+pub async fn attach_to_sale(
+    conn: &mut DbConn,
+    owner: UserId,
+    ids: &[String],
+    sale: SaleId,
+) -> Result<usize, DbError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(with_conn!(conn, |c| diesel::update(
+        photos::table
+            .filter(photos::id.eq_any(ids))
+            .filter(photos::owner_id.eq(owner))
+            .filter(photos::attached_at.is_null())
+    )
+    .set((
+        photos::sale_id.eq(Some(sale)),
+        photos::attached_at.eq(Some(now())),
+    ))
+    .execute(c)
+    .await)?)
+}
+
+/// The photos a sale's dispute shows.
+pub async fn of_sale(conn: &mut DbConn, sale: SaleId) -> Result<Vec<Photo>, DbError> {
+    Ok(with_conn!(conn, |c| photos::table
+        .filter(photos::sale_id.eq(sale))
+        .order(photos::created_at.asc())
+        .select(Photo::as_select())
+        .load(c)
+        .await)?)
 }
 
 /// Each auction's photos, in their order.

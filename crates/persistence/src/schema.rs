@@ -343,6 +343,7 @@ diesel::table! {
         position -> Nullable<Integer>,
         created_at -> Timestamp,
         attached_at -> Nullable<Timestamp>,
+        sale_id -> Nullable<BigInt>,
     }
 }
 
@@ -372,3 +373,59 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    sales (id) {
+        id -> BigInt,
+        auction_id -> BigInt,
+        seller_id -> BigInt,
+        buyer_id -> BigInt,
+        price -> BigInt,
+        fee_paid -> BigInt,
+        escrow -> BigInt,
+        state -> Text,
+        state_since -> Timestamp,
+        offers_pickup -> Bool,
+        courier_fee -> Nullable<BigInt>,
+        delivery -> Nullable<Text>,
+        recipient -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        postcode -> Nullable<Text>,
+        line1 -> Nullable<Text>,
+        line2 -> Nullable<Text>,
+        courier -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        handover_code -> Nullable<Text>,
+        failed_handovers -> Integer,
+        reminded_at -> Nullable<Timestamp>,
+        dispute_reason -> Nullable<Text>,
+        to_seller -> Nullable<BigInt>,
+        to_buyer -> Nullable<BigInt>,
+        ended_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sale_events (id) {
+        id -> BigInt,
+        sale_id -> BigInt,
+        event -> Text,
+        actor_id -> Nullable<BigInt>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sale_ratings (sale_id, rater_id) {
+        sale_id -> BigInt,
+        rater_id -> BigInt,
+        ratee_id -> BigInt,
+        stars -> SmallInt,
+        comment -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(sales, auctions);

@@ -40,6 +40,12 @@ pub enum LedgerKind {
     AdjustDebit,
     /// A rejected payout's points, back in the wallet.
     PayoutReturn,
+    /// Paid into a sale's escrow (the winning bid at the close, the courier
+    /// fee with the buyer's details).
+    Escrow,
+    /// A sale's escrow back to its buyer (cancelled, or a dispute refunded
+    /// or split).
+    Refund,
 }
 
 impl LedgerKind {
@@ -55,6 +61,8 @@ impl LedgerKind {
             Self::AdjustCredit => "adjust_credit",
             Self::AdjustDebit => "adjust_debit",
             Self::PayoutReturn => "payout_return",
+            Self::Escrow => "escrow",
+            Self::Refund => "refund",
         }
     }
 }
@@ -136,7 +144,7 @@ async fn record(
 
 /// Adds bought points. Returns the wallet after.
 pub async fn charge(conn: &mut DbConn, user_id: UserId, amount: Krw) -> Result<Wallet, DbError> {
-    credit(conn, user_id, amount, LedgerKind::Charge).await
+    credit(conn, user_id, amount, LedgerKind::Charge, None).await
 }
 
 /// Adds points, written in the ledger as `kind`. Returns the wallet after.
@@ -145,6 +153,7 @@ pub(crate) async fn credit(
     user_id: UserId,
     amount: Krw,
     kind: LedgerKind,
+    auction_id: Option<AuctionId>,
 ) -> Result<Wallet, DbError> {
     // Update first, create only when missing: on MySQL an INSERT IGNORE of
     // an existing row takes a shared lock that a concurrent locker of the
@@ -158,7 +167,7 @@ pub(crate) async fn credit(
             .execute(c)
             .await)?;
         if n == 1 {
-            return record(conn, user_id, kind, amount, None).await;
+            return record(conn, user_id, kind, amount, auction_id).await;
         }
         ensure(conn, user_id).await?;
     }
@@ -177,7 +186,7 @@ pub async fn adjust(
 ) -> Result<Option<Wallet>, DbError> {
     let size = Krw::new(amount.saturating_abs());
     if amount >= 0 {
-        return credit(conn, user_id, size, LedgerKind::AdjustCredit)
+        return credit(conn, user_id, size, LedgerKind::AdjustCredit, None)
             .await
             .map(Some);
     }
@@ -274,11 +283,12 @@ pub async fn release(
     Ok(())
 }
 
-/// Turns the winner's hold into a payment to the seller.
-pub async fn pay(
+/// Turns the winner's hold into the sale's escrow: the points leave the
+/// winner's wallet (and its hold) and wait in the sale until it is settled,
+/// cancelled or refunded.
+pub async fn hold_to_escrow(
     conn: &mut DbConn,
     winner_id: UserId,
-    seller_id: UserId,
     price: Krw,
     auction_id: AuctionId,
 ) -> Result<(), DbError> {
@@ -299,23 +309,47 @@ pub async fn pay(
             "winner {winner_id} does not hold {price} for auction {auction_id}"
         )));
     }
-    record(
-        conn,
-        winner_id,
-        LedgerKind::Payment,
-        price,
-        Some(auction_id),
+    record(conn, winner_id, LedgerKind::Escrow, price, Some(auction_id)).await?;
+    Ok(())
+}
+
+/// Moves `amount` of the buyer's available points into a sale's escrow (the
+/// courier fee); `false` if what is available does not cover it (nothing
+/// changes).
+pub async fn pay_into_escrow(
+    conn: &mut DbConn,
+    buyer_id: UserId,
+    amount: Krw,
+    auction_id: AuctionId,
+) -> Result<bool, DbError> {
+    let n = with_conn!(conn, |c| diesel::update(
+        wallets::table
+            .find(buyer_id)
+            .filter((wallets::balance - wallets::held).ge(amount))
     )
-    .await?;
-    ensure(conn, seller_id).await?;
-    with_conn!(conn, |c| diesel::update(wallets::table.find(seller_id))
-        .set((
-            wallets::balance.eq(wallets::balance + price),
-            wallets::updated_at.eq(now())
-        ))
-        .execute(c)
-        .await)?;
-    record(conn, seller_id, LedgerKind::Sale, price, Some(auction_id)).await?;
+    .set((
+        wallets::balance.eq(wallets::balance - amount),
+        wallets::updated_at.eq(now()),
+    ))
+    .execute(c)
+    .await)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    record(conn, buyer_id, LedgerKind::Escrow, amount, Some(auction_id)).await?;
+    Ok(true)
+}
+
+/// Pays `amount` out of a sale's escrow to `user_id`: the seller's
+/// [`LedgerKind::Sale`] or the buyer's [`LedgerKind::Refund`].
+pub async fn pay_from_escrow(
+    conn: &mut DbConn,
+    user_id: UserId,
+    amount: Krw,
+    kind: LedgerKind,
+    auction_id: AuctionId,
+) -> Result<(), DbError> {
+    credit(conn, user_id, amount, kind, Some(auction_id)).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use sitga_auction::{AuctionSettings, AuctionSettingsInput, AuctionStatus, Wallet
 use sitga_core::{Krw, UserId};
 use sitga_persistence::auctions::{self, DetailsChange, ListFilter, NewAuction, Sort};
 use sitga_persistence::test_support::TestDatabase;
+use sitga_persistence::wallets::LedgerKind;
 use sitga_persistence::{DbPool, users, wallets};
 
 fn won(n: i64) -> Krw {
@@ -113,7 +114,10 @@ async fn wallet_movements_are_guarded_and_ledgered() {
     wallets::release(&mut conn, a, won(10_000), auction)
         .await
         .unwrap();
-    wallets::pay(&mut conn, a, s, won(20_000), auction)
+    wallets::hold_to_escrow(&mut conn, a, won(20_000), auction)
+        .await
+        .unwrap();
+    wallets::pay_from_escrow(&mut conn, s, won(20_000), LedgerKind::Sale, auction)
         .await
         .unwrap();
     assert_eq!(
@@ -139,7 +143,7 @@ async fn wallet_movements_are_guarded_and_ledgered() {
     let (entries, total) = wallets::ledger(&mut conn, a, 0, 10).await.unwrap();
     assert_eq!(total, 5);
     let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["payment", "release", "withdraw", "hold", "charge"]);
+    assert_eq!(kinds, ["escrow", "release", "withdraw", "hold", "charge"]);
     assert_eq!(entries[0].balance_after, won(25_000));
 }
 

@@ -171,16 +171,26 @@ async fn main() {
     }
     println!("the watcher received {frames} room frames");
 
-    // Money is conserved: the seller has the price, nothing is held.
+    // Money is conserved: the price waits in the sale's escrow until the
+    // handover, nothing is held.
     let mut conn = pool.get().await.expect("connection");
-    let seller_wallet = wallets::get(&mut conn, seller).await.expect("wallet");
-    assert_eq!(seller_wallet.balance, price);
+    let escrowed = sitga_persistence::sales::escrowed(&mut conn)
+        .await
+        .expect("escrow");
+    assert_eq!(escrowed, price);
+    assert_eq!(
+        wallets::get(&mut conn, seller)
+            .await
+            .expect("wallet")
+            .balance,
+        Krw::ZERO
+    );
     let (balance, held) = wallets::totals(&mut conn).await.expect("totals");
     assert_eq!(
-        balance,
+        balance + escrowed,
         Krw::new(POINTS * BIDDERS as i64),
         "money conserved"
     );
     assert_eq!(held, Krw::ZERO, "no hold survives the close");
-    println!("books balance: {balance} won in wallets, {held} held");
+    println!("books balance: {balance} won in wallets, {escrowed} in escrow, {held} held");
 }

@@ -7,12 +7,17 @@
 //! version read (`status = 'open' AND version = ?`), move the money, then
 //! commit. A closer that loses the guard finds the auction already closed
 //! and does nothing. The `closed` frame goes to the room after commit.
+//!
+//! A sold auction does not pay its seller: the winner's hold moves into a
+//! new sale's escrow, paid out once the buyer has the fish
+//! ([`crate::sales`]).
 
 use chrono::Utc;
-use sitga_auction::{AuctionStatus, CloseOutcome, Settlement, close_outcome, settle};
-use sitga_core::{AuctionId, Krw, UserId};
+use sitga_auction::{AuctionStatus, CloseOutcome, Sale, Settlement, close_outcome, settle};
+use sitga_core::{AuctionId, Krw, SaleId, UserId};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
-use sitga_persistence::{DbError, DbPool, auctions, users, wallets};
+use sitga_persistence::sales::{self, NewSale};
+use sitga_persistence::{DbError, DbPool, auctions, lots, users, wallets};
 
 use crate::bus::{HistoryItem, RoomBus};
 use crate::frames::ServerFrame;
@@ -104,25 +109,49 @@ impl Closer {
             tx.rollback().await?;
             return Ok(None);
         }
+        let mut sale_id = None;
         match settle(&snapshot, outcome) {
             Settlement::Pay {
                 winner_id,
                 seller_id,
                 price,
             } => {
-                wallets::pay(&mut tx, winner_id, seller_id, price, auction_id).await?;
+                wallets::hold_to_escrow(&mut tx, winner_id, price, auction_id).await?;
                 audit::record(
                     &mut tx,
                     &NewAudit {
                         actor: None,
-                        action: AuditAction::Settlement,
-                        subject_user: Some(seller_id),
+                        action: AuditAction::Escrow,
+                        subject_user: Some(winner_id),
                         subject_auction: Some(auction_id),
                         amount: Some(price),
                         reason: None,
                     },
                 )
                 .await?;
+                let delivery = lots::of_auctions(&mut tx, &[auction_id])
+                    .await?
+                    .remove(&auction_id)
+                    .and_then(|stored| stored.lot.delivery)
+                    .unwrap_or_default();
+                let sale = Sale::new(
+                    price,
+                    delivery.pickup.is_some(),
+                    delivery.courier_fee,
+                    Utc::now(),
+                );
+                sale_id = Some(
+                    sales::open(
+                        &mut tx,
+                        &NewSale {
+                            auction_id,
+                            seller_id,
+                            buyer_id: winner_id,
+                            sale,
+                        },
+                    )
+                    .await?,
+                );
                 crate::awards::award_sale_badges(&mut tx, seller_id, winner_id).await?;
             }
             Settlement::Release { bidder_id, amount } => {
@@ -137,9 +166,10 @@ impl Closer {
             CloseOutcome::Unsold => None,
         };
         let notice = match (&outcome, &winner) {
-            (CloseOutcome::Sold { price, .. }, Some(nick)) => {
-                format!("경매가 종료되었습니다. {nick}님이 {price}원에 낙찰받았습니다.")
-            }
+            (CloseOutcome::Sold { price, .. }, Some(nick)) => format!(
+                "경매가 종료되었습니다. {nick}님이 {price}원에 낙찰받았습니다. \
+                 인계가 끝날 때까지 대금은 에스크로에 보관됩니다."
+            ),
             _ => "경매가 유찰되었습니다.".to_owned(),
         };
         let notice_id =
@@ -147,19 +177,20 @@ impl Closer {
         tx.commit().await?;
         tracing::info!(
             auction_id = auction_id.get(),
+            sale_id = sale_id.map(SaleId::get),
             ?outcome,
             early,
             "auction closed"
         );
-        let frame = match outcome {
-            CloseOutcome::Sold { price, .. } => ServerFrame::closed(
+        let frame = match (outcome, sale_id) {
+            (CloseOutcome::Sold { price, .. }, Some(sale)) => ServerFrame::closed(
                 outcome.status(),
                 winner,
-                Some(price),
+                Some((price, sale)),
                 notice.clone(),
-                format!("sold for {price} won"),
+                format!("sold for {price} won; the payment waits in escrow until the handover"),
             ),
-            CloseOutcome::Unsold => ServerFrame::closed(
+            _ => ServerFrame::closed(
                 outcome.status(),
                 None,
                 None,

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sitga_auction::{AcceptedBid, AuctionSnapshot, AuctionStatus, Krw, min_next_bid, reserve_met};
+use sitga_core::SaleId;
 
 use crate::bus::HistoryItem;
 
@@ -92,6 +93,9 @@ pub struct AuctionClosed {
     pub winner: Option<String>,
     /// The price paid.
     pub price: Option<Krw>,
+    /// The sale that now waits for the handover (`GET /api/v1/sales/{id}`);
+    /// null unless sold.
+    pub sale_id: Option<SaleId>,
     /// Korean.
     pub context: String,
     /// English.
@@ -205,14 +209,15 @@ impl ServerFrame {
     pub fn closed(
         status: AuctionStatus,
         winner: Option<String>,
-        price: Option<Krw>,
+        sold: Option<(Krw, SaleId)>,
         context: String,
         text: String,
     ) -> Self {
         Self::Closed(AuctionClosed {
             status: status.code(),
             winner,
-            price,
+            price: sold.map(|(price, _)| price),
+            sale_id: sold.map(|(_, sale)| sale),
             context,
             text,
         })

@@ -37,3 +37,4 @@ pub mod jobs;
 pub mod payments;
 pub mod photos;
 pub mod queue;
+pub mod sales;

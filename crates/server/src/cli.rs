@@ -303,11 +303,12 @@ async fn demo_data(settings: &Settings, force: bool) -> CliResult {
         println!("demo data is already present");
     } else {
         println!(
-            "demo data added: {} accounts, {} auctions with {} photos, {} bids, {} coffee-grounds pickups, {} forecasts, {} donations queued for the chain",
+            "demo data added: {} accounts, {} auctions with {} photos, {} bids, {} steps on sales after the hammer, {} coffee-grounds pickups, {} forecasts, {} donations queued for the chain",
             summary.users_created,
             summary.auctions_opened,
             summary.photos_stored,
             summary.bids_placed,
+            summary.sales_moved,
             summary.pickups_written,
             summary.forecasts_made,
             summary.chain_records_queued

@@ -168,6 +168,11 @@ pub struct Settings {
     )]
     pub pickup_completions_per_day: u32,
 
+    /// Hours after shipping a sale the buyer has not confirmed confirms
+    /// itself and pays the seller (1–720).
+    #[arg(long, env = "SITGA_AUTO_CONFIRM_HOURS", default_value_t = 72, value_parser = clap::value_parser!(u32).range(1..=720), global = true)]
+    pub auto_confirm_hours: u32,
+
     /// Who takes the money for point charges: `dev` approves every charge
     /// at once without taking money (development, demo, tests). Unset:
     /// `dev` in embedded mode; with MySQL it must be chosen explicitly.
@@ -365,6 +370,8 @@ pub struct AppConfig {
     pub payment_provider: Arc<dyn PaymentProvider>,
     /// Won one user may charge per day.
     pub charge_cap: ChargeCap,
+    /// How long each side of a sale has (`SITGA_AUTO_CONFIRM_HOURS`).
+    pub sale_deadlines: sitga_auction::Deadlines,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -489,6 +496,10 @@ impl Settings {
             jwt_secret,
             payment_provider,
             charge_cap: ChargeCap::new(Krw::new(self.charge_daily_cap)),
+            sale_deadlines: sitga_auction::Deadlines {
+                confirmation: chrono::Duration::hours(i64::from(self.auto_confirm_hours)),
+                ..Default::default()
+            },
         })
     }
 

@@ -42,6 +42,8 @@ pub struct DemoSummary {
     pub chain_records_queued: u32,
     /// Catch photos drawn and attached to the auctions.
     pub photos_stored: usize,
+    /// Steps taken on the demo sales after their hammer.
+    pub sales_moved: usize,
     /// Whether the data was already there (nothing was added).
     pub already_present: bool,
 }
@@ -149,6 +151,56 @@ struct Lot {
     bids: &'static [(usize, i64)],
     chat: &'static [(usize, &'static str)],
     sell_now: bool,
+    /// What the buyer and the seller did since the hammer.
+    after_sale: &'static [AfterSale],
+}
+
+/// A step of a demo sale, through the same code as the API's.
+#[derive(Debug, Clone, Copy)]
+enum AfterSale {
+    /// The buyer chooses pickup.
+    Pickup,
+    /// The buyer chooses the courier (and gives an address).
+    Courier,
+    /// The seller has it ready at the pickup place.
+    Ready,
+    /// The seller hands it to a courier.
+    Ship,
+    /// The buyer confirms receipt (the seller is paid).
+    Confirm,
+    /// The buyer disputes it.
+    Dispute,
+    /// The operator refunds the dispute.
+    Refund,
+    /// The seller calls it off (the buyer never gave details).
+    Cancel,
+    /// Both sides rate each other.
+    Rate,
+}
+
+/// A sold lot of `seller`, bought at its start price by the one bid in
+/// `bids`, moved on by `after_sale`.
+const fn sold(
+    seller: usize,
+    title: &'static str,
+    species: &'static str,
+    price: i64,
+    bids: &'static [(usize, i64)],
+    after_sale: &'static [AfterSale],
+) -> Lot {
+    Lot {
+        seller,
+        title,
+        species,
+        description: "지난 주 조과, 판매 완료.",
+        start_price: price,
+        increment: 1_000,
+        minutes: 60,
+        bids,
+        chat: &[],
+        sell_now: true,
+        after_sale,
+    }
 }
 
 const LOTS: &[Lot] = &[
@@ -167,6 +219,7 @@ const LOTS: &[Lot] = &[
             (6, "#38000"),
         ],
         sell_now: false,
+        after_sale: &[],
     },
     Lot {
         seller: 2,
@@ -179,6 +232,7 @@ const LOTS: &[Lot] = &[
         bids: &[(5, 80_000), (6, 90_000)],
         chat: &[(5, "회로 먹으면 최고"), (2, "내일 오전 택배 발송 가능")],
         sell_now: false,
+        after_sale: &[],
     },
     Lot {
         seller: 1,
@@ -191,6 +245,7 @@ const LOTS: &[Lot] = &[
         bids: &[(4, 15_000)],
         chat: &[(4, "손질 부탁드려요")],
         sell_now: false,
+        after_sale: &[],
     },
     Lot {
         seller: 2,
@@ -203,6 +258,7 @@ const LOTS: &[Lot] = &[
         bids: &[],
         chat: &[],
         sell_now: false,
+        after_sale: &[],
     },
     Lot {
         seller: 1,
@@ -215,7 +271,70 @@ const LOTS: &[Lot] = &[
         bids: &[(5, 40_000), (3, 44_000)],
         chat: &[(3, "감사합니다!")],
         sell_now: true,
+        after_sale: &[],
     },
+    // One sale in each state after the hammer.
+    sold(
+        2,
+        "우럭 40cm 2마리",
+        "조피볼락",
+        25_000,
+        &[(4, 25_000)],
+        &[AfterSale::Pickup],
+    ),
+    sold(
+        1,
+        "돌돔 45cm",
+        "돌돔",
+        90_000,
+        &[(5, 90_000)],
+        &[AfterSale::Courier, AfterSale::Ship],
+    ),
+    sold(
+        2,
+        "벵에돔 38cm",
+        "벵에돔",
+        30_000,
+        &[(6, 30_000)],
+        &[AfterSale::Pickup, AfterSale::Ready],
+    ),
+    sold(
+        1,
+        "무늬오징어 2kg",
+        "무늬오징어",
+        35_000,
+        &[(3, 35_000)],
+        &[
+            AfterSale::Pickup,
+            AfterSale::Ready,
+            AfterSale::Confirm,
+            AfterSale::Rate,
+        ],
+    ),
+    sold(
+        2,
+        "방어 80cm",
+        "방어",
+        70_000,
+        &[(5, 70_000)],
+        &[AfterSale::Courier, AfterSale::Ship, AfterSale::Dispute],
+    ),
+    sold(
+        1,
+        "볼락 20마리",
+        "볼락",
+        20_000,
+        &[(4, 20_000)],
+        &[AfterSale::Cancel],
+    ),
+    sold(
+        2,
+        "쥐노래미 40cm",
+        "쥐노래미",
+        22_000,
+        &[(6, 22_000)],
+        &[AfterSale::Pickup, AfterSale::Dispute, AfterSale::Refund],
+    ),
 ];
 
 /// Recent demo donations queued for the chain when one is configured.
@@ -339,7 +458,7 @@ pub async fn seed(
                         province,
                         place: format!("{} 수산시장 앞", province.name_ko()),
                     }),
-                    courier_fee: (n % 2 == 1).then_some(Krw::new(5_000)),
+                    courier_fee: Some(Krw::new(if n % 2 == 1 { 5_000 } else { 3_000 })),
                 }),
             };
             let mut conn = pool.get().await?;
@@ -380,6 +499,7 @@ pub async fn seed(
         drop(conn);
         if lot.sell_now {
             closer.close(auction.id, true).await?;
+            summary.sales_moved += move_sale(pool, auction.id, lot.after_sale, ids[0]).await?;
         }
     }
     seed_coffee(pool, &hash, calendar, &mut summary).await?;
@@ -422,6 +542,116 @@ pub async fn seed(
         tx.commit().await?;
     }
     Ok(summary)
+}
+
+/// Takes `steps` on the sale of `auction`, as its buyer, its seller and
+/// the demo operator would, through [`sitga_realtime::sales::Sales`]. The
+/// deadlines are zero here so a seller may call off at once a sale whose
+/// buyer "never" answered.
+async fn move_sale(
+    pool: &DbPool,
+    auction: sitga_core::AuctionId,
+    steps: &[AfterSale],
+    operator: UserId,
+) -> Result<usize, DemoError> {
+    use sitga_auction::{DeliveryAddress, DeliveryChoice, DisputeOutcome, DisputeReport, Rating};
+    use sitga_realtime::sales::{Asker, SaleRequest, Sales};
+    if steps.is_empty() {
+        return Ok(0);
+    }
+    let zero = chrono::Duration::zero();
+    let sales = Sales::new(
+        pool.clone(),
+        sitga_auction::Deadlines {
+            details: zero,
+            shipment: zero,
+            confirmation: zero,
+        },
+    );
+    let sale = {
+        let mut conn = pool.get().await?;
+        let found = sitga_persistence::sales::of_auctions(&mut conn, &[auction]).await?;
+        let Some(&(id, _)) = found.get(&auction) else {
+            return Err(DemoError::Invalid(format!(
+                "auction {auction} sold no sale"
+            )));
+        };
+        sitga_persistence::sales::find(&mut conn, id)
+            .await?
+            .ok_or(DbError::NotFound)?
+    };
+    let buyer = Asker {
+        user: sale.buyer_id,
+        operator: false,
+    };
+    let seller = Asker {
+        user: sale.seller_id,
+        operator: false,
+    };
+    let operator = Asker {
+        user: operator,
+        operator: true,
+    };
+    for step in steps {
+        let (who, request) = match step {
+            AfterSale::Pickup => (
+                buyer,
+                SaleRequest::Details {
+                    delivery: DeliveryChoice::Pickup,
+                    address: None,
+                },
+            ),
+            AfterSale::Courier => (
+                buyer,
+                SaleRequest::Details {
+                    delivery: DeliveryChoice::Courier,
+                    address: Some(
+                        DeliveryAddress::parse(
+                            "김민수",
+                            "010-0000-0000",
+                            "63122",
+                            "제주특별자치도 제주시 첨단로 242",
+                            Some("데모동 101호"),
+                        )
+                        .map_err(invalid)?,
+                    ),
+                },
+            ),
+            AfterSale::Ready => (seller, SaleRequest::Ship(None)),
+            AfterSale::Ship => (
+                seller,
+                SaleRequest::Ship(Some(
+                    sitga_auction::Shipment::parse("CJ대한통운", "6012-0000-0001")
+                        .map_err(invalid)?,
+                )),
+            ),
+            AfterSale::Confirm => (buyer, SaleRequest::Confirm),
+            AfterSale::Dispute => (
+                buyer,
+                SaleRequest::Dispute(
+                    DisputeReport::parse("받아보니 얼음이 다 녹아 있었습니다.", &[])
+                        .map_err(invalid)?,
+                ),
+            ),
+            AfterSale::Refund => (operator, SaleRequest::Resolve(DisputeOutcome::Refund)),
+            AfterSale::Cancel => (seller, SaleRequest::Cancel),
+            AfterSale::Rate => {
+                for (who, words) in [
+                    (buyer, "싱싱하고 친절했어요"),
+                    (seller, "약속 시간에 딱 맞춰 오셨어요"),
+                ] {
+                    let rating = Rating::parse(5, Some(words)).map_err(invalid)?;
+                    sales.rate(sale.id, who, &rating).await.map_err(invalid)?;
+                }
+                continue;
+            }
+        };
+        sales
+            .act(sale.id, who, request, Utc::now())
+            .await
+            .map_err(invalid)?;
+    }
+    Ok(steps.len())
 }
 
 /// The id of the `n`th demo photo (from 1): fixed, so documentation and the

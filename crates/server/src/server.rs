@@ -248,6 +248,7 @@ pub async fn start(
         chain: chain.clone(),
         ws: Arc::new(sitga_api::ws::WsLimits::new(config.ws)),
         photos: sitga_realtime::photos::Photos::new(db.clone(), config.photo_store.clone()),
+        sales: sitga_realtime::sales::Sales::new(db.clone(), config.sale_deadlines),
         payments: sitga_realtime::payments::Payments::new(
             db.clone(),
             config.payment_provider.clone(),
@@ -312,6 +313,7 @@ pub async fn start(
     };
     let jobs_db = db.clone();
     let photos = state.photos.clone();
+    let sales = state.sales.clone();
     let sweeper = tokio::spawn(async move {
         let shutdown = async move {
             let _ = sweeper_stopped.await;
@@ -322,6 +324,7 @@ pub async fn start(
             chain,
             calendar: config.calendar,
             photos,
+            sales,
         };
         if let Err(e) = sitga_realtime::jobs::run(handles, queues, &schedules, shutdown).await {
             tracing::error!(error = %e, "background jobs stopped");

@@ -250,6 +250,22 @@ async fn demo_data_fills_rooms_once() {
         .join(&first.thumb[..2])
         .join(format!("{}.jpg", first.thumb));
     assert!(stored.is_file(), "{} is missing", stored.display());
+    // A sale in every state a sale rests in (`received` settles at once),
+    // the settled one rated by both sides.
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    for state in sitga_auction::SaleState::ALL {
+        let found = sitga_persistence::sales::in_state_since(&mut conn, state, later, 10)
+            .await
+            .unwrap();
+        let expected = usize::from(state != sitga_auction::SaleState::Received);
+        assert_eq!(found.len(), expected, "{}", state.code());
+        if state == sitga_auction::SaleState::Settled {
+            let raters = sitga_persistence::sales::raters(&mut conn, found[0].id)
+                .await
+                .unwrap();
+            assert_eq!(raters.len(), 2);
+        }
+    }
     let history = auctions::chat_history(&mut conn, rows.last().unwrap().id, None, 100)
         .await
         .unwrap();

@@ -223,6 +223,7 @@ impl TestAppBuilder {
             pickup_completions_per_day: self.completions_per_day,
             payment_provider: self.payment_provider.clone(),
             charge_cap: sitga_realtime::payments::ChargeCap::of_won(self.charge_cap),
+            sale_deadlines: Default::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let server = server::start(config, Some(listener))
@@ -729,6 +730,38 @@ impl TestApp {
             )
             .await;
         expect_json(res, 201).await
+    }
+
+    /// Sells a new auction of `seller` (with `extra` lot fields) to `buyer`
+    /// at `price`: the buyer is charged `price + top_up`, bids, and the
+    /// seller closes it. Returns `(auction id, sale id)`.
+    pub async fn sell(
+        &self,
+        seller: &TestUser,
+        buyer: &TestUser,
+        price: i64,
+        top_up: i64,
+        extra: Value,
+    ) -> (i64, i64) {
+        let auction = self.open_auction(seller, price, extra).await;
+        let id = auction["id"].as_i64().expect("auction id");
+        self.charge(buyer, price + top_up).await;
+        assert_eq!(self.bid(buyer, id, price).await.status(), 201, "bid");
+        let closed = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/auctions/{id}/close"),
+                Some(&seller.access_token),
+                None,
+            )
+            .await;
+        assert_eq!(expect_json(closed, 200).await["status"], "sold");
+        let mut conn = self.db.get().await.expect("connection");
+        let sales = sitga_persistence::sales::of_auctions(&mut conn, &[id.into()])
+            .await
+            .expect("sales");
+        let (sale, _) = sales.get(&id.into()).expect("a sale for the sold auction");
+        (id, sale.get())
     }
 
     /// Bids through REST; returns the response.

@@ -13,6 +13,7 @@ pub mod meta;
 pub mod monitor;
 pub mod photos;
 pub mod pickups;
+pub mod sales;
 mod upload;
 pub mod users;
 pub mod verifications;
@@ -73,6 +74,11 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(
                     web::resource("/admin/verifications").route(web::get().to(verifications::list)),
                 )
+                .service(web::resource("/admin/disputes").route(web::get().to(sales::disputes)))
+                .service(
+                    web::resource("/admin/disputes/{sale_id}/resolve")
+                        .route(web::post().to(sales::resolve)),
+                )
                 .service(
                     web::resource("/admin/verifications/{user_id}")
                         .route(web::post().to(verifications::decide)),
@@ -108,6 +114,27 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(web::resource("/me/payouts").route(web::get().to(wallet::payouts)))
                 .service(web::resource("/me/purchases").route(web::get().to(wallet::purchases)))
                 .service(web::resource("/me/sales").route(web::get().to(wallet::sales)))
+                .service(web::resource("/sales/{sale_id}").route(web::get().to(sales::get)))
+                .service(
+                    web::resource("/sales/{sale_id}/details").route(web::post().to(sales::details)),
+                )
+                .service(web::resource("/sales/{sale_id}/ship").route(web::post().to(sales::ship)))
+                .service(
+                    web::resource("/sales/{sale_id}/confirm").route(web::post().to(sales::confirm)),
+                )
+                .service(
+                    web::resource("/sales/{sale_id}/handover")
+                        .route(web::post().to(sales::handover)),
+                )
+                .service(
+                    web::resource("/sales/{sale_id}/cancel").route(web::post().to(sales::cancel)),
+                )
+                .service(
+                    web::resource("/sales/{sale_id}/dispute").route(web::post().to(sales::dispute)),
+                )
+                .service(
+                    web::resource("/sales/{sale_id}/rating").route(web::post().to(sales::rate)),
+                )
                 .service(web::resource("/me/watchlist").route(web::get().to(watchlist::list)))
                 .service(
                     web::resource("/me/watchlist/{auction_id}")
@@ -140,6 +167,7 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(web::resource("/rankings").route(web::get().to(pickups::rankings)))
                 .service(web::resource("/badges").route(web::get().to(pickups::catalogue)))
                 .service(web::resource("/me/badges").route(web::get().to(pickups::my_badges)))
+                .service(web::resource("/users/{nickname}").route(web::get().to(sales::profile)))
                 .service(
                     web::resource("/users/{nickname}/badges")
                         .route(web::get().to(pickups::user_badges)),

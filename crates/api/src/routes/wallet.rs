@@ -317,6 +317,11 @@ pub struct ResultDto {
     pub price: Option<i64>,
     /// The other party's nickname (seller for purchases, buyer for sales).
     pub counterpart: Option<String>,
+    /// The sale that carries a sold auction to its handover
+    /// (`GET /api/v1/sales/{id}`); null if unsold.
+    pub sale_id: Option<i64>,
+    /// The sale's state (`awaiting_details` … `settled`); null if unsold.
+    pub state: Option<String>,
     /// Opened.
     pub created_at: DateTime<Utc>,
     /// Closed.
@@ -330,12 +335,17 @@ async fn results(
 ) -> Result<Vec<ResultDto>, ApiError> {
     let ids: Vec<UserId> = rows.iter().filter_map(&counterpart).collect();
     let names = users::nicknames(conn, &ids).await?;
+    let auction_ids: Vec<AuctionId> = rows.iter().map(|a| a.id).collect();
+    let sales = sitga_persistence::sales::of_auctions(conn, &auction_ids).await?;
     Ok(rows
         .into_iter()
         .map(|a| {
             let sold = a.status() == sitga_auction::AuctionStatus::Sold;
+            let sale = sales.get(&a.id);
             ResultDto {
                 counterpart: counterpart(&a).and_then(|id| names.get(&id).cloned()),
+                sale_id: sale.map(|(id, _)| id.get()),
+                state: sale.map(|(_, state)| state.code().to_owned()),
                 status: a.status().code().to_owned(),
                 price: if sold {
                     a.current_price.map(Krw::get)

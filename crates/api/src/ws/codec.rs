@@ -290,9 +290,9 @@ mod protocol_document {
                 ServerFrame::closed(
                     AuctionStatus::Sold,
                     Some("민수".into()),
-                    Some(Krw::new(39_000)),
-                    "경매가 종료되었습니다. 민수님이 39000원에 낙찰받았습니다.".into(),
-                    "sold for 39000 won".into(),
+                    Some((Krw::new(39_000), sitga_core::SaleId::new(12))),
+                    "경매가 종료되었습니다. 민수님이 39000원에 낙찰받았습니다. 인계가 끝날 때까지 대금은 에스크로에 보관됩니다.".into(),
+                    "sold for 39000 won; the payment waits in escrow until the handover".into(),
                 ),
                 Some(16),
                 1_795_801_200_100,

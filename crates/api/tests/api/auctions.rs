@@ -177,7 +177,10 @@ async fn auction_lifecycle_with_points() {
         200,
     )
     .await;
-    assert_eq!(seller_balance["balance"], 16_000);
+    assert_eq!(
+        seller_balance["balance"], 0,
+        "the price waits in escrow until the buyer has the fish"
+    );
 
     let purchases = expect_json(
         app.get("/api/v1/me/purchases", Some(&bob.access_token))
@@ -187,6 +190,8 @@ async fn auction_lifecycle_with_points() {
     .await;
     assert_eq!(purchases[0]["price"], 16_000);
     assert_eq!(purchases[0]["counterpart"], "어부김씨");
+    assert_eq!(purchases[0]["state"], "awaiting_details");
+    assert!(purchases[0]["sale_id"].as_i64().is_some());
     let sales = expect_json(
         app.get("/api/v1/me/sales", Some(&seller.access_token))
             .await,
@@ -194,6 +199,8 @@ async fn auction_lifecycle_with_points() {
     )
     .await;
     assert_eq!(sales[0]["counterpart"], "bob");
+    assert_eq!(sales[0]["sale_id"], purchases[0]["sale_id"]);
+    assert_eq!(sales[0]["state"], "awaiting_details");
     let ledger = expect_json(
         app.get("/api/v1/me/balance/ledger", Some(&bob.access_token))
             .await,
@@ -206,7 +213,7 @@ async fn auction_lifecycle_with_points() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["payment", "hold", "charge"]);
+    assert_eq!(kinds, ["escrow", "hold", "charge"]);
 }
 
 #[tokio::test]
@@ -400,11 +407,16 @@ async fn closing_is_once_and_survives_restarts() {
         "paid 7,000 once; the unsold hold was released"
     );
     let s = wallets::get(&mut conn, seller.id.into()).await.unwrap();
-    assert_eq!(s.balance.get(), 7_000);
+    assert_eq!(s.balance.get(), 0, "the seller is paid at the handover");
+    assert_eq!(
+        sitga_persistence::sales::escrowed(&mut conn).await.unwrap(),
+        sitga_auction::Krw::new(7_000),
+        "the price waits in escrow, once"
+    );
     assert_eq!(
         wallets::totals(&mut conn).await.unwrap(),
-        (sitga_auction::Krw::new(100_000), sitga_auction::Krw::ZERO),
-        "money conserved"
+        (sitga_auction::Krw::new(93_000), sitga_auction::Krw::ZERO),
+        "money conserved: wallets and escrow"
     );
 }
 
@@ -529,20 +541,14 @@ async fn bid_storm(balances: &[i64]) {
     app.state().closer.close(id.into(), true).await.unwrap();
     let mut conn = app.db.get().await.unwrap();
     let (balance_total, held_total) = wallets::totals(&mut conn).await.unwrap();
+    let escrowed = sitga_persistence::sales::escrowed(&mut conn).await.unwrap();
     assert_eq!(
-        balance_total,
+        balance_total + escrowed,
         balances.iter().sum::<i64>().into(),
         "money conserved after close"
     );
     assert_eq!(held_total, sitga_auction::Krw::ZERO);
-    assert_eq!(
-        wallets::get(&mut conn, seller.id.into())
-            .await
-            .unwrap()
-            .balance
-            .get(),
-        highest
-    );
+    assert_eq!(escrowed.get(), highest, "the highest bid waits in escrow");
 }
 
 /// The per-auction close job works on its own (sweeper set to once a year),

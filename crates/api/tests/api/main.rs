@@ -15,6 +15,7 @@ mod payments;
 mod photos;
 mod pickups;
 mod platform;
+mod sales;
 mod tokens;
 mod verification;
 mod watchlist;

@@ -110,7 +110,10 @@ async fn auth_matrix_over_every_secured_route() {
     ];
     let mut checked = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
-        let concrete = path.replace("{id}", "1").replace("{nickname}", "nobody");
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{sale_id}", "1")
+            .replace("{nickname}", "nobody");
         for (method, op) in item.as_object().unwrap() {
             if op.get("security").is_none() {
                 continue;

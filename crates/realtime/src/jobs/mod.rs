@@ -1,8 +1,9 @@
 //! Background jobs on apalis, one module each: closing auctions
 //! ([`close`]: a job per auction at its end, and the every-second sweeper),
 //! the daily badge safety net (`badges`), the daily purge of expired
-//! refresh tokens and idempotency keys and the hourly sweep of orphan photos
-//! ([`purge`]), forecast retraining
+//! refresh tokens, idempotency keys and old sales' addresses and the hourly
+//! sweep of orphan photos ([`purge`]), the sales' deadlines every minute
+//! (`sales`: reminders and auto-confirmation), forecast retraining
 //! (`forecast`: queued by an operator or by the daily schedule), and the
 //! chain outbox and monitor (`chain`).
 //!
@@ -16,6 +17,7 @@ mod chain;
 pub mod close;
 mod forecast;
 pub mod purge;
+mod sales;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -111,6 +113,8 @@ pub struct JobHandles {
     pub calendar: sitga_core::Calendar,
     /// Photo uploads (for the sweep of photos nobody attached).
     pub photos: crate::photos::Photos,
+    /// Sales (their deadlines).
+    pub sales: crate::sales::Sales,
 }
 
 /// Runs the workers (auction closes, forecast retrains) and the scheduled
@@ -127,11 +131,13 @@ pub async fn run(
         chain,
         calendar,
         photos,
+        sales,
     } = handles;
     let sweep_schedule = schedule(&schedules.sweep)?;
     let badge_schedule = schedule(badges::BADGE_CRON)?;
     let purge_schedule = schedule(purge::PURGE_CRON)?;
     let photo_sweep_schedule = schedule(purge::PHOTO_SWEEP_CRON)?;
+    let sale_schedule = schedule(sales::SALE_DEADLINES_CRON)?;
     let forecast_schedule = schedule(&schedules.forecast)?;
     let (close_queue, close_backend) = queues.close;
     let (forecast_queue, forecast_backend) = queues.forecast;
@@ -166,6 +172,12 @@ pub async fn run(
             .backend(CronScheduler::new(photo_sweep_schedule.clone()))
             .data(photos.clone())
             .build(purge::photo_sweep_tick)
+    });
+    monitor = monitor.register(move |_| {
+        WorkerBuilder::new("sale-deadlines")
+            .backend(CronScheduler::new(sale_schedule.clone()))
+            .data(sales.clone())
+            .build(sales::sale_deadlines_tick)
     });
     let (d, q) = (db.clone(), forecast_queue.clone());
     monitor = monitor.register(move |_| {

@@ -1,13 +1,14 @@
 //! The daily purge of what only matters for a while: refresh tokens a week
 //! after they expired (kept that long so a stolen, recently expired copy is
-//! still recognised) and idempotency keys after a day (a retry that late is
-//! a new request); and, every hour, photos uploaded over a day ago and
+//! still recognised), idempotency keys after a day (a retry that late is
+//! a new request) and a buyer's delivery address 30 days after the sale
+//! ended; and, every hour, photos uploaded over a day ago and
 //! never attached to anything.
 
 use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
 use chrono::{DateTime, Duration, Utc};
-use sitga_persistence::{DbError, DbPool, idempotency, refresh_tokens};
+use sitga_persistence::{DbError, DbPool, idempotency, refresh_tokens, sales};
 use tracing::Instrument;
 
 /// Daily at 04:00 UTC (13:00 in Korea), after the badge safety net.
@@ -28,6 +29,8 @@ pub struct Purged {
     pub refresh_tokens: usize,
     /// Idempotency keys.
     pub idempotency_keys: usize,
+    /// Sales whose buyer's address was erased.
+    pub addresses: usize,
 }
 
 /// Removes what is past its retention at `now`.
@@ -36,6 +39,8 @@ pub async fn purge(db: &DbPool, now: DateTime<Utc>) -> Result<Purged, DbError> {
     Ok(Purged {
         refresh_tokens: refresh_tokens::purge_expired(&mut conn, now - REFRESH_TOKEN_GRACE).await?,
         idempotency_keys: idempotency::purge_before(&mut conn, now - IDEMPOTENCY_KEY_TTL).await?,
+        addresses: sales::forget_addresses(&mut conn, now - sitga_auction::ADDRESS_RETENTION)
+            .await?,
     })
 }
 
@@ -46,6 +51,7 @@ pub(super) async fn purge_tick(_tick: Tick, db: Data<DbPool>) -> Result<(), BoxD
     tracing::info!(
         refresh_tokens = purged.refresh_tokens,
         idempotency_keys = purged.idempotency_keys,
+        addresses = purged.addresses,
         "daily purge done"
     );
     Ok(())
@@ -118,7 +124,8 @@ mod tests {
             first,
             Purged {
                 refresh_tokens: 1,
-                idempotency_keys: 0
+                idempotency_keys: 0,
+                addresses: 0
             }
         );
         let mut conn = db.get().await.unwrap();
@@ -135,7 +142,8 @@ mod tests {
             a_day_later,
             Purged {
                 refresh_tokens: 0,
-                idempotency_keys: 1
+                idempotency_keys: 1,
+                addresses: 0
             }
         );
         let mut conn = db.get().await.unwrap();
