@@ -761,3 +761,61 @@ async fn deadlines_remind_cancel_and_confirm_each_sale_once() {
         1
     );
 }
+
+/// At a pickup the buyer confirms, the seller enters the code and the buyer
+/// disputes, all at once: exactly one of them applies and the escrow is
+/// paid out at most once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_confirm_handover_and_dispute_pay_at_most_once() {
+    let app = TestApp::spawn().await;
+    let seller = app.user().create().await;
+    let buyer = app.user().create().await;
+    let (_, id) = app.sell(&seller, &buyer, 15_000, 0, pickup_only()).await;
+    let path = |step: &str| format!("/api/v1/sales/{id}/{step}");
+    expect_json(
+        post(
+            &app,
+            &path("details"),
+            &buyer,
+            json!({"delivery": "pickup"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    expect_json(post(&app, &path("ship"), &seller, json!({})).await, 200).await;
+    let code = sale(&app, id, &buyer).await["handover_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (to_confirm, to_hand_over, to_dispute) =
+        (path("confirm"), path("handover"), path("dispute"));
+    let (confirm, handover, dispute) = tokio::join!(
+        post(&app, &to_confirm, &buyer, json!({})),
+        post(&app, &to_hand_over, &seller, json!({"code": code})),
+        post(
+            &app,
+            &to_dispute,
+            &buyer,
+            json!({"reason": "생각보다 작아요"})
+        ),
+    );
+    let statuses = [confirm.status(), handover.status(), dispute.status()];
+    assert_eq!(
+        statuses.iter().filter(|s| s.as_u16() == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 409].contains(&s.as_u16())),
+        "{statuses:?}"
+    );
+    let after = sale(&app, id, &seller).await;
+    let paid = balance(&app, &seller).await + balance(&app, &buyer).await;
+    match after["state"].as_str().unwrap() {
+        "settled" => assert_eq!(balance(&app, &seller).await, 15_000),
+        "disputed" => assert_eq!((paid, after["escrow"].as_i64()), (0, Some(15_000))),
+        other => panic!("ended {other}"),
+    }
+    assert_eq!(points(&app).await, Krw::new(15_000), "money conserved");
+}
