@@ -93,7 +93,7 @@ pub struct AuctionClosed {
     pub winner: Option<String>,
     /// The price paid.
     pub price: Option<Krw>,
-    /// The sale that now waits for the handover (`GET /api/v1/sales/{id}`);
+    /// The sale that now waits for the handover (`GET /api/v1/sales/{sale_id}`);
     /// null unless sold.
     pub sale_id: Option<SaleId>,
     /// Korean.

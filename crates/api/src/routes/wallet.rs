@@ -318,7 +318,7 @@ pub struct ResultDto {
     /// The other party's nickname (seller for purchases, buyer for sales).
     pub counterpart: Option<String>,
     /// The sale that carries a sold auction to its handover
-    /// (`GET /api/v1/sales/{id}`); null if unsold.
+    /// (`GET /api/v1/sales/{sale_id}`); null if unsold.
     pub sale_id: Option<i64>,
     /// The sale's state (`awaiting_details` … `settled`); null if unsold.
     pub state: Option<String>,
