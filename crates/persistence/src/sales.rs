@@ -105,11 +105,6 @@ impl StoredSale {
         self.ended_at.map(utc)
     }
 
-    /// When the buyer was reminded of their details.
-    pub fn reminded_at(&self) -> Option<DateTime<Utc>> {
-        self.reminded_at.map(utc)
-    }
-
     /// What the buyer chose.
     pub fn delivery(&self) -> Option<DeliveryChoice> {
         match self.delivery.as_deref() {
