@@ -145,6 +145,8 @@ fuzz_setup() {
     for i in $(seq 200); do
         expect 201 POST /api/v1/auctions '{"title":"감성돔","description":"","start_price":1000}' "$SITGA_MEMBER_TOKEN" >/dev/null
     done
+    # Auction 201: the one with a buy-now price (the example of buy-now).
+    expect 201 POST /api/v1/auctions '{"title":"참돔","description":"","start_price":1000,"buy_now_price":30000}' "$SITGA_MEMBER_TOKEN" >/dev/null
     # Sales 1–8: the recycler buys auctions 10–17 from the cafe, and each
     # sale is left where its operation's example needs it (1 awaiting
     # details, 2 and 6 awaiting shipment, 3 and 4 ready for pickup, 5

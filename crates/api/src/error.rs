@@ -29,6 +29,9 @@ pub struct ErrorBody {
     /// For `insufficient_balance` on a bid: the points available (KRW).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<i64>,
+    /// For `price_moved`: the price now (KRW).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<i64>,
 }
 
 /// Everything a handler can fail with.
@@ -232,14 +235,14 @@ impl ApiError {
 
     /// The body sent to the client.
     pub fn body(&self) -> ErrorBody {
-        let (min_next_bid, available) = match self {
-            Self::BidRejected(sitga_auction::BidRejection::TooLow { min_next_bid }) => {
-                (Some(*min_next_bid), None)
+        use sitga_auction::BidRejection as R;
+        let (min_next_bid, available, price) = match self {
+            Self::BidRejected(R::TooLow { min_next_bid }) => (Some(*min_next_bid), None, None),
+            Self::BidRejected(R::InsufficientBalance { available }) => {
+                (None, Some(*available), None)
             }
-            Self::BidRejected(sitga_auction::BidRejection::InsufficientBalance { available }) => {
-                (None, Some(*available))
-            }
-            _ => (None, None),
+            Self::BidRejected(R::PriceMoved { price }) => (None, None, Some(*price)),
+            _ => (None, None, None),
         };
         ErrorBody {
             error: self.code().as_str().to_owned(),
@@ -247,6 +250,7 @@ impl ApiError {
             field: self.field(),
             min_next_bid: min_next_bid.map(sitga_auction::Krw::get),
             available: available.map(sitga_auction::Krw::get),
+            price: price.map(sitga_auction::Krw::get),
         }
     }
 }
@@ -427,5 +431,6 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
         field: None,
         min_next_bid: None,
         available: None,
+        price: None,
     }
 }

@@ -116,6 +116,10 @@ error_codes! {
     BidTooLow = "bid_too_low",
     /// Available points do not cover it (`available` says them).
     InsufficientBalance = "insufficient_balance",
+    /// The auction has no buy-now price, or the bidding passed it.
+    BuyNowUnavailable = "buy_now_unavailable",
+    /// The price agreed to is no longer the price (`price` says it).
+    PriceMoved = "price_moved",
     /// A pickup cannot move that way from its state.
     IllegalTransition = "illegal_transition",
     /// The charge would pass the day's charge cap (the message says what is
@@ -251,6 +255,8 @@ impl From<sitga_auction::BidRejection> for ErrorCode {
             R::AlreadyLeading => ErrorCode::AlreadyLeading,
             R::TooLow { .. } => ErrorCode::BidTooLow,
             R::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
+            R::BuyNowUnavailable => ErrorCode::BuyNowUnavailable,
+            R::PriceMoved { .. } => ErrorCode::PriceMoved,
         }
     }
 }
@@ -358,6 +364,8 @@ mod tests {
             BidRejection::InsufficientBalance {
                 available: Krw::new(1),
             },
+            BidRejection::BuyNowUnavailable,
+            BidRejection::PriceMoved { price: Krw::new(1) },
         ] {
             assert_eq!(ErrorCode::from(reason).as_str(), reason.code());
         }

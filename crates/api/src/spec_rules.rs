@@ -146,6 +146,7 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("start_price", won(max_amount)),
         ("min_increment", won(max_amount)),
         ("reserve_price", won(max_amount)),
+        ("buy_now_price", won(max_amount)),
     ];
     let mut rules = Vec::new();
     for schema in ["CreateAuctionRequest", "UpdateAuctionRequest"] {
@@ -220,6 +221,12 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
             "BidRequest",
             "amount",
             json!({ "minimum": 1, "maximum": max_amount, "example": 50_000 }),
+        ),
+        // The buy-now price of the example auction (`example_id`).
+        (
+            "BuyNowRequest",
+            "price",
+            json!({ "minimum": 1, "maximum": max_amount, "example": 30_000 }),
         ),
         ("AmountRequest", "amount", won(MAX_WALLET_OPERATION.get())),
         (
@@ -572,6 +579,8 @@ fn example_id(path: &str, method: &str) -> Option<i64> {
         ("post", "/auctions/{id}/bids") => 3,
         ("post", "/auctions/{id}/cancel") => 5,
         ("post", "/auctions/{id}/close") => 6,
+        // The one auction with a buy-now price (30,000 KRW).
+        ("post", "/auctions/{id}/buy-now") => 201,
         ("put" | "delete", "/me/watchlist/{auction_id}") => 3,
         ("post", "/admin/auctions/{id}/remove") => 7,
         ("get", "/pickups/{id}") => 1,
@@ -784,6 +793,7 @@ const LINKS: &[(&str, &str, &str, &[Operation])] = &[
             ("/api/v1/auctions/{id}", "patch"),
             ("/api/v1/auctions/{id}/bids", "get"),
             ("/api/v1/auctions/{id}/bids", "post"),
+            ("/api/v1/auctions/{id}/buy-now", "post"),
             ("/api/v1/auctions/{id}/cancel", "post"),
             ("/api/v1/auctions/{id}/close", "post"),
             ("/api/v1/admin/auctions/{id}/remove", "post"),

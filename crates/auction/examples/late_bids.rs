@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use chrono::{Duration, TimeZone, Utc};
 use sitga_auction::{
-    AuctionSnapshot, AuctionStatus, BidRequest, Krw, PlanError, Wallet, plan_bids,
+    AuctionSnapshot, AuctionStatus, BidRequest, Increment, Krw, PlanError, Wallet, plan_bids,
 };
 use sitga_core::{AuctionId, UserId};
 
@@ -29,8 +29,9 @@ fn main() {
         seller_id: seller,
         status: AuctionStatus::Open,
         start_price: Krw::new(20_000),
-        min_increment: Krw::new(1_000),
+        increment: Increment::Fixed(Krw::new(1_000)),
         reserve_price: Some(Krw::new(25_000)),
+        buy_now_price: None,
         current_price: None,
         leader_id: None,
         bid_count: 0,

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 
 use sitga_core::UserId;
 
-use crate::{AcceptedBid, AuctionSnapshot, BidRejection, Krw, Wallet, validate_bid};
+use crate::{
+    AcceptedBid, AuctionSnapshot, BidRejection, Krw, Wallet, validate_bid, validate_buy_now,
+};
 
 /// A bid waiting in the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,25 @@ pub enum PlanError {
     },
 }
 
+/// The outbid `leader`'s hold of `amount` lifted from `wallet`, or the
+/// books error when the wallet holds less.
+fn release_hold(leader: UserId, mut wallet: Wallet, amount: Krw) -> Result<WalletMove, PlanError> {
+    if wallet.held < amount {
+        return Err(PlanError::Books {
+            user_id: leader,
+            held: wallet.held,
+            amount,
+        });
+    }
+    wallet.held -= amount;
+    Ok(WalletMove {
+        user_id: leader,
+        kind: PointMove::Release,
+        amount,
+        after: wallet,
+    })
+}
+
 /// Decides `requests` in order against `auction` and the `wallets` read
 /// under lock (a user without a wallet row is passed as an empty wallet).
 ///
@@ -106,8 +127,8 @@ pub enum PlanError {
 /// let won = Krw::new;
 /// let (seller, two, three) = (UserId::new(1), UserId::new(2), UserId::new(3));
 /// let auction = AuctionSnapshot { id: AuctionId::new(1), seller_id: seller,
-///     status: AuctionStatus::Open, start_price: won(10_000), min_increment: won(1_000),
-///     reserve_price: None, current_price: None, leader_id: None, bid_count: 0,
+///     status: AuctionStatus::Open, start_price: won(10_000), increment: Increment::Fixed(won(1_000)),
+///     reserve_price: None, buy_now_price: None, current_price: None, leader_id: None, bid_count: 0,
 ///     ends_at: now + Duration::hours(1), hard_end_at: now + Duration::hours(2),
 ///     soft_close: Duration::minutes(2) };
 /// let bids = [
@@ -183,22 +204,10 @@ pub fn plan_bids(
             amount: bid.amount,
             after: bidder,
         });
-        if let Some((leader, amount, Some(mut wallet))) = released {
-            if wallet.held < amount {
-                return Err(PlanError::Books {
-                    user_id: leader,
-                    held: wallet.held,
-                    amount,
-                });
-            }
-            wallet.held -= amount;
-            current.insert(leader, wallet);
-            plan.moves.push(WalletMove {
-                user_id: leader,
-                kind: PointMove::Release,
-                amount,
-                after: wallet,
-            });
+        if let Some((leader, amount, Some(wallet))) = released {
+            let release = release_hold(leader, wallet, amount)?;
+            current.insert(leader, release.after);
+            plan.moves.push(release);
         }
         state.apply(&bid);
         plan.outcomes.push(Ok(bid));
@@ -208,6 +217,101 @@ pub fn plan_bids(
         return Err(PlanError::NeedWallets(missing));
     }
     plan.after = state;
+    plan.wallets = current;
+    Ok(plan)
+}
+
+/// Plans a buy-now by `buyer_id`, who agreed to pay `agreed`, against
+/// `auction` and the wallets read under lock: the leader's hold is released
+/// (first, so a leader below the reserve may buy with it) and the buyer's
+/// points are held for the price, as for a last bid. The one outcome says
+/// whether it was accepted; `after` is the auction the caller then closes.
+///
+/// ```
+/// # use std::collections::HashMap;
+/// # use chrono::{Duration, Utc};
+/// # use sitga_auction::*;
+/// # use sitga_core::{AuctionId, UserId};
+/// let now = Utc::now();
+/// let won = Krw::new;
+/// let (seller, leader, buyer) = (UserId::new(1), UserId::new(2), UserId::new(3));
+/// let auction = AuctionSnapshot { id: AuctionId::new(1), seller_id: seller,
+///     status: AuctionStatus::Open, start_price: won(10_000), increment: Increment::Tiered,
+///     reserve_price: Some(won(40_000)), buy_now_price: Some(won(50_000)),
+///     current_price: Some(won(20_000)), leader_id: Some(leader), bid_count: 3,
+///     ends_at: now + Duration::hours(1), hard_end_at: now + Duration::hours(2),
+///     soft_close: Duration::minutes(2) };
+/// let wallets = HashMap::from([
+///     (leader, Wallet { balance: won(30_000), held: won(20_000) }),
+///     (buyer, Wallet { balance: won(60_000), held: Krw::ZERO }),
+/// ]);
+/// let plan = plan_buy_now(&auction, &wallets, buyer, won(50_000), now).unwrap();
+/// assert!(plan.outcomes[0].is_ok());
+/// assert_eq!(plan.after.current_price, Some(won(50_000)));
+/// assert_eq!(plan.wallets[&leader].held, Krw::ZERO);
+/// assert_eq!(plan.wallets[&buyer].held, won(50_000));
+/// ```
+pub fn plan_buy_now(
+    auction: &AuctionSnapshot,
+    wallets: &HashMap<UserId, Wallet>,
+    buyer_id: UserId,
+    agreed: Krw,
+    now: DateTime<Utc>,
+) -> Result<BatchPlan, PlanError> {
+    let mut plan = BatchPlan {
+        outcomes: Vec::with_capacity(1),
+        seen: vec![auction.clone()],
+        after: auction.clone(),
+        moves: Vec::new(),
+        wallets: BTreeMap::new(),
+    };
+    let bid = match validate_buy_now(auction, buyer_id, agreed, now) {
+        Ok(bid) => bid,
+        Err(reason) => {
+            plan.outcomes.push(Err(reason));
+            return Ok(plan);
+        }
+    };
+    let leader = bid
+        .released
+        .map(|(leader, amount)| (leader, amount, wallets.get(&leader).copied()));
+    let (Some(buyer_wallet), None | Some((_, _, Some(_)))) = (wallets.get(&buyer_id), leader)
+    else {
+        let mut needed: Vec<UserId> = std::iter::once(buyer_id)
+            .chain(leader.map(|(id, _, _)| id))
+            .filter(|id| !wallets.contains_key(id))
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        return Err(PlanError::NeedWallets(needed));
+    };
+    let mut current: BTreeMap<UserId, Wallet> = BTreeMap::new();
+    let mut moves = Vec::with_capacity(2);
+    if let Some((leader, amount, Some(wallet))) = leader {
+        let release = release_hold(leader, wallet, amount)?;
+        current.insert(leader, release.after);
+        moves.push(release);
+    }
+    // A leader buying: their wallet after the release.
+    let mut buyer = current.get(&buyer_id).copied().unwrap_or(*buyer_wallet);
+    if buyer.available() < bid.amount {
+        // Nothing moves: the leader keeps leading with their hold.
+        plan.outcomes.push(Err(BidRejection::InsufficientBalance {
+            available: buyer.available(),
+        }));
+        return Ok(plan);
+    }
+    buyer.held += bid.amount;
+    current.insert(buyer_id, buyer);
+    moves.push(WalletMove {
+        user_id: buyer_id,
+        kind: PointMove::Hold,
+        amount: bid.amount,
+        after: buyer,
+    });
+    plan.after.apply(&bid);
+    plan.outcomes.push(Ok(bid));
+    plan.moves = moves;
     plan.wallets = current;
     Ok(plan)
 }
@@ -252,7 +356,8 @@ mod tests {
             seller_id: user(1),
             status: AuctionStatus::Open,
             start_price: won(10_000),
-            min_increment: won(1_000),
+            increment: crate::Increment::Fixed(won(1_000)),
+            buy_now_price: None,
             reserve_price: None,
             current_price: None,
             leader_id: None,
@@ -467,5 +572,54 @@ mod tests {
         assert_eq!(claimed.leader_id, Some(user(3)));
         assert_eq!(plan.after.leader_id, Some(user(2)));
         assert_ne!(claimed, plan.after);
+    }
+
+    #[test]
+    fn buy_now_moves_points_like_a_last_bid_or_not_at_all() {
+        let now = Utc::now();
+        let mut a = led_by_nine(now, 3);
+        a.reserve_price = Some(won(40_000));
+        a.buy_now_price = Some(won(50_000));
+        let wallet = |balance: i64, held: i64| Wallet {
+            balance: won(balance),
+            held: won(held),
+        };
+        let need = plan_buy_now(&a, &HashMap::new(), user(4), won(50_000), now).unwrap_err();
+        assert_eq!(need, PlanError::NeedWallets(vec![user(4), user(9)]));
+        // Too poor: nothing moves and the leader keeps the lead.
+        let poor = HashMap::from([
+            (user(4), wallet(49_999, 0)),
+            (user(9), wallet(20_000, 20_000)),
+        ]);
+        let plan = plan_buy_now(&a, &poor, user(4), won(50_000), now).unwrap();
+        assert_eq!(
+            plan.outcomes,
+            vec![Err(BidRejection::InsufficientBalance {
+                available: won(49_999)
+            })]
+        );
+        assert!(plan.moves.is_empty() && plan.wallets.is_empty());
+        assert_eq!(plan.after, a);
+        // The leader buys with their own hold plus 30,000 more.
+        let leader = HashMap::from([(user(9), wallet(50_000, 20_000))]);
+        let plan = plan_buy_now(&a, &leader, user(9), won(50_000), now).unwrap();
+        assert!(plan.outcomes[0].is_ok());
+        assert_eq!(plan.wallets[&user(9)], wallet(50_000, 50_000));
+        assert_eq!(plan.moves.len(), 2);
+        // Another buyer: the leader's hold goes back; balances never change.
+        let two = HashMap::from([
+            (user(4), wallet(80_000, 5_000)),
+            (user(9), wallet(20_000, 20_000)),
+        ]);
+        let plan = plan_buy_now(&a, &two, user(4), won(50_000), now).unwrap();
+        assert_eq!(plan.wallets[&user(9)], wallet(20_000, 0));
+        assert_eq!(plan.wallets[&user(4)], wallet(80_000, 55_000));
+        assert_eq!(plan.after.leader_id, Some(user(4)));
+        assert_eq!(plan.after.current_price, Some(won(50_000)));
+        assert_eq!(plan.after.bid_count, 4);
+        // A refusal by the rules needs no wallet.
+        a.current_price = Some(won(40_000));
+        let plan = plan_buy_now(&a, &HashMap::new(), user(4), won(50_000), now).unwrap();
+        assert_eq!(plan.outcomes, vec![Err(BidRejection::BuyNowUnavailable)]);
     }
 }

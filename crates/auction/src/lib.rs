@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use chrono::{Duration, TimeZone, Utc};
-//! use sitga_auction::{AuctionSnapshot, AuctionStatus, BidRejection, Krw, validate_bid};
+//! use sitga_auction::{AuctionSnapshot, AuctionStatus, BidRejection, Increment, Krw, validate_bid};
 //! use sitga_core::{AuctionId, UserId};
 //!
 //! let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
@@ -18,7 +18,8 @@
 //!     seller_id: seller,
 //!     status: AuctionStatus::Open,
 //!     start_price: Krw::new(10_000),
-//!     min_increment: Krw::new(1_000),
+//!     increment: Increment::Tiered,
+//!     buy_now_price: None,
 //!     reserve_price: None,
 //!     current_price: None,
 //!     leader_id: None,
@@ -42,6 +43,7 @@ mod batch;
 mod chat;
 mod fulfilment;
 mod handover;
+mod increments;
 mod lot;
 mod money;
 mod payments;
@@ -52,7 +54,8 @@ mod settings;
 mod serde_seconds;
 
 pub use batch::{
-    BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids, state_if_funded,
+    BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids, plan_buy_now,
+    state_if_funded,
 };
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
 pub use fulfilment::{
@@ -63,6 +66,7 @@ pub use handover::{
     ADDRESS_LINE_MAX, DISPUTE_REASON_MAX, DeliveryAddress, DisputeReport, HandoverCode,
     MAX_DISPUTE_PHOTOS, RATING_COMMENT_MAX, Rating, SALE_NAME_MAX, Shipment,
 };
+pub use increments::{INCREMENT_TIERS, Increment, TOP_INCREMENT, tiered_increment};
 pub use lot::{
     CatchArea, Delivery, DeliveryInput, Lot, LotInput, MAX_CATCH_AGE, MAX_COURIER_FEE,
     MAX_LENGTH_CM, MAX_WEIGHT_G, PLACE_MAX, PickupPoint, Storage,
@@ -74,7 +78,8 @@ pub use payments::{
 };
 pub use rules::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, Settlement,
-    close_outcome, extended_end, min_next_bid, reserve_met, settle, validate_bid,
+    buy_now_available, close_outcome, current_increment, extended_end, min_next_bid, reserve_met,
+    settle, validate_bid, validate_buy_now,
 };
 pub use settings::{
     AuctionSettings, AuctionSettingsInput, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES,

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use sitga_core::{AuctionId, UserId};
 
+use crate::increments::Increment;
 use crate::money::{Krw, MAX_AMOUNT, Wallet};
 
 /// Where an auction is in its life.
@@ -53,10 +54,13 @@ pub struct AuctionSnapshot {
     pub status: AuctionStatus,
     /// First bid must be at least this.
     pub start_price: Krw,
-    /// Later bids must beat the current price by at least this.
-    pub min_increment: Krw,
+    /// How much later bids must beat the current price by.
+    pub increment: Increment,
     /// Hidden reserve.
     pub reserve_price: Option<Krw>,
+    /// Anyone may end the auction at once by paying this, while the price
+    /// is below the reserve (with no reserve: before the first bid).
+    pub buy_now_price: Option<Krw>,
     /// Highest accepted bid, if any.
     pub current_price: Option<Krw>,
     /// Who placed it.
@@ -101,6 +105,14 @@ pub enum BidRejection {
         /// What the bidder has available.
         available: Krw,
     },
+    /// The auction has no buy-now price, or the bidding has passed the point
+    /// where it applies.
+    BuyNowUnavailable,
+    /// The price the buyer agreed to is not the price now.
+    PriceMoved {
+        /// The price now.
+        price: Krw,
+    },
 }
 
 impl BidRejection {
@@ -114,6 +126,8 @@ impl BidRejection {
             Self::AlreadyLeading => "already_leading",
             Self::TooLow { .. } => "bid_too_low",
             Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::BuyNowUnavailable => "buy_now_unavailable",
+            Self::PriceMoved { .. } => "price_moved",
         }
     }
 
@@ -129,6 +143,11 @@ impl BidRejection {
             Self::InsufficientBalance { available } => {
                 format!("your available points ({available} won) do not cover this bid")
             }
+            Self::BuyNowUnavailable => {
+                "buy-now is not available on this auction (none was set, or the bidding passed it)"
+                    .into()
+            }
+            Self::PriceMoved { price } => format!("the price is now {price} won"),
         }
     }
 }
@@ -159,18 +178,76 @@ pub struct AcceptedBid {
 /// # let now = chrono::Utc::now();
 /// # let mut a = AuctionSnapshot { id: AuctionId::new(1), seller_id: UserId::new(1),
 /// #   status: AuctionStatus::Open, start_price: Krw::new(10_000),
-/// #   min_increment: Krw::new(1_000), reserve_price: None, current_price: None, leader_id: None, bid_count: 0,
+/// #   increment: Increment::Tiered, reserve_price: None, buy_now_price: None,
+/// #   current_price: None, leader_id: None, bid_count: 0,
 /// #   ends_at: now, hard_end_at: now, soft_close: chrono::Duration::minutes(2) };
 /// assert_eq!(min_next_bid(&a), Krw::new(10_000));
 /// a.current_price = Some(Krw::new(12_000));
 /// a.bid_count = 1;
 /// assert_eq!(min_next_bid(&a), Krw::new(13_000));
+/// a.current_price = Some(Krw::new(120_000));
+/// assert_eq!(min_next_bid(&a), Krw::new(125_000));
+/// a.increment = Increment::Fixed(Krw::new(100));
+/// assert_eq!(min_next_bid(&a), Krw::new(120_100));
 /// ```
 pub fn min_next_bid(auction: &AuctionSnapshot) -> Krw {
     match auction.current_price {
-        Some(price) if auction.bid_count > 0 => price.saturating_add(auction.min_increment),
+        Some(price) if auction.bid_count > 0 => price.saturating_add(auction.increment.over(price)),
         _ => auction.start_price,
     }
+}
+
+/// The raise the next bid needs over the current price (over the start
+/// price before the first bid, for display).
+pub fn current_increment(auction: &AuctionSnapshot) -> Krw {
+    auction
+        .increment
+        .over(auction.current_price.unwrap_or(auction.start_price))
+}
+
+/// The buy-now price, while it applies: below the reserve, or before the
+/// first bid when there is no reserve (once a bid would sell, the bidding
+/// decides the price).
+pub fn buy_now_available(auction: &AuctionSnapshot) -> Option<Krw> {
+    let price = auction.buy_now_price?;
+    let open = match auction.reserve_price {
+        Some(_) => !reserve_met(auction),
+        None => auction.bid_count == 0,
+    };
+    open.then_some(price)
+}
+
+/// Decides a buy-now by `buyer_id`, who agreed to pay `agreed`, at `now`:
+/// the sale as a last bid at the buy-now price (the auction closes with
+/// it). The buyer may be the current leader (their hold is released for
+/// the new one); the balance is checked by the caller with the wallets.
+pub fn validate_buy_now(
+    auction: &AuctionSnapshot,
+    buyer_id: UserId,
+    agreed: Krw,
+    now: DateTime<Utc>,
+) -> Result<AcceptedBid, BidRejection> {
+    if auction.status != AuctionStatus::Open {
+        return Err(BidRejection::NotOpen);
+    }
+    if now >= auction.ends_at {
+        return Err(BidRejection::Ended);
+    }
+    if buyer_id == auction.seller_id {
+        return Err(BidRejection::SellerCannotBid);
+    }
+    let price = buy_now_available(auction).ok_or(BidRejection::BuyNowUnavailable)?;
+    if agreed != price {
+        return Err(BidRejection::PriceMoved { price });
+    }
+    Ok(AcceptedBid {
+        amount: price,
+        bidder_id: buyer_id,
+        seq: auction.bid_count + 1,
+        ends_at: auction.ends_at,
+        extended: false,
+        released: auction.leader_id.zip(auction.current_price),
+    })
 }
 
 /// Whether the current price meets the reserve (with no reserve: whether
@@ -413,7 +490,8 @@ mod tests {
             seller_id: UserId::new(1),
             status: AuctionStatus::Open,
             start_price: won(10_000),
-            min_increment: won(1_000),
+            increment: Increment::Fixed(won(1_000)),
+            buy_now_price: None,
             reserve_price: Some(won(20_000)),
             current_price: None,
             leader_id: None,
@@ -664,5 +742,89 @@ mod tests {
             assert_eq!(AuctionStatus::parse(s.code()), Some(s));
         }
         assert_eq!(AuctionStatus::parse("closed"), None);
+    }
+
+    #[test]
+    fn buy_now_applies_only_until_the_bidding_would_sell() {
+        let buyer = UserId::new(9);
+        // Reserve 20,000; buy-now 30,000.
+        let mut a = open();
+        a.buy_now_price = Some(won(30_000));
+        assert_eq!(buy_now_available(&a), Some(won(30_000)));
+        let bid = validate_buy_now(&a, buyer, won(30_000), now()).unwrap();
+        assert_eq!((bid.amount, bid.seq, bid.released), (won(30_000), 1, None));
+        // A leader below the reserve: still available, and their hold goes.
+        a.current_price = Some(won(19_000));
+        a.leader_id = Some(UserId::new(7));
+        a.bid_count = 4;
+        let bid = validate_buy_now(&a, buyer, won(30_000), now()).unwrap();
+        assert_eq!(bid.seq, 5);
+        assert_eq!(bid.released, Some((UserId::new(7), won(19_000))));
+        // The leader themselves may buy now.
+        assert!(validate_buy_now(&a, UserId::new(7), won(30_000), now()).is_ok());
+        // The price the buyer saw must be the price.
+        assert_eq!(
+            validate_buy_now(&a, buyer, won(25_000), now()),
+            Err(BidRejection::PriceMoved { price: won(30_000) })
+        );
+        // Reserve met: the bidding decides.
+        a.current_price = Some(won(20_000));
+        assert_eq!(buy_now_available(&a), None);
+        assert_eq!(
+            validate_buy_now(&a, buyer, won(30_000), now()),
+            Err(BidRejection::BuyNowUnavailable)
+        );
+        // No reserve: only before the first bid.
+        let mut b = open();
+        b.reserve_price = None;
+        b.buy_now_price = Some(won(30_000));
+        assert_eq!(buy_now_available(&b), Some(won(30_000)));
+        b.current_price = Some(won(10_000));
+        b.leader_id = Some(UserId::new(7));
+        b.bid_count = 1;
+        assert_eq!(buy_now_available(&b), None);
+        // None set; the seller; closed; past the end.
+        assert_eq!(
+            validate_buy_now(&open(), buyer, won(30_000), now()),
+            Err(BidRejection::BuyNowUnavailable)
+        );
+        let mut c = open();
+        c.buy_now_price = Some(won(30_000));
+        assert_eq!(
+            validate_buy_now(&c, UserId::new(1), won(30_000), now()),
+            Err(BidRejection::SellerCannotBid)
+        );
+        assert_eq!(
+            validate_buy_now(&c, buyer, won(30_000), c.ends_at),
+            Err(BidRejection::Ended)
+        );
+        c.status = AuctionStatus::Sold;
+        assert_eq!(
+            validate_buy_now(&c, buyer, won(30_000), now()),
+            Err(BidRejection::NotOpen)
+        );
+    }
+
+    #[test]
+    fn tiered_increments_follow_the_current_price() {
+        let mut a = open();
+        a.increment = Increment::Tiered;
+        a.start_price = won(8_000);
+        assert_eq!(min_next_bid(&a), won(8_000));
+        assert_eq!(current_increment(&a), won(500));
+        a.bid_count = 1;
+        for (price, next) in [
+            (8_000, 8_500),
+            (9_800, 10_300),
+            (10_000, 11_000),
+            (49_500, 50_500),
+            (50_000, 52_000),
+            (99_000, 101_000),
+            (100_000, 105_000),
+            (500_000, 510_000),
+        ] {
+            a.current_price = Some(won(price));
+            assert_eq!(min_next_bid(&a), won(next), "at {price}");
+        }
     }
 }

@@ -4,10 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use sitga_core::FieldError;
 
+use crate::increments::Increment;
 use crate::money::{Krw, MAX_AMOUNT};
-
-/// Default minimum raise over the current price.
-pub const DEFAULT_MIN_INCREMENT: Krw = Krw::new(1_000);
 /// Default auction length.
 pub const DEFAULT_DURATION_MINUTES: i64 = 24 * 60;
 /// Shortest auction.
@@ -24,10 +22,15 @@ pub const DEFAULT_HARD_CAP_MINUTES: i64 = 30;
 pub struct AuctionSettingsInput {
     /// First bid must be at least this.
     pub start_price: Krw,
-    /// Minimum raise (default 1,000 KRW).
+    /// A fixed minimum raise; without one the raise follows the price
+    /// ([`crate::tiered_increment`]).
     pub min_increment: Option<Krw>,
     /// Below this the auction does not sell; bidders only see whether it is met.
     pub reserve_price: Option<Krw>,
+    /// Anyone may buy at this price while the reserve is not met (with no
+    /// reserve: before the first bid). At least the start price and the
+    /// reserve.
+    pub buy_now_price: Option<Krw>,
     /// Length in minutes (default 24 h; 1 minute … 7 days).
     pub duration_minutes: Option<i64>,
 }
@@ -41,10 +44,12 @@ fn err(field: &'static str, message: impl Into<String>) -> FieldError {
 pub struct AuctionSettings {
     /// Start price.
     pub start_price: Krw,
-    /// Minimum raise.
-    pub min_increment: Krw,
+    /// Minimum raise rule.
+    pub increment: Increment,
     /// Reserve price.
     pub reserve_price: Option<Krw>,
+    /// Buy-now price.
+    pub buy_now_price: Option<Krw>,
     /// Planned end.
     pub ends_at: DateTime<Utc>,
     /// No extension goes past this.
@@ -58,11 +63,11 @@ impl AuctionSettings {
     ///
     /// ```
     /// # use chrono::Utc;
-    /// # use sitga_auction::{AuctionSettings, AuctionSettingsInput, Krw};
+    /// # use sitga_auction::{AuctionSettings, AuctionSettingsInput, Increment, Krw};
     /// let now = Utc::now();
     /// let input = AuctionSettingsInput { start_price: Krw::new(10_000), ..Default::default() };
     /// let s = AuctionSettings::parse(&input, now).unwrap();
-    /// assert_eq!(s.min_increment, Krw::new(1_000));
+    /// assert_eq!(s.increment, Increment::Tiered);
     /// assert_eq!((s.ends_at - now).num_hours(), 24);
     /// assert_eq!((s.hard_end_at - s.ends_at).num_minutes(), 30);
     /// ```
@@ -70,13 +75,16 @@ impl AuctionSettings {
         if !input.start_price.is_positive() || input.start_price > MAX_AMOUNT {
             return Err(err("start_price", format!("must be 1 to {MAX_AMOUNT} won")));
         }
-        let min_increment = input.min_increment.unwrap_or(DEFAULT_MIN_INCREMENT);
-        if !min_increment.is_positive() || min_increment > MAX_AMOUNT {
-            return Err(err(
-                "min_increment",
-                format!("must be 1 to {MAX_AMOUNT} won"),
-            ));
-        }
+        let increment = match input.min_increment {
+            None => Increment::Tiered,
+            Some(step) if step.is_positive() && step <= MAX_AMOUNT => Increment::Fixed(step),
+            Some(_) => {
+                return Err(err(
+                    "min_increment",
+                    format!("must be 1 to {MAX_AMOUNT} won"),
+                ));
+            }
+        };
         if let Some(reserve) = input.reserve_price {
             if !reserve.is_positive() || reserve > MAX_AMOUNT {
                 return Err(err(
@@ -91,6 +99,26 @@ impl AuctionSettings {
                 ));
             }
         }
+        if let Some(buy_now) = input.buy_now_price {
+            if !buy_now.is_positive() || buy_now > MAX_AMOUNT {
+                return Err(err(
+                    "buy_now_price",
+                    format!("must be 1 to {MAX_AMOUNT} won"),
+                ));
+            }
+            if buy_now < input.start_price {
+                return Err(FieldError::inconsistent(
+                    "buy_now_price",
+                    "must be at least the start price",
+                ));
+            }
+            if input.reserve_price.is_some_and(|reserve| buy_now < reserve) {
+                return Err(FieldError::inconsistent(
+                    "buy_now_price",
+                    "must be at least the reserve price",
+                ));
+            }
+        }
         let minutes = input.duration_minutes.unwrap_or(DEFAULT_DURATION_MINUTES);
         if !(MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&minutes) {
             return Err(err(
@@ -101,8 +129,9 @@ impl AuctionSettings {
         let ends_at = now + Duration::minutes(minutes);
         Ok(Self {
             start_price: input.start_price,
-            min_increment,
+            increment,
             reserve_price: input.reserve_price,
+            buy_now_price: input.buy_now_price,
             ends_at,
             hard_end_at: ends_at + Duration::minutes(DEFAULT_HARD_CAP_MINUTES),
             soft_close: Duration::minutes(DEFAULT_SOFT_CLOSE_MINUTES),
@@ -159,6 +188,36 @@ mod tests {
                 "duration_minutes"
             );
         }
+        let cheap_buy_now = AuctionSettingsInput {
+            buy_now_price: Some(Krw::new(99)),
+            ..input(100)
+        };
+        assert_eq!(
+            AuctionSettings::parse(&cheap_buy_now, now)
+                .unwrap_err()
+                .field,
+            "buy_now_price"
+        );
+        let under_reserve = AuctionSettingsInput {
+            reserve_price: Some(Krw::new(500)),
+            buy_now_price: Some(Krw::new(400)),
+            ..input(100)
+        };
+        assert_eq!(
+            AuctionSettings::parse(&under_reserve, now)
+                .unwrap_err()
+                .field,
+            "buy_now_price"
+        );
+        let fixed = AuctionSettingsInput {
+            min_increment: Some(Krw::new(300)),
+            reserve_price: Some(Krw::new(500)),
+            buy_now_price: Some(Krw::new(500)),
+            ..input(100)
+        };
+        let parsed = AuctionSettings::parse(&fixed, now).unwrap();
+        assert_eq!(parsed.increment, Increment::Fixed(Krw::new(300)));
+        assert_eq!(parsed.buy_now_price, Some(Krw::new(500)));
         let week = AuctionSettingsInput {
             duration_minutes: Some(7 * 24 * 60),
             ..input(100)

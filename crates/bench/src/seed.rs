@@ -63,6 +63,7 @@ pub async fn auction(pool: &DbPool, seller: UserId) -> Auction {
             start_price: sitga_auction::Krw::new(1_000),
             min_increment: Some(sitga_auction::Krw::new(100)),
             reserve_price: None,
+            buy_now_price: None,
             duration_minutes: Some(24 * 60),
         },
         chrono::Utc::now(),

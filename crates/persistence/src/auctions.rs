@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sitga_auction::{AuctionSettings, AuctionSnapshot, AuctionStatus, Krw};
+use sitga_auction::{AuctionSettings, AuctionSnapshot, AuctionStatus, Increment, Krw};
 use sitga_core::{AuctionId, BidId, UserId};
 
 use crate::schema::{auctions, bids, chat_messages};
@@ -33,7 +33,8 @@ pub struct Auction {
     pub photo_url: Option<String>,
     /// Start price.
     pub start_price: Krw,
-    /// Minimum raise.
+    /// The fixed raise (for a tiered auction: the raise at the start
+    /// price; [`Auction::increment`] is the rule).
     pub min_increment: Krw,
     /// Hidden reserve.
     pub reserve_price: Option<Krw>,
@@ -54,6 +55,9 @@ pub struct Auction {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     closed_at: Option<NaiveDateTime>,
+    increment_rule: String,
+    /// Buy-now price.
+    pub buy_now_price: Option<Krw>,
 }
 
 impl Auction {
@@ -88,6 +92,16 @@ impl Auction {
         self.closed_at.map(utc)
     }
 
+    /// The raise rule.
+    pub fn increment(&self) -> Increment {
+        // The CHECK constraint admits only the two codes.
+        if self.increment_rule == Increment::Tiered.code() {
+            Increment::Tiered
+        } else {
+            Increment::Fixed(self.min_increment)
+        }
+    }
+
     /// The rules' view of it.
     pub fn snapshot(&self) -> AuctionSnapshot {
         AuctionSnapshot {
@@ -95,8 +109,9 @@ impl Auction {
             seller_id: self.seller_id,
             status: self.status(),
             start_price: self.start_price,
-            min_increment: self.min_increment,
+            increment: self.increment(),
             reserve_price: self.reserve_price,
+            buy_now_price: self.buy_now_price,
             current_price: self.current_price,
             leader_id: self.leader_id,
             bid_count: self.bid_count,
@@ -150,8 +165,10 @@ pub async fn insert(conn: &mut DbConn, new: &NewAuction) -> Result<Auction, DbEr
         auctions::species.eq(&new.species),
         auctions::photo_url.eq(&new.photo_url),
         auctions::start_price.eq(s.start_price),
-        auctions::min_increment.eq(s.min_increment),
+        auctions::min_increment.eq(s.increment.over(s.start_price)),
+        auctions::increment_rule.eq(s.increment.code()),
         auctions::reserve_price.eq(s.reserve_price),
+        auctions::buy_now_price.eq(s.buy_now_price),
         auctions::status.eq(AuctionStatus::Open.code()),
         auctions::ends_at.eq(naive(s.ends_at)),
         auctions::hard_end_at.eq(naive(s.hard_end_at)),
@@ -321,10 +338,14 @@ pub struct DetailsChange {
     pub photo_url: Option<Option<String>>,
     /// Start price.
     pub start_price: Option<Krw>,
-    /// Minimum raise.
+    /// A fixed raise (with `increment_rule` `fixed`).
     pub min_increment: Option<Krw>,
+    /// `fixed` or `tiered`.
+    pub increment_rule: Option<&'static str>,
     /// Reserve.
     pub reserve_price: Option<Option<Krw>>,
+    /// Buy-now price.
+    pub buy_now_price: Option<Option<Krw>>,
 }
 
 /// Edits an open auction of `seller_id` that has no bid yet. `false` when

@@ -93,6 +93,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        increment_rule -> Text,
+        buy_now_price -> Nullable<BigInt>,
     }
 }
 

@@ -12,12 +12,17 @@
 //! new sale's escrow, paid out once the buyer has the fish
 //! ([`crate::sales`]).
 
+use std::collections::HashMap;
+
 use chrono::Utc;
-use sitga_auction::{AuctionStatus, CloseOutcome, Sale, Settlement, close_outcome, settle};
+use sitga_auction::{
+    AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, PlanError, Sale,
+    Settlement, close_outcome, plan_buy_now, settle,
+};
 use sitga_core::{AuctionId, Krw, SaleId, UserId};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
 use sitga_persistence::sales::{self, NewSale};
-use sitga_persistence::{DbError, DbPool, auctions, lots, users, wallets};
+use sitga_persistence::{DbConn, DbError, DbPool, auctions, lots, users, wallets};
 
 use crate::bus::{HistoryItem, RoomBus};
 use crate::frames::ServerFrame;
@@ -34,6 +39,22 @@ pub enum CloseResult {
     AlreadyClosed,
     /// Not due yet (a late bid extended it).
     NotDue,
+}
+
+/// How a buy-now went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuyNowResult {
+    /// Bought: the auction is sold to the buyer and its sale opened.
+    Bought {
+        /// The buy-now as the auction's last bid.
+        bid: AcceptedBid,
+        /// The sale (escrow until the handover).
+        sale_id: SaleId,
+    },
+    /// Refused by a rule; nothing changed.
+    Refused(BidRejection),
+    /// No such auction.
+    Missing,
 }
 
 /// How removing a listing went.
@@ -103,85 +124,145 @@ impl Closer {
             tx.rollback().await?;
             return Ok(Some(CloseResult::NotDue));
         }
-        let snapshot = row.snapshot();
-        let outcome = close_outcome(&snapshot);
-        if !auctions::close(&mut tx, auction_id, row.version, outcome.status()).await? {
+        let Some(closing) = close_locked(&mut tx, auction_id, &row.snapshot(), row.version).await?
+        else {
             tx.rollback().await?;
             return Ok(None);
-        }
-        let mut sale_id = None;
-        match settle(&snapshot, outcome) {
-            Settlement::Pay {
-                winner_id,
-                seller_id,
-                price,
-            } => {
-                wallets::hold_to_escrow(&mut tx, winner_id, price, auction_id).await?;
-                audit::record(
-                    &mut tx,
-                    &NewAudit {
-                        actor: None,
-                        action: AuditAction::Escrow,
-                        subject_user: Some(winner_id),
-                        subject_auction: Some(auction_id),
-                        amount: Some(price),
-                        reason: None,
-                    },
-                )
-                .await?;
-                let delivery = lots::of_auctions(&mut tx, &[auction_id])
-                    .await?
-                    .remove(&auction_id)
-                    .and_then(|stored| stored.lot.delivery)
-                    .unwrap_or_default();
-                let sale = Sale::new(
-                    price,
-                    delivery.pickup.is_some(),
-                    delivery.courier_fee,
-                    Utc::now(),
-                );
-                sale_id = Some(
-                    sales::open(
-                        &mut tx,
-                        &NewSale {
-                            auction_id,
-                            seller_id,
-                            buyer_id: winner_id,
-                            sale,
-                        },
-                    )
-                    .await?,
-                );
-                crate::awards::award_sale_badges(&mut tx, seller_id, winner_id).await?;
-            }
-            Settlement::Release { bidder_id, amount } => {
-                wallets::release(&mut tx, bidder_id, amount, auction_id).await?;
-            }
-            Settlement::Nothing => {}
-        }
-        let winner = match outcome {
-            CloseOutcome::Sold { winner_id, .. } => users::find_by_id(&mut tx, winner_id)
-                .await?
-                .map(|u| u.nickname),
-            CloseOutcome::Unsold => None,
         };
-        let notice = match (&outcome, &winner) {
-            (CloseOutcome::Sold { price, .. }, Some(nick)) => format!(
-                "경매가 종료되었습니다. {nick}님이 {price}원에 낙찰받았습니다. \
-                 인계가 끝날 때까지 대금은 에스크로에 보관됩니다."
-            ),
-            _ => "경매가 유찰되었습니다.".to_owned(),
-        };
-        let notice_id =
-            auctions::insert_chat(&mut tx, auction_id, None, "notice", &notice, None).await?;
         tx.commit().await?;
         tracing::info!(
             auction_id = auction_id.get(),
-            sale_id = sale_id.map(SaleId::get),
-            ?outcome,
+            sale_id = closing.sale_id.map(SaleId::get),
+            outcome = ?closing.outcome,
             early,
             "auction closed"
         );
+        let outcome = closing.outcome;
+        self.announce_close(auction_id, closing).await;
+        Ok(Some(CloseResult::Closed(outcome)))
+    }
+
+    /// Ends `auction_id` at once as sold to `buyer_id` at its buy-now price,
+    /// which the buyer saw as `agreed`: in one transaction with the auction
+    /// row locked, the leader's hold goes back, the buyer's points are held
+    /// and the sale opens with them in escrow, as at a close. A racing bid
+    /// or closer queues on the row lock: exactly one of them applies.
+    #[tracing::instrument(name = "buy_now", skip(self, nickname))]
+    pub async fn buy_now(
+        &self,
+        auction_id: AuctionId,
+        buyer_id: UserId,
+        nickname: &str,
+        agreed: Krw,
+    ) -> Result<BuyNowResult, DbError> {
+        for _ in 0..5 {
+            match self
+                .try_buy_now(auction_id, buyer_id, nickname, agreed)
+                .await
+            {
+                Err(DbError::Conflict(_)) | Ok(None) => continue,
+                Ok(Some(result)) => return Ok(result),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DbError::Conflict(format!(
+            "auction {auction_id} kept changing during a buy-now"
+        )))
+    }
+
+    async fn try_buy_now(
+        &self,
+        auction_id: AuctionId,
+        buyer_id: UserId,
+        nickname: &str,
+        agreed: Krw,
+    ) -> Result<Option<BuyNowResult>, DbError> {
+        let mut tx = self.db.begin().await?;
+        auctions::lock(&mut tx, auction_id).await?;
+        let Some(row) = auctions::find(&mut tx, auction_id).await? else {
+            tx.rollback().await?;
+            return Ok(Some(BuyNowResult::Missing));
+        };
+        let before = row.snapshot();
+        let mut wallets = HashMap::new();
+        let plan = loop {
+            match plan_buy_now(&before, &wallets, buyer_id, agreed, Utc::now()) {
+                Ok(plan) => break plan,
+                Err(PlanError::NeedWallets(ids)) => {
+                    wallets.extend(wallets::lock_many(&mut tx, &ids).await?);
+                }
+                Err(books @ PlanError::Books { .. }) => {
+                    return Err(DbError::Invariant(books.to_string()));
+                }
+            }
+        };
+        let bid = match plan.outcomes.into_iter().next() {
+            Some(Ok(bid)) => bid,
+            Some(Err(reason)) => {
+                tx.rollback().await?;
+                return Ok(Some(BuyNowResult::Refused(reason)));
+            }
+            None => return Err(DbError::Invariant("a buy-now plan without outcome".into())),
+        };
+        wallets::apply_moves(&mut tx, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
+        auctions::insert_bids(&mut tx, auction_id, &[(bid.seq, buyer_id, bid.amount)]).await?;
+        let line = bought_text_ko(nickname, bid.amount);
+        let chat_id = auctions::insert_chat(
+            &mut tx,
+            auction_id,
+            Some((buyer_id, nickname)),
+            "bid",
+            &line,
+            Some(bid.amount),
+        )
+        .await?;
+        if !auctions::apply_bids(&mut tx, auction_id, row.version, &plan.after).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let closing = close_locked(&mut tx, auction_id, &plan.after, row.version + 1).await?;
+        let Some((closing, sale_id)) = closing.and_then(|c| c.sale_id.map(|id| (c, id))) else {
+            return Err(DbError::Invariant(format!(
+                "auction {auction_id} did not sell at its buy-now price"
+            )));
+        };
+        tx.commit().await?;
+        tracing::info!(
+            auction_id = auction_id.get(),
+            user_id = buyer_id.get(),
+            sale_id = sale_id.get(),
+            price = bid.amount.get(),
+            "bought now"
+        );
+        self.bus
+            .remember(
+                auction_id,
+                &HistoryItem {
+                    id: chat_id,
+                    user: Some(nickname.to_owned()),
+                    code: "bid_accepted".into(),
+                    context: line,
+                    amount: Some(bid.amount),
+                    at: Utc::now().timestamp_millis(),
+                },
+            )
+            .await;
+        self.bus
+            .publish(auction_id, &ServerFrame::bid_accepted(nickname, &bid))
+            .await;
+        self.announce_close(auction_id, closing).await;
+        Ok(Some(BuyNowResult::Bought { bid, sale_id }))
+    }
+
+    /// After commit: the `closed` frame of `closing`.
+    async fn announce_close(&self, auction_id: AuctionId, closing: Closing) {
+        let Closing {
+            outcome,
+            sale_id,
+            winner,
+            notice,
+            notice_id,
+        } = closing;
         let frame = match (outcome, sale_id) {
             (CloseOutcome::Sold { price, .. }, Some(sale)) => ServerFrame::closed(
                 outcome.status(),
@@ -199,7 +280,6 @@ impl Closer {
             ),
         };
         self.announce(auction_id, notice_id, notice, &frame).await;
-        Ok(Some(CloseResult::Closed(outcome)))
     }
 
     /// After commit: the room's history gets the notice, every watcher the
@@ -346,4 +426,106 @@ impl Closer {
         }
         Ok(closed)
     }
+}
+
+/// What a close wrote, for the frames sent after commit.
+struct Closing {
+    outcome: CloseOutcome,
+    sale_id: Option<SaleId>,
+    winner: Option<String>,
+    notice: String,
+    notice_id: i64,
+}
+
+/// Closes the open auction `snapshot` (row locked by the caller, read at
+/// `version`) inside `tx`: the status guarded by the version, the
+/// settlement (escrow and a sale when sold, the hold back when not), the
+/// badges and the notice. `None` when the guard failed (the caller rolls
+/// back and retries).
+async fn close_locked(
+    tx: &mut DbConn,
+    auction_id: AuctionId,
+    snapshot: &AuctionSnapshot,
+    version: i64,
+) -> Result<Option<Closing>, DbError> {
+    let outcome = close_outcome(snapshot);
+    if !auctions::close(tx, auction_id, version, outcome.status()).await? {
+        return Ok(None);
+    }
+    let mut sale_id = None;
+    match settle(snapshot, outcome) {
+        Settlement::Pay {
+            winner_id,
+            seller_id,
+            price,
+        } => {
+            wallets::hold_to_escrow(tx, winner_id, price, auction_id).await?;
+            audit::record(
+                tx,
+                &NewAudit {
+                    actor: None,
+                    action: AuditAction::Escrow,
+                    subject_user: Some(winner_id),
+                    subject_auction: Some(auction_id),
+                    amount: Some(price),
+                    reason: None,
+                },
+            )
+            .await?;
+            let delivery = lots::of_auctions(tx, &[auction_id])
+                .await?
+                .remove(&auction_id)
+                .and_then(|stored| stored.lot.delivery)
+                .unwrap_or_default();
+            let sale = Sale::new(
+                price,
+                delivery.pickup.is_some(),
+                delivery.courier_fee,
+                Utc::now(),
+            );
+            sale_id = Some(
+                sales::open(
+                    tx,
+                    &NewSale {
+                        auction_id,
+                        seller_id,
+                        buyer_id: winner_id,
+                        sale,
+                    },
+                )
+                .await?,
+            );
+            crate::awards::award_sale_badges(tx, seller_id, winner_id).await?;
+        }
+        Settlement::Release { bidder_id, amount } => {
+            wallets::release(tx, bidder_id, amount, auction_id).await?;
+        }
+        Settlement::Nothing => {}
+    }
+    let winner = match outcome {
+        CloseOutcome::Sold { winner_id, .. } => {
+            users::find_by_id(tx, winner_id).await?.map(|u| u.nickname)
+        }
+        CloseOutcome::Unsold => None,
+    };
+    let notice = match (&outcome, &winner) {
+        (CloseOutcome::Sold { price, .. }, Some(nick)) => format!(
+            "경매가 종료되었습니다. {nick}님이 {price}원에 낙찰받았습니다. \
+             인계가 끝날 때까지 대금은 에스크로에 보관됩니다."
+        ),
+        _ => "경매가 유찰되었습니다.".to_owned(),
+    };
+    let notice_id = auctions::insert_chat(tx, auction_id, None, "notice", &notice, None).await?;
+    Ok(Some(Closing {
+        outcome,
+        sale_id,
+        winner,
+        notice,
+        notice_id,
+    }))
+}
+
+/// The room line for a buy-now.
+pub fn bought_text_ko(nickname: &str, amount: Krw) -> String {
+    format!("{nickname}님이 {amount}원에 즉시 구매하였습니다.")
 }

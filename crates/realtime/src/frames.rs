@@ -7,7 +7,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sitga_auction::{AcceptedBid, AuctionSnapshot, AuctionStatus, Krw, min_next_bid, reserve_met};
+use sitga_auction::{
+    AcceptedBid, AuctionSnapshot, AuctionStatus, Krw, buy_now_available, min_next_bid, reserve_met,
+};
 use sitga_core::SaleId;
 
 use crate::bus::HistoryItem;
@@ -82,6 +84,9 @@ pub struct AuctionState {
     pub ends_in_ms: i64,
     /// Whether the reserve (if any) is met.
     pub reserve_met: bool,
+    /// The buy-now price while it applies (`{"event":"buy_now"}`); null
+    /// when there is none or the bidding passed it.
+    pub buy_now: Option<Krw>,
 }
 
 /// A `closed` frame.
@@ -123,6 +128,12 @@ pub struct SystemAnswer {
     /// `insufficient_balance`: the points available.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<Krw>,
+    /// `price_moved`: the price now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Krw>,
+    /// `bought`: the sale that now waits for the handover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sale_id: Option<SaleId>,
     /// Korean.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
@@ -202,6 +213,7 @@ impl ServerFrame {
             ends_at: auction.ends_at.timestamp_millis(),
             ends_in_ms: (auction.ends_at - now).num_milliseconds().max(0),
             reserve_met: reserve_met(auction),
+            buy_now: buy_now_available(auction),
         })
     }
 

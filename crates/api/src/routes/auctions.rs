@@ -8,8 +8,8 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitga_auction::{
-    AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, DeliveryInput, Krw, Lot,
-    LotInput, min_next_bid, reserve_met,
+    AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, DeliveryInput, Increment, Krw,
+    Lot, LotInput, buy_now_available, current_increment, min_next_bid, reserve_met,
 };
 use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
-use sitga_realtime::closing::CloseResult;
+use sitga_realtime::closing::{BuyNowResult, CloseResult};
 use sitga_realtime::engine::{BidCommand, BidOutcome};
 
 /// An auction as clients see it. The reserve price itself is never shown.
@@ -69,8 +69,19 @@ pub struct AuctionDto {
     pub status: String,
     /// Start price (KRW).
     pub start_price: i64,
-    /// Minimum raise (KRW).
+    /// The raise the next bid needs over the current price (KRW; over the
+    /// start price before the first bid).
     pub min_increment: i64,
+    /// `tiered`: the raise follows the price (below 10,000 KRW 500; below
+    /// 50,000 1,000; below 100,000 2,000; below 500,000 5,000; above
+    /// 10,000). `fixed`: the seller's `min_increment` at every price.
+    pub increment_rule: String,
+    /// Buy-now price (KRW), if the seller set one.
+    pub buy_now_price: Option<i64>,
+    /// Whether buy-now applies now (`POST /api/v1/auctions/{id}/buy-now`):
+    /// a price is set and the bidding has not reached the reserve (with no
+    /// reserve: there is no bid yet).
+    pub buy_now_available: bool,
     /// Highest accepted bid (KRW), null before the first bid.
     pub current_price: Option<i64>,
     /// Smallest bid accepted now (KRW).
@@ -213,6 +224,10 @@ fn to_dto(a: Auction, related: &Related) -> AuctionDto {
         seller: names.get(&a.seller_id).cloned().unwrap_or_default(),
         leader: a.leader_id.and_then(|id| names.get(&id).cloned()),
         min_next_bid: min_next_bid(&snap).get(),
+        min_increment: current_increment(&snap).get(),
+        increment_rule: snap.increment.code().to_owned(),
+        buy_now_available: buy_now_available(&snap).is_some(),
+        buy_now_price: a.buy_now_price.map(Krw::get),
         reserve_met: reserve_met(&snap),
         has_reserve: a.reserve_price.is_some(),
         status: a.status().code().to_owned(),
@@ -227,7 +242,6 @@ fn to_dto(a: Auction, related: &Related) -> AuctionDto {
         species: a.species,
         photo_url: a.photo_url,
         start_price: a.start_price.get(),
-        min_increment: a.min_increment.get(),
         current_price: a.current_price.map(Krw::get),
         bid_count: a.bid_count,
         view_count: a.view_count,
@@ -398,10 +412,15 @@ pub struct CreateAuctionRequest {
     pub delivery: Option<DeliveryDto>,
     /// First bid must be at least this (KRW, 1 … 1,000,000,000).
     pub start_price: i64,
-    /// Minimum raise (KRW, default 1,000).
+    /// A fixed minimum raise (KRW, 1 … 1,000,000,000). Without it the raise
+    /// follows the price (`increment_rule` `tiered`).
     pub min_increment: Option<i64>,
     /// Hidden reserve (KRW, ≥ start price); below it the auction does not sell.
     pub reserve_price: Option<i64>,
+    /// Buy-now price (KRW, ≥ start price and ≥ reserve): anyone may end the
+    /// auction at once by paying it, while the bidding is below the reserve
+    /// (with no reserve: before the first bid).
+    pub buy_now_price: Option<i64>,
     /// Length in minutes (1 … 10,080; default 1,440 = 24 h).
     pub duration_minutes: Option<i64>,
 }
@@ -423,6 +442,7 @@ pub async fn create(
             start_price: Krw::new(req.start_price),
             min_increment: req.min_increment.map(Krw::new),
             reserve_price: req.reserve_price.map(Krw::new),
+            buy_now_price: req.buy_now_price.map(Krw::new),
             duration_minutes: req.duration_minutes,
         },
         Utc::now(),
@@ -631,10 +651,12 @@ pub struct UpdateAuctionRequest {
     pub photo_url: Option<String>,
     /// Start price.
     pub start_price: Option<i64>,
-    /// Minimum raise.
+    /// A fixed minimum raise (the rule becomes `fixed`).
     pub min_increment: Option<i64>,
     /// Reserve.
     pub reserve_price: Option<i64>,
+    /// Buy-now price.
+    pub buy_now_price: Option<i64>,
 }
 
 /// Why a seller action on an auction did not apply.
@@ -684,8 +706,12 @@ pub async fn update(
     AuctionSettings::parse(
         &AuctionSettingsInput {
             start_price: req.start_price.map_or(current.start_price, Krw::new),
-            min_increment: Some(req.min_increment.map_or(current.min_increment, Krw::new)),
+            min_increment: req
+                .min_increment
+                .map(Krw::new)
+                .or(current.increment().fixed()),
             reserve_price: req.reserve_price.map(Krw::new).or(current.reserve_price),
+            buy_now_price: req.buy_now_price.map(Krw::new).or(current.buy_now_price),
             duration_minutes: None,
         },
         Utc::now(),
@@ -714,7 +740,11 @@ pub async fn update(
             .transpose()?,
         start_price: req.start_price.map(Krw::new),
         min_increment: req.min_increment.map(Krw::new),
+        increment_rule: req
+            .min_increment
+            .map(|_| Increment::Fixed(Krw::ZERO).code()),
         reserve_price: req.reserve_price.map(|r| Some(Krw::new(r))),
+        buy_now_price: req.buy_now_price.map(|b| Some(Krw::new(b))),
     };
     if !auctions::update_details(&mut conn, path.auction(), auth.id, &change).await? {
         return Err(seller_guard_error(&mut conn, path.auction(), auth.id, "edited").await);
@@ -896,6 +926,18 @@ pub async fn place_bid(
     }
 }
 
+/// The nickname of the token's account (for the room's messages).
+async fn nickname_of(state: &AppState, user: UserId) -> Result<String, ApiError> {
+    let mut conn = state.db.get().await?;
+    let me = users::find_by_id(&mut conn, user)
+        .await?
+        .ok_or(ApiError::Unauthorized {
+            code: ErrorCode::InvalidToken,
+            message: "the account of this token no longer exists",
+        })?;
+    Ok(me.nickname)
+}
+
 /// Places the bid.
 async fn bid_response(
     state: &AppState,
@@ -903,20 +945,13 @@ async fn bid_response(
     auction_id: AuctionId,
     amount: Krw,
 ) -> Result<BidResponse, ApiError> {
-    let mut conn = state.db.get().await?;
-    let me = users::find_by_id(&mut conn, auth.id)
-        .await?
-        .ok_or(ApiError::Unauthorized {
-            code: ErrorCode::InvalidToken,
-            message: "the account of this token no longer exists",
-        })?;
-    drop(conn);
+    let nickname = nickname_of(state, auth.id).await?;
     let outcome = state
         .engine
         .place(BidCommand {
             auction_id,
             bidder_id: auth.id,
-            nickname: me.nickname.clone(),
+            nickname: nickname.clone(),
             amount,
         })
         .await?;
@@ -928,7 +963,7 @@ async fn bid_response(
                 bid: BidDto {
                     seq: bid.seq,
                     amount: bid.amount.get(),
-                    bidder: me.nickname,
+                    bidder: nickname,
                     ends_at: bid.ends_at,
                     extended: bid.extended,
                 },
@@ -936,6 +971,70 @@ async fn bid_response(
             })
         }
     }
+}
+
+/// A buy-now.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyNowRequest {
+    /// The buy-now price as you saw it (KRW): if the seller changed it
+    /// meanwhile, nothing is bought (409 `price_moved` with the price).
+    pub price: i64,
+}
+
+/// The result of a buy-now.
+#[derive(Debug, Serialize, Deserialize, Apiv2Schema)]
+pub struct BuyNowResponse {
+    /// The sale, waiting for the handover (`GET /api/v1/sales/{sale_id}`);
+    /// the price waits in escrow until then.
+    pub sale_id: i64,
+    /// The buy-now as the auction's last bid.
+    pub bid: BidDto,
+    /// The auction, now sold to you.
+    pub auction: AuctionDto,
+}
+
+/// Buy now
+///
+/// Ends the auction at once, sold to you at its buy-now price: while the
+/// bidding is below the reserve (with no reserve: before the first bid).
+/// The leading bidder's hold is released, the price is held from your
+/// points into the sale's escrow, and the room gets the bid and `closed`.
+/// 201 when bought; 409 with the reason code (`buy_now_unavailable`,
+/// `price_moved` with `price`, `insufficient_balance` with `available`,
+/// `seller_cannot_bid`, `auction_ended`, `auction_not_open`) when not. A
+/// racing bid or close is decided first or after, never both: a repeat
+/// after a success answers `auction_not_open`.
+#[api_v2_operation(tags(Auctions))]
+pub async fn buy_now(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<AuctionPath>,
+    body: JsonBody<BuyNowRequest>,
+) -> Result<CreatedJson<BuyNowResponse>, ApiError> {
+    let agreed = Krw::new(body.0.price);
+    let nickname = nickname_of(&state, auth.id).await?;
+    let result = state
+        .closer
+        .buy_now(path.auction(), auth.id, &nickname, agreed)
+        .await?;
+    let (bid, sale_id) = match result {
+        BuyNowResult::Bought { bid, sale_id } => (bid, sale_id),
+        BuyNowResult::Refused(reason) => return Err(ApiError::BidRejected(reason)),
+        BuyNowResult::Missing => return Err(ApiError::NotFound("auction")),
+    };
+    let mut conn = state.db.get().await?;
+    Ok(CreatedJson(BuyNowResponse {
+        sale_id: sale_id.get(),
+        bid: BidDto {
+            seq: bid.seq,
+            amount: bid.amount.get(),
+            bidder: nickname,
+            ends_at: bid.ends_at,
+            extended: false,
+        },
+        auction: load_dto(&mut conn, path.auction()).await?,
+    }))
 }
 
 /// Bid history page.

@@ -105,6 +105,10 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                         .route(web::get().to(auctions::bids))
                         .route(web::post().to(auctions::place_bid)),
                 )
+                .service(
+                    web::resource("/auctions/{id}/buy-now")
+                        .route(web::post().to(auctions::buy_now)),
+                )
                 .service(web::resource("/me/balance").route(web::get().to(wallet::balance)))
                 .service(web::resource("/me/balance/charge").route(web::post().to(wallet::charge)))
                 .service(

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sitga_auction::{BidRejection, Krw};
 use sitga_core::AuctionId;
 use sitga_realtime::bus::HistoryItem;
+use sitga_realtime::closing::{BuyNowResult, bought_text_ko};
 use sitga_realtime::engine::{BidOutcome, EngineError};
 use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, accepted_text_ko, rejected_text_ko};
 
@@ -82,6 +83,58 @@ pub(super) fn bid_answer(
     answer
 }
 
+/// The answer to a client's buy-now at `price` (with its `ref`): bought
+/// (with the sale), refused by a rule (with `price` when it moved, or
+/// `available`), or not decided.
+pub(super) fn buy_now_answer(
+    nickname: &str,
+    price: Krw,
+    reference: Option<Value>,
+    outcome: Result<BuyNowResult, ApiError>,
+) -> SystemAnswer {
+    let mut answer = SystemAnswer {
+        amount: Some(price),
+        reference,
+        ..SystemAnswer::default()
+    };
+    let refused = |answer: &mut SystemAnswer, code: ErrorCode, text: String| {
+        answer.code = code.as_str();
+        answer.context = Some("즉시 구매에 실패하였습니다.".to_owned());
+        answer.text = Some(text);
+    };
+    match outcome {
+        Ok(BuyNowResult::Bought { bid, sale_id }) => {
+            answer.code = "bought";
+            answer.context = Some(bought_text_ko(nickname, bid.amount));
+            answer.text = Some(format!(
+                "you bought it for {} won; the payment waits in escrow until the handover",
+                bid.amount
+            ));
+            answer.bid_seq = Some(bid.seq);
+            answer.sale_id = Some(sale_id);
+        }
+        Ok(BuyNowResult::Refused(reason)) => {
+            refused(&mut answer, ErrorCode::from(reason), reason.message());
+            match reason {
+                BidRejection::PriceMoved { price } => answer.price = Some(price),
+                BidRejection::InsufficientBalance { available } => {
+                    answer.available = Some(available);
+                }
+                _ => {}
+            }
+        }
+        Ok(BuyNowResult::Missing) => {
+            refused(
+                &mut answer,
+                ErrorCode::NotFound,
+                "no such auction".to_owned(),
+            );
+        }
+        Err(e) => refused(&mut answer, e.code(), e.to_string()),
+    }
+    answer
+}
+
 /// A page of room history, oldest first.
 pub(super) fn history_page(messages: Vec<HistoryItem>, has_more: bool) -> ServerFrame {
     ServerFrame::System(SystemAnswer {
@@ -123,6 +176,17 @@ pub enum ClientFrame {
         #[serde(rename = "ref")]
         reference: Option<Value>,
     },
+    /// Buy at the buy-now price, ending the auction.
+    #[serde(rename = "buy_now")]
+    BuyNow {
+        /// The auction.
+        room: RoomId,
+        /// The buy-now price as the client showed it (whole KRW).
+        price: Value,
+        /// Echoed in the answer.
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
     /// A history page.
     Getmessage {
         /// The auction.
@@ -146,7 +210,7 @@ pub fn decode_frame(text: &str) -> Result<ClientFrame, (ErrorCode, String)> {
                 ErrorCode::MissingEvent,
                 "every frame needs an `event`".to_owned(),
             ),
-            (true, Some("join" | "leave" | "message" | "bid" | "getmessage")) => {
+            (true, Some("join" | "leave" | "message" | "bid" | "buy_now" | "getmessage")) => {
                 (ErrorCode::InvalidFrame, e.to_string())
             }
             (true, Some(other)) => (ErrorCode::UnknownEvent, format!("unknown event {other:?}")),
@@ -201,7 +265,8 @@ mod protocol_document {
             seller_id: UserId::new(1),
             status: AuctionStatus::Open,
             start_price: Krw::new(30_000),
-            min_increment: Krw::new(1_000),
+            increment: sitga_auction::Increment::Fixed(Krw::new(1_000)),
+            buy_now_price: None,
             reserve_price: None,
             current_price: Some(Krw::new(price)),
             leader_id: Some(UserId::new(leader)),

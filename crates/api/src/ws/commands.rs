@@ -18,7 +18,9 @@ use tokio_stream::wrappers::BroadcastStream;
 use crate::error::{ApiError, ErrorCode};
 
 use super::Member;
-use super::codec::{ClientFrame, RoomId, bid_answer, decode_frame, history_page, private, system};
+use super::codec::{
+    ClientFrame, RoomId, bid_answer, buy_now_answer, decode_frame, history_page, private, system,
+};
 use super::connection::{Connection, Full};
 
 /// Rooms one connection may join.
@@ -67,6 +69,22 @@ impl Connection {
                     ));
                 };
                 self.bid(room, Krw::new(amount), reference).await
+            }
+            ClientFrame::BuyNow {
+                room,
+                price,
+                reference,
+            } => {
+                let room_text = room_label(&room);
+                let Some(price) = price.as_i64() else {
+                    return self.send(system(
+                        Some(&room_text),
+                        ErrorCode::InvalidAmount,
+                        Some("숫자값을 입력하세요"),
+                        "price must be a whole number of won",
+                    ));
+                };
+                self.buy_now(room, Krw::new(price), reference).await
             }
             ClientFrame::Getmessage { room, before } => self.history(room, before).await,
         }
@@ -313,6 +331,26 @@ impl Connection {
             .await;
         let answer = bid_answer(&member.nickname, amount, reference, outcome);
         self.send(private(Some(&label), &ServerFrame::System(answer)))
+    }
+
+    async fn buy_now(
+        &mut self,
+        room: RoomId,
+        price: Krw,
+        reference: Option<Value>,
+    ) -> Result<(), Full> {
+        let (id, member) = match self.speaker(&room) {
+            Ok(found) => found,
+            Err(frame) => return self.send(frame),
+        };
+        let outcome = self
+            .state
+            .closer
+            .buy_now(id, member.user.id, &member.nickname, price)
+            .await
+            .map_err(ApiError::from);
+        let answer = buy_now_answer(&member.nickname, price, reference, outcome);
+        self.send(private(Some(&id.to_string()), &ServerFrame::System(answer)))
     }
 
     async fn history(&mut self, room: RoomId, before: Option<i64>) -> Result<(), Full> {

@@ -10,6 +10,7 @@ mod bad_input;
 mod chain;
 mod fish;
 mod forecasts;
+mod formats;
 mod instances;
 mod payments;
 mod photos;
