@@ -106,6 +106,8 @@ error_codes! {
     AuctionNotOpen = "auction_not_open",
     /// The auction's end has passed.
     AuctionEnded = "auction_ended",
+    /// The auction opens at its `starts_at`; bids wait until then.
+    AuctionNotStarted = "auction_not_started",
     /// Not a positive amount within the limits.
     InvalidAmount = "invalid_amount",
     /// Sellers cannot bid on their own auction.
@@ -251,6 +253,7 @@ impl From<sitga_auction::BidRejection> for ErrorCode {
             R::InvalidAmount => ErrorCode::InvalidAmount,
             R::NotOpen => ErrorCode::AuctionNotOpen,
             R::Ended => ErrorCode::AuctionEnded,
+            R::NotStarted => ErrorCode::AuctionNotStarted,
             R::SellerCannotBid => ErrorCode::SellerCannotBid,
             R::AlreadyLeading => ErrorCode::AlreadyLeading,
             R::TooLow { .. } => ErrorCode::BidTooLow,
@@ -356,6 +359,7 @@ mod tests {
             BidRejection::InvalidAmount,
             BidRejection::NotOpen,
             BidRejection::Ended,
+            BidRejection::NotStarted,
             BidRejection::SellerCannotBid,
             BidRejection::AlreadyLeading,
             BidRejection::TooLow {

@@ -35,6 +35,7 @@ fn main() {
         current_price: None,
         leader_id: None,
         bid_count: 0,
+        starts_at: None,
         ends_at: now + Duration::seconds(30),
         hard_end_at: now + Duration::minutes(1),
         soft_close: Duration::minutes(2),

@@ -129,7 +129,7 @@ fn release_hold(leader: UserId, mut wallet: Wallet, amount: Krw) -> Result<Walle
 /// let auction = AuctionSnapshot { id: AuctionId::new(1), seller_id: seller,
 ///     status: AuctionStatus::Open, start_price: won(10_000), increment: Increment::Fixed(won(1_000)),
 ///     reserve_price: None, buy_now_price: None, current_price: None, leader_id: None, bid_count: 0,
-///     ends_at: now + Duration::hours(1), hard_end_at: now + Duration::hours(2),
+///     starts_at: None, ends_at: now + Duration::hours(1), hard_end_at: now + Duration::hours(2),
 ///     soft_close: Duration::minutes(2) };
 /// let bids = [
 ///     BidRequest { bidder_id: two, amount: won(10_000) },
@@ -239,7 +239,7 @@ pub fn plan_bids(
 ///     status: AuctionStatus::Open, start_price: won(10_000), increment: Increment::Tiered,
 ///     reserve_price: Some(won(40_000)), buy_now_price: Some(won(50_000)),
 ///     current_price: Some(won(20_000)), leader_id: Some(leader), bid_count: 3,
-///     ends_at: now + Duration::hours(1), hard_end_at: now + Duration::hours(2),
+///     starts_at: None, ends_at: now + Duration::hours(1), hard_end_at: now + Duration::hours(2),
 ///     soft_close: Duration::minutes(2) };
 /// let wallets = HashMap::from([
 ///     (leader, Wallet { balance: won(30_000), held: won(20_000) }),
@@ -362,6 +362,7 @@ mod tests {
             current_price: None,
             leader_id: None,
             bid_count: 0,
+            starts_at: None,
             ends_at: now + Duration::hours(1),
             hard_end_at: now + Duration::hours(2),
             soft_close: Duration::minutes(2),

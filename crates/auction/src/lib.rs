@@ -24,6 +24,7 @@
 //!     current_price: None,
 //!     leader_id: None,
 //!     bid_count: 0,
+//!     starts_at: None,
 //!     ends_at: now + Duration::hours(1),
 //!     hard_end_at: now + Duration::hours(1) + Duration::minutes(30),
 //!     soft_close: Duration::minutes(2),
@@ -78,11 +79,12 @@ pub use payments::{
 };
 pub use rules::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, Settlement,
-    buy_now_available, close_outcome, current_increment, extended_end, min_next_bid, reserve_met,
-    settle, validate_bid, validate_buy_now,
+    buy_now_available, close_outcome, current_increment, extended_end, has_started, min_next_bid,
+    reserve_met, settle, shown_status, validate_bid, validate_buy_now,
 };
 pub use settings::{
-    AuctionSettings, AuctionSettingsInput, MAX_DURATION_MINUTES, MIN_DURATION_MINUTES,
+    AuctionSettings, AuctionSettingsInput, MAX_DURATION_MINUTES, MAX_START_AHEAD_MINUTES,
+    MIN_DURATION_MINUTES,
 };
 pub use sitga_core::FieldError;
 

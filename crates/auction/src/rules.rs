@@ -20,6 +20,10 @@ pub enum AuctionStatus {
     Unsold,
     /// Withdrawn by the seller before any bid.
     Cancelled,
+    /// Open, but before its start: listed and watchable, bids wait. Only
+    /// shown ([`shown_status`]); an auction is stored `open` with its
+    /// `starts_at`.
+    Scheduled,
 }
 
 impl AuctionStatus {
@@ -30,6 +34,7 @@ impl AuctionStatus {
             Self::Sold => "sold",
             Self::Unsold => "unsold",
             Self::Cancelled => "cancelled",
+            Self::Scheduled => "scheduled",
         }
     }
 
@@ -39,7 +44,13 @@ impl AuctionStatus {
     }
 
     /// Every status.
-    pub const ALL: [Self; 4] = [Self::Open, Self::Sold, Self::Unsold, Self::Cancelled];
+    pub const ALL: [Self; 5] = [
+        Self::Open,
+        Self::Sold,
+        Self::Unsold,
+        Self::Cancelled,
+        Self::Scheduled,
+    ];
 }
 
 /// Everything the rules need to know about an auction at one moment.
@@ -67,6 +78,8 @@ pub struct AuctionSnapshot {
     pub leader_id: Option<UserId>,
     /// Accepted bids so far (also the last bid's sequence number).
     pub bid_count: i64,
+    /// Bids are taken from this time on (`None`: from its creation).
+    pub starts_at: Option<DateTime<Utc>>,
     /// The effective end (after soft-close extensions).
     pub ends_at: DateTime<Utc>,
     /// Extensions never go past this.
@@ -90,6 +103,9 @@ pub enum BidRejection {
     /// The end time has passed (closing is under way).
     #[cfg_attr(feature = "serde", serde(rename = "auction_ended"))]
     Ended,
+    /// The auction opens at its `starts_at`; bids wait until then.
+    #[cfg_attr(feature = "serde", serde(rename = "auction_not_started"))]
+    NotStarted,
     /// Sellers cannot bid on their own auction.
     SellerCannotBid,
     /// The bidder already leads; outbidding yourself is refused.
@@ -122,6 +138,7 @@ impl BidRejection {
             Self::InvalidAmount => "invalid_amount",
             Self::NotOpen => "auction_not_open",
             Self::Ended => "auction_ended",
+            Self::NotStarted => "auction_not_started",
             Self::SellerCannotBid => "seller_cannot_bid",
             Self::AlreadyLeading => "already_leading",
             Self::TooLow { .. } => "bid_too_low",
@@ -137,6 +154,7 @@ impl BidRejection {
             Self::InvalidAmount => format!("a bid must be 1 to {MAX_AMOUNT} won"),
             Self::NotOpen => "this auction is no longer open".into(),
             Self::Ended => "this auction has ended".into(),
+            Self::NotStarted => "this auction has not started yet".into(),
             Self::SellerCannotBid => "you cannot bid on your own auction".into(),
             Self::AlreadyLeading => "you already hold the highest bid".into(),
             Self::TooLow { min_next_bid } => format!("the minimum next bid is {min_next_bid} won"),
@@ -179,7 +197,7 @@ pub struct AcceptedBid {
 /// # let mut a = AuctionSnapshot { id: AuctionId::new(1), seller_id: UserId::new(1),
 /// #   status: AuctionStatus::Open, start_price: Krw::new(10_000),
 /// #   increment: Increment::Tiered, reserve_price: None, buy_now_price: None,
-/// #   current_price: None, leader_id: None, bid_count: 0,
+/// #   current_price: None, leader_id: None, bid_count: 0, starts_at: None,
 /// #   ends_at: now, hard_end_at: now, soft_close: chrono::Duration::minutes(2) };
 /// assert_eq!(min_next_bid(&a), Krw::new(10_000));
 /// a.current_price = Some(Krw::new(12_000));
@@ -230,6 +248,9 @@ pub fn validate_buy_now(
     if auction.status != AuctionStatus::Open {
         return Err(BidRejection::NotOpen);
     }
+    if !has_started(auction, now) {
+        return Err(BidRejection::NotStarted);
+    }
     if now >= auction.ends_at {
         return Err(BidRejection::Ended);
     }
@@ -248,6 +269,21 @@ pub fn validate_buy_now(
         extended: false,
         released: auction.leader_id.zip(auction.current_price),
     })
+}
+
+/// Whether bids are taken by now (the start, if scheduled, has come).
+pub fn has_started(auction: &AuctionSnapshot, now: DateTime<Utc>) -> bool {
+    auction.starts_at.is_none_or(|start| now >= start)
+}
+
+/// The status to show at `now`: [`AuctionStatus::Scheduled`] for an open
+/// auction before its start, else the stored one.
+pub fn shown_status(auction: &AuctionSnapshot, now: DateTime<Utc>) -> AuctionStatus {
+    if auction.status == AuctionStatus::Open && !has_started(auction, now) {
+        AuctionStatus::Scheduled
+    } else {
+        auction.status
+    }
 }
 
 /// Whether the current price meets the reserve (with no reserve: whether
@@ -302,6 +338,9 @@ pub fn validate_bid(
     }
     if auction.status != AuctionStatus::Open {
         return Err(BidRejection::NotOpen);
+    }
+    if !has_started(auction, now) {
+        return Err(BidRejection::NotStarted);
     }
     if now >= auction.ends_at {
         return Err(BidRejection::Ended);
@@ -496,6 +535,7 @@ mod tests {
             current_price: None,
             leader_id: None,
             bid_count: 0,
+            starts_at: None,
             ends_at: now() + Duration::hours(1),
             hard_end_at: now() + Duration::hours(1) + Duration::minutes(30),
             soft_close: Duration::minutes(2),
@@ -826,5 +866,32 @@ mod tests {
             a.current_price = Some(won(price));
             assert_eq!(min_next_bid(&a), won(next), "at {price}");
         }
+    }
+
+    #[test]
+    fn a_scheduled_auction_takes_bids_from_its_start() {
+        let mut a = open();
+        a.buy_now_price = Some(won(30_000));
+        a.starts_at = Some(now() + Duration::minutes(10));
+        let before = now() + Duration::minutes(9);
+        let at_start = now() + Duration::minutes(10);
+        assert_eq!(shown_status(&a, before), AuctionStatus::Scheduled);
+        assert_eq!(
+            bid(&a, 2, 10_000, 50_000, before),
+            Err(BidRejection::NotStarted)
+        );
+        assert_eq!(
+            validate_buy_now(&a, UserId::new(2), won(30_000), before),
+            Err(BidRejection::NotStarted)
+        );
+        assert_eq!(shown_status(&a, at_start), AuctionStatus::Open);
+        assert!(bid(&a, 2, 10_000, 50_000, at_start).is_ok());
+        // A closed auction shows its stored status whatever its start.
+        a.status = AuctionStatus::Cancelled;
+        assert_eq!(shown_status(&a, before), AuctionStatus::Cancelled);
+        assert_eq!(
+            bid(&a, 2, 10_000, 50_000, before),
+            Err(BidRejection::NotOpen)
+        );
     }
 }

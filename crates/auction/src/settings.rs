@@ -16,6 +16,11 @@ pub const MAX_DURATION_MINUTES: i64 = 7 * 24 * 60;
 pub const DEFAULT_SOFT_CLOSE_MINUTES: i64 = 2;
 /// Default cap on extensions: 30 minutes past the planned end.
 pub const DEFAULT_HARD_CAP_MINUTES: i64 = 30;
+/// A scheduled start is at most this far ahead (7 days).
+pub const MAX_START_AHEAD_MINUTES: i64 = 7 * 24 * 60;
+/// A start this little in the past (a phone's clock, a slow network) means
+/// "now"; earlier is refused.
+pub const START_SKEW_SECONDS: i64 = 60;
 
 /// The seller's choices as sent.
 #[derive(Debug, Clone, Default)]
@@ -31,8 +36,10 @@ pub struct AuctionSettingsInput {
     /// reserve: before the first bid). At least the start price and the
     /// reserve.
     pub buy_now_price: Option<Krw>,
-    /// Length in minutes (default 24 h; 1 minute … 7 days).
+    /// Length in minutes (default 24 h; 1 minute … 7 days), from the start.
     pub duration_minutes: Option<i64>,
+    /// When bids open (now … 7 days ahead; `None`: now).
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 fn err(field: &'static str, message: impl Into<String>) -> FieldError {
@@ -50,6 +57,8 @@ pub struct AuctionSettings {
     pub reserve_price: Option<Krw>,
     /// Buy-now price.
     pub buy_now_price: Option<Krw>,
+    /// When bids open, if later than the creation.
+    pub starts_at: Option<DateTime<Utc>>,
     /// Planned end.
     pub ends_at: DateTime<Utc>,
     /// No extension goes past this.
@@ -126,12 +135,29 @@ impl AuctionSettings {
                 format!("must be {MIN_DURATION_MINUTES} to {MAX_DURATION_MINUTES} minutes"),
             ));
         }
-        let ends_at = now + Duration::minutes(minutes);
+        let starts_at = match input.starts_at {
+            Some(at) if at > now + Duration::minutes(MAX_START_AHEAD_MINUTES) => {
+                return Err(FieldError::inconsistent(
+                    "starts_at",
+                    "must be at most 7 days ahead",
+                ));
+            }
+            Some(at) if at < now - Duration::seconds(START_SKEW_SECONDS) => {
+                return Err(FieldError::inconsistent(
+                    "starts_at",
+                    "must not be in the past",
+                ));
+            }
+            Some(at) if at > now => Some(at),
+            _ => None,
+        };
+        let ends_at = starts_at.unwrap_or(now) + Duration::minutes(minutes);
         Ok(Self {
             start_price: input.start_price,
             increment,
             reserve_price: input.reserve_price,
             buy_now_price: input.buy_now_price,
+            starts_at,
             ends_at,
             hard_end_at: ends_at + Duration::minutes(DEFAULT_HARD_CAP_MINUTES),
             soft_close: Duration::minutes(DEFAULT_SOFT_CLOSE_MINUTES),
@@ -218,6 +244,35 @@ mod tests {
         let parsed = AuctionSettings::parse(&fixed, now).unwrap();
         assert_eq!(parsed.increment, Increment::Fixed(Krw::new(300)));
         assert_eq!(parsed.buy_now_price, Some(Krw::new(500)));
+        let later = now + Duration::hours(3);
+        let scheduled = AuctionSettingsInput {
+            starts_at: Some(later),
+            duration_minutes: Some(60),
+            ..input(100)
+        };
+        let parsed = AuctionSettings::parse(&scheduled, now).unwrap();
+        assert_eq!(parsed.starts_at, Some(later));
+        assert_eq!(parsed.ends_at, later + Duration::minutes(60));
+        // Just now (a skewed clock) is now; the past and beyond a week are not.
+        let skewed = AuctionSettingsInput {
+            starts_at: Some(now - Duration::seconds(30)),
+            ..input(100)
+        };
+        assert_eq!(
+            AuctionSettings::parse(&skewed, now).unwrap().starts_at,
+            None
+        );
+        for bad in [
+            now - Duration::minutes(5),
+            now + Duration::days(7) + Duration::minutes(1),
+        ] {
+            let d = AuctionSettingsInput {
+                starts_at: Some(bad),
+                ..input(100)
+            };
+            let e = AuctionSettings::parse(&d, now).unwrap_err();
+            assert_eq!((e.field, e.inconsistent), ("starts_at", true));
+        }
         let week = AuctionSettingsInput {
             duration_minutes: Some(7 * 24 * 60),
             ..input(100)

@@ -64,6 +64,7 @@ pub async fn auction(pool: &DbPool, seller: UserId) -> Auction {
             min_increment: Some(sitga_auction::Krw::new(100)),
             reserve_price: None,
             buy_now_price: None,
+            starts_at: None,
             duration_minutes: Some(24 * 60),
         },
         chrono::Utc::now(),

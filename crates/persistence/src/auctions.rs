@@ -58,6 +58,8 @@ pub struct Auction {
     increment_rule: String,
     /// Buy-now price.
     pub buy_now_price: Option<Krw>,
+    starts_at: Option<NaiveDateTime>,
+    opened_at: Option<NaiveDateTime>,
 }
 
 impl Auction {
@@ -75,6 +77,17 @@ impl Auction {
     /// Cap on extensions.
     pub fn hard_end_at(&self) -> DateTime<Utc> {
         utc(self.hard_end_at)
+    }
+
+    /// When bids open, if scheduled.
+    pub fn starts_at(&self) -> Option<DateTime<Utc>> {
+        self.starts_at.map(utc)
+    }
+
+    /// When the start was announced (`None`: a scheduled start not yet
+    /// come, or an auction from before scheduled starts existed).
+    pub fn opened_at(&self) -> Option<DateTime<Utc>> {
+        self.opened_at.map(utc)
     }
 
     /// Creation time.
@@ -115,6 +128,7 @@ impl Auction {
             current_price: self.current_price,
             leader_id: self.leader_id,
             bid_count: self.bid_count,
+            starts_at: self.starts_at(),
             ends_at: self.ends_at(),
             hard_end_at: self.hard_end_at(),
             soft_close: Duration::seconds(self.soft_close_seconds),
@@ -169,6 +183,9 @@ pub async fn insert(conn: &mut DbConn, new: &NewAuction) -> Result<Auction, DbEr
         auctions::increment_rule.eq(s.increment.code()),
         auctions::reserve_price.eq(s.reserve_price),
         auctions::buy_now_price.eq(s.buy_now_price),
+        auctions::starts_at.eq(s.starts_at.map(naive)),
+        // Starting at once: nothing left to announce.
+        auctions::opened_at.eq(s.starts_at.is_none().then_some(at)),
         auctions::status.eq(AuctionStatus::Open.code()),
         auctions::ends_at.eq(naive(s.ends_at)),
         auctions::hard_end_at.eq(naive(s.hard_end_at)),
@@ -279,11 +296,24 @@ pub async fn list(
     limit: i64,
 ) -> Result<(Vec<Auction>, i64), DbError> {
     let pattern = filter.query.as_deref().map(like_pattern);
+    let at = now();
     macro_rules! filtered {
         () => {{
             let mut q = auctions::table.into_boxed();
-            if let Some(status) = filter.status {
-                q = q.filter(auctions::status.eq(status.code()));
+            // Scheduled is open before its start: neither shows the other.
+            match filter.status {
+                Some(AuctionStatus::Scheduled) => {
+                    q = q
+                        .filter(auctions::status.eq(AuctionStatus::Open.code()))
+                        .filter(auctions::starts_at.gt(at));
+                }
+                Some(AuctionStatus::Open) => {
+                    q = q
+                        .filter(auctions::status.eq(AuctionStatus::Open.code()))
+                        .filter(auctions::starts_at.is_null().or(auctions::starts_at.le(at)));
+                }
+                Some(status) => q = q.filter(auctions::status.eq(status.code())),
+                None => {}
             }
             if let Some(seller) = filter.seller_id {
                 q = q.filter(auctions::seller_id.eq(seller));
@@ -390,6 +420,47 @@ pub async fn cancel(conn: &mut DbConn, id: AuctionId, seller_id: UserId) -> Resu
         auctions::updated_at.eq(at),
         auctions::closed_at.eq(Some(at)),
     ))
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}
+
+/// Open auctions whose scheduled start has come and was not announced
+/// yet, earliest first.
+pub async fn due_to_open(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<AuctionId>, DbError> {
+    let ids = with_conn!(conn, |c| auctions::table
+        .filter(auctions::starts_at.le(naive(now)))
+        .filter(auctions::opened_at.is_null())
+        .filter(auctions::status.eq(AuctionStatus::Open.code()))
+        .order((auctions::starts_at.asc(), auctions::id.asc()))
+        .limit(limit)
+        .select(auctions::id)
+        .load::<AuctionId>(c)
+        .await)?;
+    Ok(ids)
+}
+
+/// Marks the start of `id` announced, once: `true` for the one caller whose
+/// guarded update applied (the start has come, it is still open, nobody
+/// announced it yet).
+pub async fn mark_opened(
+    conn: &mut DbConn,
+    id: AuctionId,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let at = naive(now);
+    let n = with_conn!(conn, |c| diesel::update(
+        auctions::table
+            .find(id)
+            .filter(auctions::starts_at.le(at))
+            .filter(auctions::opened_at.is_null())
+            .filter(auctions::status.eq(AuctionStatus::Open.code()))
+    )
+    .set(auctions::opened_at.eq(Some(at)))
     .execute(c)
     .await)?;
     Ok(n == 1)

@@ -95,6 +95,8 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         increment_rule -> Text,
         buy_now_price -> Nullable<BigInt>,
+        starts_at -> Nullable<Timestamp>,
+        opened_at -> Nullable<Timestamp>,
     }
 }
 

@@ -603,6 +603,7 @@ mod redis_tests {
             start_price: sitga_auction::Krw::new(15_000),
             increment: sitga_auction::Increment::Tiered,
             buy_now_price: None,
+            starts_at: None,
             reserve_price: None,
             current_price: Some(sitga_auction::Krw::new(15_000)),
             leader_id: Some(sitga_core::UserId::new(2)),

@@ -407,9 +407,48 @@ impl Closer {
         Ok(Some(RemoveResult::Removed { refunded }))
     }
 
-    /// Closes every auction whose end has passed. Returns how many this call
+    /// Announces every scheduled auction whose start has come: the one
+    /// instance whose guarded update marks it opened sends the room a
+    /// `state` frame (bids were taken from the start on regardless: the rule
+    /// is the time, not this announcement). Returns how many this call
+    /// announced.
+    pub async fn open_due(&self) -> Result<usize, DbError> {
+        let now = Utc::now();
+        let mut conn = self.db.get().await?;
+        let due = auctions::due_to_open(&mut conn, now, SWEEP_BATCH).await?;
+        let mut opened = 0;
+        for id in due {
+            if !auctions::mark_opened(&mut conn, id, now).await? {
+                continue;
+            }
+            opened += 1;
+            let Some(row) = auctions::find(&mut conn, id).await? else {
+                continue;
+            };
+            let leader = match row.leader_id {
+                Some(leader) => users::find_by_id(&mut conn, leader)
+                    .await?
+                    .map(|u| u.nickname),
+                None => None,
+            };
+            tracing::info!(auction_id = id.get(), "scheduled auction opened");
+            self.bus
+                .publish(
+                    id,
+                    &ServerFrame::state(&row.snapshot(), leader.as_deref(), Utc::now()),
+                )
+                .await;
+        }
+        Ok(opened)
+    }
+
+    /// Closes every auction whose end has passed (and announces the
+    /// scheduled ones whose start has come). Returns how many this call
     /// closed.
     pub async fn sweep(&self) -> Result<usize, DbError> {
+        if let Err(e) = self.open_due().await {
+            tracing::warn!(error = %e, "could not announce the auctions due to open; the next sweep retries");
+        }
         let due = {
             let mut conn = self.db.get().await?;
             auctions::due(&mut conn, Utc::now(), SWEEP_BATCH).await?

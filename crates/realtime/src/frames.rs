@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sitga_auction::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, Krw, buy_now_available, min_next_bid, reserve_met,
+    shown_status,
 };
 use sitga_core::SaleId;
 
@@ -68,8 +69,12 @@ pub struct RoomMessage {
 /// A `state` frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuctionState {
-    /// `open`, `sold`, `unsold` or `cancelled`.
+    /// `scheduled` (before its start), `open`, `sold`, `unsold` or
+    /// `cancelled`.
     pub status: &'static str,
+    /// When bids open (ms since the epoch), for a scheduled start; null
+    /// otherwise.
+    pub starts_at: Option<i64>,
     /// The current price; null before the first bid.
     pub price: Option<Krw>,
     /// The smallest bid accepted now.
@@ -205,7 +210,8 @@ impl ServerFrame {
     /// The `state` of `auction` at `now`, with its leader's nickname.
     pub fn state(auction: &AuctionSnapshot, leader: Option<&str>, now: DateTime<Utc>) -> Self {
         Self::State(AuctionState {
-            status: auction.status.code(),
+            status: shown_status(auction, now).code(),
+            starts_at: auction.starts_at.map(|at| at.timestamp_millis()),
             price: auction.current_price,
             min_next_bid: min_next_bid(auction),
             leader: leader.map(str::to_owned),

@@ -149,6 +149,8 @@ struct Lot {
     increment: Option<i64>,
     /// A buy-now price.
     buy_now: Option<i64>,
+    /// Bids open this many minutes after the demo data is made.
+    starts_in: Option<i64>,
     minutes: i64,
     /// (bidder index, amount)
     bids: &'static [(usize, i64)],
@@ -199,6 +201,7 @@ const fn sold(
         start_price: price,
         increment: Some(1_000),
         buy_now: None,
+        starts_in: None,
         minutes: 60,
         bids,
         chat: &[],
@@ -216,6 +219,7 @@ const LOTS: &[Lot] = &[
         start_price: 30_000,
         increment: None,
         buy_now: None,
+        starts_in: None,
         minutes: 180,
         bids: &[(3, 30_000), (4, 32_000), (3, 35_000), (6, 38_000)],
         chat: &[
@@ -234,6 +238,7 @@ const LOTS: &[Lot] = &[
         start_price: 80_000,
         increment: Some(5_000),
         buy_now: None,
+        starts_in: None,
         minutes: 360,
         bids: &[(5, 80_000), (6, 90_000)],
         chat: &[(5, "회로 먹으면 최고"), (2, "내일 오전 택배 발송 가능")],
@@ -248,6 +253,7 @@ const LOTS: &[Lot] = &[
         start_price: 15_000,
         increment: None,
         buy_now: None,
+        starts_in: None,
         minutes: 90,
         bids: &[(4, 15_000)],
         chat: &[(4, "손질 부탁드려요")],
@@ -262,6 +268,7 @@ const LOTS: &[Lot] = &[
         start_price: 50_000,
         increment: None,
         buy_now: Some(90_000),
+        starts_in: None,
         minutes: 1_440,
         bids: &[],
         chat: &[],
@@ -276,10 +283,26 @@ const LOTS: &[Lot] = &[
         start_price: 40_000,
         increment: Some(2_000),
         buy_now: None,
+        starts_in: None,
         minutes: 60,
         bids: &[(5, 40_000), (3, 44_000)],
         chat: &[(3, "감사합니다!")],
         sell_now: true,
+        after_sale: &[],
+    },
+    Lot {
+        seller: 2,
+        title: "참돔 60cm 내일 새벽 조업분 (예약 경매)",
+        species: "참돔",
+        description: "내일 새벽 조업분을 미리 경매합니다. 경매는 6시간 뒤에 시작합니다.",
+        start_price: 60_000,
+        increment: None,
+        buy_now: None,
+        starts_in: Some(6 * 60),
+        minutes: 12 * 60,
+        bids: &[],
+        chat: &[(4, "시작하면 바로 입찰하겠습니다")],
+        sell_now: false,
         after_sale: &[],
     },
     // One sale in each state after the hammer.
@@ -426,6 +449,9 @@ pub async fn seed(
                 reserve_price: None,
                 buy_now_price: lot.buy_now.map(Krw::new),
                 duration_minutes: Some(lot.minutes),
+                starts_at: lot
+                    .starts_in
+                    .map(|minutes| Utc::now() + chrono::Duration::minutes(minutes)),
             },
             Utc::now(),
         )

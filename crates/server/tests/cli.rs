@@ -220,6 +220,17 @@ async fn demo_data_fills_rooms_once() {
     };
     let (rows, total) = auctions::list(&mut conn, &open, 0, 100).await.unwrap();
     assert_eq!(total, 4);
+    let scheduled = ListFilter {
+        status: Some(sitga_auction::AuctionStatus::Scheduled),
+        ..open.clone()
+    };
+    let (upcoming, total) = auctions::list(&mut conn, &scheduled, 0, 100).await.unwrap();
+    assert_eq!(total, 1, "one lot opens later");
+    assert!(
+        upcoming[0]
+            .starts_at()
+            .is_some_and(|at| at > chrono::Utc::now())
+    );
     assert!(
         rows.iter().filter(|a| a.bid_count > 0).count() >= 3,
         "live rooms have bids"

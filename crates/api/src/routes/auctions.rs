@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitga_auction::{
     AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, DeliveryInput, Increment, Krw,
-    Lot, LotInput, buy_now_available, current_increment, min_next_bid, reserve_met,
+    Lot, LotInput, buy_now_available, current_increment, min_next_bid, reserve_met, shown_status,
 };
 use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
@@ -65,8 +65,12 @@ pub struct AuctionDto {
     /// What the species model made of the first photo when the auction was
     /// opened.
     pub species_suggestion: Option<SpeciesSuggestionDto>,
-    /// `open`, `sold`, `unsold` or `cancelled`.
+    /// `scheduled` (before `starts_at`: listed, watchable, chat allowed,
+    /// bids answer `auction_not_started`), `open`, `sold`, `unsold` or
+    /// `cancelled`.
     pub status: String,
+    /// When bids open, for a scheduled start; null when it opened at once.
+    pub starts_at: Option<DateTime<Utc>>,
     /// Start price (KRW).
     pub start_price: i64,
     /// The raise the next bid needs over the current price (KRW; over the
@@ -230,7 +234,8 @@ fn to_dto(a: Auction, related: &Related) -> AuctionDto {
         buy_now_price: a.buy_now_price.map(Krw::get),
         reserve_met: reserve_met(&snap),
         has_reserve: a.reserve_price.is_some(),
-        status: a.status().code().to_owned(),
+        status: shown_status(&snap, Utc::now()).code().to_owned(),
+        starts_at: a.starts_at(),
         ends_at: a.ends_at(),
         server_now: Utc::now(),
         created_at: a.created_at(),
@@ -421,8 +426,12 @@ pub struct CreateAuctionRequest {
     /// auction at once by paying it, while the bidding is below the reserve
     /// (with no reserve: before the first bid).
     pub buy_now_price: Option<i64>,
-    /// Length in minutes (1 … 10,080; default 1,440 = 24 h).
+    /// Length in minutes (1 … 10,080; default 1,440 = 24 h), counted from
+    /// the start.
     pub duration_minutes: Option<i64>,
+    /// When bids open: now … 7 days ahead (default now). Until then the
+    /// auction is `scheduled`.
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 /// Open an auction
@@ -444,6 +453,7 @@ pub async fn create(
             reserve_price: req.reserve_price.map(Krw::new),
             buy_now_price: req.buy_now_price.map(Krw::new),
             duration_minutes: req.duration_minutes,
+            starts_at: req.starts_at,
         },
         Utc::now(),
     )
@@ -713,6 +723,7 @@ pub async fn update(
             reserve_price: req.reserve_price.map(Krw::new).or(current.reserve_price),
             buy_now_price: req.buy_now_price.map(Krw::new).or(current.buy_now_price),
             duration_minutes: None,
+            starts_at: None,
         },
         Utc::now(),
     )

@@ -267,6 +267,7 @@ mod protocol_document {
             start_price: Krw::new(30_000),
             increment: sitga_auction::Increment::Fixed(Krw::new(1_000)),
             buy_now_price: None,
+            starts_at: None,
             reserve_price: None,
             current_price: Some(Krw::new(price)),
             leader_id: Some(UserId::new(leader)),

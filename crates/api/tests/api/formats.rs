@@ -385,3 +385,125 @@ async fn buy_now_over_websocket_closes_the_room() {
     assert_eq!(closed["seq"], bid["seq"].as_i64().unwrap() + 1);
     assert_eq!(wallet(&app, &buyer).await, (10_000, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_auction_takes_bids_from_its_start_and_announces_it() {
+    let app = TestApp::spawn().await;
+    let seller = app.user().create().await;
+    let bidder = app.user().nickname("early").create().await;
+    app.charge(&bidder, 50_000).await;
+    let now = chrono::Utc::now();
+    // Neither in the past nor more than a week ahead.
+    for starts_at in [
+        now - chrono::Duration::minutes(10),
+        now + chrono::Duration::days(8),
+    ] {
+        let res = app
+            .send(
+                Method::POST,
+                "/api/v1/auctions",
+                Some(&seller.access_token),
+                Some(
+                    json!({"title": "참돔", "description": "", "start_price": 10_000,
+                            "buy_now_price": 20_000, "starts_at": starts_at}),
+                ),
+            )
+            .await;
+        let error = expect_error(res, 422, "inconsistent_fields").await;
+        assert_eq!(error["field"], "starts_at");
+    }
+    let starts_at = now + chrono::Duration::seconds(3);
+    let opened = app
+        .open_auction(
+            &seller,
+            10_000,
+            json!({"starts_at": starts_at, "duration_minutes": 60, "buy_now_price": 20_000}),
+        )
+        .await;
+    let id = opened["id"].as_i64().unwrap();
+    assert_eq!(opened["status"], "scheduled");
+    let start: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(opened["starts_at"].clone()).unwrap();
+    let end: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(opened["ends_at"].clone()).unwrap();
+    assert_eq!(
+        end - start,
+        chrono::Duration::minutes(60),
+        "the length counts from the start"
+    );
+    // Listed as scheduled (not open), watchable, its room open for chat;
+    // bids and buy-now wait.
+    let listed = |status: &'static str| {
+        let app = &app;
+        async move {
+            let page = expect_json(
+                app.get(
+                    &format!("/api/v1/auctions?status={status}&per_page=100"),
+                    None,
+                )
+                .await,
+                200,
+            )
+            .await;
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["id"] == id)
+        }
+    };
+    assert!(listed("scheduled").await && !listed("open").await);
+    let watched = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/me/watchlist/{id}"),
+            Some(&bidder.access_token),
+            None,
+        )
+        .await;
+    assert!(watched.status().is_success());
+    expect_error(
+        app.bid(&bidder, id, 10_000).await,
+        409,
+        "auction_not_started",
+    )
+    .await;
+    expect_error(
+        buy_now(&app, &bidder, id, 20_000).await,
+        409,
+        "auction_not_started",
+    )
+    .await;
+    let mut socket = app.ws(Some(&bidder.access_token)).await;
+    let state = socket.join(id).await;
+    assert_eq!(state["status"], "scheduled");
+    assert_eq!(state["starts_at"], start.timestamp_millis());
+    socket
+        .send(json!({"event": "message", "room": id.to_string(), "message": "몇 시에 시작하나요?"}))
+        .await;
+    socket
+        .until(|f| f["event"] == "message" && f["code"] == "chat")
+        .await;
+    socket
+        .send(json!({"event": "bid", "room": id, "amount": 10_000}))
+        .await;
+    let refused = socket.until_system("auction_not_started").await;
+    assert_eq!(refused["text"], "this auction has not started yet");
+
+    // At the start the sweeper announces it to the room, once.
+    let announced = socket
+        .until(|f| f["event"] == "state" && f["status"] == "open" && f.get("seq").is_some())
+        .await;
+    assert!(announced["server_now"].as_i64().unwrap() >= start.timestamp_millis());
+    let mut conn = app.db.get().await.unwrap();
+    assert!(
+        !sitga_persistence::auctions::mark_opened(&mut conn, id.into(), chrono::Utc::now())
+            .await
+            .unwrap(),
+        "announced already"
+    );
+    drop(conn);
+    assert!(listed("open").await && !listed("scheduled").await);
+    assert_eq!(auction(&app, id).await["status"], "open");
+    expect_json(app.bid(&bidder, id, 10_000).await, 201).await;
+}

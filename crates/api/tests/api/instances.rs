@@ -191,3 +191,40 @@ async fn a_logout_on_one_instance_ends_the_session_on_the_other() {
     let refused = two.get("/api/v1/users/me", Some(&alice.access_token)).await;
     sitga_testkit::expect_error(refused, 401, "session_revoked").await;
 }
+
+/// A scheduled start is announced once, by whichever instance's sweeper
+/// marks it first, to watchers on every instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+async fn a_scheduled_start_is_announced_once_across_instances() {
+    assert!(
+        sitga_testkit::redis_url().is_some(),
+        "REDIS_URL must be set for this test"
+    );
+    let one = TestApp::spawn().await;
+    let two = one.spawn_peer().await;
+    let seller = one.user().create().await;
+    let starts_at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let id = one
+        .open_auction(&seller, 10_000, json!({"starts_at": starts_at}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let mut on_one = one.ws(None).await;
+    let mut on_two = two.ws(None).await;
+    assert_eq!(on_one.join(id).await["status"], "scheduled");
+    assert_eq!(on_two.join(id).await["status"], "scheduled");
+    // Both sweepers run every second; wait past the start and a few sweeps.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    on_one.drain(std::time::Duration::from_millis(300)).await;
+    on_two.drain(std::time::Duration::from_millis(300)).await;
+    for socket in [&on_one, &on_two] {
+        let opened: Vec<&Value> = socket
+            .received
+            .iter()
+            .filter(|f| f["event"] == "state" && f["status"] == "open")
+            .collect();
+        assert_eq!(opened.len(), 1, "{:?}", socket.received);
+        assert!(opened[0]["seq"].as_i64().is_some());
+    }
+}
