@@ -177,6 +177,14 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
+/// Whether responses under `path` may hold a secret next to text another
+/// user wrote: tokens (sign-up, login, refresh) and a sale's handover code.
+fn carries_secrets(path: &str) -> bool {
+    ["/api/v1/auth/", "/api/v1/sales/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
 /// Builds the application for one worker.
 pub fn build(
     parts: AppParts,
@@ -227,6 +235,18 @@ pub fn build(
                     )),
                 }
             }
+        })
+        // gzip, brotli or zstd as the client accepts (images stay as they
+        // are: already compressed); WebSocket upgrades are never encoded.
+        .wrap(actix_web::middleware::Compress::default())
+        // Responses that carry secrets (tokens, a handover code) are never
+        // compressed: with text an attacker chose in the same response,
+        // the compressed length would leak the secret (BREACH).
+        .wrap_fn(|mut req, srv| {
+            if carries_secrets(req.path()) {
+                req.headers_mut().remove(header::ACCEPT_ENCODING);
+            }
+            srv.call(req)
         })
         .wrap(TracingLogger::<SitgaRootSpan>::new())
         // Outermost, so every response has them: no MIME sniffing, never

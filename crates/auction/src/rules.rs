@@ -235,6 +235,28 @@ pub fn buy_now_available(auction: &AuctionSnapshot) -> Option<Krw> {
     open.then_some(price)
 }
 
+/// Whether `auction` takes a bid or a buy-now from `user` at `now`: open,
+/// started, not ended, and not the seller's own.
+fn taking_bids_from(
+    auction: &AuctionSnapshot,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<(), BidRejection> {
+    if auction.status != AuctionStatus::Open {
+        return Err(BidRejection::NotOpen);
+    }
+    if !has_started(auction, now) {
+        return Err(BidRejection::NotStarted);
+    }
+    if now >= auction.ends_at {
+        return Err(BidRejection::Ended);
+    }
+    if user == auction.seller_id {
+        return Err(BidRejection::SellerCannotBid);
+    }
+    Ok(())
+}
+
 /// Decides a buy-now by `buyer_id`, who agreed to pay `agreed`, at `now`:
 /// the sale as a last bid at the buy-now price (the auction closes with
 /// it). The buyer may be the current leader (their hold is released for
@@ -245,18 +267,7 @@ pub fn validate_buy_now(
     agreed: Krw,
     now: DateTime<Utc>,
 ) -> Result<AcceptedBid, BidRejection> {
-    if auction.status != AuctionStatus::Open {
-        return Err(BidRejection::NotOpen);
-    }
-    if !has_started(auction, now) {
-        return Err(BidRejection::NotStarted);
-    }
-    if now >= auction.ends_at {
-        return Err(BidRejection::Ended);
-    }
-    if buyer_id == auction.seller_id {
-        return Err(BidRejection::SellerCannotBid);
-    }
+    taking_bids_from(auction, buyer_id, now)?;
     let price = buy_now_available(auction).ok_or(BidRejection::BuyNowUnavailable)?;
     if agreed != price {
         return Err(BidRejection::PriceMoved { price });
@@ -336,18 +347,7 @@ pub fn validate_bid(
     if !amount.is_positive() || amount > MAX_AMOUNT {
         return Err(BidRejection::InvalidAmount);
     }
-    if auction.status != AuctionStatus::Open {
-        return Err(BidRejection::NotOpen);
-    }
-    if !has_started(auction, now) {
-        return Err(BidRejection::NotStarted);
-    }
-    if now >= auction.ends_at {
-        return Err(BidRejection::Ended);
-    }
-    if bidder_id == auction.seller_id {
-        return Err(BidRejection::SellerCannotBid);
-    }
+    taking_bids_from(auction, bidder_id, now)?;
     if auction.leader_id == Some(bidder_id) {
         return Err(BidRejection::AlreadyLeading);
     }

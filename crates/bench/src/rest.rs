@@ -1,7 +1,9 @@
 //! REST reads: `GET /api/v1/auctions` (a page of the open auctions) and
 //! `GET /api/v1/auctions/{id}` (one auction; it also counts the view, a
 //! write) at several concurrencies, each against `GET /health` (no
-//! database) on the same instances in the same run.
+//! database) on the same instances in the same run; then a page of 100
+//! auctions as a phone fetches it, without compression and with each
+//! encoding the server offers (bytes on the wire and requests/s).
 
 use sitga_core::AuctionId;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +36,8 @@ struct Tally {
     latencies: Vec<Duration>,
     server_errors: u64,
     other: u64,
+    /// Body bytes as sent (still encoded).
+    bytes: u64,
 }
 
 /// Runs it.
@@ -77,7 +81,7 @@ pub async fn run(args: Args) -> serde_json::Value {
     for &clients in &args.concurrency {
         let mut health_rate = None;
         for (label, path) in paths {
-            let (tallies, elapsed) = load(&cluster, &ids, clients, length, path).await;
+            let (tallies, elapsed) = load(&cluster, &ids, clients, length, path, None).await;
             let mut all = Tally::default();
             for t in tallies {
                 all.latencies.extend(t.latencies);
@@ -108,6 +112,46 @@ pub async fn run(args: Args) -> serde_json::Value {
             }));
         }
     }
+    // The 100-auction page, as it crosses the wire.
+    let clients = args.concurrency.iter().copied().max().unwrap_or(16).min(16);
+    println!();
+    println!(
+        "| GET /api/v1/auctions?per_page=100, {clients} clients | bytes/response | vs identity | requests/s | vs identity | p50 ms |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let page: PathFor = |_, _| "/api/v1/auctions?status=open&per_page=100".into();
+    let mut identity = None;
+    for encoding in ["identity", "gzip", "br", "zstd"] {
+        let (tallies, elapsed) = load(&cluster, &ids, clients, length, page, Some(encoding)).await;
+        let mut all = Tally::default();
+        for t in tallies {
+            all.latencies.extend(t.latencies);
+            all.server_errors += t.server_errors;
+            all.other += t.other;
+            all.bytes += t.bytes;
+        }
+        all.latencies.sort_unstable();
+        failures += all.server_errors;
+        let served = all.latencies.len().max(1) as f64;
+        let bytes = all.bytes as f64 / served;
+        let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
+        let (base_bytes, base_rate) = *identity.get_or_insert((bytes, rate));
+        println!(
+            "| {encoding} | {bytes:.0} | {:.3} | {rate:.0} | {:.2} | {:.2} |",
+            bytes / base_bytes.max(1.0),
+            rate / base_rate.max(1e-9),
+            percentile(&all.latencies, 0.50).as_secs_f64() * 1e3,
+        );
+        rows.push(serde_json::json!({
+            "request": "GET /api/v1/auctions?per_page=100",
+            "encoding": encoding,
+            "clients": clients,
+            "bytes_per_response": bytes,
+            "req_per_s": rate,
+            "p50_ms": crate::ms(percentile(&all.latencies, 0.50)),
+            "server_errors": all.server_errors,
+        }));
+    }
     assert_eq!(failures, 0, "no 5xx under read load");
     serde_json::json!({
         "scenario": "rest",
@@ -124,6 +168,7 @@ async fn load(
     clients: usize,
     length: Duration,
     path: PathFor,
+    encoding: Option<&'static str>,
 ) -> (Vec<Tally>, Duration) {
     run_for(0..clients, length, |n, stop| {
         let base = cluster.pick(n).http();
@@ -136,10 +181,15 @@ async fn load(
                 i += 1;
                 let url = format!("{base}{}", path(&ids, i));
                 let t = Instant::now();
-                match client.get(&url).send().await {
+                let mut request = client.get(&url);
+                if let Some(encoding) = encoding {
+                    request = request.header("accept-encoding", encoding);
+                }
+                match request.send().await {
                     Ok(r) if r.status().is_success() => {
                         // Read the body: a response is only done when it is read.
-                        let _ = r.bytes().await;
+                        let body = r.bytes().await.map(|b| b.len()).unwrap_or_default();
+                        tally.bytes += body as u64;
                         tally.latencies.push(t.elapsed());
                     }
                     Ok(r) if r.status().is_server_error() => tally.server_errors += 1,

@@ -93,17 +93,7 @@ impl Closer {
     /// the seller's early close).
     #[tracing::instrument(name = "close", skip(self))]
     pub async fn close(&self, auction_id: AuctionId, early: bool) -> Result<CloseResult, DbError> {
-        for _ in 0..5 {
-            match self.try_close(auction_id, early).await {
-                Err(DbError::Conflict(_)) => continue,
-                Ok(None) => continue,
-                Ok(Some(result)) => return Ok(result),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(DbError::Conflict(format!(
-            "auction {auction_id} kept changing while closing"
-        )))
+        retried(auction_id, "closing", || self.try_close(auction_id, early)).await
     }
 
     async fn try_close(
@@ -155,19 +145,10 @@ impl Closer {
         nickname: &str,
         agreed: Krw,
     ) -> Result<BuyNowResult, DbError> {
-        for _ in 0..5 {
-            match self
-                .try_buy_now(auction_id, buyer_id, nickname, agreed)
-                .await
-            {
-                Err(DbError::Conflict(_)) | Ok(None) => continue,
-                Ok(Some(result)) => return Ok(result),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(DbError::Conflict(format!(
-            "auction {auction_id} kept changing during a buy-now"
-        )))
+        retried(auction_id, "buying it now", || {
+            self.try_buy_now(auction_id, buyer_id, nickname, agreed)
+        })
+        .await
     }
 
     async fn try_buy_now(
@@ -320,16 +301,10 @@ impl Closer {
         operator: UserId,
         reason: &str,
     ) -> Result<RemoveResult, DbError> {
-        for _ in 0..5 {
-            match self.try_remove(auction_id, operator, reason).await {
-                Err(DbError::Conflict(_)) | Ok(None) => continue,
-                Ok(Some(result)) => return Ok(result),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(DbError::Conflict(format!(
-            "auction {auction_id} kept changing while being removed"
-        )))
+        retried(auction_id, "removing it", || {
+            self.try_remove(auction_id, operator, reason)
+        })
+        .await
     }
 
     async fn try_remove(
@@ -465,6 +440,30 @@ impl Closer {
         }
         Ok(closed)
     }
+}
+
+/// Runs `attempt` (one transaction) until it decides: a lost version guard
+/// (`Ok(None)`) or a deadlock means another writer changed the auction
+/// meanwhile, so it reads again, at most five times.
+async fn retried<T, F, Fut>(
+    auction_id: AuctionId,
+    doing: &str,
+    mut attempt: F,
+) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, DbError>>,
+{
+    for _ in 0..5 {
+        match attempt().await {
+            Err(DbError::Conflict(_)) | Ok(None) => continue,
+            Ok(Some(result)) => return Ok(result),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(DbError::Conflict(format!(
+        "auction {auction_id} kept changing while {doing}"
+    )))
 }
 
 /// What a close wrote, for the frames sent after commit.

@@ -277,6 +277,10 @@ pub async fn start(
     let addr = listener.local_addr().map_err(StartError::Bind)?;
     let mut server = actix_web::HttpServer::new(move || app::build(parts.clone()))
         .shutdown_timeout(15)
+        // A response or frame written in pieces (a compressed body, room
+        // frames) goes out at once instead of waiting ~40 ms for the
+        // client's delayed ACK (Nagle's algorithm).
+        .tcp_nodelay(true)
         .disable_signals();
     if let Some(workers) = config.workers {
         server = server.workers(workers);

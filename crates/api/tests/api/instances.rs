@@ -6,6 +6,18 @@ use serde_json::{Value, json};
 use sitga_persistence::{auctions, wallets};
 use sitga_testkit::TestApp;
 
+/// Two instances sharing one database and one Redis (the tests that need
+/// Redis are ignored without it; CI runs them).
+async fn pair_on_redis() -> (TestApp, TestApp) {
+    assert!(
+        sitga_testkit::redis_url().is_some(),
+        "REDIS_URL must be set for this test"
+    );
+    let one = TestApp::spawn().await;
+    let two = one.spawn_peer().await;
+    (one, two)
+}
+
 /// Bids through both instances at once serialize into one history: the
 /// version guard on the auction row makes a stale writer retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -91,12 +103,7 @@ async fn concurrent_bids_through_two_instances_serialize() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
 async fn rooms_are_shared_across_instances_through_redis() {
-    assert!(
-        sitga_testkit::redis_url().is_some(),
-        "REDIS_URL must be set for this test"
-    );
-    let one = TestApp::spawn().await;
-    let two = one.spawn_peer().await;
+    let (one, two) = pair_on_redis().await;
     let seller = one.user().create().await;
     let alice = one.user().nickname("alice").create().await;
     let bob = two.user().nickname("bob").create().await;
@@ -161,12 +168,7 @@ async fn rooms_are_shared_across_instances_through_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
 async fn a_logout_on_one_instance_ends_the_session_on_the_other() {
-    assert!(
-        sitga_testkit::redis_url().is_some(),
-        "REDIS_URL must be set for this test"
-    );
-    let one = TestApp::spawn().await;
-    let two = one.spawn_peer().await;
+    let (one, two) = pair_on_redis().await;
     let alice = one.user().nickname("alice").create().await;
     // Instance two knows the session as alive (cached) and holds a socket.
     assert_eq!(
@@ -197,12 +199,7 @@ async fn a_logout_on_one_instance_ends_the_session_on_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
 async fn a_scheduled_start_is_announced_once_across_instances() {
-    assert!(
-        sitga_testkit::redis_url().is_some(),
-        "REDIS_URL must be set for this test"
-    );
-    let one = TestApp::spawn().await;
-    let two = one.spawn_peer().await;
+    let (one, two) = pair_on_redis().await;
     let seller = one.user().create().await;
     let starts_at = chrono::Utc::now() + chrono::Duration::seconds(2);
     let id = one

@@ -272,3 +272,99 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
     }
 }
+
+/// Lists and pages are compressed for clients that ask (gzip here; brotli
+/// and zstd likewise), and decompress to the same JSON; responses with
+/// tokens are never compressed (BREACH), nor are photos.
+#[tokio::test]
+async fn responses_are_compressed_when_asked_except_secrets() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let seller = app.user().create().await;
+    for _ in 0..20 {
+        app.open_auction(&seller, 10_000, serde_json::json!({}))
+            .await;
+    }
+    let client = reqwest::Client::new();
+    let url = app.url("/api/v1/auctions?per_page=100");
+    let plain = client.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let packed = client
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(packed.headers()["content-encoding"], "gzip");
+    // Caches keep one copy per encoding.
+    assert!(
+        packed.headers().get_all("vary").iter().any(|v| v
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("accept-encoding")),
+        "{:?}",
+        packed.headers()
+    );
+    let packed = packed.bytes().await.unwrap();
+    assert!(
+        packed.len() * 4 < plain.len(),
+        "{} bytes compressed from {}",
+        packed.len(),
+        plain.len()
+    );
+    let mut unpacked = String::new();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_string(&mut unpacked)
+        .unwrap();
+    let (a, b): (Value, Value) = (
+        serde_json::from_str(&unpacked).unwrap(),
+        serde_json::from_slice(&plain).unwrap(),
+    );
+    assert_eq!(a["total"], b["total"]);
+    assert_eq!(a["items"].as_array().unwrap().len(), 20);
+    // Tokens: never compressed, whatever the client accepts.
+    let login = client
+        .post(app.url("/api/v1/auth/login"))
+        .header("accept-encoding", "gzip, br, zstd")
+        .json(&serde_json::json!({"email": seller.email, "password": seller.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert!(login.headers().get("content-encoding").is_none());
+    // A browser asks for compression on the WebSocket upgrade too: the
+    // socket still speaks plain frames.
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let mut request = app
+        .url("/ws")
+        .replacen("http://", "ws://", 1)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "accept-encoding",
+        "gzip, deflate, br, zstd".parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert!(response.headers().get("content-encoding").is_none());
+    let id = app
+        .open_auction(&seller, 10_000, serde_json::json!({}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    socket
+        .send(Message::text(
+            serde_json::json!({"event": "join", "room": id}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let state = loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => break serde_json::from_str::<Value>(&text).unwrap(),
+            _ => continue,
+        }
+    };
+    assert_eq!(state["event"], "state");
+}
