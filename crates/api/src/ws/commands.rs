@@ -31,6 +31,18 @@ const HISTORY_PAGE: i64 = 100;
 /// counted again).
 const MAX_VIEWED: usize = 1_000;
 
+/// A frame's `field` as whole won, or the refusal to send.
+fn whole_won(room: &RoomId, value: &Value, field: &str) -> Result<Krw, Arc<str>> {
+    value.as_i64().map(Krw::new).ok_or_else(|| {
+        system(
+            Some(&room_label(room)),
+            ErrorCode::InvalidAmount,
+            Some("숫자값을 입력하세요"),
+            &format!("{field} must be a whole number of won"),
+        )
+    })
+}
+
 impl Connection {
     pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Full> {
         if self.limiter.check().is_err() {
@@ -58,34 +70,18 @@ impl Connection {
                 room,
                 amount,
                 reference,
-            } => {
-                let room_text = room_label(&room);
-                let Some(amount) = amount.as_i64() else {
-                    return self.send(system(
-                        Some(&room_text),
-                        ErrorCode::InvalidAmount,
-                        Some("숫자값을 입력하세요"),
-                        "amount must be a whole number of won",
-                    ));
-                };
-                self.bid(room, Krw::new(amount), reference).await
-            }
+            } => match whole_won(&room, &amount, "amount") {
+                Ok(amount) => self.bid(room, amount, reference).await,
+                Err(refusal) => self.send(refusal),
+            },
             ClientFrame::BuyNow {
                 room,
                 price,
                 reference,
-            } => {
-                let room_text = room_label(&room);
-                let Some(price) = price.as_i64() else {
-                    return self.send(system(
-                        Some(&room_text),
-                        ErrorCode::InvalidAmount,
-                        Some("숫자값을 입력하세요"),
-                        "price must be a whole number of won",
-                    ));
-                };
-                self.buy_now(room, Krw::new(price), reference).await
-            }
+            } => match whole_won(&room, &price, "price") {
+                Ok(price) => self.buy_now(room, price, reference).await,
+                Err(refusal) => self.send(refusal),
+            },
             ClientFrame::Getmessage { room, before } => self.history(room, before).await,
         }
     }
