@@ -8,15 +8,18 @@ use sitga_persistence::pickups;
 use sitga_testkit::{TestApp, TestUser, expect_error, expect_json};
 use sitga_user::Role;
 
-/// Posts `days` days of pickups ending yesterday, one per day, with a
-/// weekday/weekend rhythm (weekends 40 % lower).
+/// Posts `days` days of pickups ending yesterday, one at noon of each of
+/// the marketplace's days (`SITGA_TIMEZONE`, whatever UTC's date is), with
+/// a weekday/weekend rhythm (weekends 40 % lower).
 async fn history(app: &TestApp, owner: &TestUser, kind: PickupKind, province: &str, days: i64) {
     let mut conn = app.db.get().await.unwrap();
-    let now = Utc::now();
+    let calendar = app.state().calendar;
+    let today = calendar.date_of(Utc::now());
     for days_ago in 1..=days {
-        let at = now - Duration::days(days_ago);
+        let date = today - Duration::days(days_ago);
+        let at = calendar.day_start(date) + Duration::hours(12);
         let weekend = matches!(
-            chrono::Datelike::weekday(&at),
+            chrono::Datelike::weekday(&date),
             chrono::Weekday::Sat | chrono::Weekday::Sun
         );
         let kg = if weekend { 12.0 } else { 20.0 };
@@ -160,7 +163,8 @@ async fn retrain_stores_runs_that_latest_serves_and_short_series_get_422() {
     assert_eq!(run["horizon_days"], 10);
     assert_eq!(run["parameters"]["weekly_seasonality"], true);
     assert_eq!(run["parameters"]["interval_width"], 0.8);
-    let today = Utc::now().date_naive();
+    // The marketplace's day (SITGA_TIMEZONE, Asia/Seoul by default), not UTC's.
+    let today = app.state().calendar.date_of(Utc::now());
     assert_eq!(
         run["window_end"].as_str().unwrap(),
         (today - Duration::days(1)).to_string()
@@ -279,7 +283,7 @@ async fn the_daily_retrain_is_queued_once_per_day_across_instances() {
     let app = TestApp::spawn().await;
     let peer = app.spawn_peer().await;
     let operator = app.user().role(Role::Operator).create().await;
-    let id = format!("daily-{}", Utc::now().date_naive());
+    let id = format!("daily-{}", app.state().calendar.date_of(Utc::now()));
     // Both instances tried to queue it at start; one row exists, and it ran
     // (with no pickups: nothing fitted, nothing failed).
     let mut job = Value::Null;
