@@ -163,6 +163,7 @@ const UNPROCESSABLE_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/users/{id}/ban"),
     ("post", "/api/v1/me/balance/charge"),
     ("post", "/api/v1/auctions/{id}/bids"),
+    ("post", "/api/v1/auctions/{id}/buy-now"),
     ("get", "/api/v1/forecasts/latest"),
     ("post", "/api/v1/forecasts/retrain"),
     // A business registration on a member account, or half of one.

@@ -872,29 +872,46 @@ pub async fn place_bid(
     path: web::Path<AuctionPath>,
     body: JsonBody<BidRequest>,
 ) -> Result<CreatedJson<BidResponse>, ApiError> {
-    let amount = body.0.amount;
-    let key = match http.headers().get(IDEMPOTENCY_HEADER) {
-        None => None,
-        Some(v) => {
-            let k = v.to_str().map(str::trim).unwrap_or_default();
-            if k.is_empty() || k.len() > 100 {
-                return Err(ApiError::BadRequest {
-                    code: ErrorCode::InvalidIdempotencyKey,
-                    message: "Idempotency-Key must be 1 to 100 visible ASCII characters".into(),
-                    field: Some("Idempotency-Key".into()),
-                });
-            }
-            Some(k.to_owned())
-        }
+    let amount = Krw::new(body.0.amount);
+    let request = format!("bid:{}:{amount}", path.id);
+    decided_once(&state, &auth, &http, &request, || {
+        bid_response(&state, &auth, path.auction(), amount)
+    })
+    .await
+    .map(CreatedJson)
+}
+
+/// Runs `decide` at most once per `Idempotency-Key` (when the request has
+/// one) for `user`'s `request` (e.g. `bid:7:15000`): a repeat gets the
+/// first outcome, an accepted one (201) or a refusal by the auction rules
+/// (409); a key reused for another request answers 422. When nothing was
+/// decided (the database away, overload), the key is freed for a retry.
+async fn decided_once<T, F, Fut>(
+    state: &AppState,
+    user: &AuthUser,
+    http: &HttpRequest,
+    request: &str,
+    decide: F,
+) -> Result<T, ApiError>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let Some(value) = http.headers().get(IDEMPOTENCY_HEADER) else {
+        return decide().await;
     };
-    let Some(key) = key else {
-        return bid_response(&state, &auth, path.auction(), Krw::new(amount))
-            .await
-            .map(CreatedJson);
-    };
-    let request_hash = hex::encode(Sha256::digest(format!("bid:{}:{amount}", path.id)));
+    let key = value.to_str().map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > 100 {
+        return Err(ApiError::BadRequest {
+            code: ErrorCode::InvalidIdempotencyKey,
+            message: "Idempotency-Key must be 1 to 100 visible ASCII characters".into(),
+            field: Some("Idempotency-Key".into()),
+        });
+    }
+    let request_hash = hex::encode(Sha256::digest(request));
     let mut conn = state.db.get().await?;
-    match idempotency::claim(&mut conn, auth.id, &key, &request_hash).await? {
+    match idempotency::claim(&mut conn, user.id, key, &request_hash).await? {
         KeyState::New => {}
         KeyState::Mismatch => {
             return Err(ApiError::Unprocessable {
@@ -910,28 +927,27 @@ pub async fn place_bid(
             });
         }
         KeyState::Done { status: 201, body } => {
-            let first: BidResponse = serde_json::from_str(&body).map_err(ApiError::internal)?;
-            return Ok(CreatedJson(first));
+            return serde_json::from_str(&body).map_err(ApiError::internal);
         }
         KeyState::Done { body, .. } => return Err(ApiError::Replayed(body)),
     }
     drop(conn);
-    let response = bid_response(&state, &auth, path.auction(), Krw::new(amount)).await;
+    let outcome = decide().await;
     let mut conn = state.db.get().await?;
-    match response {
-        Ok(accepted) => {
-            let text = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
-            idempotency::complete(&mut conn, auth.id, &key, 201, &text).await?;
-            Ok(CreatedJson(accepted))
+    match outcome {
+        Ok(decided) => {
+            let text = serde_json::to_string(&decided).map_err(ApiError::internal)?;
+            idempotency::complete(&mut conn, user.id, key, 201, &text).await?;
+            Ok(decided)
         }
         Err(e @ ApiError::BidRejected(_)) => {
             let body = serde_json::to_string(&e.body()).map_err(ApiError::internal)?;
-            idempotency::complete(&mut conn, auth.id, &key, 409, &body).await?;
+            idempotency::complete(&mut conn, user.id, key, 409, &body).await?;
             Err(e)
         }
         // Nothing was decided (database down, overload): a retry may try again.
         Err(e) => {
-            idempotency::release(&mut conn, auth.id, &key).await?;
+            idempotency::release(&mut conn, user.id, key).await?;
             Err(e)
         }
     }
@@ -1014,20 +1030,38 @@ pub struct BuyNowResponse {
 /// 201 when bought; 409 with the reason code (`buy_now_unavailable`,
 /// `price_moved` with `price`, `insufficient_balance` with `available`,
 /// `seller_cannot_bid`, `auction_ended`, `auction_not_open`) when not. A
-/// racing bid or close is decided first or after, never both: a repeat
-/// after a success answers `auction_not_open`.
+/// racing bid or close is decided first or after, never both. Send an
+/// `Idempotency-Key` header to make a retry safe: a repeat with the same
+/// key returns the first outcome (without one, a repeat after a success
+/// answers `auction_not_open`).
 #[api_v2_operation(tags(Auctions))]
 pub async fn buy_now(
     state: web::Data<AppState>,
     auth: AuthUser,
+    http: HttpRequest,
     path: web::Path<AuctionPath>,
     body: JsonBody<BuyNowRequest>,
 ) -> Result<CreatedJson<BuyNowResponse>, ApiError> {
     let agreed = Krw::new(body.0.price);
-    let nickname = nickname_of(&state, auth.id).await?;
+    let request = format!("buy_now:{}:{agreed}", path.id);
+    decided_once(&state, &auth, &http, &request, || {
+        bought(&state, &auth, path.auction(), agreed)
+    })
+    .await
+    .map(CreatedJson)
+}
+
+/// Buys `auction_id` now at `agreed`.
+async fn bought(
+    state: &AppState,
+    auth: &AuthUser,
+    auction_id: AuctionId,
+    agreed: Krw,
+) -> Result<BuyNowResponse, ApiError> {
+    let nickname = nickname_of(state, auth.id).await?;
     let result = state
         .closer
-        .buy_now(path.auction(), auth.id, &nickname, agreed)
+        .buy_now(auction_id, auth.id, &nickname, agreed)
         .await?;
     let (bid, sale_id) = match result {
         BuyNowResult::Bought { bid, sale_id } => (bid, sale_id),
@@ -1035,7 +1069,7 @@ pub async fn buy_now(
         BuyNowResult::Missing => return Err(ApiError::NotFound("auction")),
     };
     let mut conn = state.db.get().await?;
-    Ok(CreatedJson(BuyNowResponse {
+    Ok(BuyNowResponse {
         sale_id: sale_id.get(),
         bid: BidDto {
             seq: bid.seq,
@@ -1044,8 +1078,8 @@ pub async fn buy_now(
             ends_at: bid.ends_at,
             extended: false,
         },
-        auction: load_dto(&mut conn, path.auction()).await?,
-    }))
+        auction: load_dto(&mut conn, auction_id).await?,
+    })
 }
 
 /// Bid history page.

@@ -224,6 +224,40 @@ async fn buy_now_ends_the_auction_at_its_price_while_the_reserve_is_unmet() {
     assert_eq!(history["items"][0]["amount"], 30_000);
     assert_eq!(history["total"], 2);
 
+    // With an Idempotency-Key, a retried buy-now gets its first answer;
+    // the key on another request is refused.
+    let keyed = app
+        .open_auction(&seller, 10_000, json!({"buy_now_price": 20_000}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let keyed_buy = |price: i64, key: Option<&'static str>| {
+        let mut request = app
+            .client
+            .post(app.url(&format!("/api/v1/auctions/{keyed}/buy-now")))
+            .bearer_auth(&leader.access_token)
+            .json(&json!({ "price": price }));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+    let first = expect_json(keyed_buy(20_000, Some("buy-1")).await.unwrap(), 201).await;
+    let again = expect_json(keyed_buy(20_000, Some("buy-1")).await.unwrap(), 201).await;
+    assert_eq!(again["sale_id"], first["sale_id"]);
+    expect_error(
+        keyed_buy(19_000, Some("buy-1")).await.unwrap(),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    expect_error(
+        keyed_buy(20_000, None).await.unwrap(),
+        409,
+        "auction_not_open",
+    )
+    .await;
+
     // Without a reserve, buy-now applies only before the first bid.
     let plain = app
         .open_auction(&seller, 10_000, json!({"buy_now_price": 50_000}))
