@@ -59,7 +59,8 @@ pub struct Auction {
     /// Buy-now price.
     pub buy_now_price: Option<Krw>,
     starts_at: Option<NaiveDateTime>,
-    opened_at: Option<NaiveDateTime>,
+    // `opened_at` is only written and filtered on (`insert`, `due_to_open`,
+    // `mark_opened`): nothing reads it back.
 }
 
 impl Auction {
@@ -82,12 +83,6 @@ impl Auction {
     /// When bids open, if scheduled.
     pub fn starts_at(&self) -> Option<DateTime<Utc>> {
         self.starts_at.map(utc)
-    }
-
-    /// When the start was announced (`None`: a scheduled start not yet
-    /// come, or an auction from before scheduled starts existed).
-    pub fn opened_at(&self) -> Option<DateTime<Utc>> {
-        self.opened_at.map(utc)
     }
 
     /// Creation time.

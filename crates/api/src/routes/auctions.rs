@@ -753,7 +753,7 @@ pub async fn update(
         min_increment: req.min_increment.map(Krw::new),
         increment_rule: req
             .min_increment
-            .map(|_| Increment::Fixed(Krw::ZERO).code()),
+            .map(|step| Increment::Fixed(Krw::new(step)).code()),
         reserve_price: req.reserve_price.map(|r| Some(Krw::new(r))),
         buy_now_price: req.buy_now_price.map(|b| Some(Krw::new(b))),
     };

@@ -52,6 +52,19 @@ async fn points(app: &TestApp) -> Krw {
     balances + stored_sales::escrowed(&mut conn).await.unwrap()
 }
 
+/// The buyer chooses pickup and the seller has it ready; returns the
+/// handover code only the buyer sees.
+async fn ready_for_pickup(app: &TestApp, id: i64, seller: &TestUser, buyer: &TestUser) -> String {
+    let path = |step: &str| format!("/api/v1/sales/{id}/{step}");
+    let pickup = json!({"delivery": "pickup"});
+    expect_json(post(app, &path("details"), buyer, pickup).await, 200).await;
+    expect_json(post(app, &path("ship"), seller, json!({})).await, 200).await;
+    sale(app, id, buyer).await["handover_code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn pickup_only() -> Value {
     json!({"delivery": {"pickup": {"province": "jeju", "place": "도두항 방파제 입구"}}})
 }
@@ -478,22 +491,7 @@ async fn a_dispute_freezes_the_escrow_until_an_operator_splits_it() {
         "wrong_sale_state",
     )
     .await;
-    expect_json(
-        post(
-            &app,
-            &path("details"),
-            &buyer,
-            json!({"delivery": "pickup"}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    expect_json(post(&app, &path("ship"), &seller, json!({})).await, 200).await;
-    let code = sale(&app, id, &buyer).await["handover_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = ready_for_pickup(&app, id, &seller, &buyer).await;
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(sitga_photos::test_support::phone_photo(64, 48, 1))
@@ -772,22 +770,7 @@ async fn racing_confirm_handover_and_dispute_pay_at_most_once() {
     let buyer = app.user().create().await;
     let (_, id) = app.sell(&seller, &buyer, 15_000, 0, pickup_only()).await;
     let path = |step: &str| format!("/api/v1/sales/{id}/{step}");
-    expect_json(
-        post(
-            &app,
-            &path("details"),
-            &buyer,
-            json!({"delivery": "pickup"}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    expect_json(post(&app, &path("ship"), &seller, json!({})).await, 200).await;
-    let code = sale(&app, id, &buyer).await["handover_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = ready_for_pickup(&app, id, &seller, &buyer).await;
     let (to_confirm, to_hand_over, to_dispute) =
         (path("confirm"), path("handover"), path("dispute"));
     let (confirm, handover, dispute) = tokio::join!(
