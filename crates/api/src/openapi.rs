@@ -37,6 +37,11 @@ pub fn base() -> DefaultApiRaw {
             tag("Points", "Points, auction results"),
             tag("Pickups", "Coffee-grounds pickups and rankings"),
             tag("Badges", "Badges"),
+            tag(
+                "Notifications",
+                "What you are told (outbid, won, sold, ending soon, handover steps, \
+                 pickups, badges), stored and sent live; and which kinds you get",
+            ),
             tag("Fish", "Fish species identification"),
             tag(
                 "Photos",

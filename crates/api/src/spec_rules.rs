@@ -329,6 +329,14 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
                 "items": { "type": "string", "pattern": sitga_photos::PHOTO_ID_PATTERN },
             }),
         ),
+        (
+            "ReadRequest",
+            "ids",
+            json!({
+                "maxItems": crate::routes::notifications::MAX_READ_IDS,
+                "items": { "type": "integer", "format": "int64" },
+            }),
+        ),
         ("RatingRequest", "stars", range(1, 5)),
         ("RatingRequest", "comment", prose(0, RATING_COMMENT_MAX)),
         (
@@ -458,6 +466,21 @@ fn alternatives() -> Vec<(&'static str, Vec<Alternative>)> {
                         ("outcome", json!({ "enum": ["split"] })),
                         ("buyer_krw", json!({ "type": "integer" })),
                     ],
+                },
+            ],
+        ),
+        (
+            "ReadRequest",
+            vec![
+                Alternative {
+                    drop: &["all"],
+                    require: &["ids"],
+                    narrow: vec![("ids", json!({ "type": "array" }))],
+                },
+                Alternative {
+                    drop: &["ids"],
+                    require: &["all"],
+                    narrow: vec![("all", json!({ "enum": [true] }))],
                 },
             ],
         ),

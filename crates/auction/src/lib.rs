@@ -48,6 +48,7 @@ mod increments;
 mod lot;
 mod money;
 mod payments;
+mod reminders;
 mod rules;
 mod settings;
 
@@ -77,6 +78,7 @@ pub use payments::{
     ChargeCap, DEFAULT_DAILY_CHARGE_CAP, OverChargeCap, PayoutAlreadyDecided, PayoutDecision,
     PayoutStatus,
 };
+pub use reminders::{REMINDER_MINUTES, reminder_due};
 pub use rules::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, Settlement,
     buy_now_available, close_outcome, current_increment, extended_end, has_started, min_next_bid,

@@ -461,6 +461,96 @@ pub async fn mark_opened(
     Ok(n == 1)
 }
 
+/// Open, started auctions that may owe an ending-soon reminder now: ending
+/// within ten minutes (and not yet past), with `(id, ends_at, smallest
+/// lead sent)` (`None`: none sent). `sitga_auction::reminder_due` decides.
+pub async fn due_reminders(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(AuctionId, DateTime<Utc>, Option<i64>)>, DbError> {
+    let at = naive(now);
+    let horizon = naive(now + chrono::Duration::minutes(10));
+    let last = naive(now + chrono::Duration::minutes(1));
+    let rows: Vec<(AuctionId, NaiveDateTime, i16)> = with_conn!(conn, |c| auctions::table
+        .filter(auctions::status.eq(AuctionStatus::Open.code()))
+        .filter(auctions::ends_at.gt(at))
+        .filter(auctions::ends_at.le(horizon))
+        .filter(auctions::starts_at.is_null().or(auctions::starts_at.le(at)))
+        .filter(
+            auctions::reminded_minutes
+                .eq(0)
+                .or(auctions::reminded_minutes
+                    .ne(1)
+                    .and(auctions::ends_at.le(last)))
+        )
+        .order(auctions::ends_at.asc())
+        .limit(limit)
+        .select((auctions::id, auctions::ends_at, auctions::reminded_minutes))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, ends, sent)| (id, utc(ends), (sent > 0).then_some(i64::from(sent))))
+        .collect())
+}
+
+/// Records that the `minutes` reminder of `id` went out, once: `true` for
+/// the one caller whose guarded update applied (nothing as close to the end
+/// was sent before). The row's version stays: bids are not affected.
+pub async fn mark_reminded(
+    conn: &mut DbConn,
+    id: AuctionId,
+    minutes: i64,
+) -> Result<bool, DbError> {
+    let minutes = i16::try_from(minutes)
+        .map_err(|_| DbError::Invariant(format!("a reminder {minutes} minutes ahead")))?;
+    let n = with_conn!(conn, |c| diesel::update(
+        auctions::table
+            .find(id)
+            .filter(auctions::status.eq(AuctionStatus::Open.code()))
+            .filter(
+                auctions::reminded_minutes
+                    .eq(0)
+                    .or(auctions::reminded_minutes.gt(minutes))
+            )
+    )
+    .set(auctions::reminded_minutes.eq(minutes))
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}
+
+/// Who follows `id`: its watchers and everyone who bid on it, each once,
+/// without its seller.
+pub async fn followers(conn: &mut DbConn, id: AuctionId) -> Result<Vec<UserId>, DbError> {
+    let seller: Option<UserId> = with_conn!(conn, |c| auctions::table
+        .find(id)
+        .select(auctions::seller_id)
+        .first(c)
+        .await
+        .optional())?;
+    let watchers: Vec<UserId> = with_conn!(conn, |c| crate::schema::watchlist::table
+        .filter(crate::schema::watchlist::auction_id.eq(id))
+        .select(crate::schema::watchlist::user_id)
+        .load(c)
+        .await)?;
+    let bidders: Vec<UserId> = with_conn!(conn, |c| bids::table
+        .filter(bids::auction_id.eq(id))
+        .select(bids::bidder_id)
+        .distinct()
+        .load(c)
+        .await)?;
+    let mut all: Vec<UserId> = watchers
+        .into_iter()
+        .chain(bidders)
+        .filter(|u| Some(*u) != seller)
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    Ok(all)
+}
+
 /// Writes the state after accepted bids, if nobody changed the auction since
 /// `expected_version` was read. `false`: another writer won; re-read.
 pub async fn apply_bids(

@@ -28,6 +28,7 @@ pub mod forecasts;
 pub mod idempotency;
 pub mod lots;
 mod migrations;
+pub mod notifications;
 pub mod payments;
 pub mod photos;
 pub mod pickups;

@@ -244,6 +244,8 @@ impl DbPool {
             in_transaction: false,
             implicit_begin: false,
             insert_returning: matches!(self, Self::Mysql(_, true) | Self::Sqlite(_)),
+            told: Vec::new(),
+            told_before_tx: 0,
         })
     }
 
@@ -376,9 +378,35 @@ pub struct DbConn {
     // themselves, and the connection must not go back to the pool as it is.
     implicit_begin: bool,
     insert_returning: bool,
+    // Notifications stored on this connection (user, event key) since the
+    // last `take_told`; a rollback forgets those of its transaction.
+    told: Vec<crate::notifications::NoticeKey>,
+    told_before_tx: usize,
 }
 
 impl DbConn {
+    /// The notifications stored on this connection and committed (user,
+    /// event key), taken: after commit the caller sends them live
+    /// (`RoomBus::stored` in `sitga-realtime`).
+    pub fn take_told(&mut self) -> Vec<crate::notifications::NoticeKey> {
+        self.told_before_tx = 0;
+        std::mem::take(&mut self.told)
+    }
+
+    /// Commits the open transaction and returns the notifications it stored
+    /// (see [`DbConn::take_told`]).
+    pub async fn commit_told(mut self) -> Result<Vec<crate::notifications::NoticeKey>, DbError> {
+        self.commit_in_place().await?;
+        Ok(self.take_told())
+    }
+
+    pub(crate) fn record_told(
+        &mut self,
+        events: impl IntoIterator<Item = crate::notifications::NoticeKey>,
+    ) {
+        self.told.extend(events);
+    }
+
     /// The connection to run a query on.
     pub fn backend_mut(&mut self) -> Result<AnyConn<'_>, DbError> {
         match self.inner.as_mut() {
@@ -407,6 +435,7 @@ impl DbConn {
         if self.in_transaction {
             return Err(DbError::Unavailable("transaction already open".into()));
         }
+        self.told_before_tx = self.told.len();
         if self.implicit_begin {
             self.in_transaction = true;
             return Ok(());
@@ -444,6 +473,10 @@ impl DbConn {
     }
 
     async fn end_transaction(&mut self, sql: &str) -> Result<(), DbError> {
+        if sql == "ROLLBACK" {
+            // Whatever the rollback's outcome, those were never stored.
+            self.told.truncate(self.told_before_tx);
+        }
         crate::with_conn!(self, |c| c.batch_execute(sql).await)?;
         self.in_transaction = false;
         Ok(())

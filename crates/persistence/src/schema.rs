@@ -97,6 +97,7 @@ diesel::table! {
         buy_now_price -> Nullable<BigInt>,
         starts_at -> Nullable<Timestamp>,
         opened_at -> Nullable<Timestamp>,
+        reminded_minutes -> SmallInt,
     }
 }
 
@@ -433,3 +434,27 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(sales, auctions);
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        dedupe_key -> Text,
+        auction_id -> Nullable<BigInt>,
+        sale_id -> Nullable<BigInt>,
+        pickup_id -> Nullable<BigInt>,
+        text_ko -> Text,
+        text_en -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_settings (user_id, kind) {
+        user_id -> BigInt,
+        kind -> Text,
+        enabled -> SmallInt,
+    }
+}

@@ -132,6 +132,30 @@ pub async fn expire_auction(
     Ok(())
 }
 
+/// Moves an auction's effective end to `seconds` from now (its hard end
+/// stays), as bids would have; the version moves on so a bid writer's cache
+/// is read again.
+pub async fn end_auction_in(
+    pool: &DbPool,
+    auction_id: AuctionId,
+    seconds: i64,
+) -> Result<(), DbError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    use crate::schema::auctions;
+    let at = crate::time::naive(chrono::Utc::now() + chrono::Duration::seconds(seconds));
+    let mut conn = pool.get().await?;
+    crate::with_conn!(conn, |c| diesel::update(auctions::table.find(auction_id))
+        .set((
+            auctions::ends_at.eq(at),
+            auctions::version.eq(auctions::version + 1)
+        ))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
 /// Gives user `id` the nickname `nickname` keyed by the rule before
 /// confusable skeletons (case-folded text, key version 1), as rows written
 /// by an older release are.

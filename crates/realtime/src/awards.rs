@@ -6,7 +6,7 @@
 use chrono::Datelike;
 use sitga_badge::{BadgeCode, Stats, earned, longest_streak};
 use sitga_core::{Calendar, UserId};
-use sitga_persistence::{DbConn, DbError, badges, pickups};
+use sitga_persistence::{DbConn, DbError, badges, notifications, pickups};
 
 /// Recomputes the pickup badges of `user_id` from their counting pickups
 /// and awards the new ones; months and weeks are the calendar's. Returns
@@ -82,6 +82,7 @@ async fn award_all(
     let mut new = Vec::new();
     for code in earned(stats).into_iter().filter(|c| among.contains(c)) {
         if badges::award(conn, user_id, code).await? {
+            notifications::store(conn, &[crate::notices::badge_awarded(user_id, code)]).await?;
             tracing::debug!(
                 user_id = user_id.get(),
                 badge = code.code(),

@@ -22,7 +22,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use sitga_core::AuctionId;
+use sitga_core::{AuctionId, UserId};
+use sitga_persistence::notifications::NoticeKey;
+use tokio::sync::mpsc;
 
 use crate::frames::{self, ServerFrame};
 
@@ -64,6 +66,14 @@ const REVOCATION_BUFFER: usize = 1_024;
 /// Frames a slow socket may fall behind by before it is disconnected.
 pub const ROOM_BUFFER: usize = 256;
 
+/// Notifications a user's socket may fall behind by (then it is cut, like
+/// a slow room reader; the stored list has them all).
+pub const USER_BUFFER: usize = 64;
+
+/// Batches of stored events waiting for live delivery before new ones are
+/// only stored (read later from the list), not sent.
+const STORED_QUEUE: usize = 4_096;
+
 /// A numbered room frame, serialized once and shared by every socket.
 #[derive(Debug, Clone)]
 pub struct RoomFrame {
@@ -90,6 +100,12 @@ struct Inner {
     /// deployments (or test runs) can share one Redis.
     prefix: String,
     revocations: broadcast::Sender<Revocation>,
+    /// Per user: this instance's sockets of that user (notifications).
+    users: Mutex<HashMap<UserId, broadcast::Sender<Arc<str>>>>,
+    /// Events whose stored notifications wait to be sent live (see
+    /// [`RoomBus::spawn_notifier`]).
+    stored_tx: mpsc::Sender<Vec<NoticeKey>>,
+    stored_rx: Mutex<Option<mpsc::Receiver<Vec<NoticeKey>>>>,
 }
 
 /// Messages kept per room in the fast history (Redis stream or memory);
@@ -162,6 +178,7 @@ impl RoomBus {
     /// A bus shared through Redis (`None`: one process). `prefix` is put in
     /// front of every key and channel (`{prefix}auction:{id}`).
     pub fn with_redis(redis: Option<deadpool_redis::Pool>, prefix: String) -> Self {
+        let (stored_tx, stored_rx) = mpsc::channel(STORED_QUEUE);
         Self {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
@@ -170,6 +187,9 @@ impl RoomBus {
                 redis,
                 relay_live: std::sync::atomic::AtomicBool::new(false),
                 revocations: broadcast::channel(REVOCATION_BUFFER).0,
+                users: Mutex::new(HashMap::new()),
+                stored_tx,
+                stored_rx: Mutex::new(Some(stored_rx)),
                 prefix,
             }),
         }
@@ -287,6 +307,115 @@ impl RoomBus {
         Some(buffer.iter().skip(skip).cloned().collect())
     }
 
+    /// Receives the notifications for `user` from now on (every instance's).
+    pub fn subscribe_user(&self, user: UserId) -> broadcast::Receiver<Arc<str>> {
+        let mut users = self.inner.users.lock().unwrap_or_else(|p| p.into_inner());
+        users
+            .entry(user)
+            .or_insert_with(|| broadcast::channel(USER_BUFFER).0)
+            .subscribe()
+    }
+
+    /// Delivers to this instance's sockets of `user`.
+    fn deliver_user_local(&self, user: UserId, json: Arc<str>) {
+        let mut users = self.inner.users.lock().unwrap_or_else(|p| p.into_inner());
+        // No socket of that user left here: forget the channel.
+        if users
+            .get(&user)
+            .is_some_and(|sender| sender.send(json).is_err())
+        {
+            users.remove(&user);
+        }
+    }
+
+    /// Sends a frame (complete JSON) to every socket of `user`, on every
+    /// instance: `PUBLISH {prefix}user:{id}` with Redis, here at once
+    /// without (or when Redis fails, to this instance's sockets only).
+    pub async fn tell(&self, user: UserId, json: String) {
+        if let Some(redis) = &self.inner.redis {
+            let published = async {
+                let mut conn = redis.get().await?;
+                let _: i64 = conn
+                    .publish(self.inner.key(&format!("user:{user}")), &json)
+                    .await?;
+                Ok::<_, BusError>(())
+            }
+            .await;
+            match published {
+                Ok(()) if self.inner.relay_live.load(Ordering::Acquire) => return,
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(user_id = user.get(), error = %e, "redis publish of a notification failed; delivering locally only")
+                }
+            }
+        }
+        self.deliver_user_local(user, json.into());
+    }
+
+    /// After the commit that stored them: the notifications of `events`
+    /// (user, event key) go out live. Never waits: a background task reads
+    /// them back and sends them ([`RoomBus::spawn_notifier`]); when it is
+    /// far behind they are only stored.
+    pub fn stored(&self, events: Vec<NoticeKey>) {
+        if events.is_empty() {
+            return;
+        }
+        if self.inner.stored_tx.try_send(events).is_err() {
+            tracing::warn!("notification delivery is behind; these are stored, not sent live");
+        }
+    }
+
+    /// Starts the task that sends stored notifications live (once per bus;
+    /// `None` when it runs already): it takes every batch waiting, reads
+    /// them back in one query (so a kind the user turned off, never stored,
+    /// is never sent) and tells each user.
+    pub fn spawn_notifier(
+        &self,
+        db: sitga_persistence::DbPool,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let mut rx = self
+            .inner
+            .stored_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?;
+        let bus = self.clone();
+        Some(tokio::spawn(async move {
+            let mut events = Vec::new();
+            while let Some(first) = rx.recv().await {
+                events.clear();
+                events.extend(first);
+                while events.len() < 1_000 {
+                    match rx.try_recv() {
+                        Ok(more) => events.extend(more),
+                        Err(_) => break,
+                    }
+                }
+                let rows = async {
+                    let mut conn = db.get().await?;
+                    sitga_persistence::notifications::of_events(&mut conn, &events).await
+                }
+                .await;
+                match rows {
+                    Ok(rows) => {
+                        for row in rows {
+                            let json = frames::encode(
+                                &ServerFrame::notification(&row),
+                                None,
+                                None,
+                                Utc::now(),
+                            );
+                            bus.tell(row.user_id, json).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, count = events.len(), "could not read notifications back; they are stored, not sent live")
+                    }
+                }
+            }
+        }))
+    }
+
     /// Ends `revocation`'s sessions on every instance: delivered here at
     /// once, and through Redis to the others.
     pub async fn revoke(&self, revocation: Revocation) {
@@ -333,6 +462,11 @@ impl RoomBus {
     }
 
     fn prune_idle(&self, keep: usize) -> usize {
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, sender| sender.receiver_count() > 0);
         let watched: std::collections::HashSet<AuctionId> = {
             let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
             rooms.retain(|_, sender| sender.receiver_count() > 0);
@@ -380,6 +514,8 @@ impl RoomBus {
         // A dedicated connection: pub/sub never uses the pool.
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.psubscribe(self.inner.key("auction:*")).await?;
+        pubsub.psubscribe(self.inner.key("user:*")).await?;
+        let user_prefix = self.inner.key("user:");
         let revocations = self.inner.key("revocations");
         pubsub.subscribe(&revocations).await?;
         let mut messages = pubsub.on_message();
@@ -400,6 +536,14 @@ impl RoomBus {
                     }
                     Err(e) => tracing::warn!(error = %e, "unreadable revocation"),
                 }
+                continue;
+            }
+            if let Some(user) = message
+                .get_channel_name()
+                .strip_prefix(&user_prefix)
+                .and_then(|u| u.parse::<i64>().ok())
+            {
+                self.deliver_user_local(UserId::new(user), payload.into());
                 continue;
             }
             let Some(room) = message

@@ -17,18 +17,21 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sitga_auction::{
     AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, PlanError, Sale,
-    Settlement, close_outcome, plan_buy_now, settle,
+    Settlement, close_outcome, plan_buy_now, reminder_due, settle,
 };
 use sitga_core::{AuctionId, Krw, SaleId, UserId};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
 use sitga_persistence::sales::{self, NewSale};
-use sitga_persistence::{DbConn, DbError, DbPool, auctions, lots, users, wallets};
+use sitga_persistence::{DbConn, DbError, DbPool, auctions, lots, notifications, users, wallets};
 
 use crate::bus::{HistoryItem, RoomBus};
 use crate::frames::ServerFrame;
 
 /// Most auctions one sweep closes (the next sweep takes the rest).
 const SWEEP_BATCH: i64 = 200;
+/// Followers told per statement (nine values each, well under MySQL's
+/// 65,535 placeholders).
+const REMINDERS_PER_STATEMENT: usize = 1_000;
 
 /// How a close went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +122,7 @@ impl Closer {
             tx.rollback().await?;
             return Ok(None);
         };
-        tx.commit().await?;
+        self.bus.stored(tx.commit_told().await?);
         tracing::info!(
             auction_id = auction_id.get(),
             sale_id = closing.sale_id.map(SaleId::get),
@@ -207,7 +210,7 @@ impl Closer {
                 "auction {auction_id} did not sell at its buy-now price"
             )));
         };
-        tx.commit().await?;
+        self.bus.stored(tx.commit_told().await?);
         tracing::info!(
             auction_id = auction_id.get(),
             user_id = buyer_id.get(),
@@ -417,12 +420,56 @@ impl Closer {
         Ok(opened)
     }
 
+    /// Sends the ending-soon reminders due now (ten minutes and one minute
+    /// before each auction's effective end, which a soft close may have
+    /// moved) to its watchers and bidders: the one instance whose guarded
+    /// update records a reminder stores it for each of them in the same
+    /// transaction. Returns how many auctions' reminders this call sent.
+    pub async fn remind_due(&self) -> Result<usize, DbError> {
+        let now = Utc::now();
+        let due = {
+            let mut conn = self.db.get().await?;
+            auctions::due_reminders(&mut conn, now, SWEEP_BATCH).await?
+        };
+        let mut sent = 0;
+        for (id, ends_at, already) in due {
+            let Some(minutes) = reminder_due(ends_at, now, already) else {
+                continue;
+            };
+            let mut tx = self.db.begin().await?;
+            if !auctions::mark_reminded(&mut tx, id, minutes).await? {
+                tx.rollback().await?;
+                continue;
+            }
+            let followers = auctions::followers(&mut tx, id).await?;
+            for chunk in followers.chunks(REMINDERS_PER_STATEMENT) {
+                let items: Vec<_> = chunk
+                    .iter()
+                    .map(|user| crate::notices::ending_soon(*user, id, minutes))
+                    .collect();
+                notifications::store(&mut tx, &items).await?;
+            }
+            self.bus.stored(tx.commit_told().await?);
+            tracing::debug!(
+                auction_id = id.get(),
+                minutes,
+                followers = followers.len(),
+                "ending-soon reminders sent"
+            );
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
     /// Closes every auction whose end has passed (and announces the
-    /// scheduled ones whose start has come). Returns how many this call
-    /// closed.
+    /// scheduled ones whose start has come, and sends the ending-soon
+    /// reminders). Returns how many this call closed.
     pub async fn sweep(&self) -> Result<usize, DbError> {
         if let Err(e) = self.open_due().await {
             tracing::warn!(error = %e, "could not announce the auctions due to open; the next sweep retries");
+        }
+        if let Err(e) = self.remind_due().await {
+            tracing::warn!(error = %e, "could not send the ending-soon reminders; the next sweep retries");
         }
         let due = {
             let mut conn = self.db.get().await?;
@@ -533,6 +580,13 @@ async fn close_locked(
                 )
                 .await?,
             );
+            if let Some(sale) = sale_id {
+                notifications::store(
+                    tx,
+                    &crate::notices::sold(auction_id, winner_id, seller_id, price, sale),
+                )
+                .await?;
+            }
             crate::awards::award_sale_badges(tx, seller_id, winner_id).await?;
         }
         Settlement::Release { bidder_id, amount } => {

@@ -19,8 +19,10 @@
 //! the version guard checks the cache and takes the row lock in one
 //! statement. Then the wallets are locked and read, the batch is planned
 //! with them (a bidder who cannot pay changes the outcome: the row is
-//! rewritten), and the wallets, ledger, bids and messages are written —
-//! seven round trips with the commit, on a connection the writer keeps
+//! rewritten), and the wallets, ledger, bids and messages are written, with
+//! one more statement storing the outbid notifications of the leaders the
+//! batch displaced (sent live after commit) —
+//! seven round trips with the commit (eight when someone was outbid), on a connection the writer keeps
 //! while bids keep coming (on MySQL with autocommit off, so no `START
 //! TRANSACTION` either). A stale cache (another instance bid, the seller
 //! edited) fails the guard and costs one locking read more.
@@ -35,12 +37,13 @@ use sitga_auction::{
     state_if_funded, validate_bid,
 };
 use sitga_core::{AuctionId, UserId};
-use sitga_persistence::{DbConn, DbError, DbPool, auctions, wallets};
+use sitga_persistence::{DbConn, DbError, DbPool, auctions, notifications, wallets};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::bus::{HistoryItem, RoomBus};
 use crate::frames::{ServerFrame, accepted_text_ko};
+use crate::notices;
 
 /// Requests a writer takes into one transaction.
 const MAX_BATCH: usize = 256;
@@ -129,8 +132,9 @@ struct Known {
     version: i64,
 }
 
-/// A batch's outcomes and the auction after it.
-type Decided = (Vec<BidOutcome>, Known);
+/// A batch's outcomes, the auction after it, and the notifications it
+/// stored (user, event key), sent live after commit.
+type Decided = (Vec<BidOutcome>, Known, Vec<notifications::NoticeKey>);
 
 /// Refusals that stay true however the auction moved on since `state` was
 /// read: once there is a bid, amounts only rise; sellers stay sellers,
@@ -346,9 +350,10 @@ impl BidEngine {
             .decide(auction_id, &commands, known.as_ref(), session)
             .await;
         match result {
-            Ok((outcomes, after)) => {
+            Ok((outcomes, after, told)) => {
                 let final_state = after.state.clone();
                 *known = Some(after);
+                self.bus.stored(told);
                 let mut last_leader = None;
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     if let BidOutcome::Accepted { bid, chat_id, .. } = &outcome {
@@ -531,7 +536,7 @@ impl BidEngine {
                 state: plan.after.clone(),
                 version,
             };
-            return Ok(Some((outcomes_of(&[]), after)));
+            return Ok(Some((outcomes_of(&[]), after, Vec::new())));
         }
         wallets::apply_moves(conn, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
         let accepted: Vec<(&AcceptedBid, &BidCommand)> = plan
@@ -560,6 +565,16 @@ impl BidEngine {
             .await?;
             chat_ids.push(chat_id);
         }
+        // Each leader a bid displaced is told, in this transaction.
+        let outbid: Vec<_> = accepted
+            .iter()
+            .filter_map(|(bid, _)| {
+                let (previous, _) = bid.released?;
+                (previous != bid.bidder_id)
+                    .then(|| notices::outbid(previous, auction_id, bid.seq, bid.amount))
+            })
+            .collect();
+        notifications::store(conn, &outbid).await?;
         let written_version = match claimed {
             Some((_, hoped)) if hoped == plan.after => version + 1,
             // A bidder could not pay: the claimed row (locked, one version
@@ -586,7 +601,7 @@ impl BidEngine {
             state: plan.after.clone(),
             version: written_version,
         };
-        Ok(Some((outcomes_of(&chat_ids), after)))
+        Ok(Some((outcomes_of(&chat_ids), after, conn.take_told())))
     }
 }
 

@@ -28,6 +28,32 @@ pub enum ServerFrame {
     Closed(AuctionClosed),
     /// An answer to one client: its bid's outcome, a refusal, a history page.
     System(SystemAnswer),
+    /// Something for the signed-in user (outbid, won, a handover step, …),
+    /// on each of their sockets, in a room or not.
+    Notification(NotificationFrame),
+}
+
+/// A `notification` frame: a stored notification
+/// (`GET /api/v1/me/notifications` lists the same).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationFrame {
+    /// Its id (`POST /api/v1/me/notifications/read`).
+    pub id: i64,
+    /// `outbid`, `won`, `sold`, `ending_soon`, `sale_update`,
+    /// `pickup_claimed`, `pickup_completed` or `badge_awarded`.
+    pub kind: String,
+    /// The auction it is about.
+    pub auction_id: Option<sitga_core::AuctionId>,
+    /// The sale it is about.
+    pub sale_id: Option<SaleId>,
+    /// The pickup it is about.
+    pub pickup_id: Option<sitga_core::PickupId>,
+    /// Korean.
+    pub context: String,
+    /// English.
+    pub text: String,
+    /// When it was stored (ms since the epoch).
+    pub created_at: i64,
 }
 
 /// What a room `message` is.
@@ -261,6 +287,20 @@ impl ServerFrame {
             text,
             amount: None,
             bid_seq: None,
+        })
+    }
+
+    /// The live copy of a stored notification.
+    pub fn notification(row: &sitga_persistence::notifications::Notification) -> Self {
+        Self::Notification(NotificationFrame {
+            id: row.id,
+            kind: row.kind.clone(),
+            auction_id: row.auction_id,
+            sale_id: row.sale_id,
+            pickup_id: row.pickup_id,
+            context: row.text_ko.clone(),
+            text: row.text_en.clone(),
+            created_at: row.created_at().timestamp_millis(),
         })
     }
 

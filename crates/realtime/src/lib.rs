@@ -14,6 +14,8 @@
 //! - [`frames`]: every frame the server sends, typed, and their encoding.
 //! - [`awards`], [`chain`], [`forecasts`]: what those jobs do;
 //!   [`counting`]: when a completed pickup starts to count.
+//! - [`notices`]: what each event tells whom (stored with the event,
+//!   sent live through the bus's per-user channels).
 //! - [`photos`]: photo uploads cleaned and stored, and the sweep of
 //!   photos nobody attached.
 //! - [`payments`]: buying points through a payment provider, within a
@@ -34,6 +36,7 @@ pub mod engine;
 pub mod forecasts;
 pub mod frames;
 pub mod jobs;
+pub mod notices;
 pub mod payments;
 pub mod photos;
 pub mod queue;

@@ -15,7 +15,9 @@ use sitga_core::{FieldError, SaleId, UserId};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
 use sitga_persistence::sales::{self, StoredSale};
 use sitga_persistence::wallets::{self, LedgerKind};
-use sitga_persistence::{DbConn, DbError, DbPool, photos};
+use sitga_persistence::{DbConn, DbError, DbPool, notifications, photos};
+
+use crate::bus::RoomBus;
 
 /// Most sales one deadline tick handles per kind (the next tick takes the
 /// rest).
@@ -96,13 +98,15 @@ pub struct Ticked {
 #[derive(Clone, Debug)]
 pub struct Sales {
     db: DbPool,
+    bus: RoomBus,
     deadlines: Deadlines,
 }
 
 impl Sales {
-    /// Sales on `db` with these deadlines.
-    pub fn new(db: DbPool, deadlines: Deadlines) -> Self {
-        Self { db, deadlines }
+    /// Sales on `db` with these deadlines; each step's notifications go
+    /// out live through `bus`.
+    pub fn new(db: DbPool, bus: RoomBus, deadlines: Deadlines) -> Self {
+        Self { db, bus, deadlines }
     }
 
     /// The deadlines in force.
@@ -290,7 +294,8 @@ impl Sales {
             sales::add_event(&mut tx, id, SaleState::Received.code(), actor_id, now).await?;
         }
         sales::add_event(&mut tx, id, step.sale.state.code(), actor_id, now).await?;
-        tx.commit().await?;
+        tell_parties(&mut tx, &row, step.sale.state, actor_id).await?;
+        self.bus.stored(tx.commit_told().await?);
         tracing::info!(
             from = before.state().code(),
             to = step.sale.state.code(),
@@ -349,7 +354,12 @@ impl Sales {
             let mut tx = self.db.begin().await?;
             if sales::mark_reminded(&mut tx, id).await? {
                 sales::add_event(&mut tx, id, "reminded", None, now).await?;
-                tx.commit().await?;
+                if let Some(row) = sales::find(&mut tx, id).await? {
+                    let reminder =
+                        crate::notices::sale_step(row.buyer_id, id, row.auction_id, "reminded");
+                    notifications::store(&mut tx, &[reminder]).await?;
+                }
+                self.bus.stored(tx.commit_told().await?);
                 tracing::info!(
                     sale_id = id.get(),
                     "buyer reminded to give delivery details"
@@ -406,10 +416,27 @@ impl Sales {
         }
         sales::add_event(&mut tx, id, SaleState::Received.code(), None, now).await?;
         sales::add_event(&mut tx, id, SaleState::Settled.code(), None, now).await?;
-        tx.commit().await?;
+        tell_parties(&mut tx, &row, SaleState::Settled, None).await?;
+        self.bus.stored(tx.commit_told().await?);
         tracing::info!(sale_id = id.get(), "shipped sale confirmed by its deadline");
         Ok(true)
     }
+}
+
+/// Tells the sale's parties, except the one who took the step, that it
+/// reached `state`.
+async fn tell_parties(
+    tx: &mut DbConn,
+    row: &StoredSale,
+    state: SaleState,
+    actor_id: Option<UserId>,
+) -> Result<(), DbError> {
+    let told: Vec<_> = [row.buyer_id, row.seller_id]
+        .into_iter()
+        .filter(|party| Some(*party) != actor_id)
+        .map(|party| crate::notices::sale_step(party, row.id, row.auction_id, state.code()))
+        .collect();
+    notifications::store(tx, &told).await
 }
 
 /// Pays the escrow out as `payout` says, with a ledger line and an audit

@@ -598,6 +598,7 @@ async fn move_sale(
     let zero = chrono::Duration::zero();
     let sales = Sales::new(
         pool.clone(),
+        sitga_realtime::bus::RoomBus::local(),
         sitga_auction::Deadlines {
             details: zero,
             shipment: zero,

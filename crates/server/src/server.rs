@@ -200,6 +200,9 @@ pub async fn start(
         }
         None => None,
     };
+    // Stored notifications go out live from here (every instance reads back
+    // its own events and publishes them to the users' channels).
+    let notifier = bus.spawn_notifier(db.clone());
     let closer = Closer::new(db.clone(), bus.clone());
     let queues = sitga_realtime::jobs::Queues::new(
         config
@@ -241,14 +244,14 @@ pub async fn start(
         calendar: config.calendar,
         passwords: Arc::new(sitga_api::auth::PasswordWork::for_this_machine()),
         engine: BidEngine::new(db.clone(), bus.clone()),
-        bus,
+        bus: bus.clone(),
         closer: closer.clone(),
         close_queue: queues.close.0.clone(),
         forecast_queue: queues.forecast.0.clone(),
         chain: chain.clone(),
         ws: Arc::new(sitga_api::ws::WsLimits::new(config.ws)),
         photos: sitga_realtime::photos::Photos::new(db.clone(), config.photo_store.clone()),
-        sales: sitga_realtime::sales::Sales::new(db.clone(), config.sale_deadlines),
+        sales: sitga_realtime::sales::Sales::new(db.clone(), bus.clone(), config.sale_deadlines),
         payments: sitga_realtime::payments::Payments::new(
             db.clone(),
             config.payment_provider.clone(),
@@ -336,6 +339,7 @@ pub async fn start(
     });
     let mut background = vec![prune, sessions_follower];
     background.extend(relay);
+    background.extend(notifier);
     tracing::info!(%addr, "sitga is listening (API docs at /docs)");
     Ok(RunningServer {
         addr,

@@ -20,6 +20,7 @@
 
 mod account;
 mod fields;
+pub mod notifications;
 mod password;
 pub mod token;
 
@@ -28,6 +29,7 @@ pub use fields::{
     Address, BankAccount, BusinessName, BusinessNumber, Email, NICKNAME_KEY_VERSION, Nickname,
     Password, PersonName, Phone, limits, nickname_key,
 };
+pub use notifications::{NoticeEvent, NotificationKind, NotificationSettings};
 pub use password::{HashError, PasswordHash, dummy_hash, hash_password, verify_password};
 /// The 17 provinces live in `sitga-core` (auctions name them too).
 pub use sitga_core::Province;

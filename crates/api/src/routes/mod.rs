@@ -11,6 +11,7 @@ pub mod forecasts;
 pub mod health;
 pub mod meta;
 pub mod monitor;
+pub mod notifications;
 pub mod photos;
 pub mod pickups;
 pub mod sales;
@@ -140,6 +141,22 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                     web::resource("/sales/{sale_id}/rating").route(web::post().to(sales::rate)),
                 )
                 .service(web::resource("/me/watchlist").route(web::get().to(watchlist::list)))
+                .service(
+                    web::resource("/me/notifications").route(web::get().to(notifications::list)),
+                )
+                .service(
+                    web::resource("/me/notifications/unread-count")
+                        .route(web::get().to(notifications::unread_count)),
+                )
+                .service(
+                    web::resource("/me/notifications/read")
+                        .route(web::post().to(notifications::mark_read)),
+                )
+                .service(
+                    web::resource("/me/notification-settings")
+                        .route(web::get().to(notifications::settings))
+                        .route(web::put().to(notifications::change_settings)),
+                )
                 .service(
                     web::resource("/me/watchlist/{auction_id}")
                         .route(web::put().to(watchlist::watch))

@@ -8,8 +8,9 @@ use sitga_coffee_grounds::{
 };
 use sitga_core::{PickupId, UserId};
 use sitga_persistence::pickups::{self, Pickup, RankingSide};
-use sitga_persistence::{DbConn, badges, users};
+use sitga_persistence::{DbConn, badges, notifications, users};
 use sitga_realtime::counting::Counter;
+use sitga_realtime::notices;
 use sitga_user::{AccountType, Province, Role};
 
 use super::dto::PageQuery;
@@ -298,8 +299,13 @@ async fn make_move(
     let after = pickups::find(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound("pickup"))?;
-    let dto = one(&mut tx, after).await?;
-    tx.commit().await?;
+    let dto = one(&mut tx, after.clone()).await?;
+    let nickname = users::find_by_id(&mut tx, auth.id)
+        .await?
+        .map(|u| u.nickname)
+        .unwrap_or_default();
+    notifications::store(&mut tx, &notices::pickup_moved(&after, auth.id, &nickname)).await?;
+    state.bus.stored(tx.commit_told().await?);
     tracing::info!(user_id = me.user_id.get(), pickup_id = id.get(), status = %dto.status, "pickup moved");
     Ok(dto)
 }

@@ -363,7 +363,30 @@ mod protocol_document {
                 Some(16),
                 1_795_801_200_100,
             ),
+            (won_notification(), None, 1_795_801_200_300),
         ]
+    }
+
+    /// What the winner's sockets get after the close: their stored `won`
+    /// notification.
+    fn won_notification() -> ServerFrame {
+        let [won, _] = sitga_realtime::notices::sold(
+            AuctionId::new(7),
+            UserId::new(3),
+            UserId::new(1),
+            Krw::new(39_000),
+            sitga_core::SaleId::new(12),
+        );
+        ServerFrame::Notification(frames::NotificationFrame {
+            id: 88,
+            kind: won.kind.code().into(),
+            auction_id: won.auction_id,
+            sale_id: won.sale_id,
+            pickup_id: won.pickup_id,
+            context: won.text_ko,
+            text: won.text_en,
+            created_at: 1_795_801_200_200,
+        })
     }
 
     #[test]
@@ -386,7 +409,9 @@ mod protocol_document {
         let produced: Vec<serde_json::Value> = frames_of_the_example()
             .iter()
             .map(|(frame, seq, now)| {
-                let text = frames::encode(frame, Some("7".into()), *seq, at(*now));
+                // A notification is about no room.
+                let room = (!matches!(frame, ServerFrame::Notification(_))).then(|| "7".into());
+                let text = frames::encode(frame, room, *seq, at(*now));
                 serde_json::from_str(&text).unwrap()
             })
             .collect();
@@ -406,6 +431,9 @@ mod protocol_document {
             .iter()
             .filter_map(|f| f["event"].as_str())
             .collect();
-        assert_eq!(events, ["closed", "message", "state", "system"].into());
+        assert_eq!(
+            events,
+            ["closed", "message", "notification", "state", "system"].into()
+        );
     }
 }

@@ -97,6 +97,11 @@ pub(super) async fn run(
     };
     tokio::pin!(token_expired);
     let mut revocations = conn.state.bus.revocations();
+    // A signed-in socket gets its user's notifications, in a room or not.
+    let mut inbox = conn
+        .member
+        .as_ref()
+        .map(|m| conn.state.bus.subscribe_user(m.user.id));
 
     let end = loop {
         tokio::select! {
@@ -132,6 +137,20 @@ pub(super) async fn run(
                         tracing::info!(room = room.get(), lagged = n, "client fell behind its room; disconnecting");
                         break End::TooSlow;
                     }
+                }
+            }
+            told = next_notification(&mut inbox) => {
+                match told {
+                    Ok(json) => {
+                        if conn.out.try_send(Outbound::Text(json)).is_err() {
+                            break End::TooSlow;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::info!(lagged = n, "client fell behind its notifications; disconnecting");
+                        break End::TooSlow;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => inbox = None,
                 }
             }
             _ = heartbeat.tick() => {
@@ -177,6 +196,16 @@ pub(super) async fn run(
     conn.leave_all().await;
     let _ = close_tx.send(reason);
     let _ = writer.await;
+}
+
+/// The next notification for this socket's user; never, for a guest.
+async fn next_notification(
+    inbox: &mut Option<broadcast::Receiver<Arc<str>>>,
+) -> Result<Arc<str>, broadcast::error::RecvError> {
+    match inbox {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn write_loop(

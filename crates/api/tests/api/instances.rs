@@ -225,3 +225,62 @@ async fn a_scheduled_start_is_announced_once_across_instances() {
         assert!(opened[0]["seq"].as_i64().is_some());
     }
 }
+
+/// A notification produced on one instance reaches the user's socket on
+/// the other (the per-user Redis channel), exactly once, without the socket
+/// joining any room; an ending-soon reminder swept by both instances is
+/// stored and sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+async fn a_notification_made_on_one_instance_reaches_a_socket_on_the_other() {
+    let (one, two) = pair_on_redis().await;
+    let seller = one.user().create().await;
+    let first = one.user().create().await;
+    let second = one.user().create().await;
+    one.charge(&first, 50_000).await;
+    one.charge(&second, 50_000).await;
+    let id = one.open_auction(&seller, 10_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut on_two = two.ws(Some(&first.access_token)).await;
+    on_two.send(json!({"event": "no_such_event"})).await;
+    on_two.until(|f| f["event"] == "system").await;
+    assert_eq!(one.bid(&first, id, 10_000).await.status(), 201);
+    assert_eq!(one.bid(&second, id, 11_000).await.status(), 201);
+    let told = on_two.until(|f| f["event"] == "notification").await;
+    assert_eq!(told["kind"], "outbid");
+    assert_eq!(told["auction_id"], id);
+
+    // Both instances' sweepers see the auction ending in five minutes.
+    sitga_persistence::test_support::end_auction_in(&one.db, id.into(), 5 * 60)
+        .await
+        .unwrap();
+    let reminder = on_two
+        .until(|f| f["event"] == "notification" && f["kind"] == "ending_soon")
+        .await;
+    assert_eq!(reminder["auction_id"], id);
+    on_two.drain(std::time::Duration::from_secs(3)).await;
+    let notifications: Vec<&Value> = on_two
+        .received
+        .iter()
+        .filter(|f| f["event"] == "notification")
+        .collect();
+    assert_eq!(notifications.len(), 2, "{notifications:?}");
+    let stored = expect_stored(&two, &first).await;
+    assert_eq!(stored, ["ending_soon", "outbid"]);
+}
+
+async fn expect_stored(app: &TestApp, user: &sitga_testkit::TestUser) -> Vec<String> {
+    let page = sitga_testkit::expect_json(
+        app.get("/api/v1/me/notifications", Some(&user.access_token))
+            .await,
+        200,
+    )
+    .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap().to_owned())
+        .collect()
+}

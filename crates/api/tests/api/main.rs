@@ -12,6 +12,7 @@ mod fish;
 mod forecasts;
 mod formats;
 mod instances;
+mod notifications;
 mod payments;
 mod photos;
 mod pickups;

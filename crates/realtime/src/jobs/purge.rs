@@ -2,13 +2,14 @@
 //! after they expired (kept that long so a stolen, recently expired copy is
 //! still recognised), idempotency keys after a day (a retry that late is
 //! a new request) and a buyer's delivery address 30 days after the sale
-//! ended; and, every hour, photos uploaded over a day ago and
-//! never attached to anything.
+//! ended, notifications 90 days after they were read (a year after they
+//! were sent, read or not); and, every hour, photos uploaded over a day
+//! ago and never attached to anything.
 
 use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
 use chrono::{DateTime, Duration, Utc};
-use sitga_persistence::{DbError, DbPool, idempotency, refresh_tokens, sales};
+use sitga_persistence::{DbError, DbPool, idempotency, notifications, refresh_tokens, sales};
 use tracing::Instrument;
 
 /// Daily at 04:00 UTC (13:00 in Korea), after the badge safety net.
@@ -21,6 +22,10 @@ pub(super) const PHOTO_SWEEP_CRON: &str = "0 17 * * * *";
 pub const REFRESH_TOKEN_GRACE: Duration = Duration::days(7);
 /// How long an idempotency key answers retries.
 pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::hours(24);
+/// How long a read notification is kept.
+pub const READ_NOTIFICATION_TTL: Duration = Duration::days(90);
+/// How long any notification is kept.
+pub const NOTIFICATION_TTL: Duration = Duration::days(365);
 
 /// What one purge removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,8 @@ pub struct Purged {
     pub idempotency_keys: usize,
     /// Sales whose buyer's address was erased.
     pub addresses: usize,
+    /// Notifications.
+    pub notifications: usize,
 }
 
 /// Removes what is past its retention at `now`.
@@ -41,6 +48,12 @@ pub async fn purge(db: &DbPool, now: DateTime<Utc>) -> Result<Purged, DbError> {
         idempotency_keys: idempotency::purge_before(&mut conn, now - IDEMPOTENCY_KEY_TTL).await?,
         addresses: sales::forget_addresses(&mut conn, now - sitga_auction::ADDRESS_RETENTION)
             .await?,
+        notifications: notifications::purge(
+            &mut conn,
+            now - READ_NOTIFICATION_TTL,
+            now - NOTIFICATION_TTL,
+        )
+        .await?,
     })
 }
 
@@ -52,6 +65,7 @@ pub(super) async fn purge_tick(_tick: Tick, db: Data<DbPool>) -> Result<(), BoxD
         refresh_tokens = purged.refresh_tokens,
         idempotency_keys = purged.idempotency_keys,
         addresses = purged.addresses,
+        notifications = purged.notifications,
         "daily purge done"
     );
     Ok(())
@@ -117,6 +131,30 @@ mod tests {
         idempotency::claim(&mut conn, user, "bid-1", "hash")
             .await
             .unwrap();
+        let told = |key: &str| notifications::NewNotification {
+            user_id: user,
+            kind: sitga_user::NotificationKind::BadgeAwarded,
+            key: key.into(),
+            auction_id: None,
+            sale_id: None,
+            pickup_id: None,
+            text_ko: "배지".into(),
+            text_en: "badge".into(),
+        };
+        notifications::store(&mut conn, &[told("read"), told("unread")])
+            .await
+            .unwrap();
+        let (page, _) = notifications::page(&mut conn, user, false, 0, 10)
+            .await
+            .unwrap();
+        let read_one: Vec<i64> = page
+            .iter()
+            .filter(|n| n.dedupe_key == "read")
+            .map(|n| n.id)
+            .collect();
+        notifications::mark_read(&mut conn, user, Some(&read_one))
+            .await
+            .unwrap();
         drop(conn);
 
         let first = purge(&db, now).await.unwrap();
@@ -125,7 +163,8 @@ mod tests {
             Purged {
                 refresh_tokens: 1,
                 idempotency_keys: 0,
-                addresses: 0
+                addresses: 0,
+                notifications: 0,
             }
         );
         let mut conn = db.get().await.unwrap();
@@ -143,7 +182,8 @@ mod tests {
             Purged {
                 refresh_tokens: 0,
                 idempotency_keys: 1,
-                addresses: 0
+                addresses: 0,
+                notifications: 0,
             }
         );
         let mut conn = db.get().await.unwrap();
@@ -154,5 +194,10 @@ mod tests {
                 .unwrap(),
             idempotency::KeyState::New
         );
+        // Read 90 days ago: gone; unread: kept until a year has passed.
+        let quarter = purge(&db, now + Duration::days(91)).await.unwrap();
+        assert_eq!(quarter.notifications, 1);
+        let year = purge(&db, now + Duration::days(366)).await.unwrap();
+        assert_eq!(year.notifications, 1);
     }
 }
