@@ -260,8 +260,12 @@ pub fn build(
                 .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
                 .add((header::REFERRER_POLICY, "no-referrer")),
         )
-        // Static files and the operator dashboard (plain actix: files are no
-        // API operations).
+        // Static files, the bidders' page and the operator dashboard (plain
+        // actix: files are no API operations).
+        .service(web::resource("/").route(web::get().to({
+            let home = parts.assets_dir.join("web").join("index.html");
+            move || actix_files::NamedFile::open_async(home.clone())
+        })))
         .service(web::resource("/dashboard").route(web::get().to(|| async {
             HttpResponse::PermanentRedirect()
                 .insert_header((header::LOCATION, "/dashboard/"))

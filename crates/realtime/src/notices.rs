@@ -75,7 +75,7 @@ pub fn sold(
         ..new(
             seller_id,
             &NoticeEvent::Sold { auction },
-            format!("경매 #{auction_id}가 {price}원에 판매되었습니다. 물건을 인계해 주세요."),
+            format!("경매 #{auction_id}: {price}원에 판매되었습니다. 물건을 인계해 주세요."),
             format!("Auction #{auction_id} sold for {price} won: hand the catch over."),
         )
     };
@@ -188,7 +188,7 @@ pub fn pickup_moved(
                     ..new(
                         user,
                         &event,
-                        format!("{actor_name}님이 커피박 수거 #{id}을 수락했습니다."),
+                        format!("커피박 수거 #{id}: {actor_name}님이 수거를 맡았습니다."),
                         format!("{actor_name} took on coffee-grounds pickup #{id}."),
                     )
                 }
@@ -202,7 +202,7 @@ pub fn pickup_moved(
                     ..new(
                         user,
                         &event,
-                        format!("커피박 수거 #{id}({grams} g)이 완료되었습니다."),
+                        format!("커피박 수거 #{id}: {grams} g 수거가 완료되었습니다."),
                         format!("Coffee-grounds pickup #{id} ({grams} g) is completed."),
                     )
                 }

@@ -76,3 +76,72 @@ async fn dashboard_shows_the_api_figures() {
     assert!(stdout.contains("dashboard ok"), "{stdout}");
     assert!(screenshot.exists());
 }
+
+/// The bidders' page at `/` with two bidders in two browser contexts
+/// (`tests/browser/live.mjs`), on an auction in its last minutes; writes
+/// desktop and phone screenshots next to the dashboard's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and Node: run `npm ci` in tests/browser and install chromium (CI does)"]
+async fn two_bidders_see_the_same_live_auction() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "run `npm ci` in tests/browser first"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).exists(), "no Chromium at {chromium}");
+    let app = TestApp::spawn().await;
+    let seller = app.user().nickname("제주어부").create().await;
+    let first = app.user().nickname("민수").create().await;
+    let second = app.user().nickname("지연").create().await;
+    app.charge(&first, 100_000).await;
+    app.charge(&second, 100_000).await;
+    // One minute long: every bid falls in the two-minute soft close.
+    let auction = app
+        .open_auction(&seller, 10_000, serde_json::json!({"duration_minutes": 1}))
+        .await;
+    let id = auction["id"].as_i64().unwrap();
+    let res = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/me/watchlist/{id}"),
+            Some(&first.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let desktop = root.join("target/live-desktop.png");
+    let phone = root.join("target/live-phone.png");
+    let script = root.join("tests/browser/live.mjs");
+    let args: Vec<String> = vec![
+        app.address.clone(),
+        id.to_string(),
+        first.email.clone(),
+        first.nickname.clone(),
+        second.email.clone(),
+        second.nickname.clone(),
+        first.password.clone(),
+        desktop.display().to_string(),
+        phone.display().to_string(),
+    ];
+    assert_eq!(first.password, second.password, "one password for both");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args(args)
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "live page check failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("live ok"), "{stdout}");
+    assert!(desktop.exists() && phone.exists());
+}

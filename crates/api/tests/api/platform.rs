@@ -256,6 +256,7 @@ async fn every_response_carries_the_security_headers() {
         "/no/such/route",
         "/docs/",
         "/dashboard/",
+        "/",
     ] {
         let res = app.get(path, None).await;
         let headers = res.headers();
@@ -271,6 +272,32 @@ async fn every_response_carries_the_security_headers() {
         );
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
     }
+}
+
+/// The bidders' page is served at `/`, its script and style beside it, with
+/// no inline script (the CSP allows none).
+#[tokio::test]
+async fn the_bidders_page_is_served_at_the_root() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/", None).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = res.text().await.unwrap();
+    assert!(html.contains("싯가 얼마?"));
+    assert!(html.contains(r#"<script type="module" src="/assets/web/app.js"></script>"#));
+    assert_eq!(html.matches("<script").count(), 1, "no inline script");
+    for asset in ["/assets/web/app.js", "/assets/web/app.css"] {
+        assert_eq!(app.get(asset, None).await.status(), 200, "{asset}");
+    }
+    // Other paths stay JSON 404s, not the page.
+    let missing = app.get("/auction/7", None).await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/json");
 }
 
 /// Lists and pages are compressed for clients that ask (gzip here; brotli

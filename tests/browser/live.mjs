@@ -1,0 +1,115 @@
+// Two bidders on one auction in the bidders' page at `/`, in two browser
+// contexts (a desktop and a 360 px phone): both log in through the page,
+// find the auction in the list and open its live room; each bid shows the
+// same price and leader in both within a second, a refused bid shows the
+// Korean reason, a bid in the last two minutes moves both countdowns, and
+// the outbid bidder's bell counts the notification without a reload.
+//   node tests/browser/live.mjs BASE AUCTION_ID A_EMAIL A_NICK B_EMAIL B_NICK PASSWORD SHOT_DESKTOP SHOT_PHONE
+import { chromium } from "playwright-core";
+
+const [base, auctionId, aEmail, aNick, bEmail, bNick, password, shotDesktop, shotPhone] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const failures = [];
+const fail = (message) => failures.push(message);
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+
+async function bidder(email, nickname, viewport) {
+  const context = await browser.newContext({ viewport, locale: "ko-KR" });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error" && m.text().includes("Content Security Policy")) page.errors.push(m.text()); });
+  await page.goto(base + "/#/login");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("#login-form button");
+  await page.waitForFunction((nick) => document.getElementById("who").textContent.includes(nick), nickname);
+  // Back on the list: the auction is there.
+  await page.waitForSelector(`.auction-card[data-id="${auctionId}"]`, { timeout: 10000 });
+  await page.click(`.auction-card[data-id="${auctionId}"] a`);
+  await page.waitForSelector("#bid-form:not([hidden])", { timeout: 10000 });
+  return page;
+}
+
+const text = (page, selector) => page.$eval(selector, (el) => el.textContent);
+const endsAt = (page) => page.$eval("#countdown", (el) => Number(el.dataset.endsAt));
+
+// Both pages show `price` and `leader`; returns how long it took (ms).
+async function bothShow(pages, price, leader) {
+  const started = Date.now();
+  const shown = price.toLocaleString("ko-KR") + "원";
+  await Promise.all(pages.map((p) => p.waitForFunction(
+    ([shown, leader]) => document.getElementById("price").textContent === shown && document.getElementById("leader").textContent === leader,
+    [shown, leader], { timeout: 5000 })));
+  return Date.now() - started;
+}
+
+try {
+  const a = await bidder(aEmail, aNick, { width: 1280, height: 900 });
+  const b = await bidder(bEmail, bNick, { width: 360, height: 740 });
+  const pages = [a, b];
+  const before = await Promise.all(pages.map(endsAt));
+
+  // A bids what the box holds: the minimum next bid.
+  const prefilled = Number(await a.inputValue("#bid-amount"));
+  const minimum = Number((await text(a, "#min-next")).replace(/,/g, ""));
+  if (prefilled !== minimum) fail(`the bid box holds ${prefilled}, the minimum is ${minimum}`);
+  await a.click("#bid-form button");
+  const first = await bothShow(pages, prefilled, aNick);
+  if (first > 1000) fail(`the first bid took ${first} ms to show in both pages`);
+  await a.waitForFunction(() => document.getElementById("bid-ok").textContent.length > 0);
+
+  // The auction was in its last two minutes: both countdowns moved.
+  await Promise.all(pages.map((p, i) => p.waitForFunction(
+    (old) => Number(document.getElementById("countdown").dataset.endsAt) > old, before[i], { timeout: 3000 })
+    .catch(() => fail(`the countdown of page ${i} did not move after a last-minutes bid`))));
+  const after = await Promise.all(pages.map(endsAt));
+  if (after[0] !== after[1]) fail(`the two countdowns disagree: ${after}`);
+
+  // B sends too little: the Korean reason.
+  await b.fill("#bid-amount", String(prefilled + 1));
+  await b.click("#bid-form button");
+  await b.waitForFunction(() => document.getElementById("bid-error").textContent.includes("입찰실패"), null, { timeout: 3000 })
+    .catch(async () => fail(`no Korean refusal; the page says "${await text(b, "#bid-error")}"`));
+
+  // B outbids A: both pages follow, and A's bell counts it without a reload
+  // (A watches the auction: its ending-soon reminder may be there already).
+  const bell = (page) => page.$eval("#bell-count", (el) => Number(el.textContent));
+  const unreadBefore = await bell(a);
+  const higher = Number(await b.$eval("#min-next", (el) => el.textContent.replace(/,/g, "")));
+  await b.fill("#bid-amount", String(higher));
+  await b.click("#bid-form button");
+  const second = await bothShow(pages, higher, bNick);
+  if (second > 1000) fail(`the second bid took ${second} ms to show in both pages`);
+  await a.waitForFunction((n) => Number(document.getElementById("bell-count").textContent) > n && !document.getElementById("bell-count").hidden, unreadBefore, { timeout: 3000 })
+    .catch(() => fail("A's bell did not count the outbid notification"));
+  await a.click("#bell");
+  await a.waitForSelector('#bell-list li[data-kind="outbid"]', { timeout: 3000 })
+    .catch(() => fail("the outbid notification is not in A's list"));
+  const history = await a.$$eval("#history li", (lis) => lis.map((li) => li.textContent));
+  if (history.length !== 2 || !history[0].includes(bNick)) fail(`A's bid history: ${JSON.stringify(history)}`);
+
+  // Nothing sideways at a phone's width.
+  const overflow = await b.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) fail(`the phone page scrolls sideways by ${overflow} px`);
+
+  await a.screenshot({ path: shotDesktop, fullPage: true });
+  await b.screenshot({ path: shotPhone, fullPage: true });
+  for (const [name, page] of [["A", a], ["B", b]]) if (page.errors.length) fail(`${name}'s page errors: ${page.errors.join("; ")}`);
+  console.log(`bids shown in both pages after ${first} ms and ${second} ms`);
+} catch (e) {
+  fail(String(e && e.stack || e));
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error("live page check failed:\n" + failures.join("\n"));
+  process.exitCode = 1;
+} else {
+  console.log("live ok");
+}
