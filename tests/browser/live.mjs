@@ -3,7 +3,9 @@
 // find the auction in the list and open its live room; each bid shows the
 // same price and leader in both within a second, a refused bid shows the
 // Korean reason, a bid in the last two minutes moves both countdowns, and
-// the outbid bidder's bell counts the notification without a reload.
+// the outbid bidder's bell counts the notification without a reload. A
+// page that misses a room frame reads the auction again; one whose socket
+// drops reconnects.
 //   node tests/browser/live.mjs BASE AUCTION_ID A_EMAIL A_NICK B_EMAIL B_NICK PASSWORD SHOT_DESKTOP SHOT_PHONE
 import { chromium } from "playwright-core";
 
@@ -18,9 +20,27 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 
-async function bidder(email, nickname, viewport) {
+// B's socket goes through a proxy the test controls: it can drop the next
+// room frame (a `seq` gap) or cut the connection.
+const proxy = { dropNextRoomFrame: false, sockets: [], connections: 0 };
+
+async function bidder(email, nickname, viewport, proxied) {
   const context = await browser.newContext({ viewport, locale: "ko-KR" });
   const page = await context.newPage();
+  if (proxied) {
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      proxy.connections += 1;
+      const server = ws.connectToServer();
+      proxy.sockets.push({ ws, server });
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => {
+        if (proxy.dropNextRoomFrame && String(m).includes('"seq"')) { proxy.dropNextRoomFrame = false; return; }
+        ws.send(m);
+      });
+      ws.onClose(() => server.close());
+      server.onClose(() => ws.close());
+    });
+  }
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(String(e)));
   page.on("console", (m) => { if (m.type() === "error" && m.text().includes("Content Security Policy")) page.errors.push(m.text()); });
@@ -51,7 +71,7 @@ async function bothShow(pages, price, leader) {
 
 try {
   const a = await bidder(aEmail, aNick, { width: 1280, height: 900 });
-  const b = await bidder(bEmail, bNick, { width: 360, height: 740 });
+  const b = await bidder(bEmail, bNick, { width: 360, height: 740 }, true);
   const pages = [a, b];
   const before = await Promise.all(pages.map(endsAt));
 
@@ -93,6 +113,29 @@ try {
     .catch(() => fail("the outbid notification is not in A's list"));
   const history = await a.$$eval("#history li", (lis) => lis.map((li) => li.textContent));
   if (history.length !== 2 || !history[0].includes(bNick)) fail(`A's bid history: ${JSON.stringify(history)}`);
+
+  // B misses a room frame: the `seq` gap makes it read the auction again,
+  // so its history has the bid whose frame it never got.
+  proxy.dropNextRoomFrame = true;
+  const third = Number(await a.$eval("#min-next", (el) => el.textContent.replace(/,/g, "")));
+  await a.fill("#bid-amount", String(third));
+  await a.click("#bid-form button");
+  await bothShow(pages, third, aNick);
+  await b.waitForFunction((n) => document.querySelectorAll("#history li").length === n, 3, { timeout: 3000 })
+    .catch(async () => fail(`after a seq gap B's history has ${await b.$$eval("#history li", (l) => l.length)} bids, not 3`));
+  if (proxy.dropNextRoomFrame) fail("no room frame was dropped");
+
+  // B's connection drops: the page reconnects, joins again and follows on.
+  const connectionsBefore = proxy.connections;
+  for (const { ws } of proxy.sockets) await ws.close({ code: 1006, reason: "dropped by the test" }).catch(() => {});
+  for (let i = 0; i < 50 && proxy.connections === connectionsBefore; i++) await new Promise((r) => setTimeout(r, 100));
+  if (proxy.connections === connectionsBefore) fail("B did not reconnect after its socket dropped");
+  // Joined again: a frame answered on the new socket.
+  await new Promise((r) => setTimeout(r, 500));
+  const fourth = Number(await b.$eval("#min-next", (el) => el.textContent.replace(/,/g, "")));
+  await b.fill("#bid-amount", String(fourth));
+  await b.click("#bid-form button");
+  await bothShow(pages, fourth, bNick).catch(() => fail("after reconnecting, B's bid did not reach both pages"));
 
   // Nothing sideways at a phone's width.
   const overflow = await b.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
