@@ -106,6 +106,9 @@ struct Inner {
     /// [`RoomBus::spawn_notifier`]).
     stored_tx: mpsc::Sender<Vec<NoticeKey>>,
     stored_rx: Mutex<Option<mpsc::Receiver<Vec<NoticeKey>>>>,
+    /// Whether a notifier task takes from `stored_rx` (a bus without one,
+    /// in a bench or an example, only stores).
+    notifier_live: std::sync::atomic::AtomicBool,
 }
 
 /// Messages kept per room in the fast history (Redis stream or memory);
@@ -190,6 +193,7 @@ impl RoomBus {
                 users: Mutex::new(HashMap::new()),
                 stored_tx,
                 stored_rx: Mutex::new(Some(stored_rx)),
+                notifier_live: std::sync::atomic::AtomicBool::new(false),
                 prefix,
             }),
         }
@@ -357,7 +361,7 @@ impl RoomBus {
     /// them back and sends them ([`RoomBus::spawn_notifier`]); when it is
     /// far behind they are only stored.
     pub fn stored(&self, events: Vec<NoticeKey>) {
-        if events.is_empty() {
+        if events.is_empty() || !self.inner.notifier_live.load(Ordering::Acquire) {
             return;
         }
         if self.inner.stored_tx.try_send(events).is_err() {
@@ -379,6 +383,7 @@ impl RoomBus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()?;
+        self.inner.notifier_live.store(true, Ordering::Release);
         let bus = self.clone();
         Some(tokio::spawn(async move {
             let mut events = Vec::new();
@@ -687,6 +692,29 @@ mod tests {
         assert_eq!(v["code"], "joined");
         assert_eq!(v["room"], "1");
         assert!(v["server_now"].as_i64().unwrap() > 0);
+    }
+
+    #[tokio::test]
+    async fn a_user_channel_reaches_only_that_users_sockets() {
+        let bus = RoomBus::local();
+        let mut mine = bus.subscribe_user(UserId::new(1));
+        let mut also_mine = bus.subscribe_user(UserId::new(1));
+        let mut theirs = bus.subscribe_user(UserId::new(2));
+        bus.tell(UserId::new(1), r#"{"event":"notification"}"#.into())
+            .await;
+        assert_eq!(&*mine.recv().await.unwrap(), r#"{"event":"notification"}"#);
+        assert_eq!(
+            &*also_mine.recv().await.unwrap(),
+            r#"{"event":"notification"}"#
+        );
+        assert!(theirs.try_recv().is_err());
+        // Without a notifier task, stored events are only stored.
+        bus.stored(vec![(UserId::new(1), "outbid:1:2".into())]);
+        assert!(mine.try_recv().is_err());
+        // Channels of users with no socket left are forgotten.
+        drop((mine, also_mine, theirs));
+        bus.prune_idle(0);
+        assert!(bus.inner.users.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

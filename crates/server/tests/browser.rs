@@ -14,14 +14,7 @@ use sitga_testkit::TestApp;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium and Node: run `npm ci` in tests/browser and install chromium (CI does)"]
 async fn dashboard_shows_the_api_figures() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .is_dir(),
-        "run `npm ci` in tests/browser first"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "no Chromium at {chromium}");
+    let (root, chromium) = prerequisites();
     // A real chain, so the chain monitor chart has samples to show.
     let (_node, settings) = sitga_testkit::local_chain(None).await;
     let app = TestApp::builder().chain(settings).spawn().await;
@@ -51,29 +44,13 @@ async fn dashboard_shows_the_api_figures() {
     }
     assert_eq!(counted, i64::from(summary.chain_records_queued));
     let screenshot = root.join("target/dashboard.png");
-    let address = app.address.clone();
-    let script = root.join("tests/browser/dashboard.mjs");
-    let shot = screenshot.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(address)
-            .arg(sitga_server::demo::OPERATOR_EMAIL)
-            .arg(sitga_server::demo::DEMO_PASSWORD)
-            .arg(shot)
-            .env("CHROMIUM", chromium)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "dashboard check failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("dashboard ok"), "{stdout}");
+    let args = vec![
+        app.address.clone(),
+        sitga_server::demo::OPERATOR_EMAIL.to_owned(),
+        sitga_server::demo::DEMO_PASSWORD.to_owned(),
+        screenshot.display().to_string(),
+    ];
+    run_browser_script(&root, chromium, "dashboard.mjs", args, "dashboard ok").await;
     assert!(screenshot.exists());
 }
 
@@ -83,14 +60,7 @@ async fn dashboard_shows_the_api_figures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium and Node: run `npm ci` in tests/browser and install chromium (CI does)"]
 async fn two_bidders_see_the_same_live_auction() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .is_dir(),
-        "run `npm ci` in tests/browser first"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "no Chromium at {chromium}");
+    let (root, chromium) = prerequisites();
     let app = TestApp::spawn().await;
     let seller = app.user().nickname("제주어부").create().await;
     let first = app.user().nickname("민수").create().await;
@@ -113,7 +83,6 @@ async fn two_bidders_see_the_same_live_auction() {
     assert_eq!(res.status(), 200);
     let desktop = root.join("target/live-desktop.png");
     let phone = root.join("target/live-phone.png");
-    let script = root.join("tests/browser/live.mjs");
     let args: Vec<String> = vec![
         app.address.clone(),
         id.to_string(),
@@ -126,6 +95,34 @@ async fn two_bidders_see_the_same_live_auction() {
         phone.display().to_string(),
     ];
     assert_eq!(first.password, second.password, "one password for both");
+    run_browser_script(&root, chromium, "live.mjs", args, "live ok").await;
+    assert!(desktop.exists() && phone.exists());
+}
+
+/// The repository root and the Chromium to drive, once both browser tests'
+/// prerequisites are checked.
+fn prerequisites() -> (std::path::PathBuf, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "run `npm ci` in tests/browser first"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).exists(), "no Chromium at {chromium}");
+    (root, chromium)
+}
+
+/// Runs `tests/browser/{script}` with `args` in Node; its output must end
+/// with `{ok_line}`.
+async fn run_browser_script(
+    root: &Path,
+    chromium: String,
+    script: &str,
+    args: Vec<String>,
+    ok_line: &str,
+) {
+    let script = root.join("tests/browser").join(script);
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(script)
@@ -140,8 +137,7 @@ async fn two_bidders_see_the_same_live_auction() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "live page check failed:\n{stdout}\n{stderr}"
+        "browser check failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("live ok"), "{stdout}");
-    assert!(desktop.exists() && phone.exists());
+    assert!(stdout.contains(ok_line), "{stdout}");
 }

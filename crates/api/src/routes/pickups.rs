@@ -391,7 +391,7 @@ pub async fn confirm_weight(
         .await?
         .ok_or(ApiError::NotFound("pickup"))?;
     let dto = one(&mut tx, after).await?;
-    tx.commit().await?;
+    state.bus.stored(tx.commit_told().await?);
     tracing::info!(
         user_id = me.user_id.get(),
         pickup_id = id.get(),

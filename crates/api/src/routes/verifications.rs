@@ -225,7 +225,8 @@ pub async fn decide(
         }
         .catch_up_user(&mut tx, user_id)
         .await?;
-        tx.commit().await?;
+        // Badges it earned are told live.
+        state.bus.stored(tx.commit_told().await?);
         counted
     } else {
         0

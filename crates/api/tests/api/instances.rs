@@ -266,21 +266,9 @@ async fn a_notification_made_on_one_instance_reaches_a_socket_on_the_other() {
         .filter(|f| f["event"] == "notification")
         .collect();
     assert_eq!(notifications.len(), 2, "{notifications:?}");
-    let stored = expect_stored(&two, &first).await;
-    assert_eq!(stored, ["ending_soon", "outbid"]);
-}
-
-async fn expect_stored(app: &TestApp, user: &sitga_testkit::TestUser) -> Vec<String> {
-    let page = sitga_testkit::expect_json(
-        app.get("/api/v1/me/notifications", Some(&user.access_token))
-            .await,
-        200,
-    )
-    .await;
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["kind"].as_str().unwrap().to_owned())
-        .collect()
+    let stored = crate::notifications::mine(&two, &first, "").await;
+    assert_eq!(
+        crate::notifications::kinds(&stored),
+        ["ending_soon", "outbid"]
+    );
 }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sitga_testkit::{TestApp, TestUser, WsClient, expect_error, expect_json};
 
-async fn mine(app: &TestApp, user: &TestUser, query: &str) -> Value {
+pub(crate) async fn mine(app: &TestApp, user: &TestUser, query: &str) -> Value {
     expect_json(
         app.get(
             &format!("/api/v1/me/notifications{query}"),
@@ -18,7 +18,7 @@ async fn mine(app: &TestApp, user: &TestUser, query: &str) -> Value {
     .await
 }
 
-fn kinds(page: &Value) -> Vec<String> {
+pub(crate) fn kinds(page: &Value) -> Vec<String> {
     page["items"]
         .as_array()
         .unwrap()
