@@ -295,6 +295,16 @@ async fn ending_soon_reaches_watchers_and_bidders_once_per_reminder() {
         .unwrap();
     assert_eq!(closer.remind_due().await.unwrap(), 0);
     assert_eq!(mine(&app, &watcher, "").await["total"], 2);
+    // Nor after a restart: what was sent is recorded with the auction.
+    sitga_persistence::test_support::end_auction_in(&app.db, id.into(), 30)
+        .await
+        .unwrap();
+    let app = app.restart().await;
+    assert_eq!(app.state().closer.remind_due().await.unwrap(), 0);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    for user in [&watcher, &bidder] {
+        assert_eq!(mine(&app, user, "").await["total"], 2);
+    }
 }
 
 #[tokio::test]
