@@ -86,6 +86,17 @@ fn bounded(text: &str) -> String {
 /// out, one whose event is stored already is ignored. The connection
 /// remembers them for live delivery after commit ([`DbConn::take_told`]).
 pub async fn store(conn: &mut DbConn, items: &[NewNotification]) -> Result<(), DbError> {
+    for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        store_chunk(conn, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Rows one statement stores: each is a `SELECT` of a `UNION ALL`, which
+/// SQLite caps at 500 terms (and MySQL at 65,535 bound values: 9 a row).
+const ROWS_PER_STATEMENT: usize = 400;
+
+async fn store_chunk(conn: &mut DbConn, items: &[NewNotification]) -> Result<(), DbError> {
     if items.is_empty() {
         return Ok(());
     }

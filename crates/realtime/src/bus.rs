@@ -74,6 +74,9 @@ pub const USER_BUFFER: usize = 64;
 /// only stored (read later from the list), not sent.
 const STORED_QUEUE: usize = 4_096;
 
+/// Stored events read back per query by the notifier.
+const READ_BACK_CHUNK: usize = 500;
+
 /// A numbered room frame, serialized once and shared by every socket.
 #[derive(Debug, Clone)]
 pub struct RoomFrame {
@@ -396,9 +399,17 @@ impl RoomBus {
                         Err(_) => break,
                     }
                 }
+                // A few hundred keys per query keep it well under every
+                // backend's limit on bound values.
                 let rows = async {
                     let mut conn = db.get().await?;
-                    sitga_persistence::notifications::of_events(&mut conn, &events).await
+                    let mut rows = Vec::with_capacity(events.len());
+                    for chunk in events.chunks(READ_BACK_CHUNK) {
+                        rows.extend(
+                            sitga_persistence::notifications::of_events(&mut conn, chunk).await?,
+                        );
+                    }
+                    Ok::<_, sitga_persistence::DbError>(rows)
                 }
                 .await;
                 match rows {

@@ -29,9 +29,6 @@ use crate::frames::ServerFrame;
 
 /// Most auctions one sweep closes (the next sweep takes the rest).
 const SWEEP_BATCH: i64 = 200;
-/// Followers told per statement (nine values each, well under MySQL's
-/// 65,535 placeholders).
-const REMINDERS_PER_STATEMENT: usize = 1_000;
 
 /// How a close went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,13 +439,11 @@ impl Closer {
                 continue;
             }
             let followers = auctions::followers(&mut tx, id).await?;
-            for chunk in followers.chunks(REMINDERS_PER_STATEMENT) {
-                let items: Vec<_> = chunk
-                    .iter()
-                    .map(|user| crate::notices::ending_soon(*user, id, minutes))
-                    .collect();
-                notifications::store(&mut tx, &items).await?;
-            }
+            let items: Vec<_> = followers
+                .iter()
+                .map(|user| crate::notices::ending_soon(*user, id, minutes))
+                .collect();
+            notifications::store(&mut tx, &items).await?;
             self.bus.stored(tx.commit_told().await?);
             tracing::debug!(
                 auction_id = id.get(),
@@ -620,4 +615,92 @@ async fn close_locked(
 /// The room line for a buy-now.
 pub fn bought_text_ko(nickname: &str, amount: Krw) -> String {
     format!("{nickname}님이 {amount}원에 즉시 구매하였습니다.")
+}
+
+#[cfg(test)]
+mod tests {
+    use sitga_auction::{AuctionSettings, AuctionSettingsInput};
+    use sitga_persistence::test_support::{TestDatabase, end_auction_in};
+    use sitga_persistence::{users, watchlist};
+    use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
+
+    use super::*;
+
+    /// An auction watched by more people than one statement (or one
+    /// read-back query) holds: each gets its reminder once, stored in
+    /// chunks, and the live copy reaches the last of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crowd_of_watchers_gets_its_reminders_in_chunks() {
+        let database = TestDatabase::create().await.unwrap();
+        let db = database.pool().await.unwrap();
+        let mut conn = db.get().await.unwrap();
+        let account = |n: usize| users::NewUser {
+            email: Email::parse(&format!("w{n}@example.com")).unwrap(),
+            nickname: Nickname::parse(&format!("w{n}")).unwrap(),
+            name: PersonName::parse("watcher").unwrap(),
+            phone: None,
+            address: None,
+            province: None,
+            account_type: AccountType::Member,
+            password_hash: PasswordHash::from_stored("x".into()),
+        };
+        let seller = users::insert(&mut conn, &account(0)).await.unwrap().id;
+        let settings = AuctionSettings::parse(
+            &AuctionSettingsInput {
+                start_price: Krw::new(10_000),
+                duration_minutes: Some(60),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .unwrap();
+        let auction = auctions::insert(
+            &mut conn,
+            &auctions::NewAuction {
+                seller_id: seller,
+                title: "방어".into(),
+                description: String::new(),
+                species: None,
+                photo_url: None,
+                settings,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+        // More than two statements' worth, and more than one read-back.
+        let crowd = 1_234;
+        let mut watchers = Vec::with_capacity(crowd);
+        for n in 1..=crowd {
+            let id = users::insert(&mut conn, &account(n)).await.unwrap().id;
+            watchlist::add(&mut conn, id, auction).await.unwrap();
+            watchers.push(id);
+        }
+        let (first, last) = (watchers[0], watchers[crowd - 1]);
+        drop(conn);
+        let bus = RoomBus::local();
+        let _notifier = bus.spawn_notifier(db.clone()).unwrap();
+        let mut inbox = bus.subscribe_user(last);
+        let closer = Closer::new(db.clone(), bus);
+        end_auction_in(&db, auction, 5 * 60).await.unwrap();
+        assert_eq!(closer.remind_due().await.unwrap(), 1);
+        assert_eq!(closer.remind_due().await.unwrap(), 0);
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let frame: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(frame["kind"], "ending_soon");
+        assert_eq!(frame["auction_id"], auction.get());
+        let mut conn = db.get().await.unwrap();
+        let mut stored = 0;
+        for user in [seller, last] {
+            stored += notifications::unread_count(&mut conn, user).await.unwrap();
+        }
+        assert_eq!(stored, 1, "the last watcher, not the seller");
+        let (_, total) = notifications::page(&mut conn, first, false, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(total, 1, "the first watcher too");
+    }
 }
