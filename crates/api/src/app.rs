@@ -251,7 +251,7 @@ pub fn build(
         .wrap(TracingLogger::<SitgaRootSpan>::new())
         // Outermost, so every response has them: no MIME sniffing, never
         // framed (clickjacking), no referrer to other sites, and pages (the
-        // dashboard, the API docs) that run only this server's own script
+        // bidders' page, the dashboard, the API docs) that run only this server's own script
         // files: no inline or foreign code, so injected markup cannot run.
         .wrap(
             actix_web::middleware::DefaultHeaders::new()
