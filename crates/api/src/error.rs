@@ -32,6 +32,9 @@ pub struct ErrorBody {
     /// For `price_moved`: the price now (KRW).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<i64>,
+    /// For `max_too_low`: the smallest maximum accepted now (KRW).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_max: Option<i64>,
 }
 
 /// Everything a handler can fail with.
@@ -251,6 +254,10 @@ impl ApiError {
             min_next_bid: min_next_bid.map(sitga_auction::Krw::get),
             available: available.map(sitga_auction::Krw::get),
             price: price.map(sitga_auction::Krw::get),
+            min_max: match self {
+                Self::BidRejected(R::MaxTooLow { min_max }) => Some(min_max.get()),
+                _ => None,
+            },
         }
     }
 }
@@ -432,5 +439,6 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
         min_next_bid: None,
         available: None,
         price: None,
+        min_max: None,
     }
 }

@@ -122,6 +122,9 @@ error_codes! {
     BuyNowUnavailable = "buy_now_unavailable",
     /// The price agreed to is no longer the price (`price` says it).
     PriceMoved = "price_moved",
+    /// A maximum below the one standing or below the bid sent with it
+    /// (`min_max` says the least accepted).
+    MaxTooLow = "max_too_low",
     /// A pickup cannot move that way from its state.
     IllegalTransition = "illegal_transition",
     /// The charge would pass the day's charge cap (the message says what is
@@ -260,6 +263,7 @@ impl From<sitga_auction::BidRejection> for ErrorCode {
             R::InsufficientBalance { .. } => ErrorCode::InsufficientBalance,
             R::BuyNowUnavailable => ErrorCode::BuyNowUnavailable,
             R::PriceMoved { .. } => ErrorCode::PriceMoved,
+            R::MaxTooLow { .. } => ErrorCode::MaxTooLow,
         }
     }
 }
@@ -370,6 +374,9 @@ mod tests {
             },
             BidRejection::BuyNowUnavailable,
             BidRejection::PriceMoved { price: Krw::new(1) },
+            BidRejection::MaxTooLow {
+                min_max: Krw::new(1),
+            },
         ] {
             assert_eq!(ErrorCode::from(reason).as_str(), reason.code());
         }

@@ -222,6 +222,11 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
             "amount",
             json!({ "minimum": 1, "maximum": max_amount, "example": 50_000 }),
         ),
+        (
+            "BidRequest",
+            "max_amount",
+            json!({ "minimum": 1, "maximum": max_amount, "example": 80_000 }),
+        ),
         // The buy-now price of the example auction (`example_id`).
         (
             "BuyNowRequest",
@@ -481,6 +486,29 @@ fn alternatives() -> Vec<(&'static str, Vec<Alternative>)> {
                     drop: &["ids"],
                     require: &["all"],
                     narrow: vec![("all", json!({ "enum": [true] }))],
+                },
+            ],
+        ),
+        (
+            "BidRequest",
+            vec![
+                Alternative {
+                    drop: &["max_amount"],
+                    require: &["amount"],
+                    narrow: vec![("amount", json!({ "type": "integer" }))],
+                },
+                Alternative {
+                    drop: &["amount"],
+                    require: &["max_amount"],
+                    narrow: vec![("max_amount", json!({ "type": "integer" }))],
+                },
+                Alternative {
+                    drop: &[],
+                    require: &["amount", "max_amount"],
+                    narrow: vec![
+                        ("amount", json!({ "type": "integer" })),
+                        ("max_amount", json!({ "type": "integer" })),
+                    ],
                 },
             ],
         ),

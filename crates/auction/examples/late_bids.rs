@@ -34,6 +34,7 @@ fn main() {
         buy_now_price: None,
         current_price: None,
         leader_id: None,
+        leader_max: None,
         bid_count: 0,
         starts_at: None,
         ends_at: now + Duration::seconds(30),
@@ -41,26 +42,11 @@ fn main() {
         soft_close: Duration::minutes(2),
     };
     let bids = [
-        BidRequest {
-            bidder_id: kim,
-            amount: Krw::new(20_000),
-        },
-        BidRequest {
-            bidder_id: lee,
-            amount: Krw::new(20_000),
-        }, // too low now
-        BidRequest {
-            bidder_id: lee,
-            amount: Krw::new(26_000),
-        },
-        BidRequest {
-            bidder_id: park,
-            amount: Krw::new(40_000),
-        }, // cannot pay
-        BidRequest {
-            bidder_id: seller,
-            amount: Krw::new(50_000),
-        }, // own auction
+        BidRequest::plain(kim, Krw::new(20_000)),
+        BidRequest::plain(lee, Krw::new(20_000)), // too low now
+        BidRequest::plain(lee, Krw::new(26_000)),
+        BidRequest::plain(park, Krw::new(40_000)), // cannot pay
+        BidRequest::plain(seller, Krw::new(50_000)), // own auction
     ];
 
     // The rules ask for the wallets the batch may touch, then decide.
@@ -86,22 +72,25 @@ fn main() {
     };
 
     for (request, outcome) in bids.iter().zip(&plan.outcomes) {
+        let amount = request.amount.unwrap_or_default();
         match outcome {
-            Ok(bid) => println!(
-                "user {} bids {}: accepted as #{}{}",
-                request.bidder_id,
-                request.amount,
-                bid.seq,
-                if bid.extended {
-                    format!(", end moved to {}", bid.ends_at.time())
-                } else {
-                    String::new()
+            Ok(placed) => {
+                for bid in placed.bids() {
+                    println!(
+                        "user {} bids {amount}: accepted as #{}{}",
+                        bid.bidder_id,
+                        bid.seq,
+                        if bid.extended {
+                            format!(", end moved to {}", bid.ends_at.time())
+                        } else {
+                            String::new()
+                        }
+                    );
                 }
-            ),
+            }
             Err(reason) => println!(
-                "user {} bids {}: refused ({}: {})",
+                "user {} bids {amount}: refused ({}: {})",
                 request.bidder_id,
-                request.amount,
                 reason.code(),
                 reason.message()
             ),

@@ -23,6 +23,7 @@
 //!     reserve_price: None,
 //!     current_price: None,
 //!     leader_id: None,
+//!     leader_max: None,
 //!     bid_count: 0,
 //!     starts_at: None,
 //!     ends_at: now + Duration::hours(1),
@@ -56,8 +57,8 @@ mod settings;
 mod serde_seconds;
 
 pub use batch::{
-    BatchPlan, BidRequest, PlanError, PointMove, WalletMove, plan_bids, plan_buy_now,
-    state_if_funded,
+    BatchPlan, BidRequest, Checked, Placed, PlanError, PointMove, ProxyExhausted, WalletMove,
+    check_request, plan_bids, plan_buy_now, state_if_funded,
 };
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
 pub use fulfilment::{

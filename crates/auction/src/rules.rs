@@ -76,6 +76,11 @@ pub struct AuctionSnapshot {
     pub current_price: Option<Krw>,
     /// Who placed it.
     pub leader_id: Option<UserId>,
+    /// The leader's maximum, when they bid by proxy: the engine bids for
+    /// them up to it. Private to its owner: never in a frame, a listing or
+    /// another user's response.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub leader_max: Option<Krw>,
     /// Accepted bids so far (also the last bid's sequence number).
     pub bid_count: i64,
     /// Bids are taken from this time on (`None`: from its creation).
@@ -129,6 +134,12 @@ pub enum BidRejection {
         /// The price now.
         price: Krw,
     },
+    /// A leader's new maximum must be above the one standing (a maximum is
+    /// never lowered), or a maximum below the bid sent with it.
+    MaxTooLow {
+        /// The smallest maximum accepted now.
+        min_max: Krw,
+    },
 }
 
 impl BidRejection {
@@ -145,6 +156,7 @@ impl BidRejection {
             Self::InsufficientBalance { .. } => "insufficient_balance",
             Self::BuyNowUnavailable => "buy_now_unavailable",
             Self::PriceMoved { .. } => "price_moved",
+            Self::MaxTooLow { .. } => "max_too_low",
         }
     }
 
@@ -166,6 +178,9 @@ impl BidRejection {
                     .into()
             }
             Self::PriceMoved { price } => format!("the price is now {price} won"),
+            Self::MaxTooLow { min_max } => {
+                format!("your maximum must be at least {min_max} won (a maximum is never lowered)")
+            }
         }
     }
 }
@@ -186,6 +201,10 @@ pub struct AcceptedBid {
     pub extended: bool,
     /// The outbid leader and the amount whose hold is released.
     pub released: Option<(UserId, Krw)>,
+    /// Placed by the engine for the bidder, from their maximum (a proxy
+    /// step), not at an amount they sent.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub proxy: bool,
 }
 
 /// The smallest bid that would be accepted now.
@@ -197,7 +216,7 @@ pub struct AcceptedBid {
 /// # let mut a = AuctionSnapshot { id: AuctionId::new(1), seller_id: UserId::new(1),
 /// #   status: AuctionStatus::Open, start_price: Krw::new(10_000),
 /// #   increment: Increment::Tiered, reserve_price: None, buy_now_price: None,
-/// #   current_price: None, leader_id: None, bid_count: 0, starts_at: None,
+/// #   current_price: None, leader_id: None, leader_max: None, bid_count: 0, starts_at: None,
 /// #   ends_at: now, hard_end_at: now, soft_close: chrono::Duration::minutes(2) };
 /// assert_eq!(min_next_bid(&a), Krw::new(10_000));
 /// a.current_price = Some(Krw::new(12_000));
@@ -237,7 +256,7 @@ pub fn buy_now_available(auction: &AuctionSnapshot) -> Option<Krw> {
 
 /// Whether `auction` takes a bid or a buy-now from `user` at `now`: open,
 /// started, not ended, and not the seller's own.
-fn taking_bids_from(
+pub(crate) fn taking_bids_from(
     auction: &AuctionSnapshot,
     user: UserId,
     now: DateTime<Utc>,
@@ -279,6 +298,7 @@ pub fn validate_buy_now(
         ends_at: auction.ends_at,
         extended: false,
         released: auction.leader_id.zip(auction.current_price),
+        proxy: false,
     })
 }
 
@@ -371,12 +391,15 @@ pub fn validate_bid(
         extended: ends_at != auction.ends_at,
         ends_at,
         released: auction.leader_id.zip(auction.current_price),
+        proxy: false,
     })
 }
 
 impl AuctionSnapshot {
-    /// The state after `bid` (for validating the next bid in order).
+    /// The state after `bid` (for validating the next bid in order). The
+    /// leader has no maximum until the caller sets one.
     pub fn apply(&mut self, bid: &AcceptedBid) {
+        self.leader_max = None;
         self.current_price = Some(bid.amount);
         self.leader_id = Some(bid.bidder_id);
         self.bid_count = bid.seq;
@@ -534,6 +557,7 @@ mod tests {
             reserve_price: Some(won(20_000)),
             current_price: None,
             leader_id: None,
+            leader_max: None,
             bid_count: 0,
             starts_at: None,
             ends_at: now() + Duration::hours(1),

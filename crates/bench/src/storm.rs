@@ -187,18 +187,19 @@ async fn engine_phase(
             let mut accepted = Vec::new();
             let mut next = sitga_auction::Krw::new(1_000);
             while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                let command = sitga_realtime::engine::BidCommand {
+                let command = sitga_realtime::engine::BidCommand::plain(
                     auction_id,
-                    bidder_id: id,
-                    nickname: format!("bench{id}"),
-                    amount: next,
-                };
+                    id,
+                    format!("bench{id}"),
+                    next,
+                );
                 match engine.place(command).await {
                     Ok(sitga_realtime::engine::BidOutcome::Accepted { after, .. }) => {
                         accepted.push(next.get());
                         next = sitga_auction::min_next_bid(&after);
                         tokio::task::yield_now().await;
                     }
+                    Ok(sitga_realtime::engine::BidOutcome::MaxRaised { .. }) => {}
                     Ok(sitga_realtime::engine::BidOutcome::Rejected { reason, seen }) => {
                         next = match reason {
                             sitga_auction::BidRejection::TooLow { min_next_bid } => min_next_bid,

@@ -59,6 +59,8 @@ pub struct Auction {
     /// Buy-now price.
     pub buy_now_price: Option<Krw>,
     starts_at: Option<NaiveDateTime>,
+    /// Private to the leader: read through [`Auction::max_of`].
+    leader_max: Option<Krw>,
     // `opened_at` is only written and filtered on (`insert`, `due_to_open`,
     // `mark_opened`): nothing reads it back.
 }
@@ -110,6 +112,12 @@ impl Auction {
         }
     }
 
+    /// `user`'s standing maximum here: only while they lead with one (a
+    /// maximum is nobody else's business).
+    pub fn max_of(&self, user: UserId) -> Option<Krw> {
+        self.leader_max.filter(|_| self.leader_id == Some(user))
+    }
+
     /// The rules' view of it.
     pub fn snapshot(&self) -> AuctionSnapshot {
         AuctionSnapshot {
@@ -122,6 +130,7 @@ impl Auction {
             buy_now_price: self.buy_now_price,
             current_price: self.current_price,
             leader_id: self.leader_id,
+            leader_max: self.leader_max,
             bid_count: self.bid_count,
             starts_at: self.starts_at(),
             ends_at: self.ends_at(),
@@ -561,11 +570,13 @@ pub async fn apply_bids(
 ) -> Result<bool, DbError> {
     // A cached statement: this runs once per bid batch.
     let update = Statement::<diesel::sql_types::Untyped>::new(
-        "UPDATE auctions SET current_price = ?, leader_id = ?, bid_count = ?, ends_at = ?, \
-         version = version + 1, updated_at = ? WHERE id = ? AND version = ? AND status = ?",
+        "UPDATE auctions SET current_price = ?, leader_id = ?, leader_max = ?, bid_count = ?, \
+         ends_at = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ? AND \
+         status = ?",
         vec![
             Bind::OptInt(after.current_price.map(Krw::get)),
             Bind::OptInt(after.leader_id.map(UserId::get)),
+            Bind::OptInt(after.leader_max.map(Krw::get)),
             Bind::Int(after.bid_count),
             Bind::Time(naive(after.ends_at)),
             Bind::Time(now()),

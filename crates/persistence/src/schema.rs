@@ -98,6 +98,7 @@ diesel::table! {
         starts_at -> Nullable<Timestamp>,
         opened_at -> Nullable<Timestamp>,
         reminded_minutes -> SmallInt,
+        leader_max -> Nullable<BigInt>,
     }
 }
 

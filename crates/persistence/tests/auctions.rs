@@ -461,10 +461,7 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
     ]) {
         let requests: Vec<BidRequest> = batch
             .iter()
-            .map(|&(bidder, amount)| BidRequest {
-                bidder_id: bidder,
-                amount: won(amount),
-            })
+            .map(|&(bidder, amount)| BidRequest::plain(bidder, won(amount)))
             .collect();
         let mut tx = pool.begin().await.unwrap();
         let mut locked = HashMap::new();
@@ -481,9 +478,7 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
             .await
             .unwrap();
         let rows: Vec<_> = plan
-            .outcomes
-            .iter()
-            .filter_map(|o| o.as_ref().ok())
+            .bids()
             .map(|b| (b.seq, b.bidder_id, b.amount))
             .collect();
         auctions::insert_bids(&mut tx, auction.id, &rows)

@@ -118,12 +118,7 @@ async fn main() {
                 let mut amount = Krw::new(10_000);
                 while accepted.load(Ordering::SeqCst) < TARGET {
                     let outcome = engine
-                        .place(BidCommand {
-                            auction_id: auction.id,
-                            bidder_id: id,
-                            nickname: nickname.clone(),
-                            amount,
-                        })
+                        .place(BidCommand::plain(auction.id, id, nickname.clone(), amount))
                         .await
                         .expect("the engine answers");
                     match outcome {
@@ -137,6 +132,8 @@ async fn main() {
                             amount = min_next_bid(&seen);
                             tokio::task::yield_now().await;
                         }
+                        // Plain bids never raise a maximum.
+                        BidOutcome::MaxRaised { after, .. } => amount = min_next_bid(&after),
                     }
                 }
             })

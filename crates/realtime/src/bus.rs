@@ -790,6 +790,7 @@ mod redis_tests {
             reserve_price: None,
             current_price: Some(sitga_auction::Krw::new(15_000)),
             leader_id: Some(sitga_core::UserId::new(2)),
+            leader_max: None,
             bid_count: 1,
             ends_at: now + chrono::Duration::hours(1),
             hard_end_at: now + chrono::Duration::hours(2),

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sitga_auction::{
-    AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, PlanError, Sale,
-    Settlement, close_outcome, plan_buy_now, reminder_due, settle,
+    AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, CloseOutcome, Placed, PlanError,
+    Sale, Settlement, close_outcome, plan_buy_now, reminder_due, settle,
 };
 use sitga_core::{AuctionId, Krw, SaleId, UserId};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
@@ -178,12 +178,12 @@ impl Closer {
             }
         };
         let bid = match plan.outcomes.into_iter().next() {
-            Some(Ok(bid)) => bid,
+            Some(Ok(Placed::Bid { bid, .. })) => bid,
             Some(Err(reason)) => {
                 tx.rollback().await?;
                 return Ok(Some(BuyNowResult::Refused(reason)));
             }
-            None => return Err(DbError::Invariant("a buy-now plan without outcome".into())),
+            _ => return Err(DbError::Invariant("a buy-now plan without its bid".into())),
         };
         wallets::apply_moves(&mut tx, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
         auctions::insert_bids(&mut tx, auction_id, &[(bid.seq, buyer_id, bid.amount)]).await?;

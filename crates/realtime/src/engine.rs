@@ -33,16 +33,16 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sitga_auction::{
-    AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, PlanError, plan_bids,
-    state_if_funded, validate_bid,
+    AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, Placed, PlanError, check_request,
+    plan_bids, state_if_funded,
 };
 use sitga_core::{AuctionId, UserId};
-use sitga_persistence::{DbConn, DbError, DbPool, auctions, notifications, wallets};
+use sitga_persistence::{DbConn, DbError, DbPool, auctions, notifications, users, wallets};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::bus::{HistoryItem, RoomBus};
-use crate::frames::{ServerFrame, accepted_text_ko};
+use crate::frames::{ServerFrame, bid_text_ko};
 use crate::notices;
 
 /// Requests a writer takes into one transaction.
@@ -66,8 +66,31 @@ pub struct BidCommand {
     pub bidder_id: UserId,
     /// Bidder's nickname, for the room message.
     pub nickname: String,
-    /// Amount.
-    pub amount: Krw,
+    /// The amount to bid now (with only a maximum: the least that leads).
+    pub amount: Option<Krw>,
+    /// The most the engine may bid for the bidder (a proxy bid); private.
+    pub max: Option<Krw>,
+}
+
+impl BidCommand {
+    /// A plain bid of `amount`.
+    pub fn plain(auction_id: AuctionId, bidder_id: UserId, nickname: String, amount: Krw) -> Self {
+        Self {
+            auction_id,
+            bidder_id,
+            nickname,
+            amount: Some(amount),
+            max: None,
+        }
+    }
+
+    fn request(&self) -> BidRequest {
+        BidRequest {
+            bidder_id: self.bidder_id,
+            amount: self.amount,
+            max: self.max,
+        }
+    }
 }
 
 /// What happened to a bid.
@@ -77,10 +100,22 @@ pub enum BidOutcome {
     Accepted {
         /// The bid.
         bid: AcceptedBid,
-        /// The auction right after it.
+        /// The leader's proxy bid that outbid it at once (their maximum
+        /// was not beaten).
+        answer: Option<AcceptedBid>,
+        /// The bidder's maximum standing after, while they lead with one.
+        max: Option<Krw>,
+        /// The auction right after it (and its answer).
         after: AuctionSnapshot,
         /// The room-history row announcing it.
         chat_id: i64,
+    },
+    /// The leader raised their own maximum; the price did not move.
+    MaxRaised {
+        /// The new maximum.
+        max: Krw,
+        /// The auction after it.
+        after: AuctionSnapshot,
     },
     /// Refused; nothing changed.
     Rejected {
@@ -132,9 +167,27 @@ struct Known {
     version: i64,
 }
 
-/// A batch's outcomes, the auction after it, and the notifications it
-/// stored (user, event key), sent live after commit.
-type Decided = (Vec<BidOutcome>, Known, Vec<notifications::NoticeKey>);
+/// A bid the room is told about, in order: with its bidder's nickname and
+/// its room-history row.
+#[derive(Debug)]
+struct Announced {
+    bid: AcceptedBid,
+    nickname: String,
+    chat_id: i64,
+}
+
+/// What a committed batch did.
+#[derive(Debug)]
+struct Decided {
+    /// Each request's outcome, in order.
+    outcomes: Vec<BidOutcome>,
+    /// The auction after it.
+    after: Known,
+    /// The notifications it stored (user, event key), sent live after commit.
+    told: Vec<notifications::NoticeKey>,
+    /// Every bid it placed, in order (proxies' answers included).
+    announced: Vec<Announced>,
+}
 
 /// Refusals that stay true however the auction moved on since `state` was
 /// read: once there is a bid, amounts only rise; sellers stay sellers,
@@ -317,8 +370,7 @@ impl BidEngine {
         let now = Utc::now();
         let mut undecided = Vec::with_capacity(batch.len());
         for request in batch {
-            let c = &request.command;
-            match validate_bid(state, c.bidder_id, c.amount, Krw::MAX, now) {
+            match check_request(state, &request.command.request(), now) {
                 Err(reason) if refusal_is_certain(&reason, state) => {
                     let outcome = BidOutcome::Rejected {
                         reason,
@@ -350,39 +402,43 @@ impl BidEngine {
             .decide(auction_id, &commands, known.as_ref(), session)
             .await;
         match result {
-            Ok((outcomes, after, told)) => {
-                let final_state = after.state.clone();
-                *known = Some(after);
-                self.bus.stored(told);
-                let mut last_leader = None;
-                for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    if let BidOutcome::Accepted { bid, chat_id, .. } = &outcome {
-                        let nickname = request.command.nickname.clone();
-                        self.bus
-                            .remember(
-                                auction_id,
-                                &HistoryItem {
-                                    id: *chat_id,
-                                    user: Some(nickname.clone()),
-                                    code: "bid_accepted".into(),
-                                    context: accepted_text_ko(&nickname, bid.amount),
-                                    amount: Some(bid.amount),
-                                    at: Utc::now().timestamp_millis(),
-                                },
-                            )
-                            .await;
-                        self.bus
-                            .publish(auction_id, &ServerFrame::bid_accepted(&nickname, bid))
-                            .await;
-                        last_leader = Some(nickname);
-                    }
+            Ok(decided) => {
+                let final_state = decided.after.state.clone();
+                *known = Some(decided.after);
+                self.bus.stored(decided.told);
+                for Announced {
+                    bid,
+                    nickname,
+                    chat_id,
+                } in &decided.announced
+                {
+                    self.bus
+                        .remember(
+                            auction_id,
+                            &HistoryItem {
+                                id: *chat_id,
+                                user: Some(nickname.clone()),
+                                code: "bid_accepted".into(),
+                                context: bid_text_ko(nickname, bid),
+                                amount: Some(bid.amount),
+                                at: Utc::now().timestamp_millis(),
+                            },
+                        )
+                        .await;
+                    self.bus
+                        .publish(auction_id, &ServerFrame::bid_accepted(nickname, bid))
+                        .await;
+                }
+                // Frames first: a bidder's answer never overtakes the room's
+                // news of their bid.
+                for (request, outcome) in batch.into_iter().zip(decided.outcomes) {
                     let _ = request.reply.send(Ok(outcome));
                 }
-                if let Some(leader) = last_leader {
+                if let Some(last) = decided.announced.last() {
                     self.bus
                         .publish(
                             auction_id,
-                            &ServerFrame::state(&final_state, Some(&leader), Utc::now()),
+                            &ServerFrame::state(&final_state, Some(&last.nickname), Utc::now()),
                         )
                         .await;
                 }
@@ -460,13 +516,7 @@ impl BidEngine {
         known: Option<&Known>,
     ) -> Result<Option<Decided>, EngineError> {
         conn.begin().await?;
-        let requests: Vec<BidRequest> = commands
-            .iter()
-            .map(|c| BidRequest {
-                bidder_id: c.bidder_id,
-                amount: c.amount,
-            })
-            .collect();
+        let requests: Vec<BidRequest> = commands.iter().map(|c| c.request()).collect();
         let now = Utc::now();
         // The auction row is locked first, always: taking the wallets first
         // and the auction last (or its shared lock through the `bids`
@@ -507,28 +557,6 @@ impl BidEngine {
                 }
             }
         };
-        let outcomes_of = |chat_ids: &[i64]| -> Vec<BidOutcome> {
-            let mut chat_ids = chat_ids.iter();
-            plan.outcomes
-                .iter()
-                .zip(&plan.seen)
-                .map(|(outcome, seen)| match outcome {
-                    Ok(bid) => {
-                        let mut after = seen.clone();
-                        after.apply(bid);
-                        BidOutcome::Accepted {
-                            bid: bid.clone(),
-                            after,
-                            chat_id: chat_ids.next().copied().unwrap_or_default(),
-                        }
-                    }
-                    Err(reason) => BidOutcome::Rejected {
-                        reason: *reason,
-                        seen: seen.clone(),
-                    },
-                })
-                .collect()
-        };
         if !plan.accepted_any() {
             // Undoes a claimed row too.
             conn.rollback_in_place().await?;
@@ -536,45 +564,56 @@ impl BidEngine {
                 state: plan.after.clone(),
                 version,
             };
-            return Ok(Some((outcomes_of(&[]), after, Vec::new())));
+            return Ok(Some(Decided {
+                outcomes: outcomes_of(&plan, &[]),
+                after,
+                told: Vec::new(),
+                announced: Vec::new(),
+            }));
         }
         wallets::apply_moves(conn, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
-        let accepted: Vec<(&AcceptedBid, &BidCommand)> = plan
-            .outcomes
+        let announced = announce(conn, &plan, commands).await?;
+        let rows: Vec<(i64, UserId, Krw)> = announced
             .iter()
-            .zip(commands)
-            .filter_map(|(o, c)| o.as_ref().ok().map(|bid| (bid, *c)))
-            .collect();
-        let rows: Vec<(i64, UserId, Krw)> = accepted
-            .iter()
-            .map(|(bid, c)| (bid.seq, c.bidder_id, bid.amount))
+            .map(|a| (a.bid.seq, a.bid.bidder_id, a.bid.amount))
             .collect();
         // No other writer can take these sequence numbers: the auction row
         // is locked.
         auctions::insert_bids(conn, auction_id, &rows).await?;
-        let mut chat_ids = Vec::with_capacity(accepted.len());
-        for (bid, command) in &accepted {
-            let chat_id = auctions::insert_chat(
+        let mut announced = announced;
+        for a in &mut announced {
+            a.chat_id = auctions::insert_chat(
                 conn,
                 auction_id,
-                Some((command.bidder_id, &command.nickname)),
+                Some((a.bid.bidder_id, &a.nickname)),
                 "bid",
-                &accepted_text_ko(&command.nickname, bid.amount),
-                Some(bid.amount),
+                &bid_text_ko(&a.nickname, &a.bid),
+                Some(a.bid.amount),
             )
             .await?;
-            chat_ids.push(chat_id);
         }
-        // Each leader a bid displaced is told, in this transaction.
-        let outbid: Vec<_> = accepted
+        // Each leader a request displaced for good is told (not the owner of a
+        // maximum that took the lead straight back), and each maximum that
+        // ran out of points, in this transaction.
+        let told: Vec<_> = plan
+            .outcomes
             .iter()
-            .filter_map(|(bid, _)| {
-                let (previous, _) = bid.released?;
-                (previous != bid.bidder_id)
-                    .then(|| notices::outbid(previous, auction_id, bid.seq, bid.amount))
+            .filter_map(|o| match o {
+                Ok(Placed::Bid { bid, answer, .. }) => {
+                    let last = answer.as_ref().unwrap_or(bid);
+                    let (previous, _) = last.released?;
+                    (previous != last.bidder_id)
+                        .then(|| notices::outbid(previous, auction_id, last.seq, last.amount))
+                }
+                _ => None,
             })
+            .chain(
+                plan.exhausted
+                    .iter()
+                    .map(|e| notices::proxy_exhausted(e.user_id, auction_id, e.at_seq)),
+            )
             .collect();
-        notifications::store(conn, &outbid).await?;
+        notifications::store(conn, &told).await?;
         let written_version = match claimed {
             Some((_, hoped)) if hoped == plan.after => version + 1,
             // A bidder could not pay: the claimed row (locked, one version
@@ -601,8 +640,101 @@ impl BidEngine {
             state: plan.after.clone(),
             version: written_version,
         };
-        Ok(Some((outcomes_of(&chat_ids), after, conn.take_told())))
+        let own_chats: Vec<i64> = own_chat_ids(&plan, &announced);
+        Ok(Some(Decided {
+            outcomes: outcomes_of(&plan, &own_chats),
+            after,
+            told: conn.take_told(),
+            announced,
+        }))
     }
+}
+
+/// Each request's outcome; `chat_ids` are the room rows of the accepted
+/// requests' own bids, in order.
+fn outcomes_of(plan: &sitga_auction::BatchPlan, chat_ids: &[i64]) -> Vec<BidOutcome> {
+    let mut chat_ids = chat_ids.iter();
+    plan.outcomes
+        .iter()
+        .zip(&plan.seen)
+        .map(|(outcome, seen)| match outcome {
+            Ok(Placed::Bid { bid, answer, max }) => {
+                let mut after = seen.clone();
+                after.apply(bid);
+                if let Some(answer) = answer {
+                    after.apply(answer);
+                }
+                BidOutcome::Accepted {
+                    bid: bid.clone(),
+                    answer: answer.clone(),
+                    max: *max,
+                    after,
+                    chat_id: chat_ids.next().copied().unwrap_or_default(),
+                }
+            }
+            Ok(Placed::MaxRaised { max }) => {
+                let mut after = seen.clone();
+                after.leader_max = Some(*max);
+                BidOutcome::MaxRaised { max: *max, after }
+            }
+            Err(reason) => BidOutcome::Rejected {
+                reason: *reason,
+                seen: seen.clone(),
+            },
+        })
+        .collect()
+}
+
+/// The room rows of the requests' own bids (not the answers), in order.
+fn own_chat_ids(plan: &sitga_auction::BatchPlan, announced: &[Announced]) -> Vec<i64> {
+    let by_seq: HashMap<i64, i64> = announced.iter().map(|a| (a.bid.seq, a.chat_id)).collect();
+    plan.outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Ok(Placed::Bid { bid, .. }) => by_seq.get(&bid.seq).copied(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every bid of `plan` in order, with its bidder's nickname: the requests'
+/// own from their commands, a proxy's answer from its owner's account (one
+/// query, only when a proxy answered).
+async fn announce(
+    conn: &mut DbConn,
+    plan: &sitga_auction::BatchPlan,
+    commands: &[&BidCommand],
+) -> Result<Vec<Announced>, DbError> {
+    let mut answering: Vec<UserId> = plan
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Ok(Placed::Bid {
+                answer: Some(a), ..
+            }) => Some(a.bidder_id),
+            _ => None,
+        })
+        .collect();
+    answering.sort_unstable();
+    answering.dedup();
+    let names = users::nicknames(conn, &answering).await?;
+    let mut announced = Vec::new();
+    for (outcome, command) in plan.outcomes.iter().zip(commands) {
+        let Ok(placed) = outcome else { continue };
+        for bid in placed.bids() {
+            let nickname = if bid.bidder_id == command.bidder_id {
+                command.nickname.clone()
+            } else {
+                names.get(&bid.bidder_id).cloned().unwrap_or_default()
+            };
+            announced.push(Announced {
+                bid: bid.clone(),
+                nickname,
+                chat_id: 0,
+            });
+        }
+    }
+    Ok(announced)
 }
 
 /// Gives a writer's connection back to the pool.
@@ -677,12 +809,8 @@ mod tests {
         .unwrap()
         .id;
         let engine = BidEngine::new(db.clone(), RoomBus::local());
-        let bid = |amount: i64| BidCommand {
-            auction_id: auction,
-            bidder_id: bidder,
-            nickname: "bidder".into(),
-            amount: Krw::new(amount),
-        };
+        let bid =
+            |amount: i64| BidCommand::plain(auction, bidder, "bidder".into(), Krw::new(amount));
         let first = engine.place(bid(50_000)).await.unwrap();
         assert!(matches!(first, BidOutcome::Rejected { .. }), "{first:?}");
         let lowered = auctions::DetailsChange {
@@ -708,12 +836,12 @@ mod tests {
         let engine = BidEngine::new(db.clone(), RoomBus::local());
         for _ in 0..3 {
             let outcome = engine
-                .place(BidCommand {
-                    auction_id: AuctionId::new(987_654),
-                    bidder_id: UserId::new(1),
-                    nickname: "nobody".into(),
-                    amount: Krw::new(10_000),
-                })
+                .place(BidCommand::plain(
+                    AuctionId::new(987_654),
+                    UserId::new(1),
+                    "nobody".into(),
+                    Krw::new(10_000),
+                ))
                 .await;
             assert!(matches!(outcome, Err(EngineError::NotFound)), "{outcome:?}");
         }

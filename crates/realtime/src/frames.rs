@@ -90,6 +90,10 @@ pub struct RoomMessage {
     /// An accepted bid's sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bid_seq: Option<i64>,
+    /// The bid was placed by the engine from its bidder's maximum (sent
+    /// only when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub proxy: bool,
 }
 
 /// A `state` frame.
@@ -162,6 +166,17 @@ pub struct SystemAnswer {
     /// `price_moved`: the price now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<Krw>,
+    /// `max_too_low`: the smallest maximum accepted now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_max: Option<Krw>,
+    /// `bid_accepted`, `max_raised`: the sender's own maximum standing now
+    /// (only in this private answer; never in a room frame).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<Krw>,
+    /// `bid_accepted`: whether the sender leads (false when a higher
+    /// maximum answered the bid at once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leading: Option<bool>,
     /// `bought`: the sale that now waits for the handover.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_id: Option<SaleId>,
@@ -214,6 +229,19 @@ pub fn accepted_text_ko(nickname: &str, amount: Krw) -> String {
     format!("{nickname}님이 {amount}로 성공적으로 입찰하였습니다.")
 }
 
+/// The room's Korean line for `bid`: a proxy's step says it was automatic
+/// (never the maximum behind it).
+pub fn bid_text_ko(nickname: &str, bid: &AcceptedBid) -> String {
+    if bid.proxy {
+        format!(
+            "{nickname}님의 자동 입찰이 {}로 입찰하였습니다.",
+            bid.amount
+        )
+    } else {
+        accepted_text_ko(nickname, bid.amount)
+    }
+}
+
 /// The Korean text for a refused bid (from the original app).
 pub fn rejected_text_ko(amount: Krw) -> String {
     format!("{amount}로 입찰실패하였습니다. 금액을 확인 후 시도해 주세요.")
@@ -226,10 +254,15 @@ impl ServerFrame {
             code: MessageCode::BidAccepted,
             id: None,
             user: nickname.to_owned(),
-            context: accepted_text_ko(nickname, bid.amount),
-            text: format!("{nickname} bid {} won", bid.amount),
+            context: bid_text_ko(nickname, bid),
+            text: if bid.proxy {
+                format!("{nickname}'s maximum bid {} won", bid.amount)
+            } else {
+                format!("{nickname} bid {} won", bid.amount)
+            },
             amount: Some(bid.amount),
             bid_seq: Some(bid.seq),
+            proxy: bid.proxy,
         })
     }
 
@@ -287,6 +320,7 @@ impl ServerFrame {
             text,
             amount: None,
             bid_seq: None,
+            proxy: false,
         })
     }
 
@@ -314,6 +348,7 @@ impl ServerFrame {
             text: text.to_owned(),
             amount: None,
             bid_seq: None,
+            proxy: false,
         })
     }
 }

@@ -46,6 +46,28 @@ pub fn outbid(user_id: UserId, auction_id: AuctionId, by_seq: i64, price: Krw) -
     }
 }
 
+/// The owner of a maximum on `auction` that ran out of points answering
+/// bid `at_seq`.
+pub fn proxy_exhausted(user_id: UserId, auction_id: AuctionId, at_seq: i64) -> NewNotification {
+    let event = NoticeEvent::ProxyExhausted {
+        auction: auction_id.get(),
+        at_seq,
+    };
+    NewNotification {
+        auction_id: Some(auction_id),
+        ..new(
+            user_id,
+            &event,
+            format!(
+                "경매 #{auction_id}의 자동 입찰이 포인트 부족으로 멈췄습니다. 포인트를 충전하고 다시 입찰해 주세요."
+            ),
+            format!(
+                "Your maximum bid on auction #{auction_id} stopped: your points did not cover the next step. Charge points and bid again."
+            ),
+        )
+    }
+}
+
 /// The winner and the seller of a sold auction.
 pub fn sold(
     auction_id: AuctionId,

@@ -502,12 +502,12 @@ pub async fn seed(
         }
         for &(who, amount) in lot.bids {
             let outcome = engine
-                .place(BidCommand {
-                    auction_id: auction.id,
-                    bidder_id: ids[who],
-                    nickname: nicknames[who].clone(),
-                    amount: Krw::new(amount),
-                })
+                .place(BidCommand::plain(
+                    auction.id,
+                    ids[who],
+                    nicknames[who].clone(),
+                    Krw::new(amount),
+                ))
                 .await
                 .map_err(invalid)?;
             match outcome {
@@ -517,6 +517,9 @@ pub async fn seed(
                         "demo bid refused: {}",
                         reason.code()
                     )));
+                }
+                BidOutcome::MaxRaised { .. } => {
+                    return Err(DemoError::Invalid("demo bids send no maximum".into()));
                 }
             }
         }

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 pub enum NotificationKind {
     /// Someone bid over you.
     Outbid,
+    /// Your maximum (proxy) bid needed more points than you have: it bid
+    /// what they covered and stopped.
+    ProxyExhausted,
     /// You won an auction.
     Won,
     /// Your auction sold.
@@ -30,8 +33,9 @@ pub enum NotificationKind {
 
 impl NotificationKind {
     /// Every kind.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Outbid,
+        Self::ProxyExhausted,
         Self::Won,
         Self::Sold,
         Self::EndingSoon,
@@ -45,6 +49,7 @@ impl NotificationKind {
     pub const fn code(self) -> &'static str {
         match self {
             Self::Outbid => "outbid",
+            Self::ProxyExhausted => "proxy_exhausted",
             Self::Won => "won",
             Self::Sold => "sold",
             Self::EndingSoon => "ending_soon",
@@ -71,6 +76,13 @@ pub enum NoticeEvent<'a> {
         auction: i64,
         /// The sequence number of the bid that outbid.
         by_seq: i64,
+    },
+    /// The maximum on `auction` ran out of points answering bid `at_seq`.
+    ProxyExhausted {
+        /// Auction id.
+        auction: i64,
+        /// The sequence number of the bid it had to answer.
+        at_seq: i64,
     },
     /// Won `auction`.
     Won {
@@ -118,6 +130,7 @@ impl NoticeEvent<'_> {
     pub const fn kind(&self) -> NotificationKind {
         match self {
             Self::Outbid { .. } => NotificationKind::Outbid,
+            Self::ProxyExhausted { .. } => NotificationKind::ProxyExhausted,
             Self::Won { .. } => NotificationKind::Won,
             Self::Sold { .. } => NotificationKind::Sold,
             Self::EndingSoon { .. } => NotificationKind::EndingSoon,
@@ -134,6 +147,7 @@ pub fn dedupe_key(event: &NoticeEvent<'_>) -> String {
     let kind = event.kind().code();
     match event {
         NoticeEvent::Outbid { auction, by_seq } => format!("{kind}:{auction}:{by_seq}"),
+        NoticeEvent::ProxyExhausted { auction, at_seq } => format!("{kind}:{auction}:{at_seq}"),
         NoticeEvent::Won { auction } | NoticeEvent::Sold { auction } => {
             format!("{kind}:{auction}")
         }

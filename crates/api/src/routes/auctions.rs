@@ -8,8 +8,9 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitga_auction::{
-    AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, DeliveryInput, Increment, Krw,
-    Lot, LotInput, buy_now_available, current_increment, min_next_bid, reserve_met, shown_status,
+    AcceptedBid, AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, DeliveryInput,
+    Increment, Krw, Lot, LotInput, buy_now_available, current_increment, min_next_bid, reserve_met,
+    shown_status,
 };
 use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
@@ -823,12 +824,18 @@ pub async fn close(
     Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
 }
 
-/// A bid.
+/// A bid: an amount, a maximum, or both.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct BidRequest {
-    /// Amount in KRW.
-    pub amount: i64,
+    /// Amount in KRW. With only `max_amount`, the server bids the least
+    /// that leads.
+    pub amount: Option<i64>,
+    /// Your maximum in KRW (a proxy bid): the server bids for you, as
+    /// little as it takes to lead, up to it. Private: only you see it.
+    /// While you lead, send it alone to raise it (never lower) without
+    /// moving the price.
+    pub max_amount: Option<i64>,
 }
 
 /// An accepted bid.
@@ -844,13 +851,37 @@ pub struct BidDto {
     pub ends_at: DateTime<Utc>,
     /// Whether the bid extended the end (soft close).
     pub extended: bool,
+    /// Placed by the server from a maximum (a proxy bid).
+    pub proxy: bool,
+}
+
+impl BidDto {
+    fn of(bid: &AcceptedBid, bidder: String) -> Self {
+        Self {
+            seq: bid.seq,
+            amount: bid.amount.get(),
+            bidder,
+            ends_at: bid.ends_at,
+            extended: bid.extended,
+            proxy: bid.proxy,
+        }
+    }
 }
 
 /// The result of an accepted bid.
 #[derive(Debug, Serialize, Deserialize, Apiv2Schema)]
 pub struct BidResponse {
-    /// The bid.
-    pub bid: BidDto,
+    /// Your bid; null when you raised your own maximum (the price did not
+    /// move).
+    pub bid: Option<BidDto>,
+    /// The leader's automatic answer when their maximum was higher than
+    /// yours: your bid stands in the history, but you are not leading.
+    pub outbid_by: Option<BidDto>,
+    /// Whether you lead now.
+    pub leading: bool,
+    /// Your maximum standing now (only while you lead with one; only you
+    /// see it).
+    pub max_amount: Option<i64>,
     /// The auction after it.
     pub auction: AuctionDto,
 }
@@ -859,8 +890,18 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 /// Place a bid
 ///
-/// 201 when accepted; 409 with the reason code (`bid_too_low` with
-/// `min_next_bid`, `insufficient_balance`, `seller_cannot_bid`,
+/// Send `amount`, `max_amount` (a proxy bid: the server bids for you, as
+/// little as leads, up to it; a challenger's bid below it is answered at
+/// once, one increment above, capped at it; equal maximums: the earlier
+/// leads), or both (bid `amount` now, defend up to `max_amount`). While
+/// leading, `max_amount` alone raises your maximum without moving the price.
+/// Your points cover the current price while you lead; a maximum they
+/// cannot cover bids what they do and stops (notification
+/// `proxy_exhausted`).
+///
+/// 201 when accepted (`leading` false when a higher maximum answered it at
+/// once); 409 with the reason code (`bid_too_low` with `min_next_bid`,
+/// `max_too_low` with `min_max`, `insufficient_balance`, `seller_cannot_bid`,
 /// `already_leading`, `auction_ended`, `auction_not_open`) when refused. Send an
 /// `Idempotency-Key` header (≤ 100 characters) to make retries safe: a repeat
 /// with the same key returns the first outcome.
@@ -872,10 +913,23 @@ pub async fn place_bid(
     path: web::Path<AuctionPath>,
     body: JsonBody<BidRequest>,
 ) -> Result<CreatedJson<BidResponse>, ApiError> {
-    let amount = Krw::new(body.0.amount);
-    let request = format!("bid:{}:{amount}", path.id);
+    let BidRequest { amount, max_amount } = body.0;
+    if amount.is_none() && max_amount.is_none() {
+        return Err(ApiError::BadRequest {
+            code: ErrorCode::ValidationFailed,
+            message: "send amount, max_amount or both".into(),
+            field: Some("amount".into()),
+        });
+    }
+    let (amount, max) = (amount.map(Krw::new), max_amount.map(Krw::new));
+    let request = format!(
+        "bid:{}:{}:{}",
+        path.id,
+        amount.map_or(-1, Krw::get),
+        max.map_or(-1, Krw::get)
+    );
     decided_once(&state, &auth, &http, &request, || {
-        bid_response(&state, &auth, path.auction(), amount)
+        bid_response(&state, &auth, path.auction(), amount, max)
     })
     .await
     .map(CreatedJson)
@@ -970,7 +1024,8 @@ async fn bid_response(
     state: &AppState,
     auth: &AuthUser,
     auction_id: AuctionId,
-    amount: Krw,
+    amount: Option<Krw>,
+    max: Option<Krw>,
 ) -> Result<BidResponse, ApiError> {
     let nickname = nickname_of(state, auth.id).await?;
     let outcome = state
@@ -980,24 +1035,32 @@ async fn bid_response(
             bidder_id: auth.id,
             nickname: nickname.clone(),
             amount,
+            max,
         })
         .await?;
-    match outcome {
-        BidOutcome::Rejected { reason, .. } => Err(ApiError::BidRejected(reason)),
-        BidOutcome::Accepted { bid, .. } => {
-            let mut conn = state.db.get().await?;
-            Ok(BidResponse {
-                bid: BidDto {
-                    seq: bid.seq,
-                    amount: bid.amount.get(),
-                    bidder: nickname,
-                    ends_at: bid.ends_at,
-                    extended: bid.extended,
-                },
-                auction: load_dto(&mut conn, auction_id).await?,
-            })
-        }
-    }
+    let (bid, outbid_by, max) = match outcome {
+        BidOutcome::Rejected { reason, .. } => return Err(ApiError::BidRejected(reason)),
+        BidOutcome::Accepted {
+            bid, answer, max, ..
+        } => (Some(bid), answer, max),
+        BidOutcome::MaxRaised { max, .. } => (None, None, Some(max)),
+    };
+    let mut conn = state.db.get().await?;
+    let names = users::nicknames(
+        &mut conn,
+        &outbid_by.iter().map(|b| b.bidder_id).collect::<Vec<_>>(),
+    )
+    .await?;
+    Ok(BidResponse {
+        bid: bid.as_ref().map(|b| BidDto::of(b, nickname)),
+        leading: outbid_by.is_none(),
+        outbid_by: outbid_by.map(|b| {
+            let name = names.get(&b.bidder_id).cloned().unwrap_or_default();
+            BidDto::of(&b, name)
+        }),
+        max_amount: max.map(Krw::get),
+        auction: load_dto(&mut conn, auction_id).await?,
+    })
 }
 
 /// A buy-now.
@@ -1071,13 +1134,7 @@ async fn bought(
     let mut conn = state.db.get().await?;
     Ok(BuyNowResponse {
         sale_id: sale_id.get(),
-        bid: BidDto {
-            seq: bid.seq,
-            amount: bid.amount.get(),
-            bidder: nickname,
-            ends_at: bid.ends_at,
-            extended: false,
-        },
+        bid: BidDto::of(&bid, nickname),
         auction: load_dto(&mut conn, auction_id).await?,
     })
 }

@@ -22,8 +22,9 @@ pub const MAX_READ_IDS: usize = 500;
 pub struct NotificationDto {
     /// Id.
     pub id: i64,
-    /// `outbid`, `won`, `sold`, `ending_soon`, `sale_update`,
-    /// `pickup_claimed`, `pickup_completed` or `badge_awarded`.
+    /// `outbid`, `proxy_exhausted`, `won`, `sold`, `ending_soon`,
+    /// `sale_update`, `pickup_claimed`, `pickup_completed` or
+    /// `badge_awarded`.
     pub kind: String,
     /// The auction it is about.
     pub auction_id: Option<i64>,
@@ -211,6 +212,9 @@ pub async fn mark_read(
 pub struct NotificationSettingsDto {
     /// Someone bid over you.
     pub outbid: Option<bool>,
+    /// Your maximum (proxy) bid needed more points than you have and
+    /// stopped.
+    pub proxy_exhausted: Option<bool>,
     /// You won an auction.
     pub won: Option<bool>,
     /// Your auction sold.
@@ -231,6 +235,7 @@ impl NotificationSettingsDto {
     fn slot(&mut self, kind: NotificationKind) -> &mut Option<bool> {
         match kind {
             NotificationKind::Outbid => &mut self.outbid,
+            NotificationKind::ProxyExhausted => &mut self.proxy_exhausted,
             NotificationKind::Won => &mut self.won,
             NotificationKind::Sold => &mut self.sold,
             NotificationKind::EndingSoon => &mut self.ending_soon,

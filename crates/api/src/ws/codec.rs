@@ -12,7 +12,7 @@ use sitga_core::AuctionId;
 use sitga_realtime::bus::HistoryItem;
 use sitga_realtime::closing::{BuyNowResult, bought_text_ko};
 use sitga_realtime::engine::{BidOutcome, EngineError};
-use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, accepted_text_ko, rejected_text_ko};
+use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, rejected_text_ko};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -40,43 +40,70 @@ pub(super) fn system(
     private(room, &ServerFrame::System(answer))
 }
 
-/// The answer to a client's bid of `amount` (with its `ref`), placed as
-/// `nickname`: accepted (with its sequence number), refused by a rule (with
-/// `min_next_bid` or `available` where they help), or not decided.
+/// The answer to a client's bid of `amount` and/or `max` (with its `ref`),
+/// placed as `nickname`: accepted (with its sequence number; `leading`
+/// false when a higher maximum answered it at once; the sender's own
+/// standing `max`), a raised maximum, refused by a rule (with
+/// `min_next_bid`, `min_max` or `available` where they help), or not
+/// decided.
 pub(super) fn bid_answer(
     nickname: &str,
-    amount: Krw,
+    (amount, max): (Option<Krw>, Option<Krw>),
     reference: Option<Value>,
     outcome: Result<BidOutcome, EngineError>,
 ) -> SystemAnswer {
     let mut answer = SystemAnswer {
-        amount: Some(amount),
+        amount,
         reference,
         ..SystemAnswer::default()
     };
+    let sent = amount.or(max).unwrap_or_default();
     match outcome {
-        Ok(BidOutcome::Accepted { bid, .. }) => {
+        Ok(BidOutcome::Accepted {
+            bid,
+            answer: by,
+            max,
+            ..
+        }) => {
             answer.code = "bid_accepted";
-            answer.context = Some(accepted_text_ko(nickname, bid.amount));
-            answer.text = Some(format!("your bid of {} won is the highest", bid.amount));
             answer.bid_seq = Some(bid.seq);
+            answer.max = max;
+            answer.leading = Some(by.is_none());
+            answer.context = Some(frames::bid_text_ko(nickname, &bid));
+            answer.text = Some(match by {
+                None => format!("your bid of {} won is the highest", bid.amount),
+                Some(by) => format!(
+                    "your bid of {} won was answered at once by a higher maximum: the price is {} won",
+                    bid.amount, by.amount
+                ),
+            });
+        }
+        Ok(BidOutcome::MaxRaised { max, .. }) => {
+            answer.code = "max_raised";
+            answer.max = Some(max);
+            answer.leading = Some(true);
+            answer.context = Some(format!("최대 입찰가를 {max}원으로 올렸습니다."));
+            answer.text = Some(format!(
+                "your maximum is now {max} won; the price did not move"
+            ));
         }
         Ok(BidOutcome::Rejected { reason, .. }) => {
             answer.code = ErrorCode::from(reason).as_str();
-            answer.context = Some(rejected_text_ko(amount));
+            answer.context = Some(rejected_text_ko(sent));
             answer.text = Some(reason.message());
             match reason {
                 BidRejection::TooLow { min_next_bid } => answer.min_next_bid = Some(min_next_bid),
                 BidRejection::InsufficientBalance { available } => {
                     answer.available = Some(available);
                 }
+                BidRejection::MaxTooLow { min_max } => answer.min_max = Some(min_max),
                 _ => {}
             }
         }
         Err(e) => {
             let e = ApiError::from(e);
             answer.code = e.code().as_str();
-            answer.context = Some(rejected_text_ko(amount));
+            answer.context = Some(rejected_text_ko(sent));
             answer.text = Some(e.to_string());
         }
     }
@@ -166,12 +193,18 @@ pub enum ClientFrame {
         /// The text.
         message: String,
     },
-    /// A bid.
+    /// A bid: an amount, a maximum, or both.
     Bid {
         /// The auction.
         room: RoomId,
-        /// Whole KRW (checked after decoding).
-        amount: Value,
+        /// Whole KRW (checked after decoding); with only `max`, the least
+        /// that leads.
+        #[serde(default)]
+        amount: Option<Value>,
+        /// The most the server may bid for the sender (a proxy bid), whole
+        /// KRW; private.
+        #[serde(default)]
+        max: Option<Value>,
         /// Echoed in the answer.
         #[serde(rename = "ref")]
         reference: Option<Value>,
@@ -271,6 +304,7 @@ mod protocol_document {
             reserve_price: None,
             current_price: Some(Krw::new(price)),
             leader_id: Some(UserId::new(leader)),
+            leader_max: None,
             bid_count: bids,
             ends_at: at(1_795_801_200_000),
             hard_end_at: at(1_795_801_200_000) + Duration::minutes(30),
@@ -287,10 +321,13 @@ mod protocol_document {
             ends_at: at(1_795_801_200_000),
             extended: false,
             released: Some((UserId::new(2), Krw::new(38_000))),
+            proxy: false,
         };
         let after = auction(39_000, 3, 5);
         let accepted = BidOutcome::Accepted {
             bid: bid.clone(),
+            answer: None,
+            max: None,
             after: after.clone(),
             chat_id: 32,
         };
@@ -298,6 +335,26 @@ mod protocol_document {
             reason: BidRejection::AlreadyLeading,
             seen: after.clone(),
         };
+        // 김셰프 bids 40,000 under 민수's maximum of 45,000: the proxy answers.
+        let challenge = AcceptedBid {
+            amount: Krw::new(40_000),
+            bidder_id: UserId::new(2),
+            seq: 6,
+            ends_at: at(1_795_801_200_000),
+            extended: false,
+            released: Some((UserId::new(3), Krw::new(39_000))),
+            proxy: false,
+        };
+        let proxy_answer = AcceptedBid {
+            amount: Krw::new(41_000),
+            bidder_id: UserId::new(3),
+            seq: 7,
+            ends_at: at(1_795_801_200_000),
+            extended: false,
+            released: Some((UserId::new(2), Krw::new(40_000))),
+            proxy: true,
+        };
+        let answered = auction(41_000, 3, 7);
         let history = vec![HistoryItem {
             id: 31,
             user: Some("김셰프".into()),
@@ -332,14 +389,19 @@ mod protocol_document {
                 1_795_790_401_003,
             ),
             (
-                ServerFrame::System(bid_answer("민수", Krw::new(39_000), None, Ok(accepted))),
+                ServerFrame::System(bid_answer(
+                    "민수",
+                    (Some(Krw::new(39_000)), None),
+                    None,
+                    Ok(accepted),
+                )),
                 None,
                 1_795_790_401_004,
             ),
             (
                 ServerFrame::System(bid_answer(
                     "민수",
-                    Krw::new(39_500),
+                    (Some(Krw::new(39_500)), None),
                     Some(json!("c-42")),
                     Ok(leading),
                 )),
@@ -347,8 +409,36 @@ mod protocol_document {
                 1_795_790_402_000,
             ),
             (
-                ServerFrame::chat(33, "민수", "얼음 포장인가요?"),
+                ServerFrame::System(bid_answer(
+                    "민수",
+                    (None, Some(Krw::new(45_000))),
+                    Some(json!("c-43")),
+                    Ok(BidOutcome::MaxRaised {
+                        max: Krw::new(45_000),
+                        after: after.clone(),
+                    }),
+                )),
+                None,
+                1_795_790_402_100,
+            ),
+            (
+                ServerFrame::bid_accepted("김셰프", &challenge),
                 Some(15),
+                1_795_790_402_200,
+            ),
+            (
+                ServerFrame::bid_accepted("민수", &proxy_answer),
+                Some(16),
+                1_795_790_402_201,
+            ),
+            (
+                ServerFrame::state(&answered, Some("민수"), at(1_795_790_402_202)),
+                Some(17),
+                1_795_790_402_202,
+            ),
+            (
+                ServerFrame::chat(33, "민수", "얼음 포장인가요?"),
+                Some(18),
                 1_795_790_402_500,
             ),
             (history_page(history, false), None, 1_795_790_403_000),
@@ -356,11 +446,11 @@ mod protocol_document {
                 ServerFrame::closed(
                     AuctionStatus::Sold,
                     Some("민수".into()),
-                    Some((Krw::new(39_000), sitga_core::SaleId::new(12))),
-                    "경매가 종료되었습니다. 민수님이 39000원에 낙찰받았습니다. 인계가 끝날 때까지 대금은 에스크로에 보관됩니다.".into(),
-                    "sold for 39000 won; the payment waits in escrow until the handover".into(),
+                    Some((Krw::new(41_000), sitga_core::SaleId::new(12))),
+                    "경매가 종료되었습니다. 민수님이 41000원에 낙찰받았습니다. 인계가 끝날 때까지 대금은 에스크로에 보관됩니다.".into(),
+                    "sold for 41000 won; the payment waits in escrow until the handover".into(),
                 ),
-                Some(16),
+                Some(19),
                 1_795_801_200_100,
             ),
             (won_notification(), None, 1_795_801_200_300),
@@ -374,7 +464,7 @@ mod protocol_document {
             AuctionId::new(7),
             UserId::new(3),
             UserId::new(1),
-            Krw::new(39_000),
+            Krw::new(41_000),
             sitga_core::SaleId::new(12),
         );
         ServerFrame::Notification(frames::NotificationFrame {

@@ -43,6 +43,26 @@ fn whole_won(room: &RoomId, value: &Value, field: &str) -> Result<Krw, Arc<str>>
     })
 }
 
+/// A bid frame's `amount` and `max`, each whole KRW when given; at least
+/// one is needed.
+fn bid_amounts(
+    room: &RoomId,
+    amount: Option<&Value>,
+    max: Option<&Value>,
+) -> Result<(Option<Krw>, Option<Krw>), Arc<str>> {
+    let amount = amount.map(|v| whole_won(room, v, "amount")).transpose()?;
+    let max = max.map(|v| whole_won(room, v, "max")).transpose()?;
+    if amount.is_none() && max.is_none() {
+        return Err(system(
+            Some(&room_label(room)),
+            ErrorCode::InvalidAmount,
+            Some("숫자값을 입력하세요"),
+            "send amount, max or both (whole won)",
+        ));
+    }
+    Ok((amount, max))
+}
+
 impl Connection {
     pub(super) async fn handle_text(&mut self, text: &str) -> Result<(), Full> {
         if self.limiter.check().is_err() {
@@ -69,9 +89,10 @@ impl Connection {
             ClientFrame::Bid {
                 room,
                 amount,
+                max,
                 reference,
-            } => match whole_won(&room, &amount, "amount") {
-                Ok(amount) => self.bid(room, amount, reference).await,
+            } => match bid_amounts(&room, amount.as_ref(), max.as_ref()) {
+                Ok(offer) => self.bid(room, offer, reference).await,
                 Err(refusal) => self.send(refusal),
             },
             ClientFrame::BuyNow {
@@ -249,7 +270,7 @@ impl Connection {
                 Some("숫자값을 입력하세요"),
                 "a line starting with # is a bid: write a number, e.g. #15000",
             )),
-            ChatLine::Bid(amount) => self.bid(room, amount, None).await,
+            ChatLine::Bid(amount) => self.bid(room, (Some(amount), None), None).await,
             ChatLine::Chat(text) => {
                 let stored = async {
                     let mut conn = self.state.db.get().await?;
@@ -307,7 +328,7 @@ impl Connection {
     async fn bid(
         &mut self,
         room: RoomId,
-        amount: Krw,
+        offer: (Option<Krw>, Option<Krw>),
         reference: Option<Value>,
     ) -> Result<(), Full> {
         let (id, member) = match self.speaker(&room) {
@@ -315,6 +336,7 @@ impl Connection {
             Err(frame) => return self.send(frame),
         };
         let label = id.to_string();
+        let (amount, max) = offer;
         let outcome = self
             .state
             .engine
@@ -323,9 +345,10 @@ impl Connection {
                 bidder_id: member.user.id,
                 nickname: member.nickname.clone(),
                 amount,
+                max,
             })
             .await;
-        let answer = bid_answer(&member.nickname, amount, reference, outcome);
+        let answer = bid_answer(&member.nickname, offer, reference, outcome);
         self.send(private(Some(&label), &ServerFrame::System(answer)))
     }
 
