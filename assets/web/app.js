@@ -360,8 +360,16 @@ function onAnswer(f) {
     f.messages.forEach((m) => chatLine(m.code === "chat" ? m.user : null, m.context, m.code));
     return;
   }
-  if (f.code === "bid_accepted" || f.code === "bought") {
+  if (f.code === "bid_accepted" || f.code === "bought" || f.code === "max_raised") {
     $("bid-error").textContent = "";
+    // Your own maximum: only this answer carries it, and only to you.
+    $("my-max").hidden = f.max == null;
+    if (f.max != null) $("my-max").textContent = `내 최대 입찰가 ${won(f.max)} (나만 볼 수 있습니다)`;
+    if (f.leading === false) {
+      $("bid-ok").textContent = "";
+      $("bid-error").textContent = "입찰은 기록되었지만 더 높은 자동 입찰이 바로 앞섰습니다.";
+      return;
+    }
     $("bid-ok").textContent = f.context || f.text;
     return;
   }
@@ -369,6 +377,7 @@ function onAnswer(f) {
   $("bid-ok").textContent = "";
   let reason = f.context || f.text;
   if (f.min_next_bid != null) reason += ` (최소 ${won(f.min_next_bid)})`;
+  if (f.min_max != null) reason += ` (최대 입찰가는 ${won(f.min_max)} 이상)`;
   $("bid-error").textContent = reason;
 }
 
@@ -407,6 +416,7 @@ async function showAuction(id) {
   view.id = id;
   $("bid-error").textContent = "";
   $("bid-ok").textContent = "";
+  $("my-max").hidden = true;
   $("chat-log").replaceChildren();
   await loadAuction(id);
   joinRoom(id);
@@ -481,10 +491,21 @@ let bidRef = 0;
 $("bid-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const amount = Number($("bid-amount").value);
+  const maxText = $("bid-max").value.trim();
+  const max = maxText === "" ? null : Number(maxText);
   $("bid-ok").textContent = "";
-  if (!Number.isSafeInteger(amount) || amount <= 0) { $("bid-error").textContent = "금액은 원 단위 정수로 입력하세요."; return; }
+  if (!Number.isSafeInteger(amount) || amount <= 0 || (max !== null && (!Number.isSafeInteger(max) || max <= 0))) {
+    $("bid-error").textContent = "금액은 원 단위 정수로 입력하세요.";
+    return;
+  }
   $("bid-error").textContent = "";
-  if (!send({ event: "bid", room: String(view.id), amount, ref: `web-${++bidRef}` })) $("bid-error").textContent = "연결이 끊겼습니다. 다시 연결하는 중입니다.";
+  const frame = { event: "bid", room: String(view.id), ref: `web-${++bidRef}` };
+  // The leader only raises their maximum; anyone else bids the amount now
+  // and, with a maximum, lets the server defend it up to there.
+  const leading = view.auction && view.auction.leader && view.auction.leader === session.nickname;
+  if (!(leading && max !== null)) frame.amount = amount;
+  if (max !== null) frame.max = max;
+  if (!send(frame)) $("bid-error").textContent = "연결이 끊겼습니다. 다시 연결하는 중입니다.";
 });
 
 $("buy-now").addEventListener("click", () => {

@@ -756,6 +756,60 @@ pub async fn bids_of(
     Ok(rows)
 }
 
+/// What one user bid on one auction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MyBids {
+    /// The auction.
+    pub auction_id: AuctionId,
+    /// Their highest bid there.
+    pub top: Krw,
+    /// How many of its bids are theirs.
+    pub count: i64,
+    /// When they (or their maximum) last bid.
+    pub last_at: DateTime<Utc>,
+}
+
+/// The auctions `user` bid on, the latest bid first (a page), and how many
+/// there are.
+pub async fn bid_on_by(
+    conn: &mut DbConn,
+    user: UserId,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<MyBids>, i64), DbError> {
+    use diesel::dsl::{count, count_star, max};
+    let rows: Vec<(AuctionId, Option<Krw>, i64, Option<NaiveDateTime>)> =
+        with_conn!(conn, |c| bids::table
+            .filter(bids::bidder_id.eq(user))
+            .group_by(bids::auction_id)
+            .select((
+                bids::auction_id,
+                max(bids::amount),
+                count_star(),
+                max(bids::created_at),
+            ))
+            .order((max(bids::created_at).desc(), bids::auction_id.desc()))
+            .offset(offset)
+            .limit(limit)
+            .load(c)
+            .await)?;
+    let total: i64 = with_conn!(conn, |c| bids::table
+        .filter(bids::bidder_id.eq(user))
+        .select(count(bids::auction_id).aggregate_distinct())
+        .get_result(c)
+        .await)?;
+    let items = rows
+        .into_iter()
+        .map(|(auction_id, top, count, last_at)| MyBids {
+            auction_id,
+            top: top.unwrap_or(Krw::ZERO),
+            count,
+            last_at: last_at.map_or_else(Utc::now, utc),
+        })
+        .collect();
+    Ok((items, total))
+}
+
 /// A room message kept for history.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = chat_messages)]

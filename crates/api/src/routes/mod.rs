@@ -11,6 +11,7 @@ pub mod forecasts;
 pub mod health;
 pub mod meta;
 pub mod monitor;
+pub mod my_bids;
 pub mod notifications;
 pub mod photos;
 pub mod pickups;
@@ -141,6 +142,7 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                     web::resource("/sales/{sale_id}/rating").route(web::post().to(sales::rate)),
                 )
                 .service(web::resource("/me/watchlist").route(web::get().to(watchlist::list)))
+                .service(web::resource("/me/bids").route(web::get().to(my_bids::list)))
                 .service(
                     web::resource("/me/notifications").route(web::get().to(notifications::list)),
                 )

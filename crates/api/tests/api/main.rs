@@ -17,6 +17,7 @@ mod payments;
 mod photos;
 mod pickups;
 mod platform;
+mod proxy;
 mod sales;
 mod tokens;
 mod verification;
