@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 
 use sitga_core::UserId;
 
-use crate::rules::taking_bids_from;
+use crate::rules::{next_bid, taking_bids_from};
 use crate::{
-    AcceptedBid, AuctionSnapshot, BidRejection, Krw, MAX_AMOUNT, Wallet, extended_end,
-    min_next_bid, validate_buy_now,
+    AcceptedBid, AuctionSnapshot, BidRejection, Krw, MAX_AMOUNT, Wallet, min_next_bid,
+    validate_buy_now,
 };
 
 /// A bid waiting in the batch: an amount, a maximum the engine bids up to
@@ -347,27 +347,6 @@ impl Books<'_> {
             self.record(leader, PointMove::Release, amount)?;
         }
         Ok(())
-    }
-}
-
-/// The bid of `amount` by `bidder_id` on `state` at `now`, the next in
-/// sequence (soft close applied).
-fn next_bid(
-    state: &AuctionSnapshot,
-    bidder_id: UserId,
-    amount: Krw,
-    proxy: bool,
-    now: DateTime<Utc>,
-) -> AcceptedBid {
-    let ends_at = extended_end(state.ends_at, state.hard_end_at, state.soft_close, now);
-    AcceptedBid {
-        amount,
-        bidder_id,
-        seq: state.bid_count + 1,
-        extended: ends_at != state.ends_at,
-        ends_at,
-        released: state.leader_id.zip(state.current_price),
-        proxy,
     }
 }
 

@@ -378,21 +378,33 @@ pub fn validate_bid(
     if available < amount {
         return Err(BidRejection::InsufficientBalance { available });
     }
+    Ok(next_bid(auction, bidder_id, amount, false, now))
+}
+
+/// The bid of `amount` by `bidder_id` on `auction` at `now`, the next in
+/// sequence (soft close applied); `proxy` when placed from a maximum.
+pub(crate) fn next_bid(
+    auction: &AuctionSnapshot,
+    bidder_id: UserId,
+    amount: Krw,
+    proxy: bool,
+    now: DateTime<Utc>,
+) -> AcceptedBid {
     let ends_at = extended_end(
         auction.ends_at,
         auction.hard_end_at,
         auction.soft_close,
         now,
     );
-    Ok(AcceptedBid {
+    AcceptedBid {
         amount,
         bidder_id,
         seq: auction.bid_count + 1,
         extended: ends_at != auction.ends_at,
         ends_at,
         released: auction.leader_id.zip(auction.current_price),
-        proxy: false,
-    })
+        proxy,
+    }
 }
 
 impl AuctionSnapshot {

@@ -23,6 +23,26 @@ async fn offer(app: &TestApp, user: &TestUser, id: i64, body: Value) -> reqwest:
     .await
 }
 
+/// A new seller's auction from 10,000 (with `extra` settings), and a new
+/// bidder for each of `points`, charged that much.
+async fn auction_with_bidders(
+    app: &TestApp,
+    extra: Value,
+    points: &[i64],
+) -> (TestUser, i64, Vec<TestUser>) {
+    let seller = app.user().create().await;
+    let id = app.open_auction(&seller, 10_000, extra).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut bidders = Vec::new();
+    for &amount in points {
+        let user = app.user().create().await;
+        app.charge(&user, amount).await;
+        bidders.push(user);
+    }
+    (seller, id, bidders)
+}
+
 async fn my_bids(app: &TestApp, user: &TestUser) -> Value {
     expect_json(
         app.get("/api/v1/me/bids", Some(&user.access_token)).await,
@@ -63,20 +83,16 @@ async fn history(app: &TestApp, id: i64) -> Vec<i64> {
 #[tokio::test]
 async fn a_maximum_bids_for_its_owner_and_stays_private() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let owner = app.user().create().await;
-    let rival = app.user().create().await;
-    app.charge(&owner, 100_000).await;
-    app.charge(&rival, 100_000).await;
-    let id = app.open_auction(&seller, 10_000, json!({})).await["id"]
-        .as_i64()
-        .unwrap();
+    let (seller, id, bidders) = auction_with_bidders(&app, json!({}), &[100_000; 2]).await;
+    let [owner, rival] = &bidders[..] else {
+        unreachable!()
+    };
     let mut room = app.ws(None).await;
     room.join(id).await;
 
     // Only a maximum: the least that leads, the start price.
     let first = expect_json(
-        offer(&app, &owner, id, json!({"max_amount": 30_000})).await,
+        offer(&app, owner, id, json!({"max_amount": 30_000})).await,
         201,
     )
     .await;
@@ -88,7 +104,7 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
     );
 
     // A plain 15,000 under it is placed and answered at once, one raise up.
-    let second = expect_json(app.bid(&rival, id, 15_000).await, 201).await;
+    let second = expect_json(app.bid(rival, id, 15_000).await, 201).await;
     assert_eq!(second["leading"], false);
     assert_eq!(second["bid"]["amount"], 15_000);
     assert_eq!(second["outbid_by"]["amount"], 16_000);
@@ -99,7 +115,7 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
     assert_eq!(second["auction"]["leader"], owner.nickname.as_str());
     assert_eq!(history(&app, id).await, [10_000, 15_000, 16_000]);
     assert_eq!(
-        (held(&app, &owner).await, held(&app, &rival).await),
+        (held(&app, owner).await, held(&app, rival).await),
         (16_000, 0)
     );
 
@@ -140,7 +156,7 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
         assert!(!text.contains("30000"), "{path} shows the maximum: {text}");
     }
     // Its owner sees it.
-    let own = my_bids(&app, &owner).await;
+    let own = my_bids(&app, owner).await;
     let item = &own["items"][0];
     assert_eq!(item["auction"]["id"], id);
     assert_eq!(
@@ -151,7 +167,7 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
         (item["my_top_bid"].as_i64(), item["my_bid_count"].as_i64()),
         (Some(16_000), Some(2))
     );
-    let theirs = my_bids(&app, &rival).await;
+    let theirs = my_bids(&app, rival).await;
     assert_eq!(theirs["total"], 1);
     assert_eq!(theirs["items"][0]["leading"], false);
     assert_eq!(theirs["items"][0]["max_amount"], Value::Null);
@@ -159,12 +175,12 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
 
     // The rival is told they were outbid; the owner, whose maximum took the
     // lead straight back, is not.
-    assert_eq!(kinds(&mine(&app, &rival, "").await), ["outbid"]);
-    assert!(kinds(&mine(&app, &owner, "").await).is_empty());
+    assert_eq!(kinds(&mine(&app, rival, "").await), ["outbid"]);
+    assert!(kinds(&mine(&app, owner, "").await).is_empty());
 
     // The leader raises it without moving the price; never lowers it.
     let raised = expect_json(
-        offer(&app, &owner, id, json!({"max_amount": 40_000})).await,
+        offer(&app, owner, id, json!({"max_amount": 40_000})).await,
         201,
     )
     .await;
@@ -176,17 +192,17 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
     assert_eq!(raised["auction"]["current_price"], 16_000);
     assert_eq!(raised["auction"]["bid_count"], 3);
     let lower = expect_error(
-        offer(&app, &owner, id, json!({"max_amount": 35_000})).await,
+        offer(&app, owner, id, json!({"max_amount": 35_000})).await,
         409,
         "max_too_low",
     )
     .await;
     assert_eq!(lower["min_max"], 40_001);
-    expect_error(app.bid(&owner, id, 17_000).await, 409, "already_leading").await;
+    expect_error(app.bid(owner, id, 17_000).await, 409, "already_leading").await;
 
     // A higher maximum takes the lead at the lower one plus one raise.
     let taken = expect_json(
-        offer(&app, &rival, id, json!({"max_amount": 50_000})).await,
+        offer(&app, rival, id, json!({"max_amount": 50_000})).await,
         201,
     )
     .await;
@@ -195,11 +211,11 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
     assert_eq!(taken["max_amount"], 50_000);
     assert_eq!(history(&app, id).await, [10_000, 15_000, 16_000, 41_000]);
     assert_eq!(
-        (held(&app, &owner).await, held(&app, &rival).await),
+        (held(&app, owner).await, held(&app, rival).await),
         (0, 41_000)
     );
-    assert_eq!(kinds(&mine(&app, &owner, "").await), ["outbid"]);
-    let own = my_bids(&app, &owner).await;
+    assert_eq!(kinds(&mine(&app, owner, "").await), ["outbid"]);
+    let own = my_bids(&app, owner).await;
     assert_eq!(
         (
             own["items"][0]["leading"].as_bool(),
@@ -227,25 +243,18 @@ async fn a_maximum_bids_for_its_owner_and_stays_private() {
 #[tokio::test]
 async fn equal_maximums_the_earlier_leads_and_a_plain_bid_above_wins() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let first = app.user().create().await;
-    let second = app.user().create().await;
-    let third = app.user().create().await;
-    for user in [&first, &second, &third] {
-        app.charge(user, 100_000).await;
-    }
-    let id = app
-        .open_auction(&seller, 10_000, json!({"min_increment": 1_000}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let (_, id, bidders) =
+        auction_with_bidders(&app, json!({"min_increment": 1_000}), &[100_000; 3]).await;
+    let [first, second, third] = &bidders[..] else {
+        unreachable!()
+    };
     expect_json(
-        offer(&app, &first, id, json!({"max_amount": 30_000})).await,
+        offer(&app, first, id, json!({"max_amount": 30_000})).await,
         201,
     )
     .await;
     let tie = expect_json(
-        offer(&app, &second, id, json!({"max_amount": 30_000})).await,
+        offer(&app, second, id, json!({"max_amount": 30_000})).await,
         201,
     )
     .await;
@@ -257,7 +266,7 @@ async fn equal_maximums_the_earlier_leads_and_a_plain_bid_above_wins() {
     let both = expect_json(
         offer(
             &app,
-            &third,
+            third,
             id,
             json!({"amount": 31_000, "max_amount": 45_000}),
         )
@@ -271,7 +280,7 @@ async fn equal_maximums_the_earlier_leads_and_a_plain_bid_above_wins() {
     );
     assert_eq!(both["bid"]["proxy"], false);
     // A plain bid above a maximum simply leads.
-    let above = expect_json(app.bid(&first, id, 46_000).await, 201).await;
+    let above = expect_json(app.bid(first, id, 46_000).await, 201).await;
     assert_eq!(above["leading"], true);
     assert_eq!(
         history(&app, id).await,
@@ -287,35 +296,28 @@ async fn equal_maximums_the_earlier_leads_and_a_plain_bid_above_wins() {
 #[tokio::test]
 async fn a_maximum_out_of_points_bids_what_they_cover_and_stops() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let owner = app.user().create().await;
-    let (b, c, d) = (
-        app.user().create().await,
-        app.user().create().await,
-        app.user().create().await,
-    );
-    app.charge(&owner, 21_500).await;
-    for user in [&b, &c, &d] {
-        app.charge(user, 100_000).await;
-    }
-    let id = app
-        .open_auction(&seller, 10_000, json!({"min_increment": 1_000}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let (_, id, bidders) = auction_with_bidders(
+        &app,
+        json!({"min_increment": 1_000}),
+        &[21_500, 100_000, 100_000, 100_000],
+    )
+    .await;
+    let [owner, b, c, d] = &bidders[..] else {
+        unreachable!()
+    };
     expect_json(
-        offer(&app, &owner, id, json!({"max_amount": 50_000})).await,
+        offer(&app, owner, id, json!({"max_amount": 50_000})).await,
         201,
     )
     .await;
     // Covered in full.
-    let answered = expect_json(app.bid(&b, id, 19_000).await, 201).await;
+    let answered = expect_json(app.bid(b, id, 19_000).await, 201).await;
     assert_eq!(answered["outbid_by"]["amount"], 20_000);
     // 22,000 needed, 21,500 there: it bids 21,500 and stops.
-    let partly = expect_json(app.bid(&c, id, 21_000).await, 201).await;
+    let partly = expect_json(app.bid(c, id, 21_000).await, 201).await;
     assert_eq!(partly["outbid_by"]["amount"], 21_500);
     assert_eq!(partly["auction"]["leader"], owner.nickname.as_str());
-    let own = my_bids(&app, &owner).await;
+    let own = my_bids(&app, owner).await;
     assert_eq!(
         (
             own["items"][0]["leading"].as_bool(),
@@ -323,7 +325,7 @@ async fn a_maximum_out_of_points_bids_what_they_cover_and_stops() {
         ),
         (Some(true), None)
     );
-    let told = mine(&app, &owner, "").await;
+    let told = mine(&app, owner, "").await;
     assert_eq!(kinds(&told), ["proxy_exhausted"]);
     assert!(
         told["items"][0]["context"]
@@ -333,31 +335,27 @@ async fn a_maximum_out_of_points_bids_what_they_cover_and_stops() {
         "{told}"
     );
     // Stopped: the next bid simply leads.
-    let over = expect_json(app.bid(&d, id, 22_500).await, 201).await;
+    let over = expect_json(app.bid(d, id, 22_500).await, 201).await;
     assert_eq!(over["leading"], true);
     assert_eq!(
-        kinds(&mine(&app, &owner, "").await),
+        kinds(&mine(&app, owner, "").await),
         ["outbid", "proxy_exhausted"]
     );
     assert_eq!(
         history(&app, id).await,
         [10_000, 19_000, 20_000, 21_000, 21_500, 22_500]
     );
-    assert_eq!(held(&app, &owner).await, 0);
-    assert_eq!(held(&app, &d).await, 22_500);
+    assert_eq!(held(&app, owner).await, 0);
+    assert_eq!(held(&app, d).await, 22_500);
 }
 
 #[tokio::test]
 async fn bad_maximums_are_refused_with_a_clear_code() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let bidder = app.user().create().await;
-    app.charge(&bidder, 100_000).await;
-    let id = app.open_auction(&seller, 10_000, json!({})).await["id"]
-        .as_i64()
-        .unwrap();
+    let (seller, id, bidders) = auction_with_bidders(&app, json!({}), &[100_000]).await;
+    let bidder = &bidders[0];
     let none = expect_error(
-        offer(&app, &bidder, id, json!({})).await,
+        offer(&app, bidder, id, json!({})).await,
         400,
         "validation_failed",
     )
@@ -366,7 +364,7 @@ async fn bad_maximums_are_refused_with_a_clear_code() {
     let below = expect_error(
         offer(
             &app,
-            &bidder,
+            bidder,
             id,
             json!({"amount": 12_000, "max_amount": 11_000}),
         )
@@ -377,14 +375,14 @@ async fn bad_maximums_are_refused_with_a_clear_code() {
     .await;
     assert_eq!(below["min_max"], 12_000);
     let low = expect_error(
-        offer(&app, &bidder, id, json!({"max_amount": 9_000})).await,
+        offer(&app, bidder, id, json!({"max_amount": 9_000})).await,
         409,
         "bid_too_low",
     )
     .await;
     assert_eq!(low["min_next_bid"], 10_000);
     expect_error(
-        offer(&app, &bidder, id, json!({"max_amount": 0})).await,
+        offer(&app, bidder, id, json!({"max_amount": 0})).await,
         409,
         "invalid_amount",
     )
@@ -395,26 +393,22 @@ async fn bad_maximums_are_refused_with_a_clear_code() {
         "seller_cannot_bid",
     )
     .await;
-    let status = offer(&app, &bidder, id, json!({"max_amount": "lots"}))
+    let status = offer(&app, bidder, id, json!({"max_amount": "lots"}))
         .await
         .status();
     assert_eq!(status, 400);
     // Nothing of it was placed.
     assert!(history(&app, id).await.is_empty());
-    assert_eq!(held(&app, &bidder).await, 0);
+    assert_eq!(held(&app, bidder).await, 0);
 }
 
 #[tokio::test]
 async fn a_maximum_over_websocket_is_answered_privately() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let owner = app.user().create().await;
-    let rival = app.user().create().await;
-    app.charge(&owner, 100_000).await;
-    app.charge(&rival, 100_000).await;
-    let id = app.open_auction(&seller, 10_000, json!({})).await["id"]
-        .as_i64()
-        .unwrap();
+    let (_, id, bidders) = auction_with_bidders(&app, json!({}), &[100_000; 2]).await;
+    let [owner, rival] = &bidders[..] else {
+        unreachable!()
+    };
     let mut ws = app.ws(Some(&owner.access_token)).await;
     ws.join(id).await;
     ws.send(json!({"event": "bid", "room": id.to_string(), "max": 30_000, "ref": "m-1"}))
@@ -463,18 +457,8 @@ async fn a_maximum_over_websocket_is_answered_privately() {
 async fn racing_maximums_on_two_instances_resolve_like_one_auction() {
     let app = TestApp::spawn().await;
     let peer = app.spawn_peer().await;
-    let seller = app.user().create().await;
-    let id = app
-        .open_auction(&seller, 10_000, json!({"min_increment": 1_000}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let mut bidders = Vec::new();
-    for _ in 0..12 {
-        let user = app.user().create().await;
-        app.charge(&user, 200_000).await;
-        bidders.push(user);
-    }
+    let (_, id, bidders) =
+        auction_with_bidders(&app, json!({"min_increment": 1_000}), &[200_000; 12]).await;
     let app = Arc::new(app);
     let peer = Arc::new(peer);
     let mut tasks = Vec::new();
