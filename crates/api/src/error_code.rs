@@ -235,6 +235,9 @@ error_codes! {
     EmptyMessage = "empty_message",
     /// A chat message over the length limit.
     MessageTooLong = "message_too_long",
+    /// A frame's `ref` placed a different bid or buy-now on this auction
+    /// before.
+    RefReused = "ref_reused",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -121,12 +121,13 @@ mod serde_tests {
             let json = serde_json::to_value(r).unwrap();
             assert_eq!(json["code"], r.code());
         }
-        let bid = BidRequest {
-            bidder_id: UserId::new(3),
-            amount: Krw::new(20_000),
-        };
+        let bid = BidRequest::plain(UserId::new(3), Krw::new(20_000));
         let json = serde_json::to_string(&bid).unwrap();
-        assert_eq!(json, r#"{"bidder_id":3,"amount":20000}"#);
+        assert_eq!(json, r#"{"bidder_id":3,"amount":20000,"max":null}"#);
         assert_eq!(serde_json::from_str::<BidRequest>(&json).unwrap(), bid);
+        let proxy = BidRequest::proxy(UserId::new(3), None, Krw::new(50_000));
+        let json = serde_json::to_string(&proxy).unwrap();
+        assert_eq!(json, r#"{"bidder_id":3,"amount":null,"max":50000}"#);
+        assert_eq!(serde_json::from_str::<BidRequest>(&json).unwrap(), proxy);
     }
 }

@@ -199,7 +199,11 @@ async fn engine_phase(
                         next = sitga_auction::min_next_bid(&after);
                         tokio::task::yield_now().await;
                     }
-                    Ok(sitga_realtime::engine::BidOutcome::MaxRaised { .. }) => {}
+                    Ok(
+                        sitga_realtime::engine::BidOutcome::MaxRaised { .. }
+                        | sitga_realtime::engine::BidOutcome::Replayed { .. }
+                        | sitga_realtime::engine::BidOutcome::RefReused,
+                    ) => {}
                     Ok(sitga_realtime::engine::BidOutcome::Rejected { reason, seen }) => {
                         next = match reason {
                             sitga_auction::BidRejection::TooLow { min_next_bid } => min_next_bid,

@@ -695,6 +695,31 @@ impl Bid {
     }
 }
 
+/// A client's key for a request (a WebSocket frame's `ref`), stored with
+/// the bid it placed: the same key again from the same bidder on the same
+/// auction is a re-sent frame, answered from the stored bid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRef {
+    /// The key (≤ 80 characters).
+    pub key: String,
+    /// The request it stood for (≤ 64 characters), to tell a re-sent frame
+    /// from a different one under a used key.
+    pub request: String,
+}
+
+/// A bid to append.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBid<'a> {
+    /// 1, 2, … per auction.
+    pub seq: i64,
+    /// Bidder.
+    pub bidder_id: UserId,
+    /// Amount.
+    pub amount: Krw,
+    /// The client's key for the request that placed it.
+    pub client_ref: Option<&'a ClientRef>,
+}
+
 /// Appends an accepted bid. The unique `(auction_id, seq)` makes a second
 /// writer with a stale view fail loudly rather than fork the history.
 pub async fn insert_bid(
@@ -704,38 +729,121 @@ pub async fn insert_bid(
     bidder_id: UserId,
     amount: Krw,
 ) -> Result<(), DbError> {
-    insert_bids(conn, auction_id, &[(seq, bidder_id, amount)]).await
+    let bid = NewBid {
+        seq,
+        bidder_id,
+        amount,
+        client_ref: None,
+    };
+    insert_bids(conn, auction_id, &[bid]).await
 }
 
-/// Appends accepted bids `(seq, bidder, amount)` in one statement.
+/// Appends accepted bids in one statement.
 pub async fn insert_bids(
     conn: &mut DbConn,
     auction_id: AuctionId,
-    rows: &[(i64, UserId, Krw)],
+    rows: &[NewBid<'_>],
 ) -> Result<(), DbError> {
     if rows.is_empty() {
         return Ok(());
     }
     let at = now();
-    let mut binds = Vec::with_capacity(rows.len() * 5);
-    for &(seq, bidder_id, amount) in rows {
+    let mut binds = Vec::with_capacity(rows.len() * 7);
+    for row in rows {
         binds.extend([
             Bind::Int(auction_id.get()),
-            Bind::Int(seq),
-            Bind::Int(bidder_id.get()),
-            Bind::Int(amount.get()),
+            Bind::Int(row.seq),
+            Bind::Int(row.bidder_id.get()),
+            Bind::Int(row.amount.get()),
             Bind::Time(at),
+            Bind::OptText(row.client_ref.map(|r| r.key.clone())),
+            Bind::OptText(row.client_ref.map(|r| r.request.clone())),
         ]);
     }
     let insert = Statement::<diesel::sql_types::Untyped>::new(
         format!(
-            "INSERT INTO bids (auction_id, seq, bidder_id, amount, created_at) VALUES {}",
-            vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ")
+            "INSERT INTO bids (auction_id, seq, bidder_id, amount, created_at, client_ref, \
+             client_request) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
         ),
         binds,
     );
     with_conn!(conn, |c| insert.execute(c).await)?;
     Ok(())
+}
+
+/// A bid found by its client key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedBid {
+    /// Bidder.
+    pub bidder_id: UserId,
+    /// The key.
+    pub key: String,
+    /// The request the key stood for.
+    pub request: String,
+    /// The bid's sequence number.
+    pub seq: i64,
+    /// Its amount.
+    pub amount: Krw,
+}
+
+/// The bids of `auction_id` placed under any of `keys` (bidder, key), in
+/// one query.
+pub async fn bids_by_client_ref(
+    conn: &mut DbConn,
+    auction_id: AuctionId,
+    keys: &[(UserId, &str)],
+) -> Result<Vec<KeyedBid>, DbError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let texts: Vec<&str> = keys.iter().map(|(_, key)| *key).collect();
+    let rows: Vec<(UserId, Option<String>, Option<String>, i64, Krw)> =
+        with_conn!(conn, |c| bids::table
+            .filter(bids::auction_id.eq(auction_id))
+            .filter(bids::client_ref.eq_any(&texts))
+            .select((
+                bids::bidder_id,
+                bids::client_ref,
+                bids::client_request,
+                bids::seq,
+                bids::amount,
+            ))
+            .load(c)
+            .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(bidder_id, key, request, seq, amount)| {
+            let key = key?;
+            keys.iter()
+                .any(|(user, k)| *user == bidder_id && *k == key)
+                .then(|| KeyedBid {
+                    bidder_id,
+                    key,
+                    request: request.unwrap_or_default(),
+                    seq,
+                    amount,
+                })
+        })
+        .collect())
+}
+
+/// Forgets client keys of bids placed before `before` (a key is kept 24
+/// hours); returns how many.
+pub async fn forget_client_refs(
+    conn: &mut DbConn,
+    before: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    let update = diesel::update(
+        bids::table
+            .filter(bids::client_ref.is_not_null())
+            .filter(bids::created_at.lt(naive(before))),
+    )
+    .set((
+        bids::client_ref.eq(None::<String>),
+        bids::client_request.eq(None::<String>),
+    ));
+    Ok(with_conn!(conn, |c| update.execute(c).await)?)
 }
 
 /// Bids of an auction, highest sequence first.

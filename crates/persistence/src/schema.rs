@@ -110,6 +110,8 @@ diesel::table! {
         bidder_id -> BigInt,
         amount -> BigInt,
         created_at -> Timestamp,
+        client_ref -> Nullable<Text>,
+        client_request -> Nullable<Text>,
     }
 }
 

@@ -479,7 +479,12 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
             .unwrap();
         let rows: Vec<_> = plan
             .bids()
-            .map(|b| (b.seq, b.bidder_id, b.amount))
+            .map(|b| auctions::NewBid {
+                seq: b.seq,
+                bidder_id: b.bidder_id,
+                amount: b.amount,
+                client_ref: None,
+            })
             .collect();
         auctions::insert_bids(&mut tx, auction.id, &rows)
             .await
@@ -539,8 +544,64 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
     );
     // A stored sequence number cannot be taken twice.
     let mut tx = pool.begin().await.unwrap();
-    let taken = auctions::insert_bids(&mut tx, auction.id, &[(3, bob, won(20_000))])
+    fn bid(
+        bidder_id: UserId,
+        seq: i64,
+        client_ref: Option<&auctions::ClientRef>,
+    ) -> auctions::NewBid<'_> {
+        auctions::NewBid {
+            seq,
+            bidder_id,
+            amount: Krw::new(20_000 + seq),
+            client_ref,
+        }
+    }
+    let taken = auctions::insert_bids(&mut tx, auction.id, &[bid(bob, 3, None)])
         .await
         .unwrap_err();
     assert!(taken.violates("seq"), "{taken}");
+    drop(tx);
+
+    // A client key is kept with its bid, found by bidder and key, once per
+    // bidder and auction, and forgotten after a day.
+    let key = auctions::ClientRef {
+        key: "s:frame-1".into(),
+        request: "bid:20004:-".into(),
+    };
+    auctions::insert_bids(&mut conn, auction.id, &[bid(bob, 4, Some(&key))])
+        .await
+        .unwrap();
+    let found = auctions::bids_by_client_ref(
+        &mut conn,
+        auction.id,
+        &[(bob, "s:frame-1"), (alice, "s:frame-1"), (bob, "s:other")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].seq, found[0].amount, found[0].request.as_str()),
+        (4, won(20_004), "bid:20004:-")
+    );
+    let twice = auctions::insert_bids(&mut conn, auction.id, &[bid(bob, 5, Some(&key))])
+        .await
+        .unwrap_err();
+    assert!(twice.violates("client_ref"), "{twice}");
+    let now = Utc::now();
+    assert_eq!(
+        auctions::forget_client_refs(&mut conn, now - Duration::hours(24))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        auctions::forget_client_refs(&mut conn, now + Duration::seconds(5))
+            .await
+            .unwrap(),
+        1
+    );
+    let gone = auctions::bids_by_client_ref(&mut conn, auction.id, &[(bob, "s:frame-1")])
+        .await
+        .unwrap();
+    assert!(gone.is_empty());
 }

@@ -132,8 +132,10 @@ async fn main() {
                             amount = min_next_bid(&seen);
                             tokio::task::yield_now().await;
                         }
-                        // Plain bids never raise a maximum.
-                        BidOutcome::MaxRaised { after, .. } => amount = min_next_bid(&after),
+                        // Plain bids without a client key: never these.
+                        BidOutcome::MaxRaised { .. }
+                        | BidOutcome::Replayed { .. }
+                        | BidOutcome::RefReused => unreachable!("plain bids without a key"),
                     }
                 }
             })

@@ -20,6 +20,7 @@ use sitga_auction::{
     Sale, Settlement, close_outcome, plan_buy_now, reminder_due, settle,
 };
 use sitga_core::{AuctionId, Krw, SaleId, UserId};
+use sitga_persistence::auctions::{ClientRef, NewBid};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
 use sitga_persistence::sales::{self, NewSale};
 use sitga_persistence::{DbConn, DbError, DbPool, auctions, lots, notifications, users, wallets};
@@ -55,6 +56,18 @@ pub enum BuyNowResult {
     Refused(BidRejection),
     /// No such auction.
     Missing,
+    /// The same buy-now under the same client key bought it already:
+    /// nothing was decided again.
+    Replayed {
+        /// The buy-now's bid.
+        seq: i64,
+        /// The price paid.
+        amount: Krw,
+        /// The sale it opened.
+        sale_id: Option<SaleId>,
+    },
+    /// The client key was used for a different request on this auction.
+    RefReused,
 }
 
 /// How removing a listing went.
@@ -137,18 +150,47 @@ impl Closer {
     /// row locked, the leader's hold goes back, the buyer's points are held
     /// and the sale opens with them in escrow, as at a close. A racing bid
     /// or closer queues on the row lock: exactly one of them applies.
-    #[tracing::instrument(name = "buy_now", skip(self, nickname))]
+    /// A buy-now under a client key (`client_ref`) the buyer already bought
+    /// with is answered from that purchase.
+    #[tracing::instrument(name = "buy_now", skip(self, nickname, client_ref))]
     pub async fn buy_now(
         &self,
         auction_id: AuctionId,
         buyer_id: UserId,
         nickname: &str,
         agreed: Krw,
+        client_ref: Option<&ClientRef>,
     ) -> Result<BuyNowResult, DbError> {
         retried(auction_id, "buying it now", || {
-            self.try_buy_now(auction_id, buyer_id, nickname, agreed)
+            self.try_buy_now(auction_id, buyer_id, nickname, agreed, client_ref)
         })
         .await
+    }
+
+    /// The answer to a buy-now whose client key placed a bid already.
+    async fn replayed_buy_now(
+        tx: &mut DbConn,
+        auction_id: AuctionId,
+        buyer_id: UserId,
+        key: &ClientRef,
+    ) -> Result<Option<BuyNowResult>, DbError> {
+        let found =
+            auctions::bids_by_client_ref(tx, auction_id, &[(buyer_id, key.key.as_str())]).await?;
+        let Some(bid) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        if bid.request != key.request {
+            return Ok(Some(BuyNowResult::RefReused));
+        }
+        let sale_id = sales::of_auctions(tx, &[auction_id])
+            .await?
+            .get(&auction_id)
+            .map(|(id, _)| *id);
+        Ok(Some(BuyNowResult::Replayed {
+            seq: bid.seq,
+            amount: bid.amount,
+            sale_id,
+        }))
     }
 
     async fn try_buy_now(
@@ -157,6 +199,7 @@ impl Closer {
         buyer_id: UserId,
         nickname: &str,
         agreed: Krw,
+        client_ref: Option<&ClientRef>,
     ) -> Result<Option<BuyNowResult>, DbError> {
         let mut tx = self.db.begin().await?;
         auctions::lock(&mut tx, auction_id).await?;
@@ -164,6 +207,12 @@ impl Closer {
             tx.rollback().await?;
             return Ok(Some(BuyNowResult::Missing));
         };
+        if let Some(key) = client_ref
+            && let Some(answer) = Self::replayed_buy_now(&mut tx, auction_id, buyer_id, key).await?
+        {
+            tx.rollback().await?;
+            return Ok(Some(answer));
+        }
         let before = row.snapshot();
         let mut wallets = HashMap::new();
         let plan = loop {
@@ -186,7 +235,13 @@ impl Closer {
             _ => return Err(DbError::Invariant("a buy-now plan without its bid".into())),
         };
         wallets::apply_moves(&mut tx, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
-        auctions::insert_bids(&mut tx, auction_id, &[(bid.seq, buyer_id, bid.amount)]).await?;
+        let row_of_bid = NewBid {
+            seq: bid.seq,
+            bidder_id: buyer_id,
+            amount: bid.amount,
+            client_ref,
+        };
+        auctions::insert_bids(&mut tx, auction_id, &[row_of_bid]).await?;
         let line = bought_text_ko(nickname, bid.amount);
         let chat_id = auctions::insert_chat(
             &mut tx,

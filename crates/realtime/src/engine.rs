@@ -37,6 +37,7 @@ use sitga_auction::{
     plan_bids, state_if_funded,
 };
 use sitga_core::{AuctionId, UserId};
+use sitga_persistence::auctions::{ClientRef, NewBid};
 use sitga_persistence::{DbConn, DbError, DbPool, auctions, notifications, users, wallets};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -70,6 +71,10 @@ pub struct BidCommand {
     pub amount: Option<Krw>,
     /// The most the engine may bid for the bidder (a proxy bid); private.
     pub max: Option<Krw>,
+    /// The client's key for this request (a WebSocket frame's `ref`): a
+    /// command under a key this bidder already placed a bid with on this
+    /// auction is answered from that bid, never decided again.
+    pub client_ref: Option<ClientRef>,
 }
 
 impl BidCommand {
@@ -81,7 +86,14 @@ impl BidCommand {
             nickname,
             amount: Some(amount),
             max: None,
+            client_ref: None,
         }
+    }
+
+    /// The request a client key stands for (`bid:{amount}:{max}`).
+    pub fn fingerprint(amount: Option<Krw>, max: Option<Krw>) -> String {
+        let part = |value: Option<Krw>| value.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        format!("bid:{}:{}", part(amount), part(max))
     }
 
     fn request(&self) -> BidRequest {
@@ -117,6 +129,17 @@ pub enum BidOutcome {
         /// The auction after it.
         after: AuctionSnapshot,
     },
+    /// The same request under the same client key placed this bid already:
+    /// nothing was decided again.
+    Replayed {
+        /// The bid it placed.
+        seq: i64,
+        /// Its amount.
+        amount: Krw,
+    },
+    /// The client key was used for a different request on this auction:
+    /// nothing was decided.
+    RefReused,
     /// Refused; nothing changed.
     Rejected {
         /// Why.
@@ -393,6 +416,98 @@ impl BidEngine {
         known: &mut Option<Known>,
         session: &mut Option<DbConn>,
     ) -> bool {
+        // A key twice in one batch: the second waits for the first to be
+        // committed, then is answered from it.
+        let mut pending = batch;
+        let mut gone = false;
+        while !pending.is_empty() {
+            let (now, later) = first_of_each_key(pending);
+            gone |= self.process_once(auction_id, now, known, session).await;
+            pending = later;
+        }
+        gone
+    }
+
+    /// Answers the keyed requests whose key placed a bid already (one
+    /// query); returns the others.
+    async fn answer_replays(
+        &self,
+        auction_id: AuctionId,
+        batch: Vec<Request>,
+        session: &mut Option<DbConn>,
+    ) -> Result<Vec<Request>, (EngineError, Vec<Request>)> {
+        let keys: Vec<(UserId, &str)> = batch
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.command.bidder_id,
+                    r.command.client_ref.as_ref()?.key.as_str(),
+                ))
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(batch);
+        }
+        let conn = match session {
+            Some(conn) => conn,
+            None => match self.db.session().await {
+                Ok(conn) => session.insert(conn),
+                Err(e) => return Err((e.into(), batch)),
+            },
+        };
+        let found = match auctions::bids_by_client_ref(conn, auction_id, &keys).await {
+            Ok(found) => found,
+            Err(e) => {
+                *session = None;
+                return Err((e.into(), batch));
+            }
+        };
+        let mut rest = Vec::with_capacity(batch.len());
+        for request in batch {
+            let c = &request.command;
+            let stored = c.client_ref.as_ref().and_then(|key| {
+                found
+                    .iter()
+                    .find(|b| b.bidder_id == c.bidder_id && b.key == key.key)
+                    .map(|b| (b, key))
+            });
+            match stored {
+                Some((bid, key)) => {
+                    let outcome = if bid.request == key.request {
+                        BidOutcome::Replayed {
+                            seq: bid.seq,
+                            amount: bid.amount,
+                        }
+                    } else {
+                        BidOutcome::RefReused
+                    };
+                    let _ = request.reply.send(Ok(outcome));
+                }
+                None => rest.push(request),
+            }
+        }
+        Ok(rest)
+    }
+
+    /// Decides a batch in which each client key appears once.
+    async fn process_once(
+        &self,
+        auction_id: AuctionId,
+        batch: Vec<Request>,
+        known: &mut Option<Known>,
+        session: &mut Option<DbConn>,
+    ) -> bool {
+        let batch = match self.answer_replays(auction_id, batch, session).await {
+            Ok(rest) => rest,
+            Err((e, batch)) => {
+                tracing::error!(error = %e, auction_id = auction_id.get(), "client keys not read");
+                let shared = Arc::new(e);
+                for request in batch {
+                    let _ = request.reply.send(Err(shared.clone()));
+                }
+                return false;
+            }
+        };
         let batch = Self::prefilter(known.as_ref(), batch);
         if batch.is_empty() {
             return false;
@@ -573,10 +688,23 @@ impl BidEngine {
         }
         wallets::apply_moves(conn, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
         let announced = announce(conn, &plan, commands).await?;
-        let rows: Vec<(i64, UserId, Krw)> = announced
-            .iter()
-            .map(|a| (a.bid.seq, a.bid.bidder_id, a.bid.amount))
-            .collect();
+        // A request's own bid carries its client key; a proxy's answer none.
+        let rows: Vec<NewBid<'_>> =
+            plan.outcomes
+                .iter()
+                .zip(commands)
+                .filter_map(|(o, c)| o.as_ref().ok().map(|placed| (placed, c)))
+                .flat_map(|(placed, c)| {
+                    placed.bids().map(|bid| NewBid {
+                        seq: bid.seq,
+                        bidder_id: bid.bidder_id,
+                        amount: bid.amount,
+                        client_ref: c.client_ref.as_ref().filter(|_| {
+                            bid.bidder_id == c.bidder_id && !bid_is_answer(placed, bid)
+                        }),
+                    })
+                })
+                .collect();
         // No other writer can take these sequence numbers: the auction row
         // is locked.
         auctions::insert_bids(conn, auction_id, &rows).await?;
@@ -648,6 +776,23 @@ impl BidEngine {
             announced,
         }))
     }
+}
+
+/// Splits `batch` into the first request of each client key (and every
+/// unkeyed one) and the later ones.
+fn first_of_each_key(batch: Vec<Request>) -> (Vec<Request>, Vec<Request>) {
+    let mut seen = std::collections::HashSet::new();
+    batch
+        .into_iter()
+        .partition(|r| match &r.command.client_ref {
+            Some(key) => seen.insert((r.command.bidder_id, key.key.clone())),
+            None => true,
+        })
+}
+
+/// Whether `bid` is the proxy's answer within `placed`.
+fn bid_is_answer(placed: &Placed, bid: &AcceptedBid) -> bool {
+    matches!(placed, Placed::Bid { answer: Some(a), .. } if a.seq == bid.seq)
 }
 
 /// Each request's outcome; `chat_ids` are the room rows of the accepted

@@ -177,6 +177,10 @@ pub struct SystemAnswer {
     /// maximum answered the bid at once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leading: Option<bool>,
+    /// `bid_accepted`, `bought`: true when this answers a re-sent frame
+    /// (same `ref`) from the first one's decision; nothing was decided again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<bool>,
     /// `bought`: the sale that now waits for the handover.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_id: Option<SaleId>,

@@ -518,8 +518,12 @@ pub async fn seed(
                         reason.code()
                     )));
                 }
-                BidOutcome::MaxRaised { .. } => {
-                    return Err(DemoError::Invalid("demo bids send no maximum".into()));
+                BidOutcome::MaxRaised { .. }
+                | BidOutcome::Replayed { .. }
+                | BidOutcome::RefReused => {
+                    return Err(DemoError::Invalid(
+                        "demo bids send neither a maximum nor a client key".into(),
+                    ));
                 }
             }
         }

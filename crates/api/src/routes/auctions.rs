@@ -1036,10 +1036,17 @@ async fn bid_response(
             nickname: nickname.clone(),
             amount,
             max,
+            client_ref: None,
         })
         .await?;
     let (bid, outbid_by, max) = match outcome {
         BidOutcome::Rejected { reason, .. } => return Err(ApiError::BidRejected(reason)),
+        // Over REST the Idempotency-Key replays; no client key is passed.
+        BidOutcome::Replayed { .. } | BidOutcome::RefReused => {
+            return Err(ApiError::internal(
+                "a client key answer without a client key",
+            ));
+        }
         BidOutcome::Accepted {
             bid, answer, max, ..
         } => (Some(bid), answer, max),
@@ -1124,12 +1131,18 @@ async fn bought(
     let nickname = nickname_of(state, auth.id).await?;
     let result = state
         .closer
-        .buy_now(auction_id, auth.id, &nickname, agreed)
+        .buy_now(auction_id, auth.id, &nickname, agreed, None)
         .await?;
     let (bid, sale_id) = match result {
         BuyNowResult::Bought { bid, sale_id } => (bid, sale_id),
         BuyNowResult::Refused(reason) => return Err(ApiError::BidRejected(reason)),
         BuyNowResult::Missing => return Err(ApiError::NotFound("auction")),
+        // Over REST the Idempotency-Key replays; no client key is passed.
+        BuyNowResult::Replayed { .. } | BuyNowResult::RefReused => {
+            return Err(ApiError::internal(
+                "a client key answer without a client key",
+            ));
+        }
     };
     let mut conn = state.db.get().await?;
     Ok(BuyNowResponse {

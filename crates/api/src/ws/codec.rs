@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use sitga_auction::{BidRejection, Krw};
 use sitga_core::AuctionId;
+use sitga_persistence::auctions::ClientRef;
 use sitga_realtime::bus::HistoryItem;
 use sitga_realtime::closing::{BuyNowResult, bought_text_ko};
 use sitga_realtime::engine::{BidOutcome, EngineError};
-use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, rejected_text_ko};
+use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, accepted_text_ko, rejected_text_ko};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -38,6 +39,32 @@ pub(super) fn system(
         ..SystemAnswer::default()
     };
     private(room, &ServerFrame::System(answer))
+}
+
+/// Longest `ref` string that is an idempotency key (characters).
+pub const MAX_REF_CHARS: usize = 64;
+
+/// The idempotency key of a frame's `ref`, with the request it stands for:
+/// a string of 1–64 characters or an integer is a key; any other `ref` is
+/// only echoed.
+pub(super) fn client_ref(reference: Option<&Value>, request: String) -> Option<ClientRef> {
+    let key = match reference? {
+        Value::String(text) if (1..=MAX_REF_CHARS).contains(&text.chars().count()) => {
+            format!("s:{text}")
+        }
+        Value::Number(n) if n.is_i64() || n.is_u64() => format!("n:{n}"),
+        _ => return None,
+    };
+    Some(ClientRef { key, request })
+}
+
+/// The answer to a frame under a `ref` that did something else before.
+fn ref_reused(answer: &mut SystemAnswer) {
+    answer.code = ErrorCode::RefReused.as_str();
+    answer.context = Some("이미 다른 요청에 쓴 ref입니다. 새 ref로 다시 보내 주세요.".to_owned());
+    answer.text = Some(
+        "this ref was used for a different bid on this auction; nothing was decided".to_owned(),
+    );
 }
 
 /// The answer to a client's bid of `amount` and/or `max` (with its `ref`),
@@ -78,6 +105,17 @@ pub(super) fn bid_answer(
                 ),
             });
         }
+        Ok(BidOutcome::Replayed { seq, amount }) => {
+            answer.code = "bid_accepted";
+            answer.bid_seq = Some(seq);
+            answer.amount = Some(amount);
+            answer.replayed = Some(true);
+            answer.context = Some(accepted_text_ko(nickname, amount));
+            answer.text = Some(format!(
+                "this frame placed bid #{seq} of {amount} won already; nothing was placed again"
+            ));
+        }
+        Ok(BidOutcome::RefReused) => ref_reused(&mut answer),
         Ok(BidOutcome::MaxRaised { max, .. }) => {
             answer.code = "max_raised";
             answer.max = Some(max);
@@ -150,6 +188,21 @@ pub(super) fn buy_now_answer(
                 _ => {}
             }
         }
+        Ok(BuyNowResult::Replayed {
+            seq,
+            amount,
+            sale_id,
+        }) => {
+            answer.code = "bought";
+            answer.context = Some(bought_text_ko(nickname, amount));
+            answer.text = Some(format!(
+                "this frame bought it already for {amount} won; nothing was bought again"
+            ));
+            answer.bid_seq = Some(seq);
+            answer.sale_id = sale_id;
+            answer.replayed = Some(true);
+        }
+        Ok(BuyNowResult::RefReused) => ref_reused(&mut answer),
         Ok(BuyNowResult::Missing) => {
             refused(
                 &mut answer,

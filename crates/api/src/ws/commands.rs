@@ -19,7 +19,8 @@ use crate::error::{ApiError, ErrorCode};
 
 use super::Member;
 use super::codec::{
-    ClientFrame, RoomId, bid_answer, buy_now_answer, decode_frame, history_page, private, system,
+    ClientFrame, RoomId, bid_answer, buy_now_answer, client_ref, decode_frame, history_page,
+    private, system,
 };
 use super::connection::{Connection, Full};
 
@@ -337,6 +338,7 @@ impl Connection {
         };
         let label = id.to_string();
         let (amount, max) = offer;
+        let client_ref = client_ref(reference.as_ref(), BidCommand::fingerprint(amount, max));
         let outcome = self
             .state
             .engine
@@ -346,6 +348,7 @@ impl Connection {
                 nickname: member.nickname.clone(),
                 amount,
                 max,
+                client_ref,
             })
             .await;
         let answer = bid_answer(&member.nickname, offer, reference, outcome);
@@ -362,10 +365,11 @@ impl Connection {
             Ok(found) => found,
             Err(frame) => return self.send(frame),
         };
+        let key = client_ref(reference.as_ref(), format!("buy_now:{price}"));
         let outcome = self
             .state
             .closer
-            .buy_now(id, member.user.id, &member.nickname, price)
+            .buy_now(id, member.user.id, &member.nickname, price, key.as_ref())
             .await
             .map_err(ApiError::from);
         let answer = buy_now_answer(&member.nickname, price, reference, outcome);

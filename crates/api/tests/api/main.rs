@@ -18,6 +18,7 @@ mod photos;
 mod pickups;
 mod platform;
 mod proxy;
+mod refs;
 mod sales;
 mod tokens;
 mod verification;

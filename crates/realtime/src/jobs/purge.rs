@@ -1,7 +1,7 @@
 //! The daily purge of what only matters for a while: refresh tokens a week
 //! after they expired (kept that long so a stolen, recently expired copy is
 //! still recognised), idempotency keys after a day (a retry that late is
-//! a new request) and a buyer's delivery address 30 days after the sale
+//! a new request; so are the WebSocket `ref`s kept with bids) and a buyer's delivery address 30 days after the sale
 //! ended, notifications 90 days after they were read (a year after they
 //! were sent, read or not); and, every hour, photos uploaded over a day
 //! ago and never attached to anything.
@@ -9,7 +9,9 @@
 use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
 use chrono::{DateTime, Duration, Utc};
-use sitga_persistence::{DbError, DbPool, idempotency, notifications, refresh_tokens, sales};
+use sitga_persistence::{
+    DbError, DbPool, auctions, idempotency, notifications, refresh_tokens, sales,
+};
 use tracing::Instrument;
 
 /// Daily at 04:00 UTC (13:00 in Korea), after the badge safety net.
@@ -34,6 +36,8 @@ pub struct Purged {
     pub refresh_tokens: usize,
     /// Idempotency keys.
     pub idempotency_keys: usize,
+    /// WebSocket `ref`s forgotten from bids.
+    pub bid_refs: usize,
     /// Sales whose buyer's address was erased.
     pub addresses: usize,
     /// Notifications.
@@ -46,6 +50,7 @@ pub async fn purge(db: &DbPool, now: DateTime<Utc>) -> Result<Purged, DbError> {
     Ok(Purged {
         refresh_tokens: refresh_tokens::purge_expired(&mut conn, now - REFRESH_TOKEN_GRACE).await?,
         idempotency_keys: idempotency::purge_before(&mut conn, now - IDEMPOTENCY_KEY_TTL).await?,
+        bid_refs: auctions::forget_client_refs(&mut conn, now - IDEMPOTENCY_KEY_TTL).await?,
         addresses: sales::forget_addresses(&mut conn, now - sitga_auction::ADDRESS_RETENTION)
             .await?,
         notifications: notifications::purge(
@@ -64,6 +69,7 @@ pub(super) async fn purge_tick(_tick: Tick, db: Data<DbPool>) -> Result<(), BoxD
     tracing::info!(
         refresh_tokens = purged.refresh_tokens,
         idempotency_keys = purged.idempotency_keys,
+        bid_refs = purged.bid_refs,
         addresses = purged.addresses,
         notifications = purged.notifications,
         "daily purge done"
@@ -163,6 +169,7 @@ mod tests {
             Purged {
                 refresh_tokens: 1,
                 idempotency_keys: 0,
+                bid_refs: 0,
                 addresses: 0,
                 notifications: 0,
             }
@@ -182,6 +189,7 @@ mod tests {
             Purged {
                 refresh_tokens: 0,
                 idempotency_keys: 1,
+                bid_refs: 0,
                 addresses: 0,
                 notifications: 0,
             }
