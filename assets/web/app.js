@@ -487,7 +487,11 @@ $("logout").addEventListener("click", async () => {
   route();
 });
 
+// Each bid's `ref` is an idempotency key (a re-sent frame is answered, never
+// placed twice): unique per page load, so a reload never reuses one.
+const refPrefix = Array.from(crypto.getRandomValues(new Uint32Array(2)), (n) => n.toString(36)).join("");
 let bidRef = 0;
+const nextRef = () => `web-${refPrefix}-${++bidRef}`;
 $("bid-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const amount = Number($("bid-amount").value);
@@ -499,7 +503,7 @@ $("bid-form").addEventListener("submit", (e) => {
     return;
   }
   $("bid-error").textContent = "";
-  const frame = { event: "bid", room: String(view.id), ref: `web-${++bidRef}` };
+  const frame = { event: "bid", room: String(view.id), ref: nextRef() };
   // The leader only raises their maximum; anyone else bids the amount now
   // and, with a maximum, lets the server defend it up to there.
   const leading = view.auction && view.auction.leader && view.auction.leader === session.nickname;
@@ -510,7 +514,7 @@ $("bid-form").addEventListener("submit", (e) => {
 
 $("buy-now").addEventListener("click", () => {
   const a = view.auction;
-  if (a && a.buy_now && confirm(`${won(a.buy_now)}에 즉시 구매할까요?`)) send({ event: "buy_now", room: String(view.id), price: a.buy_now, ref: `web-${++bidRef}` });
+  if (a && a.buy_now && confirm(`${won(a.buy_now)}에 즉시 구매할까요?`)) send({ event: "buy_now", room: String(view.id), price: a.buy_now, ref: nextRef() });
 });
 
 $("chat-form").addEventListener("submit", (e) => {
