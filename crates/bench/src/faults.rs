@@ -118,6 +118,10 @@ struct BidLog {
     accepted: Vec<(i64, usize, Instant)>,
     /// Bids sent whose answer never came (the connection died).
     unanswered: u64,
+    /// Of those, sent again with the same `ref` after failover: answered
+    /// from the first (it had been committed) or decided now (it had not).
+    resent_replayed: u64,
+    resent_decided: u64,
     reconnects: u64,
 }
 
@@ -133,6 +137,11 @@ async fn bidder(
 ) -> BidLog {
     let mut log = BidLog::default();
     let mut at = home;
+    // The frame in flight, the one to send again after a failover, and the
+    // one sent again whose answer is awaited.
+    let mut in_flight: Option<Value> = None;
+    let mut resend: Option<Value> = None;
+    let mut resent: Option<Value> = None;
     'connect: while !stop.load(Ordering::Relaxed) {
         let Ok(mut socket) = ws::connect(addrs[at], Some(&token), None).await else {
             at = (at + 1) % addrs.len();
@@ -143,26 +152,51 @@ async fn bidder(
             continue;
         }
         let mut me = ws::MinBidder::default();
+        // The frame whose answer was lost goes again first, same `ref`: it
+        // must be answered from the first decision, never placed twice.
+        if let Some(frame) = resend.take() {
+            me.resending(&frame);
+            if ws::send(&mut socket, frame.clone()).await.is_err() {
+                resend = Some(frame);
+                at = (at + 1) % addrs.len();
+                continue;
+            }
+            resent = Some(frame);
+        }
         loop {
             let stopping = stop.load(Ordering::Relaxed);
             if !stopping
-                && let Some(frame) = me.bid(room, &format!("{home}-{at}"))
-                && ws::send(&mut socket, frame).await.is_err()
+                && let Some(frame) = me.bid(room, &format!("{home}-{at}-{}", log.reconnects))
             {
-                log.unanswered += u64::from(me.abandon());
-                break;
+                in_flight = Some(frame.clone());
+                if ws::send(&mut socket, frame).await.is_err() {
+                    log.unanswered += u64::from(me.abandon());
+                    resend = in_flight.take();
+                    break;
+                }
             }
             if stopping && !me.waiting() {
                 break 'connect;
             }
             let Some(f) = ws::next(&mut socket, Duration::from_secs(5)).await else {
                 // The instance died (or stalled): fail over.
-                log.unanswered += u64::from(me.abandon());
+                if me.abandon() {
+                    log.unanswered += 1;
+                    resend = in_flight.take().or_else(|| resent.take());
+                }
                 break;
             };
             let Some((answer, _)) = me.on_frame(&f) else {
                 continue;
             };
+            in_flight = None;
+            if resent.take().is_some() {
+                if f["replayed"] == true {
+                    log.resent_replayed += 1;
+                } else {
+                    log.resent_decided += 1;
+                }
+            }
             match answer {
                 ws::Answer::Accepted(amount) => log.accepted.push((amount, at, Instant::now())),
                 ws::Answer::RateLimited => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -408,7 +442,15 @@ async fn kill(args: &Args, pool: &DbPool, cluster: &mut Cluster) {
         .flat_map(|l| l.accepted.iter().map(|a| a.0))
         .collect();
     let unanswered: u64 = logs.iter().map(|l| l.unanswered).sum();
+    let replayed: u64 = logs.iter().map(|l| l.resent_replayed).sum();
+    let redecided: u64 = logs.iter().map(|l| l.resent_decided).sum();
     let bidder_reconnects: u64 = logs.iter().map(|l| l.reconnects).sum();
+    let distinct: std::collections::HashSet<i64> = acked.iter().copied().collect();
+    assert_eq!(distinct.len(), acked.len(), "a bid acked twice");
+    assert!(
+        replayed + redecided <= unanswered,
+        "more answers to re-sent frames ({replayed} + {redecided}) than frames left unanswered ({unanswered})"
+    );
 
     // Everyone watching; close through both instances at once.
     let settled = close_everywhere(cluster, ids[0], auction.id).await;
@@ -453,6 +495,9 @@ async fn kill(args: &Args, pool: &DbPool, cluster: &mut Cluster) {
         stored as usize - acked.len()
     );
     println!("| bids sent but never answered (connection died) | {unanswered} |");
+    println!(
+        "| of those, sent again with the same `ref` after failover: answered from the committed bid (`replayed`) / decided then (never committed) | {replayed} / {redecided} — none stored twice (every stored bid is acked once or unanswered) |"
+    );
     println!("| bidder failovers | {bidder_reconnects} |");
     println!("| watcher reconnects / gap resyncs | {watcher_reconnects} / {resyncs} |");
     println!(

@@ -138,6 +138,14 @@ impl MinBidder {
         self.pending.take().is_some()
     }
 
+    /// Expects the answer to `frame`, sent again on a new connection after
+    /// the old one died with it unanswered.
+    pub fn resending(&mut self, frame: &Value) {
+        self.pending = frame["amount"]
+            .as_i64()
+            .map(|amount| (Instant::now(), amount));
+    }
+
     /// Learns from a frame; for the answer to its own bid, the answer and
     /// how long it took.
     pub fn on_frame(&mut self, f: &Value) -> Option<(Answer, std::time::Duration)> {

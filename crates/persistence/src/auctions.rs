@@ -798,19 +798,20 @@ pub async fn bids_by_client_ref(
         return Ok(Vec::new());
     }
     let texts: Vec<&str> = keys.iter().map(|(_, key)| *key).collect();
-    let rows: Vec<(UserId, Option<String>, Option<String>, i64, Krw)> =
-        with_conn!(conn, |c| bids::table
-            .filter(bids::auction_id.eq(auction_id))
-            .filter(bids::client_ref.eq_any(&texts))
-            .select((
-                bids::bidder_id,
-                bids::client_ref,
-                bids::client_request,
-                bids::seq,
-                bids::amount,
-            ))
-            .load(c)
-            .await)?;
+    /// Bidder, key, request, seq, amount.
+    type KeyedRow = (UserId, Option<String>, Option<String>, i64, Krw);
+    let rows: Vec<KeyedRow> = with_conn!(conn, |c| bids::table
+        .filter(bids::auction_id.eq(auction_id))
+        .filter(bids::client_ref.eq_any(&texts))
+        .select((
+            bids::bidder_id,
+            bids::client_ref,
+            bids::client_request,
+            bids::seq,
+            bids::amount,
+        ))
+        .load(c)
+        .await)?;
     Ok(rows
         .into_iter()
         .filter_map(|(bidder_id, key, request, seq, amount)| {

@@ -191,3 +191,29 @@ async fn a_re_sent_buy_now_is_answered_from_the_purchase() {
     // Paid once, into one escrow.
     assert_eq!(balance["balance"], 70_000);
 }
+
+/// The instance that took the bid died before answering; the client fails
+/// over to another and sends the frame again: the other instance answers
+/// from the stored bid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_re_sent_to_another_instance_is_answered_from_the_first() {
+    let app = TestApp::spawn().await;
+    let peer = app.spawn_peer().await;
+    let seller = app.user().create().await;
+    let bidder = app.user().create().await;
+    app.charge(&bidder, 100_000).await;
+    let id = app.open_auction(&seller, 10_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let frame =
+        json!({"event": "bid", "room": id.to_string(), "amount": 12_000, "ref": "fail-over"});
+    let first = answer(&mut bidder_socket(&app, &bidder, id).await, frame.clone()).await;
+    assert_eq!(first["code"], "bid_accepted");
+    let again = answer(&mut bidder_socket(&peer, &bidder, id).await, frame).await;
+    assert_eq!(
+        (again["replayed"].as_bool(), again["bid_seq"].as_i64()),
+        (Some(true), first["bid_seq"].as_i64())
+    );
+    assert_eq!(bid_count(&peer, id).await, 1);
+    assert_eq!(held(&peer, &bidder).await, 12_000);
+}
