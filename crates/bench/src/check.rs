@@ -15,6 +15,18 @@ pub async fn auction_history(
     accounts: &[UserId],
     acked: &[i64],
 ) -> i64 {
+    auction_history_with(pool, auction_id, accounts, acked, false).await
+}
+
+/// [`auction_history`], where `ties` allows a bid equal to the one before
+/// (two equal maximums: the earlier one's proxy answers at the same price).
+pub async fn auction_history_with(
+    pool: &DbPool,
+    auction_id: AuctionId,
+    accounts: &[UserId],
+    acked: &[i64],
+    ties: bool,
+) -> i64 {
     let mut conn = pool.get().await.expect("connection");
     let row = auctions::find(&mut conn, auction_id)
         .await
@@ -30,8 +42,10 @@ pub async fn auction_history(
         "gap-free sequence"
     );
     assert!(
-        history.windows(2).all(|w| w[0].amount > w[1].amount),
-        "strictly increasing amounts"
+        history
+            .windows(2)
+            .all(|w| w[0].amount > w[1].amount || (ties && w[0].amount == w[1].amount)),
+        "increasing amounts (strictly, unless maximums tie)"
     );
     let stored: std::collections::HashSet<i64> = history.iter().map(|b| b.amount.get()).collect();
     let lost: Vec<i64> = acked

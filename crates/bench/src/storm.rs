@@ -33,6 +33,11 @@ pub struct Args {
     /// Concurrency levels for the raw baseline.
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     baseline_clients: Vec<usize>,
+    /// `plain`: every bidder bids the minimum next amount. `proxy`: every
+    /// bidder sends a maximum 500 KRW (5 raises) above it, so most bids
+    /// meet a standing maximum and are answered by its proxy at once.
+    #[arg(long, value_enum, default_value_t = Format::Plain)]
+    format: Format,
     /// Alternating rounds of the single-client baseline and the bid engine
     /// (the machine's speed drifts; each round's ratio compares two phases
     /// measured back to back, and the median ratio is reported).
@@ -41,6 +46,18 @@ pub struct Args {
     #[command(flatten)]
     target: Target,
 }
+
+/// How the storm's bidders bid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The minimum next amount.
+    Plain,
+    /// A maximum [`PROXY_RAISE`] above it.
+    Proxy,
+}
+
+/// How far above the minimum next amount a proxy bidder's maximum is.
+pub const PROXY_RAISE: i64 = 500;
 
 /// Runs it.
 pub async fn run(args: Args) -> serde_json::Value {
@@ -130,6 +147,7 @@ async fn bidder(
     addr: SocketAddr,
     token: String,
     room: AuctionId,
+    format: Format,
     stop: Arc<AtomicBool>,
 ) -> BidderResult {
     let mut ws = ws::connect(addr, Some(&token), None)
@@ -142,7 +160,10 @@ async fn bidder(
         rate_limited: 0,
         latencies: Vec::new(),
     };
-    let mut me = ws::MinBidder::default();
+    let mut me = match format {
+        Format::Plain => ws::MinBidder::default(),
+        Format::Proxy => ws::MinBidder::proxy(PROXY_RAISE),
+    };
     loop {
         let stopping = AtomicBool::load(&stop, Ordering::Relaxed);
         if !stopping
@@ -179,6 +200,7 @@ async fn engine_phase(
     engine: &sitga_realtime::engine::BidEngine,
     auction_id: AuctionId,
     bidders: &[UserId],
+    format: Format,
     length: Duration,
 ) -> (f64, Vec<i64>) {
     let (counts, elapsed) = run_for(bidders.iter().copied(), length, |id, stop| {
@@ -187,21 +209,34 @@ async fn engine_phase(
             let mut accepted = Vec::new();
             let mut next = sitga_auction::Krw::new(1_000);
             while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                let command = sitga_realtime::engine::BidCommand::plain(
+                let mut command = sitga_realtime::engine::BidCommand::plain(
                     auction_id,
                     id,
                     format!("bench{id}"),
                     next,
                 );
+                if format == Format::Proxy {
+                    command.amount = None;
+                    command.max = Some(next + sitga_auction::Krw::new(PROXY_RAISE));
+                }
                 match engine.place(command).await {
-                    Ok(sitga_realtime::engine::BidOutcome::Accepted { after, .. }) => {
-                        accepted.push(next.get());
+                    Ok(sitga_realtime::engine::BidOutcome::Accepted {
+                        bid, answer, after, ..
+                    }) => {
+                        accepted.push(bid.amount.get());
                         next = sitga_auction::min_next_bid(&after);
+                        if answer.is_none() && format == Format::Proxy {
+                            // Leading on a maximum: wait to be outbid.
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
                         tokio::task::yield_now().await;
                     }
+                    Ok(sitga_realtime::engine::BidOutcome::MaxRaised { after, .. }) => {
+                        next = sitga_auction::min_next_bid(&after);
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                     Ok(
-                        sitga_realtime::engine::BidOutcome::MaxRaised { .. }
-                        | sitga_realtime::engine::BidOutcome::Replayed { .. }
+                        sitga_realtime::engine::BidOutcome::Replayed { .. }
                         | sitga_realtime::engine::BidOutcome::RefReused,
                     ) => {}
                     Ok(sitga_realtime::engine::BidOutcome::Rejected { reason, seen }) => {
@@ -209,7 +244,11 @@ async fn engine_phase(
                             sitga_auction::BidRejection::TooLow { min_next_bid } => min_next_bid,
                             _ => sitga_auction::min_next_bid(&seen),
                         };
-                        if matches!(reason, sitga_auction::BidRejection::AlreadyLeading) {
+                        if matches!(
+                            reason,
+                            sitga_auction::BidRejection::AlreadyLeading
+                                | sitga_auction::BidRejection::MaxTooLow { .. }
+                        ) {
                             tokio::time::sleep(Duration::from_millis(1)).await;
                         }
                     }
@@ -230,6 +269,7 @@ async fn storm(args: Args) -> serde_json::Value {
         bidders,
         seconds,
         ws_rate,
+        format,
         baseline_clients,
         rounds,
         target,
@@ -242,7 +282,7 @@ async fn storm(args: Args) -> serde_json::Value {
         backend,
     } = cluster::Setup::prepare(&target, 32).await;
     println!(
-        "# sitga-bench storm — {}, {} instance(s), {bidders} bidders, {seconds} s per phase",
+        "# sitga-bench storm — {}, {} instance(s), {bidders} bidders ({format:?} bids), {seconds} s per phase",
         backend.label(),
         target.instances,
     );
@@ -273,7 +313,7 @@ async fn storm(args: Args) -> serde_json::Value {
     for round in 1..=rounds.max(1) {
         let single = baseline(&pool, 1, length).await;
         limits.push(single);
-        let (rate, amounts) = engine_phase(&engine, auction.id, &ids[1..], length).await;
+        let (rate, amounts) = engine_phase(&engine, auction.id, &ids[1..], format, length).await;
         acked.extend(amounts);
         println!(
             "| round {round}: raw transaction (limit) / sitga bid engine, in process | 1 / {bidders} | {single:.0} / {rate:.0} ({:.0} %) |",
@@ -292,7 +332,15 @@ async fn storm(args: Args) -> serde_json::Value {
     let (results, elapsed) = run_for(
         ids[1..].iter().copied().enumerate(),
         length,
-        |(n, id), stop| bidder(cluster.pick(n).addr, seed::token(id), auction.id, stop),
+        |(n, id), stop| {
+            bidder(
+                cluster.pick(n).addr,
+                seed::token(id),
+                auction.id,
+                format,
+                stop,
+            )
+        },
     )
     .await;
     drop(cluster);
@@ -338,12 +386,19 @@ async fn storm(args: Args) -> serde_json::Value {
     );
 
     // Invariants, from the database.
-    let stored = check::auction_history(&pool, auction.id, &ids, &acked).await;
-    assert_eq!(
-        stored as usize,
-        acked.len(),
-        "every stored bid was acked (no other bidders)"
-    );
+    let proxies = format == Format::Proxy;
+    let stored = check::auction_history_with(&pool, auction.id, &ids, &acked, proxies).await;
+    // Plain: every stored bid was acked (no other bidders). Proxy: the
+    // proxies' answers are stored too, acked to nobody.
+    if proxies {
+        assert!(stored as usize >= acked.len(), "every acked bid is stored");
+        println!(
+            "- bids placed by proxies answering (stored, acked to nobody): {}",
+            stored as usize - acked.len()
+        );
+    } else {
+        assert_eq!(stored as usize, acked.len(), "every stored bid was acked");
+    }
     closer.close(auction.id, true).await.expect("close");
     check::money_conserved(&pool, bidders).await;
     println!(
@@ -351,6 +406,7 @@ async fn storm(args: Args) -> serde_json::Value {
     );
     serde_json::json!({
         "scenario": "storm",
+        "format": format!("{format:?}").to_lowercase(),
         "deployment": { "backend": backend.label(), "instances": target.instances },
         "bidders": bidders,
         "seconds": seconds,

@@ -113,9 +113,20 @@ pub struct MinBidder {
     leading: bool,
     sent: u64,
     pending: Option<(Instant, i64)>,
+    /// With a value: bid a maximum this far above the minimum next amount
+    /// (a proxy bid) instead of the amount itself.
+    proxy_raise: Option<i64>,
 }
 
 impl MinBidder {
+    /// A bidder that sends maximums `raise` above the minimum next amount.
+    pub fn proxy(raise: i64) -> Self {
+        Self {
+            proxy_raise: Some(raise),
+            ..Self::default()
+        }
+    }
+
     /// The next bid frame to send, when it is this bidder's turn.
     pub fn bid(&mut self, room: AuctionId, tag: &str) -> Option<Value> {
         if self.pending.is_some() || self.leading || self.next <= 0 {
@@ -123,9 +134,13 @@ impl MinBidder {
         }
         self.sent += 1;
         self.pending = Some((Instant::now(), self.next));
-        Some(
-            json!({"event": "bid", "room": room, "amount": self.next, "ref": format!("{tag}-{}", self.sent)}),
-        )
+        let reference = format!("{tag}-{}", self.sent);
+        Some(match self.proxy_raise {
+            Some(raise) => {
+                json!({"event": "bid", "room": room, "max": self.next + raise, "ref": reference})
+            }
+            None => json!({"event": "bid", "room": room, "amount": self.next, "ref": reference}),
+        })
     }
 
     /// Whether a bid is waiting for its answer.
@@ -158,9 +173,15 @@ impl MinBidder {
             Some("system") if f.get("ref").is_some() => {
                 let (sent, amount) = self.pending.take()?;
                 let answer = match f["code"].as_str() {
+                    // `amount`: the bid placed (a maximum's is the engine's);
+                    // `leading` false when a higher maximum answered it.
                     Some("bid_accepted") => {
+                        self.leading = f["leading"].as_bool().unwrap_or(true);
+                        Answer::Accepted(f["amount"].as_i64().unwrap_or(amount))
+                    }
+                    Some("max_raised" | "max_too_low") => {
                         self.leading = true;
-                        Answer::Accepted(amount)
+                        Answer::Refused
                     }
                     Some("bid_too_low") => {
                         self.next = f["min_next_bid"].as_i64().unwrap_or(self.next + 100);

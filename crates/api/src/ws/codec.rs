@@ -93,6 +93,8 @@ pub(super) fn bid_answer(
             ..
         }) => {
             answer.code = "bid_accepted";
+            // The bid placed: a maximum's is the engine's choice.
+            answer.amount = Some(bid.amount);
             answer.bid_seq = Some(bid.seq);
             answer.max = max;
             answer.leading = Some(by.is_none());
