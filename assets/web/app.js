@@ -77,6 +77,7 @@ const live = {
   lastSeq: null,    // the last room `seq` seen
   backoff: 1000,
   handlers: new Set(),
+  unanswered: new Map(), // ref → a bid or buy-now frame still waiting for its answer
 };
 
 // Seconds since the epoch at which the access token expires (its `exp`).
@@ -103,7 +104,14 @@ async function connect() {
   live.socket = socket;
   socket.onopen = () => {
     live.backoff = 1000;
-    if (live.room != null) send({ event: "join", room: String(live.room) });
+    if (live.room == null) return;
+    send({ event: "join", room: String(live.room) });
+    // A bid whose answer was lost with the old connection goes again with
+    // the same ref: the server answers it from the first decision
+    // (`replayed`), never placing it twice.
+    for (const frame of live.unanswered.values()) {
+      if (frame.room === String(live.room)) send(frame);
+    }
   };
   socket.onmessage = (e) => {
     let frame;
@@ -355,6 +363,7 @@ function onRoomFrame(f) {
 }
 
 function onAnswer(f) {
+  if (f.ref != null) live.unanswered.delete(f.ref);
   if (f.code === "history") {
     $("chat-log").replaceChildren();
     f.messages.forEach((m) => chatLine(m.code === "chat" ? m.user : null, m.context, m.code));
@@ -509,12 +518,16 @@ $("bid-form").addEventListener("submit", (e) => {
   const leading = view.auction && view.auction.leader && view.auction.leader === session.nickname;
   if (!(leading && max !== null)) frame.amount = amount;
   if (max !== null) frame.max = max;
-  if (!send(frame)) $("bid-error").textContent = "연결이 끊겼습니다. 다시 연결하는 중입니다.";
+  if (send(frame)) live.unanswered.set(frame.ref, frame);
+  else $("bid-error").textContent = "연결이 끊겼습니다. 다시 연결하는 중입니다.";
 });
 
 $("buy-now").addEventListener("click", () => {
   const a = view.auction;
-  if (a && a.buy_now && confirm(`${won(a.buy_now)}에 즉시 구매할까요?`)) send({ event: "buy_now", room: String(view.id), price: a.buy_now, ref: nextRef() });
+  if (a && a.buy_now && confirm(`${won(a.buy_now)}에 즉시 구매할까요?`)) {
+    const frame = { event: "buy_now", room: String(view.id), price: a.buy_now, ref: nextRef() };
+    if (send(frame)) live.unanswered.set(frame.ref, frame);
+  }
 });
 
 $("chat-form").addEventListener("submit", (e) => {

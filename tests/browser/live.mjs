@@ -22,7 +22,9 @@ const browser = await chromium.launch({
 
 // B's socket goes through a proxy the test controls: it can drop the next
 // room frame (a `seq` gap) or cut the connection.
-const proxy = { dropNextRoomFrame: false, sockets: [], connections: 0 };
+// It can also lose the next bid answer together with the connection, and
+// counts the answers that say `replayed`.
+const proxy = { dropNextRoomFrame: false, loseNextAnswer: false, replayed: 0, sockets: [], connections: 0 };
 
 async function bidder(email, nickname, viewport, proxied) {
   const context = await browser.newContext({ viewport, locale: "ko-KR" });
@@ -34,7 +36,15 @@ async function bidder(email, nickname, viewport, proxied) {
       proxy.sockets.push({ ws, server });
       ws.onMessage((m) => server.send(m));
       server.onMessage((m) => {
-        if (proxy.dropNextRoomFrame && String(m).includes('"seq"')) { proxy.dropNextRoomFrame = false; return; }
+        const text = String(m);
+        if (proxy.dropNextRoomFrame && text.includes('"seq"')) { proxy.dropNextRoomFrame = false; return; }
+        if (proxy.loseNextAnswer && text.includes('"event":"system"') && text.includes('"bid_accepted"')) {
+          proxy.loseNextAnswer = false;
+          ws.close({ code: 1006, reason: "answer lost by the test" }).catch(() => {});
+          server.close();
+          return;
+        }
+        if (text.includes('"replayed":true')) proxy.replayed += 1;
         ws.send(m);
       });
       ws.onClose(() => server.close());
@@ -136,6 +146,29 @@ try {
   await b.fill("#bid-amount", String(fourth));
   await b.click("#bid-form button");
   await bothShow(pages, fourth, bNick).catch(() => fail("after reconnecting, B's bid did not reach both pages"));
+
+  // B's next answer is lost with its connection (the bid was committed):
+  // the page sends the bid again with the same ref on the new connection
+  // and is answered from the first decision; the bid is placed once.
+  const minNext = (page) => page.$eval("#min-next", (el) => Number(el.textContent.replace(/,/g, "")));
+  const fifth = await minNext(a);
+  await a.fill("#bid-amount", String(fifth));
+  await a.click("#bid-form button");
+  await bothShow(pages, fifth, aNick);
+  const beforeLoss = proxy.connections;
+  proxy.loseNextAnswer = true;
+  const sixth = await minNext(b);
+  await b.fill("#bid-amount", String(sixth));
+  await b.click("#bid-form button");
+  for (let i = 0; i < 80 && proxy.replayed === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  if (proxy.loseNextAnswer) fail("no bid answer was lost");
+  if (proxy.connections === beforeLoss) fail("B did not reconnect after losing its answer");
+  if (proxy.replayed !== 1) fail(`B's re-sent bid was answered replayed ${proxy.replayed} times, not once`);
+  await b.waitForFunction(() => document.getElementById("bid-ok").textContent.length > 0, null, { timeout: 3000 })
+    .catch(async () => fail(`B's page shows no answer after the re-send: "${await text(b, "#bid-error")}"`));
+  await bothShow(pages, sixth, bNick).catch(() => fail("the re-sent bid is not the price in both pages"));
+  await a.waitForFunction((n) => document.querySelectorAll("#history li").length === n, 6, { timeout: 3000 })
+    .catch(async () => fail(`A's history has ${await a.$$eval("#history li", (l) => l.length)} bids, not 6: the re-sent bid was placed twice?`));
 
   // Nothing sideways at a phone's width.
   const overflow = await b.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
