@@ -112,6 +112,57 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A member account `nickname` (`{nickname}@example.com`, no usable
+/// password), as tests below the API need one.
+pub async fn insert_member(conn: &mut crate::DbConn, nickname: &str) -> Result<UserId, DbError> {
+    use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
+    let invalid = |e: sitga_core::FieldError| DbError::Invariant(format!("test account: {e}"));
+    let new = crate::users::NewUser {
+        email: Email::parse(&format!("{nickname}@example.com")).map_err(invalid)?,
+        nickname: Nickname::parse(nickname).map_err(invalid)?,
+        name: PersonName::parse(nickname).map_err(invalid)?,
+        phone: None,
+        address: None,
+        province: None,
+        account_type: AccountType::Member,
+        password_hash: PasswordHash::from_stored("x".into()),
+    };
+    crate::users::insert(conn, &new)
+        .await
+        .map(|user| user.id)
+        .map_err(|e| match e {
+            crate::users::UniqueUserError::Db(e) => e,
+            taken => DbError::Invariant(format!("test account {nickname}: {taken}")),
+        })
+}
+
+/// An open auction of `seller` from `start_price` KRW, ending in an hour.
+pub async fn insert_auction(
+    conn: &mut crate::DbConn,
+    seller: UserId,
+    start_price: i64,
+) -> Result<AuctionId, DbError> {
+    use sitga_auction::{AuctionSettings, AuctionSettingsInput, Krw};
+    let settings = AuctionSettings::parse(
+        &AuctionSettingsInput {
+            start_price: Krw::new(start_price),
+            duration_minutes: Some(60),
+            ..Default::default()
+        },
+        chrono::Utc::now(),
+    )
+    .map_err(|e| DbError::Invariant(format!("test auction: {e:?}")))?;
+    let new = crate::auctions::NewAuction {
+        seller_id: seller,
+        title: "감성돔".into(),
+        description: String::new(),
+        species: None,
+        photo_url: None,
+        settings,
+    };
+    Ok(crate::auctions::insert(conn, &new).await?.id)
+}
+
 /// Moves an auction's end (and hard end) to `seconds_ago` seconds in the
 /// past, as if time had passed: lets tests exercise closing without waiting.
 pub async fn expire_auction(

@@ -674,10 +674,10 @@ pub fn bought_text_ko(nickname: &str, amount: Krw) -> String {
 
 #[cfg(test)]
 mod tests {
-    use sitga_auction::{AuctionSettings, AuctionSettingsInput};
-    use sitga_persistence::test_support::{TestDatabase, end_auction_in};
-    use sitga_persistence::{users, watchlist};
-    use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
+    use sitga_persistence::test_support::{
+        TestDatabase, end_auction_in, insert_auction, insert_member,
+    };
+    use sitga_persistence::watchlist;
 
     use super::*;
 
@@ -689,45 +689,13 @@ mod tests {
         let database = TestDatabase::create().await.unwrap();
         let db = database.pool().await.unwrap();
         let mut conn = db.get().await.unwrap();
-        let account = |n: usize| users::NewUser {
-            email: Email::parse(&format!("w{n}@example.com")).unwrap(),
-            nickname: Nickname::parse(&format!("w{n}")).unwrap(),
-            name: PersonName::parse("watcher").unwrap(),
-            phone: None,
-            address: None,
-            province: None,
-            account_type: AccountType::Member,
-            password_hash: PasswordHash::from_stored("x".into()),
-        };
-        let seller = users::insert(&mut conn, &account(0)).await.unwrap().id;
-        let settings = AuctionSettings::parse(
-            &AuctionSettingsInput {
-                start_price: Krw::new(10_000),
-                duration_minutes: Some(60),
-                ..Default::default()
-            },
-            Utc::now(),
-        )
-        .unwrap();
-        let auction = auctions::insert(
-            &mut conn,
-            &auctions::NewAuction {
-                seller_id: seller,
-                title: "방어".into(),
-                description: String::new(),
-                species: None,
-                photo_url: None,
-                settings,
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+        let seller = insert_member(&mut conn, "w0").await.unwrap();
+        let auction = insert_auction(&mut conn, seller, 10_000).await.unwrap();
         // More than two statements' worth, and more than one read-back.
         let crowd = 1_234;
         let mut watchers = Vec::with_capacity(crowd);
         for n in 1..=crowd {
-            let id = users::insert(&mut conn, &account(n)).await.unwrap().id;
+            let id = insert_member(&mut conn, &format!("w{n}")).await.unwrap();
             watchlist::add(&mut conn, id, auction).await.unwrap();
             watchers.push(id);
         }

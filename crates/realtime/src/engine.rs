@@ -902,57 +902,18 @@ mod tests {
     /// start price must not refuse a bid the new price allows.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lowered_start_price_applies_at_once() {
-        use sitga_auction::{AuctionSettings, AuctionSettingsInput};
-        use sitga_persistence::{auctions, users, wallets};
-        use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
+        use sitga_persistence::test_support::{insert_auction, insert_member};
+        use sitga_persistence::{auctions, wallets};
 
         let database = TestDatabase::create().await.unwrap();
         let db = database.pool().await.unwrap();
         let mut conn = db.get().await.unwrap();
-        let account = |nick: &'static str| users::NewUser {
-            email: Email::parse(&format!("{nick}@example.com")).unwrap(),
-            nickname: Nickname::parse(nick).unwrap(),
-            name: PersonName::parse(nick).unwrap(),
-            phone: None,
-            address: None,
-            province: None,
-            account_type: AccountType::Member,
-            password_hash: PasswordHash::from_stored("x".into()),
-        };
-        let seller = users::insert(&mut conn, &account("seller"))
-            .await
-            .unwrap()
-            .id;
-        let bidder = users::insert(&mut conn, &account("bidder"))
-            .await
-            .unwrap()
-            .id;
+        let seller = insert_member(&mut conn, "seller").await.unwrap();
+        let bidder = insert_member(&mut conn, "bidder").await.unwrap();
         wallets::charge(&mut conn, bidder, Krw::new(200_000))
             .await
             .unwrap();
-        let settings = AuctionSettings::parse(
-            &AuctionSettingsInput {
-                start_price: Krw::new(100_000),
-                duration_minutes: Some(60),
-                ..Default::default()
-            },
-            Utc::now(),
-        )
-        .unwrap();
-        let auction = auctions::insert(
-            &mut conn,
-            &auctions::NewAuction {
-                seller_id: seller,
-                title: "감성돔".into(),
-                description: String::new(),
-                species: None,
-                photo_url: None,
-                settings,
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+        let auction = insert_auction(&mut conn, seller, 100_000).await.unwrap();
         let engine = BidEngine::new(db.clone(), RoomBus::local());
         let bid =
             |amount: i64| BidCommand::plain(auction, bidder, "bidder".into(), Krw::new(amount));

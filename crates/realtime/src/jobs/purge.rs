@@ -97,9 +97,7 @@ pub(super) async fn photo_sweep_tick(
 
 #[cfg(test)]
 mod tests {
-    use sitga_persistence::test_support::TestDatabase;
-    use sitga_persistence::users;
-    use sitga_user::{AccountType, Email, Nickname, PasswordHash, PersonName};
+    use sitga_persistence::test_support::{TestDatabase, insert_member};
 
     use super::*;
 
@@ -108,22 +106,7 @@ mod tests {
         let database = TestDatabase::create().await.unwrap();
         let db = database.pool().await.unwrap();
         let mut conn = db.get().await.unwrap();
-        let user = users::insert(
-            &mut conn,
-            &users::NewUser {
-                email: Email::parse("purge@example.com").unwrap(),
-                nickname: Nickname::parse("purge").unwrap(),
-                name: PersonName::parse("purge").unwrap(),
-                phone: None,
-                address: None,
-                province: None,
-                account_type: AccountType::Member,
-                password_hash: PasswordHash::from_stored("x".into()),
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+        let user = insert_member(&mut conn, "purge").await.unwrap();
         let now = Utc::now();
         for (hash, expires) in [
             ("long-expired", now - Duration::days(10)),
