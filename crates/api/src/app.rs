@@ -198,6 +198,8 @@ pub fn build(
     >,
 > {
     let metrics_token = parts.metrics_token.clone();
+    // Read once per worker: a few small files.
+    let page = crate::web_page::WebPage::load(&parts.assets_dir);
     actix_web::App::new()
         .app_data(web::Data::new(parts.state))
         .app_data(web::Data::from(parts.spec))
@@ -263,8 +265,20 @@ pub fn build(
         // Static files, the bidders' page and the operator dashboard (plain
         // actix: files are no API operations).
         .service(web::resource("/").route(web::get().to({
-            let home = parts.assets_dir.join("web").join("index.html");
-            move || actix_files::NamedFile::open_async(home.clone())
+            let page = page.clone();
+            move || {
+                let page = page.clone();
+                async move {
+                    match page {
+                        Some(page) => HttpResponse::Ok()
+                            .content_type("text/html; charset=utf-8")
+                            .insert_header((header::CACHE_CONTROL, "no-cache"))
+                            .body(page.html),
+                        None => HttpResponse::NotFound()
+                            .json(body_for_status(actix_web::http::StatusCode::NOT_FOUND)),
+                    }
+                }
+            }
         })))
         .service(web::resource("/dashboard").route(web::get().to(|| async {
             HttpResponse::PermanentRedirect()
@@ -275,7 +289,37 @@ pub fn build(
             actix_files::Files::new("/dashboard", parts.assets_dir.join("dashboard"))
                 .index_file("index.html"),
         )
-        .service(actix_files::Files::new("/assets", &parts.assets_dir))
+        .service(
+            web::scope("/assets")
+                // The page's own files at their current version are kept for
+                // a year (the link changes with the content); any other file
+                // is revalidated.
+                .wrap_fn({
+                    let page = page.clone();
+                    move |req, srv| {
+                        let current = page
+                            .as_ref()
+                            .is_some_and(|p| p.is_current(req.path(), req.query_string()));
+                        let response = srv.call(req);
+                        async move {
+                            let mut response = response.await?;
+                            let policy = if current {
+                                crate::web_page::IMMUTABLE
+                            } else {
+                                "no-cache"
+                            };
+                            if response.status().is_success() {
+                                response.headers_mut().insert(
+                                    header::CACHE_CONTROL,
+                                    header::HeaderValue::from_static(policy),
+                                );
+                            }
+                            Ok(response)
+                        }
+                    }
+                })
+                .service(actix_files::Files::new("", &parts.assets_dir)),
+        )
         // Plain actix: a WebSocket upgrade is no OpenAPI operation.
         .service(web::resource("/ws").route(web::get().to(crate::ws::upgrade)))
         // Served ahead of paperclip's Swagger 2 handler on the same path.

@@ -19,4 +19,5 @@ pub mod openapi;
 pub mod routes;
 mod spec_rules;
 pub mod state;
+pub mod web_page;
 pub mod ws;

@@ -287,12 +287,38 @@ async fn the_bidders_page_is_served_at_the_root() {
             .unwrap()
             .starts_with("text/html")
     );
+    assert_eq!(res.headers()["cache-control"], "no-cache");
     let html = res.text().await.unwrap();
     assert!(html.contains("싯가 얼마?"));
-    assert!(html.contains(r#"<script type="module" src="/assets/web/app.js"></script>"#));
     assert_eq!(html.matches("<script").count(), 1, "no inline script");
+    // The page links its files by content: kept a year at that version,
+    // revalidated under any other name.
     for asset in ["/assets/web/app.js", "/assets/web/app.css"] {
-        assert_eq!(app.get(asset, None).await.status(), 200, "{asset}");
+        let linked = html
+            .split('"')
+            .find(|part| part.starts_with(&format!("{asset}?v=")))
+            .unwrap_or_else(|| panic!("{asset} is linked with its version: {html}"));
+        let version = linked.rsplit('=').next().unwrap();
+        assert_eq!(version.len(), 12, "{linked}");
+        let content = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(asset.trim_start_matches('/')),
+        )
+        .unwrap();
+        use sha2::Digest;
+        assert_eq!(version, &hex::encode(sha2::Sha256::digest(&content))[..12]);
+        let kept = app.get(linked, None).await;
+        assert_eq!(kept.status(), 200, "{linked}");
+        assert_eq!(
+            kept.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let plain = app.get(asset, None).await;
+        assert_eq!(plain.status(), 200, "{asset}");
+        assert_eq!(plain.headers()["cache-control"], "no-cache");
+        let stale = app.get(&format!("{asset}?v=000000000000"), None).await;
+        assert_eq!(stale.headers()["cache-control"], "no-cache");
     }
     // Other paths stay JSON 404s, not the page.
     let missing = app.get("/auction/7", None).await;
