@@ -107,10 +107,10 @@ async function connect() {
     if (live.room == null) return;
     send({ event: "join", room: String(live.room) });
     // A bid whose answer was lost with the old connection goes again with
-    // the same ref: the server answers it from the first decision
-    // (`replayed`), never placing it twice.
+    // the same ref, marked `resend`: the server answers it from the first
+    // decision (`replayed`), never placing it twice.
     for (const frame of live.unanswered.values()) {
-      if (frame.room === String(live.room)) send(frame);
+      if (frame.room === String(live.room)) send({ ...frame, resend: true });
     }
   };
   socket.onmessage = (e) => {

@@ -154,7 +154,8 @@ async fn bidder(
         let mut me = ws::MinBidder::default();
         // The frame whose answer was lost goes again first, same `ref`: it
         // must be answered from the first decision, never placed twice.
-        if let Some(frame) = resend.take() {
+        if let Some(mut frame) = resend.take() {
+            frame["resend"] = json!(true);
             me.resending(&frame);
             if ws::send(&mut socket, frame.clone()).await.is_err() {
                 resend = Some(frame);

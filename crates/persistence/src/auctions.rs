@@ -787,8 +787,9 @@ pub struct KeyedBid {
     pub amount: Krw,
 }
 
-/// The bids of `auction_id` placed under any of `keys` (bidder, key), in
-/// one query.
+/// The bids of `auction_id` placed under any of `keys` (bidder, key), the
+/// earliest first, in one query (a key a client reused for another bid
+/// keeps its first).
 pub async fn bids_by_client_ref(
     conn: &mut DbConn,
     auction_id: AuctionId,

@@ -150,8 +150,9 @@ impl Closer {
     /// row locked, the leader's hold goes back, the buyer's points are held
     /// and the sale opens with them in escrow, as at a close. A racing bid
     /// or closer queues on the row lock: exactly one of them applies.
-    /// A buy-now under a client key (`client_ref`) the buyer already bought
-    /// with is answered from that purchase.
+    /// The client's key (`client_ref`) is stored with the purchase; a
+    /// buy-now the client sends again (`resend`) under a key the buyer
+    /// already bought with is answered from that purchase.
     #[tracing::instrument(name = "buy_now", skip(self, nickname, client_ref))]
     pub async fn buy_now(
         &self,
@@ -160,9 +161,10 @@ impl Closer {
         nickname: &str,
         agreed: Krw,
         client_ref: Option<&ClientRef>,
+        resend: bool,
     ) -> Result<BuyNowResult, DbError> {
         retried(auction_id, "buying it now", || {
-            self.try_buy_now(auction_id, buyer_id, nickname, agreed, client_ref)
+            self.try_buy_now(auction_id, buyer_id, nickname, agreed, client_ref, resend)
         })
         .await
     }
@@ -200,6 +202,7 @@ impl Closer {
         nickname: &str,
         agreed: Krw,
         client_ref: Option<&ClientRef>,
+        resend: bool,
     ) -> Result<Option<BuyNowResult>, DbError> {
         let mut tx = self.db.begin().await?;
         auctions::lock(&mut tx, auction_id).await?;
@@ -207,7 +210,7 @@ impl Closer {
             tx.rollback().await?;
             return Ok(Some(BuyNowResult::Missing));
         };
-        if let Some(key) = client_ref
+        if let Some(key) = client_ref.filter(|_| resend)
             && let Some(answer) = Self::replayed_buy_now(&mut tx, auction_id, buyer_id, key).await?
         {
             tx.rollback().await?;

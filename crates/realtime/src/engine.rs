@@ -71,10 +71,15 @@ pub struct BidCommand {
     pub amount: Option<Krw>,
     /// The most the engine may bid for the bidder (a proxy bid); private.
     pub max: Option<Krw>,
-    /// The client's key for this request (a WebSocket frame's `ref`): a
-    /// command under a key this bidder already placed a bid with on this
-    /// auction is answered from that bid, never decided again.
+    /// The client's key for this request (a WebSocket frame's `ref`),
+    /// stored with the bid it places.
     pub client_ref: Option<ClientRef>,
+    /// The client sends this again after losing its answer: a command under
+    /// a key this bidder already placed a bid with on this auction is
+    /// answered from that bid, never decided again. (Only re-sends are
+    /// looked up: a first send cannot be a replay, and the lookup is a
+    /// round trip per batch.)
+    pub resend: bool,
 }
 
 impl BidCommand {
@@ -87,6 +92,7 @@ impl BidCommand {
             amount: Some(amount),
             max: None,
             client_ref: None,
+            resend: false,
         }
     }
 
@@ -416,8 +422,8 @@ impl BidEngine {
         known: &mut Option<Known>,
         session: &mut Option<DbConn>,
     ) -> bool {
-        // A key twice in one batch: the second waits for the first to be
-        // committed, then is answered from it.
+        // A re-send of a key sent earlier in the same batch waits for that
+        // one to be committed, then is answered from it.
         let mut pending = batch;
         let mut gone = false;
         while !pending.is_empty() {
@@ -438,6 +444,7 @@ impl BidEngine {
     ) -> Result<Vec<Request>, (EngineError, Vec<Request>)> {
         let keys: Vec<(UserId, &str)> = batch
             .iter()
+            .filter(|r| r.command.resend)
             .filter_map(|r| {
                 Some((
                     r.command.bidder_id,
@@ -465,7 +472,7 @@ impl BidEngine {
         let mut rest = Vec::with_capacity(batch.len());
         for request in batch {
             let c = &request.command;
-            let stored = c.client_ref.as_ref().and_then(|key| {
+            let stored = c.client_ref.as_ref().filter(|_| c.resend).and_then(|key| {
                 found
                     .iter()
                     .find(|b| b.bidder_id == c.bidder_id && b.key == key.key)
@@ -779,13 +786,17 @@ impl BidEngine {
 }
 
 /// Splits `batch` into the first request of each client key (and every
-/// unkeyed one) and the later ones.
+/// request that is no re-send) and the re-sends of a key seen earlier in
+/// it, which wait for that one to be committed.
 fn first_of_each_key(batch: Vec<Request>) -> (Vec<Request>, Vec<Request>) {
     let mut seen = std::collections::HashSet::new();
     batch
         .into_iter()
         .partition(|r| match &r.command.client_ref {
-            Some(key) => seen.insert((r.command.bidder_id, key.key.clone())),
+            Some(key) => {
+                let first = seen.insert((r.command.bidder_id, key.key.clone()));
+                first || !r.command.resend
+            }
             None => true,
         })
 }

@@ -1,3 +1,3 @@
-DROP INDEX uq_bids_client_ref;
+DROP INDEX ix_bids_client_ref;
 ALTER TABLE bids DROP COLUMN client_request;
 ALTER TABLE bids DROP COLUMN client_ref;

@@ -1037,6 +1037,7 @@ async fn bid_response(
             amount,
             max,
             client_ref: None,
+            resend: false,
         })
         .await?;
     let (bid, outbid_by, max) = match outcome {
@@ -1131,7 +1132,7 @@ async fn bought(
     let nickname = nickname_of(state, auth.id).await?;
     let result = state
         .closer
-        .buy_now(auction_id, auth.id, &nickname, agreed, None)
+        .buy_now(auction_id, auth.id, &nickname, agreed, None, false)
         .await?;
     let (bid, sale_id) = match result {
         BuyNowResult::Bought { bid, sale_id } => (bid, sale_id),

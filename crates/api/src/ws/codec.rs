@@ -260,9 +260,13 @@ pub enum ClientFrame {
         /// KRW; private.
         #[serde(default)]
         max: Option<Value>,
-        /// Echoed in the answer.
+        /// Echoed in the answer; an idempotency key.
         #[serde(rename = "ref")]
         reference: Option<Value>,
+        /// Sent again after its answer was lost: answered from the first
+        /// decision under the same `ref`.
+        #[serde(default)]
+        resend: bool,
     },
     /// Buy at the buy-now price, ending the auction.
     #[serde(rename = "buy_now")]
@@ -271,9 +275,12 @@ pub enum ClientFrame {
         room: RoomId,
         /// The buy-now price as the client showed it (whole KRW).
         price: Value,
-        /// Echoed in the answer.
+        /// Echoed in the answer; an idempotency key.
         #[serde(rename = "ref")]
         reference: Option<Value>,
+        /// Sent again after its answer was lost.
+        #[serde(default)]
+        resend: bool,
     },
     /// A history page.
     Getmessage {

@@ -92,16 +92,18 @@ impl Connection {
                 amount,
                 max,
                 reference,
+                resend,
             } => match bid_amounts(&room, amount.as_ref(), max.as_ref()) {
-                Ok(offer) => self.bid(room, offer, reference).await,
+                Ok(offer) => self.bid(room, offer, reference, resend).await,
                 Err(refusal) => self.send(refusal),
             },
             ClientFrame::BuyNow {
                 room,
                 price,
                 reference,
+                resend,
             } => match whole_won(&room, &price, "price") {
-                Ok(price) => self.buy_now(room, price, reference).await,
+                Ok(price) => self.buy_now(room, price, reference, resend).await,
                 Err(refusal) => self.send(refusal),
             },
             ClientFrame::Getmessage { room, before } => self.history(room, before).await,
@@ -271,7 +273,7 @@ impl Connection {
                 Some("숫자값을 입력하세요"),
                 "a line starting with # is a bid: write a number, e.g. #15000",
             )),
-            ChatLine::Bid(amount) => self.bid(room, (Some(amount), None), None).await,
+            ChatLine::Bid(amount) => self.bid(room, (Some(amount), None), None, false).await,
             ChatLine::Chat(text) => {
                 let stored = async {
                     let mut conn = self.state.db.get().await?;
@@ -331,6 +333,7 @@ impl Connection {
         room: RoomId,
         offer: (Option<Krw>, Option<Krw>),
         reference: Option<Value>,
+        resend: bool,
     ) -> Result<(), Full> {
         let (id, member) = match self.speaker(&room) {
             Ok(found) => found,
@@ -349,6 +352,7 @@ impl Connection {
                 amount,
                 max,
                 client_ref,
+                resend,
             })
             .await;
         let answer = bid_answer(&member.nickname, offer, reference, outcome);
@@ -360,6 +364,7 @@ impl Connection {
         room: RoomId,
         price: Krw,
         reference: Option<Value>,
+        resend: bool,
     ) -> Result<(), Full> {
         let (id, member) = match self.speaker(&room) {
             Ok(found) => found,
@@ -369,7 +374,14 @@ impl Connection {
         let outcome = self
             .state
             .closer
-            .buy_now(id, member.user.id, &member.nickname, price, key.as_ref())
+            .buy_now(
+                id,
+                member.user.id,
+                &member.nickname,
+                price,
+                key.as_ref(),
+                resend,
+            )
             .await
             .map_err(ApiError::from);
         let answer = buy_now_answer(&member.nickname, price, reference, outcome);

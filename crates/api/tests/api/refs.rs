@@ -1,8 +1,8 @@
 //! A WebSocket frame's `ref` is an idempotency key per bidder and auction:
-//! a bid or buy-now re-sent after a lost answer (on the same connection or
-//! a new one, on the same instance or another) gets the first answer again
-//! and is never decided twice; a different frame under a used `ref` answers
-//! `ref_reused`.
+//! a bid or buy-now re-sent (`resend: true`) after a lost answer (on the
+//! same connection or a new one, on the same instance or another) gets the
+//! first answer again and is never decided twice; a different frame re-sent
+//! under a used `ref` answers `ref_reused`.
 
 use serde_json::{Value, json};
 use sitga_testkit::{TestApp, TestUser, WsClient, expect_json};
@@ -20,6 +20,13 @@ async fn answer(ws: &mut WsClient, frame: Value) -> Value {
     ws.send(frame).await;
     ws.until(|f| f["event"] == "system" && f["ref"] == reference)
         .await
+}
+
+/// `frame` marked as sent again after its answer was lost.
+fn resent(frame: &Value) -> Value {
+    let mut frame = frame.clone();
+    frame["resend"] = json!(true);
+    frame
 }
 
 async fn bid_count(app: &TestApp, id: i64) -> i64 {
@@ -61,7 +68,7 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
 
     // The answer was lost: the same frame again, on this socket and on a
     // new one (a reconnect), and after someone outbid it.
-    let again = answer(&mut ws, frame.clone()).await;
+    let again = answer(&mut ws, resent(&frame)).await;
     assert_eq!(
         (again["code"].as_str(), again["replayed"].as_bool()),
         (Some("bid_accepted"), Some(true))
@@ -70,7 +77,7 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
     drop(ws);
     assert_eq!(app.bid(&rival, id, 16_000).await.status(), 201);
     let mut reconnected = bidder_socket(&app, &bidder, id).await;
-    let later = answer(&mut reconnected, frame.clone()).await;
+    let later = answer(&mut reconnected, resent(&frame)).await;
     assert_eq!(
         (later["replayed"].as_bool(), later["bid_seq"].as_i64()),
         (Some(true), Some(seq))
@@ -79,14 +86,19 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
     assert_eq!(bid_count(&app, id).await, 2);
     assert_eq!(held(&app, &bidder).await, 0, "outbid: nothing held twice");
 
-    // A different bid under the same ref is refused; nothing is placed.
+    // A different bid re-sent under the same ref is refused; nothing is
+    // placed.
     let other = answer(
         &mut reconnected,
-        json!({"event": "bid", "room": room, "amount": 20_000, "ref": "b-1"}),
+        json!({"event": "bid", "room": room, "amount": 20_000, "ref": "b-1", "resend": true}),
     )
     .await;
     assert_eq!(other["code"], "ref_reused");
     assert_eq!(bid_count(&app, id).await, 2);
+    // Not marked as re-sent, a frame is decided as a new one (a first send
+    // is never looked up): here, too low.
+    let unmarked = answer(&mut reconnected, frame.clone()).await;
+    assert_eq!(unmarked["code"], "bid_too_low");
 
     // The key is the bidder's on this auction: the rival may use it.
     let back = answer(
@@ -111,7 +123,10 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
         answer(&mut reconnected, numbered.clone()).await["code"],
         "bid_accepted"
     );
-    assert_eq!(answer(&mut reconnected, numbered).await["replayed"], true);
+    assert_eq!(
+        answer(&mut reconnected, resent(&numbered)).await["replayed"],
+        true
+    );
     assert_eq!(app.bid(&rival, id, 35_000).await.status(), 201);
     let echoed = json!({"event": "bid", "room": room, "amount": 40_000, "ref": {"n": 1}});
     assert_eq!(
@@ -119,7 +134,7 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
         "bid_accepted"
     );
     assert_eq!(
-        answer(&mut reconnected, echoed).await["code"],
+        answer(&mut reconnected, resent(&echoed)).await["code"],
         "already_leading"
     );
     assert_eq!(bid_count(&app, id).await, 7);
@@ -136,9 +151,10 @@ async fn the_same_frame_twice_at_once_places_one_bid() {
         .unwrap();
     let mut ws = bidder_socket(&app, &bidder, id).await;
     let frame = json!({"event": "bid", "room": id.to_string(), "max": 50_000, "ref": "twice"});
-    // Back to back: they may reach the writer in one batch.
+    // Back to back (a client re-sending at once): they may reach the writer
+    // in one batch.
     ws.send(frame.clone()).await;
-    ws.send(frame).await;
+    ws.send(resent(&frame)).await;
     let mut answers = Vec::new();
     while answers.len() < 2 {
         let f = ws
@@ -169,7 +185,7 @@ async fn a_re_sent_buy_now_is_answered_from_the_purchase() {
         json!({"event": "buy_now", "room": id.to_string(), "price": 30_000, "ref": "buy-1"});
     let bought = answer(&mut ws, frame.clone()).await;
     assert_eq!(bought["code"], "bought");
-    let again = answer(&mut ws, frame).await;
+    let again = answer(&mut ws, resent(&frame)).await;
     assert_eq!(
         (again["code"].as_str(), again["replayed"].as_bool()),
         (Some("bought"), Some(true))
@@ -178,7 +194,7 @@ async fn a_re_sent_buy_now_is_answered_from_the_purchase() {
     assert_eq!(again["bid_seq"], bought["bid_seq"]);
     let other = answer(
         &mut ws,
-        json!({"event": "buy_now", "room": id.to_string(), "price": 31_000, "ref": "buy-1"}),
+        json!({"event": "buy_now", "room": id.to_string(), "price": 31_000, "ref": "buy-1", "resend": true}),
     )
     .await;
     assert_eq!(other["code"], "ref_reused");
@@ -209,7 +225,7 @@ async fn a_frame_re_sent_to_another_instance_is_answered_from_the_first() {
         json!({"event": "bid", "room": id.to_string(), "amount": 12_000, "ref": "fail-over"});
     let first = answer(&mut bidder_socket(&app, &bidder, id).await, frame.clone()).await;
     assert_eq!(first["code"], "bid_accepted");
-    let again = answer(&mut bidder_socket(&peer, &bidder, id).await, frame).await;
+    let again = answer(&mut bidder_socket(&peer, &bidder, id).await, resent(&frame)).await;
     assert_eq!(
         (again["replayed"].as_bool(), again["bid_seq"].as_i64()),
         (Some(true), first["bid_seq"].as_i64())
