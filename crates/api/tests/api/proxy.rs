@@ -25,7 +25,7 @@ async fn offer(app: &TestApp, user: &TestUser, id: i64, body: Value) -> reqwest:
 
 /// A new seller's auction from 10,000 (with `extra` settings), and a new
 /// bidder for each of `points`, charged that much.
-async fn auction_with_bidders(
+pub(crate) async fn auction_with_bidders(
     app: &TestApp,
     extra: Value,
     points: &[i64],
@@ -51,7 +51,7 @@ async fn my_bids(app: &TestApp, user: &TestUser) -> Value {
     .await
 }
 
-async fn held(app: &TestApp, user: &TestUser) -> i64 {
+pub(crate) async fn held(app: &TestApp, user: &TestUser) -> i64 {
     let body = expect_json(
         app.get("/api/v1/me/balance", Some(&user.access_token))
             .await,

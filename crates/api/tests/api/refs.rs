@@ -7,6 +7,8 @@
 use serde_json::{Value, json};
 use sitga_testkit::{TestApp, TestUser, WsClient, expect_json};
 
+use crate::proxy::{auction_with_bidders, held};
+
 /// A signed-in socket joined to `room`.
 async fn bidder_socket(app: &TestApp, user: &TestUser, room: i64) -> WsClient {
     let mut ws = app.ws(Some(&user.access_token)).await;
@@ -34,33 +36,18 @@ async fn bid_count(app: &TestApp, id: i64) -> i64 {
     body["bid_count"].as_i64().unwrap()
 }
 
-async fn held(app: &TestApp, user: &TestUser) -> i64 {
-    let body = expect_json(
-        app.get("/api/v1/me/balance", Some(&user.access_token))
-            .await,
-        200,
-    )
-    .await;
-    body["held"].as_i64().unwrap()
-}
-
 #[tokio::test]
 async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let bidder = app.user().create().await;
-    let rival = app.user().create().await;
-    app.charge(&bidder, 100_000).await;
-    app.charge(&rival, 100_000).await;
-    let id = app
-        .open_auction(&seller, 10_000, json!({"min_increment": 1_000}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let (_, id, bidders) =
+        auction_with_bidders(&app, json!({"min_increment": 1_000}), &[100_000; 2]).await;
+    let [bidder, rival] = &bidders[..] else {
+        unreachable!()
+    };
     let room = id.to_string();
     let frame = json!({"event": "bid", "room": room, "amount": 15_000, "ref": "b-1"});
 
-    let mut ws = bidder_socket(&app, &bidder, id).await;
+    let mut ws = bidder_socket(&app, bidder, id).await;
     let first = answer(&mut ws, frame.clone()).await;
     assert_eq!(first["code"], "bid_accepted");
     assert_eq!(first["replayed"], Value::Null);
@@ -75,8 +62,8 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
     );
     assert_eq!(again["bid_seq"], seq);
     drop(ws);
-    assert_eq!(app.bid(&rival, id, 16_000).await.status(), 201);
-    let mut reconnected = bidder_socket(&app, &bidder, id).await;
+    assert_eq!(app.bid(rival, id, 16_000).await.status(), 201);
+    let mut reconnected = bidder_socket(&app, bidder, id).await;
     let later = answer(&mut reconnected, resent(&frame)).await;
     assert_eq!(
         (later["replayed"].as_bool(), later["bid_seq"].as_i64()),
@@ -84,7 +71,7 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
     );
     assert_eq!(later["amount"], 15_000);
     assert_eq!(bid_count(&app, id).await, 2);
-    assert_eq!(held(&app, &bidder).await, 0, "outbid: nothing held twice");
+    assert_eq!(held(&app, bidder).await, 0, "outbid: nothing held twice");
 
     // A different bid re-sent under the same ref is refused; nothing is
     // placed.
@@ -108,7 +95,7 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
     .await;
     assert_eq!(back["code"], "bid_accepted");
     let theirs = answer(
-        &mut bidder_socket(&app, &rival, id).await,
+        &mut bidder_socket(&app, rival, id).await,
         json!({"event": "bid", "room": room, "amount": 30_000, "ref": "b-1"}),
     )
     .await;
@@ -127,7 +114,7 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
         answer(&mut reconnected, resent(&numbered)).await["replayed"],
         true
     );
-    assert_eq!(app.bid(&rival, id, 35_000).await.status(), 201);
+    assert_eq!(app.bid(rival, id, 35_000).await.status(), 201);
     let echoed = json!({"event": "bid", "room": room, "amount": 40_000, "ref": {"n": 1}});
     assert_eq!(
         answer(&mut reconnected, echoed.clone()).await["code"],
@@ -143,13 +130,9 @@ async fn a_re_sent_bid_is_answered_again_and_never_placed_twice() {
 #[tokio::test]
 async fn the_same_frame_twice_at_once_places_one_bid() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let bidder = app.user().create().await;
-    app.charge(&bidder, 100_000).await;
-    let id = app.open_auction(&seller, 10_000, json!({})).await["id"]
-        .as_i64()
-        .unwrap();
-    let mut ws = bidder_socket(&app, &bidder, id).await;
+    let (_, id, bidders) = auction_with_bidders(&app, json!({}), &[100_000]).await;
+    let bidder = &bidders[0];
+    let mut ws = bidder_socket(&app, bidder, id).await;
     let frame = json!({"event": "bid", "room": id.to_string(), "max": 50_000, "ref": "twice"});
     // Back to back (a client re-sending at once): they may reach the writer
     // in one batch.
@@ -166,21 +149,16 @@ async fn the_same_frame_twice_at_once_places_one_bid() {
     let replayed: Vec<_> = answers.iter().map(|a| a["replayed"].as_bool()).collect();
     assert_eq!(replayed, [None, Some(true)]);
     assert_eq!(bid_count(&app, id).await, 1);
-    assert_eq!(held(&app, &bidder).await, 10_000);
+    assert_eq!(held(&app, bidder).await, 10_000);
 }
 
 #[tokio::test]
 async fn a_re_sent_buy_now_is_answered_from_the_purchase() {
     let app = TestApp::spawn().await;
-    let seller = app.user().create().await;
-    let buyer = app.user().create().await;
-    app.charge(&buyer, 100_000).await;
-    let id = app
-        .open_auction(&seller, 10_000, json!({"buy_now_price": 30_000}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let mut ws = bidder_socket(&app, &buyer, id).await;
+    let (_, id, bidders) =
+        auction_with_bidders(&app, json!({"buy_now_price": 30_000}), &[100_000]).await;
+    let buyer = &bidders[0];
+    let mut ws = bidder_socket(&app, buyer, id).await;
     let frame =
         json!({"event": "buy_now", "room": id.to_string(), "price": 30_000, "ref": "buy-1"});
     let bought = answer(&mut ws, frame.clone()).await;
@@ -215,21 +193,17 @@ async fn a_re_sent_buy_now_is_answered_from_the_purchase() {
 async fn a_frame_re_sent_to_another_instance_is_answered_from_the_first() {
     let app = TestApp::spawn().await;
     let peer = app.spawn_peer().await;
-    let seller = app.user().create().await;
-    let bidder = app.user().create().await;
-    app.charge(&bidder, 100_000).await;
-    let id = app.open_auction(&seller, 10_000, json!({})).await["id"]
-        .as_i64()
-        .unwrap();
+    let (_, id, bidders) = auction_with_bidders(&app, json!({}), &[100_000]).await;
+    let bidder = &bidders[0];
     let frame =
         json!({"event": "bid", "room": id.to_string(), "amount": 12_000, "ref": "fail-over"});
-    let first = answer(&mut bidder_socket(&app, &bidder, id).await, frame.clone()).await;
+    let first = answer(&mut bidder_socket(&app, bidder, id).await, frame.clone()).await;
     assert_eq!(first["code"], "bid_accepted");
-    let again = answer(&mut bidder_socket(&peer, &bidder, id).await, resent(&frame)).await;
+    let again = answer(&mut bidder_socket(&peer, bidder, id).await, resent(&frame)).await;
     assert_eq!(
         (again["replayed"].as_bool(), again["bid_seq"].as_i64()),
         (Some(true), first["bid_seq"].as_i64())
     );
     assert_eq!(bid_count(&peer, id).await, 1);
-    assert_eq!(held(&peer, &bidder).await, 12_000);
+    assert_eq!(held(&peer, bidder).await, 12_000);
 }
