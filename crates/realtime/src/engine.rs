@@ -203,6 +203,8 @@ struct Announced {
     bid: AcceptedBid,
     nickname: String,
     chat_id: i64,
+    /// The request's own bid (not a proxy's answer to it).
+    own: bool,
 }
 
 /// What a committed batch did.
@@ -532,6 +534,7 @@ impl BidEngine {
                     bid,
                     nickname,
                     chat_id,
+                    ..
                 } in &decided.announced
                 {
                     self.bus
@@ -694,24 +697,8 @@ impl BidEngine {
             }));
         }
         wallets::apply_moves(conn, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
-        let announced = announce(conn, &plan, commands).await?;
+        let (announced, rows) = announce(conn, &plan, commands).await?;
         // A request's own bid carries its client key; a proxy's answer none.
-        let rows: Vec<NewBid<'_>> =
-            plan.outcomes
-                .iter()
-                .zip(commands)
-                .filter_map(|(o, c)| o.as_ref().ok().map(|placed| (placed, c)))
-                .flat_map(|(placed, c)| {
-                    placed.bids().map(|bid| NewBid {
-                        seq: bid.seq,
-                        bidder_id: bid.bidder_id,
-                        amount: bid.amount,
-                        client_ref: c.client_ref.as_ref().filter(|_| {
-                            bid.bidder_id == c.bidder_id && !bid_is_answer(placed, bid)
-                        }),
-                    })
-                })
-                .collect();
         // No other writer can take these sequence numbers: the auction row
         // is locked.
         auctions::insert_bids(conn, auction_id, &rows).await?;
@@ -775,7 +762,11 @@ impl BidEngine {
             state: plan.after.clone(),
             version: written_version,
         };
-        let own_chats: Vec<i64> = own_chat_ids(&plan, &announced);
+        let own_chats: Vec<i64> = announced
+            .iter()
+            .filter(|a| a.own)
+            .map(|a| a.chat_id)
+            .collect();
         Ok(Some(Decided {
             outcomes: outcomes_of(&plan, &own_chats),
             after,
@@ -789,6 +780,10 @@ impl BidEngine {
 /// request that is no re-send) and the re-sends of a key seen earlier in
 /// it, which wait for that one to be committed.
 fn first_of_each_key(batch: Vec<Request>) -> (Vec<Request>, Vec<Request>) {
+    // The usual batch has no re-send: nothing to track.
+    if !batch.iter().any(|r| r.command.resend) {
+        return (batch, Vec::new());
+    }
     let mut seen = std::collections::HashSet::new();
     batch
         .into_iter()
@@ -799,11 +794,6 @@ fn first_of_each_key(batch: Vec<Request>) -> (Vec<Request>, Vec<Request>) {
             }
             None => true,
         })
-}
-
-/// Whether `bid` is the proxy's answer within `placed`.
-fn bid_is_answer(placed: &Placed, bid: &AcceptedBid) -> bool {
-    matches!(placed, Placed::Bid { answer: Some(a), .. } if a.seq == bid.seq)
 }
 
 /// Each request's outcome; `chat_ids` are the room rows of the accepted
@@ -841,26 +831,15 @@ fn outcomes_of(plan: &sitga_auction::BatchPlan, chat_ids: &[i64]) -> Vec<BidOutc
         .collect()
 }
 
-/// The room rows of the requests' own bids (not the answers), in order.
-fn own_chat_ids(plan: &sitga_auction::BatchPlan, announced: &[Announced]) -> Vec<i64> {
-    let by_seq: HashMap<i64, i64> = announced.iter().map(|a| (a.bid.seq, a.chat_id)).collect();
-    plan.outcomes
-        .iter()
-        .filter_map(|o| match o {
-            Ok(Placed::Bid { bid, .. }) => by_seq.get(&bid.seq).copied(),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Every bid of `plan` in order, with its bidder's nickname: the requests'
-/// own from their commands, a proxy's answer from its owner's account (one
-/// query, only when a proxy answered).
-async fn announce(
+/// Every bid of `plan` in order, with its bidder's nickname (the requests'
+/// own from their commands, a proxy's answer from its owner's account: one
+/// query, only when a proxy answered), and the rows to store (a request's
+/// own bid carries its client key).
+async fn announce<'c>(
     conn: &mut DbConn,
     plan: &sitga_auction::BatchPlan,
-    commands: &[&BidCommand],
-) -> Result<Vec<Announced>, DbError> {
+    commands: &[&'c BidCommand],
+) -> Result<(Vec<Announced>, Vec<NewBid<'c>>), DbError> {
     let mut answering: Vec<UserId> = plan
         .outcomes
         .iter()
@@ -875,22 +854,33 @@ async fn announce(
     answering.dedup();
     let names = users::nicknames(conn, &answering).await?;
     let mut announced = Vec::new();
+    let mut rows = Vec::new();
     for (outcome, command) in plan.outcomes.iter().zip(commands) {
-        let Ok(placed) = outcome else { continue };
-        for bid in placed.bids() {
-            let nickname = if bid.bidder_id == command.bidder_id {
+        let Ok(Placed::Bid { bid, answer, .. }) = outcome else {
+            continue;
+        };
+        for (step, own) in [(Some(bid), true), (answer.as_ref(), false)] {
+            let Some(step) = step else { continue };
+            rows.push(NewBid {
+                seq: step.seq,
+                bidder_id: step.bidder_id,
+                amount: step.amount,
+                client_ref: command.client_ref.as_ref().filter(|_| own),
+            });
+            let nickname = if own {
                 command.nickname.clone()
             } else {
-                names.get(&bid.bidder_id).cloned().unwrap_or_default()
+                names.get(&step.bidder_id).cloned().unwrap_or_default()
             };
             announced.push(Announced {
-                bid: bid.clone(),
+                bid: step.clone(),
                 nickname,
                 chat_id: 0,
+                own,
             });
         }
     }
-    Ok(announced)
+    Ok((announced, rows))
 }
 
 /// Gives a writer's connection back to the pool.
