@@ -35,6 +35,9 @@ pub struct ErrorBody {
     /// For `max_too_low`: the smallest maximum accepted now (KRW).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_max: Option<i64>,
+    /// For `units_unavailable`: the units a clock auction has left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u32>,
 }
 
 /// Everything a handler can fail with.
@@ -258,6 +261,10 @@ impl ApiError {
                 Self::BidRejected(R::MaxTooLow { min_max }) => Some(min_max.get()),
                 _ => None,
             },
+            remaining: match self {
+                Self::BidRejected(R::UnitsUnavailable { remaining }) => Some(*remaining),
+                _ => None,
+            },
         }
     }
 }
@@ -440,5 +447,6 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
         available: None,
         price: None,
         min_max: None,
+        remaining: None,
     }
 }

@@ -125,6 +125,13 @@ error_codes! {
     /// A maximum below the one standing or below the bid sent with it
     /// (`min_max` says the least accepted).
     MaxTooLow = "max_too_low",
+    /// A clock auction has fewer units left than asked for (`remaining`
+    /// says how many).
+    UnitsUnavailable = "units_unavailable",
+    /// A bid or buy-now on a clock (Dutch) auction, which sells by
+    /// accepting its clock's price, or an accept on an auction that takes
+    /// bids.
+    WrongFormat = "wrong_format",
     /// A pickup cannot move that way from its state.
     IllegalTransition = "illegal_transition",
     /// The charge would pass the day's charge cap (the message says what is
@@ -267,6 +274,8 @@ impl From<sitga_auction::BidRejection> for ErrorCode {
             R::BuyNowUnavailable => ErrorCode::BuyNowUnavailable,
             R::PriceMoved { .. } => ErrorCode::PriceMoved,
             R::MaxTooLow { .. } => ErrorCode::MaxTooLow,
+            R::UnitsUnavailable { .. } => ErrorCode::UnitsUnavailable,
+            R::WrongFormat => ErrorCode::WrongFormat,
         }
     }
 }
@@ -380,6 +389,8 @@ mod tests {
             BidRejection::MaxTooLow {
                 min_max: Krw::new(1),
             },
+            BidRejection::UnitsUnavailable { remaining: 1 },
+            BidRejection::WrongFormat,
         ] {
             assert_eq!(ErrorCode::from(reason).as_str(), reason.code());
         }

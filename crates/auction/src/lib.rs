@@ -1,6 +1,7 @@
 //! Fish-auction rules for sitga, as plain functions with no web or database
-//! code: auction settings, bid validity, soft close, chat bids, the close
-//! outcome and settlement, and point-balance amounts.
+//! code: auction settings, bid validity, soft close, proxy bids, the
+//! descending clock (Dutch auction), chat bids, the close outcome and
+//! settlement, and point-balance amounts.
 //!
 //! Money is integer KRW ([`Krw`], from `sitga-core`) everywhere, and ids are
 //! typed: `validate_bid` cannot be handed an auction id where it wants a
@@ -43,6 +44,7 @@
 
 mod batch;
 mod chat;
+mod clock;
 mod fulfilment;
 mod handover;
 mod increments;
@@ -61,6 +63,10 @@ pub use batch::{
     check_request, plan_bids, plan_buy_now, state_if_funded,
 };
 pub use chat::{ChatLine, MAX_CHAT_CHARS, parse_chat_line};
+pub use clock::{
+    ClockInput, ClockOrder, ClockReading, ClockRules, ClockSale, ClockState, DEFAULT_PAUSE_SECONDS,
+    MAX_PAUSE_SECONDS, MAX_QUANTITY, MAX_STEP_SECONDS,
+};
 pub use fulfilment::{
     ADDRESS_RETENTION, Deadlines, DeliveryChoice, DisputeOutcome, MAX_HANDOVER_ATTEMPTS, Payout,
     Sale, SaleAction, SaleActor, SaleRefusal, SaleState, SaleStep,

@@ -140,6 +140,14 @@ pub enum BidRejection {
         /// The smallest maximum accepted now.
         min_max: Krw,
     },
+    /// A clock (Dutch) auction has fewer units left than asked for.
+    UnitsUnavailable {
+        /// Units still for sale.
+        remaining: u32,
+    },
+    /// A bid or buy-now on a clock auction (it sells by accepting the
+    /// clock's price), or an accept on an auction that takes bids.
+    WrongFormat,
 }
 
 impl BidRejection {
@@ -157,6 +165,8 @@ impl BidRejection {
             Self::BuyNowUnavailable => "buy_now_unavailable",
             Self::PriceMoved { .. } => "price_moved",
             Self::MaxTooLow { .. } => "max_too_low",
+            Self::UnitsUnavailable { .. } => "units_unavailable",
+            Self::WrongFormat => "wrong_format",
         }
     }
 
@@ -181,6 +191,12 @@ impl BidRejection {
             Self::MaxTooLow { min_max } => {
                 format!("your maximum must be at least {min_max} won (a maximum is never lowered)")
             }
+            Self::UnitsUnavailable { remaining } => {
+                format!("only {remaining} units are left on this clock")
+            }
+            Self::WrongFormat => "this auction does not sell that way: a clock auction sells by \
+                 accepting the clock's price, any other by bids"
+                .into(),
         }
     }
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use sitga_core::FieldError;
 
+use crate::clock::{ClockInput, ClockRules, ClockState};
 use crate::increments::Increment;
 use crate::money::{Krw, MAX_AMOUNT};
 /// Default auction length.
@@ -40,6 +41,10 @@ pub struct AuctionSettingsInput {
     pub duration_minutes: Option<i64>,
     /// When bids open (now … 7 days ahead; `None`: now).
     pub starts_at: Option<DateTime<Utc>>,
+    /// A descending clock (Dutch auction) instead of bids: the price falls
+    /// from the start price. A clock has no increment, reserve, buy-now or
+    /// duration of its own (it ends one step after reaching its floor).
+    pub clock: Option<ClockInput>,
 }
 
 fn err(field: &'static str, message: impl Into<String>) -> FieldError {
@@ -65,6 +70,8 @@ pub struct AuctionSettings {
     pub hard_end_at: DateTime<Utc>,
     /// Soft-close window.
     pub soft_close: Duration,
+    /// The clock's schedule, for a clock (Dutch) auction.
+    pub clock: Option<ClockRules>,
 }
 
 impl AuctionSettings {
@@ -151,6 +158,9 @@ impl AuctionSettings {
             Some(at) if at > now => Some(at),
             _ => None,
         };
+        if let Some(clock) = &input.clock {
+            return Self::clock(input, clock, starts_at, now);
+        }
         let ends_at = starts_at.unwrap_or(now) + Duration::minutes(minutes);
         Ok(Self {
             start_price: input.start_price,
@@ -161,6 +171,44 @@ impl AuctionSettings {
             ends_at,
             hard_end_at: ends_at + Duration::minutes(DEFAULT_HARD_CAP_MINUTES),
             soft_close: Duration::minutes(DEFAULT_SOFT_CLOSE_MINUTES),
+            clock: None,
+        })
+    }
+
+    /// A clock auction: its end is where the clock stops without an accept
+    /// (each accept moves it), never extended by a soft close.
+    fn clock(
+        input: &AuctionSettingsInput,
+        clock: &ClockInput,
+        starts_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, FieldError> {
+        let not_for_clocks = [
+            ("min_increment", input.min_increment.is_some()),
+            ("reserve_price", input.reserve_price.is_some()),
+            ("buy_now_price", input.buy_now_price.is_some()),
+            ("duration_minutes", input.duration_minutes.is_some()),
+        ];
+        if let Some((field, _)) = not_for_clocks.into_iter().find(|(_, set)| *set) {
+            return Err(FieldError::inconsistent(
+                field,
+                "a clock (dutch) auction has none: its price falls from the start price \
+                 to the floor price, and it ends there",
+            ));
+        }
+        let rules = ClockRules::parse(clock, input.start_price)?;
+        let ends_at = ClockState::opening(&rules, input.start_price, starts_at.unwrap_or(now))
+            .ends_at(&rules);
+        Ok(Self {
+            start_price: input.start_price,
+            increment: Increment::Fixed(rules.step),
+            reserve_price: None,
+            buy_now_price: None,
+            starts_at,
+            ends_at,
+            hard_end_at: ends_at,
+            soft_close: Duration::zero(),
+            clock: Some(rules),
         })
     }
 }

@@ -66,6 +66,7 @@ pub async fn auction(pool: &DbPool, seller: UserId) -> Auction {
             buy_now_price: None,
             starts_at: None,
             duration_minutes: Some(24 * 60),
+            clock: None,
         },
         chrono::Utc::now(),
     )

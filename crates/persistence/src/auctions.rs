@@ -7,7 +7,9 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sitga_auction::{AuctionSettings, AuctionSnapshot, AuctionStatus, Increment, Krw};
+use sitga_auction::{
+    AuctionSettings, AuctionSnapshot, AuctionStatus, ClockSale, ClockState, Increment, Krw,
+};
 use sitga_core::{AuctionId, BidId, UserId};
 
 use crate::schema::{auctions, bids, chat_messages};
@@ -61,6 +63,7 @@ pub struct Auction {
     starts_at: Option<NaiveDateTime>,
     /// Private to the leader: read through [`Auction::max_of`].
     leader_max: Option<Krw>,
+    format: String,
     // `opened_at` is only written and filtered on (`insert`, `due_to_open`,
     // `mark_opened`): nothing reads it back.
 }
@@ -110,6 +113,12 @@ impl Auction {
         } else {
             Increment::Fixed(self.min_increment)
         }
+    }
+
+    /// Whether it sells by a descending clock (a Dutch auction: accepts,
+    /// no bids); its clock is in [`crate::clocks`].
+    pub fn is_clock(&self) -> bool {
+        self.format == crate::clocks::DUTCH
     }
 
     /// `user`'s standing maximum here: only while they lead with one (a
@@ -196,9 +205,18 @@ pub async fn insert(conn: &mut DbConn, new: &NewAuction) -> Result<Auction, DbEr
         auctions::soft_close_seconds.eq(s.soft_close.num_seconds()),
         auctions::created_at.eq(at),
         auctions::updated_at.eq(at),
+        auctions::format.eq(if s.clock.is_some() {
+            crate::clocks::DUTCH
+        } else {
+            crate::clocks::ENGLISH
+        }),
     ));
     with_conn!(conn, |c| insert.execute(c).await)?;
     let id = AuctionId::new(last_insert_id(conn).await?);
+    if let Some(rules) = &s.clock {
+        let opening = ClockState::opening(rules, s.start_price, s.starts_at.unwrap_or(utc(at)));
+        crate::clocks::insert(conn, id, rules, &opening).await?;
+    }
     find(conn, id).await?.ok_or(DbError::NotFound)
 }
 
@@ -683,9 +701,11 @@ pub struct Bid {
     pub seq: i64,
     /// Bidder.
     pub bidder_id: UserId,
-    /// Amount.
+    /// Amount (a clock's accept: the price of each unit).
     pub amount: Krw,
     created_at: NaiveDateTime,
+    /// Units (1 but for a clock's accept).
+    pub units: i32,
 }
 
 impl Bid {
@@ -772,6 +792,66 @@ pub async fn insert_bids(
     Ok(())
 }
 
+/// Appends a clock's accept to the bid history: its units at the clock's
+/// price, under the client's key (the auction's row lock is held).
+pub async fn insert_accept(
+    conn: &mut DbConn,
+    auction_id: AuctionId,
+    sale: &ClockSale,
+    client_ref: Option<&ClientRef>,
+) -> Result<(), DbError> {
+    let insert = diesel::insert_into(bids::table).values((
+        bids::auction_id.eq(auction_id),
+        bids::seq.eq(sale.seq),
+        bids::bidder_id.eq(sale.buyer_id),
+        bids::amount.eq(sale.unit_price),
+        bids::units.eq(i32::try_from(sale.units).unwrap_or(i32::MAX)),
+        bids::created_at.eq(now()),
+        bids::client_ref.eq(client_ref.map(|r| r.key.as_str())),
+        bids::client_request.eq(client_ref.map(|r| r.request.as_str())),
+    ));
+    with_conn!(conn, |c| insert.execute(c).await)?;
+    Ok(())
+}
+
+/// Writes a clock auction's row after an accept (its price, accepts and
+/// new end), if nobody changed it since `expected_version`; with the last
+/// unit sold it closes as sold.
+pub async fn apply_accept(
+    conn: &mut DbConn,
+    id: AuctionId,
+    expected_version: i64,
+    sale: &ClockSale,
+    ends_at: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let at = now();
+    let status = if sale.sold_out {
+        AuctionStatus::Sold
+    } else {
+        AuctionStatus::Open
+    };
+    let end = naive(ends_at);
+    let n = with_conn!(conn, |c| diesel::update(
+        auctions::table
+            .find(id)
+            .filter(auctions::version.eq(expected_version))
+            .filter(auctions::status.eq(AuctionStatus::Open.code()))
+    )
+    .set((
+        auctions::current_price.eq(Some(sale.unit_price)),
+        auctions::bid_count.eq(sale.seq),
+        auctions::ends_at.eq(end),
+        auctions::hard_end_at.eq(end),
+        auctions::status.eq(status.code()),
+        auctions::closed_at.eq(sale.sold_out.then_some(at)),
+        auctions::version.eq(auctions::version + 1),
+        auctions::updated_at.eq(at),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}
+
 /// A bid found by its client key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyedBid {
@@ -785,6 +865,8 @@ pub struct KeyedBid {
     pub seq: i64,
     /// Its amount.
     pub amount: Krw,
+    /// Its units (a clock's accept may buy several).
+    pub units: i32,
 }
 
 /// The bids of `auction_id` placed under any of `keys` (bidder, key), the
@@ -799,8 +881,8 @@ pub async fn bids_by_client_ref(
         return Ok(Vec::new());
     }
     let texts: Vec<&str> = keys.iter().map(|(_, key)| *key).collect();
-    /// Bidder, key, request, seq, amount.
-    type KeyedRow = (UserId, Option<String>, Option<String>, i64, Krw);
+    /// Bidder, key, request, seq, amount, units.
+    type KeyedRow = (UserId, Option<String>, Option<String>, i64, Krw, i32);
     let rows: Vec<KeyedRow> = with_conn!(conn, |c| bids::table
         .filter(bids::auction_id.eq(auction_id))
         .filter(bids::client_ref.eq_any(&texts))
@@ -810,12 +892,13 @@ pub async fn bids_by_client_ref(
             bids::client_request,
             bids::seq,
             bids::amount,
+            bids::units,
         ))
         .load(c)
         .await)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(bidder_id, key, request, seq, amount)| {
+        .filter_map(|(bidder_id, key, request, seq, amount, units)| {
             let key = key?;
             keys.iter()
                 .any(|(user, k)| *user == bidder_id && *k == key)
@@ -825,6 +908,7 @@ pub async fn bids_by_client_ref(
                     request: request.unwrap_or_default(),
                     seq,
                     amount,
+                    units,
                 })
         })
         .collect())

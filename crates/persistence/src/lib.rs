@@ -23,6 +23,7 @@ pub mod audit;
 pub mod badges;
 pub mod businesses;
 pub mod chain;
+pub mod clocks;
 mod error;
 pub mod forecasts;
 pub mod idempotency;

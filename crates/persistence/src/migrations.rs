@@ -65,3 +65,77 @@ where
         .map_err(|e| DbError::Migration(e.to_string()))?;
     Ok(applied.into_iter().map(|v| v.to_string()).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    use diesel_migrations::MigrationHarness;
+
+    use super::SQLITE;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
+        diesel::sql_query(sql)
+            .get_result::<Count>(conn)
+            .map(|c| c.n)
+            .unwrap()
+    }
+
+    /// The clock migration rebuilds `sales` on SQLite. The bundled SQLite
+    /// enforces foreign keys by default, under which dropping the old table
+    /// would cascade-delete every sale's timeline and ratings: the rows a
+    /// database had before must all be there after it.
+    #[test]
+    fn rebuilding_sales_keeps_every_sale_and_its_timeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        while !conn
+            .pending_migrations(SQLITE)
+            .unwrap()
+            .first()
+            .is_some_and(|m| m.name().to_string().contains("clock_auctions"))
+        {
+            conn.run_next_migration(SQLITE).unwrap();
+        }
+        // An old sale with its timeline and a rating (parents left out: the
+        // foreign keys are off while the rows go in, on for the migration).
+        conn.batch_execute(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO sales (id, auction_id, seller_id, buyer_id, price, escrow, state, \
+                 state_since, offers_pickup, created_at) \
+                 VALUES (7, 3, 1, 2, 15000, 15000, 'awaiting_details', '2026-12-01 00:00:00', 1, \
+                 '2026-12-01 00:00:00');
+             INSERT INTO sale_events (sale_id, event, at) \
+                 VALUES (7, 'awaiting_details', '2026-12-01 00:00:00');
+             INSERT INTO sale_ratings (sale_id, rater_id, ratee_id, stars, created_at) \
+                 VALUES (7, 2, 1, 5, '2026-12-02 00:00:00');
+             PRAGMA foreign_keys = ON;",
+        )
+        .unwrap();
+        conn.run_pending_migrations(SQLITE).unwrap();
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT COUNT(*) AS n FROM sales WHERE id = 7 AND units = 1"
+            ),
+            1
+        );
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM sale_events"), 1);
+        assert_eq!(
+            count(&mut conn, "SELECT COUNT(*) AS n FROM sale_ratings"),
+            1
+        );
+        // Foreign keys are back on for whoever uses the connection next,
+        // and the new table keeps its cascade to the timeline.
+        conn.batch_execute("DELETE FROM sales WHERE id = 7")
+            .unwrap();
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM sale_events"), 0);
+    }
+}

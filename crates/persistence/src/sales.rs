@@ -73,6 +73,10 @@ pub struct StoredSale {
     pub version: i64,
     #[diesel(skip_update)]
     created_at: NaiveDateTime,
+    /// Units sold (a clock auction's accept may buy several; `price` is
+    /// for all of them).
+    #[diesel(skip_update)]
+    pub units: i32,
 }
 
 fn delivery_code(choice: DeliveryChoice) -> &'static str {
@@ -186,10 +190,15 @@ pub struct NewSale {
     pub buyer_id: UserId,
     /// The sale as the rules opened it.
     pub sale: Sale,
+    /// Units sold (1 but for a clock auction's accept).
+    pub units: u32,
+    /// The number of the bid (or accept) that made the sale.
+    pub bid_seq: i64,
 }
 
-/// Creates the sale of a just-closed auction (with its first timeline
-/// line). The unique auction id makes a second close fail loudly.
+/// Creates the sale of a just-closed auction or of a clock's accept (with
+/// its first timeline line). The unique (auction, bid number) makes a
+/// second sale of one bid fail loudly.
 pub async fn open(conn: &mut DbConn, new: &NewSale) -> Result<SaleId, DbError> {
     let at = naive(new.sale.since);
     let insert = diesel::insert_into(sales::table).values((
@@ -206,13 +215,11 @@ pub async fn open(conn: &mut DbConn, new: &NewSale) -> Result<SaleId, DbError> {
         sales::failed_handovers.eq(0),
         sales::version.eq(0),
         sales::created_at.eq(at),
+        sales::units.eq(i32::try_from(new.units).unwrap_or(i32::MAX)),
+        sales::bid_seq.eq(Some(new.bid_seq)),
     ));
     with_conn!(conn, |c| insert.execute(c).await)?;
-    let id: SaleId = with_conn!(conn, |c| sales::table
-        .filter(sales::auction_id.eq(new.auction_id))
-        .select(sales::id)
-        .first(c)
-        .await)?;
+    let id = SaleId::new(crate::auctions::last_insert_id(conn).await?);
     add_event(conn, id, new.sale.state.code(), None, new.sale.since).await?;
     Ok(id)
 }
@@ -267,7 +274,7 @@ pub async fn save(conn: &mut DbConn, sale: &StoredSale) -> Result<bool, DbError>
     Ok(n == 1)
 }
 
-/// Each auction's sale: its id and state.
+/// Each auction's sale: its id and state (a clock auction's first).
 pub async fn of_auctions(
     conn: &mut DbConn,
     auctions: &[AuctionId],
@@ -277,13 +284,30 @@ pub async fn of_auctions(
     }
     let rows: Vec<(SaleId, AuctionId, String)> = with_conn!(conn, |c| sales::table
         .filter(sales::auction_id.eq_any(auctions))
+        .order(sales::id.desc())
         .select((sales::id, sales::auction_id, sales::state))
         .load(c)
         .await)?;
+    // Newest first, so the first sale of each auction is inserted last.
     Ok(rows
         .into_iter()
         .filter_map(|(id, auction, state)| Some((auction, (id, SaleState::parse(&state)?))))
         .collect())
+}
+
+/// The sale a bid (or a clock's accept) made, by its number.
+pub async fn of_bid(
+    conn: &mut DbConn,
+    auction: AuctionId,
+    bid_seq: i64,
+) -> Result<Option<SaleId>, DbError> {
+    Ok(with_conn!(conn, |c| sales::table
+        .filter(sales::auction_id.eq(auction))
+        .filter(sales::bid_seq.eq(bid_seq))
+        .select(sales::id)
+        .first(c)
+        .await
+        .optional())?)
 }
 
 /// One line of a sale's timeline.

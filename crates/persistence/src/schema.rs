@@ -99,6 +99,22 @@ diesel::table! {
         opened_at -> Nullable<Timestamp>,
         reminded_minutes -> SmallInt,
         leader_max -> Nullable<BigInt>,
+        format -> Text,
+    }
+}
+
+diesel::table! {
+    clocks (auction_id) {
+        auction_id -> BigInt,
+        floor_price -> BigInt,
+        step -> BigInt,
+        step_seconds -> Integer,
+        pause_seconds -> Integer,
+        quantity -> Integer,
+        remaining -> Integer,
+        anchor_at -> Timestamp,
+        anchor_price -> BigInt,
+        told_at -> Nullable<Timestamp>,
     }
 }
 
@@ -112,6 +128,7 @@ diesel::table! {
         created_at -> Timestamp,
         client_ref -> Nullable<Text>,
         client_request -> Nullable<Text>,
+        units -> Integer,
     }
 }
 
@@ -140,6 +157,7 @@ diesel::table! {
 }
 
 diesel::joinable!(bids -> auctions (auction_id));
+diesel::joinable!(clocks -> auctions (auction_id));
 diesel::joinable!(chat_messages -> auctions (auction_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -149,6 +167,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     wallets,
     ledger_entries,
     auctions,
+    clocks,
     bids,
     chat_messages,
     idempotency_keys,
@@ -412,6 +431,8 @@ diesel::table! {
         ended_at -> Nullable<Timestamp>,
         version -> BigInt,
         created_at -> Timestamp,
+        units -> Integer,
+        bid_seq -> Nullable<BigInt>,
     }
 }
 

@@ -207,6 +207,42 @@ pub async fn end_auction_in(
     Ok(())
 }
 
+/// Moves a clock auction's clock (and its end with it) `seconds` into the
+/// past, as if that much time had gone by: the price read now is the price
+/// `seconds` later. The version moves on like any change.
+pub async fn rewind_clock(
+    pool: &DbPool,
+    auction_id: AuctionId,
+    seconds: i64,
+) -> Result<(), DbError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    use crate::schema::{auctions, clocks};
+    let mut conn = pool.get().await?;
+    let clock = crate::clocks::find(&mut conn, auction_id)
+        .await?
+        .ok_or(DbError::NotFound)?;
+    let back = chrono::Duration::seconds(seconds);
+    let state = clock.state();
+    let end = crate::time::naive(state.ends_at(&clock.rules()) - back);
+    let anchor = crate::time::naive(state.anchor_at - back);
+    let told = clock.told_at().map(|t| crate::time::naive(t - back));
+    crate::with_conn!(conn, |c| diesel::update(clocks::table.find(auction_id))
+        .set((clocks::anchor_at.eq(anchor), clocks::told_at.eq(told)))
+        .execute(c)
+        .await)?;
+    crate::with_conn!(conn, |c| diesel::update(auctions::table.find(auction_id))
+        .set((
+            auctions::ends_at.eq(end),
+            auctions::hard_end_at.eq(end),
+            auctions::version.eq(auctions::version + 1)
+        ))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
 /// Gives user `id` the nickname `nickname` keyed by the rule before
 /// confusable skeletons (case-folded text, key version 1), as rows written
 /// by an older release are.

@@ -40,6 +40,14 @@ pub enum CloseResult {
     AlreadyClosed,
     /// Not due yet (a late bid extended it).
     NotDue,
+    /// This call stopped a clock (Dutch) auction: at its floor with units
+    /// left (or early, by its seller); what its accepts sold stays sold.
+    ClockStopped {
+        /// Units sold by accepts.
+        sold: u32,
+        /// Units left unsold.
+        unsold: u32,
+    },
 }
 
 /// How a buy-now went.
@@ -87,8 +95,8 @@ pub enum RemoveResult {
 /// Closes auctions and announces it.
 #[derive(Clone, Debug)]
 pub struct Closer {
-    db: DbPool,
-    bus: RoomBus,
+    pub(crate) db: DbPool,
+    pub(crate) bus: RoomBus,
 }
 
 impl Closer {
@@ -126,6 +134,9 @@ impl Closer {
         if !early && row.ends_at() > Utc::now() {
             tx.rollback().await?;
             return Ok(Some(CloseResult::NotDue));
+        }
+        if row.is_clock() {
+            return self.stop_clock(tx, &row).await;
         }
         let Some(closing) = close_locked(&mut tx, auction_id, &row.snapshot(), row.version).await?
         else {
@@ -215,6 +226,10 @@ impl Closer {
         {
             tx.rollback().await?;
             return Ok(Some(answer));
+        }
+        if row.is_clock() {
+            tx.rollback().await?;
+            return Ok(Some(BuyNowResult::Refused(BidRejection::WrongFormat)));
         }
         let before = row.snapshot();
         let mut wallets = HashMap::new();
@@ -323,7 +338,7 @@ impl Closer {
 
     /// After commit: the room's history gets the notice, every watcher the
     /// `closed` frame, and the room's in-memory state is let go.
-    async fn announce(
+    pub(crate) async fn announce(
         &self,
         auction_id: AuctionId,
         notice_id: i64,
@@ -515,14 +530,17 @@ impl Closer {
     }
 
     /// Closes every auction whose end has passed (and announces the
-    /// scheduled ones whose start has come, and sends the ending-soon
-    /// reminders). Returns how many this call closed.
+    /// scheduled ones whose start has come, sends the ending-soon
+    /// reminders and tells the running clocks' steps). Returns how many this call closed.
     pub async fn sweep(&self) -> Result<usize, DbError> {
         if let Err(e) = self.open_due().await {
             tracing::warn!(error = %e, "could not announce the auctions due to open; the next sweep retries");
         }
         if let Err(e) = self.remind_due().await {
             tracing::warn!(error = %e, "could not send the ending-soon reminders; the next sweep retries");
+        }
+        if let Err(e) = self.tell_clocks().await {
+            tracing::warn!(error = %e, "could not tell the clocks' steps; the next sweep retries");
         }
         let due = {
             let mut conn = self.db.get().await?;
@@ -531,7 +549,7 @@ impl Closer {
         let mut closed = 0;
         for id in due {
             match self.close(id, false).await {
-                Ok(CloseResult::Closed(_)) => closed += 1,
+                Ok(CloseResult::Closed(_) | CloseResult::ClockStopped { .. }) => closed += 1,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(auction_id = id.get(), error = %e, "could not close a due auction; next sweep retries")
@@ -545,7 +563,7 @@ impl Closer {
 /// Runs `attempt` (one transaction) until it decides: a lost version guard
 /// (`Ok(None)`) or a deadlock means another writer changed the auction
 /// meanwhile, so it reads again, at most five times.
-async fn retried<T, F, Fut>(
+pub(crate) async fn retried<T, F, Fut>(
     auction_id: AuctionId,
     doing: &str,
     mut attempt: F,
@@ -610,17 +628,7 @@ async fn close_locked(
                 },
             )
             .await?;
-            let delivery = lots::of_auctions(tx, &[auction_id])
-                .await?
-                .remove(&auction_id)
-                .and_then(|stored| stored.lot.delivery)
-                .unwrap_or_default();
-            let sale = Sale::new(
-                price,
-                delivery.pickup.is_some(),
-                delivery.courier_fee,
-                Utc::now(),
-            );
+            let sale = sale_terms(tx, auction_id, price).await?;
             sale_id = Some(
                 sales::open(
                     tx,
@@ -629,6 +637,8 @@ async fn close_locked(
                         seller_id,
                         buyer_id: winner_id,
                         sale,
+                        units: 1,
+                        bid_seq: snapshot.bid_count,
                     },
                 )
                 .await?,
@@ -668,6 +678,26 @@ async fn close_locked(
         notice,
         notice_id,
     }))
+}
+
+/// A new sale of `price` on the terms of the auction's lot (pickup, courier
+/// fee).
+pub(crate) async fn sale_terms(
+    tx: &mut DbConn,
+    auction_id: AuctionId,
+    price: Krw,
+) -> Result<Sale, DbError> {
+    let delivery = lots::of_auctions(tx, &[auction_id])
+        .await?
+        .remove(&auction_id)
+        .and_then(|stored| stored.lot.delivery)
+        .unwrap_or_default();
+    Ok(Sale::new(
+        price,
+        delivery.pickup.is_some(),
+        delivery.courier_fee,
+        Utc::now(),
+    ))
 }
 
 /// The room line for a buy-now.

@@ -194,6 +194,9 @@ impl EngineError {
 struct Known {
     state: AuctionSnapshot,
     version: i64,
+    /// A clock (Dutch) auction: it takes accepts, never bids (its format
+    /// never changes, so every later bid is refused without a read).
+    clock: bool,
 }
 
 /// A bid the room is told about, in order: with its bidder's nickname and
@@ -220,6 +223,27 @@ struct Decided {
     announced: Vec<Announced>,
 }
 
+impl Decided {
+    /// Every request of a batch on a clock auction, refused (a clock
+    /// takes accepts).
+    fn clock_refusals(state: AuctionSnapshot, version: i64, requests: usize) -> Self {
+        let refused = BidOutcome::Rejected {
+            reason: BidRejection::WrongFormat,
+            seen: state.clone(),
+        };
+        Self {
+            outcomes: vec![refused; requests],
+            after: Known {
+                state,
+                version,
+                clock: true,
+            },
+            told: Vec::new(),
+            announced: Vec::new(),
+        }
+    }
+}
+
 /// Refusals that stay true however the auction moved on since `state` was
 /// read: once there is a bid, amounts only rise; sellers stay sellers,
 /// closed auctions stay closed. (Not `TooLow` before the first bid: the
@@ -229,7 +253,10 @@ struct Decided {
 fn refusal_is_certain(reason: &BidRejection, state: &AuctionSnapshot) -> bool {
     match reason {
         BidRejection::TooLow { .. } => state.bid_count > 0,
-        BidRejection::InvalidAmount | BidRejection::SellerCannotBid | BidRejection::NotOpen => true,
+        BidRejection::InvalidAmount
+        | BidRejection::SellerCannotBid
+        | BidRejection::NotOpen
+        | BidRejection::WrongFormat => true,
         _ => false,
     }
 }
@@ -395,13 +422,18 @@ impl BidEngine {
     /// Answers the bids the cached state already refuses for certain;
     /// returns the others.
     fn prefilter(known: Option<&Known>, batch: Vec<Request>) -> Vec<Request> {
-        let Some(Known { state, .. }) = known else {
+        let Some(Known { state, clock, .. }) = known else {
             return batch;
         };
         let now = Utc::now();
         let mut undecided = Vec::with_capacity(batch.len());
         for request in batch {
-            match check_request(state, &request.command.request(), now) {
+            let checked = if *clock {
+                Err(BidRejection::WrongFormat)
+            } else {
+                check_request(state, &request.command.request(), now)
+            };
+            match checked {
                 Err(reason) if refusal_is_certain(&reason, state) => {
                     let outcome = BidOutcome::Rejected {
                         reason,
@@ -667,6 +699,14 @@ impl BidEngine {
                     conn.rollback_in_place().await?;
                     return Err(EngineError::NotFound);
                 };
+                if row.is_clock() {
+                    conn.rollback_in_place().await?;
+                    return Ok(Some(Decided::clock_refusals(
+                        row.snapshot(),
+                        row.version,
+                        commands.len(),
+                    )));
+                }
                 (row.snapshot(), row.version)
             }
         };
@@ -688,6 +728,7 @@ impl BidEngine {
             let after = Known {
                 state: plan.after.clone(),
                 version,
+                clock: false,
             };
             return Ok(Some(Decided {
                 outcomes: outcomes_of(&plan, &[]),
@@ -761,6 +802,7 @@ impl BidEngine {
         let after = Known {
             state: plan.after.clone(),
             version: written_version,
+            clock: false,
         };
         let own_chats: Vec<i64> = announced
             .iter()

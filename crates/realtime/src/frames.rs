@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sitga_auction::{
-    AcceptedBid, AuctionSnapshot, AuctionStatus, Krw, buy_now_available, min_next_bid, reserve_met,
-    shown_status,
+    AcceptedBid, AuctionSnapshot, AuctionStatus, ClockReading, ClockSale, Krw, buy_now_available,
+    min_next_bid, reserve_met, shown_status,
 };
 use sitga_core::SaleId;
 
@@ -31,6 +31,26 @@ pub enum ServerFrame {
     /// Something for the signed-in user (outbid, won, a handover step, …),
     /// on each of their sockets, in a room or not.
     Notification(NotificationFrame),
+    /// A clock (Dutch) auction's clock: to a client that joins, and to the
+    /// room at each step and after each accept.
+    Clock(ClockFrame),
+}
+
+/// A `clock` frame: where a clock auction's clock stands. Clients draw the
+/// countdown to `next_step_at` against the envelope's `server_now`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClockFrame {
+    /// The price a bidder accepts now (per unit).
+    pub price: Krw,
+    /// When it falls next (ms since the epoch); null at the floor, where
+    /// the clock only ends.
+    pub next_step_at: Option<i64>,
+    /// Units left.
+    pub remaining: u32,
+    /// Units at the start.
+    pub quantity: u32,
+    /// When the clock stops without a further accept (ms since the epoch).
+    pub ends_at: i64,
 }
 
 /// A `notification` frame: a stored notification
@@ -90,6 +110,9 @@ pub struct RoomMessage {
     /// An accepted bid's sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bid_seq: Option<i64>,
+    /// A clock's accept: the units bought (`amount` is each one's price).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<u32>,
     /// The bid was placed by the engine from its bidder's maximum (sent
     /// only when true).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -184,6 +207,12 @@ pub struct SystemAnswer {
     /// `bought`: the sale that now waits for the handover.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_id: Option<SaleId>,
+    /// `bought` (a clock's accept): the units bought.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<u32>,
+    /// `bought` (a clock's accept), `units_unavailable`: the units left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u32>,
     /// Korean.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
@@ -246,6 +275,14 @@ pub fn bid_text_ko(nickname: &str, bid: &AcceptedBid) -> String {
     }
 }
 
+/// The room's Korean line for a clock's accept.
+pub fn clock_accepted_text_ko(nickname: &str, sale: &ClockSale) -> String {
+    format!(
+        "{nickname}님이 {}원에 {}개를 낙찰받았습니다.",
+        sale.unit_price, sale.units
+    )
+}
+
 /// The Korean text for a refused bid (from the original app).
 pub fn rejected_text_ko(amount: Krw) -> String {
     format!("{amount}로 입찰실패하였습니다. 금액을 확인 후 시도해 주세요.")
@@ -266,7 +303,37 @@ impl ServerFrame {
             },
             amount: Some(bid.amount),
             bid_seq: Some(bid.seq),
+            units: None,
             proxy: bid.proxy,
+        })
+    }
+
+    /// The room's `message` for a clock's accept.
+    pub fn clock_accepted(nickname: &str, sale: &ClockSale) -> Self {
+        Self::Message(RoomMessage {
+            code: MessageCode::BidAccepted,
+            id: None,
+            user: nickname.to_owned(),
+            context: clock_accepted_text_ko(nickname, sale),
+            text: format!(
+                "{nickname} bought {} at {} won each",
+                sale.units, sale.unit_price
+            ),
+            amount: Some(sale.unit_price),
+            bid_seq: Some(sale.seq),
+            units: Some(sale.units),
+            proxy: false,
+        })
+    }
+
+    /// The `clock` frame of a clock read at some moment.
+    pub fn clock(reading: &ClockReading, quantity: u32) -> Self {
+        Self::Clock(ClockFrame {
+            price: reading.price,
+            next_step_at: reading.next_step_at.map(|at| at.timestamp_millis()),
+            remaining: reading.remaining,
+            quantity,
+            ends_at: reading.ends_at.timestamp_millis(),
         })
     }
 
@@ -324,6 +391,7 @@ impl ServerFrame {
             text,
             amount: None,
             bid_seq: None,
+            units: None,
             proxy: false,
         })
     }
@@ -352,6 +420,7 @@ impl ServerFrame {
             text: text.to_owned(),
             amount: None,
             bid_seq: None,
+            units: None,
             proxy: false,
         })
     }

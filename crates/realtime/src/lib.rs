@@ -30,6 +30,7 @@
 pub mod awards;
 pub mod bus;
 pub mod chain;
+pub mod clock;
 pub mod closing;
 pub mod counting;
 pub mod engine;

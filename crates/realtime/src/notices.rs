@@ -5,7 +5,7 @@
 //! (`DbConn::commit_told`) to [`crate::bus::RoomBus::stored`] for live
 //! delivery.
 
-use sitga_auction::Krw;
+use sitga_auction::{ClockSale, Krw};
 use sitga_core::{AuctionId, SaleId, UserId};
 use sitga_persistence::notifications::NewNotification;
 use sitga_user::NoticeEvent;
@@ -102,6 +102,44 @@ pub fn sold(
         )
     };
     [won, sold]
+}
+
+/// A clock's accept: to its buyer and to the seller, one per sale.
+pub fn sold_units(
+    auction_id: AuctionId,
+    sale: &ClockSale,
+    seller_id: UserId,
+    sale_id: SaleId,
+) -> [NewNotification; 2] {
+    let (auction, id) = (auction_id.get(), sale_id.get());
+    let (units, price, total) = (sale.units, sale.unit_price, sale.total);
+    let about = |n: NewNotification| NewNotification {
+        auction_id: Some(auction_id),
+        sale_id: Some(sale_id),
+        ..n
+    };
+    [
+        about(new(
+            sale.buyer_id,
+            &NoticeEvent::BoughtUnits { auction, sale: id },
+            format!(
+                "경매 #{auction_id}에서 {units}개를 개당 {price}원(합계 {total}원)에 낙찰받았습니다. 대금은 인계가 끝날 때까지 에스크로에 보관됩니다."
+            ),
+            format!(
+                "You bought {units} of auction #{auction_id} at {price} won each ({total} won); your payment waits in escrow until the handover."
+            ),
+        )),
+        about(new(
+            seller_id,
+            &NoticeEvent::SoldUnits { auction, sale: id },
+            format!(
+                "경매 #{auction_id}: {units}개가 개당 {price}원(합계 {total}원)에 판매되었습니다. 물건을 인계해 주세요."
+            ),
+            format!(
+                "Auction #{auction_id}: {units} sold at {price} won each ({total} won): hand them over."
+            ),
+        )),
+    ]
 }
 
 /// `auction_id` ends in `minutes` (10 or 1), to one of its followers.

@@ -452,6 +452,7 @@ pub async fn seed(
                 starts_at: lot
                     .starts_in
                     .map(|minutes| Utc::now() + chrono::Duration::minutes(minutes)),
+                clock: None,
             },
             Utc::now(),
         )

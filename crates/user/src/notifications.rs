@@ -94,6 +94,21 @@ pub enum NoticeEvent<'a> {
         /// Auction id.
         auction: i64,
     },
+    /// Bought units of clock auction `auction` in sale `sale` (one per
+    /// accept: a buyer may accept several times).
+    BoughtUnits {
+        /// Auction id.
+        auction: i64,
+        /// Sale id.
+        sale: i64,
+    },
+    /// Sold units of clock auction `auction` in sale `sale`.
+    SoldUnits {
+        /// Auction id.
+        auction: i64,
+        /// Sale id.
+        sale: i64,
+    },
     /// `auction` ends in `minutes`.
     EndingSoon {
         /// Auction id.
@@ -132,7 +147,8 @@ impl NoticeEvent<'_> {
             Self::Outbid { .. } => NotificationKind::Outbid,
             Self::ProxyExhausted { .. } => NotificationKind::ProxyExhausted,
             Self::Won { .. } => NotificationKind::Won,
-            Self::Sold { .. } => NotificationKind::Sold,
+            Self::Sold { .. } | Self::SoldUnits { .. } => NotificationKind::Sold,
+            Self::BoughtUnits { .. } => NotificationKind::Won,
             Self::EndingSoon { .. } => NotificationKind::EndingSoon,
             Self::SaleUpdate { .. } => NotificationKind::SaleUpdate,
             Self::PickupClaimed { .. } => NotificationKind::PickupClaimed,
@@ -150,6 +166,9 @@ pub fn dedupe_key(event: &NoticeEvent<'_>) -> String {
         NoticeEvent::ProxyExhausted { auction, at_seq } => format!("{kind}:{auction}:{at_seq}"),
         NoticeEvent::Won { auction } | NoticeEvent::Sold { auction } => {
             format!("{kind}:{auction}")
+        }
+        NoticeEvent::BoughtUnits { auction, sale } | NoticeEvent::SoldUnits { auction, sale } => {
+            format!("{kind}:{auction}:{sale}")
         }
         NoticeEvent::EndingSoon { auction, minutes } => format!("{kind}:{auction}:{minutes}"),
         NoticeEvent::SaleUpdate { sale, step } => format!("{kind}:{sale}:{step}"),
@@ -215,6 +234,17 @@ mod tests {
         assert_ne!(
             dedupe_key(&NoticeEvent::Won { auction: 7 }),
             dedupe_key(&NoticeEvent::Sold { auction: 7 })
+        );
+        // A clock sells to many: each accept's sale is news of its own.
+        let bought = |sale| dedupe_key(&NoticeEvent::BoughtUnits { auction: 7, sale });
+        assert_eq!(bought(3), "won:7:3");
+        assert_ne!(bought(3), bought(4));
+        assert_ne!(
+            bought(3),
+            dedupe_key(&NoticeEvent::SoldUnits {
+                auction: 7,
+                sale: 3
+            })
         );
         assert_eq!(
             dedupe_key(&NoticeEvent::BadgeAwarded { code: "first_win" }),

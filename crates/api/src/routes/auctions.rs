@@ -8,12 +8,13 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sitga_auction::{
-    AcceptedBid, AuctionSettings, AuctionSettingsInput, AuctionStatus, Delivery, DeliveryInput,
-    Increment, Krw, Lot, LotInput, buy_now_available, current_increment, min_next_bid, reserve_met,
-    shown_status,
+    AcceptedBid, AuctionSettings, AuctionSettingsInput, AuctionStatus, ClockInput, Delivery,
+    DeliveryInput, Increment, Krw, Lot, LotInput, buy_now_available, current_increment,
+    min_next_bid, reserve_met, shown_status,
 };
 use sitga_core::{AuctionId, FieldError, UserId};
 use sitga_persistence::auctions::{self, Auction, DetailsChange, ListFilter, NewAuction, Sort};
+use sitga_persistence::clocks::{self, DUTCH, ENGLISH, StoredClock};
 use sitga_persistence::idempotency::{self, KeyState};
 use sitga_persistence::lots::{self, SpeciesSuggestion, StoredLot};
 use sitga_persistence::photos::{self, Photo};
@@ -114,6 +115,47 @@ pub struct AuctionDto {
     pub created_at: DateTime<Utc>,
     /// When it closed or was cancelled.
     pub closed_at: Option<DateTime<Utc>>,
+    /// `english` (bids; the highest wins) or `dutch` (a descending clock:
+    /// accept its price with `POST /api/v1/auctions/{id}/accept`).
+    pub format: String,
+    /// A `dutch` auction's clock; null for `english`.
+    pub clock: Option<ClockDto>,
+}
+
+/// Where a clock (Dutch) auction's clock stands. The floor price is the
+/// seller's secret.
+#[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
+pub struct ClockDto {
+    /// The price per unit a bidder accepts now (KRW).
+    pub price: i64,
+    /// When it falls next; null at the floor (where it only ends).
+    pub next_step_at: Option<DateTime<Utc>>,
+    /// Units left.
+    pub remaining: u32,
+    /// Units at the start.
+    pub quantity: u32,
+    /// How much it falls at each step (KRW).
+    pub step: i64,
+    /// Seconds between steps.
+    pub step_seconds: i64,
+    /// Seconds it stands still after an accept.
+    pub pause_seconds: i64,
+}
+
+impl ClockDto {
+    fn of(clock: &StoredClock, now: DateTime<Utc>) -> Self {
+        let rules = clock.rules();
+        let reading = clock.state().read(&rules, now);
+        Self {
+            price: reading.price.get(),
+            next_step_at: reading.next_step_at,
+            remaining: reading.remaining,
+            quantity: rules.quantity,
+            step: rules.step.get(),
+            step_seconds: rules.step_every.num_seconds(),
+            pause_seconds: rules.pause.num_seconds(),
+        }
+    }
 }
 
 /// Where the buyer may collect the fish.
@@ -176,6 +218,7 @@ struct Related {
     names: HashMap<UserId, String>,
     photos: HashMap<AuctionId, Vec<Photo>>,
     lots: HashMap<AuctionId, StoredLot>,
+    clocks: HashMap<AuctionId, StoredClock>,
 }
 
 impl Related {
@@ -191,6 +234,7 @@ impl Related {
             names: users::nicknames(conn, &ids).await?,
             photos: photos::of_auctions(conn, &auctions).await?,
             lots: lots::of_auctions(conn, &auctions).await?,
+            clocks: clocks::of_auctions(conn, &auctions).await?,
         })
     }
 
@@ -201,6 +245,12 @@ impl Related {
 
 fn to_dto(a: Auction, related: &Related) -> AuctionDto {
     let snap = a.snapshot();
+    let clock = related
+        .clocks
+        .get(&a.id)
+        .filter(|_| a.is_clock())
+        .map(|c| ClockDto::of(c, Utc::now()));
+    let format = if a.is_clock() { DUTCH } else { ENGLISH };
     let names = &related.names;
     let stored = related.lots.get(&a.id);
     let lot = stored.map(|s| &s.lot);
@@ -253,6 +303,8 @@ fn to_dto(a: Auction, related: &Related) -> AuctionDto {
         view_count: a.view_count,
         watchers: None,
         watching: None,
+        format: format.to_owned(),
+        clock,
     }
 }
 
@@ -433,13 +485,73 @@ pub struct CreateAuctionRequest {
     /// When bids open: now … 7 days ahead (default now). Until then the
     /// auction is `scheduled`.
     pub starts_at: Option<DateTime<Utc>>,
+    /// `english` (default: bids, the highest wins) or `dutch`: a
+    /// descending clock that falls from `start_price` by `step` every
+    /// `step_seconds` down to `floor_price`; each accept buys units at the
+    /// clock's price. A dutch auction takes no `min_increment`,
+    /// `reserve_price`, `buy_now_price` or `duration_minutes`.
+    pub format: Option<String>,
+    /// Dutch: the lowest price (KRW, below `start_price`); at it, with
+    /// units left, the rest is unsold. Private to you.
+    pub floor_price: Option<i64>,
+    /// Dutch: how much the price falls at each step (KRW).
+    pub step: Option<i64>,
+    /// Dutch: seconds between steps (1 … 3,600).
+    pub step_seconds: Option<i64>,
+    /// Dutch: units for sale, e.g. boxes (1 … 10,000; default 1).
+    pub quantity: Option<i64>,
+    /// Dutch: seconds the clock stands still after an accept (0 … 60;
+    /// default 3).
+    pub pause_seconds: Option<i64>,
+}
+
+impl CreateAuctionRequest {
+    /// The clock of a `dutch` request; `None` for `english`. Clock fields
+    /// on an english auction, or a dutch one without them, are refused.
+    fn clock(&self) -> Result<Option<ClockInput>, ApiError> {
+        let given = [
+            ("floor_price", self.floor_price.is_some()),
+            ("step", self.step.is_some()),
+            ("step_seconds", self.step_seconds.is_some()),
+            ("quantity", self.quantity.is_some()),
+            ("pause_seconds", self.pause_seconds.is_some()),
+        ];
+        match self.format.as_deref() {
+            None | Some(ENGLISH) => match given.iter().find(|(_, set)| *set) {
+                Some((field, _)) => Err(FieldError::inconsistent(
+                    field,
+                    "only a dutch auction (format \"dutch\") has a clock",
+                )
+                .into()),
+                None => Ok(None),
+            },
+            Some(DUTCH) => {
+                let needed = |field: &'static str, value: Option<i64>| {
+                    value.ok_or_else(|| {
+                        ApiError::from(FieldError::new(field, "a dutch auction needs it"))
+                    })
+                };
+                Ok(Some(ClockInput {
+                    floor_price: Krw::new(needed("floor_price", self.floor_price)?),
+                    step: Krw::new(needed("step", self.step)?),
+                    step_seconds: needed("step_seconds", self.step_seconds)?,
+                    quantity: self.quantity,
+                    pause_seconds: self.pause_seconds,
+                }))
+            }
+            Some(_) => Err(FieldError::new("format", "must be english or dutch").into()),
+        }
+    }
 }
 
 /// Open an auction
 ///
-/// Ends after `duration_minutes` (default 24 h); a bid in the last 2 minutes
-/// extends the end to 2 minutes after that bid, at most 30 minutes past the
-/// planned end.
+/// An `english` auction (the default) ends after `duration_minutes`
+/// (default 24 h); a bid in the last 2 minutes extends the end to 2 minutes
+/// after that bid, at most 30 minutes past the planned end. A `dutch`
+/// auction runs a descending clock from `start_price` (at `starts_at`, or
+/// now) and ends when its units are sold, or one step after reaching
+/// `floor_price`.
 #[api_v2_operation(tags(Auctions))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -455,6 +567,7 @@ pub async fn create(
             buy_now_price: req.buy_now_price.map(Krw::new),
             duration_minutes: req.duration_minutes,
             starts_at: req.starts_at,
+            clock: req.clock()?,
         },
         Utc::now(),
     )
@@ -713,6 +826,22 @@ pub async fn update(
     let current = auctions::find(&mut conn, path.auction())
         .await?
         .ok_or(ApiError::NotFound("auction"))?;
+    // A clock runs from its stored schedule: its prices stay as listed.
+    let prices = [
+        ("start_price", req.start_price.is_some()),
+        ("min_increment", req.min_increment.is_some()),
+        ("reserve_price", req.reserve_price.is_some()),
+        ("buy_now_price", req.buy_now_price.is_some()),
+    ];
+    if current.is_clock()
+        && let Some((field, _)) = prices.iter().find(|(_, set)| *set)
+    {
+        return Err(FieldError::inconsistent(
+            field,
+            "a dutch auction's prices are fixed once it is listed: cancel it and list it again",
+        )
+        .into());
+    }
     // Re-validate the prices as a whole, as they would be after the change.
     AuctionSettings::parse(
         &AuctionSettingsInput {
@@ -725,6 +854,7 @@ pub async fn update(
             buy_now_price: req.buy_now_price.map(Krw::new).or(current.buy_now_price),
             duration_minutes: None,
             starts_at: None,
+            clock: None,
         },
         Utc::now(),
     )
@@ -793,6 +923,9 @@ pub async fn cancel(
 }
 
 /// Close early (seller): sold to the leader if the reserve is met
+///
+/// A dutch auction's clock stops: what its accepts bought stays sold, the
+/// units left are unsold.
 #[api_v2_operation(tags(Auctions))]
 pub async fn close(
     state: web::Data<AppState>,
@@ -811,7 +944,7 @@ pub async fn close(
     }
     drop(conn);
     match state.closer.close(path.auction(), true).await? {
-        CloseResult::Closed(_) => {}
+        CloseResult::Closed(_) | CloseResult::ClockStopped { .. } => {}
         CloseResult::AlreadyClosed | CloseResult::NotDue => {
             return Err(ApiError::Conflict {
                 code: ErrorCode::AuctionNotOpen,
@@ -940,7 +1073,7 @@ pub async fn place_bid(
 /// first outcome, an accepted one (201) or a refusal by the auction rules
 /// (409); a key reused for another request answers 422. When nothing was
 /// decided (the database away, overload), the key is freed for a retry.
-async fn decided_once<T, F, Fut>(
+pub(super) async fn decided_once<T, F, Fut>(
     state: &AppState,
     user: &AuthUser,
     http: &HttpRequest,
@@ -1008,7 +1141,7 @@ where
 }
 
 /// The nickname of the token's account (for the room's messages).
-async fn nickname_of(state: &AppState, user: UserId) -> Result<String, ApiError> {
+pub(super) async fn nickname_of(state: &AppState, user: UserId) -> Result<String, ApiError> {
     let mut conn = state.db.get().await?;
     let me = users::find_by_id(&mut conn, user)
         .await?
@@ -1177,6 +1310,9 @@ pub struct BidHistoryDto {
     pub bidder: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// Units (1; a dutch auction's accept may buy several, `amount` is
+    /// each one's price).
+    pub units: i32,
 }
 
 /// Bid history of an auction
@@ -1204,6 +1340,7 @@ pub async fn bids(
                 created_at: b.created_at(),
                 seq: b.seq,
                 amount: b.amount.get(),
+                units: b.units,
             })
             .collect(),
         page,

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auctions;
 pub mod auth;
+pub mod clock;
 pub mod donations;
 pub mod dto;
 pub mod fish;
@@ -110,6 +111,9 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 .service(
                     web::resource("/auctions/{id}/buy-now")
                         .route(web::post().to(auctions::buy_now)),
+                )
+                .service(
+                    web::resource("/auctions/{id}/accept").route(web::post().to(clock::accept)),
                 )
                 .service(web::resource("/me/balance").route(web::get().to(wallet::balance)))
                 .service(web::resource("/me/balance/charge").route(web::post().to(wallet::charge)))

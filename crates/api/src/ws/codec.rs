@@ -11,6 +11,7 @@ use sitga_auction::{BidRejection, Krw};
 use sitga_core::AuctionId;
 use sitga_persistence::auctions::ClientRef;
 use sitga_realtime::bus::HistoryItem;
+use sitga_realtime::clock::AcceptResult;
 use sitga_realtime::closing::{BuyNowResult, bought_text_ko};
 use sitga_realtime::engine::{BidOutcome, EngineError};
 use sitga_realtime::frames::{self, ServerFrame, SystemAnswer, accepted_text_ko, rejected_text_ko};
@@ -217,6 +218,84 @@ pub(super) fn buy_now_answer(
     answer
 }
 
+/// The answer to a client's accept of `units` at `price` (with its `ref`):
+/// bought (with the sale and the units left), refused by a rule (with
+/// `price` when the clock moved, `remaining` when fewer units are left, or
+/// `available`), or not decided.
+pub(super) fn accept_answer(
+    nickname: &str,
+    price: Krw,
+    reference: Option<Value>,
+    outcome: Result<AcceptResult, ApiError>,
+) -> SystemAnswer {
+    let mut answer = SystemAnswer {
+        amount: Some(price),
+        reference,
+        ..SystemAnswer::default()
+    };
+    let refused = |answer: &mut SystemAnswer, code: ErrorCode, text: String| {
+        answer.code = code.as_str();
+        answer.context = Some("구매에 실패하였습니다.".to_owned());
+        answer.text = Some(text);
+    };
+    match outcome {
+        Ok(AcceptResult::Bought { sale, sale_id, .. }) => {
+            answer.code = "bought";
+            answer.context = Some(frames::clock_accepted_text_ko(nickname, &sale));
+            answer.text = Some(format!(
+                "you bought {} at {} won each ({} won); the payment waits in escrow until the handover",
+                sale.units, sale.unit_price, sale.total
+            ));
+            answer.bid_seq = Some(sale.seq);
+            answer.sale_id = Some(sale_id);
+            answer.units = Some(sale.units);
+            answer.remaining = Some(sale.after.remaining);
+        }
+        Ok(AcceptResult::Refused(reason)) => {
+            refused(&mut answer, ErrorCode::from(reason), reason.message());
+            match reason {
+                BidRejection::PriceMoved { price } => answer.price = Some(price),
+                BidRejection::UnitsUnavailable { remaining } => {
+                    answer.remaining = Some(remaining);
+                }
+                BidRejection::InsufficientBalance { available } => {
+                    answer.available = Some(available);
+                }
+                _ => {}
+            }
+        }
+        Ok(AcceptResult::Replayed {
+            seq,
+            units,
+            unit_price,
+            sale_id,
+        }) => {
+            answer.code = "bought";
+            answer.amount = Some(unit_price);
+            answer.context = Some(format!(
+                "{nickname}님이 {unit_price}원에 {units}개를 낙찰받았습니다."
+            ));
+            answer.text = Some(format!(
+                "this frame bought {units} at {unit_price} won each already; nothing was bought again"
+            ));
+            answer.bid_seq = Some(seq);
+            answer.sale_id = sale_id;
+            answer.units = Some(units);
+            answer.replayed = Some(true);
+        }
+        Ok(AcceptResult::RefReused) => ref_reused(&mut answer),
+        Ok(AcceptResult::Missing) => {
+            refused(
+                &mut answer,
+                ErrorCode::NotFound,
+                "no such auction".to_owned(),
+            );
+        }
+        Err(e) => refused(&mut answer, e.code(), e.to_string()),
+    }
+    answer
+}
+
 /// A page of room history, oldest first.
 pub(super) fn history_page(messages: Vec<HistoryItem>, has_more: bool) -> ServerFrame {
     ServerFrame::System(SystemAnswer {
@@ -282,6 +361,22 @@ pub enum ClientFrame {
         #[serde(default)]
         resend: bool,
     },
+    /// Accept a clock (Dutch) auction's price for some units.
+    Accept {
+        /// The auction.
+        room: RoomId,
+        /// Units to buy (whole number; default 1).
+        #[serde(default)]
+        units: Option<Value>,
+        /// The clock's price as the client showed it (whole KRW per unit).
+        price: Value,
+        /// Echoed in the answer; an idempotency key.
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        /// Sent again after its answer was lost.
+        #[serde(default)]
+        resend: bool,
+    },
     /// A history page.
     Getmessage {
         /// The auction.
@@ -305,9 +400,10 @@ pub fn decode_frame(text: &str) -> Result<ClientFrame, (ErrorCode, String)> {
                 ErrorCode::MissingEvent,
                 "every frame needs an `event`".to_owned(),
             ),
-            (true, Some("join" | "leave" | "message" | "bid" | "buy_now" | "getmessage")) => {
-                (ErrorCode::InvalidFrame, e.to_string())
-            }
+            (
+                true,
+                Some("join" | "leave" | "message" | "bid" | "buy_now" | "accept" | "getmessage"),
+            ) => (ErrorCode::InvalidFrame, e.to_string()),
             (true, Some(other)) => (ErrorCode::UnknownEvent, format!("unknown event {other:?}")),
         }
     })

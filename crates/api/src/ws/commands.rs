@@ -1,5 +1,6 @@
-//! What a client frame asks for: join (with history and a state frame),
-//! leave, chat (a `#15000` line is a bid), bid, and history pages. Bids go to
+//! What a client frame asks for: join (with a state frame, and a clock
+//! auction's clock), leave, chat (a `#15000` line is a bid), bid, buy-now,
+//! accept (a clock auction), and history pages. Bids go to
 //! the realtime crate's engine; everything else to persistence and the room
 //! bus.
 
@@ -7,10 +8,11 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
-use sitga_auction::{ChatLine, Krw, parse_chat_line};
+use sitga_auction::{AuctionStatus, ChatLine, Krw, parse_chat_line};
 use sitga_core::AuctionId;
 use sitga_persistence::{auctions, users};
 use sitga_realtime::bus::HistoryItem;
+use sitga_realtime::clock::{AcceptCommand, read_clock};
 use sitga_realtime::engine::BidCommand;
 use sitga_realtime::frames::{MessageCode, ServerFrame, SystemAnswer};
 use tokio_stream::wrappers::BroadcastStream;
@@ -19,8 +21,8 @@ use crate::error::{ApiError, ErrorCode};
 
 use super::Member;
 use super::codec::{
-    ClientFrame, RoomId, bid_answer, buy_now_answer, client_ref, decode_frame, history_page,
-    private, system,
+    ClientFrame, RoomId, accept_answer, bid_answer, buy_now_answer, client_ref, decode_frame,
+    history_page, private, system,
 };
 use super::connection::{Connection, Full};
 
@@ -40,6 +42,18 @@ fn whole_won(room: &RoomId, value: &Value, field: &str) -> Result<Krw, Arc<str>>
             ErrorCode::InvalidAmount,
             Some("숫자값을 입력하세요"),
             &format!("{field} must be a whole number of won"),
+        )
+    })
+}
+
+/// An accept's `units`: a whole number (the rules check the range).
+fn whole_units(room: &RoomId, value: &Value) -> Result<i64, Arc<str>> {
+    value.as_i64().ok_or_else(|| {
+        system(
+            Some(&room_label(room)),
+            ErrorCode::InvalidAmount,
+            Some("숫자값을 입력하세요"),
+            "units must be a whole number",
         )
     })
 }
@@ -106,6 +120,19 @@ impl Connection {
                 Ok(price) => self.buy_now(room, price, reference, resend).await,
                 Err(refusal) => self.send(refusal),
             },
+            ClientFrame::Accept {
+                room,
+                units,
+                price,
+                reference,
+                resend,
+            } => {
+                let units = units.as_ref().map_or(Ok(1), |v| whole_units(&room, v));
+                match units.and_then(|u| Ok((u, whole_won(&room, &price, "price")?))) {
+                    Ok((units, price)) => self.accept(room, units, price, reference, resend).await,
+                    Err(refusal) => self.send(refusal),
+                }
+            }
             ClientFrame::Getmessage { room, before } => self.history(room, before).await,
         }
     }
@@ -150,10 +177,14 @@ impl Connection {
                     .map(|u| u.nickname),
                 None => None,
             };
-            Ok(row.map(|a| (a, leader)))
+            let clock = match row.as_ref().filter(|a| a.is_clock()) {
+                Some(_) => read_clock(&mut conn, id).await?,
+                None => None,
+            };
+            Ok(row.map(|a| (a, leader, clock)))
         }
         .await;
-        let (auction, leader) = match loaded {
+        let (auction, leader, clock) = match loaded {
             Ok(Some(found)) => found,
             Ok(None) => {
                 return self.send(system(
@@ -176,6 +207,12 @@ impl Connection {
         let room_label = id.to_string();
         let state = ServerFrame::state(&auction.snapshot(), leader.as_deref(), Utc::now());
         self.send(private(Some(&room_label), &state))?;
+        // A clock auction's joiner sees where the clock stands at once.
+        if let Some((reading, quantity)) = clock.filter(|_| auction.status() == AuctionStatus::Open)
+        {
+            let frame = ServerFrame::clock(&reading, quantity);
+            self.send(private(Some(&room_label), &frame))?;
+        }
         if let (Some(member), false) = (&self.member, already) {
             let joined = ServerFrame::presence(MessageCode::Joined, &member.nickname);
             self.state.bus.publish(id, &joined).await;
@@ -385,6 +422,38 @@ impl Connection {
             .await
             .map_err(ApiError::from);
         let answer = buy_now_answer(&member.nickname, price, reference, outcome);
+        self.send(private(Some(&id.to_string()), &ServerFrame::System(answer)))
+    }
+
+    async fn accept(
+        &mut self,
+        room: RoomId,
+        units: i64,
+        price: Krw,
+        reference: Option<Value>,
+        resend: bool,
+    ) -> Result<(), Full> {
+        let (id, member) = match self.speaker(&room) {
+            Ok(found) => found,
+            Err(frame) => return self.send(frame),
+        };
+        let key = client_ref(reference.as_ref(), format!("accept:{units}:{price}"));
+        let command = AcceptCommand {
+            auction_id: id,
+            buyer_id: member.user.id,
+            nickname: &member.nickname,
+            units,
+            price,
+            client_ref: key.as_ref(),
+            resend,
+        };
+        let outcome = self
+            .state
+            .closer
+            .accept(&command)
+            .await
+            .map_err(ApiError::from);
+        let answer = accept_answer(&member.nickname, price, reference, outcome);
         self.send(private(Some(&id.to_string()), &ServerFrame::System(answer)))
     }
 

@@ -8,6 +8,7 @@ mod admin;
 mod auctions;
 mod bad_input;
 mod chain;
+mod clock;
 mod fish;
 mod forecasts;
 mod formats;
