@@ -156,6 +156,40 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
     }
     rules.push(("CreateAuctionRequest", "duration_minutes", duration));
     rules.extend([
+        (
+            "CreateAuctionRequest",
+            "format",
+            one_of(["english", "dutch"]),
+        ),
+        ("CreateAuctionRequest", "floor_price", won(max_amount)),
+        ("CreateAuctionRequest", "step", won(max_amount)),
+        (
+            "CreateAuctionRequest",
+            "step_seconds",
+            range(1, sitga_auction::MAX_STEP_SECONDS),
+        ),
+        (
+            "CreateAuctionRequest",
+            "quantity",
+            range(1, sitga_auction::MAX_QUANTITY),
+        ),
+        (
+            "CreateAuctionRequest",
+            "pause_seconds",
+            range(0, sitga_auction::MAX_PAUSE_SECONDS),
+        ),
+        (
+            "AcceptRequest",
+            "units",
+            range(1, sitga_auction::MAX_QUANTITY),
+        ),
+        (
+            "AcceptRequest",
+            "price",
+            json!({ "minimum": 1, "maximum": max_amount, "example": 28_000 }),
+        ),
+    ]);
+    rules.extend([
         ("CreateAuctionRequest", "weight_g", range(1, MAX_WEIGHT_G)),
         ("CreateAuctionRequest", "length_cm", range(1, MAX_LENGTH_CM)),
         ("CreateAuctionRequest", "catch_area", line(1, PLACE_MAX)),

@@ -528,7 +528,7 @@ impl CreateAuctionRequest {
             Some(DUTCH) => {
                 let needed = |field: &'static str, value: Option<i64>| {
                     value.ok_or_else(|| {
-                        ApiError::from(FieldError::new(field, "a dutch auction needs it"))
+                        ApiError::from(FieldError::inconsistent(field, "a dutch auction needs it"))
                     })
                 };
                 Ok(Some(ClockInput {

@@ -438,13 +438,17 @@ mod protocol_document {
 
     use chrono::{DateTime, Duration, TimeZone, Utc};
     use serde_json::json;
-    use sitga_auction::{AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, Krw};
-    use sitga_core::{AuctionId, UserId};
+    use sitga_auction::{
+        AcceptedBid, AuctionSnapshot, AuctionStatus, BidRejection, ClockOrder, ClockRules,
+        ClockState, Krw,
+    };
+    use sitga_core::{AuctionId, SaleId, UserId};
     use sitga_realtime::bus::HistoryItem;
+    use sitga_realtime::clock::AcceptResult;
     use sitga_realtime::engine::BidOutcome;
     use sitga_realtime::frames::{self, MessageCode, ServerFrame};
 
-    use super::{bid_answer, history_page};
+    use super::{accept_answer, bid_answer, history_page};
 
     fn at(ms: i64) -> DateTime<Utc> {
         Utc.timestamp_millis_opt(ms).single().unwrap()
@@ -637,43 +641,135 @@ mod protocol_document {
         })
     }
 
-    #[test]
-    fn protocol_document_examples_are_what_the_server_sends() {
+    /// A clock auction's example: a joiner sees the clock, a late accept
+    /// is told the price, an accept buys three boxes, the clock pauses and
+    /// steps on.
+    fn clock_frames_of_the_example() -> Vec<(ServerFrame, Option<i64>, i64)> {
+        let rules = ClockRules {
+            floor_price: Krw::new(20_000),
+            step: Krw::new(1_000),
+            step_every: Duration::seconds(5),
+            pause: Duration::seconds(3),
+            quantity: 10,
+        };
+        let opened = 1_795_790_000_000;
+        let clock = ClockState::opening(&rules, Krw::new(30_000), at(opened));
+        let auction = AuctionSnapshot {
+            id: AuctionId::new(9),
+            current_price: None,
+            leader_id: None,
+            bid_count: 0,
+            increment: sitga_auction::Increment::Fixed(rules.step),
+            ends_at: clock.ends_at(&rules),
+            hard_end_at: clock.ends_at(&rules),
+            soft_close: Duration::zero(),
+            ..auction(0, 0, 0)
+        };
+        let (joined, accepted) = (opened + 11_000, opened + 12_500);
+        let order = ClockOrder {
+            buyer_id: UserId::new(2),
+            units: 3,
+            price: Krw::new(28_000),
+        };
+        let sale = clock
+            .accept(&rules, &auction, order, Krw::new(100_000), at(accepted))
+            .unwrap();
+        let paused = sale.after.read(&rules, at(accepted));
+        let moved = accept_answer(
+            "민수",
+            Krw::new(29_000),
+            Some(json!("m-1")),
+            Ok(AcceptResult::Refused(BidRejection::PriceMoved {
+                price: Krw::new(28_000),
+            })),
+        );
+        let bought = accept_answer(
+            "민수",
+            Krw::new(28_000),
+            Some(json!("m-2")),
+            Ok(AcceptResult::Bought {
+                sale,
+                sale_id: SaleId::new(31),
+                clock: paused,
+            }),
+        );
+        vec![
+            (ServerFrame::state(&auction, None, at(joined)), None, joined),
+            (
+                ServerFrame::clock(&clock.read(&rules, at(joined)), 10),
+                None,
+                joined,
+            ),
+            (ServerFrame::System(moved), None, joined + 400),
+            (
+                ServerFrame::clock_accepted("민수", &sale),
+                Some(21),
+                accepted + 8,
+            ),
+            (ServerFrame::clock(&paused, 10), Some(22), accepted + 9),
+            (ServerFrame::System(bought), None, accepted + 12),
+            (
+                ServerFrame::clock(&sale.after.read(&rules, at(accepted + 3_000)), 10),
+                Some(23),
+                accepted + 3_300,
+            ),
+        ]
+    }
+
+    /// The `←` frames of the `text` block under `heading` in
+    /// docs/protocol.md, and the server's frames for them (in room `room`).
+    fn compare_example(heading: &str, room: &str, frames: &[(ServerFrame, Option<i64>, i64)]) {
         let doc = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.md"),
         )
         .unwrap();
         let example = doc
-            .split("## Example")
+            .split(heading)
             .nth(1)
             .and_then(|rest| rest.split("```text\n").nth(1))
             .and_then(|block| block.split("```").next())
-            .expect("docs/protocol.md has an Example block");
+            .unwrap_or_else(|| panic!("docs/protocol.md has a block under {heading:?}"));
         let documented: Vec<serde_json::Value> = example
             .lines()
             .filter_map(|l| l.strip_prefix("← "))
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
             .collect();
-        let produced: Vec<serde_json::Value> = frames_of_the_example()
+        let produced: Vec<serde_json::Value> = frames
             .iter()
             .map(|(frame, seq, now)| {
                 // A notification is about no room.
-                let room = (!matches!(frame, ServerFrame::Notification(_))).then(|| "7".into());
+                let room = (!matches!(frame, ServerFrame::Notification(_))).then(|| room.into());
                 let text = frames::encode(frame, room, *seq, at(*now));
                 serde_json::from_str(&text).unwrap()
             })
             .collect();
-        assert_eq!(
-            documented.len(),
-            produced.len(),
-            "one documented frame per produced one"
-        );
         for (doc, real) in documented.iter().zip(&produced) {
             assert_eq!(
                 doc, real,
                 "docs/protocol.md (left) differs from the server (right)"
             );
         }
+        assert_eq!(
+            documented.len(),
+            produced.len(),
+            "one documented frame per produced one"
+        );
+    }
+
+    #[test]
+    fn the_clock_example_is_what_the_server_sends() {
+        let frames = clock_frames_of_the_example();
+        compare_example("## Example: a clock auction", "9", &frames);
+    }
+
+    #[test]
+    fn protocol_document_examples_are_what_the_server_sends() {
+        let frames = frames_of_the_example();
+        compare_example("## Example\n", "7", &frames);
+        let produced: Vec<serde_json::Value> = frames
+            .iter()
+            .map(|(frame, _, _)| serde_json::to_value(frame).unwrap())
+            .collect();
         // One of each kind of frame.
         let events: std::collections::BTreeSet<_> = produced
             .iter()

@@ -309,8 +309,8 @@ async fn wrong_accepts_bids_and_listings_get_clear_errors() {
     assert_eq!(field(e).await, "floor_price");
     let e = expect_error(
         list(json!({"format": "dutch", "floor_price": 1_000, "step_seconds": 5})).await,
-        400,
-        "validation_failed",
+        422,
+        "inconsistent_fields",
     )
     .await;
     assert_eq!(field(e).await, "step");
