@@ -33,6 +33,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod cluster;
+mod dutch;
 mod fanout;
 mod faults;
 mod forecast;

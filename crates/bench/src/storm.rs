@@ -36,6 +36,8 @@ pub struct Args {
     /// `plain`: every bidder bids the minimum next amount. `proxy`: every
     /// bidder sends a maximum 500 KRW (5 raises) above it, so most bids
     /// meet a standing maximum and are answered by its proxy at once.
+    /// `dutch`: rounds of every bidder accepting one unit of a clock
+    /// auction with a quarter as many units, at the same moment.
     #[arg(long, value_enum, default_value_t = Format::Plain)]
     format: Format,
     /// Alternating rounds of the single-client baseline and the bid engine
@@ -54,6 +56,9 @@ pub enum Format {
     Plain,
     /// A maximum [`PROXY_RAISE`] above it.
     Proxy,
+    /// Every bidder accepts the same step of a clock (Dutch) auction at
+    /// once ([`crate::dutch`]).
+    Dutch,
 }
 
 /// How far above the minimum next amount a proxy bidder's maximum is.
@@ -61,6 +66,16 @@ pub const PROXY_RAISE: i64 = 500;
 
 /// Runs it.
 pub async fn run(args: Args) -> serde_json::Value {
+    if args.format == Format::Dutch {
+        return crate::dutch::storm(crate::dutch::Settings {
+            bidders: args.bidders,
+            seconds: args.seconds,
+            ws_rate: args.ws_rate,
+            rounds: args.rounds,
+            target: args.target,
+        })
+        .await;
+    }
     storm(args).await
 }
 
@@ -117,7 +132,7 @@ async fn raw_bid(pool: &DbPool) -> Result<bool, DbError> {
 
 /// The raw transaction with `clients` concurrent plain clients for `length`;
 /// returns accepted bids per second.
-async fn baseline(pool: &DbPool, clients: usize, length: Duration) -> f64 {
+pub(crate) async fn baseline(pool: &DbPool, clients: usize, length: Duration) -> f64 {
     setup_baseline(pool).await.expect("baseline tables");
     let (counts, elapsed) = run_for(0..clients, length, |_, stop| {
         let pool = pool.clone();
@@ -160,9 +175,11 @@ async fn bidder(
         rate_limited: 0,
         latencies: Vec::new(),
     };
-    let mut me = match format {
-        Format::Plain => ws::MinBidder::default(),
-        Format::Proxy => ws::MinBidder::proxy(PROXY_RAISE),
+    // (A clock storm has bidders of its own: `crate::dutch`.)
+    let mut me = if format == Format::Proxy {
+        ws::MinBidder::proxy(PROXY_RAISE)
+    } else {
+        ws::MinBidder::default()
     };
     loop {
         let stopping = AtomicBool::load(&stop, Ordering::Relaxed);
