@@ -475,32 +475,8 @@ pub async fn seed(
         summary.auctions_opened += 1;
         let n = summary.auctions_opened;
         summary.photos_stored += attach_photo(pool, photos, &auction, n).await?;
-        {
-            // Catch facts and the seller's delivery options, as an angler
-            // fills them in (caught this morning, on ice, pickup at the
-            // market or a courier).
-            let province = PEOPLE[lot.seller].province;
-            let weight = 1_200 + 350 * i64::try_from(n).map_err(invalid)?;
-            let facts = sitga_auction::Lot {
-                weight_g: Some(weight),
-                length_cm: Some(30 + weight / 150),
-                caught_at: Some(Utc::now() - chrono::Duration::hours(5)),
-                catch_area: Some(sitga_auction::CatchArea {
-                    text: format!("{} 앞바다 갯바위", province.name_ko()),
-                    province: Some(province),
-                }),
-                storage: Some(sitga_auction::Storage::Iced),
-                delivery: Some(sitga_auction::Delivery {
-                    pickup: Some(sitga_auction::PickupPoint {
-                        province,
-                        place: format!("{} 수산시장 앞", province.name_ko()),
-                    }),
-                    courier_fee: Some(Krw::new(if n % 2 == 1 { 5_000 } else { 3_000 })),
-                }),
-            };
-            let mut conn = pool.get().await?;
-            sitga_persistence::lots::insert(&mut conn, auction.id, &facts, None).await?;
-        }
+        let weight = 1_200 + 350 * i64::try_from(n).map_err(invalid)?;
+        add_catch_facts(pool, &auction, lot.seller, weight, n).await?;
         for &(who, amount) in lot.bids {
             let outcome = engine
                 .place(BidCommand::plain(
@@ -546,6 +522,7 @@ pub async fn seed(
             summary.sales_moved += move_sale(pool, auction.id, lot.after_sale, ids[0]).await?;
         }
     }
+    seed_clock(pool, photos, &closer, &ids, &nicknames, &mut summary).await?;
     seed_coffee(pool, &hash, calendar, &mut summary).await?;
     // The first dashboard visit shows a forecast, not "none yet".
     let (outcome, errors) = sitga_realtime::forecasts::retrain(
@@ -586,6 +563,108 @@ pub async fn seed(
         tx.commit().await?;
     }
     Ok(summary)
+}
+
+/// Catch facts and the seller's delivery options, as an angler fills them
+/// in (caught this morning, on ice, pickup at the market or a courier).
+async fn add_catch_facts(
+    pool: &DbPool,
+    auction: &sitga_persistence::auctions::Auction,
+    seller: usize,
+    weight: i64,
+    n: usize,
+) -> Result<(), DemoError> {
+    let province = PEOPLE[seller].province;
+    let facts = sitga_auction::Lot {
+        weight_g: Some(weight),
+        length_cm: Some((30 + weight / 150).min(sitga_auction::MAX_LENGTH_CM)),
+        caught_at: Some(Utc::now() - chrono::Duration::hours(5)),
+        catch_area: Some(sitga_auction::CatchArea {
+            text: format!("{} 앞바다 갯바위", province.name_ko()),
+            province: Some(province),
+        }),
+        storage: Some(sitga_auction::Storage::Iced),
+        delivery: Some(sitga_auction::Delivery {
+            pickup: Some(sitga_auction::PickupPoint {
+                province,
+                place: format!("{} 수산시장 앞", province.name_ko()),
+            }),
+            courier_fee: Some(Krw::new(if n % 2 == 1 { 5_000 } else { 3_000 })),
+        }),
+    };
+    let mut conn = pool.get().await?;
+    sitga_persistence::lots::insert(&mut conn, auction.id, &facts, None).await?;
+    Ok(())
+}
+
+/// The morning's catch on the clock: ten boxes of mackerel from 40,000 KRW,
+/// 1,000 down every 10 minutes to a 25,000 floor (live for hours after the
+/// demo is made), two of them already bought.
+async fn seed_clock(
+    pool: &DbPool,
+    photos: &sitga_realtime::photos::Photos,
+    closer: &Closer,
+    ids: &[sitga_core::UserId],
+    nicknames: &[String],
+    summary: &mut DemoSummary,
+) -> Result<(), DemoError> {
+    let (seller, buyer) = (1, 4);
+    let settings = AuctionSettings::parse(
+        &AuctionSettingsInput {
+            start_price: Krw::new(40_000),
+            clock: Some(sitga_auction::ClockInput {
+                floor_price: Krw::new(25_000),
+                step: Krw::new(1_000),
+                step_seconds: 600,
+                quantity: Some(10),
+                pause_seconds: None,
+            }),
+            ..Default::default()
+        },
+        Utc::now(),
+    )
+    .map_err(invalid)?;
+    let auction = {
+        let mut conn = pool.get().await?;
+        auctions::insert(
+            &mut conn,
+            &NewAuction {
+                seller_id: ids[seller],
+                title: "고등어 10상자 (시계 경매)".into(),
+                description: "오늘 새벽 위판 고등어, 상자당 8kg. 가격이 10분마다 1,000원씩 내려갑니다.                               원하는 가격에 원하는 상자 수만큼 구매하세요."
+                    .into(),
+                species: Some("고등어".into()),
+                photo_url: None,
+                settings,
+            },
+        )
+        .await?
+    };
+    summary.auctions_opened += 1;
+    let n = summary.auctions_opened;
+    summary.photos_stored += attach_photo(pool, photos, &auction, n).await?;
+    // Ten boxes of 8 kg.
+    add_catch_facts(pool, &auction, seller, 80_000, n).await?;
+    let bought = closer
+        .accept(&sitga_realtime::clock::AcceptCommand {
+            auction_id: auction.id,
+            buyer_id: ids[buyer],
+            nickname: &nicknames[buyer],
+            units: 2,
+            price: Krw::new(40_000),
+            client_ref: None,
+            resend: false,
+        })
+        .await?;
+    match bought {
+        sitga_realtime::clock::AcceptResult::Bought { .. } => {
+            summary.bids_placed += 1;
+            Ok(())
+        }
+        other => Err(DemoError::Invalid(format!(
+            "the demo clock's accept was not bought: {other:?}"
+        ))),
+    }
 }
 
 /// Takes `steps` on the sale of `auction`, as its buyer, its seller and

@@ -219,7 +219,9 @@ async fn demo_data_fills_rooms_once() {
         sort: Sort::Newest,
     };
     let (rows, total) = auctions::list(&mut conn, &open, 0, 100).await.unwrap();
-    assert_eq!(total, 4);
+    assert_eq!(total, 5);
+    let clock = rows.iter().find(|a| a.is_clock()).expect("a clock lot");
+    assert_eq!(clock.bid_count, 1, "two of its boxes bought by one accept");
     let scheduled = ListFilter {
         status: Some(sitga_auction::AuctionStatus::Scheduled),
         ..open.clone()
@@ -262,13 +264,18 @@ async fn demo_data_fills_rooms_once() {
         .join(format!("{}.jpg", first.thumb));
     assert!(stored.is_file(), "{} is missing", stored.display());
     // A sale in every state a sale rests in (`received` settles at once),
-    // the settled one rated by both sides.
+    // the settled one rated by both sides; the clock's accept waits for its
+    // buyer's details too.
     let later = chrono::Utc::now() + chrono::Duration::days(1);
     for state in sitga_auction::SaleState::ALL {
         let found = sitga_persistence::sales::in_state_since(&mut conn, state, later, 10)
             .await
             .unwrap();
-        let expected = usize::from(state != sitga_auction::SaleState::Received);
+        let expected = match state {
+            sitga_auction::SaleState::Received => 0,
+            sitga_auction::SaleState::AwaitingDetails => 2,
+            _ => 1,
+        };
         assert_eq!(found.len(), expected, "{}", state.code());
         if state == sitga_auction::SaleState::Settled {
             let raters = sitga_persistence::sales::raters(&mut conn, found[0].id)
