@@ -267,7 +267,8 @@ async function renderList() {
     species.textContent = a.species || "어종 미상";
     const price = document.createElement("p");
     price.className = "price";
-    price.textContent = won(a.current_price ?? a.start_price);
+    // A clock auction shows its clock's price (as of the listing).
+    price.textContent = a.clock ? `시계 ${won(a.clock.price)} · ${a.clock.remaining}개 남음` : won(a.current_price ?? a.start_price);
     const meta = document.createElement("p");
     meta.className = "muted";
     const clock = document.createElement("span");
@@ -300,9 +301,20 @@ function applyState(s) {
   paintLive();
 }
 
+// A clock (dutch) auction's clock from a `clock` frame or the auction's
+// `clock`: the price to accept now, when it falls next, the boxes left.
+function applyClock(c) {
+  const a = view.auction;
+  if (!a || !c) return;
+  const next = typeof c.next_step_at === "string" ? Date.parse(c.next_step_at) : c.next_step_at;
+  a.clock = { price: c.price, next, remaining: c.remaining, quantity: c.quantity };
+  paintLive();
+}
+
 function paintLive() {
   const a = view.auction;
-  $("price").textContent = won(a.current_price);
+  const dutch = a.format === "dutch";
+  $("price").textContent = won(dutch && a.clock ? a.clock.price : a.current_price);
   $("leader").textContent = a.leader || "-";
   $("bid-count").textContent = String(a.bid_count);
   const clock = $("countdown");
@@ -317,18 +329,29 @@ function paintLive() {
   // and its refusal says why, in Korean.
   if (document.activeElement !== amount || Number(amount.value) < a.min_next_bid) amount.value = String(a.min_next_bid);
   const canBid = Boolean(session.access) && a.status === "open";
-  $("bid-form").hidden = !canBid;
+  $("bid-form").hidden = !canBid || dutch;
+  $("accept-form").hidden = !canBid || !dutch || !a.clock;
+  if (dutch && a.clock) {
+    $("clock-price").textContent = won(a.clock.price);
+    const next = $("clock-next");
+    // At the floor there is no next step: the clock only ends.
+    next.dataset.endsAt = a.clock.next == null ? "" : String(a.clock.next);
+    next.dataset.status = "open";
+    next.textContent = a.clock.next == null ? "최저가" : countdownText(a.clock.next, "open");
+    $("clock-left").textContent = `${a.clock.remaining} / ${a.clock.quantity}`;
+  }
   $("chat-form").hidden = !session.access || !["open", "scheduled"].includes(a.status);
   $("bid-login").hidden = Boolean(session.access);
   const buy = $("buy-now");
-  buy.hidden = !(canBid && a.buy_now);
+  buy.hidden = !(canBid && a.buy_now) || dutch;
   if (a.buy_now) buy.textContent = `즉시 구매 ${won(a.buy_now)}`;
 }
 
-function historyItem(bidder, amount, seq) {
+function historyItem(bidder, amount, seq, units) {
   const li = document.createElement("li");
   li.dataset.seq = String(seq);
-  li.textContent = `${bidder} · ${won(amount)}`;
+  // A clock's accept buys several boxes at the price of each.
+  li.textContent = `${bidder} · ${won(amount)}` + (units > 1 ? ` × ${units}개` : "");
   return li;
 }
 
@@ -348,9 +371,10 @@ function chatLine(user, text, code) {
 function onRoomFrame(f) {
   if (view.id == null) return;
   if (f.event === "state") applyState(f);
+  else if (f.event === "clock") applyClock(f);
   else if (f.event === "message") {
     if (f.code === "bid_accepted") {
-      $("history").prepend(historyItem(f.user, f.amount, f.bid_seq));
+      $("history").prepend(historyItem(f.user, f.amount, f.bid_seq, f.units));
       // Someone else's bid: "your bid is the highest" is no longer true.
       if (f.user !== session.nickname) $("bid-ok").textContent = "";
     }
@@ -387,6 +411,8 @@ function onAnswer(f) {
   let reason = f.context || f.text;
   if (f.min_next_bid != null) reason += ` (최소 ${won(f.min_next_bid)})`;
   if (f.min_max != null) reason += ` (최대 입찰가는 ${won(f.min_max)} 이상)`;
+  if (f.code === "price_moved" && f.price != null) reason += ` (지금 가격 ${won(f.price)})`;
+  if (f.remaining != null) reason += ` (남은 수량 ${f.remaining}개)`;
   $("bid-error").textContent = reason;
 }
 
@@ -396,6 +422,7 @@ async function loadAuction(id) {
   a.starts_at = a.starts_at ? Date.parse(a.starts_at) : null;
   a.buy_now = a.buy_now_available ? a.buy_now_price : null;
   view.auction = a;
+  if (a.clock) applyClock(a.clock);
   $("auction").dataset.id = String(id);
   $("a-title").textContent = a.title;
   $("a-species").textContent = [a.species, a.weight_g ? `${a.weight_g} g` : null, a.catch_area].filter(Boolean).join(" · ");
@@ -404,7 +431,7 @@ async function loadAuction(id) {
   paintWatch(a.watching, a.watchers);
   paintLive();
   const bids = await api(`/auctions/${id}/bids?per_page=50`);
-  $("history").replaceChildren(...bids.items.map((b) => historyItem(b.bidder, b.amount, b.seq)));
+  $("history").replaceChildren(...bids.items.map((b) => historyItem(b.bidder, b.amount, b.seq, b.units)));
 }
 
 function paintWatch(watching, watchers) {
@@ -518,6 +545,23 @@ $("bid-form").addEventListener("submit", (e) => {
   const leading = view.auction && view.auction.leader && view.auction.leader === session.nickname;
   if (!(leading && max !== null)) frame.amount = amount;
   if (max !== null) frame.max = max;
+  if (send(frame)) live.unanswered.set(frame.ref, frame);
+  else $("bid-error").textContent = "연결이 끊겼습니다. 다시 연결하는 중입니다.";
+});
+
+$("accept-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const a = view.auction;
+  const units = Number($("accept-units").value);
+  $("bid-ok").textContent = "";
+  if (!Number.isSafeInteger(units) || units <= 0) {
+    $("bid-error").textContent = "수량은 1 이상의 정수로 입력하세요.";
+    return;
+  }
+  $("bid-error").textContent = "";
+  // The price as shown: if the clock stepped meanwhile, the server says so
+  // (price_moved) and nothing is bought.
+  const frame = { event: "accept", room: String(view.id), units, price: a.clock.price, ref: nextRef() };
   if (send(frame)) live.unanswered.set(frame.ref, frame);
   else $("bid-error").textContent = "연결이 끊겼습니다. 다시 연결하는 중입니다.";
 });

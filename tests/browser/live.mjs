@@ -6,10 +6,12 @@
 // the outbid bidder's bell counts the notification without a reload. A
 // page that misses a room frame reads the auction again; one whose socket
 // drops reconnects.
-//   node tests/browser/live.mjs BASE AUCTION_ID A_EMAIL A_NICK B_EMAIL B_NICK PASSWORD SHOT_DESKTOP SHOT_PHONE
+// Then both open a clock (dutch) auction: its price falls in both pages as
+// the server steps it, and A buys two boxes at the price shown.
+//   node tests/browser/live.mjs BASE AUCTION_ID A_EMAIL A_NICK B_EMAIL B_NICK PASSWORD SHOT_DESKTOP SHOT_PHONE CLOCK_ID
 import { chromium } from "playwright-core";
 
-const [base, auctionId, aEmail, aNick, bEmail, bNick, password, shotDesktop, shotPhone] = process.argv.slice(2);
+const [base, auctionId, aEmail, aNick, bEmail, bNick, password, shotDesktop, shotPhone, clockId] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const failures = [];
 const fail = (message) => failures.push(message);
@@ -176,6 +178,28 @@ try {
 
   await a.screenshot({ path: shotDesktop, fullPage: true });
   await b.screenshot({ path: shotPhone, fullPage: true });
+
+  // The clock room: the price falls in both pages by itself, a box count
+  // and the price shown buy, and both pages see the boxes left.
+  for (const p of pages) {
+    await p.evaluate((id) => { location.hash = `#/auction/${id}`; }, clockId);
+    await p.waitForSelector("#accept-form:not([hidden])", { timeout: 10000 });
+  }
+  if (!(await a.isHidden("#bid-form"))) fail("a clock auction shows the bid box");
+  const shownPrice = await text(a, "#clock-price");
+  await Promise.all(pages.map((p) => p.waitForFunction(
+    (old) => document.getElementById("clock-price").textContent !== old, shownPrice, { timeout: 8000 })
+    .catch(() => fail(`the clock did not step in a page within 8 s (still ${shownPrice})`))));
+  await a.fill("#accept-units", "2");
+  await a.click("#accept-form button");
+  await a.waitForFunction(() => /2개/.test(document.getElementById("bid-ok").textContent), null, { timeout: 5000 })
+    .catch(async () => fail(`A's accept was not answered bought: "${await text(a, "#bid-error")}"`));
+  await Promise.all(pages.map((p) => p.waitForFunction(
+    () => document.getElementById("clock-left").textContent.startsWith("8 /"), null, { timeout: 5000 })
+    .catch(() => fail("a page does not show 8 boxes left after the accept"))));
+  await b.waitForFunction(() => /× 2개/.test(document.getElementById("history").textContent), null, { timeout: 5000 })
+    .catch(() => fail("B's history does not show the accept's two boxes"));
+
   for (const [name, page] of [["A", a], ["B", b]]) if (page.errors.length) fail(`${name}'s page errors: ${page.errors.join("; ")}`);
   console.log(`bids shown in both pages after ${first} ms and ${second} ms`);
 } catch (e) {

@@ -150,7 +150,9 @@ pub async fn storm(settings: Settings) -> Value {
         target.instances,
     );
     println!();
-    println!("| round | raw transaction (limit), 1 client | accepts decided/s | ratio | p50 / p95 / p99 ms | sold |");
+    println!(
+        "| round | raw transaction (limit), 1 client | accepts decided/s | ratio | p50 / p95 / p99 ms | sold |"
+    );
     println!("|---|---|---|---|---|---|");
     let ids = seed::accounts(&pool, bidders).await;
     let cluster = Cluster::start(&bin, &backend, target.instances, ws_rate).await;
@@ -264,7 +266,11 @@ async fn verify_round(
     let history = auctions::bids_of(&mut conn, room, 0, quantity as i64 + 10)
         .await
         .expect("history");
-    assert_eq!(history.len(), quantity, "one accept per unit in the history");
+    assert_eq!(
+        history.len(),
+        quantity,
+        "one accept per unit in the history"
+    );
     for bid in &history {
         let sale = sales::of_bid(&mut conn, room, bid.seq)
             .await

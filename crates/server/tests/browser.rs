@@ -81,6 +81,15 @@ async fn two_bidders_see_the_same_live_auction() {
         )
         .await;
     assert_eq!(res.status(), 200);
+    // A clock stepping every 3 s (for minutes: 90 steps to its floor).
+    let clock = app
+        .open_auction(
+            &seller,
+            10_000,
+            serde_json::json!({"format": "dutch", "floor_price": 1_000, "step": 100,
+                "step_seconds": 3, "quantity": 10}),
+        )
+        .await;
     let desktop = root.join("target/live-desktop.png");
     let phone = root.join("target/live-phone.png");
     let args: Vec<String> = vec![
@@ -93,6 +102,7 @@ async fn two_bidders_see_the_same_live_auction() {
         first.password.clone(),
         desktop.display().to_string(),
         phone.display().to_string(),
+        clock["id"].as_i64().unwrap().to_string(),
     ];
     assert_eq!(first.password, second.password, "one password for both");
     run_browser_script(&root, chromium, "live.mjs", args, "live ok").await;

@@ -140,6 +140,9 @@ pub struct ClockDto {
     pub step_seconds: i64,
     /// Seconds it stands still after an accept.
     pub pause_seconds: i64,
+    /// The lowest price: only in the seller's own `GET
+    /// /api/v1/auctions/{id}` (null for everyone else).
+    pub floor_price: Option<i64>,
 }
 
 impl ClockDto {
@@ -154,6 +157,7 @@ impl ClockDto {
             step: rules.step.get(),
             step_seconds: rules.step_every.num_seconds(),
             pause_seconds: rules.pause.num_seconds(),
+            floor_price: None,
         }
     }
 }
@@ -757,6 +761,14 @@ pub async fn get(
     dto.watchers = Some(watchlist::watchers(&mut conn, id).await?);
     if let Viewer(Some(user)) = viewer {
         dto.watching = Some(watchlist::watches(&mut conn, user.id, id).await?);
+        // The floor is the seller's own secret: only they read it back.
+        if user.id.get() == dto.seller_id
+            && let Some(clock) = dto.clock.as_mut()
+        {
+            clock.floor_price = clocks::find(&mut conn, id)
+                .await?
+                .map(|c| c.rules().floor_price.get());
+        }
     }
     Ok(web::Json(dto))
 }

@@ -118,9 +118,33 @@ async fn an_accept_buys_units_at_the_clock_price_into_a_sale_of_its_own() {
         !listed.to_string().contains("20000"),
         "the floor is the seller's secret: {listed}"
     );
+    let read = |token: Option<String>| {
+        let app = &app;
+        async move {
+            expect_json(
+                app.get(&format!("/api/v1/auctions/{id}"), token.as_deref())
+                    .await,
+                200,
+            )
+            .await
+        }
+    };
+    let sellers_view = read(Some(seller.access_token.clone())).await;
+    assert_eq!(
+        sellers_view["clock"]["floor_price"], 20_000,
+        "the seller sees it"
+    );
+    for other_view in [
+        read(None).await,
+        read(Some(other.access_token.clone())).await,
+    ] {
+        assert_eq!(other_view["clock"]["floor_price"], Value::Null);
+        assert!(!other_view.to_string().contains("20000"), "{other_view}");
+    }
     let mut room = app.ws(Some(&other.access_token)).await;
     room.join(id).await;
     let joined = room.until(|f| f["event"] == "clock").await;
+    assert!(!joined.to_string().contains("20000"), "{joined}");
     assert_eq!(
         (joined["price"].as_i64(), joined["remaining"].as_i64()),
         (Some(30_000), Some(10))
