@@ -54,6 +54,7 @@ bench:
     target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16
     target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16,64 --database-url {{mysql}}
     target/release/sitga-bench storm --bidders 200 --seconds 15 --baseline-clients 16 --database-url {{mysql}} --redis-url {{redis}} --instances 2
+    target/release/sitga-bench storm --format dutch --bidders 200 --seconds 5 --rounds 3 --database-url {{mysql}} --redis-url {{redis}} --instances 2
     target/release/sitga-bench fanout --watchers 1000,5000,10000
     target/release/sitga-bench fanout --watchers 1000,5000,10000 --database-url {{mysql}} --redis-url {{redis}}
     target/release/sitga-bench fanout --watchers 1000,5000,10000 --database-url {{mysql}} --redis-url {{redis}} --instances 2

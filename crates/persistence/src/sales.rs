@@ -356,6 +356,24 @@ pub async fn events(conn: &mut DbConn, sale: SaleId) -> Result<Vec<SaleEvent>, D
         .await)?)
 }
 
+/// The sales `buyer` bought (a won auction, a buy-now, each accept of a
+/// clock), newest first.
+pub async fn bought_by(
+    conn: &mut DbConn,
+    buyer: UserId,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<StoredSale>, DbError> {
+    Ok(with_conn!(conn, |c| sales::table
+        .filter(sales::buyer_id.eq(buyer))
+        .order(sales::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(StoredSale::as_select())
+        .load(c)
+        .await)?)
+}
+
 /// Sales in `state` that entered it at or before `before`, oldest first.
 pub async fn in_state_since(
     conn: &mut DbConn,

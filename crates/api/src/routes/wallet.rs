@@ -1,12 +1,14 @@
 //! The logged-in user's points and auction results.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 use sitga_auction::{Krw, Wallet, WalletAmount};
 use sitga_core::{AuctionId, UserId};
 use sitga_persistence::audit::{self, AuditAction, NewAudit};
-use sitga_persistence::{auctions, payments, users, wallets};
+use sitga_persistence::{auctions, payments, sales, users, wallets};
 use sitga_realtime::payments::{ChargeError, ProviderError};
 
 use super::dto::PageQuery;
@@ -322,6 +324,9 @@ pub struct ResultDto {
     pub sale_id: Option<i64>,
     /// The sale's state (`awaiting_details` … `settled`); null if unsold.
     pub state: Option<String>,
+    /// Units sold (1; a dutch auction's accept may buy several, and
+    /// `price` is then for all of them).
+    pub units: i32,
     /// Opened.
     pub created_at: DateTime<Utc>,
     /// Closed.
@@ -343,6 +348,7 @@ async fn results(
             let sold = a.status() == sitga_auction::AuctionStatus::Sold;
             let sale = sales.get(&a.id);
             ResultDto {
+                units: 1,
                 counterpart: counterpart(&a).and_then(|id| names.get(&id).cloned()),
                 sale_id: sale.map(|(id, _)| id.get()),
                 state: sale.map(|(_, state)| state.code().to_owned()),
@@ -362,7 +368,10 @@ async fn results(
         .collect())
 }
 
-/// Auctions you won
+/// What you bought
+///
+/// Each sale you bought, newest first: an auction you won, a buy-now, each
+/// accept of a dutch auction (with its `units`; `price` is the total).
 #[api_v2_operation(tags(Points))]
 pub async fn purchases(
     state: web::Data<AppState>,
@@ -371,9 +380,36 @@ pub async fn purchases(
 ) -> Result<web::Json<Vec<ResultDto>>, ApiError> {
     let (_, per_page, offset) = query.0.resolve()?;
     let mut conn = state.db.get().await?;
-    let rows = auctions::won_by(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    let bought = sales::bought_by(&mut conn, auth.id, offset, i64::from(per_page)).await?;
+    let auction_ids: Vec<AuctionId> = bought.iter().map(|s| s.auction_id).collect();
+    let auctions: HashMap<AuctionId, auctions::Auction> =
+        auctions::find_many(&mut conn, &auction_ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+    let sellers: Vec<UserId> = bought.iter().map(|s| s.seller_id).collect();
+    let names = users::nicknames(&mut conn, &sellers).await?;
     Ok(web::Json(
-        results(&mut conn, rows, |a| Some(a.seller_id)).await?,
+        bought
+            .into_iter()
+            .filter_map(|sale| {
+                let a = auctions.get(&sale.auction_id)?;
+                Some(ResultDto {
+                    auction_id: a.id.get(),
+                    title: a.title.clone(),
+                    species: a.species.clone(),
+                    status: a.status().code().to_owned(),
+                    price: Some(sale.price.get()),
+                    counterpart: names.get(&sale.seller_id).cloned(),
+                    sale_id: Some(sale.id.get()),
+                    state: Some(sale.state().code().to_owned()),
+                    units: sale.units,
+                    created_at: a.created_at(),
+                    closed_at: a.closed_at(),
+                })
+            })
+            .collect(),
     ))
 }
 

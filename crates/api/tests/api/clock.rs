@@ -238,6 +238,28 @@ async fn an_accept_buys_units_at_the_clock_price_into_a_sale_of_its_own() {
         })
         .collect();
     assert_eq!(rows, [(2, 2, 28_000), (1, 3, 28_000)]);
+    // Each accept is one of its buyer's purchases, with its boxes.
+    let bought_list = expect_json(
+        app.get("/api/v1/me/purchases", Some(&buyer.access_token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(bought_list.as_array().unwrap().len(), 1, "{bought_list}");
+    assert_eq!(
+        (
+            bought_list[0]["units"].as_i64(),
+            bought_list[0]["price"].as_i64(),
+            bought_list[0]["sale_id"].as_i64(),
+            bought_list[0]["counterpart"].as_str()
+        ),
+        (
+            Some(3),
+            Some(84_000),
+            bought["sale_id"].as_i64(),
+            Some(seller.nickname.as_str())
+        )
+    );
     assert!(kinds(&mine(&app, buyer, "").await).contains(&"won".to_owned()));
     let told_seller = kinds(&mine(&app, &seller, "").await);
     assert_eq!(
