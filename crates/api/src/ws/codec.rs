@@ -60,12 +60,49 @@ pub(super) fn client_ref(reference: Option<&Value>, request: String) -> Option<C
 }
 
 /// The answer to a frame under a `ref` that did something else before.
+fn no_auction() -> (ErrorCode, String) {
+    (ErrorCode::NotFound, "no such auction".to_owned())
+}
+
 fn ref_reused(answer: &mut SystemAnswer) {
     answer.code = ErrorCode::RefReused.as_str();
     answer.context = Some("이미 다른 요청에 쓴 ref입니다. 새 ref로 다시 보내 주세요.".to_owned());
     answer.text = Some(
         "this ref was used for a different bid on this auction; nothing was decided".to_owned(),
     );
+}
+
+/// Adds the figure that helps with `reason`: the least bid or maximum
+/// accepted, the points available, the price now, the units left.
+fn with_figures(answer: &mut SystemAnswer, reason: BidRejection) {
+    match reason {
+        BidRejection::TooLow { min_next_bid } => answer.min_next_bid = Some(min_next_bid),
+        BidRejection::InsufficientBalance { available } => answer.available = Some(available),
+        BidRejection::MaxTooLow { min_max } => answer.min_max = Some(min_max),
+        BidRejection::PriceMoved { price } => answer.price = Some(price),
+        BidRejection::UnitsUnavailable { remaining } => answer.remaining = Some(remaining),
+        _ => {}
+    }
+}
+
+/// A buy-now or accept that bought nothing: refused by a rule (`Ok`, with
+/// its figure), or (`Err`) no such auction or not decided; `context` is
+/// the Korean line.
+fn purchase_refused(
+    answer: &mut SystemAnswer,
+    context: &str,
+    refusal: Result<BidRejection, (ErrorCode, String)>,
+) {
+    let (code, text) = match refusal {
+        Ok(reason) => {
+            with_figures(answer, reason);
+            (ErrorCode::from(reason), reason.message())
+        }
+        Err(not_decided) => not_decided,
+    };
+    answer.code = code.as_str();
+    answer.context = Some(context.to_owned());
+    answer.text = Some(text);
 }
 
 /// The answer to a client's bid of `amount` and/or `max` (with its `ref`),
@@ -132,14 +169,7 @@ pub(super) fn bid_answer(
             answer.code = ErrorCode::from(reason).as_str();
             answer.context = Some(rejected_text_ko(sent));
             answer.text = Some(reason.message());
-            match reason {
-                BidRejection::TooLow { min_next_bid } => answer.min_next_bid = Some(min_next_bid),
-                BidRejection::InsufficientBalance { available } => {
-                    answer.available = Some(available);
-                }
-                BidRejection::MaxTooLow { min_max } => answer.min_max = Some(min_max),
-                _ => {}
-            }
+            with_figures(&mut answer, reason);
         }
         Err(e) => {
             let e = ApiError::from(e);
@@ -165,11 +195,7 @@ pub(super) fn buy_now_answer(
         reference,
         ..SystemAnswer::default()
     };
-    let refused = |answer: &mut SystemAnswer, code: ErrorCode, text: String| {
-        answer.code = code.as_str();
-        answer.context = Some("즉시 구매에 실패하였습니다.".to_owned());
-        answer.text = Some(text);
-    };
+    let failed = "즉시 구매에 실패하였습니다.";
     match outcome {
         Ok(BuyNowResult::Bought { bid, sale_id }) => {
             answer.code = "bought";
@@ -181,16 +207,7 @@ pub(super) fn buy_now_answer(
             answer.bid_seq = Some(bid.seq);
             answer.sale_id = Some(sale_id);
         }
-        Ok(BuyNowResult::Refused(reason)) => {
-            refused(&mut answer, ErrorCode::from(reason), reason.message());
-            match reason {
-                BidRejection::PriceMoved { price } => answer.price = Some(price),
-                BidRejection::InsufficientBalance { available } => {
-                    answer.available = Some(available);
-                }
-                _ => {}
-            }
-        }
+        Ok(BuyNowResult::Refused(reason)) => purchase_refused(&mut answer, failed, Ok(reason)),
         Ok(BuyNowResult::Replayed {
             seq,
             amount,
@@ -206,14 +223,8 @@ pub(super) fn buy_now_answer(
             answer.replayed = Some(true);
         }
         Ok(BuyNowResult::RefReused) => ref_reused(&mut answer),
-        Ok(BuyNowResult::Missing) => {
-            refused(
-                &mut answer,
-                ErrorCode::NotFound,
-                "no such auction".to_owned(),
-            );
-        }
-        Err(e) => refused(&mut answer, e.code(), e.to_string()),
+        Ok(BuyNowResult::Missing) => purchase_refused(&mut answer, failed, Err(no_auction())),
+        Err(e) => purchase_refused(&mut answer, failed, Err((e.code(), e.to_string()))),
     }
     answer
 }
@@ -233,11 +244,7 @@ pub(super) fn accept_answer(
         reference,
         ..SystemAnswer::default()
     };
-    let refused = |answer: &mut SystemAnswer, code: ErrorCode, text: String| {
-        answer.code = code.as_str();
-        answer.context = Some("구매에 실패하였습니다.".to_owned());
-        answer.text = Some(text);
-    };
+    let failed = "구매에 실패하였습니다.";
     match outcome {
         Ok(AcceptResult::Bought { sale, sale_id, .. }) => {
             answer.code = "bought";
@@ -251,19 +258,7 @@ pub(super) fn accept_answer(
             answer.units = Some(sale.units);
             answer.remaining = Some(sale.after.remaining);
         }
-        Ok(AcceptResult::Refused(reason)) => {
-            refused(&mut answer, ErrorCode::from(reason), reason.message());
-            match reason {
-                BidRejection::PriceMoved { price } => answer.price = Some(price),
-                BidRejection::UnitsUnavailable { remaining } => {
-                    answer.remaining = Some(remaining);
-                }
-                BidRejection::InsufficientBalance { available } => {
-                    answer.available = Some(available);
-                }
-                _ => {}
-            }
-        }
+        Ok(AcceptResult::Refused(reason)) => purchase_refused(&mut answer, failed, Ok(reason)),
         Ok(AcceptResult::Replayed {
             seq,
             units,
@@ -284,14 +279,8 @@ pub(super) fn accept_answer(
             answer.replayed = Some(true);
         }
         Ok(AcceptResult::RefReused) => ref_reused(&mut answer),
-        Ok(AcceptResult::Missing) => {
-            refused(
-                &mut answer,
-                ErrorCode::NotFound,
-                "no such auction".to_owned(),
-            );
-        }
-        Err(e) => refused(&mut answer, e.code(), e.to_string()),
+        Ok(AcceptResult::Missing) => purchase_refused(&mut answer, failed, Err(no_auction())),
+        Err(e) => purchase_refused(&mut answer, failed, Err((e.code(), e.to_string()))),
     }
     answer
 }
