@@ -99,7 +99,15 @@ async fn identify_refuses_bad_uploads() {
         .file_name("x.txt")
         .mime_str("text/plain")
         .unwrap();
-    expect_error(upload(&app, "", part).await, 415, "unsupported_media_type").await;
+    let not_an_image =
+        expect_error(upload(&app, "", part).await, 415, "unsupported_media_type").await;
+    // The message names what is expected, not JSON.
+    let message = not_an_image["message"].as_str().unwrap();
+    assert!(
+        message.contains("JPEG, PNG or WebP") && message.contains("file"),
+        "{message}"
+    );
+    assert!(!message.contains("application/json"), "{message}");
     let part = reqwest::multipart::Part::bytes(vec![0u8; 11 * 1024 * 1024])
         .file_name("big.png")
         .mime_str("image/png")
