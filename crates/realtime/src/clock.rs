@@ -98,10 +98,42 @@ impl Closer {
         fields(auction_id = command.auction_id.get(), user_id = command.buyer_id.get())
     )]
     pub async fn accept(&self, command: &AcceptCommand<'_>) -> Result<AcceptResult, DbError> {
+        // A re-send is looked up under the lock, whatever the clock says now.
+        if !command.resend
+            && let Some(refused) = self.certain_refusal(command).await?
+        {
+            return Ok(refused);
+        }
         retried(command.auction_id, "accepting its clock", || {
             self.try_accept(command)
         })
         .await
+    }
+
+    /// The refusals a plain read already makes certain, without a
+    /// transaction or the row lock: a clock only ever closes and loses
+    /// units, so the crowd that comes after the last box costs one read
+    /// each, not a place in the lock's queue.
+    async fn certain_refusal(
+        &self,
+        cmd: &AcceptCommand<'_>,
+    ) -> Result<Option<AcceptResult>, DbError> {
+        let mut conn = self.db.get().await?;
+        let Some(row) = auctions::find(&mut conn, cmd.auction_id).await? else {
+            return Ok(Some(AcceptResult::Missing));
+        };
+        let refusal = if !row.is_clock() {
+            Some(BidRejection::WrongFormat)
+        } else if row.status() != AuctionStatus::Open {
+            Some(BidRejection::NotOpen)
+        } else {
+            clocks::find(&mut conn, cmd.auction_id)
+                .await?
+                .map(|c| c.state().remaining)
+                .filter(|left| i64::from(*left) < cmd.units)
+                .map(|remaining| BidRejection::UnitsUnavailable { remaining })
+        };
+        Ok(refusal.map(AcceptResult::Refused))
     }
 
     async fn try_accept(&self, cmd: &AcceptCommand<'_>) -> Result<Option<AcceptResult>, DbError> {
