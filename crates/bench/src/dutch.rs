@@ -103,7 +103,18 @@ async fn accept_once(
             break;
         }
     }
-    start.wait().await;
+    // Keep reading while the others join (their arrivals are room frames
+    // too): a socket that stops reading is cut as a slow reader.
+    let everyone = start.wait();
+    tokio::pin!(everyone);
+    loop {
+        tokio::select! {
+            _ = &mut everyone => break,
+            frame = ws::next(&mut socket, Duration::from_secs(60)) => {
+                assert!(frame.is_some(), "the connection ended before the start");
+            }
+        }
+    }
     let began = Instant::now();
     ws::send(
         &mut socket,
@@ -111,10 +122,21 @@ async fn accept_once(
     )
     .await
     .expect("send accept");
+    let mut last = Value::Null;
     let outcome = loop {
-        let frame = ws::next(&mut socket, Duration::from_secs(60))
-            .await
-            .expect("an answer to the accept");
+        let got = tokio::time::timeout(
+            Duration::from_secs(60),
+            futures_util::StreamExt::next(&mut socket),
+        )
+        .await;
+        let frame = match got {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("accept {n}: {other:?} (last frame: {last})"),
+        };
+        last = frame.clone();
         if frame["event"] == "system" && frame["ref"] == json!(n) {
             break Outcome {
                 code: frame["code"].as_str().unwrap_or_default().to_owned(),

@@ -11,6 +11,9 @@
 //! told by the sweeper of every instance: the one whose guarded update
 //! records a step sends its `clock` frame.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::Utc;
 use sitga_auction::{AuctionStatus, BidRejection, ClockOrder, ClockReading, ClockSale, Krw};
 use sitga_core::{AuctionId, SaleId, UserId};
@@ -23,6 +26,53 @@ use sitga_persistence::{DbConn, DbError, auctions, notifications, wallets};
 use crate::bus::HistoryItem;
 use crate::closing::{CloseResult, Closer, retried, sale_terms};
 use crate::frames::{ServerFrame, clock_accepted_text_ko};
+
+/// Per-auction gates for accepts: a map from auction to its lock, each
+/// entry dropped when nobody holds or waits for it.
+#[derive(Debug, Clone, Default)]
+pub struct Gates(Arc<std::sync::Mutex<HashMap<AuctionId, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl Gates {
+    /// Waits for `auction`'s gate and holds it until the guard drops.
+    async fn enter(&self, auction: AuctionId) -> Gate {
+        let lock = {
+            let mut map = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(map.entry(auction).or_default())
+        };
+        let guard = Arc::clone(&lock).lock_owned().await;
+        Gate {
+            gates: self.clone(),
+            auction,
+            lock,
+            _guard: guard,
+        }
+    }
+}
+
+/// A held gate; leaving it forgets the auction's entry when it was the last.
+struct Gate {
+    gates: Gates,
+    auction: AuctionId,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let mut map = self
+            .gates
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The map's entry, this gate and its guard's: nobody else waits.
+        if Arc::strong_count(&self.lock) <= 3 {
+            map.remove(&self.auction);
+        }
+    }
+}
 
 /// A bidder accepting the clock's price for some units.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +148,9 @@ impl Closer {
         fields(auction_id = command.auction_id.get(), user_id = command.buyer_id.get())
     )]
     pub async fn accept(&self, command: &AcceptCommand<'_>) -> Result<AcceptResult, DbError> {
+        // One at a time per auction on this instance; other instances queue
+        // on the row lock.
+        let _gate = self.accept_gates.enter(command.auction_id).await;
         // A re-send is looked up under the lock, whatever the clock says now.
         if !command.resend
             && let Some(refused) = self.certain_refusal(command).await?

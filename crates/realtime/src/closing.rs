@@ -97,12 +97,20 @@ pub enum RemoveResult {
 pub struct Closer {
     pub(crate) db: DbPool,
     pub(crate) bus: RoomBus,
+    /// One clock accept per auction at a time on this instance: the crowd
+    /// accepting one step waits here, in memory, not with a pooled
+    /// connection each in the row lock's queue ([`crate::clock`]).
+    pub(crate) accept_gates: crate::clock::Gates,
 }
 
 impl Closer {
     /// A closer on `db` publishing to `bus`.
     pub fn new(db: DbPool, bus: RoomBus) -> Self {
-        Self { db, bus }
+        Self {
+            db,
+            bus,
+            accept_gates: crate::clock::Gates::default(),
+        }
     }
 
     /// The database this closer works on.

@@ -438,23 +438,22 @@ impl Connection {
             Err(frame) => return self.send(frame),
         };
         let key = client_ref(reference.as_ref(), format!("accept:{units}:{price}"));
-        let command = AcceptCommand {
-            auction_id: id,
-            buyer_id: member.user.id,
-            nickname: &member.nickname,
-            units,
-            price,
-            client_ref: key.as_ref(),
-            resend,
-        };
-        let outcome = self
-            .state
-            .closer
-            .accept(&command)
-            .await
-            .map_err(ApiError::from);
-        let answer = accept_answer(&member.nickname, price, reference, outcome);
-        self.send(private(Some(&id.to_string()), &ServerFrame::System(answer)))
+        let state = self.state.clone();
+        self.answer_later(async move {
+            let command = AcceptCommand {
+                auction_id: id,
+                buyer_id: member.user.id,
+                nickname: &member.nickname,
+                units,
+                price,
+                client_ref: key.as_ref(),
+                resend,
+            };
+            let outcome = state.closer.accept(&command).await.map_err(ApiError::from);
+            let answer = accept_answer(&member.nickname, price, reference, outcome);
+            private(Some(&id.to_string()), &ServerFrame::System(answer))
+        });
+        Ok(())
     }
 
     async fn history(&mut self, room: RoomId, before: Option<i64>) -> Result<(), Full> {

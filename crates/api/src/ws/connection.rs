@@ -268,4 +268,19 @@ impl Connection {
     pub(super) fn send(&self, frame: Arc<str>) -> Result<(), Full> {
         self.out.try_send(Outbound::Text(frame)).map_err(|_| Full)
     }
+
+    /// Sends what `decide` answers, later, without holding up this socket's
+    /// reader loop: while a decision waits its turn (a crowd accepting one
+    /// clock step queues on the auction), the room's frames keep flowing
+    /// to the client. A socket too full to take the answer is cut by the
+    /// next frame the loop tries to queue.
+    pub(super) fn answer_later(
+        &self,
+        decide: impl std::future::Future<Output = Arc<str>> + 'static,
+    ) {
+        let out = self.out.clone();
+        actix_web::rt::spawn(async move {
+            let _ = out.try_send(Outbound::Text(decide.await));
+        });
+    }
 }
