@@ -124,17 +124,10 @@ async fn accept_once(
     .expect("send accept");
     let mut last = Value::Null;
     let outcome = loop {
-        let got = tokio::time::timeout(
-            Duration::from_secs(60),
-            futures_util::StreamExt::next(&mut socket),
-        )
-        .await;
-        let frame = match got {
-            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
-                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
-            }
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("accept {n}: {other:?} (last frame: {last})"),
+        let frame = match ws::next_or_idle(&mut socket, Duration::from_secs(60)).await {
+            ws::Next::Frame(frame) => frame,
+            ws::Next::Idle => panic!("no answer to accept {n} within 60 s (last frame: {last})"),
+            ws::Next::Closed => panic!("the connection of accept {n} ended (last frame: {last})"),
         };
         last = frame.clone();
         if frame["event"] == "system" && frame["ref"] == json!(n) {
