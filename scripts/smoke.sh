@@ -147,6 +147,9 @@ fuzz_setup() {
     done
     # Auction 201: the one with a buy-now price (the example of buy-now).
     expect 201 POST /api/v1/auctions '{"title":"참돔","description":"","start_price":1000,"buy_now_price":30000}' "$SITGA_MEMBER_TOKEN" >/dev/null
+    # Auction 202: a clock (dutch) auction of many boxes whose price holds
+    # for an hour (the example of accept, at 30,000 KRW a box).
+    expect 201 POST /api/v1/auctions '{"title":"고등어","description":"","format":"dutch","start_price":30000,"floor_price":20000,"step":1000,"step_seconds":3600,"quantity":10000}' "$SITGA_MEMBER_TOKEN" >/dev/null
     # Sales 1–8: the recycler buys auctions 10–17 from the cafe, and each
     # sale is left where its operation's example needs it (1 awaiting
     # details, 2 and 6 awaiting shipment, 3 and 4 ready for pickup, 5

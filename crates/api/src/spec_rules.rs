@@ -178,15 +178,16 @@ fn property_rules() -> Vec<(&'static str, &'static str, Value)> {
             "pause_seconds",
             range(0, sitga_auction::MAX_PAUSE_SECONDS),
         ),
+        // The example clock auction's (`example_id`) opening price.
         (
             "AcceptRequest",
             "units",
-            range(1, sitga_auction::MAX_QUANTITY),
+            json!({ "minimum": 1, "maximum": sitga_auction::MAX_QUANTITY, "example": 2 }),
         ),
         (
             "AcceptRequest",
             "price",
-            json!({ "minimum": 1, "maximum": max_amount, "example": 28_000 }),
+            json!({ "minimum": 1, "maximum": max_amount, "example": 30_000 }),
         ),
     ]);
     rules.extend([
@@ -666,6 +667,8 @@ fn example_id(path: &str, method: &str) -> Option<i64> {
         ("post", "/auctions/{id}/close") => 6,
         // The one auction with a buy-now price (30,000 KRW).
         ("post", "/auctions/{id}/buy-now") => 201,
+        // The clock auction of 10,000 boxes at 30,000 KRW for an hour.
+        ("post", "/auctions/{id}/accept") => 202,
         ("put" | "delete", "/me/watchlist/{auction_id}") => 3,
         ("post", "/admin/auctions/{id}/remove") => 7,
         ("get", "/pickups/{id}") => 1,
