@@ -41,7 +41,7 @@ pub struct AppState {
     /// messages per account.
     pub ws: Arc<crate::ws::WsLimits>,
     /// The fish species model, or why it is unavailable.
-    pub fish: Result<Arc<sitga_inference::FishModel>, String>,
+    pub fish: Result<sitga_realtime::species::Species, String>,
     /// Queues per-auction close jobs.
     pub close_queue: sitga_realtime::jobs::CloseQueue,
     /// On-chain donation records; `None` when off.

@@ -144,7 +144,7 @@ impl Cluster {
             .env("SITGA_WS_SOCKETS_PER_IP", "1000000")
             .env("SITGA_WS_SOCKETS_PER_USER", "1000000")
             .env("SITGA_WS_MESSAGES_PER_SECOND", self.ws_rate.to_string())
-            .env("SITGA_MODEL", "")
+            .env("SITGA_MODEL_DIR", "")
             // The fault run's writers charge in a loop: the development
             // provider and no daily cap that a benchmark would hit.
             .env("SITGA_PAYMENT_PROVIDER", "dev")

@@ -68,7 +68,7 @@ async fn identify(
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let runtime =
         sitga_inference::find_runtime(&root).expect("ONNX Runtime: run scripts/bootstrap.sh");
-    let manifest = root.join("assets/models/fish-species-v1.json");
+    let paths = sitga_server::config::ModelPaths::shipped(&root.join("assets"), &root);
     let bytes = sample_image(image);
     println!(
         "# sitga-bench identify — {} s per measurement, image {} bytes",
@@ -80,7 +80,10 @@ async fn identify(
     println!("|---|---|---|---|");
 
     // Baseline: a raw session.run on the already-preprocessed tensor.
-    let model = sitga_inference::FishModel::load(&manifest, &runtime, 1, 0).expect("load");
+    let head = sitga_inference::Head::read_dir(paths.dir.as_deref().expect("model folder"))
+        .expect("the shipped model");
+    let model =
+        sitga_inference::FishModel::load(&paths.backbone, &runtime, head, 1, 0).expect("load");
     let tensor = sitga_inference::decode_and_preprocess(&bytes, 350, 200).expect("decode");
     let started = Instant::now();
     let mut raw = Vec::new();
@@ -111,8 +114,7 @@ async fn identify(
         sweep_cron: "0 0 0 1 1 *".into(),
         forecast_cron: sitga_server::config::DEFAULT_FORECAST_CRON.into(),
         assets_dir: root.join("assets"),
-        model_manifest: Some(manifest),
-        onnxruntime: Some(runtime),
+        model: paths,
         ws: sitga_api::ws::WsQuotas::default(),
         bind: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: SECRET.as_bytes().to_vec(),

@@ -1,23 +1,33 @@
-//! Fish species identification for sitga: the species model (an ONNX graph
-//! whose output is softmax probabilities) run by ONNX Runtime through `ort`,
-//! loaded dynamically from the `onnxruntime` wheel's shared library.
+//! Fish species identification for sitga: a frozen image backbone (an ONNX
+//! graph from an image to a feature vector) run by ONNX Runtime through
+//! `ort`, loaded dynamically from the `onnxruntime` wheel's shared library,
+//! and a small trained head over its features that can be replaced while
+//! serving ([`FishModel::replace_head`]).
 //!
-//! The model is loaded once; a small pool of sessions serves requests on
-//! blocking threads, behind a bounded queue (a full queue is an
-//! [`InferenceError::Overloaded`], not a pile-up).
+//! Heads are trained here too ([`train`]), from folders of photos, and
+//! scored with [`metrics`]. The backbone is loaded once; a small pool of
+//! sessions serves requests on blocking threads, behind a bounded queue (a
+//! full queue is an [`InferenceError::Overloaded`], not a pile-up).
 
 #![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use ndarray::Array4;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+mod backbone;
+pub mod head;
+pub mod metrics;
 mod preprocess;
 mod resample;
+pub mod train;
 
+pub use backbone::Backbone;
+pub use head::{Head, ModelFiles};
 pub use preprocess::{PreprocessError, decode, decode_and_preprocess, preprocess_rgb};
 
 /// One class of the model.
@@ -31,34 +41,9 @@ pub struct Label {
     pub name_en: String,
     /// Korean name, where known.
     pub name_ko: Option<String>,
-}
-
-/// The model's input contract.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InputSpec {
-    /// Input tensor name.
-    pub name: String,
-    /// Height in pixels.
-    pub height: u32,
-    /// Width in pixels.
-    pub width: u32,
-}
-
-/// What `assets/models/<model>.json` says about the model.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Model name.
-    pub model: String,
-    /// Version number.
-    pub version: u32,
-    /// ONNX file name, next to the manifest.
-    pub file: String,
-    /// Input contract.
-    pub input: InputSpec,
-    /// Below this top probability the answer is "unknown".
-    pub unknown_threshold: f32,
-    /// Classes in output order.
-    pub labels: Vec<Label>,
+    /// The training folder its photos came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
 }
 
 /// A class and its probability.
@@ -73,6 +58,10 @@ pub struct Prediction {
 /// The model's answer for one image.
 #[derive(Debug, Clone, Serialize)]
 pub struct Identification {
+    /// The model that answered.
+    pub model: String,
+    /// Its version.
+    pub version: u32,
     /// Top-k classes, most likely first.
     pub predictions: Vec<Prediction>,
     /// The best probability is under the unknown threshold.
@@ -103,11 +92,10 @@ pub struct LoadError(pub String);
 // Held only for its Drop, which gives the place back.
 pub struct QueueSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
-/// The loaded species model.
+/// The loaded species model: a backbone and the head currently serving.
 pub struct FishModel {
-    manifest: Manifest,
-    sessions: Vec<Mutex<ort::session::Session>>,
-    next: std::sync::atomic::AtomicUsize,
+    backbone: Backbone,
+    head: ArcSwap<Head>,
     running: Arc<Semaphore>,
     queue: Arc<Semaphore>,
 }
@@ -115,8 +103,8 @@ pub struct FishModel {
 impl std::fmt::Debug for FishModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FishModel")
-            .field("model", &self.manifest.model)
-            .field("sessions", &self.sessions.len())
+            .field("model", &self.head.load().manifest().model)
+            .field("backbone", &self.backbone)
             .finish()
     }
 }
@@ -161,60 +149,56 @@ fn environment(runtime: &Path) -> Result<&'static ort::environment::Environment,
 }
 
 impl FishModel {
-    /// Loads the manifest at `manifest_path` and its model with ONNX Runtime
-    /// from `runtime` (the shared library), with `sessions` sessions and at
-    /// most `queue` requests waiting.
+    /// Loads the backbone at `backbone` with ONNX Runtime from `runtime`
+    /// (the shared library), with `sessions` sessions and at most `queue`
+    /// requests waiting, serving `head` (which must have been trained on
+    /// this backbone).
     pub fn load(
-        manifest_path: &Path,
+        backbone: &Path,
         runtime: &Path,
+        head: Head,
         sessions: usize,
         queue: usize,
     ) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(manifest_path)
-            .map_err(|e| LoadError(format!("cannot read {}: {e}", manifest_path.display())))?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| LoadError(format!("bad manifest: {e}")))?;
-        let model_path = manifest_path.with_file_name(&manifest.file);
-        let environment = environment(runtime)?;
-        let mut pool = Vec::with_capacity(sessions.max(1));
-        for _ in 0..sessions.max(1) {
-            let session = ort::session::Session::builder(environment)
-                .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
-                .and_then(|mut b| b.commit_from_file(&model_path))
-                .map_err(|e| LoadError(format!("cannot load {}: {e}", model_path.display())))?;
-            pool.push(Mutex::new(session));
-        }
+        let backbone = Backbone::load(backbone, runtime, sessions)?;
+        check_backbone(&backbone, &head)?;
         Ok(Self {
-            manifest,
-            running: Arc::new(Semaphore::new(pool.len())),
-            queue: Arc::new(Semaphore::new(pool.len() + queue)),
-            sessions: pool,
-            next: std::sync::atomic::AtomicUsize::new(0),
+            running: Arc::new(Semaphore::new(backbone.sessions())),
+            queue: Arc::new(Semaphore::new(backbone.sessions() + queue)),
+            head: ArcSwap::from_pointee(head),
+            backbone,
         })
     }
 
-    /// The manifest.
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
+    /// The head serving now.
+    pub fn head(&self) -> Arc<Head> {
+        self.head.load_full()
     }
 
-    /// Runs the model on a preprocessed batch of one image; the class
-    /// probabilities in output order. Blocking: call from a blocking thread.
-    pub fn probabilities(&self, input: Array4<f32>) -> Result<Vec<f32>, InferenceError> {
-        let slot =
-            self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.sessions.len();
-        let mut session = self.sessions[slot]
-            .lock()
-            .map_err(|_| InferenceError::Runtime("a session panicked earlier".into()))?;
-        let tensor = ort::value::Tensor::from_array(input)
-            .map_err(|e| InferenceError::Runtime(e.to_string()))?;
-        let outputs = session
-            .run(ort::inputs![self.manifest.input.name.as_str() => tensor])
-            .map_err(|e| InferenceError::Runtime(e.to_string()))?;
-        let probabilities = outputs[0]
-            .try_extract_array::<f32>()
-            .map_err(|e| InferenceError::Runtime(e.to_string()))?;
-        Ok(probabilities.iter().copied().collect())
+    /// The backbone.
+    pub fn backbone(&self) -> &Backbone {
+        &self.backbone
+    }
+
+    /// Serves `head` from now on (requests already running finish with the
+    /// one they started with); the head it replaces. Refused when `head`
+    /// was trained on another backbone.
+    pub fn replace_head(&self, head: Head) -> Result<Arc<Head>, LoadError> {
+        check_backbone(&self.backbone, &head)?;
+        Ok(self.head.swap(Arc::new(head)))
+    }
+
+    /// Runs the model on a preprocessed batch of one image: the head that
+    /// answered and its class probabilities in label order. Blocking: call
+    /// from a blocking thread.
+    pub fn probabilities(
+        &self,
+        input: Array4<f32>,
+    ) -> Result<(Arc<Head>, Vec<f32>), InferenceError> {
+        let head = self.head();
+        let features = self.backbone.embed(input)?;
+        let probabilities = head.probabilities(&features.row(0));
+        Ok((head, probabilities))
     }
 
     /// Takes a place in the queue, or `Overloaded` at once when it is full.
@@ -257,35 +241,38 @@ impl FishModel {
             .map_err(|_| InferenceError::Runtime("model shut down".into()))?;
         let model = self.clone();
         tokio::task::spawn_blocking(move || {
-            let (w, h) = (model.manifest.input.width, model.manifest.input.height);
-            let input = decode_and_preprocess(&bytes, w, h)?;
-            let probabilities = model.probabilities(input)?;
-            Ok(model.rank(&probabilities, top_k))
+            let spec = model.backbone.spec();
+            let input = decode_and_preprocess(&bytes, spec.width, spec.height)?;
+            let (head, probabilities) = model.probabilities(input)?;
+            Ok(head.rank(&probabilities, top_k))
         })
         .await
         .map_err(|e| InferenceError::Runtime(e.to_string()))?
     }
+}
 
-    /// Top-k of a probability vector, with the unknown decision.
-    pub fn rank(&self, probabilities: &[f32], top_k: usize) -> Identification {
-        let mut order: Vec<usize> = (0..probabilities.len()).collect();
-        order.sort_by(|a, b| probabilities[*b].total_cmp(&probabilities[*a]));
-        let predictions: Vec<Prediction> = order
-            .into_iter()
-            .take(top_k.max(1))
-            .filter_map(|i| {
-                Some(Prediction {
-                    label: self.manifest.labels.get(i)?.clone(),
-                    probability: probabilities[i],
-                })
-            })
-            .collect();
-        let unknown = predictions
-            .first()
-            .is_none_or(|p| p.probability < self.manifest.unknown_threshold);
-        Identification {
-            predictions,
-            unknown,
-        }
+/// Refuses a head trained on another backbone than `backbone`.
+fn check_backbone(backbone: &Backbone, head: &Head) -> Result<(), LoadError> {
+    let wanted = &head.manifest().backbone;
+    if wanted != backbone.spec() {
+        return Err(LoadError(format!(
+            "{} v{} was trained on backbone {} ({}x{}, {} features); this one is {} ({}x{}, {} features)",
+            head.manifest().model,
+            head.manifest().version,
+            short(&wanted.sha256),
+            wanted.width,
+            wanted.height,
+            wanted.features,
+            short(&backbone.spec().sha256),
+            backbone.spec().width,
+            backbone.spec().height,
+            backbone.spec().features,
+        )));
     }
+    Ok(())
+}
+
+/// The first 12 hex digits of a hash, for people.
+pub fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }

@@ -7,20 +7,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use image::{Rgb, RgbImage};
-use sitga_inference::{FishModel, decode_and_preprocess};
+use sitga_inference::{FishModel, Head, decode_and_preprocess};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn manifest() -> PathBuf {
-    root().join("assets/models/fish-species-v1.json")
+fn backbone() -> PathBuf {
+    root().join("assets/models/efficientnet-lite0-200x350.onnx")
 }
 
 fn model() -> Arc<FishModel> {
     let runtime = sitga_inference::find_runtime(&root())
         .expect("ONNX Runtime not found: run scripts/bootstrap.sh (or set ORT_DYLIB_PATH)");
-    Arc::new(FishModel::load(&manifest(), &runtime, 2, 8).expect("load the model"))
+    let head = Head::read_dir(&root().join("assets/models/fish-species-v2")).unwrap();
+    Arc::new(FishModel::load(&backbone(), &runtime, head, 2, 8).expect("load the model"))
 }
 
 fn fixture(path: &Path) -> Vec<u8> {
@@ -42,11 +43,13 @@ async fn probabilities_are_a_distribution() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = fixture(&dir.path().join("f.png"));
     let input = decode_and_preprocess(&bytes, 350, 200).unwrap();
-    let probabilities = model.probabilities(input).unwrap();
+    let (head, probabilities) = model.probabilities(input).unwrap();
+    assert_eq!(head.manifest().model, "fish-species");
     assert_eq!(probabilities.len(), 23);
     let sum: f32 = probabilities.iter().sum();
     assert!((sum - 1.0).abs() < 1e-4, "sum {sum}");
     let answer = model.identify(bytes, 2).await.unwrap();
+    assert_eq!((answer.model.as_str(), answer.version), ("fish-species", 2));
     assert_eq!(answer.predictions.len(), 2);
     assert!(answer.predictions[0].probability >= answer.predictions[1].probability);
 }
@@ -65,7 +68,7 @@ fn rust_matches_the_python_pipeline() {
     let out = dir.path().join("reference.json");
     let status = std::process::Command::new(python)
         .arg(root().join("scripts/fish_reference.py"))
-        .arg(root().join("assets/models/fish-species-v1.onnx"))
+        .arg(backbone())
         .arg(&image)
         .arg(&out)
         .status()
@@ -89,8 +92,8 @@ fn rust_matches_the_python_pipeline() {
         max_diff == 0.0,
         "preprocessing differs from Pillow by {max_diff}"
     );
-    let ours = model.probabilities(tensor).unwrap();
-    let theirs: Vec<f32> = reference["probabilities"]
+    let ours = model.backbone().embed(tensor).unwrap();
+    let theirs: Vec<f32> = reference["features"]
         .as_array()
         .unwrap()
         .iter()
@@ -101,43 +104,45 @@ fn rust_matches_the_python_pipeline() {
         .zip(&theirs)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    eprintln!("max tensor diff {max_diff}, max probability diff {diff}");
-    assert!(diff < 1e-5, "probabilities differ by {diff}");
+    eprintln!("max tensor diff {max_diff}, max feature diff {diff}");
+    assert!(diff < 1e-4, "features differ by {diff}");
 }
 
-/// The real validation photos (../shared/fish, beside the repository; CI
-/// has it): top-1 accuracy at least 0.8 through the Rust pipeline.
+/// The shipped recipe on the real photos (../shared/fish, beside the
+/// repository; CI has it): a head trained by `sitga model train`'s code on
+/// the train split only, scored on the validation split it never saw
+/// (trajectory-disjoint). Measured 2026-12-06: top-1 0.880, mean per-class
+/// recall 0.789; the floors below leave room for nothing but noise.
 #[test]
 #[ignore = "needs ../shared/fish (present in CI, run with --include-ignored)"]
-fn validation_accuracy_is_at_least_0_8() {
-    let val = root().join("../shared/fish/f4k/val");
-    assert!(val.is_dir(), "no validation photos at {}", val.display());
+fn the_recipe_holds_its_accuracy_on_photos_it_never_saw() {
+    use sitga_inference::train::{self, DEFAULT_GROUP_PATTERN, Dataset, FitOptions, TrainOptions};
+    let fish = root().join("../shared/fish/f4k");
+    assert!(fish.is_dir(), "no photos at {}", fish.display());
     let model = model();
-    let (mut right, mut total) = (0usize, 0usize);
-    let mut classes: Vec<_> = std::fs::read_dir(&val)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    classes.sort();
-    for (index, dir) in classes.iter().enumerate() {
-        for photo in std::fs::read_dir(dir).unwrap().flatten() {
-            let bytes = std::fs::read(photo.path()).unwrap();
-            let probabilities = model
-                .probabilities(decode_and_preprocess(&bytes, 350, 200).unwrap())
-                .unwrap();
-            let best = probabilities
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .unwrap()
-                .0;
-            right += usize::from(best == index);
-            total += 1;
-        }
-    }
-    let top1 = right as f64 / total as f64;
-    eprintln!("validation top-1: {top1:.4} over {total} photos");
-    assert!(total > 500);
-    assert!(top1 >= 0.8, "top-1 {top1}");
+    let group = regex::Regex::new(DEFAULT_GROUP_PATTERN).unwrap();
+    let training = Dataset::scan(&fish.join("train"), &group).unwrap();
+    let options = TrainOptions {
+        name: "recipe-check".into(),
+        version: 1,
+        seed: 1,
+        val_fraction: 0.2,
+        max_unknown: 0.05,
+        mirror: true,
+        refit: true,
+        threads: 2,
+        fit: FitOptions::default(),
+        created_at: "2026-12-06T00:00:00Z".into(),
+    };
+    let trained = train::train(model.backbone(), &training, &options, &|_| {}).unwrap();
+    let head = Head::from_files(&trained.files).unwrap();
+    let validation = Dataset::scan(&fish.join("val"), &group).unwrap();
+    let m = train::evaluate(model.backbone(), &head, &validation, 2, &|_| {}).unwrap();
+    eprintln!(
+        "never-seen photos: top-1 {:.4}, mean recall {:.4}, unknown {:.3} over {}",
+        m.top1, m.mean_recall, m.unknown_rate, m.photos
+    );
+    assert_eq!(m.photos, 616);
+    assert!(m.top1 >= 0.86, "top-1 {}", m.top1);
+    assert!(m.mean_recall >= 0.76, "mean recall {}", m.mean_recall);
 }

@@ -25,6 +25,7 @@ pub mod businesses;
 pub mod chain;
 pub mod clocks;
 mod error;
+pub mod fish_models;
 pub mod forecasts;
 pub mod idempotency;
 pub mod lots;

@@ -482,3 +482,18 @@ diesel::table! {
         enabled -> SmallInt,
     }
 }
+
+diesel::table! {
+    fish_models (id) {
+        id -> BigInt,
+        name -> Text,
+        version -> Integer,
+        digest -> Text,
+        manifest -> Text,
+        weights -> Binary,
+        metrics -> Text,
+        installed_by -> Text,
+        installed_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}

@@ -20,6 +20,8 @@
 //!   photos nobody attached.
 //! - [`payments`]: buying points through a payment provider, within a
 //!   daily cap.
+//! - [`species`]: the fish species model each instance serves, following
+//!   operators' installs and rollbacks.
 //!
 //! Nothing here knows about actix: the `sitga-api` crate adapts it to HTTP
 //! and WebSocket, and a test can drive a whole auction with only
@@ -42,3 +44,4 @@ pub mod payments;
 pub mod photos;
 pub mod queue;
 pub mod sales;
+pub mod species;

@@ -51,7 +51,7 @@ pub enum Command {
     Model {
         /// The action.
         #[command(subcommand)]
-        action: ModelAction,
+        action: crate::model_cli::ModelAction,
     },
     /// The donation contract on the EVM chain.
     Chain {
@@ -67,17 +67,6 @@ pub enum ChainAction {
     /// Deploy a new DonationRegistry to `CHAIN_RPC_URL` from the account of
     /// `CHAIN_PRIVATE_KEY` (its only recorder) and print its address.
     Deploy,
-}
-
-/// `sitga model …`.
-#[derive(Debug, Subcommand)]
-pub enum ModelAction {
-    /// Accuracy and a confusion summary over a folder laid out as
-    /// `NN_Species_name/*.png` (NN = class index + 1).
-    Eval {
-        /// The folder.
-        dir: std::path::PathBuf,
-    },
 }
 
 /// `sitga admin …`.
@@ -107,9 +96,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Admin { action } => admin(&cli.settings, action).await,
         Command::Openapi => print_openapi(),
         Command::DemoData { force } => demo_data(&cli.settings, force).await,
-        Command::Model {
-            action: ModelAction::Eval { dir },
-        } => model_eval(&cli.settings, &dir).await,
+        Command::Model { action } => crate::model_cli::run(&cli.settings, action).await,
         Command::Chain {
             action: ChainAction::Deploy,
         } => chain_deploy(&cli.settings).await,
@@ -340,108 +327,5 @@ async fn chain_deploy(settings: &Settings) -> CliResult {
         })?;
     println!("DonationRegistry deployed at {address}");
     println!("export CHAIN_CONTRACT_ADDRESS={address}");
-    Ok(())
-}
-
-async fn model_eval(settings: &Settings, dir: &std::path::Path) -> CliResult {
-    let config = settings.resolve_model();
-    let (Some(manifest), Some(runtime)) = config else {
-        return Err((2, "no model or no ONNX Runtime: run scripts/bootstrap.sh, check SITGA_MODEL / ORT_DYLIB_PATH".into()));
-    };
-    let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || eval_folder(&manifest, &runtime, &dir))
-        .await
-        .map_err(|e| (1, e.to_string()))?
-}
-
-fn eval_folder(
-    manifest: &std::path::Path,
-    runtime: &std::path::Path,
-    dir: &std::path::Path,
-) -> CliResult {
-    let model = sitga_inference::FishModel::load(manifest, runtime, 1, 0)
-        .map_err(|e| (3, e.to_string()))?;
-    let labels = model.manifest().labels.clone();
-    let mut photos = Vec::new();
-    let mut folders: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| (2, format!("cannot read {}: {e}", dir.display())))?
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .collect();
-    folders.sort_by_key(std::fs::DirEntry::file_name);
-    for folder in folders {
-        let name = folder.file_name().to_string_lossy().into_owned();
-        let Some(index) = name
-            .split('_')
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| n.checked_sub(1))
-        else {
-            return Err((2, format!("folder {name:?} is not NN_Species_name")));
-        };
-        if index >= labels.len() {
-            return Err((
-                2,
-                format!("folder {name:?}: the model has {} classes", labels.len()),
-            ));
-        }
-        for photo in std::fs::read_dir(folder.path())
-            .map_err(|e| (2, e.to_string()))?
-            .flatten()
-        {
-            photos.push((index, photo.path()));
-        }
-    }
-    if photos.is_empty() {
-        return Err((2, format!("no photos under {}", dir.display())));
-    }
-    let bar = indicatif::ProgressBar::new(photos.len() as u64);
-    let (w, h) = (model.manifest().input.width, model.manifest().input.height);
-    let mut confusion = vec![vec![0usize; labels.len()]; labels.len()];
-    for (truth, path) in &photos {
-        let bytes = std::fs::read(path).map_err(|e| (2, e.to_string()))?;
-        let input = sitga_inference::decode_and_preprocess(&bytes, w, h)
-            .map_err(|e| (1, format!("{}: {e}", path.display())))?;
-        let p = model.probabilities(input).map_err(|e| (1, e.to_string()))?;
-        let best = p
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(i, _)| i);
-        confusion[*truth][best] += 1;
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let right: usize = (0..labels.len()).map(|i| confusion[i][i]).sum();
-    println!(
-        "{}: top-1 accuracy {:.4} over {} photos",
-        model.manifest().model,
-        right as f64 / photos.len() as f64,
-        photos.len()
-    );
-    println!(
-        "{:<30} {:>7} {:>7}  most confused with",
-        "class", "photos", "recall"
-    );
-    for (i, row) in confusion.iter().enumerate() {
-        let n: usize = row.iter().sum();
-        if n == 0 {
-            continue;
-        }
-        let confused = row
-            .iter()
-            .enumerate()
-            .filter(|(j, c)| *j != i && **c > 0)
-            .max_by_key(|(_, c)| **c)
-            .map(|(j, c)| format!("{} ({c})", labels[j].latin))
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{:<30} {:>7} {:>7.3}  {}",
-            labels[i].latin,
-            n,
-            row[i] as f64 / n as f64,
-            confused
-        );
-    }
     Ok(())
 }

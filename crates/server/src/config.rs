@@ -84,10 +84,16 @@ pub struct Settings {
     )]
     pub assets_dir: PathBuf,
 
-    /// The fish model's manifest; empty disables identification. Default:
-    /// `models/fish-species-v1.json` in the assets directory.
-    #[arg(long, env = "SITGA_MODEL", global = true)]
-    pub model: Option<String>,
+    /// The species model folder served until one is installed (`sitga
+    /// model install`); empty disables identification. Default:
+    /// `models/fish-species-v2` in the assets directory.
+    #[arg(long, env = "SITGA_MODEL_DIR", global = true)]
+    pub model_dir: Option<String>,
+
+    /// The image backbone every species model reads. Default:
+    /// `models/efficientnet-lite0-200x350.onnx` in the assets directory.
+    #[arg(long, env = "SITGA_BACKBONE", global = true)]
+    pub backbone: Option<PathBuf>,
 
     /// ONNX Runtime's shared library (`libonnxruntime.so.1.3x`). Default:
     /// the `onnxruntime` wheel in `./.venv` (scripts/bootstrap.sh).
@@ -303,6 +309,35 @@ pub enum LogFormat {
     Json,
 }
 
+/// The shipped species model, under the assets directory.
+pub const DEFAULT_MODEL_DIR: &str = "models/fish-species-v2";
+/// The shipped backbone, under the assets directory.
+pub const DEFAULT_BACKBONE: &str = "models/efficientnet-lite0-200x350.onnx";
+
+/// Where the species model's parts are.
+#[derive(Debug, Clone)]
+pub struct ModelPaths {
+    /// The model folder served until one is installed (`None`:
+    /// identification disabled).
+    pub dir: Option<PathBuf>,
+    /// The backbone's ONNX file.
+    pub backbone: PathBuf,
+    /// ONNX Runtime's shared library (`None`: not found).
+    pub runtime: Option<PathBuf>,
+}
+
+impl ModelPaths {
+    /// The shipped model and backbone under `assets_dir`, with ONNX Runtime
+    /// found from `project_root` (`ORT_DYLIB_PATH`, else its `.venv`).
+    pub fn shipped(assets_dir: &Path, project_root: &Path) -> Self {
+        Self {
+            dir: Some(assets_dir.join(DEFAULT_MODEL_DIR)),
+            backbone: assets_dir.join(DEFAULT_BACKBONE),
+            runtime: sitga_inference::find_runtime(project_root),
+        }
+    }
+}
+
 /// A configuration problem, reported before anything starts.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
@@ -334,10 +369,8 @@ pub struct AppConfig {
     pub forecast_cron: String,
     /// Static files (badges, dashboard, vendored libraries).
     pub assets_dir: PathBuf,
-    /// Fish model manifest (`None`: identification disabled).
-    pub model_manifest: Option<PathBuf>,
-    /// ONNX Runtime library (`None`: not found).
-    pub onnxruntime: Option<PathBuf>,
+    /// The species model: folder, backbone, ONNX Runtime.
+    pub model: ModelPaths,
     /// WebSocket caps.
     pub ws: WsQuotas,
     /// Listen address.
@@ -390,19 +423,20 @@ impl Settings {
         }
     }
 
-    /// The model manifest and ONNX Runtime library these settings point at
-    /// (without loading anything).
-    pub fn resolve_model(&self) -> (Option<PathBuf>, Option<PathBuf>) {
-        let manifest = match self.model.as_deref().map(str::trim) {
+    /// The model folder, backbone and ONNX Runtime library these settings
+    /// point at (without loading anything).
+    pub fn resolve_model(&self) -> ModelPaths {
+        let dir = match self.model_dir.as_deref().map(str::trim) {
             Some("") => None,
             Some(path) => Some(PathBuf::from(path)),
-            None => Some(self.assets_dir.join("models/fish-species-v1.json")),
+            None => Some(self.assets_dir.join(DEFAULT_MODEL_DIR)),
         };
-        let runtime = self
-            .onnxruntime
-            .clone()
-            .or_else(|| sitga_inference::find_runtime(Path::new(".")));
-        (manifest, runtime)
+        let shipped = ModelPaths::shipped(&self.assets_dir, Path::new("."));
+        ModelPaths {
+            dir,
+            backbone: self.backbone.clone().unwrap_or(shipped.backbone),
+            runtime: self.onnxruntime.clone().or(shipped.runtime),
+        }
     }
 
     /// Checks everything and resolves defaults (may create the data dir and
@@ -456,8 +490,7 @@ impl Settings {
             redis_url,
             redis_prefix: self.redis_prefix.clone(),
             assets_dir: self.assets_dir.clone(),
-            model_manifest: self.resolve_model().0,
-            onnxruntime: self.resolve_model().1,
+            model: self.resolve_model(),
             ws: WsQuotas {
                 frames_per_second: self.ws_frames_per_second,
                 account_messages_per_second: self.ws_messages_per_second,

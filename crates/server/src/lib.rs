@@ -15,4 +15,5 @@ pub mod config;
 pub mod demo;
 pub mod logging;
 pub mod metrics;
+pub mod model_cli;
 pub mod server;

@@ -14,6 +14,7 @@ use sitga_api::state::AppState;
 use sitga_realtime::bus::RoomBus;
 use sitga_realtime::closing::Closer;
 use sitga_realtime::engine::BidEngine;
+use sitga_realtime::species::Species;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -113,33 +114,42 @@ async fn connect_redis(url: &str) -> Result<deadpool_redis::Pool, StartError> {
     Ok(pool)
 }
 
-/// Loads the species model (on a blocking thread); a missing model or
-/// runtime is not fatal: identification answers 503 and `/ready` says why.
-async fn load_fish_model(config: &AppConfig) -> Result<Arc<sitga_inference::FishModel>, String> {
-    let Some(manifest) = config.model_manifest.clone() else {
-        return Err("fish identification is disabled (SITGA_MODEL is empty)".into());
+/// Loads the species model (on a blocking thread) from the configured
+/// folder, then serves the installed one if there is one; a missing model
+/// or runtime is not fatal: identification answers 503 and `/ready` says
+/// why.
+async fn load_species(config: &AppConfig, db: &DbPool) -> Result<Species, String> {
+    let Some(dir) = config.model.dir.clone() else {
+        return Err("fish identification is disabled (SITGA_MODEL_DIR is empty)".into());
     };
-    let Some(runtime) = config.onnxruntime.clone() else {
+    let Some(runtime) = config.model.runtime.clone() else {
         let reason =
             "ONNX Runtime not found: run scripts/bootstrap.sh or set ORT_DYLIB_PATH".to_owned();
         tracing::warn!("{reason}");
         return Err(reason);
     };
+    let backbone = config.model.backbone.clone();
+    let folder = dir.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        sitga_inference::FishModel::load(&manifest, &runtime, 2, 32)
+        let head = sitga_inference::Head::read_dir(&folder)?;
+        sitga_inference::FishModel::load(&backbone, &runtime, head, 2, 32)
     })
     .await
     .map_err(|e| e.to_string())?;
-    match loaded {
-        Ok(model) => {
-            tracing::info!(model = %model.manifest().model, "fish model loaded");
-            Ok(Arc::new(model))
-        }
+    let model = match loaded {
+        Ok(model) => model,
         Err(e) => {
             tracing::warn!(error = %e, "fish model unavailable");
-            Err(e.to_string())
+            return Err(e.to_string());
         }
+    };
+    let head = model.head();
+    tracing::info!(model = %head.manifest().model, version = head.manifest().version, folder = %dir.display(), "fish model loaded");
+    let species = Species::new(model, dir, db.clone());
+    if let Err(e) = species.refresh().await {
+        tracing::warn!(error = %e, "species model: cannot read the installs; serving the folder");
     }
+    Ok(species)
 }
 
 /// Migrates the database, connects everything and starts serving on
@@ -212,7 +222,8 @@ pub async fn start(
     )
     .await
     .map_err(|e| StartError::Redis(e.to_string()))?;
-    let fish = load_fish_model(&config).await;
+    let fish = load_species(&config, &db).await;
+    let species_watch = fish.as_ref().ok().map(Species::spawn_watch);
     let chain = match &config.chain {
         Some(settings) => {
             let chain = sitga_realtime::chain::Chain::new(settings)
@@ -340,6 +351,7 @@ pub async fn start(
     let mut background = vec![prune, sessions_follower];
     background.extend(relay);
     background.extend(notifier);
+    background.extend(species_watch);
     tracing::info!(%addr, "sitga is listening (API docs at /docs)");
     Ok(RunningServer {
         addr,

@@ -396,34 +396,185 @@ async fn demo_data_refuses_a_database_with_real_accounts() {
     );
 }
 
+/// The model card's worked example, on a small subset of the shipped
+/// training photos: an operator trains a model of their own species,
+/// scores it, installs it, and rolls it back, with `sitga model`.
 #[test]
-fn model_eval_reports_accuracy_over_a_folder() {
+fn an_operator_trains_scores_installs_and_rolls_back_a_model() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let runtime = sitga_inference::find_runtime(&root).expect("run scripts/bootstrap.sh");
+    let photos = root.join("../shared/fish/f4k/train");
+    assert!(photos.is_dir(), "no photos at {}", photos.display());
     let dir = tempfile::tempdir().unwrap();
-    for class in ["01_Dascyllus_reticulatus", "23_Siganus_fuscescens"] {
-        let folder = dir.path().join("photos").join(class);
-        std::fs::create_dir_all(&folder).unwrap();
-        for i in 0..3u32 {
-            let img = image::RgbImage::from_fn(120, 80, |x, y| {
-                image::Rgb([(x * i) as u8, (y * 3) as u8, 90])
-            });
-            img.save(folder.join(format!("{i}.png"))).unwrap();
+    let catch = dir.path().join("catch");
+    let mut copied = 0;
+    for (from, to) in [
+        ("04_Amphiprion_clarkii", "01_Amphiprion_clarkii"),
+        ("10_Neoniphon_sammara", "02_Neoniphon_sammara"),
+        ("23_Siganus_fuscescens", "03_Siganus_fuscescens"),
+    ] {
+        std::fs::create_dir_all(catch.join(to)).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(photos.join(from))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for file in files.iter().take(12) {
+            std::fs::copy(file, catch.join(to).join(file.file_name().unwrap())).unwrap();
+            copied += 1;
         }
     }
+    std::fs::write(
+        catch.join("labels.csv"),
+        "folder,korean,english,latin\n01_Amphiprion_clarkii,흰동가리,Clark's anemonefish,Amphiprion clarkii\n03_Siganus_fuscescens,독가시치,Mottled spinefoot,Siganus fuscescens\n",
+    )
+    .unwrap();
     let assets = root.join("assets").to_string_lossy().into_owned();
     let env = [
         ("ORT_DYLIB_PATH", runtime.to_str().unwrap()),
         ("SITGA_ASSETS_DIR", assets.as_str()),
     ];
-    let out = sitga(&["model", "eval", "photos"], &env, dir.path());
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let run = |args: &[&str]| {
+        let out = sitga(args, &env, dir.path());
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr(&out),
+        )
+    };
+    let eval = |args: &[&str]| -> serde_json::Value {
+        let (code, stdout, err) = run(args);
+        assert_eq!(code, Some(0), "{err}");
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
+
+    // 1. Train.
+    let (code, stdout, err) = run(&[
+        "model",
+        "train",
+        "catch",
+        "--out",
+        "harbour",
+        "--name",
+        "harbour-catch",
+        "--version",
+        "3",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
     assert!(
-        text.contains("top-1 accuracy") && text.contains("over 6 photos"),
-        "{text}"
+        stdout.contains(&format!("3 species, {copied} photos")),
+        "{stdout}"
     );
-    std::fs::create_dir_all(dir.path().join("bad/not_numbered")).unwrap();
-    let out = sitga(&["model", "eval", "bad"], &env, dir.path());
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout.contains("held-out validation"), "{stdout}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("harbour/model.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["labels"][0]["name_ko"], "흰동가리");
+    assert_eq!(manifest["labels"][1]["latin"], "Neoniphon sammara");
+    assert_eq!(manifest["labels"][2]["name_en"], "Mottled spinefoot");
+    let threshold = manifest["unknown_threshold"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&threshold), "{threshold}");
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("harbour/metrics.json")).unwrap())
+            .unwrap();
+    assert!(metrics["validation"]["photos"].as_u64().unwrap() > 0);
+    // Same photos, same seed: the same model, byte for byte.
+    let (code, _, err) = run(&[
+        "model",
+        "train",
+        "catch",
+        "--out",
+        "again",
+        "--name",
+        "harbour-catch",
+        "--version",
+        "3",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let weights =
+        |folder: &str| std::fs::read(dir.path().join(folder).join("head.safetensors")).unwrap();
+    assert_eq!(weights("harbour"), weights("again"));
+
+    // 2. Evaluate: the new model on the folder, and the serving (shipped)
+    // one, which knows these species by their Latin names.
+    let ours = eval(&["model", "eval", "catch", "--model", "harbour", "--json"]);
+    assert_eq!(ours["model"], "harbour-catch");
+    assert_eq!(ours["metrics"]["photos"], copied);
+    assert!(ours["metrics"]["top1"].as_f64().unwrap() >= 0.9, "{ours}");
+    let shipped = eval(&["model", "eval", "catch", "--json"]);
+    assert_eq!(shipped["model"], "fish-species");
+
+    // 3. Install: the serving model is now ours.
+    let (code, stdout, err) = run(&["model", "install", "harbour"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        stdout.contains("installed #1: harbour-catch v3"),
+        "{stdout}"
+    );
+    assert_eq!(
+        eval(&["model", "eval", "catch", "--json"])["model"],
+        "harbour-catch"
+    );
+    let (_, stdout, _) = run(&["model", "list"]);
+    assert!(
+        stdout.contains("#1") && stdout.contains("serving"),
+        "{stdout}"
+    );
+
+    // Rollback: the shipped folder serves again.
+    let (code, stdout, err) = run(&["model", "rollback"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("configured folder"), "{stdout}");
+    assert_eq!(
+        eval(&["model", "eval", "catch", "--json"])["model"],
+        "fish-species"
+    );
+    let (code, _, err) = run(&["model", "rollback"]);
+    assert_eq!(code, Some(1), "{err}");
+
+    // Refusals: a model of another backbone, a folder of one species, a
+    // folder naming no species the model knows.
+    let mut other: serde_json::Value = manifest.clone();
+    other["backbone"]["sha256"] = "ab".repeat(32).into();
+    std::fs::write(
+        dir.path().join("harbour/model.json"),
+        serde_json::to_vec(&other).unwrap(),
+    )
+    .unwrap();
+    let (code, _, err) = run(&["model", "install", "harbour"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("trained on backbone"), "{err}");
+    std::fs::create_dir_all(dir.path().join("one/01_Only")).unwrap();
+    let (code, _, err) = run(&["model", "train", "one", "--out", "x"]);
+    assert_eq!(code, Some(2), "{err}");
+    std::fs::create_dir_all(dir.path().join("bad/not_a_species")).unwrap();
+    std::fs::copy(
+        catch
+            .join("02_Neoniphon_sammara")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+        dir.path().join("bad/not_a_species/x.png"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("bad/02_Neoniphon_sammara")).unwrap();
+    std::fs::copy(
+        catch
+            .join("02_Neoniphon_sammara")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+        dir.path().join("bad/02_Neoniphon_sammara/x.png"),
+    )
+    .unwrap();
+    let (code, _, err) = run(&["model", "eval", "bad"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("names no species"), "{err}");
 }

@@ -198,11 +198,8 @@ impl TestAppBuilder {
             sweep_cron: self.sweep_cron.clone(),
             forecast_cron: sitga_server::config::DEFAULT_FORECAST_CRON.into(),
             assets_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
-            model_manifest: Some(
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../assets/models/fish-species-v1.json"),
-            ),
-            onnxruntime: sitga_inference::find_runtime(
+            model: sitga_server::config::ModelPaths::shipped(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
                 &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
             ),
             ws: self.ws,

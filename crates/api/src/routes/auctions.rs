@@ -380,7 +380,7 @@ async fn suggest_species(
     seller: UserId,
     photo_id: &str,
 ) -> Option<SpeciesSuggestion> {
-    let model = state.fish.as_ref().ok()?;
+    let model = state.fish.as_ref().ok()?.model();
     let photo = {
         let mut conn = state.db.get().await.ok()?;
         photos::find(&mut conn, photo_id).await.ok()??

@@ -73,7 +73,7 @@ pub async fn identify(
     input: IdentifyInput,
 ) -> Result<web::Json<IdentifyResponse>, ApiError> {
     let model = match &state.fish {
-        Ok(model) => model.clone(),
+        Ok(species) => species.model().clone(),
         Err(reason) => {
             return Err(ApiError::ServiceUnavailable {
                 code: ErrorCode::ModelUnavailable,
@@ -90,7 +90,7 @@ pub async fn identify(
         });
     }
     // Asking for more classes than the model has is asking for all of them.
-    let k = k.min(model.manifest().labels.len());
+    let k = k.min(model.head().manifest().labels.len());
     state.auth_limiter.check_identify(state.client_ip(&http))?;
     let slot = model.reserve().map_err(inference_error)?;
     let bytes = match input {
@@ -106,10 +106,9 @@ pub async fn identify(
         .identify_reserved(slot, bytes, k)
         .await
         .map_err(inference_error)?;
-    let manifest = model.manifest();
     Ok(web::Json(IdentifyResponse {
-        model: manifest.model.clone(),
-        version: manifest.version,
+        model: answer.model,
+        version: answer.version,
         unknown: answer.unknown,
         predictions: answer
             .predictions

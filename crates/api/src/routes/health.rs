@@ -117,12 +117,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ReadyResponse
         },
     };
     let model = match &state.fish {
-        Ok(m) => Check {
-            configured: true,
-            ok: true,
-            mode: m.manifest().model.clone(),
-            detail: None,
-        },
+        Ok(species) => model_check(species),
         Err(reason) if reason.contains("disabled") => Check {
             configured: false,
             ok: true,
@@ -231,5 +226,28 @@ async fn ping_redis(pool: &deadpool_redis::Pool) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("unexpected reply {pong:?}"))
+    }
+}
+
+/// The species model's line: which model and version serve, and from
+/// where (the configured folder or an install), and an install that could
+/// not be served.
+fn model_check(species: &sitga_realtime::species::Species) -> Check {
+    let head = species.model().head();
+    let serving = species.serving();
+    let source = match serving.install {
+        Some(id) => format!("install #{id}"),
+        None => "the configured folder".to_owned(),
+    };
+    let refused = serving
+        .refused
+        .as_ref()
+        .map(|(id, _)| format!("; install #{id} was refused (see the log)"))
+        .unwrap_or_default();
+    Check {
+        configured: true,
+        ok: true,
+        mode: format!("{} v{}", head.manifest().model, head.manifest().version),
+        detail: Some(format!("{source}{refused}")),
     }
 }

@@ -50,14 +50,16 @@ fn png_part(bytes: Vec<u8>) -> reqwest::multipart::Part {
 async fn identify_answers_with_top_k_species() {
     let app = TestApp::spawn().await;
     let ready = expect_json(app.get("/ready", None).await, 200).await;
-    assert_eq!(ready["model"]["mode"], "fish-species-v1");
+    assert_eq!(ready["model"]["mode"], "fish-species v2");
+    assert_eq!(ready["model"]["detail"], "the configured folder");
 
     let part = reqwest::multipart::Part::bytes(photo(ImageFormat::Png))
         .file_name("fish.png")
         .mime_str("image/png")
         .unwrap();
     let body = expect_json(upload(&app, "", part).await, 200).await;
-    assert_eq!(body["model"], "fish-species-v1");
+    assert_eq!(body["model"], "fish-species");
+    assert_eq!(body["version"], 2);
     let predictions = body["predictions"].as_array().unwrap();
     assert_eq!(
         predictions.len(),
@@ -225,7 +227,7 @@ async fn an_image_with_too_many_pixels_is_refused_before_decoding() {
 async fn a_busy_model_answers_503_before_reading_the_upload() {
     let app = TestApp::spawn().await;
     let angler = app.user().create().await;
-    let model = app.state().fish.as_ref().unwrap().clone();
+    let model = app.state().fish.as_ref().unwrap().model().clone();
     let mut held = Vec::new();
     while let Ok(slot) = model.reserve() {
         held.push(slot);
@@ -262,4 +264,116 @@ async fn a_busy_model_answers_503_before_reading_the_upload() {
         200,
     )
     .await;
+}
+
+/// The shipped model's files, renamed `name` v`version` (same weights, so
+/// a different digest only through the manifest), optionally claiming
+/// another backbone.
+fn shipped_as(name: &str, version: u32, backbone: Option<&str>) -> sitga_inference::ModelFiles {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/models/fish-species-v2");
+    let mut files = sitga_inference::ModelFiles::read(&dir).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&files.manifest).unwrap();
+    manifest["model"] = name.into();
+    manifest["version"] = version.into();
+    if let Some(hash) = backbone {
+        manifest["backbone"]["sha256"] = hash.into();
+    }
+    files.manifest = serde_json::to_vec(&manifest).unwrap();
+    files
+}
+
+async fn install(app: &TestApp, files: &sitga_inference::ModelFiles) -> i64 {
+    let manifest: serde_json::Value = serde_json::from_slice(&files.manifest).unwrap();
+    let mut conn = app.state().db.get().await.unwrap();
+    sitga_persistence::fish_models::install(
+        &mut conn,
+        &sitga_persistence::fish_models::NewModel {
+            name: manifest["model"].as_str().unwrap(),
+            version: i32::try_from(manifest["version"].as_i64().unwrap()).unwrap(),
+            digest: &files.digest(),
+            manifest: std::str::from_utf8(&files.manifest).unwrap(),
+            weights: &files.weights,
+            metrics: std::str::from_utf8(&files.metrics).unwrap(),
+            installed_by: "test",
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Polls `/ready` until the model line says `mode` and `detail`.
+async fn wait_for_model(app: &TestApp, mode: &str, detail: &str) {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        let ready = expect_json(app.get("/ready", None).await, 200).await;
+        if ready["model"]["mode"] == mode && ready["model"]["detail"] == detail {
+            return;
+        }
+        last = ready["model"].clone();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the model never became {mode} ({detail}); last {last}");
+}
+
+#[tokio::test]
+async fn an_installed_model_serves_without_a_restart_and_rolls_back() {
+    let app = TestApp::spawn().await;
+    wait_for_model(&app, "fish-species v2", "the configured folder").await;
+    let first = install(&app, &shipped_as("ops-catch", 7, None)).await;
+    wait_for_model(&app, "ops-catch v7", &format!("install #{first}")).await;
+    let part = png_part(photo(ImageFormat::Png));
+    let body = expect_json(upload(&app, "", part).await, 200).await;
+    assert_eq!(
+        (body["model"].as_str(), body["version"].as_i64()),
+        (Some("ops-catch"), Some(7))
+    );
+
+    // One trained on another backbone is refused; the install before it
+    // keeps serving, and /ready says so.
+    let wrong = install(&app, &shipped_as("elsewhere", 1, Some(&"0".repeat(64)))).await;
+    wait_for_model(
+        &app,
+        "ops-catch v7",
+        &format!("install #{first}; install #{wrong} was refused (see the log)"),
+    )
+    .await;
+    let part = png_part(photo(ImageFormat::Png));
+    let body = expect_json(upload(&app, "", part).await, 200).await;
+    assert_eq!(body["model"], "ops-catch");
+
+    // Rolling back the refused one, then the good one: the folder again.
+    let mut conn = app.state().db.get().await.unwrap();
+    assert_eq!(
+        sitga_persistence::fish_models::roll_back(&mut conn)
+            .await
+            .unwrap(),
+        Some(wrong)
+    );
+    assert_eq!(
+        sitga_persistence::fish_models::serving_id(&mut conn)
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        sitga_persistence::fish_models::roll_back(&mut conn)
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        sitga_persistence::fish_models::roll_back(&mut conn)
+            .await
+            .unwrap(),
+        None
+    );
+    drop(conn);
+    wait_for_model(&app, "fish-species v2", "the configured folder").await;
+    let part = png_part(photo(ImageFormat::Png));
+    let body = expect_json(upload(&app, "", part).await, 200).await;
+    assert_eq!(
+        (body["model"].as_str(), body["version"].as_i64()),
+        (Some("fish-species"), Some(2))
+    );
 }
