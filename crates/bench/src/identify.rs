@@ -102,6 +102,19 @@ async fn identify(
         r.sort_unstable();
         percentile(&r, 0.5)
     };
+    // Where the rest goes: decoding the upload and resizing it, in process.
+    let started = Instant::now();
+    let mut prepare = Vec::new();
+    while started.elapsed() < length {
+        let t = Instant::now();
+        sitga_inference::decode_and_preprocess(&bytes, 350, 200).expect("decode");
+        prepare.push(t.elapsed());
+    }
+    let prepare_row = report(
+        "decode + resize (1 thread, no inference)",
+        prepare,
+        started.elapsed(),
+    );
 
     let db = TestDatabase::create_on(None).await.expect("database");
     let photo_dir = tempfile::tempdir().unwrap();
@@ -145,7 +158,7 @@ async fn identify(
     let angler = crate::seed::accounts(&server.state.db, 0).await[0];
     let bearer = crate::seed::token(angler);
     let mut first_p50 = Duration::ZERO;
-    let mut rows = vec![raw_row];
+    let mut rows = vec![raw_row, prepare_row];
     for &n in clients {
         let (per_client, elapsed) = run_for(0..n, length, |_, stop| {
             let (url, bytes, bearer) = (url.clone(), bytes.clone(), bearer.clone());

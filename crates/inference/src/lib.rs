@@ -23,7 +23,6 @@ mod backbone;
 pub mod head;
 pub mod metrics;
 mod preprocess;
-mod resample;
 pub mod train;
 
 pub use backbone::Backbone;

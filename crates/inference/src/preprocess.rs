@@ -1,5 +1,6 @@
 //! The input contract: decode (JPEG/PNG/WebP), apply the EXIF orientation,
-//! RGB, Lanczos resize to the model size, scale to [0, 1], NHWC float32.
+//! RGB, Lanczos-3 resize to the backbone's size, scale to [0, 1], NHWC
+//! float32.
 
 use std::io::Cursor;
 
@@ -139,21 +140,29 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
-/// Resizes an RGB image (Lanczos, exactly as Pillow does) and scales it to
-/// the input tensor.
+/// Resizes an RGB image (Lanczos-3 convolution, SIMD, by
+/// `fast_image_resize`) and scales it to the input tensor. Training and
+/// serving both come through here, so they see the same pixels.
 pub fn preprocess_rgb(
     rgb: &RgbImage,
     width: u32,
     height: u32,
 ) -> Result<Array4<f32>, PreprocessError> {
-    let resized = crate::resample::resize_rgb8(
-        rgb.as_raw(),
-        rgb.width() as usize,
-        rgb.height() as usize,
-        width as usize,
-        height as usize,
-    );
-    let data: Vec<f32> = resized.iter().map(|&b| f32::from(b) / 255.0).collect();
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+    let failed = |e: &dyn std::fmt::Display| PreprocessError::Corrupt(e.to_string());
+    let source = ImageRef::new(rgb.width(), rgb.height(), rgb.as_raw(), PixelType::U8x3)
+        .map_err(|e| failed(&e))?;
+    let mut resized = Image::new(width, height, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    Resizer::new()
+        .resize(&source, &mut resized, &options)
+        .map_err(|e| failed(&e))?;
+    let data: Vec<f32> = resized
+        .buffer()
+        .iter()
+        .map(|&b| f32::from(b) / 255.0)
+        .collect();
     Array4::from_shape_vec((1, height as usize, width as usize, 3), data)
         .map_err(|e| PreprocessError::Corrupt(e.to_string()))
 }

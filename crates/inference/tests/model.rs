@@ -54,8 +54,12 @@ async fn probabilities_are_a_distribution() {
     assert!(answer.predictions[0].probability >= answer.predictions[1].probability);
 }
 
+/// Training and serving share one preprocessing (ours), so it no longer has
+/// to equal Pillow's bit for bit; it must stay the same filter. Pillow's
+/// Lanczos resize through onnxruntime (scripts/fish_reference.py) against
+/// ours: pixels within a few levels, features nearly parallel.
 #[test]
-fn rust_matches_the_python_pipeline() {
+fn the_resize_stays_close_to_pillows_lanczos() {
     let python = root().join(".venv/bin/python");
     assert!(
         python.exists(),
@@ -83,15 +87,13 @@ fn rust_matches_the_python_pipeline() {
         .iter()
         .map(|v| v.as_f64().unwrap() as f32)
         .collect();
-    let max_diff = tensor
+    let diffs: Vec<f32> = tensor
         .iter()
         .zip(&expected)
         .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(
-        max_diff == 0.0,
-        "preprocessing differs from Pillow by {max_diff}"
-    );
+        .collect();
+    let max_diff = diffs.iter().copied().fold(0.0f32, f32::max);
+    let mean_diff = diffs.iter().sum::<f32>() / diffs.len() as f32;
     let ours = model.backbone().embed(tensor).unwrap();
     let theirs: Vec<f32> = reference["features"]
         .as_array()
@@ -99,20 +101,32 @@ fn rust_matches_the_python_pipeline() {
         .iter()
         .map(|v| v.as_f64().unwrap() as f32)
         .collect();
-    let diff = ours
-        .iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    eprintln!("max tensor diff {max_diff}, max feature diff {diff}");
-    assert!(diff < 1e-4, "features differ by {diff}");
+    let dot: f32 = ours.iter().zip(&theirs).map(|(a, b)| a * b).sum();
+    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| x * x).sum::<f32>().sqrt();
+    let cosine = dot / (norm(&mut ours.iter().copied()) * norm(&mut theirs.iter().copied()));
+    eprintln!(
+        "pixels: max diff {:.1} levels, mean {:.3} levels; feature cosine {cosine:.6}",
+        max_diff * 255.0,
+        mean_diff * 255.0
+    );
+    assert!(
+        max_diff * 255.0 <= 2.0,
+        "max diff {} levels",
+        max_diff * 255.0
+    );
+    assert!(
+        mean_diff * 255.0 <= 0.2,
+        "mean diff {} levels",
+        mean_diff * 255.0
+    );
+    assert!(cosine >= 0.9995, "feature cosine {cosine}");
 }
 
 /// The shipped recipe on the real photos (../shared/fish, beside the
 /// repository; CI has it): a head trained by `sitga model train`'s code on
 /// the train split only, scored on the validation split it never saw
-/// (trajectory-disjoint). Measured 2026-12-06: top-1 0.880, mean per-class
-/// recall 0.789; the floors below leave room for nothing but noise.
+/// (trajectory-disjoint). Measured 2026-12-06: top-1 0.882, mean per-class
+/// recall 0.786; the floors below leave room for nothing but noise.
 #[test]
 #[ignore = "needs ../shared/fish (present in CI, run with --include-ignored)"]
 fn the_recipe_holds_its_accuracy_on_photos_it_never_saw() {
