@@ -44,6 +44,24 @@ fn sample_image(path: Option<std::path::PathBuf>) -> Vec<u8> {
     out
 }
 
+/// A 4032 × 3024 JPEG (a phone camera's size) with texture in it.
+fn phone_jpeg() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(4032, 3024, |x, y| {
+        image::Rgb([
+            (x / 9 % 256) as u8,
+            (y / 7 % 256) as u8,
+            ((x * 3 + y * 5) / 13 % 256) as u8,
+        ])
+    });
+    let mut out = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut out),
+        image::ImageFormat::Jpeg,
+    )
+    .expect("encode");
+    out
+}
+
 fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) -> serde_json::Value {
     latencies.sort_unstable();
     let per_s = latencies.len() as f64 / elapsed.as_secs_f64();
@@ -115,6 +133,29 @@ async fn identify(
         prepare,
         started.elapsed(),
     );
+    // A phone's photo: 12 megapixels of JPEG, decoded whole then resized,
+    // against decoded at 1/8 in the DCT (what identify does).
+    let phone = phone_jpeg();
+    let time = |label: &str, work: &dyn Fn()| {
+        let started = Instant::now();
+        let mut runs = Vec::new();
+        while started.elapsed() < length {
+            let t = Instant::now();
+            work();
+            runs.push(t.elapsed());
+        }
+        report(label, runs, started.elapsed())
+    };
+    let phone_full = time("12 MP JPEG: full decode + resize", &|| {
+        let rgb = sitga_inference::decode(&phone).expect("decode").into_rgb8();
+        sitga_inference::preprocess_rgb(&rgb, 350, 200).expect("resize");
+    });
+    let phone_scaled = time(
+        "12 MP JPEG: DCT-scaled decode + resize (identify's path)",
+        &|| {
+            sitga_inference::decode_and_preprocess(&phone, 350, 200).expect("decode");
+        },
+    );
 
     let db = TestDatabase::create_on(None).await.expect("database");
     let photo_dir = tempfile::tempdir().unwrap();
@@ -158,7 +199,7 @@ async fn identify(
     let angler = crate::seed::accounts(&server.state.db, 0).await[0];
     let bearer = crate::seed::token(angler);
     let mut first_p50 = Duration::ZERO;
-    let mut rows = vec![raw_row, prepare_row];
+    let mut rows = vec![raw_row, prepare_row, phone_full, phone_scaled];
     for &n in clients {
         let (per_client, elapsed) = run_for(0..n, length, |_, stop| {
             let (url, bytes, bearer) = (url.clone(), bytes.clone(), bearer.clone());

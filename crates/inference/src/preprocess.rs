@@ -69,12 +69,88 @@ fn decode_within(
     height: u32,
     max_alloc: u64,
 ) -> Result<Array4<f32>, PreprocessError> {
+    if let Some(rgb) = decode_jpeg_scaled(bytes, width, height, max_alloc)? {
+        return preprocess_rgb(&rgb, width, height);
+    }
     // `into_rgb8` keeps the buffer when it already is RGB8 (the usual JPEG).
     preprocess_rgb(
         &decode_limited(bytes, max_alloc)?.into_rgb8(),
         width,
         height,
     )
+}
+
+/// The largest of 1/8, 1/4 and 1/2 at which a `w` × `h` JPEG still covers
+/// `need_w` × `need_h` (1 when none does).
+fn dct_divisor(w: u32, h: u32, need_w: u32, need_h: u32) -> u32 {
+    [8, 4, 2]
+        .into_iter()
+        .find(|d| w.div_ceil(*d) >= need_w && h.div_ceil(*d) >= need_h)
+        .unwrap_or(1)
+}
+
+/// A JPEG decoded at the smallest DCT scale (1/8, 1/4 or 1/2) that still
+/// covers the model's input once turned upright: a 12-megapixel phone photo
+/// is decoded as 504 × 378 instead of being decoded whole and thrown away
+/// by the resize. `None` for anything else (another format, a photo too
+/// small to scale, CMYK or 16-bit colour): the full decoder takes those.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    max_alloc: u64,
+) -> Result<Option<RgbImage>, PreprocessError> {
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(None);
+    }
+    if !jpeg_is_complete(bytes) {
+        return Err(PreprocessError::Corrupt(
+            "the JPEG is cut short (no end of image after its last scan)".into(),
+        ));
+    }
+    let corrupt = |e: jpeg_decoder::Error| PreprocessError::Corrupt(e.to_string());
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    decoder.read_info().map_err(corrupt)?;
+    let Some(info) = decoder.info() else {
+        return Ok(None);
+    };
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    let pixels = u64::from(w) * u64::from(h);
+    if w == 0 || h == 0 || pixels > MAX_PIXELS {
+        // The full decoder says what is wrong with it.
+        return Ok(None);
+    }
+    let gray = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => false,
+        jpeg_decoder::PixelFormat::L8 => true,
+        _ => return Ok(None),
+    };
+    let code = orientation(bytes);
+    // Orientations 5 to 8 turn the picture a quarter: its width becomes the
+    // model's height.
+    let (need_w, need_h) = if (5..=8).contains(&code) {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let divisor = dct_divisor(w, h, need_w, need_h);
+    if divisor == 1 {
+        return Ok(None);
+    }
+    let size = |v: u32| u16::try_from(v.div_ceil(divisor)).unwrap_or(u16::MAX);
+    decoder.set_max_decoding_buffer_size(usize::try_from(max_alloc).unwrap_or(usize::MAX));
+    let (sw, sh) = decoder.scale(size(w), size(h)).map_err(corrupt)?;
+    let data = decoder.decode().map_err(corrupt)?;
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    let image = if gray {
+        image::GrayImage::from_raw(sw, sh, data).map(DynamicImage::ImageLuma8)
+    } else {
+        RgbImage::from_raw(sw, sh, data).map(DynamicImage::ImageRgb8)
+    };
+    let image = image.ok_or_else(|| {
+        PreprocessError::Corrupt("the JPEG decoded to fewer pixels than it declares".into())
+    })?;
+    Ok(Some(orient(image, code).into_rgb8()))
 }
 
 /// Decodes an upload (JPEG, PNG or WebP) within [`MAX_PIXELS`] and
@@ -243,6 +319,52 @@ mod tests {
                 jpeg.len()
             );
         }
+    }
+
+    #[test]
+    fn a_jpeg_is_decoded_at_the_smallest_scale_that_covers_the_model() {
+        assert_eq!(dct_divisor(4032, 3024, 350, 200), 8);
+        assert_eq!(dct_divisor(1600, 1200, 350, 200), 4);
+        // Turned a quarter, the same photo must cover 200 × 350.
+        assert_eq!(dct_divisor(1600, 1200, 200, 350), 2);
+        assert_eq!(dct_divisor(640, 480, 350, 200), 1);
+        assert_eq!(dct_divisor(3000, 500, 350, 200), 2);
+
+        let img = RgbImage::from_fn(1600, 1200, |x, y| {
+            image::Rgb([
+                (x / 7 % 256) as u8,
+                (y / 5 % 256) as u8,
+                ((x + y) / 11 % 256) as u8,
+            ])
+        });
+        let mut jpeg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        let scaled = decode_jpeg_scaled(&jpeg, 350, 200, MAX_DECODE_BYTES)
+            .unwrap()
+            .unwrap();
+        assert_eq!(scaled.dimensions(), (400, 300));
+        // The tensor it gives is the full decode's, within a few levels.
+        let fast = preprocess_rgb(&scaled, 350, 200).unwrap();
+        let full = preprocess_rgb(&decode(&jpeg).unwrap().into_rgb8(), 350, 200).unwrap();
+        let mean = fast
+            .iter()
+            .zip(&full)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / fast.len() as f32;
+        assert!(
+            mean * 255.0 < 2.0,
+            "mean difference {} levels",
+            mean * 255.0
+        );
+        assert_eq!(decode_and_preprocess(&jpeg, 350, 200).unwrap(), fast);
+        // Not a JPEG, or too small to scale: the full decoder's.
+        assert!(
+            decode_jpeg_scaled(&png(&img), 350, 200, MAX_DECODE_BYTES)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
