@@ -33,6 +33,15 @@ struct Inner {
     db: DbPool,
 }
 
+/// An install's files, as a model folder would hold them.
+pub fn files_of(row: fish_models::InstalledModel) -> ModelFiles {
+    ModelFiles {
+        manifest: row.manifest.into_bytes(),
+        weights: row.weights,
+        metrics: row.metrics.into_bytes(),
+    }
+}
+
 /// The served model and where its head came from. Cheap to clone.
 #[derive(Clone)]
 pub struct Species {
@@ -112,15 +121,12 @@ impl Species {
             return Ok(false);
         };
         drop(conn);
-        let files = ModelFiles {
-            manifest: row.manifest.into_bytes(),
-            weights: row.weights,
-            metrics: row.metrics.into_bytes(),
-        };
-        let loaded = Head::from_files(&files).and_then(|head| self.inner.model.replace_head(head));
+        let (name, version) = (row.name.clone(), row.version);
+        let loaded =
+            Head::from_files(&files_of(row)).and_then(|head| self.inner.model.replace_head(head));
         match loaded {
             Ok(_) => {
-                tracing::info!(install = id, model = %row.name, version = row.version, "species model: serving an install");
+                tracing::info!(install = id, model = %name, version, "species model: serving an install");
                 self.set(Some(id), None);
                 Ok(true)
             }

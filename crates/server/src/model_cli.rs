@@ -303,12 +303,8 @@ async fn serving_head(settings: &Settings) -> Result<Head, (u8, String)> {
     if let Some(id) = fish_models::serving_id(&mut conn).await.map_err(db)?
         && let Some(row) = fish_models::find(&mut conn, id).await.map_err(db)?
     {
-        return Head::from_files(&ModelFiles {
-            manifest: row.manifest.into_bytes(),
-            weights: row.weights,
-            metrics: row.metrics.into_bytes(),
-        })
-        .map_err(|e| (1, format!("install #{id}: {e}")));
+        return Head::from_files(&sitga_realtime::species::files_of(row))
+            .map_err(|e| (1, format!("install #{id}: {e}")));
     }
     let dir = settings.resolve_model().dir.ok_or_else(|| {
         (

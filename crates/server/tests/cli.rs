@@ -548,32 +548,19 @@ fn an_operator_trains_scores_installs_and_rolls_back_a_model() {
     std::fs::create_dir_all(dir.path().join("one/01_Only")).unwrap();
     let (code, _, err) = run(&["model", "train", "one", "--out", "x"]);
     assert_eq!(code, Some(2), "{err}");
-    std::fs::create_dir_all(dir.path().join("bad/not_a_species")).unwrap();
-    std::fs::copy(
-        catch
-            .join("02_Neoniphon_sammara")
-            .read_dir()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path(),
-        dir.path().join("bad/not_a_species/x.png"),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("bad/02_Neoniphon_sammara")).unwrap();
-    std::fs::copy(
-        catch
-            .join("02_Neoniphon_sammara")
-            .read_dir()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path(),
-        dir.path().join("bad/02_Neoniphon_sammara/x.png"),
-    )
-    .unwrap();
+    let one_photo = catch
+        .join("02_Neoniphon_sammara")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for folder in ["not_a_species", "02_Neoniphon_sammara"] {
+        let to = dir.path().join("bad").join(folder);
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::copy(&one_photo, to.join("x.png")).unwrap();
+    }
     let (code, _, err) = run(&["model", "eval", "bad"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("names no species"), "{err}");
