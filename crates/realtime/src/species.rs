@@ -86,11 +86,6 @@ impl Species {
         self.inner.serving.load_full()
     }
 
-    /// The configured folder.
-    pub fn folder(&self) -> &std::path::Path {
-        &self.inner.folder_path
-    }
-
     /// Looks for a new install (or a rollback) once and serves it; whether
     /// the serving head changed.
     pub async fn refresh(&self) -> Result<bool, DbError> {

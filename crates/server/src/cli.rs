@@ -183,19 +183,7 @@ async fn admin(settings: &Settings, action: AdminAction) -> CliResult {
     };
     let email = Email::parse(&email).map_err(|e| (2, e.to_string()))?;
     let role = Role::parse(&role).map_err(|e| (2, e.to_string()))?;
-    let database = settings.database().map_err(|e| (2, e.to_string()))?;
-    run_migrations(&database)
-        .await
-        .map_err(|e| (3, e.to_string()))?;
-    let pool = DbPool::connect(
-        &database,
-        PoolOptions {
-            max_size: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| (3, e.to_string()))?;
+    let pool = crate::model_cli::connect(settings).await?;
     let mut conn = pool.get().await.map_err(|e| (3, e.to_string()))?;
     let user = users::find_by_email(&mut conn, email.as_str())
         .await

@@ -278,7 +278,9 @@ fn print_metrics(m: &Metrics) {
     }
 }
 
-async fn connect(settings: &Settings) -> Result<DbPool, (u8, String)> {
+/// The configured database, migrated, through a one-connection pool (what
+/// a command-line action needs).
+pub(crate) async fn connect(settings: &Settings) -> Result<DbPool, (u8, String)> {
     let database = settings.database().map_err(|e| (2, e.to_string()))?;
     run_migrations(&database)
         .await
