@@ -33,6 +33,8 @@ pub struct AppState {
     pub passwords: Arc<PasswordWork>,
     /// Room fan-out.
     pub bus: RoomBus,
+    /// Auction list pages kept between changes.
+    pub listings: Arc<crate::listings::Listings>,
     /// Per-auction bid writers.
     pub engine: BidEngine,
     /// Closes auctions.

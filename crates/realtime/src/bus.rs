@@ -112,6 +112,10 @@ struct Inner {
     /// Whether a notifier task takes from `stored_rx` (a bus without one,
     /// in a bench or an example, only stores).
     notifier_live: std::sync::atomic::AtomicBool,
+    /// Raised by every room frame this instance sends or relays and by every
+    /// [`RoomBus::listings_changed`] of any instance: a read of auction
+    /// lists made at one version is stale once it moves.
+    listings: std::sync::atomic::AtomicU64,
 }
 
 /// Messages kept per room in the fast history (Redis stream or memory);
@@ -197,6 +201,7 @@ impl RoomBus {
                 stored_tx,
                 stored_rx: Mutex::new(Some(stored_rx)),
                 notifier_live: std::sync::atomic::AtomicBool::new(false),
+                listings: std::sync::atomic::AtomicU64::new(0),
                 prefix,
             }),
         }
@@ -211,8 +216,40 @@ impl RoomBus {
             .subscribe()
     }
 
+    /// Where auction lists stand: it moves with every room frame (bids,
+    /// closes, clock steps, starts, edits) on any instance, and with
+    /// [`RoomBus::listings_changed`]. Read it before reading the database;
+    /// what was read is current while it has not moved.
+    pub fn listings_version(&self) -> u64 {
+        self.inner.listings.load(Ordering::Acquire)
+    }
+
+    fn bump_listings(&self) {
+        self.inner.listings.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Tells every instance that auction lists changed without a room frame
+    /// (a new auction, a nickname): here at once, the others through Redis
+    /// (`PUBLISH {prefix}listings`). Call it after the commit.
+    pub async fn listings_changed(&self) {
+        self.bump_listings();
+        let Some(redis) = &self.inner.redis else {
+            return;
+        };
+        let published = async {
+            let mut conn = redis.get().await?;
+            let _: i64 = conn.publish(self.inner.key("listings"), "").await?;
+            Ok::<_, BusError>(())
+        }
+        .await;
+        if let Err(e) = published {
+            tracing::warn!(error = %e, "could not tell other instances that auction lists changed");
+        }
+    }
+
     /// Delivers to this instance's sockets in `room`.
     fn deliver_local(&self, frame: &RoomFrame) {
+        self.bump_listings();
         {
             let mut seqs = self
                 .inner
@@ -258,6 +295,9 @@ impl RoomBus {
             let floor = self.last_seq(room);
             match publish_redis(&self.inner, redis, room, floor, frame).await {
                 Ok(seq) => {
+                    // The relay brings it back later; this instance's next
+                    // list read must already see what was committed.
+                    self.bump_listings();
                     if !self.inner.relay_live.load(Ordering::Acquire) {
                         let json: Arc<str> = encode(frame, room, seq).into();
                         self.deliver_local(&RoomFrame { room, seq, json });
@@ -534,8 +574,12 @@ impl RoomBus {
         let user_prefix = self.inner.key("user:");
         let revocations = self.inner.key("revocations");
         pubsub.subscribe(&revocations).await?;
+        let listings = self.inner.key("listings");
+        pubsub.subscribe(&listings).await?;
         let mut messages = pubsub.on_message();
         let _live = RelayLive::set(&self.inner.relay_live);
+        // Whatever changed while this instance was not subscribed was missed.
+        self.bump_listings();
         while let Some(message) = messages.next().await {
             let payload: String = match message.get_payload() {
                 Ok(p) => p,
@@ -544,6 +588,10 @@ impl RoomBus {
                     continue;
                 }
             };
+            if message.get_channel_name() == listings {
+                self.bump_listings();
+                continue;
+            }
             if message.get_channel_name() == revocations {
                 // Our own revocations come back too: acting twice is harmless.
                 match serde_json::from_str::<Revocation>(&payload) {
@@ -706,6 +754,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_room_frame_and_listing_change_moves_the_listings_version() {
+        let bus = RoomBus::local();
+        let start = bus.listings_version();
+        // A room without a socket here still counts: its auction is listed.
+        bus.publish(
+            AuctionId::new(7),
+            &ServerFrame::presence(MessageCode::Joined, "민수"),
+        )
+        .await;
+        let after_frame = bus.listings_version();
+        assert!(after_frame > start);
+        bus.listings_changed().await;
+        assert!(bus.listings_version() > after_frame);
+        // Nothing else moves it.
+        let now = bus.listings_version();
+        bus.tell(UserId::new(1), "{}".into()).await;
+        assert_eq!(bus.listings_version(), now);
+    }
+
+    #[tokio::test]
     async fn a_user_channel_reaches_only_that_users_sockets() {
         let bus = RoomBus::local();
         let mut mine = bus.subscribe_user(UserId::new(1));
@@ -828,6 +896,37 @@ mod redis_tests {
             .unwrap();
         assert_eq!(seq, 101);
         let _: () = conn.del(&key).await.unwrap();
+    }
+
+    /// A listing change told by one instance moves every other's version
+    /// (and nothing but the message does: there is no timer in the bus).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+    async fn a_listing_change_reaches_every_instance() {
+        let url = std::env::var("REDIS_URL").expect("REDIS_URL must be set for this test");
+        let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+        let bus = || {
+            let pool = deadpool_redis::Config::from_url(url.clone())
+                .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                .unwrap();
+            RoomBus::with_redis(Some(pool), prefix.clone())
+        };
+        let (one, two) = (bus(), bus());
+        let client = deadpool_redis::redis::Client::open(url.clone()).unwrap();
+        let relay = two.spawn_relay(client).unwrap();
+        while !two.inner.relay_live.load(Ordering::Acquire) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // The relay counts itself once when it subscribes; settle after it.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let before = two.listings_version();
+        one.listings_changed().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while two.listings_version() == before {
+            assert!(std::time::Instant::now() < deadline, "never told");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        relay.abort();
     }
 }
 

@@ -256,6 +256,7 @@ pub async fn start(
         passwords: Arc::new(sitga_api::auth::PasswordWork::for_this_machine()),
         engine: BidEngine::new(db.clone(), bus.clone()),
         bus: bus.clone(),
+        listings: Arc::default(),
         closer: closer.clone(),
         close_queue: queues.close.0.clone(),
         forecast_queue: queues.forecast.0.clone(),

@@ -26,7 +26,9 @@ use crate::auth::{AuthUser, Viewer};
 use crate::error::ApiError;
 use crate::error::ErrorCode;
 use crate::extract::{JsonBody, QueryParams};
+use crate::listings::{Built, PageKey};
 use crate::state::AppState;
+use crate::tagged::{CLOCK_PLACEHOLDER, Tagged, TaggedJson};
 use sitga_realtime::closing::{BuyNowResult, CloseResult};
 use sitga_realtime::engine::{BidCommand, BidOutcome};
 
@@ -143,6 +145,16 @@ pub struct ClockDto {
     /// The lowest price: only in the seller's own `GET
     /// /api/v1/auctions/{id}` (null for everyone else).
     pub floor_price: Option<i64>,
+}
+
+impl AuctionDto {
+    /// When the clock alone next changes what this shows (a scheduled
+    /// start, a clock auction's next step), if it does.
+    fn changes_by_itself(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let start = self.starts_at.filter(|at| *at > now);
+        let step = self.clock.as_ref().and_then(|c| c.next_step_at);
+        start.into_iter().chain(step).min()
+    }
 }
 
 impl ClockDto {
@@ -629,6 +641,7 @@ pub async fn create(
         });
     }
     tx.commit().await?;
+    state.bus.listings_changed().await;
     let mut conn = state.db.get().await?;
     tracing::info!(
         auction_id = auction.id.get(),
@@ -678,7 +691,7 @@ pub struct AuctionPage {
 pub async fn list(
     state: web::Data<AppState>,
     query: QueryParams<ListQuery>,
-) -> Result<web::Json<AuctionPage>, ApiError> {
+) -> Result<Tagged<AuctionPage>, ApiError> {
     let q = query.0;
     let (page, per_page, offset) = PageQuery::of(q.page, q.per_page).resolve()?;
     let status = match q.status.as_deref().unwrap_or("open") {
@@ -713,20 +726,53 @@ pub async fn list(
             field: Some("q".into()),
         });
     }
+    let key = PageKey {
+        status: status.map(AuctionStatus::code),
+        seller: q.seller,
+        query: query_text.clone(),
+        sort: match sort {
+            Sort::Newest => "newest",
+            Sort::EndingSoon => "ending_soon",
+        },
+        page,
+        per_page,
+    };
     let filter = ListFilter {
         status,
         seller_id: q.seller.map(UserId::new),
         query: query_text,
         sort,
     };
-    let mut conn = state.db.get().await?;
-    let (rows, total) = auctions::list(&mut conn, &filter, offset, i64::from(per_page)).await?;
-    Ok(web::Json(AuctionPage {
-        items: dtos(&mut conn, rows).await?,
-        page,
-        per_page,
-        total,
-    }))
+    let body = state
+        .listings
+        .page(
+            key,
+            || state.bus.listings_version(),
+            || async {
+                let mut conn = state.db.get().await?;
+                let (rows, total) =
+                    auctions::list(&mut conn, &filter, offset, i64::from(per_page)).await?;
+                let mut items = dtos(&mut conn, rows).await?;
+                let now = Utc::now();
+                let changes_at = items.iter().filter_map(|a| a.changes_by_itself(now)).min();
+                for item in &mut items {
+                    item.server_now = CLOCK_PLACEHOLDER;
+                }
+                let page = AuctionPage {
+                    items,
+                    page,
+                    per_page,
+                    total,
+                };
+                Ok::<_, ApiError>(Built {
+                    body: TaggedJson::encode(&page)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    changes_at,
+                })
+            },
+        )
+        .await?;
+    Ok(Tagged::public(body))
 }
 
 /// Auction id.
@@ -750,7 +796,7 @@ pub async fn get(
     http: HttpRequest,
     viewer: Viewer,
     path: web::Path<AuctionPath>,
-) -> Result<web::Json<AuctionDto>, ApiError> {
+) -> Result<Tagged<AuctionDto>, ApiError> {
     let id = path.auction();
     let mut conn = state.db.get().await?;
     let counted = state.auth_limiter.count_view(state.client_ip(&http), id);
@@ -770,7 +816,9 @@ pub async fn get(
                 .map(|c| c.rules().floor_price.get());
         }
     }
-    Ok(web::Json(dto))
+    dto.server_now = CLOCK_PLACEHOLDER;
+    let body = TaggedJson::encode(&dto).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Tagged::private(body))
 }
 
 /// Changes before the first bid. Absent fields stay.
@@ -902,6 +950,11 @@ pub async fn update(
     };
     if !auctions::update_details(&mut conn, path.auction(), auth.id, &change).await? {
         return Err(seller_guard_error(&mut conn, path.auction(), auth.id, "edited").await);
+    }
+    // The room (and every list) sees the new start price and rules at once.
+    if let Some(row) = auctions::find(&mut conn, path.auction()).await? {
+        let frame = sitga_realtime::frames::ServerFrame::state(&row.snapshot(), None, Utc::now());
+        state.bus.publish(path.auction(), &frame).await;
     }
     Ok(web::Json(load_dto(&mut conn, path.auction()).await?))
 }

@@ -187,6 +187,10 @@ pub async fn update_me(
     }
     let dto = user_dto(&mut tx, user).await?;
     tx.commit().await?;
+    if req.nickname.is_some() {
+        // Lists show sellers' and leaders' nicknames.
+        state.bus.listings_changed().await;
+    }
     Ok(web::Json(dto))
 }
 

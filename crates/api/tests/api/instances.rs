@@ -272,3 +272,35 @@ async fn a_notification_made_on_one_instance_reaches_a_socket_on_the_other() {
         ["ending_soon", "outbid"]
     );
 }
+
+/// With Redis, a list kept in memory by instance B shows a bid made on
+/// instance A as soon as B's sockets have its frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+async fn a_list_kept_by_one_instance_shows_a_bid_made_on_the_other() {
+    let (one, two) = pair_on_redis().await;
+    let seller = one.user().create().await;
+    let bidder = one.user().create().await;
+    one.charge(&bidder, 100_000).await;
+    let id = one.open_auction(&seller, 10_000, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let list = "/api/v1/auctions?status=open&per_page=100";
+    let price_on_two = || async {
+        let page = sitga_testkit::expect_json(two.get(list, None).await, 200).await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .map(|a| a["current_price"].clone())
+    };
+    // Read twice: the second answer comes from B's memory.
+    assert_eq!(price_on_two().await, Some(Value::Null));
+    assert_eq!(price_on_two().await, Some(Value::Null));
+    let mut watcher = two.ws(None).await;
+    watcher.join(id).await;
+    assert_eq!(one.bid(&bidder, id, 10_000).await.status(), 201);
+    watcher.until(|f| f["code"] == "bid_accepted").await;
+    assert_eq!(price_on_two().await, Some(json!(10_000)));
+}

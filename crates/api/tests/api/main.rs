@@ -13,6 +13,7 @@ mod fish;
 mod forecasts;
 mod formats;
 mod instances;
+mod listings;
 mod notifications;
 mod payments;
 mod photos;
