@@ -232,23 +232,36 @@ mod tests {
         assert_eq!(builds.load(Ordering::SeqCst), 2);
     }
 
+    /// The page `page` at version 0; a build counts itself, takes `pause`
+    /// and says its content changes by itself at `changes_at`.
+    async fn fetch(
+        listings: &Listings,
+        page: u32,
+        builds: &AtomicUsize,
+        changes_at: Option<DateTime<Utc>>,
+        pause: Duration,
+    ) -> Arc<TaggedJson> {
+        listings
+            .page(
+                key(page),
+                || 0,
+                || async {
+                    builds.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(pause).await;
+                    built("page", changes_at)
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn a_page_that_moves_with_the_clock_is_rebuilt_then() {
         let listings = Listings::default();
         let builds = AtomicUsize::new(0);
         for _ in 0..2 {
-            listings
-                .page(
-                    key(1),
-                    || 0,
-                    || async {
-                        builds.fetch_add(1, Ordering::SeqCst);
-                        // A clock step due now.
-                        built("page", Some(Utc::now()))
-                    },
-                )
-                .await
-                .unwrap();
+            // A clock step due now.
+            fetch(&listings, 1, &builds, Some(Utc::now()), Duration::ZERO).await;
         }
         assert_eq!(builds.load(Ordering::SeqCst), 2);
         assert_eq!(
@@ -266,18 +279,7 @@ mod tests {
             .map(|_| {
                 let (listings, builds) = (Arc::clone(&listings), Arc::clone(&builds));
                 tokio::spawn(async move {
-                    listings
-                        .page(
-                            key(1),
-                            || 0,
-                            || async {
-                                builds.fetch_add(1, Ordering::SeqCst);
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                                built("page", None)
-                            },
-                        )
-                        .await
-                        .unwrap()
+                    fetch(&listings, 1, &builds, None, Duration::from_millis(50)).await
                 })
             })
             .collect();
@@ -291,30 +293,13 @@ mod tests {
     async fn many_search_texts_never_grow_it_past_its_bound() {
         let listings = Listings::default();
         let builds = AtomicUsize::new(0);
-        let count = |page| {
-            let builds = &builds;
-            let listings = &listings;
-            async move {
-                listings
-                    .page(
-                        key(page),
-                        || 0,
-                        || async {
-                            builds.fetch_add(1, Ordering::SeqCst);
-                            built("page", None)
-                        },
-                    )
-                    .await
-                    .unwrap()
-            }
-        };
         for page in 0..(PAGES_KEPT as u32 + 50) {
-            count(page).await;
+            fetch(&listings, page, &builds, None, Duration::ZERO).await;
         }
         assert_eq!(listings.len(), PAGES_KEPT);
         // The kept ones still answer from memory.
         let before = builds.load(Ordering::SeqCst);
-        count(0).await;
+        fetch(&listings, 0, &builds, None, Duration::ZERO).await;
         assert_eq!(builds.load(Ordering::SeqCst), before);
     }
 }

@@ -2,8 +2,9 @@
 //! `GET /api/v1/auctions/{id}` (one auction; it also counts the view, a
 //! write) at several concurrencies, each against `GET /health` (no
 //! database) on the same instances in the same run; then a page of 100
-//! auctions as a phone fetches it, without compression and with each
-//! encoding the server offers (bytes on the wire and requests/s).
+//! auctions as a phone fetches it, without compression, with each
+//! encoding the server offers, and revalidated with `If-None-Match` (bytes
+//! on the wire and requests/s).
 
 use sitga_core::AuctionId;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,8 @@ struct Tally {
     other: u64,
     /// Body bytes as sent (still encoded).
     bytes: u64,
+    /// `304 Not Modified` answers (revalidated, no body).
+    not_modified: u64,
 }
 
 /// Runs it.
@@ -121,14 +124,29 @@ pub async fn run(args: Args) -> serde_json::Value {
     println!("|---|---|---|---|---|---|");
     let page: PathFor = |_, _| "/api/v1/auctions?status=open&per_page=100".into();
     let mut identity = None;
-    for encoding in ["identity", "gzip", "br", "zstd"] {
-        let (tallies, elapsed) = load(&cluster, &ids, clients, length, page, Some(encoding)).await;
+    for (label, encoding, revalidate) in [
+        ("identity", "identity", false),
+        ("gzip", "gzip", false),
+        ("br", "br", false),
+        ("zstd", "zstd", false),
+        ("If-None-Match", "identity", true),
+    ] {
+        let (tallies, elapsed) = load_with(
+            &cluster,
+            &ids,
+            (clients, length),
+            page,
+            Some(encoding),
+            revalidate,
+        )
+        .await;
         let mut all = Tally::default();
         for t in tallies {
             all.latencies.extend(t.latencies);
             all.server_errors += t.server_errors;
             all.other += t.other;
             all.bytes += t.bytes;
+            all.not_modified += t.not_modified;
         }
         all.latencies.sort_unstable();
         failures += all.server_errors;
@@ -137,7 +155,7 @@ pub async fn run(args: Args) -> serde_json::Value {
         let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
         let (base_bytes, base_rate) = *identity.get_or_insert((bytes, rate));
         println!(
-            "| {encoding} | {bytes:.0} | {:.3} | {rate:.0} | {:.2} | {:.2} |",
+            "| {label} | {bytes:.0} | {:.3} | {rate:.0} | {:.2} | {:.2} |",
             bytes / base_bytes.max(1.0),
             rate / base_rate.max(1e-9),
             percentile(&all.latencies, 0.50).as_secs_f64() * 1e3,
@@ -145,9 +163,12 @@ pub async fn run(args: Args) -> serde_json::Value {
         rows.push(serde_json::json!({
             "request": "GET /api/v1/auctions?per_page=100",
             "encoding": encoding,
+            "if_none_match": revalidate,
             "clients": clients,
             "bytes_per_response": bytes,
             "req_per_s": rate,
+            "vs_identity": rate / base_rate.max(1e-9),
+            "not_modified": all.not_modified,
             "p50_ms": crate::ms(percentile(&all.latencies, 0.50)),
             "server_errors": all.server_errors,
         }));
@@ -170,12 +191,26 @@ async fn load(
     path: PathFor,
     encoding: Option<&'static str>,
 ) -> (Vec<Tally>, Duration) {
+    load_with(cluster, ids, (clients, length), path, encoding, false).await
+}
+
+/// `load`, and with `revalidate` each client sends back the `ETag` of the
+/// last body it got (`304` answers count as served, with no body).
+async fn load_with(
+    cluster: &Cluster,
+    ids: &[AuctionId],
+    (clients, length): (usize, Duration),
+    path: PathFor,
+    encoding: Option<&'static str>,
+    revalidate: bool,
+) -> (Vec<Tally>, Duration) {
     run_for(0..clients, length, |n, stop| {
         let base = cluster.pick(n).http();
         let ids = ids.to_vec();
         async move {
             let client = reqwest::Client::new();
             let mut tally = Tally::default();
+            let mut tag: Option<reqwest::header::HeaderValue> = None;
             let mut i = n as u64 * 7_919;
             while !AtomicBool::load(&stop, Ordering::Relaxed) {
                 i += 1;
@@ -185,8 +220,16 @@ async fn load(
                 if let Some(encoding) = encoding {
                     request = request.header("accept-encoding", encoding);
                 }
+                if let Some(tag) = tag.as_ref().filter(|_| revalidate) {
+                    request = request.header(reqwest::header::IF_NONE_MATCH, tag.clone());
+                }
                 match request.send().await {
+                    Ok(r) if r.status() == reqwest::StatusCode::NOT_MODIFIED => {
+                        tally.not_modified += 1;
+                        tally.latencies.push(t.elapsed());
+                    }
                     Ok(r) if r.status().is_success() => {
+                        tag = r.headers().get(reqwest::header::ETAG).cloned();
                         // Read the body: a response is only done when it is read.
                         let body = r.bytes().await.map(|b| b.len()).unwrap_or_default();
                         tally.bytes += body as u64;
