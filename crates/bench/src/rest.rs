@@ -25,6 +25,10 @@ pub struct Args {
     /// Open auctions in the database.
     #[arg(long, default_value_t = 200)]
     auctions: usize,
+    /// Bids sent per second during the last row (each accepted bid changes
+    /// the page, which is then read from the database again).
+    #[arg(long, default_value_t = 20)]
+    bids_per_second: u32,
     #[command(flatten)]
     target: Target,
 }
@@ -173,6 +177,47 @@ pub async fn run(args: Args) -> serde_json::Value {
             "server_errors": all.server_errors,
         }));
     }
+    // The same page while bids land on its auctions: what a kept page is
+    // worth when it keeps changing.
+    let bidders = seed::accounts(&pool, 2).await[1..].to_vec();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let bidding = tokio::spawn(land_bids(
+        cluster.pick(0).http(),
+        ids.clone(),
+        bidders,
+        args.bids_per_second,
+        std::sync::Arc::clone(&stop),
+    ));
+    let (tallies, elapsed) = load(&cluster, &ids, clients, length, page, None).await;
+    stop.store(true, Ordering::Relaxed);
+    let accepted = bidding.await.unwrap_or_default();
+    let mut all = Tally::default();
+    for t in tallies {
+        all.latencies.extend(t.latencies);
+        all.server_errors += t.server_errors;
+        all.bytes += t.bytes;
+    }
+    all.latencies.sort_unstable();
+    failures += all.server_errors;
+    let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
+    let bids_per_s = accepted as f64 / elapsed.as_secs_f64();
+    let base_rate = identity.map(|(_, r)| r).unwrap_or(rate);
+    println!(
+        "| identity, {bids_per_s:.0} bids/s accepted meanwhile | {:.0} | — | {rate:.0} | {:.2} | {:.2} |",
+        all.bytes as f64 / all.latencies.len().max(1) as f64,
+        rate / base_rate.max(1e-9),
+        percentile(&all.latencies, 0.50).as_secs_f64() * 1e3,
+    );
+    rows.push(serde_json::json!({
+        "request": "GET /api/v1/auctions?per_page=100",
+        "encoding": "identity",
+        "bids_per_s": bids_per_s,
+        "clients": clients,
+        "req_per_s": rate,
+        "vs_identity": rate / base_rate.max(1e-9),
+        "p50_ms": crate::ms(percentile(&all.latencies, 0.50)),
+        "server_errors": all.server_errors,
+    }));
     assert_eq!(failures, 0, "no 5xx under read load");
     serde_json::json!({
         "scenario": "rest",
@@ -181,6 +226,40 @@ pub async fn run(args: Args) -> serde_json::Value {
         "rows": rows,
         "invariants_ok": true,
     })
+}
+
+/// Bids `per_second` through REST on `ids` in turn (two bidders taking
+/// turns, each round 1,000 KRW higher) until `stop`; returns how many were
+/// accepted.
+async fn land_bids(
+    base: String,
+    ids: Vec<AuctionId>,
+    bidders: Vec<sitga_core::UserId>,
+    per_second: u32,
+    stop: std::sync::Arc<AtomicBool>,
+) -> u64 {
+    let client = reqwest::Client::new();
+    let tokens: Vec<String> = bidders.iter().map(|b| seed::token(*b)).collect();
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second.max(1));
+    let mut accepted = 0;
+    for k in 0.. {
+        tick.tick().await;
+        if stop.load(Ordering::Relaxed) || tokens.is_empty() || ids.is_empty() {
+            break;
+        }
+        let round = k / ids.len();
+        let id = ids[k % ids.len()];
+        let sent = client
+            .post(format!("{base}/api/v1/auctions/{id}/bids"))
+            .bearer_auth(&tokens[round % tokens.len()])
+            .json(&serde_json::json!({ "amount": 1_000 * (round as i64 + 1) }))
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status() == reqwest::StatusCode::CREATED) {
+            accepted += 1;
+        }
+    }
+    accepted
 }
 
 async fn load(
