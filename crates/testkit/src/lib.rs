@@ -848,8 +848,10 @@ impl WsClient {
     pub async fn next(&mut self) -> Option<Value> {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
+        // One deadline for the frame: the server's pings do not extend it.
+        let deadline = tokio::time::Instant::now() + WS_WAIT;
         loop {
-            let msg = tokio::time::timeout(WS_WAIT, self.stream.next())
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("timed out waiting for a frame");
             match msg {

@@ -100,6 +100,8 @@ async fn a_list_shows_every_change_at_once_and_answers_304_while_nothing_changed
     let page = page.unwrap();
     assert_eq!(page["total"], 2);
     assert_eq!(item(&page, second)["start_price"], 20_000);
+    let mut watcher = app.ws(None).await;
+    watcher.join(second).await;
     let edited = app
         .send(
             Method::PATCH,
@@ -109,6 +111,11 @@ async fn a_list_shows_every_change_at_once_and_answers_304_while_nothing_changed
         )
         .await;
     expect_json(edited, 200).await;
+    // Its room is told too.
+    let state = watcher
+        .until(|f| f["event"] == "state" && f["seq"].is_i64())
+        .await;
+    assert_eq!(state["min_next_bid"], 15_000);
     let (_, _, page) = read(&app, OPEN, None).await;
     assert_eq!(item(&page.unwrap(), second)["min_next_bid"], 15_000);
     let renamed = app

@@ -131,6 +131,30 @@ async fn cors_allows_configured_origin_only() {
             .get("access-control-allow-origin")
             .is_none()
     );
+    // An app on the allowed origin may revalidate a list: it can send
+    // `If-None-Match` and read the `ETag`.
+    let revalidate = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/auctions"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "if-none-match")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidate.status(), 200);
+    let listed = app
+        .client
+        .get(app.url("/api/v1/auctions"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    let exposed = listed.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("etag"), "{exposed}");
 }
 
 /// Every operation the spec marks as secured answers 401 without a token.
