@@ -13,7 +13,9 @@
 //! when it does.
 //!
 //! One request builds a missing page while the others asking for it wait
-//! for it (no stampede on the database when a hot page goes stale).
+//! for it (no stampede on the database when a hot page goes stale). If that
+//! build fails, those that waited try at once, each on its own, rather than
+//! queueing behind one another's timeouts while the database is down.
 //!
 //! [`RoomBus::listings_changed`]: sitga_realtime::bus::RoomBus::listings_changed
 
@@ -65,7 +67,14 @@ impl Kept {
     }
 }
 
-type Slot = Arc<AsyncMutex<Option<Kept>>>;
+/// One page's place: what is kept, and when its last build failed.
+#[derive(Debug, Default)]
+struct Place {
+    kept: Option<Kept>,
+    failed_at: Option<Instant>,
+}
+
+type Slot = Arc<AsyncMutex<Place>>;
 
 /// The kept pages of one instance.
 #[derive(Debug, Default)]
@@ -98,24 +107,40 @@ impl Listings {
         let Some(slot) = self.slot(key, &version) else {
             return build().await.map(|b| Arc::new(b.body));
         };
-        let mut kept = slot.lock().await;
-        if let Some(k) = kept
+        let arrived = Instant::now();
+        let mut place = slot.lock().await;
+        if let Some(k) = place
+            .kept
             .as_ref()
             .filter(|k| k.current(version(), Instant::now()))
         {
             return Ok(Arc::clone(&k.body));
         }
+        if place.failed_at.is_some_and(|at| at >= arrived) {
+            // The build this request waited for failed (the database is
+            // down or slow): try at once, side by side with the others that
+            // waited, instead of one after another.
+            drop(place);
+            return build().await.map(|b| Arc::new(b.body));
+        }
         // Read before the database: a change committed during the build
         // moves it, and the page is built again on the next request.
         let at = version();
         let started = Instant::now();
-        let built = build().await?;
+        let built = match build().await {
+            Ok(built) => built,
+            Err(e) => {
+                place.failed_at = Some(Instant::now());
+                return Err(e);
+            }
+        };
         let body = Arc::new(built.body);
-        *kept = Some(Kept {
+        place.kept = Some(Kept {
             version: at,
             until: started + until(built.changes_at, Utc::now()),
             body: Arc::clone(&body),
         });
+        place.failed_at = None;
         Ok(body)
     }
 
@@ -128,7 +153,7 @@ impl Listings {
             let (now, at) = (Instant::now(), version());
             // Keep what is being built or still current.
             slots.retain(|_, slot| match slot.try_lock() {
-                Ok(kept) => kept.as_ref().is_some_and(|k| k.current(at, now)),
+                Ok(place) => place.kept.as_ref().is_some_and(|k| k.current(at, now)),
                 Err(_) => true,
             });
             if slots.len() >= PAGES_KEPT {
@@ -287,6 +312,44 @@ mod tests {
             reader.await.unwrap();
         }
         assert_eq!(builds.load(Ordering::SeqCst), 1);
+    }
+
+    /// While the database is down, the readers queued behind a failing
+    /// build are not served one timeout after another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_behind_a_failed_build_try_side_by_side() {
+        let listings = Arc::new(Listings::default());
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let readers: Vec<_> = (0..8)
+            .map(|_| {
+                let (listings, in_flight, most) = (
+                    Arc::clone(&listings),
+                    Arc::clone(&in_flight),
+                    Arc::clone(&most),
+                );
+                tokio::spawn(async move {
+                    listings
+                        .page(
+                            key(1),
+                            || 0,
+                            || async {
+                                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                                most.fetch_max(now, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(250)).await;
+                                in_flight.fetch_sub(1, Ordering::SeqCst);
+                                Err::<Built, _>("database unavailable")
+                            },
+                        )
+                        .await
+                })
+            })
+            .collect();
+        for reader in readers {
+            assert!(reader.await.unwrap().is_err());
+        }
+        // The first build alone, then the seven that waited together.
+        assert!(most.load(Ordering::SeqCst) > 1);
     }
 
     #[tokio::test]
