@@ -6,7 +6,9 @@
 //! clock (the weak tag: the same auction data, whatever the time), and the
 //! clock is written in as the answer leaves. `If-None-Match` with the
 //! current tag is answered `304 Not Modified` (the client then re-bases its
-//! countdowns on the `Date` header).
+//! countdowns on the `Date` header). The answers are `no-store`: an HTTP
+//! cache that revalidated by itself would hand the client a body with an
+//! old clock.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -122,11 +124,14 @@ impl<T> Responder for Tagged<T> {
     type Body = BoxBody;
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse<Self::Body> {
-        // Kept, but asked again each time: the tag says whether it changed.
+        // Not kept by HTTP caches: one that revalidates on its own hands the
+        // client the stored body, whose `server_now` is as old as the body,
+        // and countdowns would run from it. A client that sends
+        // `If-None-Match` itself knows it got a 304 (and reads `Date`).
         let cache = if self.private {
-            "private, no-cache"
+            "private, no-store"
         } else {
-            "no-cache"
+            "no-store"
         };
         let tag = header::ETag(self.body.etag().clone());
         if self.body.matches(req) {

@@ -27,7 +27,7 @@ async fn read(app: &TestApp, path: &str, tag: Option<&str>) -> (u16, String, Opt
     assert!(
         res.headers()
             .get(CACHE_CONTROL)
-            .is_some_and(|v| v.to_str().unwrap().contains("no-cache"))
+            .is_some_and(|v| v.to_str().unwrap().contains("no-store"))
     );
     let body = match status {
         304 => {
