@@ -37,7 +37,6 @@ const CLOCK_FIELD: &[u8] = br#""server_now":"1970-01-01T00:00:00Z""#;
 pub struct TaggedJson {
     pieces: Vec<Vec<u8>>,
     etag: EntityTag,
-    len: usize,
 }
 
 impl TaggedJson {
@@ -53,11 +52,9 @@ impl TaggedJson {
             rest = &rest[at + CLOCK_FIELD.len()..];
         }
         pieces.push(rest.to_vec());
-        let len = pieces.iter().map(Vec::len).sum();
         Ok(Self {
             pieces,
             etag: EntityTag::new_weak(hex::encode(&digest[..12])),
-            len,
         })
     }
 
@@ -70,7 +67,8 @@ impl TaggedJson {
     pub fn render(&self, now: DateTime<Utc>) -> Vec<u8> {
         let clock = serde_json::to_vec(&now).unwrap_or_default();
         let fields = self.pieces.len().saturating_sub(1);
-        let mut out = Vec::with_capacity(self.len + fields * (clock.len() + 14));
+        let text: usize = self.pieces.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(text + fields * (clock.len() + 14));
         for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
                 out.extend_from_slice(br#""server_now":"#);

@@ -47,6 +47,22 @@ struct Tally {
     not_modified: u64,
 }
 
+impl Tally {
+    /// The clients' tallies as one, latencies sorted.
+    fn merged(tallies: Vec<Tally>) -> Tally {
+        let mut all = Tally::default();
+        for t in tallies {
+            all.latencies.extend(t.latencies);
+            all.server_errors += t.server_errors;
+            all.other += t.other;
+            all.bytes += t.bytes;
+            all.not_modified += t.not_modified;
+        }
+        all.latencies.sort_unstable();
+        all
+    }
+}
+
 /// Runs it.
 pub async fn run(args: Args) -> serde_json::Value {
     let cluster::Setup {
@@ -89,13 +105,7 @@ pub async fn run(args: Args) -> serde_json::Value {
         let mut health_rate = None;
         for (label, path) in paths {
             let (tallies, elapsed) = load(&cluster, &ids, clients, length, path, None).await;
-            let mut all = Tally::default();
-            for t in tallies {
-                all.latencies.extend(t.latencies);
-                all.server_errors += t.server_errors;
-                all.other += t.other;
-            }
-            all.latencies.sort_unstable();
+            let all = Tally::merged(tallies);
             let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
             let base = *health_rate.get_or_insert(rate);
             failures += all.server_errors;
@@ -144,15 +154,7 @@ pub async fn run(args: Args) -> serde_json::Value {
             revalidate,
         )
         .await;
-        let mut all = Tally::default();
-        for t in tallies {
-            all.latencies.extend(t.latencies);
-            all.server_errors += t.server_errors;
-            all.other += t.other;
-            all.bytes += t.bytes;
-            all.not_modified += t.not_modified;
-        }
-        all.latencies.sort_unstable();
+        let all = Tally::merged(tallies);
         failures += all.server_errors;
         let served = all.latencies.len().max(1) as f64;
         let bytes = all.bytes as f64 / served;
@@ -191,13 +193,7 @@ pub async fn run(args: Args) -> serde_json::Value {
     let (tallies, elapsed) = load(&cluster, &ids, clients, length, page, None).await;
     stop.store(true, Ordering::Relaxed);
     let accepted = bidding.await.unwrap_or_default();
-    let mut all = Tally::default();
-    for t in tallies {
-        all.latencies.extend(t.latencies);
-        all.server_errors += t.server_errors;
-        all.bytes += t.bytes;
-    }
-    all.latencies.sort_unstable();
+    let all = Tally::merged(tallies);
     failures += all.server_errors;
     let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
     let bids_per_s = accepted as f64 / elapsed.as_secs_f64();
