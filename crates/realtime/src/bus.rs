@@ -14,7 +14,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
 
 use chrono::Utc;
 use deadpool_redis::redis::AsyncCommands;
@@ -86,6 +88,28 @@ pub struct RoomFrame {
     pub seq: i64,
     /// The complete JSON text sent to clients.
     pub json: Arc<str>,
+    /// The frame as a gateway writes it (its framing is the gateway's
+    /// business): made by the first socket that sends it, shared by the
+    /// rest of the room.
+    wire: Arc<OnceLock<Bytes>>,
+}
+
+impl RoomFrame {
+    /// A frame of `room` at position `seq`.
+    pub fn new(room: AuctionId, seq: i64, json: Arc<str>) -> Self {
+        Self {
+            room,
+            seq,
+            json,
+            wire: Arc::default(),
+        }
+    }
+
+    /// The frame as written to a socket: `encode` runs once per frame,
+    /// whatever the number of sockets in the room.
+    pub fn wire(&self, encode: impl FnOnce(&str) -> Bytes) -> Bytes {
+        self.wire.get_or_init(|| encode(&self.json)).clone()
+    }
 }
 
 struct Inner {
@@ -300,7 +324,7 @@ impl RoomBus {
                     self.bump_listings();
                     if !self.inner.relay_live.load(Ordering::Acquire) {
                         let json: Arc<str> = encode(frame, room, seq).into();
-                        self.deliver_local(&RoomFrame { room, seq, json });
+                        self.deliver_local(&RoomFrame::new(room, seq, json));
                     }
                     return;
                 }
@@ -311,7 +335,7 @@ impl RoomBus {
         }
         let seq = self.next_local_seq(room);
         let json: Arc<str> = encode(frame, room, seq).into();
-        self.deliver_local(&RoomFrame { room, seq, json });
+        self.deliver_local(&RoomFrame::new(room, seq, json));
     }
 
     /// Keeps a message in the room's recent history (a bounded Redis stream
@@ -621,11 +645,7 @@ impl RoomBus {
                 .ok()
                 .and_then(|v| v.get("seq").and_then(Value::as_i64))
                 .unwrap_or(0);
-            self.deliver_local(&RoomFrame {
-                room,
-                seq,
-                json: payload.into(),
-            });
+            self.deliver_local(&RoomFrame::new(room, seq, payload.into()));
         }
         Err(BusError::SubscriptionEnded)
     }
@@ -801,11 +821,7 @@ mod tests {
         // Redis went away after frames up to 41 came through it.
         let bus = RoomBus::local();
         let mut frames = bus.subscribe(AuctionId::new(3));
-        bus.deliver_local(&RoomFrame {
-            room: AuctionId::new(3),
-            seq: 41,
-            json: "{}".into(),
-        });
+        bus.deliver_local(&RoomFrame::new(AuctionId::new(3), 41, "{}".into()));
         bus.publish(
             AuctionId::new(3),
             &ServerFrame::presence(MessageCode::Left, "민수"),
@@ -841,11 +857,7 @@ mod redis_tests {
         // This instance saw frames up to 41 (relayed or numbered locally)
         // and the counter is gone (Redis restarted): the next frame still
         // follows what watchers have seen.
-        bus.deliver_local(&RoomFrame {
-            room: AuctionId::new(5),
-            seq: 41,
-            json: "{}".into(),
-        });
+        bus.deliver_local(&RoomFrame::new(AuctionId::new(5), 41, "{}".into()));
         let now = chrono::Utc::now();
         let auction = sitga_auction::AuctionSnapshot {
             id: sitga_core::AuctionId::new(5),

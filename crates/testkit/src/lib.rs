@@ -902,6 +902,16 @@ impl WsClient {
         }
     }
 
+    /// The first frame received so far that matches `pred`, else the next
+    /// one to arrive: a bidder's private answer and the room frames of the
+    /// same bid may come in either order.
+    pub async fn seen_or_until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        match self.received.iter().find(|f| pred(f)) {
+            Some(frame) => frame.clone(),
+            None => self.until(pred).await,
+        }
+    }
+
     /// Reads frames until a `system` frame with `code`.
     pub async fn until_system(&mut self, code: &str) -> Value {
         self.until(|f| f["event"] == "system" && f["code"] == code)

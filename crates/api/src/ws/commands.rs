@@ -15,7 +15,6 @@ use sitga_realtime::bus::HistoryItem;
 use sitga_realtime::clock::{AcceptCommand, read_clock};
 use sitga_realtime::engine::BidCommand;
 use sitga_realtime::frames::{MessageCode, ServerFrame, SystemAnswer};
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -24,7 +23,9 @@ use super::codec::{
     ClientFrame, RoomId, accept_answer, bid_answer, buy_now_answer, client_ref, decode_frame,
     history_page, private, system,
 };
-use super::connection::{Connection, Full};
+use super::connection::Connection;
+use super::outlet::Full;
+use super::worker_rooms;
 
 /// Rooms one connection may join.
 const MAX_ROOMS: usize = 20;
@@ -154,7 +155,7 @@ impl Connection {
             Ok(id) => id,
             Err(frame) => return self.send(frame),
         };
-        if !self.rooms.contains_key(&id) && self.rooms.len() >= MAX_ROOMS {
+        if !self.outlet.in_room(id) && self.outlet.room_count() >= MAX_ROOMS {
             return self.send(system(
                 Some(&label),
                 ErrorCode::TooManyRooms,
@@ -199,20 +200,19 @@ impl Connection {
         if count_view && self.viewed.len() < MAX_VIEWED {
             self.viewed.insert(id);
         }
-        let already = self.rooms.contains_key(&id);
-        if !already {
-            self.rooms
-                .insert(id, BroadcastStream::new(self.state.bus.subscribe(id)));
-        }
+        let already = self.outlet.in_room(id);
         let room_label = id.to_string();
         let state = ServerFrame::state(&auction.snapshot(), leader.as_deref(), Utc::now());
-        self.send(private(Some(&room_label), &state))?;
+        let mut first = vec![private(Some(&room_label), &state)];
         // A clock auction's joiner sees where the clock stands at once.
         if let Some((reading, quantity)) = clock.filter(|_| auction.status() == AuctionStatus::Open)
         {
             let frame = ServerFrame::clock(&reading, quantity);
-            self.send(private(Some(&room_label), &frame))?;
+            first.push(private(Some(&room_label), &frame));
         }
+        let first: Vec<&str> = first.iter().map(|frame| &**frame).collect();
+        self.outlet
+            .enter(id, worker_rooms::subscribe(&self.state.bus, id), &first)?;
         if let (Some(member), false) = (&self.member, already) {
             let joined = ServerFrame::presence(MessageCode::Joined, &member.nickname);
             self.state.bus.publish(id, &joined).await;
@@ -225,7 +225,7 @@ impl Connection {
             Ok(id) => id,
             Err(frame) => return self.send(frame),
         };
-        if self.rooms.remove(&id).is_none() {
+        if !self.outlet.leave(id) {
             return self.send(system(
                 Some(&id.to_string()),
                 ErrorCode::NotJoined,
@@ -245,9 +245,8 @@ impl Connection {
     }
 
     pub(super) async fn leave_all(&mut self) {
-        let rooms: Vec<AuctionId> = self.rooms.keys().copied().collect();
-        for id in rooms {
-            self.rooms.remove(&id);
+        for id in self.outlet.rooms() {
+            self.outlet.leave(id);
             self.announce_leave(id).await;
         }
     }
@@ -265,7 +264,7 @@ impl Connection {
                 "log in (send an access token when connecting) to chat or bid",
             ));
         };
-        if !self.rooms.contains_key(&id) {
+        if !self.outlet.in_room(id) {
             return Err(system(
                 Some(&label),
                 ErrorCode::NotJoined,

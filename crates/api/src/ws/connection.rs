@@ -1,5 +1,6 @@
-//! One socket: the reader loop, the writer task joined to it by a bounded
-//! queue, the heartbeat and the cut-offs (too slow, idle, token expired).
+//! One socket: the reader loop, the heartbeat and the cut-offs (too slow,
+//! idle, token expired). What the socket sends goes through its
+//! [`Outlet`], which the connection's HTTP task writes.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -11,20 +12,16 @@ use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sitga_core::AuctionId;
 use sitga_persistence::refresh_tokens;
-use sitga_realtime::bus::{Revocation, RoomFrame};
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio_stream::StreamMap;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use sitga_realtime::bus::Revocation;
+use tokio::sync::broadcast;
 
 use crate::error::ErrorCode;
 use crate::state::AppState;
 
 use super::Member;
 use super::codec::system;
+use super::outlet::{Full, Outlet};
 
-/// Frames queued for one client before it counts as too slow.
-const SEND_QUEUE: usize = 256;
 /// Server ping interval.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A client silent (not even pong) this long is dropped.
@@ -36,16 +33,10 @@ fn rate_limiter(per_second: NonZeroU32) -> DefaultDirectRateLimiter {
     RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst))
 }
 
-enum Outbound {
-    Text(Arc<str>),
-    Ping,
-}
-
 pub(super) struct Connection {
     pub(super) state: AppState,
     pub(super) member: Option<Member>,
-    out: mpsc::Sender<Outbound>,
-    pub(super) rooms: StreamMap<AuctionId, BroadcastStream<RoomFrame>>,
+    pub(super) outlet: Outlet,
     pub(super) limiter: DefaultDirectRateLimiter,
     /// Auctions this socket has counted a view of.
     pub(super) viewed: std::collections::HashSet<AuctionId>,
@@ -67,18 +58,14 @@ pub(super) async fn run(
     // Held until the socket ends: its place in the per-account and
     // per-address counts.
     _slot: super::SocketSlot,
-    session: actix_ws::Session,
+    outlet: Outlet,
     mut stream: actix_ws::AggregatedMessageStream,
 ) {
     let state_rate = state.ws.quotas().frames_per_second;
-    let (out_tx, out_rx) = mpsc::channel::<Outbound>(SEND_QUEUE);
-    let (close_tx, close_rx) = oneshot::channel::<Option<CloseReason>>();
-    let writer = actix_web::rt::spawn(write_loop(session.clone(), out_rx, close_rx));
     let mut conn = Connection {
         state,
         member,
-        out: out_tx,
-        rooms: StreamMap::new(),
+        outlet,
         limiter: rate_limiter(state_rate),
         viewed: std::collections::HashSet::new(),
     };
@@ -98,10 +85,10 @@ pub(super) async fn run(
     tokio::pin!(token_expired);
     let mut revocations = conn.state.bus.revocations();
     // A signed-in socket gets its user's notifications, in a room or not.
-    let mut inbox = conn
-        .member
-        .as_ref()
-        .map(|m| conn.state.bus.subscribe_user(m.user.id));
+    if let Some(member) = &conn.member {
+        conn.outlet
+            .receive_notifications(conn.state.bus.subscribe_user(member.user.id));
+    }
 
     let end = loop {
         tokio::select! {
@@ -111,7 +98,10 @@ pub(super) async fn run(
                     None | Some(Ok(AggregatedMessage::Close(_))) => break End::ClientClosed,
                     Some(Err(e)) => break End::ProtocolError(e.to_string()),
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        if conn.handle_text(&text).await.is_err() {
+                        // Boxed: what a frame asks (database reads, the
+                        // engine) is a large future, held only while it runs
+                        // rather than in every idle socket's task.
+                        if Box::pin(conn.handle_text(&text)).await.is_err() {
                             break End::TooSlow;
                         }
                     }
@@ -120,62 +110,33 @@ pub(super) async fn run(
                         if conn.send(frame).is_err() { break End::TooSlow; }
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        let mut s = session.clone();
-                        if s.pong(&bytes).await.is_err() { break End::ClientClosed; }
+                        if conn.outlet.pong(&bytes).is_err() { break End::TooSlow; }
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
-                }
-            }
-            Some((room, frame)) = conn.rooms.next(), if !conn.rooms.is_empty() => {
-                match frame {
-                    Ok(frame) => {
-                        if conn.out.try_send(Outbound::Text(frame.json)).is_err() {
-                            break End::TooSlow;
-                        }
-                    }
-                    Err(BroadcastStreamRecvError::Lagged(n)) => {
-                        tracing::info!(room = room.get(), lagged = n, "client fell behind its room; disconnecting");
-                        break End::TooSlow;
-                    }
-                }
-            }
-            told = next_notification(&mut inbox) => {
-                match told {
-                    Ok(json) => {
-                        if conn.out.try_send(Outbound::Text(json)).is_err() {
-                            break End::TooSlow;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::info!(lagged = n, "client fell behind its notifications; disconnecting");
-                        break End::TooSlow;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => inbox = None,
                 }
             }
             _ = heartbeat.tick() => {
                 if last_seen.elapsed() > IDLE_TIMEOUT {
                     break End::Idle;
                 }
-                if conn.out.try_send(Outbound::Ping).is_err() {
+                if conn.outlet.ping().is_err() {
                     break End::TooSlow;
                 }
             }
             () = &mut token_expired => break End::TokenExpired,
             revocation = revocations.recv(), if conn.member.is_some() => {
-                if conn.session_ended(revocation).await {
+                if Box::pin(conn.session_ended(revocation)).await {
                     break End::SessionRevoked;
                 }
             }
         }
     };
 
-    let reason = match &end {
+    Box::pin(conn.leave_all()).await;
+    let reason = match end {
         End::ClientClosed => None,
-        End::TooSlow => Some(CloseReason {
-            code: CloseCode::Policy,
-            description: Some("too slow: frames were not read in time".into()),
-        }),
+        // The outlet cut itself (its queue was full); it writes the close.
+        End::TooSlow => return conn.outlet.cut(),
         End::Idle => Some(CloseReason {
             code: CloseCode::Normal,
             description: Some("idle timeout".into()),
@@ -190,51 +151,11 @@ pub(super) async fn run(
         }),
         End::ProtocolError(e) => Some(CloseReason {
             code: CloseCode::Protocol,
-            description: Some(e.clone()),
+            description: Some(e),
         }),
     };
-    conn.leave_all().await;
-    let _ = close_tx.send(reason);
-    let _ = writer.await;
+    conn.outlet.close(reason);
 }
-
-/// The next notification for this socket's user; never, for a guest.
-async fn next_notification(
-    inbox: &mut Option<broadcast::Receiver<Arc<str>>>,
-) -> Result<Arc<str>, broadcast::error::RecvError> {
-    match inbox {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn write_loop(
-    mut session: actix_ws::Session,
-    mut out: mpsc::Receiver<Outbound>,
-    mut close: oneshot::Receiver<Option<CloseReason>>,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            reason = &mut close => {
-                let _ = session.close(reason.unwrap_or(None)).await;
-                return;
-            }
-            next = out.recv() => match next {
-                Some(Outbound::Text(text)) => {
-                    if session.text(&*text).await.is_err() { return; }
-                }
-                Some(Outbound::Ping) => {
-                    if session.ping(b"").await.is_err() { return; }
-                }
-                None => return,
-            }
-        }
-    }
-}
-
-/// The queue to this client is full: it reads too slowly.
-pub(super) struct Full;
 
 impl Connection {
     /// Whether a revocation (or missed revocations) ended this socket's
@@ -265,22 +186,21 @@ impl Connection {
     }
 
     /// Queues a private frame for this client.
-    pub(super) fn send(&self, frame: Arc<str>) -> Result<(), Full> {
-        self.out.try_send(Outbound::Text(frame)).map_err(|_| Full)
+    pub(super) fn send(&self, frame: impl AsRef<str>) -> Result<(), Full> {
+        self.outlet.send(frame.as_ref())
     }
 
     /// Sends what `decide` answers, later, without holding up this socket's
     /// reader loop: while a decision waits its turn (a crowd accepting one
     /// clock step queues on the auction), the room's frames keep flowing
-    /// to the client. A socket too full to take the answer is cut by the
-    /// next frame the loop tries to queue.
+    /// to the client. A socket too full to take the answer is cut.
     pub(super) fn answer_later(
         &self,
         decide: impl std::future::Future<Output = Arc<str>> + 'static,
     ) {
-        let out = self.out.clone();
+        let outlet = self.outlet.clone();
         actix_web::rt::spawn(async move {
-            let _ = out.try_send(Outbound::Text(decide.await));
+            let _ = outlet.send(&decide.await);
         });
     }
 }

@@ -2,14 +2,15 @@
 //!
 //! Authentication happens once, at the upgrade (`Authorization: Bearer …` or
 //! `?access_token=…`); without a token a client may join rooms and watch,
-//! but chat and bids need one. Each connection has one reader loop and one
-//! writer task joined by a bounded queue: a client that reads too slowly
-//! fills its queue (or falls behind its rooms' broadcast buffers) and is
-//! disconnected; it never slows a room. The protocol is documented in
-//! `docs/protocol.md`.
+//! but chat and bids need one. Each connection has one reader task; what it
+//! sends is written by the connection's HTTP task itself, which reads the
+//! rooms' frames (encoded once per room) and the client's own answers from
+//! its outlet: a client that reads too slowly falls behind its rooms'
+//! broadcast buffers (or lets its answers pile up) and is disconnected; it
+//! never slows a room. The protocol is documented in `docs/protocol.md`.
 //!
-//! Split by concern: `connection` runs one socket (reader loop, writer
-//! task, heartbeat, slow-reader cut-off), `codec` turns text frames into
+//! Split by concern: `connection` runs one socket (reader loop, heartbeat,
+//! cut-offs), `outlet` writes what it sends, `codec` turns text frames into
 //! [`ClientFrame`]s and answers into JSON, `commands` carries out what a
 //! frame asks (join, leave, chat, bid, history) through the realtime crate
 //! and persistence; this file is the upgrade.
@@ -18,6 +19,8 @@ mod codec;
 mod commands;
 mod connection;
 mod limits;
+mod outlet;
+mod worker_rooms;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -84,8 +87,12 @@ pub async fn upgrade(
                 }
             },
         })?;
-    let (response, session, stream) = actix_ws::handle(&req, body)
+    // actix-ws does the handshake and reads the client's frames; what the
+    // socket sends is written by its outlet (its `Session` is not used).
+    let (response, _session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request(ErrorCode::WebsocketHandshake, e.to_string()))?;
+    let outlet = outlet::Outlet::new(member.as_ref().map(|m| m.user.id.get()));
+    let response = response.map_body(|_, session_body| outlet.body(session_body));
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
@@ -93,7 +100,7 @@ pub async fn upgrade(
     let state = state.get_ref().clone();
     let span = tracing::info_span!("ws", user_id = member.as_ref().map(|m| m.user.id.get()));
     actix_web::rt::spawn(tracing::Instrument::instrument(
-        run(state, member, slot, session, stream),
+        run(state, member, slot, outlet, stream),
         span,
     ));
     Ok(response)

@@ -441,7 +441,7 @@ async fn a_maximum_over_websocket_is_answered_privately() {
     assert_eq!(theirs["leading"], false, "{theirs}");
     assert_eq!(theirs["max"], Value::Null);
     let proxy = other
-        .until(|f| f["event"] == "message" && f["proxy"] == true && f["amount"] == 13_000)
+        .seen_or_until(|f| f["event"] == "message" && f["proxy"] == true && f["amount"] == 13_000)
         .await;
     assert!(
         proxy["context"].as_str().unwrap().contains("자동 입찰"),
