@@ -59,6 +59,13 @@ impl Instance {
             * 1024
     }
 
+    /// CPU time the process has used so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.child
+            .as_ref()
+            .map_or(0.0, |child| cpu_seconds_of(&child.id().to_string()))
+    }
+
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -243,6 +250,11 @@ impl Cluster {
         self.instances.iter().map(Instance::rss_bytes).sum()
     }
 
+    /// CPU time the instances have used so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.instances.iter().map(Instance::cpu_seconds).sum()
+    }
+
     /// The instance serving client `n` (round-robin, as a proxy would).
     pub fn pick(&self, n: usize) -> &Instance {
         &self.instances[n % self.instances.len()]
@@ -313,4 +325,19 @@ impl Setup {
             backend,
         }
     }
+}
+
+/// CPU time used by process `pid` (`"self"` for the bench), in seconds: the
+/// sum over its threads of the scheduler's own count (nanoseconds, in
+/// `/proc/<pid>/task/<tid>/schedstat`), finer than the tick-based `stat`.
+pub fn cpu_seconds_of(pid: &str) -> f64 {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let nanos: u64 = threads
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    nanos as f64 / 1e9
 }

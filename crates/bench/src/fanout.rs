@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster::{self, Cluster};
 use crate::{Target, percentile, seed, ws};
@@ -45,6 +47,11 @@ struct Measured {
     from_send: Vec<Duration>,
     from_commit_ms: Vec<i64>,
     rss_per_socket: f64,
+    /// Server CPU time per watcher per bid (its two room frames), in µs.
+    server_cpu_us: f64,
+    /// The bench's own CPU time per watcher per bid (the watchers' reading
+    /// and parsing, on the same cores), in µs.
+    bench_cpu_us: f64,
 }
 
 /// Runs it.
@@ -65,9 +72,9 @@ pub async fn run(args: Args) -> serde_json::Value {
     );
     println!();
     println!(
-        "| watchers | join all (s) | delivered | p50 ms (send→watcher) | p99 ms | max ms | p50 / 1-watcher p50 | p99 ms (commit→watcher) | server RSS per socket |"
+        "| watchers | join all (s) | delivered | p50 ms (send→watcher) | p99 ms | max ms | p50 / 1-watcher p50 | p99 ms (commit→watcher) | server RSS per socket | server CPU µs per watcher per bid | bench CPU µs per watcher per bid |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut levels = vec![1];
     levels.extend(args.watchers.iter().copied().filter(|&c| c > 1));
     let mut baseline_p50 = None;
@@ -103,7 +110,7 @@ pub async fn run(args: Args) -> serde_json::Value {
             "–".into()
         };
         println!(
-            "| {} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {rss} |",
+            "| {} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {rss} | {:.2} | {:.2} |",
             m.watchers,
             m.join.as_secs_f64(),
             m.delivered,
@@ -113,6 +120,8 @@ pub async fn run(args: Args) -> serde_json::Value {
             sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
             p50.as_secs_f64() / base.as_secs_f64().max(1e-9),
             commit_p99,
+            m.server_cpu_us,
+            m.bench_cpu_us,
         );
         assert_eq!(
             m.delivered, m.expected,
@@ -125,6 +134,8 @@ pub async fn run(args: Args) -> serde_json::Value {
             "max_ms": crate::ms(sorted.last().copied().unwrap_or_default()),
             "commit_p99_ms": commit_p99,
             "rss_per_socket_kib": (m.watchers >= 100).then(|| m.rss_per_socket / 1024.0),
+            "server_cpu_us_per_watcher_bid": m.server_cpu_us,
+            "bench_cpu_us_per_watcher_bid": m.bench_cpu_us,
             "delivered": m.delivered,
             "expected": m.expected,
         }));
@@ -167,30 +178,39 @@ async fn watcher(
         return seen;
     }
     let mut counted = false;
+    // One timer for the whole watch, and frames read into a struct of the
+    // four fields used (not a JSON tree): 10,000 watchers share the
+    // server's two cores, and what they spend is taken from the server.
+    let give_up = tokio::time::sleep(Duration::from_secs(180));
+    tokio::pin!(give_up);
     while seen.len() < bids {
-        let frame = tokio::select! {
-            f = ws::next(&mut socket, Duration::from_secs(60)) => f,
+        let message = tokio::select! {
+            m = socket.next() => m,
             _ = done.changed() => None,
+            () = &mut give_up => None,
         };
-        let Some(f) = frame else { break };
-        match f["event"].as_str() {
-            Some("state") if !counted => {
+        let text = match message {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(_)) => continue,
+            _ => break,
+        };
+        let Ok(f) = serde_json::from_str::<Seen<'_>>(&text) else {
+            continue;
+        };
+        match (f.event, f.code) {
+            ("state", _) if !counted => {
                 counted = true;
                 permit = None;
                 joined.fetch_add(1, Ordering::Relaxed);
             }
-            Some("message") if f["code"] == "bid_accepted" => {
+            ("message", Some("bid_accepted")) => {
                 let at = Instant::now();
                 let now_ms = chrono::Utc::now().timestamp_millis();
-                let index = ((f["amount"].as_i64().unwrap_or(0) - 1_000) / 100) as usize;
+                let index = ((f.amount.unwrap_or(0) - 1_000) / 100) as usize;
                 if let Some(counter) = delivered.get(index) {
                     counter.fetch_add(1, Ordering::Relaxed);
                 }
-                seen.push((
-                    index,
-                    at,
-                    now_ms - f["server_now"].as_i64().unwrap_or(now_ms),
-                ));
+                seen.push((index, at, now_ms - f.server_now.unwrap_or(now_ms)));
             }
             _ => {}
         }
@@ -199,7 +219,23 @@ async fn watcher(
         joined.fetch_add(1, Ordering::Relaxed);
     }
     drop(permit);
+    // Stay connected until the measurement ends: thousands of sockets
+    // closing while the last bid is still being delivered would be timed
+    // as that bid's fan-out.
+    tokio::select! {
+        _ = done.changed() => {}
+        () = &mut give_up => {}
+    }
     seen
+}
+
+/// The fields of a room frame a watcher reads.
+#[derive(serde::Deserialize)]
+struct Seen<'a> {
+    event: &'a str,
+    code: Option<&'a str>,
+    amount: Option<i64>,
+    server_now: Option<i64>,
 }
 
 /// What the watchers of one measurement share.
@@ -264,6 +300,7 @@ async fn measure(
     }
     // Bid 0 warms the path up and is not counted.
     let mut sent = Vec::with_capacity(bids + 1);
+    let cpu_before = (cluster.cpu_seconds(), cluster::cpu_seconds_of("self"));
     for k in 0..=bids {
         let socket = &mut bidder_sockets[k % 2];
         let amount = 1_000 + 100 * k as i64;
@@ -289,6 +326,8 @@ async fn measure(
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+    let cpu_after = (cluster.cpu_seconds(), cluster::cpu_seconds_of("self"));
+    let per_watcher_bid = 1e6 / (watchers * (bids + 1)) as f64;
     let _ = done_tx.send(true);
     let mut from_send = Vec::with_capacity(watchers * bids);
     let mut from_commit_ms = Vec::with_capacity(watchers * bids);
@@ -308,5 +347,7 @@ async fn measure(
         from_send,
         from_commit_ms,
         rss_per_socket: rss_after.saturating_sub(rss_before) as f64 / watchers as f64,
+        server_cpu_us: (cpu_after.0 - cpu_before.0) * per_watcher_bid,
+        bench_cpu_us: (cpu_after.1 - cpu_before.1) * per_watcher_bid,
     }
 }

@@ -10,6 +10,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// A connected client.
 pub type Socket = WebSocketStream<TcpStream>;
@@ -39,7 +40,12 @@ pub async fn connect(
     }
     let stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (ws, _) = tokio_tungstenite::client_async(request, stream)
+    // tungstenite zero-fills a read buffer of this size before each read
+    // (128 KiB by default): with thousands of clients on the server's
+    // cores that memset was most of the bench's CPU. Frames here are a
+    // few hundred bytes.
+    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
         .map_err(|e| e.to_string())?;
     Ok(ws)
