@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use futures_util::Stream;
 use sitga_core::AuctionId;
@@ -77,14 +78,22 @@ impl RoomStream {
     }
 }
 
+/// How often an idle relay checks whether any socket of its worker is left
+/// in its room (a room whose auction ended may never send another frame).
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+
 /// The room's frames for a socket of this worker.
 pub(super) fn subscribe(bus: &RoomBus, room: AuctionId) -> RoomStream {
+    subscribe_checking_every(bus, room, IDLE_CHECK)
+}
+
+fn subscribe_checking_every(bus: &RoomBus, room: AuctionId, idle_check: Duration) -> RoomStream {
     let receiver = RELAYS.with_borrow_mut(|relays| {
         if let Some(local) = relays.get(&room) {
             return local.subscribe();
         }
         let (local, receiver) = broadcast::channel(ROOM_BUFFER);
-        actix_web::rt::spawn(relay(room, bus.subscribe(room), local.clone()));
+        actix_web::rt::spawn(relay(room, bus.subscribe(room), local.clone(), idle_check));
         relays.insert(room, local);
         receiver
     });
@@ -97,9 +106,21 @@ async fn relay(
     room: AuctionId,
     mut upstream: broadcast::Receiver<RoomFrame>,
     local: broadcast::Sender<RoomFrame>,
+    idle_check: Duration,
 ) {
+    let mut idle = tokio::time::interval(idle_check);
+    idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match upstream.recv().await {
+        let next = tokio::select! {
+            next = upstream.recv() => next,
+            _ = idle.tick() => {
+                if local.receiver_count() == 0 {
+                    break;
+                }
+                continue;
+            }
+        };
+        match next {
             Ok(frame) => {
                 if local.send(frame).is_err() {
                     break;
@@ -175,5 +196,21 @@ mod tests {
         tokio::task::yield_now().await;
         bus.publish(room, &frame).await;
         assert!(matches!(c.next().await, Some(Ok(_))));
+    }
+
+    #[actix_web::test]
+    async fn a_relay_with_no_socket_left_ends_though_its_room_is_silent() {
+        let bus = RoomBus::local();
+        let room = AuctionId::new(5);
+        let socket = subscribe_checking_every(&bus, room, Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            RELAYS.with_borrow(|r| r.len()),
+            1,
+            "kept while a socket is in"
+        );
+        drop(socket);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(RELAYS.with_borrow(|r| r.len()), 0);
     }
 }
