@@ -878,6 +878,32 @@ impl WsClient {
         }
     }
 
+    /// Reads (into [`WsClient::received`]) until the server closes the
+    /// connection, and returns its close code and reason (`None` when the
+    /// connection ended without a close frame). Panics if no frame came for
+    /// `quiet`.
+    pub async fn close_frame(&mut self, quiet: std::time::Duration) -> Option<(u16, String)> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let msg = tokio::time::timeout(quiet, self.stream.next())
+                .await
+                .expect("the connection was still open and silent");
+            match msg {
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(frame.map_or((1005, String::new()), |f| {
+                        (f.code.into(), f.reason.to_string())
+                    }));
+                }
+                Some(Ok(Message::Text(text))) => self
+                    .received
+                    .push(serde_json::from_str(&text).expect("JSON frame")),
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return None,
+            }
+        }
+    }
+
     /// Reads (into [`WsClient::received`]) every frame that arrives until
     /// none has for `quiet`, or the connection ends.
     pub async fn drain(&mut self, quiet: std::time::Duration) {
