@@ -129,17 +129,22 @@ impl Outlet {
             return Ok(());
         }
         if shared.private.len() >= PRIVATE_QUEUE {
-            tracing::info!(
-                user_id = shared.user_id,
-                "client let its answers pile up; disconnecting"
-            );
-            shared.cut();
-            Self::changed(shared);
-            return Err(Full);
+            return Self::overflowed(shared);
         }
         shared.private.push_back(frame);
         Self::changed(shared);
         Ok(())
+    }
+
+    /// This client's own frames would overflow its queue: it is cut.
+    fn overflowed(mut shared: MutexGuard<'_, Shared>) -> Result<(), Full> {
+        tracing::info!(
+            user_id = shared.user_id,
+            "client let its answers pile up; disconnecting"
+        );
+        shared.cut();
+        Self::changed(shared);
+        Err(Full)
     }
 
     /// Whether this socket is in the room.
@@ -172,9 +177,7 @@ impl Outlet {
             return Ok(());
         }
         if shared.private.len() + encoded.len() > PRIVATE_QUEUE {
-            shared.cut();
-            Self::changed(shared);
-            return Err(Full);
+            return Self::overflowed(shared);
         }
         shared.private.extend(encoded);
         if !shared.rooms.contains_key(&room) {
