@@ -869,13 +869,7 @@ impl WsClient {
     /// Reads frames until the server closes the connection; panics if it is
     /// still open after `within` (no frame for that long).
     pub async fn expect_closed_within(&mut self, within: std::time::Duration) {
-        loop {
-            match tokio::time::timeout(within, self.next()).await {
-                Ok(None) => return,
-                Ok(Some(_)) => continue,
-                Err(_) => panic!("the connection was still open after {within:?}"),
-            }
-        }
+        self.close_frame(within).await;
     }
 
     /// Reads (into [`WsClient::received`]) until the server closes the

@@ -311,20 +311,23 @@ async fn a_slow_reader_is_disconnected_without_slowing_the_room() {
         }
     }
     publisher.await.unwrap();
-    // The slow one was cut off: it hits a close before the end.
-    let mut last = -1;
-    loop {
-        match slow.next().await {
-            Some(f) if f["code"] == "chat" => last = f["id"].as_i64().unwrap_or(last),
-            Some(_) => {}
-            None => break,
-        }
-        assert!(
-            last < 2_999,
-            "slow client received everything: not disconnected"
-        );
-    }
-    let _: Value = json!(null);
+    // The slow one was cut off (1008, "too slow") before the end.
+    let closed = slow
+        .close_frame(std::time::Duration::from_secs(10))
+        .await
+        .expect("a close frame, not a dropped connection");
+    assert_eq!(closed.0, 1008, "{closed:?}");
+    assert!(closed.1.starts_with("too slow"), "{closed:?}");
+    let last = slow
+        .received
+        .iter()
+        .filter(|f| f["code"] == "chat")
+        .filter_map(|f| f["id"].as_i64())
+        .max();
+    assert!(
+        last < Some(2_999),
+        "slow client received everything: not disconnected"
+    );
 }
 
 #[tokio::test]
@@ -563,51 +566,4 @@ async fn logout_closes_the_sessions_sockets_at_once() {
     phone_ws
         .until(|f| f["event"] == "message" && f["code"] == "chat")
         .await;
-}
-
-/// A client that stops reading is cut (1008, "too slow") once it falls a
-/// room buffer behind, and the room goes on for the others, who miss
-/// nothing: every frame, in `seq` order, without a gap.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_stops_reading_is_cut_and_its_room_goes_on() {
-    use sitga_realtime::frames::{MessageCode, ServerFrame};
-    let app = TestApp::spawn().await;
-    let (_seller, _alice, _bob, id) = setup(&app).await;
-    let mut stalled = app.ws(None).await;
-    stalled.join(id).await;
-    let mut reader = app.ws(None).await;
-    reader.join(id).await;
-    // ~9 KB a frame, 36 MB in all: far more than the socket buffers and
-    // the room buffer hold for a client that reads nothing.
-    let name = "가".repeat(3_000);
-    let frame = ServerFrame::presence(MessageCode::Joined, &name);
-    let room = sitga_core::AuctionId::new(id);
-    let mut last_seq = None;
-    for _ in 0..40 {
-        for _ in 0..100 {
-            app.state().bus.publish(room, &frame).await;
-        }
-        for _ in 0..100 {
-            let got = reader
-                .until(|f| f["event"] == "message" && f["code"] == "joined")
-                .await;
-            let seq = got["seq"].as_i64().expect("a room frame has a seq");
-            if let Some(last) = last_seq {
-                assert_eq!(seq, last + 1, "the reader missed nothing");
-            }
-            last_seq = Some(seq);
-        }
-    }
-    let closed = stalled
-        .close_frame(std::time::Duration::from_secs(10))
-        .await
-        .expect("a close frame, not a dropped connection");
-    assert_eq!(closed.0, 1008, "{closed:?}");
-    assert!(closed.1.starts_with("too slow"), "{closed:?}");
-    let shown = stalled
-        .received
-        .iter()
-        .filter(|f| f["code"] == "joined")
-        .count();
-    assert!(shown < 4_000, "the stalled client was cut, not waited for");
 }
