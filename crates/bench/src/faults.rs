@@ -179,7 +179,7 @@ async fn bidder(
             if stopping && !me.waiting() {
                 break 'connect;
             }
-            let Some(f) = ws::next(&mut socket, Duration::from_secs(5)).await else {
+            let Some(text) = ws::next_text(&mut socket, Duration::from_secs(5)).await else {
                 // The instance died (or stalled): fail over.
                 if me.abandon() {
                     log.unanswered += 1;
@@ -187,12 +187,15 @@ async fn bidder(
                 }
                 break;
             };
+            let Some(f) = ws::Frame::parse(&text) else {
+                continue;
+            };
             let Some((answer, _)) = me.on_frame(&f) else {
                 continue;
             };
             in_flight = None;
             if resent.take().is_some() {
-                if f["replayed"] == true {
+                if f.replayed == Some(true) {
                     log.resent_replayed += 1;
                 } else {
                     log.resent_decided += 1;

@@ -192,8 +192,11 @@ async fn bidder(
         if stopping && !me.waiting() {
             break;
         }
-        let Some(f) = ws::next(&mut ws, Duration::from_secs(10)).await else {
+        let Some(text) = ws::next_text(&mut ws, Duration::from_secs(10)).await else {
             break;
+        };
+        let Some(f) = ws::Frame::parse(&text) else {
+            continue;
         };
         if let Some((answer, took)) = me.on_frame(&f) {
             result.latencies.push(took);
@@ -346,6 +349,9 @@ async fn storm(args: Args) -> serde_json::Value {
     rows.push(serde_json::json!({ "phase": "sitga bid engine, in process", "concurrency": bidders, "accepted_per_s": engine_rate }));
 
     let cluster = Cluster::start(&sitga_bin, &backend, target.instances, ws_rate).await;
+    // Where the WebSocket phase's CPU goes: sitga's, and the bench's own
+    // (its 200 clients parsing frames and re-bidding) on the same cores.
+    let cpu_before = (cluster.cpu_seconds(), cluster::cpu_seconds_of("self"));
     let (results, elapsed) = run_for(
         ids[1..].iter().copied().enumerate(),
         length,
@@ -360,6 +366,7 @@ async fn storm(args: Args) -> serde_json::Value {
         },
     )
     .await;
+    let cpu_after = (cluster.cpu_seconds(), cluster::cpu_seconds_of("self"));
     drop(cluster);
     let mut accepted = 0;
     let mut rejected = 0;
@@ -372,9 +379,21 @@ async fn storm(args: Args) -> serde_json::Value {
         rate_limited += r.rate_limited;
         latencies.extend(r.latencies);
     }
+    // A storm in which no bid was accepted measured a client that cannot
+    // read its answers, not sitga.
+    assert!(accepted > 0, "no bid accepted over WebSocket");
     let elapsed = elapsed.as_secs_f64();
     latencies.sort_unstable();
     let rate = accepted as f64 / elapsed;
+    // (cores busy, ms per accepted bid) of a process over the phase.
+    let cpu = |before: f64, after: f64| {
+        (
+            (after - before) / elapsed,
+            1e3 * (after - before) / (accepted.max(1) as f64),
+        )
+    };
+    let sitga_cpu = cpu(cpu_before.0, cpu_after.0);
+    let bench_cpu = cpu(cpu_before.1, cpu_after.1);
     println!("| sitga over WebSocket | {bidders} | {rate:.0} |");
     rows.push(serde_json::json!({ "phase": "sitga over WebSocket", "concurrency": bidders, "accepted_per_s": rate }));
     println!();
@@ -393,6 +412,10 @@ async fn storm(args: Args) -> serde_json::Value {
     println!(
         "- rate-limited frames/s: {:.0}",
         rate_limited as f64 / elapsed
+    );
+    println!(
+        "- CPU over the WebSocket phase (cores busy; ms per accepted bid): sitga {:.2}; {:.2}, the bench's clients {:.2}; {:.2}",
+        sitga_cpu.0, sitga_cpu.1, bench_cpu.0, bench_cpu.1,
     );
     println!(
         "- ack latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} answers)",
@@ -431,6 +454,10 @@ async fn storm(args: Args) -> serde_json::Value {
         "engine_ratio": engine_ratio,
         "websocket_ratio": rate / engine_rate.max(1e-9),
         "websocket_vs_limit": rate / single.max(1.0),
+        "websocket_cpu": {
+            "sitga": { "cores_busy": sitga_cpu.0, "ms_per_accepted": sitga_cpu.1 },
+            "bench": { "cores_busy": bench_cpu.0, "ms_per_accepted": bench_cpu.1 },
+        },
         "ack_latency_ms": {
             "p50": crate::ms(percentile(&latencies, 0.50)),
             "p95": crate::ms(percentile(&latencies, 0.95)),

@@ -1,6 +1,7 @@
 //! WebSocket clients of a sitga instance.
 
 use sitga_core::AuctionId;
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -8,9 +9,9 @@ use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// A connected client.
 pub type Socket = WebSocketStream<TcpStream>;
@@ -84,6 +85,55 @@ pub enum Next {
     Idle,
     /// The connection ended.
     Closed,
+}
+
+/// The next text frame as it came; `None` when the connection ended (or a
+/// frame did not arrive within `wait`). For clients that read a few fields
+/// of every frame ([`Frame`]) rather than build a JSON tree of it.
+pub async fn next_text(ws: &mut Socket, wait: std::time::Duration) -> Option<Utf8Bytes> {
+    use futures_util::StreamExt;
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Some(text),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// The fields of a frame a [`MinBidder`] reads. Hundreds of bidders share
+/// the server's cores in a storm: what they spend parsing the room's frames
+/// into JSON trees is taken from the server they measure.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Frame<'a> {
+    /// `state`, `system`, `message`, …
+    #[serde(borrow)]
+    pub event: Cow<'a, str>,
+    /// An answer's code.
+    #[serde(borrow, default)]
+    pub code: Option<Cow<'a, str>>,
+    /// The client key an answer echoes.
+    #[serde(borrow, default, rename = "ref")]
+    pub reference: Option<Cow<'a, str>>,
+    /// The smallest bid accepted now (`state`, `bid_too_low`).
+    #[serde(default)]
+    pub min_next_bid: Option<i64>,
+    /// Whether an accepted bid leads (a higher maximum may answer it).
+    #[serde(default)]
+    pub leading: Option<bool>,
+    /// The amount placed.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// An answer to a re-sent key that had placed its bid already.
+    #[serde(default)]
+    pub replayed: Option<bool>,
+}
+
+impl<'a> Frame<'a> {
+    /// Reads the fields of a frame's text; `None` when it is not a frame.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
 }
 
 /// Like [`next`], but tells a quiet connection from a dead one.
@@ -169,28 +219,28 @@ impl MinBidder {
 
     /// Learns from a frame; for the answer to its own bid, the answer and
     /// how long it took.
-    pub fn on_frame(&mut self, f: &Value) -> Option<(Answer, std::time::Duration)> {
-        match f["event"].as_str() {
-            Some("state") => {
-                self.next = f["min_next_bid"].as_i64().unwrap_or(self.next);
+    pub fn on_frame(&mut self, f: &Frame<'_>) -> Option<(Answer, std::time::Duration)> {
+        match &*f.event {
+            "state" => {
+                self.next = f.min_next_bid.unwrap_or(self.next);
                 self.leading = false;
                 None
             }
-            Some("system") if f.get("ref").is_some() => {
+            "system" if f.reference.is_some() => {
                 let (sent, amount) = self.pending.take()?;
-                let answer = match f["code"].as_str() {
+                let answer = match f.code.as_deref() {
                     // `amount`: the bid placed (a maximum's is the engine's);
                     // `leading` false when a higher maximum answered it.
                     Some("bid_accepted") => {
-                        self.leading = f["leading"].as_bool().unwrap_or(true);
-                        Answer::Accepted(f["amount"].as_i64().unwrap_or(amount))
+                        self.leading = f.leading.unwrap_or(true);
+                        Answer::Accepted(f.amount.unwrap_or(amount))
                     }
                     Some("max_raised" | "max_too_low") => {
                         self.leading = true;
                         Answer::Refused
                     }
                     Some("bid_too_low") => {
-                        self.next = f["min_next_bid"].as_i64().unwrap_or(self.next + 100);
+                        self.next = f.min_next_bid.unwrap_or(self.next + 100);
                         Answer::Refused
                     }
                     Some("already_leading") => {
@@ -204,5 +254,35 @@ impl MinBidder {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answers a storm bidder reads, as sitga writes them (escaped
+    /// Korean text included), move it the way the JSON says.
+    #[test]
+    fn a_min_bidder_reads_answers_and_room_state_from_frame_text() {
+        let room = AuctionId::new(7);
+        let mut me = MinBidder::default();
+        let state =
+            r#"{"event":"state","room":"7","min_next_bid":15000,"price":14000,"leader":"\ub098"}"#;
+        assert!(me.on_frame(&Frame::parse(state).unwrap()).is_none());
+        let bid = me.bid(room, "t").expect("a bid to send");
+        assert_eq!(bid["amount"], 15_000);
+        assert!(me.bid(room, "t").is_none(), "one bid in flight");
+
+        let too_low = r#"{"event":"system","room":"7","ref":"t-1","code":"bid_too_low","min_next_bid":16000,"context":"\ub0ae\uc544\uc694 \"\uc785\ucc30\""}"#;
+        let (answer, _) = me.on_frame(&Frame::parse(too_low).unwrap()).unwrap();
+        assert!(matches!(answer, Answer::Refused));
+        assert_eq!(me.bid(room, "t").unwrap()["amount"], 16_000);
+
+        let accepted = r#"{"event":"system","room":"7","ref":"t-2","code":"bid_accepted","amount":16000,"leading":true}"#;
+        let (answer, _) = me.on_frame(&Frame::parse(accepted).unwrap()).unwrap();
+        assert!(matches!(answer, Answer::Accepted(16_000)));
+        assert!(me.bid(room, "t").is_none(), "a leader waits");
+        assert!(Frame::parse("not json").is_none());
     }
 }
