@@ -112,9 +112,10 @@ pub struct Frame<'a> {
     /// An answer's code.
     #[serde(borrow, default)]
     pub code: Option<Cow<'a, str>>,
-    /// The client key an answer echoes.
-    #[serde(borrow, default, rename = "ref")]
-    pub reference: Option<Cow<'a, str>>,
+    /// The client key an answer echoes (any JSON value; only whether there
+    /// is one matters).
+    #[serde(default, rename = "ref")]
+    pub reference: Option<serde::de::IgnoredAny>,
     /// The smallest bid accepted now (`state`, `bid_too_low`).
     #[serde(default)]
     pub min_next_bid: Option<i64>,
@@ -279,7 +280,7 @@ mod tests {
         assert!(matches!(answer, Answer::Refused));
         assert_eq!(me.bid(room, "t").unwrap()["amount"], 16_000);
 
-        let accepted = r#"{"event":"system","room":"7","ref":"t-2","code":"bid_accepted","amount":16000,"leading":true}"#;
+        let accepted = r#"{"event":"system","room":"7","ref":{"n":2},"code":"bid_accepted","amount":16000,"leading":true}"#;
         let (answer, _) = me.on_frame(&Frame::parse(accepted).unwrap()).unwrap();
         assert!(matches!(answer, Answer::Accepted(16_000)));
         assert!(me.bid(room, "t").is_none(), "a leader waits");
