@@ -389,7 +389,7 @@ async fn storm(args: Args) -> serde_json::Value {
     let cpu = |before: f64, after: f64| {
         (
             (after - before) / elapsed,
-            1e3 * (after - before) / (accepted.max(1) as f64),
+            1e3 * (after - before) / accepted as f64,
         )
     };
     let sitga_cpu = cpu(cpu_before.0, cpu_after.0);

@@ -67,14 +67,7 @@ pub async fn join(ws: &mut Socket, room: AuctionId) -> Result<(), String> {
 /// The next text frame as JSON; `None` when the connection ended (or a
 /// frame did not arrive within `wait`).
 pub async fn next(ws: &mut Socket, wait: std::time::Duration) -> Option<Value> {
-    use futures_util::StreamExt;
-    loop {
-        match tokio::time::timeout(wait, ws.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).ok(),
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
+    serde_json::from_str(&next_text(ws, wait).await?).ok()
 }
 
 /// What waiting for a frame gave.
@@ -104,7 +97,7 @@ pub async fn next_text(ws: &mut Socket, wait: std::time::Duration) -> Option<Utf
 /// The fields of a frame a [`MinBidder`] reads. Hundreds of bidders share
 /// the server's cores in a storm: what they spend parsing the room's frames
 /// into JSON trees is taken from the server they measure.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 pub struct Frame<'a> {
     /// `state`, `system`, `message`, …
     #[serde(borrow)]
