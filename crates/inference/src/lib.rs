@@ -27,7 +27,10 @@ pub mod train;
 
 pub use backbone::Backbone;
 pub use head::{Head, ModelFiles};
-pub use preprocess::{PreprocessError, decode, decode_and_preprocess, preprocess_rgb};
+pub use preprocess::{
+    PreprocessError, decode, decode_and_preprocess, decode_rgb_for, preprocess_centre_crop,
+    preprocess_rgb,
+};
 
 /// One class of the model.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

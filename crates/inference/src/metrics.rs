@@ -142,6 +142,55 @@ pub fn score(labels: &[Label], threshold: f32, outcomes: &[Outcome]) -> Metrics 
     }
 }
 
+/// How a model answers photos of fish it was not trained on (other
+/// species, other cameras): each should be answered "unknown".
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OpenSet {
+    /// Photos scored.
+    pub photos: usize,
+    /// Share answered "unknown" (top probability under the threshold): the
+    /// higher, the better.
+    pub unknown_rate: f64,
+    /// The threshold these figures used.
+    pub unknown_threshold: f32,
+    /// The species the others were named as, most frequent first (at most
+    /// 3).
+    pub named_as: Vec<Confusion>,
+}
+
+/// Scores the probabilities a model gave photos of no class it knows.
+pub fn score_open_set(labels: &[Label], threshold: f32, probabilities: &[Vec<f32>]) -> OpenSet {
+    let mut named = vec![0usize; labels.len()];
+    let mut unknown = 0usize;
+    for p in probabilities {
+        let (guess, top) = best(p);
+        if top < threshold {
+            unknown += 1;
+        } else if let Some(count) = named.get_mut(guess) {
+            *count += 1;
+        }
+    }
+    let mut named_as: Vec<(usize, usize)> = named
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| *c > 0)
+        .collect();
+    named_as.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    OpenSet {
+        photos: probabilities.len(),
+        unknown_rate: share(unknown, probabilities.len()),
+        unknown_threshold: threshold,
+        named_as: named_as
+            .into_iter()
+            .take(3)
+            .map(|(j, photos)| Confusion {
+                label: labels[j].latin.clone(),
+                photos,
+            })
+            .collect(),
+    }
+}
+
 /// The highest threshold under which at most `max_unknown` of `outcomes`
 /// are answered "unknown" (their top probabilities' `max_unknown`
 /// quantile), never above 0.99.
@@ -208,6 +257,34 @@ mod tests {
             }]
         );
         assert_eq!(m.classes[0].unknown, 1);
+    }
+
+    #[test]
+    fn other_fish_should_be_answered_unknown() {
+        let probabilities = vec![
+            vec![0.3, 0.3, 0.4],
+            vec![0.45, 0.1, 0.45],
+            vec![0.1, 0.8, 0.1],
+            vec![0.0, 0.9, 0.1],
+            vec![0.6, 0.2, 0.2],
+        ];
+        let o = score_open_set(&labels(), 0.5, &probabilities);
+        assert_eq!(o.photos, 5);
+        assert!((o.unknown_rate - 0.4).abs() < 1e-9);
+        assert_eq!(
+            o.named_as,
+            vec![
+                Confusion {
+                    label: "b".into(),
+                    photos: 2
+                },
+                Confusion {
+                    label: "a".into(),
+                    photos: 1
+                }
+            ]
+        );
+        assert_eq!(score_open_set(&labels(), 0.5, &[]).unknown_rate, 0.0);
     }
 
     #[test]

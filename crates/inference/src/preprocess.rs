@@ -69,15 +69,31 @@ fn decode_within(
     height: u32,
     max_alloc: u64,
 ) -> Result<Array4<f32>, PreprocessError> {
-    if let Some(rgb) = decode_jpeg_scaled(bytes, width, height, max_alloc)? {
-        return preprocess_rgb(&rgb, width, height);
-    }
-    // `into_rgb8` keeps the buffer when it already is RGB8 (the usual JPEG).
     preprocess_rgb(
-        &decode_limited(bytes, max_alloc)?.into_rgb8(),
+        &decode_rgb_within(bytes, width, height, max_alloc)?,
         width,
         height,
     )
+}
+
+/// Decodes an upload to upright RGB pixels for a `width` × `height` model
+/// input: a JPEG at the smallest DCT scale that still covers it, anything
+/// else whole. What [`decode_and_preprocess`] resizes.
+pub fn decode_rgb_for(bytes: &[u8], width: u32, height: u32) -> Result<RgbImage, PreprocessError> {
+    decode_rgb_within(bytes, width, height, MAX_DECODE_BYTES)
+}
+
+fn decode_rgb_within(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    max_alloc: u64,
+) -> Result<RgbImage, PreprocessError> {
+    if let Some(rgb) = decode_jpeg_scaled(bytes, width, height, max_alloc)? {
+        return Ok(rgb);
+    }
+    // `into_rgb8` keeps the buffer when it already is RGB8 (the usual JPEG).
+    Ok(decode_limited(bytes, max_alloc)?.into_rgb8())
 }
 
 /// The largest of 1/8, 1/4 and 1/2 at which a `w` × `h` JPEG still covers
@@ -224,13 +240,40 @@ pub fn preprocess_rgb(
     width: u32,
     height: u32,
 ) -> Result<Array4<f32>, PreprocessError> {
+    resize_to_tensor(rgb, 1.0, width, height)
+}
+
+/// Like [`preprocess_rgb`], of the centred part of the image that keeps
+/// `keep` (0 to 1) of its width and of its height: a closer framing of
+/// the same photo, which training adds as one more view of it.
+pub fn preprocess_centre_crop(
+    rgb: &RgbImage,
+    keep: f32,
+    width: u32,
+    height: u32,
+) -> Result<Array4<f32>, PreprocessError> {
+    resize_to_tensor(rgb, keep, width, height)
+}
+
+fn resize_to_tensor(
+    rgb: &RgbImage,
+    keep: f32,
+    width: u32,
+    height: u32,
+) -> Result<Array4<f32>, PreprocessError> {
     use fast_image_resize::images::{Image, ImageRef};
     use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
     let failed = |e: &dyn std::fmt::Display| PreprocessError::Corrupt(e.to_string());
     let source = ImageRef::new(rgb.width(), rgb.height(), rgb.as_raw(), PixelType::U8x3)
         .map_err(|e| failed(&e))?;
     let mut resized = Image::new(width, height, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    let mut options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    let keep = f64::from(keep.clamp(0.05, 1.0));
+    if keep < 1.0 {
+        let (w, h) = (f64::from(rgb.width()), f64::from(rgb.height()));
+        let (cw, ch) = (w * keep, h * keep);
+        options = options.crop((w - cw) / 2.0, (h - ch) / 2.0, cw, ch);
+    }
     Resizer::new()
         .resize(&source, &mut resized, &options)
         .map_err(|e| failed(&e))?;
@@ -252,6 +295,25 @@ mod tests {
         img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    #[test]
+    fn the_centre_crop_leaves_the_edges_out() {
+        // A blue photo in a red frame a tenth of each side wide.
+        let img = RgbImage::from_fn(200, 100, |x, y| {
+            let frame = !(20..180).contains(&x) || !(10..90).contains(&y);
+            if frame {
+                image::Rgb([255, 0, 0])
+            } else {
+                image::Rgb([0, 0, 255])
+            }
+        });
+        let whole = preprocess_rgb(&img, 70, 40).unwrap();
+        let crop = preprocess_centre_crop(&img, 0.75, 70, 40).unwrap();
+        assert_eq!(crop.shape(), &[1, 40, 70, 3]);
+        let red = |t: &Array4<f32>| t.iter().step_by(3).filter(|v| **v > 0.5).count();
+        assert!(red(&whole) > 300, "the whole photo shows its frame");
+        assert_eq!(red(&crop), 0, "the crop shows none of it");
     }
 
     #[test]

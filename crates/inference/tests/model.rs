@@ -20,7 +20,7 @@ fn backbone() -> PathBuf {
 fn model() -> Arc<FishModel> {
     let runtime = sitga_inference::find_runtime(&root())
         .expect("ONNX Runtime not found: run scripts/bootstrap.sh (or set ORT_DYLIB_PATH)");
-    let head = Head::read_dir(&root().join("assets/models/fish-species-v2")).unwrap();
+    let head = Head::read_dir(&root().join("assets/models/fish-species-v3")).unwrap();
     Arc::new(FishModel::load(&backbone(), &runtime, head, 2, 8).expect("load the model"))
 }
 
@@ -49,7 +49,7 @@ async fn probabilities_are_a_distribution() {
     let sum: f32 = probabilities.iter().sum();
     assert!((sum - 1.0).abs() < 1e-4, "sum {sum}");
     let answer = model.identify(bytes, 2).await.unwrap();
-    assert_eq!((answer.model.as_str(), answer.version), ("fish-species", 2));
+    assert_eq!((answer.model.as_str(), answer.version), ("fish-species", 3));
     assert_eq!(answer.predictions.len(), 2);
     assert!(answer.predictions[0].probability >= answer.predictions[1].probability);
 }
@@ -125,12 +125,15 @@ fn the_resize_stays_close_to_pillows_lanczos() {
 /// The shipped recipe on the real photos (../shared/fish, beside the
 /// repository; CI has it): a head trained by `sitga model train`'s code on
 /// the train split only, scored on the validation split it never saw
-/// (trajectory-disjoint). Measured 2026-12-06: top-1 0.882, mean per-class
-/// recall 0.786; the floors below leave room for nothing but noise.
+/// (trajectory-disjoint). Measured 2026-12-06: top-1 0.899, mean per-class
+/// recall 0.814 (0.882 / 0.786 without the centred crop views); the floors
+/// below leave room for nothing but noise.
 #[test]
 #[ignore = "needs ../shared/fish (present in CI, run with --include-ignored)"]
 fn the_recipe_holds_its_accuracy_on_photos_it_never_saw() {
-    use sitga_inference::train::{self, DEFAULT_GROUP_PATTERN, Dataset, FitOptions, TrainOptions};
+    use sitga_inference::train::{
+        self, DEFAULT_GROUP_PATTERN, Dataset, FitOptions, TrainOptions, Views,
+    };
     let fish = root().join("../shared/fish/f4k");
     assert!(fish.is_dir(), "no photos at {}", fish.display());
     let model = model();
@@ -142,7 +145,7 @@ fn the_recipe_holds_its_accuracy_on_photos_it_never_saw() {
         seed: 1,
         val_fraction: 0.2,
         max_unknown: 0.05,
-        mirror: true,
+        views: Views::RECIPE,
         refit: true,
         threads: 2,
         fit: FitOptions::default(),
@@ -157,6 +160,6 @@ fn the_recipe_holds_its_accuracy_on_photos_it_never_saw() {
         m.top1, m.mean_recall, m.unknown_rate, m.photos
     );
     assert_eq!(m.photos, 616);
-    assert!(m.top1 >= 0.86, "top-1 {}", m.top1);
-    assert!(m.mean_recall >= 0.76, "mean recall {}", m.mean_recall);
+    assert!(m.top1 >= 0.88, "top-1 {}", m.top1);
+    assert!(m.mean_recall >= 0.79, "mean recall {}", m.mean_recall);
 }

@@ -86,7 +86,7 @@ pub struct Settings {
 
     /// The species model folder served until one is installed (`sitga
     /// model install`); empty disables identification. Default:
-    /// `models/fish-species-v2` in the assets directory.
+    /// `models/fish-species-v3` in the assets directory.
     #[arg(long, env = "SITGA_MODEL_DIR", global = true)]
     pub model_dir: Option<String>,
 
@@ -310,7 +310,7 @@ pub enum LogFormat {
 }
 
 /// The shipped species model, under the assets directory.
-pub const DEFAULT_MODEL_DIR: &str = "models/fish-species-v2";
+pub const DEFAULT_MODEL_DIR: &str = "models/fish-species-v3";
 /// The shipped backbone, under the assets directory.
 pub const DEFAULT_BACKBONE: &str = "models/efficientnet-lite0-200x350.onnx";
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use sitga_inference::metrics::Metrics;
-use sitga_inference::train::{self, Dataset, FitOptions, TrainOptions};
+use sitga_inference::train::{self, Dataset, FitOptions, TrainOptions, Views};
 use sitga_inference::{Backbone, Head, ModelFiles};
 use sitga_persistence::{DbPool, PoolOptions, fish_models, run_migrations};
 
@@ -23,12 +23,18 @@ pub enum ModelAction {
     /// optional `labels.csv`: folder,korean,english,latin) into MODEL_DIR.
     Train(TrainArgs),
     /// Top-1, mean per-class recall, the unknown rate and the confusion
-    /// summary over DIR (laid out like a training folder), for the model
+    /// summary over DIR (laid out like a training folder), and with
+    /// `--unknown` the share of other fish answered unknown, for the model
     /// every instance serves (the newest install, else SITGA_MODEL_DIR) or
     /// the folder `--model` names.
     Eval {
         /// The labelled photos.
-        dir: PathBuf,
+        #[arg(required_unless_present = "unknown")]
+        dir: Option<PathBuf>,
+        /// Photos of fish the model does not know (other species, other
+        /// cameras; any folder layout): each should be answered unknown.
+        #[arg(long, value_name = "DIR")]
+        unknown: Option<PathBuf>,
         /// A model folder to score instead of the serving one.
         #[arg(long)]
         model: Option<PathBuf>,
@@ -89,6 +95,13 @@ pub struct TrainArgs {
     /// Do not add mirror images.
     #[arg(long)]
     pub no_mirror: bool,
+    /// The share of each photo's width and height its added centred crop
+    /// keeps.
+    #[arg(long, default_value_t = 0.85, conflicts_with = "no_crop")]
+    pub crop: f32,
+    /// Do not add a centred crop of each photo.
+    #[arg(long)]
+    pub no_crop: bool,
     /// Keep the head fitted without the validation photos (by default the
     /// final head is refitted on every photo).
     #[arg(long)]
@@ -99,12 +112,20 @@ pub struct TrainArgs {
 pub async fn run(settings: &Settings, action: ModelAction) -> CliResult {
     match action {
         ModelAction::Train(args) => blocking(settings, move |backbone| train(backbone, args)).await,
-        ModelAction::Eval { dir, model, json } => {
+        ModelAction::Eval {
+            dir,
+            unknown,
+            model,
+            json,
+        } => {
             let head = match model {
                 Some(folder) => Head::read_dir(&folder).map_err(|e| (2, e.to_string()))?,
                 None => serving_head(settings).await?,
             };
-            blocking(settings, move |backbone| eval(backbone, &head, &dir, json)).await
+            blocking(settings, move |backbone| {
+                eval(backbone, &head, dir.as_deref(), unknown.as_deref(), json)
+            })
+            .await
         }
         ModelAction::Install { folder } => install(settings, &folder).await,
         ModelAction::Rollback => rollback(settings).await,
@@ -157,6 +178,9 @@ fn train(backbone: &Backbone, args: TrainArgs) -> CliResult {
             "--val-fraction and --max-unknown must be 0 to 0.5".into(),
         ));
     }
+    if !(0.5..1.0).contains(&args.crop) {
+        return Err((2, "--crop must be at least 0.5 and below 1".into()));
+    }
     let dataset = scan(&args.dir, &args.group)?;
     println!(
         "{} species, {} photos in {}",
@@ -170,7 +194,10 @@ fn train(backbone: &Backbone, args: TrainArgs) -> CliResult {
         seed: args.seed,
         val_fraction: args.val_fraction,
         max_unknown: args.max_unknown,
-        mirror: !args.no_mirror,
+        views: Views {
+            mirror: !args.no_mirror,
+            centre_crop: (!args.no_crop).then_some(args.crop),
+        },
         refit: !args.no_refit,
         threads: backbone.sessions(),
         fit: FitOptions {
@@ -210,35 +237,84 @@ fn train(backbone: &Backbone, args: TrainArgs) -> CliResult {
     Ok(())
 }
 
-fn eval(backbone: &Backbone, head: &Head, dir: &Path, json: bool) -> CliResult {
-    let dataset = scan(dir, train::DEFAULT_GROUP_PATTERN)?;
-    let bar = progress_bar(dataset.photos.len(), "scoring");
-    let metrics = train::evaluate(backbone, head, &dataset, backbone.sessions(), &|done| {
-        bar.set_position(done as u64);
-    })
-    .map_err(|e| match e {
+fn eval(
+    backbone: &Backbone,
+    head: &Head,
+    dir: Option<&Path>,
+    unknown: Option<&Path>,
+    json: bool,
+) -> CliResult {
+    let failed = |e: train::TrainError| match e {
         train::TrainError::Layout(m) => (2, m),
         other => (1, other.to_string()),
-    })?;
-    bar.finish_and_clear();
+    };
+    let metrics = match dir {
+        Some(dir) => {
+            let dataset = scan(dir, train::DEFAULT_GROUP_PATTERN)?;
+            let bar = progress_bar(dataset.photos.len(), "scoring");
+            let metrics = train::evaluate(backbone, head, &dataset, backbone.sessions(), &|done| {
+                bar.set_position(done as u64);
+            })
+            .map_err(failed)?;
+            bar.finish_and_clear();
+            Some(metrics)
+        }
+        None => None,
+    };
+    let open_set = match unknown {
+        Some(other) => {
+            let photos = train::photos_under(other).map_err(failed)?;
+            let bar = progress_bar(photos.len(), "scoring other fish");
+            let open_set =
+                train::evaluate_open_set(backbone, head, &photos, backbone.sessions(), &|done| {
+                    bar.set_position(done as u64);
+                })
+                .map_err(failed)?;
+            bar.finish_and_clear();
+            Some(open_set)
+        }
+        None => None,
+    };
     if json {
         let text = serde_json::to_string(&serde_json::json!({
             "model": head.manifest().model,
             "version": head.manifest().version,
             "digest": head.digest(),
             "metrics": metrics,
+            "open_set": open_set,
         }))
         .map_err(|e| (1, e.to_string()))?;
         println!("{text}");
-    } else {
+        return Ok(());
+    }
+    let model = format!(
+        "{} v{} ({})",
+        head.manifest().model,
+        head.manifest().version,
+        sitga_inference::short(head.digest()),
+    );
+    if let (Some(metrics), Some(dir)) = (&metrics, dir) {
+        println!("{model} over {}:", dir.display());
+        print_metrics(metrics);
+    }
+    if let (Some(o), Some(other)) = (&open_set, unknown) {
+        let named: Vec<String> = o
+            .named_as
+            .iter()
+            .map(|c| format!("{} ({})", c.label, c.photos))
+            .collect();
         println!(
-            "{} v{} ({}) over {}:",
-            head.manifest().model,
-            head.manifest().version,
-            sitga_inference::short(head.digest()),
-            dir.display()
+            "{model} over {} (fish it does not know):\n  answered unknown {:.1} % of {} photos (threshold {:.3}) · most often named as {}",
+            other.display(),
+            o.unknown_rate * 100.0,
+            o.photos,
+            o.unknown_threshold,
+            if named.is_empty() {
+                "-".to_owned()
+            } else {
+                named.join(", ")
+            }
         );
-        print_metrics(&metrics);
     }
     Ok(())
 }

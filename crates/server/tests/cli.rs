@@ -504,6 +504,56 @@ fn an_operator_trains_scores_installs_and_rolls_back_a_model() {
     assert!(ours["metrics"]["top1"].as_f64().unwrap() >= 0.9, "{ours}");
     let shipped = eval(&["model", "eval", "catch", "--json"]);
     assert_eq!(shipped["model"], "fish-species");
+    // Fish the new model was not trained on, in nested folders: counted,
+    // and each either answered unknown or named as one of its species.
+    let others = dir.path().join("others");
+    for (i, from) in ["06_Chaetodon_trifascialis", "16_Lutjanus_fulvus"]
+        .iter()
+        .enumerate()
+    {
+        let to = others.join(format!("trip{i}"));
+        std::fs::create_dir_all(&to).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(photos.join(from))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for file in files.iter().take(5) {
+            std::fs::copy(file, to.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    let open = eval(&[
+        "model",
+        "eval",
+        "--unknown",
+        "others",
+        "--model",
+        "harbour",
+        "--json",
+    ]);
+    assert!(open["metrics"].is_null(), "{open}");
+    assert_eq!(open["open_set"]["photos"], 10, "{open}");
+    let rate = open["open_set"]["unknown_rate"].as_f64().unwrap();
+    let named: u64 = open["open_set"]["named_as"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["photos"].as_u64().unwrap())
+        .sum();
+    assert_eq!(((1.0 - rate) * 10.0).round() as u64, named, "{open}");
+    let (code, stdout, err) = run(&[
+        "model",
+        "eval",
+        "catch",
+        "--unknown",
+        "others",
+        "--model",
+        "harbour",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("fish it does not know"), "{stdout}");
+    assert!(stdout.contains("mean per-class recall"), "{stdout}");
 
     // 3. Install: the serving model is now ours.
     let (code, stdout, err) = run(&["model", "install", "harbour"]);
@@ -564,4 +614,8 @@ fn an_operator_trains_scores_installs_and_rolls_back_a_model() {
     let (code, _, err) = run(&["model", "eval", "bad"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("names no species"), "{err}");
+    std::fs::create_dir_all(dir.path().join("empty/sub")).unwrap();
+    let (code, _, err) = run(&["model", "eval", "--unknown", "empty"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("holds no photos"), "{err}");
 }

@@ -50,7 +50,7 @@ fn png_part(bytes: Vec<u8>) -> reqwest::multipart::Part {
 async fn identify_answers_with_top_k_species() {
     let app = TestApp::spawn().await;
     let ready = expect_json(app.get("/ready", None).await, 200).await;
-    assert_eq!(ready["model"]["mode"], "fish-species v2");
+    assert_eq!(ready["model"]["mode"], "fish-species v3");
     assert_eq!(ready["model"]["detail"], "the configured folder");
 
     let part = reqwest::multipart::Part::bytes(photo(ImageFormat::Png))
@@ -59,7 +59,7 @@ async fn identify_answers_with_top_k_species() {
         .unwrap();
     let body = expect_json(upload(&app, "", part).await, 200).await;
     assert_eq!(body["model"], "fish-species");
-    assert_eq!(body["version"], 2);
+    assert_eq!(body["version"], 3);
     let predictions = body["predictions"].as_array().unwrap();
     assert_eq!(
         predictions.len(),
@@ -271,7 +271,7 @@ async fn a_busy_model_answers_503_before_reading_the_upload() {
 /// another backbone.
 fn shipped_as(name: &str, version: u32, backbone: Option<&str>) -> sitga_inference::ModelFiles {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/models/fish-species-v2");
+        .join("../../assets/models/fish-species-v3");
     let mut files = sitga_inference::ModelFiles::read(&dir).unwrap();
     let mut manifest: serde_json::Value = serde_json::from_slice(&files.manifest).unwrap();
     manifest["model"] = name.into();
@@ -319,7 +319,7 @@ async fn wait_for_model(app: &TestApp, mode: &str, detail: &str) {
 #[tokio::test]
 async fn an_installed_model_serves_without_a_restart_and_rolls_back() {
     let app = TestApp::spawn().await;
-    wait_for_model(&app, "fish-species v2", "the configured folder").await;
+    wait_for_model(&app, "fish-species v3", "the configured folder").await;
     let first = install(&app, &shipped_as("ops-catch", 7, None)).await;
     wait_for_model(&app, "ops-catch v7", &format!("install #{first}")).await;
     let part = png_part(photo(ImageFormat::Png));
@@ -369,11 +369,11 @@ async fn an_installed_model_serves_without_a_restart_and_rolls_back() {
         None
     );
     drop(conn);
-    wait_for_model(&app, "fish-species v2", "the configured folder").await;
+    wait_for_model(&app, "fish-species v3", "the configured folder").await;
     let part = png_part(photo(ImageFormat::Png));
     let body = expect_json(upload(&app, "", part).await, 200).await;
     assert_eq!(
         (body["model"].as_str(), body["version"].as_i64()),
-        (Some("fish-species"), Some(2))
+        (Some("fish-species"), Some(3))
     );
 }
