@@ -103,26 +103,16 @@ pub fn score(labels: &[Label], threshold: f32, outcomes: &[Outcome]) -> Metrics 
         .map(|(i, label)| {
             let row = &confusion[i];
             let count: usize = row.iter().sum();
-            let mut wrong: Vec<(usize, usize)> = row
+            let wrong = row
                 .iter()
                 .enumerate()
-                .filter(|(j, c)| *j != i && **c > 0)
-                .map(|(j, c)| (j, *c))
-                .collect();
-            wrong.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                .map(|(j, c)| if j == i { 0 } else { *c });
             ClassMetrics {
                 label: label.latin.clone(),
                 photos: count,
                 recall: (count > 0).then(|| share(row[i], count)),
                 unknown: unknown_by_class[i],
-                confused_with: wrong
-                    .into_iter()
-                    .take(3)
-                    .map(|(j, photos)| Confusion {
-                        label: labels[j].latin.clone(),
-                        photos,
-                    })
-                    .collect(),
+                confused_with: most_frequent(labels, wrong),
             }
         })
         .collect();
@@ -170,25 +160,29 @@ pub fn score_open_set(labels: &[Label], threshold: f32, probabilities: &[Vec<f32
             *count += 1;
         }
     }
-    let mut named_as: Vec<(usize, usize)> = named
-        .into_iter()
-        .enumerate()
-        .filter(|(_, c)| *c > 0)
-        .collect();
-    named_as.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     OpenSet {
         photos: probabilities.len(),
         unknown_rate: share(unknown, probabilities.len()),
         unknown_threshold: threshold,
-        named_as: named_as
-            .into_iter()
-            .take(3)
-            .map(|(j, photos)| Confusion {
-                label: labels[j].latin.clone(),
+        named_as: most_frequent(labels, named.into_iter()),
+    }
+}
+
+/// The (at most) three classes with the highest counts (`counts` in label
+/// order), most frequent first, ties in label order; zero counts left out.
+fn most_frequent(labels: &[Label], counts: impl Iterator<Item = usize>) -> Vec<Confusion> {
+    let mut ranked: Vec<(usize, usize)> = counts.enumerate().filter(|(_, c)| *c > 0).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
+        .into_iter()
+        .take(3)
+        .filter_map(|(j, photos)| {
+            Some(Confusion {
+                label: labels.get(j)?.latin.clone(),
                 photos,
             })
-            .collect(),
-    }
+        })
+        .collect()
 }
 
 /// The highest threshold under which at most `max_unknown` of `outcomes`
