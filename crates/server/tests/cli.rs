@@ -406,6 +406,20 @@ fn an_operator_trains_scores_installs_and_rolls_back_a_model() {
     let photos = root.join("../shared/fish/f4k/train");
     assert!(photos.is_dir(), "no photos at {}", photos.display());
     let dir = tempfile::tempdir().unwrap();
+    // The first `n` photos (by name) of one species' folder, into `to`.
+    let copy_first = |from: &str, to: &std::path::Path, n: usize| {
+        std::fs::create_dir_all(to).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(photos.join(from))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for file in files.iter().take(n) {
+            std::fs::copy(file, to.join(file.file_name().unwrap())).unwrap();
+        }
+        files.len().min(n)
+    };
     let catch = dir.path().join("catch");
     let mut copied = 0;
     for (from, to) in [
@@ -413,17 +427,7 @@ fn an_operator_trains_scores_installs_and_rolls_back_a_model() {
         ("10_Neoniphon_sammara", "02_Neoniphon_sammara"),
         ("23_Siganus_fuscescens", "03_Siganus_fuscescens"),
     ] {
-        std::fs::create_dir_all(catch.join(to)).unwrap();
-        let mut files: Vec<_> = std::fs::read_dir(photos.join(from))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for file in files.iter().take(12) {
-            std::fs::copy(file, catch.join(to).join(file.file_name().unwrap())).unwrap();
-            copied += 1;
-        }
+        copied += copy_first(from, &catch.join(to), 12);
     }
     std::fs::write(
         catch.join("labels.csv"),
@@ -511,17 +515,7 @@ fn an_operator_trains_scores_installs_and_rolls_back_a_model() {
         .iter()
         .enumerate()
     {
-        let to = others.join(format!("trip{i}"));
-        std::fs::create_dir_all(&to).unwrap();
-        let mut files: Vec<_> = std::fs::read_dir(photos.join(from))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for file in files.iter().take(5) {
-            std::fs::copy(file, to.join(file.file_name().unwrap())).unwrap();
-        }
+        assert_eq!(copy_first(from, &others.join(format!("trip{i}")), 5), 5);
     }
     let open = eval(&[
         "model",
