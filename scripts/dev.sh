@@ -66,9 +66,13 @@ case "$cmd" in
         backend="sqlite"
         case "${SITGA_TEST_DATABASE_URL:-${DATABASE_URL:-}}" in mysql://*) backend="mysql";; esac
         echo "[test] database backend: $backend; redis: ${REDIS_URL:-in-process}" >&2
+        started=$SECONDS
         cargo test --locked --workspace "$@"
+        echo "[test] cargo test: $((SECONDS - started)) s" >&2
         # The real binary, end to end over HTTP, on the same backend.
+        started=$SECONDS
         scripts/smoke.sh "${DATABASE_URL:-}" "${REDIS_URL:-}"
+        echo "[test] smoke: $((SECONDS - started)) s" >&2
         ;;
     *)
         echo "usage: scripts/dev.sh serve|test [args…]" >&2
