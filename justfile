@@ -33,11 +33,11 @@ fmt:
 
 # Apply pending migrations to DATABASE_URL (or the embedded database)
 migrate:
-    cargo run -p sitga-server --bin sitga -- migrate
+    cargo run --bin sitga -- migrate
 
 # Grant a role: just grant someone@example.com admin
 grant email role:
-    cargo run -p sitga-server --bin sitga -- admin grant {{email}} {{role}}
+    cargo run --bin sitga -- admin grant {{email}} {{role}}
 
 # Regenerate docs/openapi.json from the code
 openapi:

@@ -11,7 +11,9 @@ shift || true
 case "$cmd" in
     serve)
         scripts/bootstrap.sh
-        cargo build --locked -p sitga-server --bin sitga
+        # `--workspace`: the features the test suite builds with, so `test`
+        # after `serve` (or the other way round) compiles no dependency twice.
+        cargo build --locked --workspace --bin sitga
         # Without a chain of your own (CHAIN_RPC_URL), a local anvil node
         # keeps its chain in the data dir and the donation contract is
         # deployed on it once (SITGA_NO_CHAIN=1: on-chain records off).

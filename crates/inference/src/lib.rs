@@ -28,8 +28,8 @@ pub mod train;
 pub use backbone::Backbone;
 pub use head::{Head, ModelFiles};
 pub use preprocess::{
-    PreprocessError, decode, decode_and_preprocess, decode_rgb_for, preprocess_centre_crop,
-    preprocess_rgb,
+    MAX_DECODE_BYTES, MAX_PIXELS, PreprocessError, decode, decode_and_preprocess, decode_rgb_for,
+    preprocess_centre_crop, preprocess_rgb,
 };
 
 /// One class of the model.
