@@ -154,18 +154,22 @@ async fn main() {
     let bids = accepted.load(Ordering::SeqCst);
     println!("sold to user {winner_id} for {price} won after {bids} accepted bids");
 
-    // The watcher saw every frame, numbered without a gap, the close last.
+    // The watcher saw every frame, numbered without a gap, the close last
+    // (a bid's line and the state after it come as one item).
     let mut frames = 0;
     let mut last = None;
-    while let Ok(frame) = watcher.try_recv() {
-        frames += 1;
-        assert_eq!(frame.room, auction.id);
+    while let Ok(item) = watcher.try_recv() {
+        assert_eq!(item.room, auction.id);
+        let first = item.seq - item.texts().len() as i64 + 1;
         if let Some(previous) = last {
-            assert_eq!(frame.seq, previous + 1, "room frames come in seq order");
+            assert_eq!(first, previous + 1, "room frames come in seq order");
         }
-        last = Some(frame.seq);
-        if frame.json.contains(r#""event":"closed""#) {
-            println!("closing frame: {}", frame.json);
+        last = Some(item.seq);
+        for text in item.texts() {
+            frames += 1;
+            if text.contains(r#""event":"closed""#) {
+                println!("closing frame: {text}");
+            }
         }
     }
     println!("the watcher received {frames} room frames");

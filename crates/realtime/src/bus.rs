@@ -21,7 +21,6 @@ use bytes::Bytes;
 use chrono::Utc;
 use deadpool_redis::redis::AsyncCommands;
 use futures_util::StreamExt;
-use serde_json::Value;
 use tokio::sync::broadcast;
 
 use sitga_core::{AuctionId, UserId};
@@ -79,37 +78,69 @@ const STORED_QUEUE: usize = 4_096;
 /// Stored events read back per query by the notifier.
 const READ_BACK_CHUNK: usize = 500;
 
-/// A numbered room frame, serialized once and shared by every socket.
+/// Numbered room frames published together (a bid's line and the state
+/// after it), serialized once and shared by every socket: one broadcast
+/// item, one wake-up and one write per watcher for all of them.
 #[derive(Debug, Clone)]
 pub struct RoomFrame {
     /// The room (the auction's).
     pub room: AuctionId,
-    /// Position in the room's sequence.
+    /// Position in the room's sequence of the last frame held; the frames
+    /// before it are numbered consecutively up to it.
     pub seq: i64,
-    /// The complete JSON text sent to clients.
-    pub json: Arc<str>,
-    /// The frame as a gateway writes it (its framing is the gateway's
-    /// business): made by the first socket that sends it, shared by the
+    /// The complete JSON text of each frame sent to clients, in `seq` order.
+    texts: Arc<[String]>,
+    /// The frames as a gateway writes them (its framing is the gateway's
+    /// business): made by the first socket that sends them, shared by the
     /// rest of the room.
     wire: Arc<OnceLock<Bytes>>,
 }
 
 impl RoomFrame {
-    /// A frame of `room` at position `seq`.
-    pub fn new(room: AuctionId, seq: i64, json: Arc<str>) -> Self {
+    /// One frame of `room` at position `seq`.
+    pub fn new(room: AuctionId, seq: i64, json: impl Into<String>) -> Self {
+        Self::together(room, seq, vec![json.into()])
+    }
+
+    /// Frames of `room` numbered consecutively up to `last_seq`.
+    pub fn together(room: AuctionId, last_seq: i64, texts: Vec<String>) -> Self {
         Self {
             room,
-            seq,
-            json,
+            seq: last_seq,
+            texts: texts.into(),
             wire: Arc::default(),
         }
     }
 
-    /// The frame as written to a socket: `encode` runs once per frame,
-    /// whatever the number of sockets in the room.
-    pub fn wire(&self, encode: impl FnOnce(&str) -> Bytes) -> Bytes {
-        self.wire.get_or_init(|| encode(&self.json)).clone()
+    /// The JSON text of each frame, in order.
+    pub fn texts(&self) -> &[String] {
+        &self.texts
     }
+
+    /// The frames as written to a socket, one after the other: `encode`
+    /// runs once per frame, whatever the number of sockets in the room.
+    pub fn wire(&self, encode: impl Fn(&str) -> Bytes) -> Bytes {
+        self.wire
+            .get_or_init(|| match &*self.texts {
+                [one] => encode(one),
+                many => {
+                    let mut all = bytes::BytesMut::new();
+                    for text in many {
+                        all.extend_from_slice(&encode(text));
+                    }
+                    all.freeze()
+                }
+            })
+            .clone()
+    }
+}
+
+/// The `seq` a relayed frame's text starts with (`{"seq":N,`, as
+/// [`PUBLISH_NEXT`] writes it).
+fn seq_of(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(r#"{"seq":"#)?;
+    let end = digits.find(',')?;
+    digits[..end].parse().ok()
 }
 
 struct Inner {
@@ -198,9 +229,15 @@ fn encode_after_seq(frame: &ServerFrame, room: AuctionId) -> String {
     }
 }
 
-/// The whole frame, numbered.
-fn encode(frame: &ServerFrame, room: AuctionId, seq: i64) -> String {
-    frames::encode(frame, Some(room.to_string()), Some(seq), Utc::now())
+/// `frames` encoded whole, numbered consecutively up to `last`.
+fn numbered(room: AuctionId, last: i64, frames: &[ServerFrame]) -> RoomFrame {
+    let first = last - frames.len() as i64 + 1;
+    let now = Utc::now();
+    let texts = (first..)
+        .zip(frames)
+        .map(|(seq, frame)| frames::encode(frame, Some(room.to_string()), Some(seq), now))
+        .collect();
+    RoomFrame::together(room, last, texts)
 }
 
 impl RoomBus {
@@ -293,14 +330,15 @@ impl RoomBus {
         }
     }
 
-    fn next_local_seq(&self, room: AuctionId) -> i64 {
+    /// Numbers `count` frames of `room` here; returns the last `seq`.
+    fn next_local_seqs(&self, room: AuctionId, count: i64) -> i64 {
         let mut seqs = self
             .inner
             .last_seq
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let seq = seqs.entry(room).or_insert(0);
-        *seq += 1;
+        *seq += count;
         *seq
     }
 
@@ -315,16 +353,26 @@ impl RoomBus {
 
     /// Numbers and broadcasts a frame to the whole room (all instances).
     pub async fn publish(&self, room: AuctionId, frame: &ServerFrame) {
+        self.publish_all(room, std::slice::from_ref(frame)).await;
+    }
+
+    /// Numbers `frames` consecutively and broadcasts them to the whole room
+    /// (all instances) as one item: every watcher gets them in one write,
+    /// and with Redis they cost one round trip.
+    pub async fn publish_all(&self, room: AuctionId, frames: &[ServerFrame]) {
+        if frames.is_empty() {
+            return;
+        }
+        let count = frames.len() as i64;
         if let Some(redis) = &self.inner.redis {
             let floor = self.last_seq(room);
-            match publish_redis(&self.inner, redis, room, floor, frame).await {
-                Ok(seq) => {
+            match publish_redis(&self.inner, redis, room, floor, frames).await {
+                Ok(last) => {
                     // The relay brings it back later; this instance's next
                     // list read must already see what was committed.
                     self.bump_listings();
                     if !self.inner.relay_live.load(Ordering::Acquire) {
-                        let json: Arc<str> = encode(frame, room, seq).into();
-                        self.deliver_local(&RoomFrame::new(room, seq, json));
+                        self.deliver_local(&numbered(room, last, frames));
                     }
                     return;
                 }
@@ -333,27 +381,32 @@ impl RoomBus {
                 }
             }
         }
-        let seq = self.next_local_seq(room);
-        let json: Arc<str> = encode(frame, room, seq).into();
-        self.deliver_local(&RoomFrame::new(room, seq, json));
+        let last = self.next_local_seqs(room, count);
+        self.deliver_local(&numbered(room, last, frames));
     }
 
     /// Keeps a message in the room's recent history (a bounded Redis stream
     /// `chat:{id}` in production, a ring buffer in embedded mode). The
     /// database row written before this call is the durable copy.
     pub async fn remember(&self, room: AuctionId, item: &HistoryItem) {
+        self.remember_all(room, std::slice::from_ref(item)).await;
+    }
+
+    /// Keeps `items` in the room's recent history, in order (with Redis,
+    /// one round trip for all).
+    pub async fn remember_all(&self, room: AuctionId, items: &[HistoryItem]) {
+        if items.is_empty() {
+            return;
+        }
         if let Some(redis) = &self.inner.redis {
-            match remember_redis(&self.inner, redis, room, item).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(room = room.get(), error = %e, "redis history append failed")
-                }
+            if let Err(e) = remember_redis(&self.inner, redis, room, items).await {
+                tracing::warn!(room = room.get(), error = %e, "redis history append failed");
             }
             return;
         }
         let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
         let buffer = recent.entry(room).or_default();
-        buffer.push_back(item.clone());
+        buffer.extend(items.iter().cloned());
         while buffer.len() > RECENT_PER_ROOM {
             buffer.pop_front();
         }
@@ -641,30 +694,36 @@ impl RoomBus {
             else {
                 continue;
             };
-            let seq = serde_json::from_str::<Value>(&payload)
-                .ok()
-                .and_then(|v| v.get("seq").and_then(Value::as_i64))
-                .unwrap_or(0);
-            self.deliver_local(&RoomFrame::new(room, seq, payload.into()));
+            // Frames published together arrive as one message, a line each
+            // (a JSON text has no raw line break).
+            let texts: Vec<String> = payload.split('\n').map(str::to_owned).collect();
+            let seq = texts.last().and_then(|t| seq_of(t)).unwrap_or(0);
+            self.deliver_local(&RoomFrame::together(room, seq, texts));
         }
         Err(BusError::SubscriptionEnded)
     }
 }
 
-/// Numbers and publishes a frame in one atomic step, so frames reach every
+/// Numbers and publishes frames in one atomic step, so frames reach every
 /// instance in `seq` order even when several instances publish at once.
-/// `INCR`s the room's counter, raised past `ARGV[1]` (the highest `seq` the
-/// caller has seen) when it is behind, i.e. after Redis lost its data;
-/// `ARGV[2]` is the frame's JSON after `"seq"`.
+/// Raises the room's counter by the number of frames (`#ARGV - 1`), past
+/// `ARGV[1]` (the highest `seq` the caller has seen) when it is behind, i.e.
+/// after Redis lost its data; `ARGV[2..]` are the frames' JSON after
+/// `"seq"`. They go out as one message, a line each; returns the last `seq`.
 const PUBLISH_NEXT: &str = r#"
-local seq = redis.call('INCR', KEYS[1])
+local count = #ARGV - 1
+local last = redis.call('INCRBY', KEYS[1], count)
 local floor = tonumber(ARGV[1])
-if seq <= floor then
-  seq = floor + 1
-  redis.call('SET', KEYS[1], seq)
+if last - count < floor then
+  last = floor + count
+  redis.call('SET', KEYS[1], last)
 end
-redis.call('PUBLISH', KEYS[2], '{"seq":' .. string.format('%d', seq) .. ',' .. ARGV[2])
-return seq
+local lines = {}
+for i = 1, count do
+  lines[i] = '{"seq":' .. string.format('%d', last - count + i) .. ',' .. ARGV[i + 1]
+end
+redis.call('PUBLISH', KEYS[2], table.concat(lines, '\n'))
+return last
 "#;
 
 /// Marks the relay subscribed until dropped.
@@ -692,37 +751,38 @@ async fn publish_redis(
     redis: &deadpool_redis::Pool,
     room: AuctionId,
     floor: i64,
-    frame: &ServerFrame,
+    frames: &[ServerFrame],
 ) -> Result<i64, BusError> {
     let mut conn = redis.get().await?;
-    PUBLISH_SCRIPT
-        .key(inner.key(&format!("auction:{room}:seq")))
-        .key(inner.key(&format!("auction:{room}")))
-        .arg(floor)
-        .arg(encode_after_seq(frame, room))
-        .invoke_async(&mut conn)
-        .await
-        .map_err(BusError::from)
+    let mut script = PUBLISH_SCRIPT.key(inner.key(&format!("auction:{room}:seq")));
+    script.key(inner.key(&format!("auction:{room}"))).arg(floor);
+    for frame in frames {
+        script.arg(encode_after_seq(frame, room));
+    }
+    script.invoke_async(&mut conn).await.map_err(BusError::from)
 }
 
 async fn remember_redis(
     inner: &Inner,
     redis: &deadpool_redis::Pool,
     room: AuctionId,
-    item: &HistoryItem,
+    items: &[HistoryItem],
 ) -> Result<(), BusError> {
     let mut conn = redis.get().await?;
-    let json = serde_json::to_string(item)?;
-    let _: String = deadpool_redis::redis::cmd("XADD")
-        .arg(inner.key(&format!("chat:{room}")))
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(RECENT_PER_ROOM)
-        .arg("*")
-        .arg("m")
-        .arg(json)
-        .query_async(&mut conn)
-        .await?;
+    let key = inner.key(&format!("chat:{room}"));
+    let mut pipe = deadpool_redis::redis::pipe();
+    for item in items {
+        pipe.cmd("XADD")
+            .arg(&key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(RECENT_PER_ROOM)
+            .arg("*")
+            .arg("m")
+            .arg(serde_json::to_string(item)?)
+            .ignore();
+    }
+    let () = pipe.query_async(&mut conn).await?;
     Ok(())
 }
 
@@ -751,6 +811,7 @@ async fn recent_redis(
 mod tests {
     use super::*;
     use crate::frames::MessageCode;
+    use serde_json::Value;
 
     #[tokio::test]
     async fn local_frames_are_numbered_per_room() {
@@ -766,7 +827,7 @@ mod tests {
         let second = a.recv().await.unwrap();
         assert_eq!((first.seq, second.seq), (1, 2));
         assert_eq!(b.recv().await.unwrap().seq, 1);
-        let v: Value = serde_json::from_str(&first.json).unwrap();
+        let v: Value = serde_json::from_str(&first.texts()[0]).unwrap();
         assert_eq!(v["event"], "message");
         assert_eq!(v["code"], "joined");
         assert_eq!(v["room"], "1");
@@ -817,11 +878,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn frames_published_together_are_one_item_numbered_in_a_row() {
+        let bus = RoomBus::local();
+        let room = AuctionId::new(4);
+        let mut frames = bus.subscribe(room);
+        bus.publish(room, &ServerFrame::presence(MessageCode::Joined, "민수"))
+            .await;
+        bus.publish_all(
+            room,
+            &[
+                ServerFrame::presence(MessageCode::Left, "민수"),
+                ServerFrame::presence(MessageCode::Joined, "지수"),
+            ],
+        )
+        .await;
+        bus.publish_all(room, &[]).await;
+        bus.publish(room, &ServerFrame::presence(MessageCode::Left, "지수"))
+            .await;
+        let first = frames.recv().await.unwrap();
+        let pair = frames.recv().await.unwrap();
+        let last = frames.recv().await.unwrap();
+        assert_eq!((first.seq, pair.seq, last.seq), (1, 3, 4));
+        assert!(frames.try_recv().is_err(), "nothing for an empty list");
+        let seqs: Vec<Option<i64>> = pair
+            .texts()
+            .iter()
+            .map(|t| serde_json::from_str::<Value>(t).unwrap()["seq"].as_i64())
+            .collect();
+        assert_eq!(seqs, [Some(2), Some(3)]);
+        assert_eq!(
+            pair.texts().iter().map(|t| seq_of(t)).collect::<Vec<_>>(),
+            seqs
+        );
+        // On the wire: each frame encoded once, one after the other, and
+        // the bytes shared by every socket.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let encode = |text: &str| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Bytes::from(format!("<{text}>"))
+        };
+        let wire = pair.wire(encode);
+        assert_eq!(
+            wire,
+            Bytes::from(format!("<{}><{}>", pair.texts()[0], pair.texts()[1]))
+        );
+        assert_eq!(pair.clone().wire(encode), wire);
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
     async fn local_numbering_continues_after_the_last_relayed_frame() {
         // Redis went away after frames up to 41 came through it.
         let bus = RoomBus::local();
         let mut frames = bus.subscribe(AuctionId::new(3));
-        bus.deliver_local(&RoomFrame::new(AuctionId::new(3), 41, "{}".into()));
+        bus.deliver_local(&RoomFrame::new(AuctionId::new(3), 41, "{}"));
         bus.publish(
             AuctionId::new(3),
             &ServerFrame::presence(MessageCode::Left, "민수"),
@@ -835,6 +945,7 @@ mod tests {
 #[cfg(test)]
 mod redis_tests {
     use super::*;
+    use serde_json::Value;
 
     #[tokio::test]
     #[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
@@ -857,7 +968,7 @@ mod redis_tests {
         // This instance saw frames up to 41 (relayed or numbered locally)
         // and the counter is gone (Redis restarted): the next frame still
         // follows what watchers have seen.
-        bus.deliver_local(&RoomFrame::new(AuctionId::new(5), 41, "{}".into()));
+        bus.deliver_local(&RoomFrame::new(AuctionId::new(5), 41, "{}"));
         let now = chrono::Utc::now();
         let auction = sitga_auction::AuctionSnapshot {
             id: sitga_core::AuctionId::new(5),
@@ -882,7 +993,7 @@ mod redis_tests {
             &pool,
             AuctionId::new(5),
             bus.last_seq(AuctionId::new(5)),
-            &state,
+            std::slice::from_ref(&state),
         )
         .await
         .unwrap();
@@ -903,10 +1014,50 @@ mod redis_tests {
         let mut conn = pool.get().await.unwrap();
         let key = format!("{prefix}auction:5:seq");
         let _: () = conn.set(&key, 100).await.unwrap();
-        let seq = publish_redis(&bus.inner, &pool, AuctionId::new(5), 42, &state)
-            .await
-            .unwrap();
+        let seq = publish_redis(
+            &bus.inner,
+            &pool,
+            AuctionId::new(5),
+            42,
+            std::slice::from_ref(&state),
+        )
+        .await
+        .unwrap();
         assert_eq!(seq, 101);
+        // Frames published together: numbered in a row, one message, a
+        // line each, which the relay reads back as one item.
+        let joined = ServerFrame::presence(crate::frames::MessageCode::Joined, "민수");
+        let last = publish_redis(
+            &bus.inner,
+            &pool,
+            AuctionId::new(5),
+            42,
+            &[joined, state.clone()],
+        )
+        .await
+        .unwrap();
+        assert_eq!(last, 103);
+        let payload: String = pubsub
+            .on_message()
+            .skip(1)
+            .next()
+            .await
+            .unwrap()
+            .get_payload()
+            .unwrap();
+        let lines: Vec<Value> = payload
+            .split('\n')
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["seq"], 102);
+        assert_eq!(lines[0]["code"], "joined");
+        assert_eq!(lines[1]["seq"], 103);
+        assert_eq!(lines[1]["event"], "state");
+        assert_eq!(
+            payload.split('\n').map(seq_of).collect::<Vec<_>>(),
+            [Some(102), Some(103)]
+        );
         let _: () = conn.del(&key).await.unwrap();
     }
 

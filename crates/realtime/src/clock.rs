@@ -300,11 +300,10 @@ impl Closer {
                 },
             )
             .await;
-        self.bus
-            .publish(id, &ServerFrame::clock_accepted(cmd.nickname, &sale))
-            .await;
+        let accepted = ServerFrame::clock_accepted(cmd.nickname, &sale);
         match sold_out {
             Some((notice, notice_id)) => {
+                self.bus.publish(id, &accepted).await;
                 let frame = ServerFrame::closed(
                     AuctionStatus::Sold,
                     None,
@@ -315,9 +314,9 @@ impl Closer {
                 self.announce(id, notice_id, notice, &frame).await;
             }
             None => {
-                self.bus
-                    .publish(id, &ServerFrame::clock(&reading, rules.quantity))
-                    .await;
+                // The sale and the clock after it: one item for the room.
+                let clock = ServerFrame::clock(&reading, rules.quantity);
+                self.bus.publish_all(id, &[accepted, clock]).await;
             }
         }
         Ok(Some(AcceptResult::Bought {

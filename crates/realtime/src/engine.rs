@@ -562,42 +562,35 @@ impl BidEngine {
                 let final_state = decided.after.state.clone();
                 *known = Some(decided.after);
                 self.bus.stored(decided.told);
-                for Announced {
-                    bid,
-                    nickname,
-                    chat_id,
-                    ..
-                } in &decided.announced
-                {
-                    self.bus
-                        .remember(
-                            auction_id,
-                            &HistoryItem {
-                                id: *chat_id,
-                                user: Some(nickname.clone()),
-                                code: "bid_accepted".into(),
-                                context: bid_text_ko(nickname, bid),
-                                amount: Some(bid.amount),
-                                at: Utc::now().timestamp_millis(),
-                            },
-                        )
-                        .await;
-                    self.bus
-                        .publish(auction_id, &ServerFrame::bid_accepted(nickname, bid))
-                        .await;
+                // The room hears every accepted bid and the state after them
+                // as one item (one write per watcher, one Redis round trip),
+                // before any bidder's answer: an answer never overtakes the
+                // room's news of its bid.
+                let at = Utc::now();
+                let history: Vec<HistoryItem> = decided
+                    .announced
+                    .iter()
+                    .map(|a| HistoryItem {
+                        id: a.chat_id,
+                        user: Some(a.nickname.clone()),
+                        code: "bid_accepted".into(),
+                        context: bid_text_ko(&a.nickname, &a.bid),
+                        amount: Some(a.bid.amount),
+                        at: at.timestamp_millis(),
+                    })
+                    .collect();
+                self.bus.remember_all(auction_id, &history).await;
+                let mut frames: Vec<ServerFrame> = decided
+                    .announced
+                    .iter()
+                    .map(|a| ServerFrame::bid_accepted(&a.nickname, &a.bid))
+                    .collect();
+                if let Some(last) = decided.announced.last() {
+                    frames.push(ServerFrame::state(&final_state, Some(&last.nickname), at));
                 }
-                // Frames first: a bidder's answer never overtakes the room's
-                // news of their bid.
+                self.bus.publish_all(auction_id, &frames).await;
                 for (request, outcome) in batch.into_iter().zip(decided.outcomes) {
                     let _ = request.reply.send(Ok(outcome));
-                }
-                if let Some(last) = decided.announced.last() {
-                    self.bus
-                        .publish(
-                            auction_id,
-                            &ServerFrame::state(&final_state, Some(&last.nickname), Utc::now()),
-                        )
-                        .await;
                 }
                 false
             }

@@ -371,7 +371,7 @@ mod tests {
         .unwrap();
         b.enter(room, RoomStream::of(sender.subscribe()), &[])
             .unwrap();
-        let frame = RoomFrame::new(room, 1, r#"{"seq":1}"#.into());
+        let frame = RoomFrame::new(room, 1, r#"{"seq":1}"#);
         sender.send(frame.clone()).unwrap();
         let Poll::Ready(Some(first)) = next(&a) else {
             panic!("the snapshot is ready")
@@ -395,9 +395,7 @@ mod tests {
             .enter(room, RoomStream::of(sender.subscribe()), &[])
             .unwrap();
         for seq in 1..=3 {
-            sender
-                .send(RoomFrame::new(room, seq, r#"{}"#.into()))
-                .unwrap();
+            sender.send(RoomFrame::new(room, seq, r#"{}"#)).unwrap();
         }
         let Poll::Ready(Some(close)) = next(&outlet) else {
             panic!("a close is ready")
