@@ -64,7 +64,8 @@ pub enum Revocation {
 /// everything it holds, see [`RoomBus::revocations`]).
 const REVOCATION_BUFFER: usize = 1_024;
 
-/// Frames a slow socket may fall behind by before it is disconnected.
+/// Room items (frames sent together count as one) a slow socket may fall
+/// behind by before it is disconnected.
 pub const ROOM_BUFFER: usize = 256;
 
 /// Notifications a user's socket may fall behind by (then it is cut, like
