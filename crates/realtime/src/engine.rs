@@ -564,8 +564,8 @@ impl BidEngine {
                 self.bus.stored(decided.told);
                 // The room hears every accepted bid and the state after them
                 // as one item (one write per watcher, one Redis round trip),
-                // before any bidder's answer: an answer never overtakes the
-                // room's news of its bid.
+                // published before any bidder is answered: whoever reads a
+                // list or the room after an answer already finds its bid.
                 let at = Utc::now();
                 let history: Vec<HistoryItem> = decided
                     .announced
