@@ -107,7 +107,8 @@ pub struct AuctionDto {
     pub watching: Option<bool>,
     /// Effective end (after soft-close extensions).
     pub ends_at: DateTime<Utc>,
-    /// The server's clock: count down from this, not the device's.
+    /// The server's clock: count down from this, not the device's (in a
+    /// compressed list page it may be up to 25 ms old).
     pub server_now: DateTime<Utc>,
     /// Whether the reserve is met (true when there is none and a bid exists).
     pub reserve_met: bool,
