@@ -351,6 +351,42 @@ pub fn build(
         .build()
 }
 
+/// One worker's HTTP service for `sitga serve` (what `HttpServer` builds,
+/// with its defaults), but for one thing: a connection that upgrades to a
+/// WebSocket leaves the HTTP/1 dispatcher ([`crate::ws::takeover`]), so an
+/// idle socket keeps none of its buffers. `shutdown` resolves when the
+/// server stops gracefully (idle keep-alive connections then close).
+pub fn http_service<F>(
+    parts: AppParts,
+    local_addr: std::net::SocketAddr,
+    shutdown: impl Fn() -> F + 'static,
+) -> impl ServiceFactory<
+    tokio::net::TcpStream,
+    Config = (),
+    Response = (),
+    Error = actix_http::error::DispatchError,
+    InitError = (),
+>
+where
+    F: std::future::Future<Output = ()> + 'static,
+{
+    let app =
+        |parts| actix_service::map_config(build(parts), |()| actix_web::dev::AppConfig::default());
+    actix_http::HttpService::build()
+        .keep_alive(actix_http::KeepAlive::default())
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        // A response or frame written in pieces (a compressed body, room
+        // frames) goes out at once instead of waiting ~40 ms for the
+        // client's delayed ACK (Nagle's algorithm).
+        .tcp_nodelay(true)
+        .local_addr(local_addr)
+        .graceful_shutdown_signal(shutdown)
+        .upgrade(crate::ws::takeover::factory(app(parts.clone())))
+        .finish(app(parts))
+        .tcp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::target_without_token;

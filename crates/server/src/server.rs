@@ -290,17 +290,25 @@ pub async fn start(
         None => TcpListener::bind(config.bind).map_err(StartError::Bind)?,
     };
     let addr = listener.local_addr().map_err(StartError::Bind)?;
-    let mut server = actix_web::HttpServer::new(move || app::build(parts.clone()))
+    // `HttpServer` with one change (`app::http_service`): WebSocket
+    // connections leave the HTTP dispatcher once upgraded.
+    let mut server = actix_server::Server::build()
         .shutdown_timeout(15)
-        // A response or frame written in pieces (a compressed body, room
-        // frames) goes out at once instead of waiting ~40 ms for the
-        // client's delayed ACK (Nagle's algorithm).
-        .tcp_nodelay(true)
         .disable_signals();
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
-    let server = server.listen(listener).map_err(StartError::Bind)?.run();
+    let stopping = server.graceful_shutdown_signal();
+    let server = server
+        .listen("sitga", listener, move || {
+            let stopping = stopping.clone();
+            app::http_service(parts.clone(), addr, move || {
+                let stopping = stopping.clone();
+                async move { stopping.notified().await }
+            })
+        })
+        .map_err(StartError::Bind)?
+        .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
 

@@ -3,23 +3,27 @@
 //! Authentication happens once, at the upgrade (`Authorization: Bearer …` or
 //! `?access_token=…`); without a token a client may join rooms and watch,
 //! but chat and bids need one. Each connection has one reader task; what it
-//! sends is written by the connection's HTTP task itself, which reads the
-//! rooms' frames (encoded once per room) and the client's own answers from
-//! its outlet: a client that reads too slowly falls behind its rooms'
-//! broadcast buffers (or lets its answers pile up) and is disconnected; it
-//! never slows a room. The protocol is documented in `docs/protocol.md`.
+//! sends is written by the connection's own task (under `sitga serve`, the
+//! one that took the socket out of the HTTP dispatcher, see [`takeover`]),
+//! which reads the rooms' frames (encoded once per room) and the client's
+//! own answers from its outlet: a client that reads too slowly falls behind
+//! its rooms' broadcast buffers (or lets its answers pile up) and is
+//! disconnected; it never slows a room. The protocol is documented in
+//! `docs/protocol.md`.
 //!
 //! Split by concern: `connection` runs one socket (reader loop, heartbeat,
 //! cut-offs), `outlet` writes what it sends, `codec` turns text frames into
 //! [`ClientFrame`]s and answers into JSON, `commands` carries out what a
 //! frame asks (join, leave, chat, bid, history) through the realtime crate
-//! and persistence; this file is the upgrade.
+//! and persistence, `takeover` runs upgraded connections outside actix's
+//! HTTP/1 dispatcher; this file is the upgrade.
 
 mod codec;
 mod commands;
 mod connection;
 mod limits;
 mod outlet;
+pub mod takeover;
 mod worker_rooms;
 
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,7 +1,9 @@
-//! What one socket sends, taken by the connection's own HTTP task.
+//! What one socket sends, taken by the connection's own task.
 //!
-//! The response body of a WebSocket is a stream the HTTP dispatcher polls
-//! whenever the socket can take more. Here that body reads the socket's
+//! The response body of a WebSocket is a stream the connection's task polls
+//! whenever the socket can take more (under `sitga serve` the task of
+//! [`super::takeover`], which writes each frame's bytes as they are; under a
+//! plain actix `HttpServer`, the HTTP dispatcher). Here that body reads the socket's
 //! rooms and notifications itself and yields frames already encoded for the
 //! wire: a room frame is encoded once for the whole room
 //! ([`sitga_realtime::bus::RoomFrame::wire`]), and a frame costs each watcher one wake-up of one

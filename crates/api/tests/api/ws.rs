@@ -567,3 +567,130 @@ async fn logout_closes_the_sessions_sockets_at_once() {
         .until(|f| f["event"] == "message" && f["code"] == "chat")
         .await;
 }
+
+/// A client's text frame as RFC 6455 wants it: final, masked.
+fn masked_text(json: &str) -> Vec<u8> {
+    let payload = json.as_bytes();
+    assert!(payload.len() < 126, "a short frame");
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// The text frames at the start of `bytes` (a server's, unmasked), and
+/// where the first incomplete one starts.
+fn server_texts(bytes: &[u8]) -> (Vec<String>, usize) {
+    let (mut texts, mut at) = (Vec::new(), 0);
+    while bytes.len() >= at + 2 {
+        let (opcode, short) = (bytes[at] & 0x0f, usize::from(bytes[at + 1] & 0x7f));
+        let (len, head) = match short {
+            126 if bytes.len() >= at + 4 => (
+                usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]])),
+                4,
+            ),
+            126 | 127 => break,
+            n => (n, 2),
+        };
+        if bytes.len() < at + head + len {
+            break;
+        }
+        if opcode == 1 {
+            texts.push(String::from_utf8(bytes[at + head..at + head + len].to_vec()).unwrap());
+        }
+        at += head + len;
+    }
+    (texts, at)
+}
+
+#[tokio::test]
+async fn a_frame_sent_in_the_same_packet_as_the_upgrade_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let (_seller, _alice, _bob, id) = setup(&app).await;
+    let host = app.address.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(host).await.unwrap();
+    // The join rides behind the request head in one write: the server has
+    // it in hand before it answers the upgrade.
+    let mut first = format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes();
+    first.extend(masked_text(
+        &json!({"event": "join", "room": id.to_string()}).to_string(),
+    ));
+    socket.write_all(&first).await.unwrap();
+
+    let mut read = Vec::new();
+    let state = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = socket.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&read));
+            read.extend_from_slice(&chunk[..n]);
+            let Some(end) = read.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let (texts, _) = server_texts(&read[end + 4..]);
+            if let Some(state) = texts
+                .iter()
+                .map(|t| serde_json::from_str::<Value>(t).unwrap())
+                .find(|f| f["event"] == "state")
+            {
+                return (String::from_utf8_lossy(&read[..end]).into_owned(), state);
+            }
+        }
+    })
+    .await
+    .expect("the joined room's state within 10 s");
+    let (head, state) = state;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "RFC 6455's sample key and answer: {head}"
+    );
+    assert_eq!(state["room"], id.to_string());
+}
+
+#[tokio::test]
+async fn a_websocket_upgrade_elsewhere_gets_the_plain_answer_and_a_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let host = app.address.trim_start_matches("http://");
+    // The HTTP dispatcher hands every WebSocket upgrade over, whatever its
+    // path: each gets its plain answer, then the connection ends.
+    for (path, status) in [("/health", "200"), ("/nowhere", "404")] {
+        let mut socket = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        );
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            socket.read_to_end(&mut answer),
+        )
+        .await
+        .expect("the server closes the connection after its answer")
+        .unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "{path}: {head}"
+        );
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{path}: {head}"
+        );
+        let body: Value = serde_json::from_str(body).unwrap();
+        if status == "200" {
+            assert_eq!(body["status"], "ok");
+        } else {
+            assert_eq!(body["error"], "not_found", "{body}");
+        }
+    }
+}
