@@ -37,7 +37,7 @@ use actix_service::{Service, ServiceFactory, fn_factory, fn_service};
 use actix_web::dev::ServiceResponse;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -91,7 +91,10 @@ where
                 move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
                     let app = app.clone();
                     async move {
-                        if let Err(e) = take_over(&*app, req, framed).await {
+                        // Boxed: the dispatcher keeps this future in its own
+                        // state, and every HTTP connection's task would grow
+                        // to its size.
+                        if let Err(e) = Box::pin(take_over(&*app, req, framed)).await {
                             tracing::debug!(error = %e, "upgraded connection ended");
                         }
                         Ok::<_, Infallible>(())
@@ -102,9 +105,9 @@ where
     })
 }
 
-/// Whether the request asks for a WebSocket (the dispatcher hands over any
-/// `Connection: upgrade`). Only then does the handler get the socket's
-/// bytes as its payload; any other request has none.
+/// Whether the request asks for a WebSocket (the dispatcher hands over
+/// those and `CONNECT`s, whatever their path). Only then does the handler
+/// get the socket's bytes as its payload; any other request has none.
 fn asks_for_websocket(req: &Request) -> bool {
     req.head().method == actix_http::Method::GET
         && req.head().upgrade()
@@ -217,17 +220,18 @@ async fn write_all_of(
 ) -> io::Result<()> {
     let mut first = 0;
     while first < batch.len() {
-        let write = async {
-            if batch.len() - first == 1 {
-                writer.write(&batch[first]).await
-            } else {
-                let slices: [IoSlice<'_>; WRITE_BATCH_FRAMES] =
-                    std::array::from_fn(|i| IoSlice::new(batch.get(first + i).map_or(&[], |b| b)));
-                writer
-                    .write_vectored(&slices[..(batch.len() - first).min(WRITE_BATCH_FRAMES)])
-                    .await
+        // The slices live only while the write is polled, not in this
+        // future's state.
+        let write = std::future::poll_fn(|cx| {
+            let pending = &batch[first..];
+            if let [only] = pending {
+                return Pin::new(&mut *writer).poll_write(cx, only);
             }
-        };
+            let slices: [IoSlice<'_>; WRITE_BATCH_FRAMES] =
+                std::array::from_fn(|i| IoSlice::new(pending.get(i).map_or(&[], |b| b)));
+            Pin::new(&mut *writer)
+                .poll_write_vectored(cx, &slices[..pending.len().min(WRITE_BATCH_FRAMES)])
+        });
         let mut written = tokio::time::timeout(stall, write)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
