@@ -11,7 +11,7 @@
 //! writes the answer itself. A `101 Switching Protocols` keeps the
 //! connection: the response body (the socket's outlet) is written straight
 //! to the stream, each frame from the bytes its room encoded once, and the
-//! client's frames are read by [`SocketReader`] only when the socket's
+//! client's frames are read by `SocketReader` only when the socket's
 //! reader asks, into a buffer allocated for that read alone. Anything else
 //! is written whole and the connection closed.
 //!
