@@ -370,6 +370,8 @@ pub fn http_service<F>(
 where
     F: std::future::Future<Output = ()> + 'static,
 {
+    // The default `AppConfig` (`HttpServer` puts the bound address as its
+    // host): only URLs built by the app itself would read it, and none are.
     let app =
         |parts| actix_service::map_config(build(parts), |()| actix_web::dev::AppConfig::default());
     actix_http::HttpService::build()
