@@ -371,7 +371,8 @@ where
     F: std::future::Future<Output = ()> + 'static,
 {
     // The default `AppConfig` (`HttpServer` puts the bound address as its
-    // host): only URLs built by the app itself would read it, and none are.
+    // host): read only for a request without a `Host` header (the log's
+    // `http.host`) and for URLs the app builds (none).
     let app =
         |parts| actix_service::map_config(build(parts), |()| actix_web::dev::AppConfig::default());
     actix_http::HttpService::build()
