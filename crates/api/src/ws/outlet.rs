@@ -7,7 +7,7 @@
 //! rooms and notifications itself and yields frames already encoded for the
 //! wire: a room frame is encoded once for the whole room
 //! ([`sitga_realtime::bus::RoomFrame::wire`]), and a frame costs each watcher one wake-up of one
-//! task and one copy into its write buffer. Frames that pile up while the
+//! task (and, under the dispatcher, one copy into its write buffer). Frames that pile up while the
 //! client is behind leave in one write. The connection's reader task only
 //! queues this client's own answers (and pings, pongs, the close) here.
 //!

@@ -31,7 +31,6 @@ use actix_codec::{Encoder, Framed};
 use actix_http::body::{BoxBody, MessageBody};
 use actix_http::error::PayloadError;
 use actix_http::h1::{self, Message};
-use actix_http::header::{HeaderValue, UPGRADE};
 use actix_http::{ConnectionType, Payload, Request, Response, StatusCode};
 use actix_service::{Service, ServiceFactory, fn_factory, fn_service};
 use actix_web::dev::ServiceResponse;
@@ -82,7 +81,6 @@ where
     F::Service: 'static,
     B: MessageBody + 'static,
 {
-    let app = Rc::new(app);
     fn_factory(move || {
         let app = app.new_service(());
         async move {
@@ -105,18 +103,13 @@ where
     })
 }
 
-/// Whether the request asks for a WebSocket (the dispatcher hands over
-/// those and `CONNECT`s, whatever their path). Only then does the handler
-/// get the socket's bytes as its payload; any other request has none.
+/// Whether the request is a WebSocket handshake, checked as actix-ws's
+/// handshake checks it (the dispatcher hands over every `Upgrade:
+/// websocket` and `CONNECT`, whatever their path). Only then does the
+/// handler get the socket's bytes as its payload; any other request has
+/// none.
 fn asks_for_websocket(req: &Request) -> bool {
-    req.head().method == actix_http::Method::GET
-        && req.head().upgrade()
-        && req
-            .head()
-            .headers()
-            .get(UPGRADE)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+    actix_http::ws::verify_handshake(req.head()).is_ok()
 }
 
 async fn take_over<S, B>(
@@ -139,6 +132,7 @@ where
             payload: Box::pin(SocketReader::new(reader, early)),
         };
     }
+    // The dispatcher's two buffers go now, not when the socket ends.
     drop(parts.read_buf);
     drop(parts.write_buf);
 

@@ -579,9 +579,9 @@ fn masked_text(json: &str) -> Vec<u8> {
     frame
 }
 
-/// The text frames at the start of `bytes` (a server's, unmasked), and
-/// where the first incomplete one starts.
-fn server_texts(bytes: &[u8]) -> (Vec<String>, usize) {
+/// The complete text frames at the start of `bytes` (a server's,
+/// unmasked).
+fn server_texts(bytes: &[u8]) -> Vec<String> {
     let (mut texts, mut at) = (Vec::new(), 0);
     while bytes.len() >= at + 2 {
         let (opcode, short) = (bytes[at] & 0x0f, usize::from(bytes[at + 1] & 0x7f));
@@ -601,7 +601,7 @@ fn server_texts(bytes: &[u8]) -> (Vec<String>, usize) {
         }
         at += head + len;
     }
-    (texts, at)
+    texts
 }
 
 #[tokio::test]
@@ -633,7 +633,7 @@ async fn a_frame_sent_in_the_same_packet_as_the_upgrade_is_read() {
             let Some(end) = read.windows(4).position(|w| w == b"\r\n\r\n") else {
                 continue;
             };
-            let (texts, _) = server_texts(&read[end + 4..]);
+            let texts = server_texts(&read[end + 4..]);
             if let Some(state) = texts
                 .iter()
                 .map(|t| serde_json::from_str::<Value>(t).unwrap())
