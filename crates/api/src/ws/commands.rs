@@ -25,7 +25,6 @@ use super::codec::{
 };
 use super::connection::Connection;
 use super::outlet::Full;
-use super::worker_rooms;
 
 /// Rooms one connection may join.
 const MAX_ROOMS: usize = 20;
@@ -211,8 +210,7 @@ impl Connection {
             first.push(private(Some(&room_label), &frame));
         }
         let first: Vec<&str> = first.iter().map(|frame| &**frame).collect();
-        self.outlet
-            .enter(id, worker_rooms::subscribe(&self.state.bus, id), &first)?;
+        self.outlet.enter(&self.state.bus, id, &first)?;
         if let (Some(member), false) = (&self.member, already) {
             let joined = ServerFrame::presence(MessageCode::Joined, &member.nickname);
             self.state.bus.publish(id, &joined).await;

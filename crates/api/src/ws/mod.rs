@@ -3,13 +3,13 @@
 //! Authentication happens once, at the upgrade (`Authorization: Bearer …` or
 //! `?access_token=…`); without a token a client may join rooms and watch,
 //! but chat and bids need one. Each connection has one reader task; what it
-//! sends is written by the connection's own task (under `sitga serve`, the
-//! one that took the socket out of the HTTP dispatcher, see [`takeover`]),
-//! which reads the rooms' frames (encoded once per room) and the client's
-//! own answers from its outlet: a client that reads too slowly falls behind
-//! its rooms' broadcast buffers (or lets its answers pile up) and is
-//! disconnected; it never slows a room. The protocol is documented in
-//! `docs/protocol.md`.
+//! sends goes through its outlet: the client's own answers, and its rooms'
+//! frames (encoded once per room), offered by its worker's relay of each
+//! room, which writes them straight to an idle socket (under `sitga serve`,
+//! where the connection's task took the socket out of the HTTP dispatcher,
+//! see [`takeover`]). A client that reads too slowly falls a room buffer
+//! behind (or lets its answers pile up) and is disconnected; it never slows
+//! a room. The protocol is documented in `docs/protocol.md`.
 //!
 //! Split by concern: `connection` runs one socket (reader loop, heartbeat,
 //! cut-offs), `outlet` writes what it sends, `codec` turns text frames into
@@ -96,7 +96,10 @@ pub async fn upgrade(
     let (response, _session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request(ErrorCode::WebsocketHandshake, e.to_string()))?;
     let outlet = outlet::Outlet::new(member.as_ref().map(|m| m.user.id.get()));
-    let response = response.map_body(|_, session_body| outlet.body(session_body));
+    let mut response = response.map_body(|_, session_body| outlet.body(session_body));
+    // Where the connection's task owns the socket (`takeover`), it hands the
+    // socket to the outlet rather than polling the body.
+    response.extensions_mut().insert(outlet.clone());
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()

@@ -1,36 +1,45 @@
-//! What one socket sends, taken by the connection's own task.
+//! What one socket sends.
 //!
-//! The response body of a WebSocket is a stream the connection's task polls
-//! whenever the socket can take more (under `sitga serve` the task of
-//! [`super::takeover`], which writes each frame's bytes as they are; under a
-//! plain actix `HttpServer`, the HTTP dispatcher). Here that body reads the socket's
-//! rooms and notifications itself and yields frames already encoded for the
-//! wire: a room frame is encoded once for the whole room
-//! ([`sitga_realtime::bus::RoomFrame::wire`]), and a frame costs each watcher one wake-up of one
-//! task (and, under the dispatcher, one copy into its write buffer). Frames that pile up while the
-//! client is behind leave in one write. The connection's reader task only
-//! queues this client's own answers (and pings, pongs, the close) here.
+//! Everything a socket sends goes through its outlet, in one queue, in
+//! order: this client's own answers (and pings, pongs, the close) and its
+//! rooms' frames. A room frame is encoded once for the whole room
+//! ([`sitga_realtime::bus::RoomFrame::wire`]) and offered to each socket of
+//! the worker by the worker's relay of the room ([`super::worker_rooms`]).
 //!
-//! A client that falls behind its rooms (the room buffer overflows) or lets
-//! its own answers pile up is cut: its queue is dropped and a close frame
-//! (policy, "too slow") is written instead. It never slows a room.
+//! Under `sitga serve` the connection's task hands the socket itself to the
+//! outlet ([`Outlet::write_out`], see [`super::takeover`]). A socket with
+//! nothing queued and nothing half-written then takes a room frame straight
+//! from the relay: one non-blocking write, no wake-up of its task, no
+//! queue. Only a socket that is behind (its kernel buffer full, or its own
+//! answers waiting) queues the frame and is woken to write what it has, in
+//! one vectored write when it can. Under a plain actix `HttpServer` the
+//! HTTP dispatcher polls [`Outlet::body`] and writes the same queue.
+//!
+//! A client that falls a room's buffer behind or lets its own answers pile
+//! up is cut: its queue is dropped and a close frame (policy, "too slow")
+//! is written instead, after the rest of a frame already half-written. It
+//! never slows a room.
 
 use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use sitga_core::AuctionId;
+use sitga_realtime::bus::{ROOM_BUFFER, RoomBus};
+use tokio::io::AsyncWrite;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::broadcast;
-use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::worker_rooms::{RoomGap, RoomStream};
+use super::worker_rooms;
 
 /// This client's own frames (answers, pings) queued before it counts as
 /// too slow.
@@ -40,28 +49,64 @@ pub(super) const PRIVATE_QUEUE: usize = 256;
 /// reason 123 (after the code).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
+/// Frames queued together are written together, up to this many bytes or
+/// frames per write.
+pub(super) const WRITE_BATCH_BYTES: usize = 32 * 1024;
+pub(super) const WRITE_BATCH_FRAMES: usize = 64;
+
 /// The queue to this client is full: it reads too slowly (and is cut).
 #[derive(Debug)]
 pub(super) struct Full;
 
+/// What a relay's offer of a room frame came to.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Offer {
+    /// Written or queued.
+    Taken,
+    /// The socket no longer takes this room's frames (it left, was cut or
+    /// is closing): the relay forgets it.
+    Gone,
+}
+
+/// Where a queued frame came from (each kind has its own bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This client's own: answers, pings, pongs.
+    Own,
+    /// The user's notifications (bounded by their broadcast's buffer).
+    Notice,
+    /// One of its rooms'.
+    Room,
+}
+
 /// The sending half of one socket, shared by its reader task, its pending
-/// answers and its response body.
+/// answers, the worker's relays of its rooms and whatever writes it.
 #[derive(Clone)]
 pub(super) struct Outlet(Arc<Mutex<Shared>>);
 
 struct Shared {
-    rooms: StreamMap<AuctionId, RoomStream>,
+    /// The rooms whose frames this socket takes (at most `MAX_ROOMS`).
+    rooms: Vec<AuctionId>,
     /// The signed-in user's notifications.
     inbox: Option<BroadcastStream<Arc<str>>>,
-    /// Encoded frames for this client only, in order.
-    private: VecDeque<Bytes>,
+    /// Encoded frames not yet written, in order.
+    queue: VecDeque<(Bytes, Origin)>,
+    /// How many of `queue` are this client's own / its rooms'.
+    own_queued: usize,
+    room_queued: usize,
+    /// The unwritten rest of a frame a write cut short: it goes first, and
+    /// nothing may be written before it is.
+    rest: Option<Bytes>,
+    /// The socket, once the connection's task handed it over: what writes
+    /// it is [`Outlet::write_out`] (and a relay, when nothing is queued).
+    socket: Option<OwnedWriteHalf>,
     /// A close asked for and not yet written.
     close: Option<CloseReason>,
-    /// The close frame is written: the body ends.
-    finished: bool,
+    /// The close frame is queued or written: nothing follows it.
+    close_taken: bool,
     /// Set once a close is asked for: nothing more is queued.
     closing: bool,
-    /// The body, waiting for a private frame or a close.
+    /// Whoever writes, waiting for something to write.
     waker: Option<Waker>,
     /// For the log line of a cut.
     user_id: Option<i64>,
@@ -70,11 +115,15 @@ struct Shared {
 impl Outlet {
     pub(super) fn new(user_id: Option<i64>) -> Self {
         Self(Arc::new(Mutex::new(Shared {
-            rooms: StreamMap::new(),
+            rooms: Vec::new(),
             inbox: None,
-            private: VecDeque::new(),
+            queue: VecDeque::new(),
+            own_queued: 0,
+            room_queued: 0,
+            rest: None,
+            socket: None,
             close: None,
-            finished: false,
+            close_taken: false,
             closing: false,
             waker: None,
             user_id,
@@ -87,7 +136,12 @@ impl Outlet {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes the body after a change, outside the lock.
+    /// This outlet's identity among a room's sockets.
+    pub(super) fn key(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
+    /// Wakes the writer after a change, outside the lock.
     fn changed(mut shared: MutexGuard<'_, Shared>) {
         let waker = shared.waker.take();
         drop(shared);
@@ -96,10 +150,11 @@ impl Outlet {
         }
     }
 
-    /// The response body that writes this outlet's frames. `session_body`
-    /// is actix-ws's own body, kept (never polled: nothing is sent through
-    /// its `Session`) because dropping it is what tells the socket's message
-    /// stream that the connection is gone.
+    /// The response body that writes this outlet's frames (under a plain
+    /// `HttpServer`). `session_body` is actix-ws's own body, kept (never
+    /// polled: nothing is sent through its `Session`) because dropping it
+    /// is what tells the socket's message stream that the connection is
+    /// gone.
     pub(super) fn body(&self, session_body: BoxBody) -> BoxBody {
         BoxBody::new(OutletBody {
             outlet: self.clone(),
@@ -130,10 +185,10 @@ impl Outlet {
         if shared.closing {
             return Ok(());
         }
-        if shared.private.len() >= PRIVATE_QUEUE {
+        if shared.own_queued >= PRIVATE_QUEUE {
             return Self::overflowed(shared);
         }
-        shared.private.push_back(frame);
+        shared.enqueue(frame, Origin::Own);
         Self::changed(shared);
         Ok(())
     }
@@ -151,7 +206,7 @@ impl Outlet {
 
     /// Whether this socket is in the room.
     pub(super) fn in_room(&self, room: AuctionId) -> bool {
-        self.lock().rooms.contains_key(&room)
+        self.lock().rooms.contains(&room)
     }
 
     /// How many rooms this socket is in.
@@ -161,37 +216,99 @@ impl Outlet {
 
     /// The rooms this socket is in.
     pub(super) fn rooms(&self) -> Vec<AuctionId> {
-        self.lock().rooms.keys().copied().collect()
+        self.lock().rooms.clone()
     }
 
     /// Queues `first` (what the room looks like now) and, unless already
-    /// in it, starts taking the room's frames, in one step: the room's own
-    /// frames never overtake the snapshot.
-    pub(super) fn enter(
-        &self,
-        room: AuctionId,
-        frames: RoomStream,
-        first: &[&str],
-    ) -> Result<(), Full> {
+    /// in it, starts taking the room's frames from this worker's relay, in
+    /// one step: the room's own frames never overtake the snapshot.
+    pub(super) fn enter(&self, bus: &RoomBus, room: AuctionId, first: &[&str]) -> Result<(), Full> {
         let encoded: Vec<Bytes> = first.iter().map(|json| text_frame(json)).collect();
         let mut shared = self.lock();
         if shared.closing {
             return Ok(());
         }
-        if shared.private.len() + encoded.len() > PRIVATE_QUEUE {
+        if shared.own_queued + encoded.len() > PRIVATE_QUEUE {
             return Self::overflowed(shared);
         }
-        shared.private.extend(encoded);
-        if !shared.rooms.contains_key(&room) {
-            shared.rooms.insert(room, frames);
+        for frame in encoded {
+            shared.enqueue(frame, Origin::Own);
+        }
+        let new = !shared.rooms.contains(&room);
+        if new {
+            shared.rooms.push(room);
         }
         Self::changed(shared);
+        if new {
+            worker_rooms::join(bus, room, self);
+        }
         Ok(())
     }
 
     /// Stops taking the room's frames; false if it was not joined.
     pub(super) fn leave(&self, room: AuctionId) -> bool {
-        self.lock().rooms.remove(&room).is_some()
+        let mut shared = self.lock();
+        let Some(at) = shared.rooms.iter().position(|&r| r == room) else {
+            return false;
+        };
+        shared.rooms.swap_remove(at);
+        drop(shared);
+        worker_rooms::leave(room, self);
+        true
+    }
+
+    /// A frame of `room` from this worker's relay. A socket with nothing
+    /// queued or half-written takes it at once with a non-blocking write;
+    /// the rest is queued (and its writer woken). One that has a room
+    /// buffer of frames queued already is cut.
+    pub(super) fn offer(&self, room: AuctionId, frame: &Bytes) -> Offer {
+        let mut shared = self.lock();
+        if shared.closing || !shared.rooms.contains(&room) {
+            return Offer::Gone;
+        }
+        if shared.queue.is_empty()
+            && shared.rest.is_none()
+            && let Some(socket) = &shared.socket
+        {
+            match socket.try_write(frame) {
+                Ok(n) if n == frame.len() => return Offer::Taken,
+                Ok(n) => {
+                    shared.rest = Some(frame.slice(n..));
+                    Self::changed(shared);
+                    return Offer::Taken;
+                }
+                // Full (or failing): queued below, for the writer to meet.
+                Err(_) => {}
+            }
+        }
+        if shared.room_queued >= ROOM_BUFFER {
+            tracing::info!(
+                user_id = shared.user_id,
+                room = room.get(),
+                "client fell behind its room; disconnecting"
+            );
+            shared.cut();
+            Self::changed(shared);
+            return Offer::Gone;
+        }
+        shared.enqueue(frame.clone(), Origin::Room);
+        Self::changed(shared);
+        Offer::Taken
+    }
+
+    /// Cuts a socket whose worker fell behind `room` (it missed frames).
+    pub(super) fn cut_behind(&self, room: AuctionId) {
+        let mut shared = self.lock();
+        if shared.closing {
+            return;
+        }
+        tracing::info!(
+            user_id = shared.user_id,
+            room = room.get(),
+            "client's worker fell behind its room; disconnecting"
+        );
+        shared.cut();
+        Self::changed(shared);
     }
 
     /// Starts taking the user's notifications.
@@ -203,98 +320,253 @@ impl Outlet {
 
     /// Writes what is queued, then a close frame, then ends.
     pub(super) fn close(&self, reason: Option<CloseReason>) {
-        let mut shared = self.lock();
-        if !shared.closing {
-            shared.closing = true;
-            shared.close = reason.or(Some(CloseReason {
-                code: CloseCode::Normal,
-                description: None,
-            }));
+        let rooms = {
+            let mut shared = self.lock();
+            if !shared.closing {
+                shared.closing = true;
+                shared.close = reason.or(Some(CloseReason {
+                    code: CloseCode::Normal,
+                    description: None,
+                }));
+            }
+            shared.inbox = None;
+            let rooms = std::mem::take(&mut shared.rooms);
+            Self::changed(shared);
+            rooms
+        };
+        for room in rooms {
+            worker_rooms::leave(room, self);
         }
-        shared.rooms.clear();
-        shared.inbox = None;
-        Self::changed(shared);
     }
 
     /// Drops what is queued and writes a "too slow" close at once.
     pub(super) fn cut(&self) {
-        let mut shared = self.lock();
-        shared.cut();
-        Self::changed(shared);
+        let rooms = {
+            let mut shared = self.lock();
+            let rooms = std::mem::take(&mut shared.rooms);
+            shared.cut();
+            Self::changed(shared);
+            rooms
+        };
+        for room in rooms {
+            worker_rooms::leave(room, self);
+        }
     }
 
-    /// The next frame to write, if any (registering the body's waker).
-    fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    /// Writes this outlet to `socket` until the close frame is written
+    /// (then shuts the socket's sending side) or the socket fails. While
+    /// the socket has nothing queued, the worker's relays write room frames
+    /// to it directly. A write that makes no progress for `stall` ends it:
+    /// the client has stopped reading (its window stays shut), and its
+    /// socket and the frames behind it are not held for it.
+    pub(super) async fn write_out(
+        &self,
+        socket: OwnedWriteHalf,
+        stall: Duration,
+    ) -> io::Result<()> {
+        self.lock().socket = Some(socket);
+        let outcome = async {
+            while std::future::poll_fn(|cx| self.poll_pending(cx)).await {
+                let written =
+                    tokio::time::timeout(stall, std::future::poll_fn(|cx| self.poll_write(cx)))
+                        .await
+                        .map_err(|_| {
+                            io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")
+                        })??;
+                if written == 0 {
+                    return Err(io::Error::from(io::ErrorKind::WriteZero));
+                }
+            }
+            Ok(())
+        }
+        .await;
+        let socket = {
+            let mut shared = self.lock();
+            if outcome.is_err() {
+                // Nothing more reaches this socket: its relays forget it.
+                shared.closing = true;
+                shared.close_taken = true;
+                shared.rooms.clear();
+                shared.drop_queue();
+                shared.rest = None;
+            }
+            shared.socket.take()
+        };
+        outcome?;
+        match socket {
+            Some(mut socket) => tokio::io::AsyncWriteExt::shutdown(&mut socket).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether there is something to write (false: the close is written,
+    /// nothing more will come); pending while the socket is idle.
+    fn poll_pending(&self, cx: &mut Context<'_>) -> Poll<bool> {
         let mut guard = self.lock();
         let shared = &mut *guard;
-        loop {
-            if shared.finished {
-                return Poll::Ready(None);
-            }
-            if let Some(frame) = shared.private.pop_front() {
-                return Poll::Ready(Some(frame));
-            }
-            if let Some(reason) = shared.close.take() {
-                shared.finished = true;
-                return Poll::Ready(Some(close_frame(reason)));
-            }
-            if let Some(inbox) = shared.inbox.as_mut() {
-                match Pin::new(inbox).poll_next(cx) {
-                    Poll::Ready(Some(Ok(json))) => return Poll::Ready(Some(text_frame(&json))),
-                    Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
-                        tracing::info!(
-                            user_id = shared.user_id,
-                            lagged = n,
-                            "client fell behind its notifications; disconnecting"
-                        );
-                        shared.cut();
-                        continue;
-                    }
-                    Poll::Ready(None) => shared.inbox = None,
-                    Poll::Pending => {}
-                }
-            }
-            if !shared.rooms.is_empty() {
-                match Pin::new(&mut shared.rooms).poll_next(cx) {
-                    Poll::Ready(Some((_, Ok(frame)))) => {
-                        return Poll::Ready(Some(frame.wire(text_frame)));
-                    }
-                    Poll::Ready(Some((room, Err(gap)))) => {
-                        // No count: this worker's relay of the room fell behind.
-                        let lagged = match gap {
-                            RoomGap::Lagged(n) => Some(n),
-                            RoomGap::Ended => None,
-                        };
-                        tracing::info!(
-                            user_id = shared.user_id,
-                            room = room.get(),
-                            lagged,
-                            "client fell behind its room; disconnecting"
-                        );
-                        shared.cut();
-                        continue;
-                    }
-                    Poll::Ready(None) | Poll::Pending => {}
-                }
-            }
-            if !shared
-                .waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-            {
-                shared.waker = Some(cx.waker().clone());
-            }
-            return Poll::Pending;
+        shared.take_notifications(cx);
+        if shared.rest.is_some() || !shared.queue.is_empty() {
+            return Poll::Ready(true);
         }
+        if let Some(close) = shared.take_close() {
+            shared.rest = Some(close);
+            return Poll::Ready(true);
+        }
+        if shared.close_taken {
+            return Poll::Ready(false);
+        }
+        shared.wait(cx);
+        Poll::Pending
+    }
+
+    /// One write of what is queued (as much of it as one vectored write
+    /// takes); the bytes written.
+    fn poll_write(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        let Some(socket) = shared.socket.as_mut() else {
+            return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+        };
+        let mut slices = [IoSlice::new(&[]); WRITE_BATCH_FRAMES];
+        let (mut count, mut bytes) = (0, 0);
+        let queued = shared.queue.iter().map(|(frame, _)| frame);
+        for frame in shared.rest.iter().chain(queued) {
+            if count == WRITE_BATCH_FRAMES || (count > 0 && bytes + frame.len() > WRITE_BATCH_BYTES)
+            {
+                break;
+            }
+            slices[count] = IoSlice::new(frame);
+            (count, bytes) = (count + 1, bytes + frame.len());
+        }
+        let written = match &slices[..count] {
+            [] => return Poll::Ready(Ok(0)),
+            [only] => std::task::ready!(Pin::new(socket).poll_write(cx, only)),
+            many => std::task::ready!(Pin::new(socket).poll_write_vectored(cx, many)),
+        }?;
+        shared.consume(written);
+        Poll::Ready(Ok(written))
+    }
+
+    /// The next frame to write, if any (under a plain `HttpServer`).
+    pub(super) fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        shared.take_notifications(cx);
+        if let Some(rest) = shared.rest.take() {
+            return Poll::Ready(Some(rest));
+        }
+        if let Some((frame, origin)) = shared.queue.pop_front() {
+            shared.uncount(origin);
+            return Poll::Ready(Some(frame));
+        }
+        if let Some(close) = shared.take_close() {
+            return Poll::Ready(Some(close));
+        }
+        if shared.close_taken {
+            return Poll::Ready(None);
+        }
+        shared.wait(cx);
+        Poll::Pending
     }
 }
 
 impl Shared {
+    fn enqueue(&mut self, frame: Bytes, origin: Origin) {
+        match origin {
+            Origin::Own => self.own_queued += 1,
+            Origin::Room => self.room_queued += 1,
+            Origin::Notice => {}
+        }
+        self.queue.push_back((frame, origin));
+    }
+
+    fn uncount(&mut self, origin: Origin) {
+        match origin {
+            Origin::Own => self.own_queued -= 1,
+            Origin::Room => self.room_queued -= 1,
+            Origin::Notice => {}
+        }
+    }
+
+    fn drop_queue(&mut self) {
+        self.queue = VecDeque::new();
+        self.own_queued = 0;
+        self.room_queued = 0;
+    }
+
+    /// `n` bytes were written from the front: the rest first, then whole
+    /// frames; a frame cut short becomes the rest.
+    fn consume(&mut self, mut n: usize) {
+        if let Some(rest) = self.rest.as_mut() {
+            let take = n.min(rest.len());
+            rest.advance(take);
+            n -= take;
+            if rest.is_empty() {
+                self.rest = None;
+            } else {
+                return;
+            }
+        }
+        while n > 0 {
+            let Some((mut frame, origin)) = self.queue.pop_front() else {
+                return;
+            };
+            self.uncount(origin);
+            if n >= frame.len() {
+                n -= frame.len();
+            } else {
+                frame.advance(n);
+                self.rest = Some(frame);
+                return;
+            }
+        }
+        // A socket that was far behind gives back its queue's memory.
+        if self.queue.is_empty() && self.queue.capacity() > 16 {
+            self.queue = VecDeque::new();
+        }
+    }
+
+    /// Moves the user's notifications into the queue (cutting a client that
+    /// fell behind them).
+    fn take_notifications(&mut self, cx: &mut Context<'_>) {
+        while let Some(inbox) = self.inbox.as_mut() {
+            match Pin::new(inbox).poll_next(cx) {
+                Poll::Ready(Some(Ok(json))) => self.enqueue(text_frame(&json), Origin::Notice),
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
+                    tracing::info!(
+                        user_id = self.user_id,
+                        lagged = n,
+                        "client fell behind its notifications; disconnecting"
+                    );
+                    self.cut();
+                }
+                Poll::Ready(None) => self.inbox = None,
+                Poll::Pending => return,
+            }
+        }
+    }
+
+    /// The close frame, once everything before it is written.
+    fn take_close(&mut self) -> Option<Bytes> {
+        if self.rest.is_some() || !self.queue.is_empty() {
+            return None;
+        }
+        let reason = self.close.take()?;
+        self.close_taken = true;
+        Some(close_frame(reason))
+    }
+
+    fn wait(&mut self, cx: &mut Context<'_>) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+    }
+
     fn cut(&mut self) {
-        self.private.clear();
+        self.drop_queue();
         self.rooms.clear();
         self.inbox = None;
-        if !self.finished {
+        if !self.close_taken {
             self.closing = true;
             self.close = Some(CloseReason {
                 code: CloseCode::Policy,
@@ -305,7 +577,7 @@ impl Shared {
 }
 
 /// A text frame as a server writes it (unmasked, one fragment).
-fn text_frame(json: &str) -> Bytes {
+pub(super) fn text_frame(json: &str) -> Bytes {
     let mut frame = BytesMut::with_capacity(json.len() + 10);
     Parser::write_message(&mut frame, json, OpCode::Text, true, false);
     frame.freeze()
@@ -348,7 +620,10 @@ impl MessageBody for OutletBody {
 mod tests {
     use super::*;
     use futures_util::task::noop_waker_ref;
-    use sitga_realtime::bus::RoomFrame;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
 
     fn next(outlet: &Outlet) -> Poll<Option<Bytes>> {
         outlet.poll_frame(&mut Context::from_waker(noop_waker_ref()))
@@ -360,45 +635,66 @@ mod tests {
         std::str::from_utf8(&frame[2..]).unwrap()
     }
 
-    #[test]
-    fn a_snapshot_goes_before_the_room_frames_and_each_room_frame_is_encoded_once() {
-        let (sender, _) = broadcast::channel(8);
-        let (a, b) = (Outlet::new(None), Outlet::new(None));
-        let room = AuctionId::new(7);
-        a.enter(
-            room,
-            RoomStream::of(sender.subscribe()),
-            &[r#"{"event":"state"}"#],
-        )
-        .unwrap();
-        b.enter(room, RoomStream::of(sender.subscribe()), &[])
+    /// An outlet in `room` with no relay behind it (the tests offer).
+    fn in_room(room: AuctionId) -> Outlet {
+        let outlet = Outlet::new(Some(1));
+        outlet.lock().rooms.push(room);
+        outlet
+    }
+
+    /// A connected pair: the server's write half and the client's stream.
+    async fn pair() -> (OwnedWriteHalf, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
             .unwrap();
-        let frame = RoomFrame::new(room, 1, r#"{"seq":1}"#);
-        sender.send(frame.clone()).unwrap();
-        let Poll::Ready(Some(first)) = next(&a) else {
-            panic!("the snapshot is ready")
+        let (server, _) = listener.accept().await.unwrap();
+        let (read, write) = server.into_split();
+        // The read half's drop would not close anything; keep it anyway.
+        std::mem::forget(read);
+        (write, client)
+    }
+
+    /// Counts its wake-ups.
+    struct Counting(AtomicUsize);
+
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_snapshot_goes_before_the_room_frames() {
+        let room = AuctionId::new(7);
+        let outlet = in_room(room);
+        outlet.push(text_frame(r#"{"event":"state"}"#)).unwrap();
+        assert_eq!(
+            outlet.offer(room, &text_frame(r#"{"seq":1}"#)),
+            Offer::Taken
+        );
+        let (Poll::Ready(Some(first)), Poll::Ready(Some(second))) = (next(&outlet), next(&outlet))
+        else {
+            panic!("both are ready")
         };
         assert_eq!(text_of(&first), r#"{"event":"state"}"#);
-        let (Poll::Ready(Some(at_a)), Poll::Ready(Some(at_b))) = (next(&a), next(&b)) else {
-            panic!("the room frame is ready on both")
-        };
-        assert_eq!(text_of(&at_a), r#"{"seq":1}"#);
-        // One encoding, shared: the same bytes in memory.
-        assert_eq!(at_a.as_ptr(), at_b.as_ptr());
-        assert!(next(&a).is_pending());
+        assert_eq!(text_of(&second), r#"{"seq":1}"#);
+        assert!(next(&outlet).is_pending());
+        // Another room's frame is not taken.
+        assert_eq!(
+            outlet.offer(AuctionId::new(8), &text_frame("{}")),
+            Offer::Gone
+        );
     }
 
     #[test]
     fn a_client_behind_its_room_is_cut_with_a_policy_close_and_nothing_after() {
-        let (sender, _) = broadcast::channel(2);
-        let outlet = Outlet::new(Some(1));
         let room = AuctionId::new(7);
-        outlet
-            .enter(room, RoomStream::of(sender.subscribe()), &[])
-            .unwrap();
-        for seq in 1..=3 {
-            sender.send(RoomFrame::new(room, seq, r#"{}"#)).unwrap();
+        let outlet = in_room(room);
+        for _ in 0..ROOM_BUFFER {
+            assert_eq!(outlet.offer(room, &text_frame("{}")), Offer::Taken);
         }
+        assert_eq!(outlet.offer(room, &text_frame("{}")), Offer::Gone);
         let Poll::Ready(Some(close)) = next(&outlet) else {
             panic!("a close is ready")
         };
@@ -413,6 +709,7 @@ mod tests {
         assert!(!outlet.in_room(room));
         // Nothing is queued after the cut.
         assert!(outlet.send("{}").is_ok());
+        assert_eq!(outlet.offer(room, &text_frame("{}")), Offer::Gone);
         assert!(matches!(next(&outlet), Poll::Ready(None)));
     }
 
@@ -459,5 +756,106 @@ mod tests {
         };
         assert_eq!(&pong[..2], &[0x8A, 125]);
         assert_eq!(pong.len(), 127);
+    }
+
+    #[tokio::test]
+    async fn an_idle_socket_takes_a_room_frame_in_one_write_without_its_writer_waking() {
+        let room = AuctionId::new(3);
+        let outlet = in_room(room);
+        let (socket, mut client) = pair().await;
+        outlet.lock().socket = Some(socket);
+        // The writer waits for something to write.
+        let wakes = Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(wakes.clone());
+        assert!(
+            outlet
+                .poll_pending(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+
+        let frame = text_frame(r#"{"seq":1}"#);
+        assert_eq!(outlet.offer(room, &frame), Offer::Taken);
+        let mut got = vec![0; frame.len()];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, frame);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "the writer slept on");
+        assert!(outlet.lock().queue.is_empty());
+
+        // Its own answer wakes the writer (it is queued, not written here).
+        outlet.send("{}").unwrap();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn frames_of_a_socket_behind_arrive_whole_and_in_order() {
+        let room = AuctionId::new(3);
+        let outlet = in_room(room);
+        let (socket, mut client) = pair().await;
+        let writer = tokio::spawn({
+            let outlet = outlet.clone();
+            async move { outlet.write_out(socket, Duration::from_secs(30)).await }
+        });
+        tokio::task::yield_now().await;
+        // 200 frames of 64 KiB (far more than the kernel buffers take while
+        // nobody reads), each filled with its number, and an answer of the
+        // client's own in the middle: the socket falls behind, frames
+        // queue, and a write may stop inside one.
+        let numbered = |i: usize| Bytes::from(vec![(i % 251) as u8; 64 * 1024]);
+        let mut queued = false;
+        for i in 0..200 {
+            if i == 100 {
+                outlet.send(r#"{"own":1}"#).unwrap();
+            }
+            assert_eq!(outlet.offer(room, &numbered(i)), Offer::Taken);
+            queued |= outlet.lock().room_queued > 0;
+        }
+        assert!(queued, "the socket fell behind");
+        outlet.close(None);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        writer.await.unwrap().unwrap();
+
+        let own = text_frame(r#"{"own":1}"#);
+        let mut at = 0;
+        for i in 0..200 {
+            if i == 100 {
+                assert_eq!(
+                    &got[at..at + own.len()],
+                    &own[..],
+                    "the answer in its place"
+                );
+                at += own.len();
+            }
+            let piece = &got[at..at + 64 * 1024];
+            assert!(piece.iter().all(|&b| b == (i % 251) as u8), "frame {i}");
+            at += piece.len();
+        }
+        assert_eq!(got[at], 0x88, "then the close");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_loses_its_socket_after_the_stall() {
+        let room = AuctionId::new(3);
+        let outlet = in_room(room);
+        let (socket, _silent) = pair().await;
+        let writer = tokio::spawn({
+            let outlet = outlet.clone();
+            async move { outlet.write_out(socket, Duration::from_millis(300)).await }
+        });
+        let started = std::time::Instant::now();
+        for _ in 0..200 {
+            outlet.offer(room, &Bytes::from(vec![0; 64 * 1024]));
+        }
+        let outcome = tokio::time::timeout(Duration::from_secs(20), writer)
+            .await
+            .expect("the writer gives up on its own")
+            .unwrap();
+        assert_eq!(
+            outcome.expect_err("a stalled client is an error").kind(),
+            io::ErrorKind::TimedOut
+        );
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // Its relays forget it.
+        assert_eq!(outlet.offer(room, &text_frame("{}")), Offer::Gone);
     }
 }

@@ -9,11 +9,12 @@
 //! dispatcher, runs the request through the very same application (every
 //! middleware, the `/ws` handler with its authentication and limits), and
 //! writes the answer itself. A `101 Switching Protocols` keeps the
-//! connection: the response body (the socket's outlet) is written straight
-//! to the stream, each frame from the bytes its room encoded once, and the
-//! client's frames are read by `SocketReader` only when the socket's
-//! reader asks, into a buffer allocated for that read alone. Anything else
-//! is written whole and the connection closed.
+//! connection: the stream's sending half goes to the socket's outlet, which
+//! writes it (and lets the worker's room relays write an idle socket
+//! directly, see [`super::outlet`]), each frame from the bytes its room
+//! encoded once; the client's frames are read by `SocketReader` only when
+//! the socket's reader asks, into a buffer allocated for that read alone.
+//! Anything else is written whole and the connection closed.
 //!
 //! The handler cannot tell the two apart: under a plain `HttpServer`
 //! (a developer embedding [`crate::app::build`]), the dispatcher carries the
@@ -40,6 +41,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use super::outlet::{Outlet, WRITE_BATCH_BYTES, WRITE_BATCH_FRAMES};
+
 /// One read takes at most this much from the socket; what a client sends in
 /// a burst is handed over in such pieces.
 const READ_CHUNK: usize = 4 * 1024;
@@ -48,11 +51,6 @@ const READ_CHUNK: usize = 4 * 1024;
 /// without pause is decoded in bounded steps (as under the dispatcher,
 /// which hands a request body over 32 KiB at a time).
 const READ_BURST: usize = 32 * 1024;
-
-/// Frames ready together are written together, up to this many bytes or
-/// frames per write (the dispatcher filled its write buffer to ~32 KiB).
-const WRITE_BATCH_BYTES: usize = 32 * 1024;
-const WRITE_BATCH_FRAMES: usize = 64;
 
 /// A socket whose writes make no progress this long is dropped (the
 /// reader's idle limit, `connection::IDLE_TIMEOUT`, is the same).
@@ -145,11 +143,24 @@ where
     if !upgraded {
         head.head_mut().set_connection_type(ConnectionType::Close);
     }
+    // A socket's outlet, when the handler left one: it writes the socket.
+    let outlet = upgraded
+        .then(|| head.extensions().get::<Outlet>().cloned())
+        .flatten();
     let mut out = BytesMut::new();
     codec.encode(Message::Item((head, body.size())), &mut out)?;
     if upgraded {
         writer.write_all(&out).await?;
         drop(out);
+        if let Some(outlet) = outlet {
+            // The outlet writes the socket (and lends it to the room
+            // relays while idle); the body, never polled, is kept until
+            // then: dropping it ends the request's span and tells actix-ws
+            // the connection is gone.
+            let written = outlet.write_out(writer, WRITE_STALL).await;
+            drop(body);
+            return written;
+        }
         write_frames(body, &mut writer, WRITE_STALL).await?;
     } else {
         write_body(body, &mut codec, out, &mut writer).await?;
@@ -157,9 +168,8 @@ where
     writer.shutdown().await
 }
 
-/// A socket's outlet, written as it yields: the bytes are the frames
-/// themselves, shared with every socket of the room (no copy). Frames that
-/// are ready together (the client was behind) leave in one write.
+/// An upgraded answer's body that left no outlet, written as it yields.
+/// Frames that are ready together leave in one write.
 /// A write that makes no progress for `stall` ends the connection: the
 /// client has stopped reading (its window stays shut), and its socket and
 /// the frames behind it are not held for it.

@@ -1,12 +1,15 @@
-//! One subscription to a room per worker thread.
+//! One subscription to a room per worker thread, and the room's frames
+//! written to the worker's sockets by that one task.
 //!
 //! Each actix worker is a single-threaded runtime. Were every socket
 //! subscribed to the room bus itself, each room frame would wake every
-//! socket's task from the publishing thread: one cross-thread wake-up (an
-//! eventfd write) per socket of the other workers, and every socket reading
-//! the same broadcast slot from every core. Instead each worker relays a
-//! room to its own sockets: one cross-thread wake-up per worker and frame,
-//! then wake-ups within the thread.
+//! socket's task: one cross-thread wake-up (an eventfd write) per socket of
+//! the other workers, then a poll of each socket's task to write what it
+//! read. Instead each worker relays a room to its own sockets: the relay
+//! takes each frame once from the bus and offers it to every socket of the
+//! worker in the room ([`Outlet::offer`]): a socket with nothing queued
+//! takes it in one non-blocking write, without its task being woken; one
+//! that is behind queues it.
 //!
 //! A worker that falls behind a room (its relay lags the room buffer) ends
 //! its relay, and every socket of that worker in the room is cut like a slow
@@ -14,107 +17,81 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_util::Stream;
 use sitga_core::AuctionId;
-use sitga_realtime::bus::{ROOM_BUFFER, RoomBus, RoomFrame};
+use sitga_realtime::bus::{RoomBus, RoomFrame};
 use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::outlet::{Offer, Outlet, text_frame};
+
+/// This worker's sockets of one room, and which relay serves them.
+struct WorkerRoom {
+    relay: u64,
+    sockets: HashMap<usize, Outlet>,
+}
 
 thread_local! {
-    /// This worker's relays, by room.
-    static RELAYS: RefCell<HashMap<AuctionId, broadcast::Sender<RoomFrame>>> =
-        RefCell::new(HashMap::new());
-}
-
-/// Why a socket can no longer follow a room.
-#[derive(Debug)]
-pub(super) enum RoomGap {
-    /// It fell this many frames behind.
-    Lagged(u64),
-    /// The room's stream ended (this worker's relay fell behind).
-    Ended,
-}
-
-/// A socket's view of a room: frames in order, then a [`RoomGap`] if it
-/// can no longer follow (never a silent end).
-pub(super) struct RoomStream {
-    frames: BroadcastStream<RoomFrame>,
-    ended: bool,
-}
-
-impl Stream for RoomStream {
-    type Item = Result<RoomFrame, RoomGap>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        Poll::Ready(Some(
-            match ready!(Pin::new(&mut this.frames).poll_next(cx)) {
-                Some(Ok(frame)) => Ok(frame),
-                Some(Err(BroadcastStreamRecvError::Lagged(n))) => Err(RoomGap::Lagged(n)),
-                None => {
-                    this.ended = true;
-                    Err(RoomGap::Ended)
-                }
-            },
-        ))
-    }
-}
-
-impl RoomStream {
-    /// A stream of `receiver`'s frames.
-    pub(super) fn of(receiver: broadcast::Receiver<RoomFrame>) -> Self {
-        Self {
-            frames: BroadcastStream::new(receiver),
-            ended: false,
-        }
-    }
+    /// This worker's rooms.
+    static ROOMS: RefCell<HashMap<AuctionId, WorkerRoom>> = RefCell::new(HashMap::new());
+    /// Numbers this worker's relays (a room's relay may end and another start).
+    static NEXT_RELAY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// How often an idle relay checks whether any socket of its worker is left
 /// in its room (a room whose auction ended may never send another frame).
-const IDLE_CHECK: Duration = Duration::from_secs(30);
+const IDLE_CHECK: Duration = if cfg!(test) {
+    Duration::from_millis(20)
+} else {
+    Duration::from_secs(30)
+};
 
-/// The room's frames for a socket of this worker.
-pub(super) fn subscribe(bus: &RoomBus, room: AuctionId) -> RoomStream {
-    subscribe_checking_every(bus, room, IDLE_CHECK)
-}
-
-fn subscribe_checking_every(bus: &RoomBus, room: AuctionId, idle_check: Duration) -> RoomStream {
-    let receiver = RELAYS.with_borrow_mut(|relays| {
-        if let Some(local) = relays.get(&room) {
-            return local.subscribe();
-        }
-        let (local, receiver) = broadcast::channel(ROOM_BUFFER);
-        actix_web::rt::spawn(relay(room, bus.subscribe(room), local.clone(), idle_check));
-        relays.insert(room, local);
-        receiver
+/// `outlet` takes `room`'s frames from this worker's relay of the room
+/// (started if there is none).
+pub(super) fn join(bus: &RoomBus, room: AuctionId, outlet: &Outlet) {
+    ROOMS.with_borrow_mut(|rooms| {
+        let entry = rooms.entry(room).or_insert_with(|| {
+            let relay = NEXT_RELAY.replace(NEXT_RELAY.get() + 1);
+            actix_web::rt::spawn(run(room, relay, bus.subscribe(room)));
+            WorkerRoom {
+                relay,
+                sockets: HashMap::new(),
+            }
+        });
+        entry.sockets.insert(outlet.key(), outlet.clone());
     });
-    RoomStream::of(receiver)
 }
 
-/// Passes the room's frames to this worker's sockets until none is left
-/// (or this worker falls behind the room).
-async fn relay(
-    room: AuctionId,
-    mut upstream: broadcast::Receiver<RoomFrame>,
-    local: broadcast::Sender<RoomFrame>,
-    idle_check: Duration,
-) {
-    let mut idle = tokio::time::interval(idle_check);
+/// `outlet` no longer takes `room`'s frames.
+pub(super) fn leave(room: AuctionId, outlet: &Outlet) {
+    ROOMS.with_borrow_mut(|rooms| {
+        if let Some(entry) = rooms.get_mut(&room) {
+            entry.sockets.remove(&outlet.key());
+        }
+    });
+}
+
+/// Offers each of the room's frames to this worker's sockets in the room
+/// until none is left (or this worker falls behind the room).
+async fn run(room: AuctionId, relay: u64, mut upstream: broadcast::Receiver<RoomFrame>) {
+    let mut idle = tokio::time::interval(IDLE_CHECK);
     idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ours = |rooms: &HashMap<AuctionId, WorkerRoom>| {
+        rooms.get(&room).is_some_and(|entry| entry.relay == relay)
+    };
     loop {
         let next = tokio::select! {
             next = upstream.recv() => next,
             _ = idle.tick() => {
-                if local.receiver_count() == 0 {
+                // Forget the sockets that are gone; end with the last.
+                let left = ROOMS.with_borrow_mut(|rooms| match rooms.get_mut(&room) {
+                    Some(entry) if entry.relay == relay => {
+                        entry.sockets.retain(|_, outlet| outlet.in_room(room));
+                        entry.sockets.len()
+                    }
+                    _ => 0,
+                });
+                if left == 0 {
                     break;
                 }
                 continue;
@@ -122,26 +99,47 @@ async fn relay(
         };
         match next {
             Ok(frame) => {
-                if local.send(frame).is_err() {
-                    break;
+                let wire = frame.wire(text_frame);
+                let served = ROOMS.with_borrow_mut(|rooms| match rooms.get_mut(&room) {
+                    Some(entry) if entry.relay == relay => {
+                        entry
+                            .sockets
+                            .retain(|_, outlet| outlet.offer(room, &wire) == Offer::Taken);
+                        true
+                    }
+                    _ => false,
+                });
+                if !served {
+                    return;
                 }
             }
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(
-                    room = room.get(),
-                    lagged = n,
-                    "a worker fell behind its room; its sockets in the room are cut"
-                );
-                break;
+            Err(gap) => {
+                if let broadcast::error::RecvError::Lagged(n) = gap {
+                    tracing::warn!(
+                        room = room.get(),
+                        lagged = n,
+                        "a worker fell behind its room; its sockets in the room are cut"
+                    );
+                }
+                // Never a silent end: a socket that would miss frames is cut.
+                let sockets = ROOMS.with_borrow_mut(|rooms| {
+                    if ours(rooms) {
+                        rooms.remove(&room).map(|entry| entry.sockets)
+                    } else {
+                        None
+                    }
+                });
+                for outlet in sockets.into_iter().flat_map(HashMap::into_values) {
+                    outlet.cut_behind(room);
+                }
+                return;
             }
-            Err(broadcast::error::RecvError::Closed) => break,
         }
     }
-    // Forget this relay (not a newer one of the same room): its sockets see
-    // their stream end once they have read what it passed on.
-    RELAYS.with_borrow_mut(|relays| {
-        if relays.get(&room).is_some_and(|r| r.same_channel(&local)) {
-            relays.remove(&room);
+    // Forget this relay (not a newer one of the same room).
+    ROOMS.with_borrow_mut(|rooms| {
+        if ours(rooms) {
+            rooms.remove(&room);
         }
     });
 }
@@ -149,68 +147,105 @@ async fn relay(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt;
+    use bytes::Bytes;
+    use futures_util::task::noop_waker_ref;
+    use sitga_realtime::bus::ROOM_BUFFER;
+    use sitga_realtime::frames::{MessageCode, ServerFrame};
+    use std::task::{Context, Poll};
+
+    fn next(outlet: &Outlet) -> Poll<Option<Bytes>> {
+        outlet.poll_frame(&mut Context::from_waker(noop_waker_ref()))
+    }
+
+    fn rooms_here() -> usize {
+        ROOMS.with_borrow(HashMap::len)
+    }
 
     #[actix_web::test]
-    async fn sockets_of_one_worker_share_one_subscription_and_a_lagging_relay_cuts_them() {
+    async fn sockets_of_one_worker_share_one_relay_and_a_lagging_relay_cuts_them() {
         let bus = RoomBus::local();
         let room = AuctionId::new(4);
-        let (mut a, mut b) = (subscribe(&bus, room), subscribe(&bus, room));
-        // Let the relay start.
-        tokio::task::yield_now().await;
-        let frame = sitga_realtime::frames::ServerFrame::presence(
-            sitga_realtime::frames::MessageCode::Joined,
-            "민수",
-        );
+        let (a, b) = (Outlet::new(None), Outlet::new(None));
+        a.enter(&bus, room, &[]).unwrap();
+        b.enter(&bus, room, &[]).unwrap();
+        let frame = ServerFrame::presence(MessageCode::Joined, "민수");
         bus.publish(room, &frame).await;
-        let (at_a, at_b) = (a.next().await, b.next().await);
-        let (Some(Ok(at_a)), Some(Ok(at_b))) = (at_a, at_b) else {
+        // Let the relay run.
+        tokio::task::yield_now().await;
+        let (Poll::Ready(Some(at_a)), Poll::Ready(Some(at_b))) = (next(&a), next(&b)) else {
             panic!("both sockets have the frame")
         };
-        assert_eq!((at_a.seq, at_b.seq), (1, 1));
-        // One relay, so one receiver on the bus for the two sockets (the
-        // bus forgets a room with no receiver, so a second publish with the
-        // relay alone still reaches both).
-        assert_eq!(RELAYS.with_borrow(|r| r.len()), 1);
+        // Encoded once for the room: the same bytes in memory.
+        assert_eq!(at_a.as_ptr(), at_b.as_ptr());
+        assert!(String::from_utf8_lossy(&at_a).contains("민수"));
+        // One relay, one room entry, for the two sockets.
+        assert_eq!(rooms_here(), 1);
 
         // The relay cannot run while this test floods the room: it lags,
-        // ends, and each socket sees a gap after what it was given.
+        // ends, and each socket is cut (a policy close, nothing after).
         for _ in 0..=ROOM_BUFFER {
             bus.publish(room, &frame).await;
         }
         tokio::task::yield_now().await;
-        let gap = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            while let Some(item) = a.next().await {
-                if let Err(e) = item {
-                    return Some(e);
-                }
-            }
-            None
-        })
-        .await
-        .expect("the socket learns of the gap");
-        assert!(matches!(gap, Some(RoomGap::Ended)), "{gap:?}");
-        assert_eq!(RELAYS.with_borrow(|r| r.len()), 0);
+        for outlet in [&a, &b] {
+            let Poll::Ready(Some(close)) = next(outlet) else {
+                panic!("a close is ready")
+            };
+            assert_eq!(close[0], 0x88, "a close frame");
+            assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1008);
+            assert!(matches!(next(outlet), Poll::Ready(None)));
+            assert!(!outlet.in_room(room));
+        }
+        assert_eq!(rooms_here(), 0);
         // A socket joining afterwards gets a fresh relay.
-        let mut c = subscribe(&bus, room);
-        tokio::task::yield_now().await;
+        let c = Outlet::new(None);
+        c.enter(&bus, room, &[]).unwrap();
         bus.publish(room, &frame).await;
-        assert!(matches!(c.next().await, Some(Ok(_))));
+        tokio::task::yield_now().await;
+        assert!(matches!(next(&c), Poll::Ready(Some(_))));
+        assert!(
+            matches!(next(&a), Poll::Ready(None)),
+            "a cut socket got nothing"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_socket_that_left_gets_nothing_more_and_the_others_still_do() {
+        let bus = RoomBus::local();
+        let room = AuctionId::new(6);
+        let (a, b) = (Outlet::new(None), Outlet::new(None));
+        a.enter(&bus, room, &[]).unwrap();
+        b.enter(&bus, room, &[]).unwrap();
+        assert!(a.leave(room));
+        assert!(!a.leave(room), "left once");
+        bus.publish(room, &ServerFrame::presence(MessageCode::Joined, "a"))
+            .await;
+        tokio::task::yield_now().await;
+        assert!(next(&a).is_pending());
+        assert!(matches!(next(&b), Poll::Ready(Some(_))));
+        assert_eq!(
+            ROOMS.with_borrow(|rooms| rooms.get(&room).map(|r| r.sockets.len())),
+            Some(1)
+        );
     }
 
     #[actix_web::test]
     async fn a_relay_with_no_socket_left_ends_though_its_room_is_silent() {
         let bus = RoomBus::local();
         let room = AuctionId::new(5);
-        let socket = subscribe_checking_every(&bus, room, Duration::from_millis(20));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(
-            RELAYS.with_borrow(|r| r.len()),
-            1,
-            "kept while a socket is in"
-        );
-        drop(socket);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(RELAYS.with_borrow(|r| r.len()), 0);
+        let socket = Outlet::new(None);
+        socket.enter(&bus, room, &[]).unwrap();
+        tokio::time::sleep(IDLE_CHECK * 5).await;
+        assert_eq!(rooms_here(), 1, "kept while a socket is in");
+        socket.leave(room);
+        tokio::time::sleep(IDLE_CHECK * 5).await;
+        assert_eq!(rooms_here(), 0);
+
+        // A socket listed by the relay but no longer in the room (cut, and
+        // never offered a frame since) is forgotten as well.
+        let stale = Outlet::new(None);
+        join(&bus, room, &stale);
+        tokio::time::sleep(IDLE_CHECK * 5).await;
+        assert_eq!(rooms_here(), 0);
     }
 }
