@@ -126,3 +126,18 @@ fn bearer_or_query_token(req: &HttpRequest) -> Option<String> {
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A connected TCP pair on loopback: the server's side, the client's.
+    pub(super) async fn connected() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (server, client)
+    }
+}

@@ -52,7 +52,7 @@ const MAX_CLOSE_REASON_BYTES: usize = 123;
 /// Frames queued together are written together, up to this many bytes or
 /// frames per write.
 pub(super) const WRITE_BATCH_BYTES: usize = 32 * 1024;
-pub(super) const WRITE_BATCH_FRAMES: usize = 64;
+const WRITE_BATCH_FRAMES: usize = 64;
 
 /// The queue to this client is full: it reads too slowly (and is cut).
 #[derive(Debug)]
@@ -282,13 +282,7 @@ impl Outlet {
             }
         }
         if shared.room_queued >= ROOM_BUFFER {
-            tracing::info!(
-                user_id = shared.user_id,
-                room = room.get(),
-                "client fell behind its room; disconnecting"
-            );
-            shared.cut();
-            Self::changed(shared);
+            Self::behind(shared, room, "client fell behind its room; disconnecting");
             return Offer::Gone;
         }
         shared.enqueue(frame.clone(), Origin::Room);
@@ -298,15 +292,19 @@ impl Outlet {
 
     /// Cuts a socket whose worker fell behind `room` (it missed frames).
     pub(super) fn cut_behind(&self, room: AuctionId) {
-        let mut shared = self.lock();
-        if shared.closing {
-            return;
+        let shared = self.lock();
+        if !shared.closing {
+            Self::behind(
+                shared,
+                room,
+                "client's worker fell behind its room; disconnecting",
+            );
         }
-        tracing::info!(
-            user_id = shared.user_id,
-            room = room.get(),
-            "client's worker fell behind its room; disconnecting"
-        );
+    }
+
+    /// The socket missed (or would miss) frames of `room`: it is cut.
+    fn behind(mut shared: MutexGuard<'_, Shared>, room: AuctionId, why: &str) {
+        tracing::info!(user_id = shared.user_id, room = room.get(), "{why}");
         shared.cut();
         Self::changed(shared);
     }
@@ -644,13 +642,9 @@ mod tests {
 
     /// A connected pair: the server's write half and the client's stream.
     async fn pair() -> (OwnedWriteHalf, TcpStream) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let (server, client) = super::super::tests::connected().await;
         let (read, write) = server.into_split();
-        // The read half's drop would not close anything; keep it anyway.
+        // Not dropped while the test runs: the socket stays whole.
         std::mem::forget(read);
         (write, client)
     }
@@ -776,14 +770,34 @@ mod tests {
         let frame = text_frame(r#"{"seq":1}"#);
         assert_eq!(outlet.offer(room, &frame), Offer::Taken);
         let mut got = vec![0; frame.len()];
-        client.read_exact(&mut got).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
+            .await
+            .expect("the relay wrote it: nobody else would")
+            .unwrap();
         assert_eq!(got, frame);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "the writer slept on");
         assert!(outlet.lock().queue.is_empty());
 
-        // Its own answer wakes the writer (it is queued, not written here).
-        outlet.send("{}").unwrap();
+        // Its own answer wakes the writer (it is queued, not written here),
+        // and a room frame after it waits behind it though the socket has
+        // room: the relay never overtakes what is queued.
+        outlet.send(r#"{"own":1}"#).unwrap();
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        let second = text_frame(r#"{"seq":2}"#);
+        assert_eq!(outlet.offer(room, &second), Offer::Taken);
+        assert_eq!(outlet.lock().queue.len(), 2);
+        let socket = outlet.lock().socket.take().unwrap();
+        outlet.close(None);
+        outlet
+            .write_out(socket, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        let own = text_frame(r#"{"own":1}"#);
+        assert_eq!(&rest[..own.len()], &own[..]);
+        assert_eq!(&rest[own.len()..own.len() + second.len()], &second[..]);
+        assert_eq!(rest[own.len() + second.len()], 0x88, "then the close");
     }
 
     #[tokio::test]
@@ -796,11 +810,13 @@ mod tests {
             async move { outlet.write_out(socket, Duration::from_secs(30)).await }
         });
         tokio::task::yield_now().await;
-        // 200 frames of 64 KiB (far more than the kernel buffers take while
-        // nobody reads), each filled with its number, and an answer of the
-        // client's own in the middle: the socket falls behind, frames
-        // queue, and a write may stop inside one.
-        let numbered = |i: usize| Bytes::from(vec![(i % 251) as u8; 64 * 1024]);
+        // 200 frames, every fourth of 256 KiB and the rest of 1,000 bytes (far
+        // more than the kernel buffers take while nobody reads), each filled
+        // with its number, and an answer of the client's own in the middle:
+        // the socket falls behind, frames queue and leave several to a
+        // write, and a write may stop inside one.
+        let size = |i: usize| if i % 4 == 0 { 256 * 1024 } else { 1_000 };
+        let numbered = |i: usize| Bytes::from(vec![(i % 251) as u8; size(i)]);
         let mut queued = false;
         for i in 0..200 {
             if i == 100 {
@@ -826,7 +842,7 @@ mod tests {
                 );
                 at += own.len();
             }
-            let piece = &got[at..at + 64 * 1024];
+            let piece = &got[at..at + size(i)];
             assert!(piece.iter().all(|&b| b == (i % 251) as u8), "frame {i}");
             at += piece.len();
         }

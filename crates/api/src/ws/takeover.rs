@@ -21,7 +21,7 @@
 //! same body and payload and the gateway works as before.
 
 use std::convert::Infallible;
-use std::io::{self, IoSlice};
+use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -35,13 +35,13 @@ use actix_http::h1::{self, Message};
 use actix_http::{ConnectionType, Payload, Request, Response, StatusCode};
 use actix_service::{Service, ServiceFactory, fn_factory, fn_service};
 use actix_web::dev::ServiceResponse;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::outlet::{Outlet, WRITE_BATCH_BYTES, WRITE_BATCH_FRAMES};
+use super::outlet::{Outlet, WRITE_BATCH_BYTES};
 
 /// One read takes at most this much from the socket; what a client sends in
 /// a burst is handed over in such pieces.
@@ -152,109 +152,21 @@ where
     if upgraded {
         writer.write_all(&out).await?;
         drop(out);
-        if let Some(outlet) = outlet {
-            // The outlet writes the socket (and lends it to the room
-            // relays while idle); the body, never polled, is kept until
-            // then: dropping it ends the request's span and tells actix-ws
-            // the connection is gone.
-            let written = outlet.write_out(writer, WRITE_STALL).await;
-            drop(body);
-            return written;
-        }
-        write_frames(body, &mut writer, WRITE_STALL).await?;
+        // The outlet writes the socket (and lends it to the room relays
+        // while idle); the body, never polled, is kept until then: dropping
+        // it ends the request's span and tells actix-ws the connection is
+        // gone. `/ws` always leaves an outlet.
+        let Some(outlet) = outlet else {
+            tracing::error!("a WebSocket answer without an outlet; closing the connection");
+            return Err(io::Error::other("a WebSocket answer without an outlet"));
+        };
+        let written = outlet.write_out(writer, WRITE_STALL).await;
+        drop(body);
+        return written;
     } else {
         write_body(body, &mut codec, out, &mut writer).await?;
     }
     writer.shutdown().await
-}
-
-/// An upgraded answer's body that left no outlet, written as it yields.
-/// Frames that are ready together leave in one write.
-/// A write that makes no progress for `stall` ends the connection: the
-/// client has stopped reading (its window stays shut), and its socket and
-/// the frames behind it are not held for it.
-async fn write_frames(
-    mut body: BoxBody,
-    writer: &mut OwnedWriteHalf,
-    stall: Duration,
-) -> io::Result<()> {
-    let mut batch: Vec<Bytes> = Vec::new();
-    let mut ended = false;
-    while !ended {
-        std::future::poll_fn(|cx| {
-            let mut queued = 0;
-            loop {
-                if batch.len() >= WRITE_BATCH_FRAMES || queued >= WRITE_BATCH_BYTES {
-                    return Poll::Ready(Ok(()));
-                }
-                match Pin::new(&mut body).poll_next(cx) {
-                    Poll::Ready(Some(Ok(bytes))) => {
-                        queued += bytes.len();
-                        batch.push(bytes);
-                    }
-                    Poll::Ready(Some(Err(e))) => {
-                        return Poll::Ready(Err(io::Error::other(e.to_string())));
-                    }
-                    Poll::Ready(None) => {
-                        ended = true;
-                        return Poll::Ready(Ok(()));
-                    }
-                    // The body will wake this task for what comes next.
-                    Poll::Pending if batch.is_empty() => return Poll::Pending,
-                    Poll::Pending => return Poll::Ready(Ok(())),
-                }
-            }
-        })
-        .await?;
-        write_all_of(writer, &mut batch, stall).await?;
-        // Only a socket that was behind grew it: an idle one keeps little.
-        if batch.capacity() > 8 {
-            batch = Vec::new();
-        }
-    }
-    Ok(())
-}
-
-/// Writes every buffer of `batch`, in order, gathering them into as few
-/// writes as the socket takes, and empties it.
-async fn write_all_of(
-    writer: &mut OwnedWriteHalf,
-    batch: &mut Vec<Bytes>,
-    stall: Duration,
-) -> io::Result<()> {
-    let mut first = 0;
-    while first < batch.len() {
-        // The slices live only while the write is polled, not in this
-        // future's state.
-        let write = std::future::poll_fn(|cx| {
-            let pending = &batch[first..];
-            if let [only] = pending {
-                return Pin::new(&mut *writer).poll_write(cx, only);
-            }
-            let slices: [IoSlice<'_>; WRITE_BATCH_FRAMES] =
-                std::array::from_fn(|i| IoSlice::new(pending.get(i).map_or(&[], |b| b)));
-            Pin::new(&mut *writer)
-                .poll_write_vectored(cx, &slices[..pending.len().min(WRITE_BATCH_FRAMES)])
-        });
-        let mut written = tokio::time::timeout(stall, write)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while written > 0 {
-            let head = &mut batch[first];
-            if written >= head.len() {
-                written -= head.len();
-                first += 1;
-            } else {
-                head.advance(written);
-                written = 0;
-            }
-        }
-    }
-    batch.clear();
-    Ok(())
 }
 
 /// Any other answer, framed as its head said (length or until close),
@@ -337,11 +249,7 @@ mod tests {
 
     /// A connected pair: the server's read half and the client's stream.
     async fn pair() -> (OwnedReadHalf, TcpStream) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let (server, client) = super::super::tests::connected().await;
         let (read, write) = server.into_split();
         // The write half's drop would shut the server's side: keep it open.
         std::mem::forget(write);
@@ -392,61 +300,5 @@ mod tests {
         assert_eq!(total, sent.len());
         assert!(longest < READ_BURST + READ_CHUNK, "longest run {longest}");
         assert!(yields >= 7, "{yields} yields for 8 bursts");
-    }
-
-    /// A body of `chunks` pieces of `size` bytes each, numbered.
-    fn numbered_body(chunks: usize, size: usize) -> BoxBody {
-        let pieces = (0..chunks).map(move |i| {
-            Ok::<_, std::convert::Infallible>(Bytes::from(vec![(i % 251) as u8; size]))
-        });
-        BoxBody::new(actix_http::body::BodyStream::new(
-            futures_util::stream::iter(pieces),
-        ))
-    }
-
-    #[tokio::test]
-    async fn frames_ready_together_arrive_whole_and_in_order() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        let (_read, mut write) = server.into_split();
-        // 300 pieces of 1,000 bytes: batches of 64 frames or 32 KiB.
-        let mut got = vec![0u8; 300_000];
-        let (written, read) = tokio::join!(
-            write_frames(numbered_body(300, 1_000), &mut write, WRITE_STALL),
-            tokio::io::AsyncReadExt::read_exact(&mut client, &mut got),
-        );
-        written.unwrap();
-        read.unwrap();
-        for (i, piece) in got.chunks(1_000).enumerate() {
-            assert!(piece.iter().all(|&b| b == (i % 251) as u8), "piece {i}");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_client_that_stops_reading_is_dropped_after_the_stall() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let _silent = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        let (_read, mut write) = server.into_split();
-        // Far more than the kernel buffers on both sides; nobody reads.
-        let started = std::time::Instant::now();
-        let outcome = tokio::time::timeout(
-            Duration::from_secs(20),
-            write_frames(
-                numbered_body(100_000, 64 * 1024),
-                &mut write,
-                Duration::from_millis(300),
-            ),
-        )
-        .await
-        .expect("the writer gives up on its own");
-        let err = outcome.expect_err("a stalled client is an error");
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(started.elapsed() >= Duration::from_millis(300));
     }
 }
