@@ -815,7 +815,13 @@ mod tests {
         // with its number, and an answer of the client's own in the middle:
         // the socket falls behind, frames queue and leave several to a
         // write, and a write may stop inside one.
-        let size = |i: usize| if i % 4 == 0 { 256 * 1024 } else { 1_000 };
+        let size = |i: usize| {
+            if i.is_multiple_of(4) {
+                256 * 1024
+            } else {
+                1_000
+            }
+        };
         let numbered = |i: usize| Bytes::from(vec![(i % 251) as u8; size(i)]);
         let mut queued = false;
         for i in 0..200 {
