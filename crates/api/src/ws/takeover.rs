@@ -11,7 +11,7 @@
 //! writes the answer itself. A `101 Switching Protocols` keeps the
 //! connection: the stream's sending half goes to the socket's outlet, which
 //! writes it (and lets the worker's room relays write an idle socket
-//! directly, see [`super::outlet`]), each frame from the bytes its room
+//! directly, see `ws::outlet`), each frame from the bytes its room
 //! encoded once; the client's frames are read by `SocketReader` only when
 //! the socket's reader asks, into a buffer allocated for that read alone.
 //! Anything else is written whole and the connection closed.
