@@ -371,7 +371,7 @@ impl Outlet {
                         .map_err(|_| {
                             io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")
                         })??;
-                if written == 0 {
+                if written == Some(0) {
                     return Err(io::Error::from(io::ErrorKind::WriteZero));
                 }
             }
@@ -418,8 +418,9 @@ impl Outlet {
     }
 
     /// One write of what is queued (as much of it as one vectored write
-    /// takes); the bytes written.
-    fn poll_write(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    /// takes); the bytes written, or `None` if nothing is left to write (a
+    /// cut dropped the queue while the socket was full: its close is next).
+    fn poll_write(&self, cx: &mut Context<'_>) -> Poll<io::Result<Option<usize>>> {
         let mut guard = self.lock();
         let shared = &mut *guard;
         let Some(socket) = shared.socket.as_mut() else {
@@ -437,12 +438,12 @@ impl Outlet {
             (count, bytes) = (count + 1, bytes + frame.len());
         }
         let written = match &slices[..count] {
-            [] => return Poll::Ready(Ok(0)),
+            [] => return Poll::Ready(Ok(None)),
             [only] => std::task::ready!(Pin::new(socket).poll_write(cx, only)),
             many => std::task::ready!(Pin::new(socket).poll_write_vectored(cx, many)),
         }?;
         shared.consume(written);
-        Poll::Ready(Ok(written))
+        Poll::Ready(Ok(Some(written)))
     }
 
     /// The next frame to write, if any (under a plain `HttpServer`).
@@ -879,5 +880,33 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(300));
         // Its relays forget it.
         assert_eq!(outlet.offer(room, &text_frame("{}")), Offer::Gone);
+    }
+
+    #[tokio::test]
+    async fn a_cut_while_the_socket_is_full_still_writes_the_close() {
+        let room = AuctionId::new(3);
+        let outlet = in_room(room);
+        let (socket, mut client) = pair().await;
+        outlet.lock().socket = Some(socket);
+        outlet.offer(room, &text_frame("{}"));
+        let mut cx = Context::from_waker(noop_waker_ref());
+        // The writer was about to write what was queued when a cut dropped
+        // it: nothing to write is not a failed write, and the close follows.
+        outlet.push(text_frame(r#"{"own":1}"#)).unwrap();
+        outlet.cut();
+        assert!(matches!(outlet.poll_write(&mut cx), Poll::Ready(Ok(None))));
+        assert!(matches!(outlet.poll_pending(&mut cx), Poll::Ready(true)));
+        let Poll::Ready(Ok(Some(n))) = outlet.poll_write(&mut cx) else {
+            panic!("the close is written")
+        };
+        assert!(matches!(outlet.poll_pending(&mut cx), Poll::Ready(false)));
+        let mut got = vec![0; 4 + n];
+        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&got[..4], &text_frame("{}")[..], "the frame written before");
+        assert_eq!(got[4], 0x88, "then the close");
+        assert_eq!(u16::from_be_bytes([got[6], got[7]]), 1008);
     }
 }
