@@ -650,6 +650,15 @@ mod tests {
         (write, client)
     }
 
+    /// An outlet in `room` that holds its socket (no writer runs), and the
+    /// client's end.
+    async fn holding_its_socket(room: AuctionId) -> (Outlet, TcpStream) {
+        let outlet = in_room(room);
+        let (socket, client) = pair().await;
+        outlet.lock().socket = Some(socket);
+        (outlet, client)
+    }
+
     /// Counts its wake-ups.
     struct Counting(AtomicUsize);
 
@@ -756,9 +765,7 @@ mod tests {
     #[tokio::test]
     async fn an_idle_socket_takes_a_room_frame_in_one_write_without_its_writer_waking() {
         let room = AuctionId::new(3);
-        let outlet = in_room(room);
-        let (socket, mut client) = pair().await;
-        outlet.lock().socket = Some(socket);
+        let (outlet, mut client) = holding_its_socket(room).await;
         // The writer waits for something to write.
         let wakes = Arc::new(Counting(AtomicUsize::new(0)));
         let waker = std::task::Waker::from(wakes.clone());
@@ -885,9 +892,7 @@ mod tests {
     #[tokio::test]
     async fn a_cut_while_the_socket_is_full_still_writes_the_close() {
         let room = AuctionId::new(3);
-        let outlet = in_room(room);
-        let (socket, mut client) = pair().await;
-        outlet.lock().socket = Some(socket);
+        let (outlet, mut client) = holding_its_socket(room).await;
         outlet.offer(room, &text_frame("{}"));
         let mut cx = Context::from_waker(noop_waker_ref());
         // The writer was about to write what was queued when a cut dropped
