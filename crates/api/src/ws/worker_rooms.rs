@@ -25,17 +25,14 @@ use tokio::sync::broadcast;
 
 use super::outlet::{Offer, Outlet, text_frame};
 
-/// This worker's sockets of one room, and which relay serves them.
-struct WorkerRoom {
-    relay: u64,
-    sockets: HashMap<usize, Outlet>,
-}
+/// This worker's sockets of one room, by [`Outlet::key`].
+type Sockets = HashMap<usize, Outlet>;
 
 thread_local! {
-    /// This worker's rooms.
-    static ROOMS: RefCell<HashMap<AuctionId, WorkerRoom>> = RefCell::new(HashMap::new());
-    /// Numbers this worker's relays (a room's relay may end and another start).
-    static NEXT_RELAY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// This worker's rooms. A room's entry is removed only by its relay, in
+    /// the step in which that relay ends: the entry of a room is always its
+    /// running relay's.
+    static ROOMS: RefCell<HashMap<AuctionId, Sockets>> = RefCell::new(HashMap::new());
 }
 
 /// How often an idle relay checks whether any socket of its worker is left
@@ -50,49 +47,48 @@ const IDLE_CHECK: Duration = if cfg!(test) {
 /// (started if there is none).
 pub(super) fn join(bus: &RoomBus, room: AuctionId, outlet: &Outlet) {
     ROOMS.with_borrow_mut(|rooms| {
-        let entry = rooms.entry(room).or_insert_with(|| {
-            let relay = NEXT_RELAY.replace(NEXT_RELAY.get() + 1);
-            actix_web::rt::spawn(run(room, relay, bus.subscribe(room)));
-            WorkerRoom {
-                relay,
-                sockets: HashMap::new(),
-            }
-        });
-        entry.sockets.insert(outlet.key(), outlet.clone());
+        rooms
+            .entry(room)
+            .or_insert_with(|| {
+                actix_web::rt::spawn(run(room, bus.subscribe(room)));
+                Sockets::new()
+            })
+            .insert(outlet.key(), outlet.clone());
     });
 }
 
 /// `outlet` no longer takes `room`'s frames.
 pub(super) fn leave(room: AuctionId, outlet: &Outlet) {
     ROOMS.with_borrow_mut(|rooms| {
-        if let Some(entry) = rooms.get_mut(&room) {
-            entry.sockets.remove(&outlet.key());
+        if let Some(sockets) = rooms.get_mut(&room) {
+            sockets.remove(&outlet.key());
         }
     });
 }
 
 /// Offers each of the room's frames to this worker's sockets in the room
 /// until none is left (or this worker falls behind the room).
-async fn run(room: AuctionId, relay: u64, mut upstream: broadcast::Receiver<RoomFrame>) {
+async fn run(room: AuctionId, mut upstream: broadcast::Receiver<RoomFrame>) {
     let mut idle = tokio::time::interval(IDLE_CHECK);
     idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ours = |rooms: &HashMap<AuctionId, WorkerRoom>| {
-        rooms.get(&room).is_some_and(|entry| entry.relay == relay)
-    };
     loop {
         let next = tokio::select! {
             next = upstream.recv() => next,
             _ = idle.tick() => {
                 // Forget the sockets that are gone; end with the last.
-                let left = ROOMS.with_borrow_mut(|rooms| match rooms.get_mut(&room) {
-                    Some(entry) if entry.relay == relay => {
-                        entry.sockets.retain(|_, outlet| outlet.in_room(room));
-                        entry.sockets.len()
+                let ended = ROOMS.with_borrow_mut(|rooms| {
+                    let Some(sockets) = rooms.get_mut(&room) else {
+                        return true;
+                    };
+                    sockets.retain(|_, outlet| outlet.in_room(room));
+                    let ended = sockets.is_empty();
+                    if ended {
+                        rooms.remove(&room);
                     }
-                    _ => 0,
+                    ended
                 });
-                if left == 0 {
-                    break;
+                if ended {
+                    return;
                 }
                 continue;
             }
@@ -100,18 +96,11 @@ async fn run(room: AuctionId, relay: u64, mut upstream: broadcast::Receiver<Room
         match next {
             Ok(frame) => {
                 let wire = frame.wire(text_frame);
-                let served = ROOMS.with_borrow_mut(|rooms| match rooms.get_mut(&room) {
-                    Some(entry) if entry.relay == relay => {
-                        entry
-                            .sockets
-                            .retain(|_, outlet| outlet.offer(room, &wire) == Offer::Taken);
-                        true
+                ROOMS.with_borrow_mut(|rooms| {
+                    if let Some(sockets) = rooms.get_mut(&room) {
+                        sockets.retain(|_, outlet| outlet.offer(room, &wire) == Offer::Taken);
                     }
-                    _ => false,
                 });
-                if !served {
-                    return;
-                }
             }
             Err(gap) => {
                 if let broadcast::error::RecvError::Lagged(n) = gap {
@@ -122,13 +111,7 @@ async fn run(room: AuctionId, relay: u64, mut upstream: broadcast::Receiver<Room
                     );
                 }
                 // Never a silent end: a socket that would miss frames is cut.
-                let sockets = ROOMS.with_borrow_mut(|rooms| {
-                    if ours(rooms) {
-                        rooms.remove(&room).map(|entry| entry.sockets)
-                    } else {
-                        None
-                    }
-                });
+                let sockets = ROOMS.with_borrow_mut(|rooms| rooms.remove(&room));
                 for outlet in sockets.into_iter().flat_map(HashMap::into_values) {
                     outlet.cut_behind(room);
                 }
@@ -136,12 +119,6 @@ async fn run(room: AuctionId, relay: u64, mut upstream: broadcast::Receiver<Room
             }
         }
     }
-    // Forget this relay (not a newer one of the same room).
-    ROOMS.with_borrow_mut(|rooms| {
-        if ours(rooms) {
-            rooms.remove(&room);
-        }
-    });
 }
 
 #[cfg(test)]
@@ -224,7 +201,7 @@ mod tests {
         assert!(next(&a).is_pending());
         assert!(matches!(next(&b), Poll::Ready(Some(_))));
         assert_eq!(
-            ROOMS.with_borrow(|rooms| rooms.get(&room).map(|r| r.sockets.len())),
+            ROOMS.with_borrow(|rooms| rooms.get(&room).map(HashMap::len)),
             Some(1)
         );
     }
