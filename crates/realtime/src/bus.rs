@@ -8,9 +8,13 @@
 //!   instance's subscriber relays it to its own sockets. If Redis is down a
 //!   frame is still delivered to this instance's sockets (numbered locally,
 //!   after the highest `seq` this instance has seen) so a room keeps
-//!   working; clients resync on a `seq` gap. Redis keeps nothing on disk: a
-//!   counter lost with a restart is raised past what this instance has
-//!   seen, so `seq` never goes backwards for a room's watchers.
+//!   working; clients resync on a `seq` gap. Redis keeps nothing on disk:
+//!   each publish raises a lost counter past what the publishing instance
+//!   has seen, and a relay raises every room's counter past what its
+//!   instance has seen before it listens again. A relayed frame still
+//!   numbered at or behind what an instance delivered (another instance's
+//!   counter was behind) is dropped there and the counter raised, so `seq`
+//!   never goes backwards or repeats for a room's watchers.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -309,18 +313,52 @@ impl RoomBus {
         }
     }
 
-    /// Delivers to this instance's sockets in `room`.
-    fn deliver_local(&self, frame: &RoomFrame) {
+    /// Delivers frames numbered elsewhere (by Redis: relayed, or published
+    /// by this instance while its relay is away) to this instance's sockets
+    /// in `room`, unless this instance already delivered a `seq` at or past
+    /// the first of them: then they are dropped (`false`), so `seq` never
+    /// goes backwards or repeats for a watcher here. That happens when
+    /// instances numbered frames apart (Redis was away) and another's
+    /// counter is behind this one's, or when the relay brings back a frame
+    /// this instance delivered itself while the relay was subscribing.
+    /// Watchers miss the frames, as during the outage, and notice it by the
+    /// next `state`'s `bid_count`.
+    fn deliver_numbered(&self, frame: &RoomFrame) -> bool {
         self.bump_listings();
-        {
-            let mut seqs = self
-                .inner
-                .last_seq
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let last = seqs.entry(frame.room).or_insert(0);
-            *last = (*last).max(frame.seq);
+        let first = frame.seq - frame.texts.len() as i64 + 1;
+        // Checked, recorded and sent under one lock: two frames of a room
+        // delivered at once reach the room's channel in `seq` order.
+        let mut seqs = self
+            .inner
+            .last_seq
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let last = seqs.entry(frame.room).or_insert(0);
+        if first <= *last {
+            return false;
         }
+        *last = frame.seq;
+        self.send_here(frame);
+        true
+    }
+
+    /// Numbers `frames` here, after the highest `seq` this instance has
+    /// seen, and delivers them to this instance's sockets.
+    fn deliver_numbered_here(&self, room: AuctionId, frames: &[ServerFrame]) {
+        self.bump_listings();
+        let mut seqs = self
+            .inner
+            .last_seq
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let last = seqs.entry(room).or_insert(0);
+        *last += frames.len() as i64;
+        self.send_here(&numbered(room, *last, frames));
+    }
+
+    /// Sends to the room's channel on this instance (the caller holds the
+    /// `last_seq` lock, which orders the room's frames).
+    fn send_here(&self, frame: &RoomFrame) {
         let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
         // No receivers left: forget the room.
         if rooms
@@ -331,18 +369,6 @@ impl RoomBus {
         }
     }
 
-    /// Numbers `count` frames of `room` here; returns the last `seq`.
-    fn next_local_seqs(&self, room: AuctionId, count: i64) -> i64 {
-        let mut seqs = self
-            .inner
-            .last_seq
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let seq = seqs.entry(room).or_insert(0);
-        *seq += count;
-        *seq
-    }
-
     fn last_seq(&self, room: AuctionId) -> i64 {
         let seqs = self
             .inner
@@ -350,6 +376,37 @@ impl RoomBus {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         seqs.get(&room).copied().unwrap_or(0)
+    }
+
+    /// Every room's highest `seq` delivered or numbered here.
+    fn seqs_here(&self) -> Vec<(AuctionId, i64)> {
+        let seqs = self
+            .inner
+            .last_seq
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        seqs.iter().map(|(room, seq)| (*room, *seq)).collect()
+    }
+
+    /// Raises `room`'s Redis counter to this instance's highest `seq`, in
+    /// the background: a frame relayed from another instance came numbered
+    /// behind it, so the next ones must not.
+    fn raise_counter_later(&self, room: AuctionId) {
+        let Some(redis) = self.inner.redis.clone() else {
+            return;
+        };
+        let bus = self.clone();
+        let floor = self.last_seq(room);
+        tracing::info!(
+            room = room.get(),
+            seq = floor,
+            "a relayed frame was numbered behind this instance; dropped, raising the room's counter"
+        );
+        tokio::spawn(async move {
+            if let Err(e) = raise_counters(&bus.inner, &redis, &[(room, floor)]).await {
+                tracing::warn!(room = room.get(), error = %e, "could not raise the room's counter");
+            }
+        });
     }
 
     /// Numbers and broadcasts a frame to the whole room (all instances).
@@ -364,7 +421,6 @@ impl RoomBus {
         if frames.is_empty() {
             return;
         }
-        let count = frames.len() as i64;
         if let Some(redis) = &self.inner.redis {
             let floor = self.last_seq(room);
             match publish_redis(&self.inner, redis, room, floor, frames).await {
@@ -373,7 +429,7 @@ impl RoomBus {
                     // list read must already see what was committed.
                     self.bump_listings();
                     if !self.inner.relay_live.load(Ordering::Acquire) {
-                        self.deliver_local(&numbered(room, last, frames));
+                        self.deliver_numbered(&numbered(room, last, frames));
                     }
                     return;
                 }
@@ -382,8 +438,7 @@ impl RoomBus {
                 }
             }
         }
-        let last = self.next_local_seqs(room, count);
-        self.deliver_local(&numbered(room, last, frames));
+        self.deliver_numbered_here(room, frames);
     }
 
     /// Keeps a message in the room's recent history (a bounded Redis stream
@@ -645,6 +700,13 @@ impl RoomBus {
     }
 
     async fn relay_once(&self, client: &deadpool_redis::redis::Client) -> Result<(), BusError> {
+        // Frames numbered here while Redis was away are past its counter
+        // (which Redis may have lost): raise it first, so that what other
+        // instances publish once this relay listens follows what this
+        // instance's watchers have seen.
+        if let Some(redis) = &self.inner.redis {
+            raise_counters(&self.inner, redis, &self.seqs_here()).await?;
+        }
         // A dedicated connection: pub/sub never uses the pool.
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.psubscribe(self.inner.key("auction:*")).await?;
@@ -699,7 +761,9 @@ impl RoomBus {
             // (a JSON text has no raw line break).
             let texts: Vec<String> = payload.split('\n').map(str::to_owned).collect();
             let seq = texts.last().and_then(|t| seq_of(t)).unwrap_or(0);
-            self.deliver_local(&RoomFrame::together(room, seq, texts));
+            if !self.deliver_numbered(&RoomFrame::together(room, seq, texts)) {
+                self.raise_counter_later(room);
+            }
         }
         Err(BusError::SubscriptionEnded)
     }
@@ -726,6 +790,46 @@ end
 redis.call('PUBLISH', KEYS[2], table.concat(lines, '\n'))
 return last
 "#;
+
+/// Raises each room's counter (`KEYS[i]`) to at least `ARGV[i]`, never
+/// lowering it.
+const RAISE_TO: &str = r#"
+for i, key in ipairs(KEYS) do
+  local floor = tonumber(ARGV[i])
+  if (tonumber(redis.call('GET', key)) or 0) < floor then
+    redis.call('SET', key, floor)
+  end
+end
+return 0
+"#;
+
+static RAISE_SCRIPT: std::sync::LazyLock<deadpool_redis::redis::Script> =
+    std::sync::LazyLock::new(|| deadpool_redis::redis::Script::new(RAISE_TO));
+
+/// Rooms raised per script call (a script blocks Redis while it runs).
+const RAISE_CHUNK: usize = 500;
+
+/// Raises the Redis counters of `floors`' rooms to at least their `seq`.
+async fn raise_counters(
+    inner: &Inner,
+    redis: &deadpool_redis::Pool,
+    floors: &[(AuctionId, i64)],
+) -> Result<(), BusError> {
+    if floors.is_empty() {
+        return Ok(());
+    }
+    let mut conn = redis.get().await?;
+    for chunk in floors.chunks(RAISE_CHUNK) {
+        let mut script = RAISE_SCRIPT.prepare_invoke();
+        for (room, seq) in chunk {
+            script
+                .key(inner.key(&format!("auction:{room}:seq")))
+                .arg(*seq);
+        }
+        let _: i64 = script.invoke_async(&mut conn).await?;
+    }
+    Ok(())
+}
 
 /// Marks the relay subscribed until dropped.
 struct RelayLive<'a>(&'a std::sync::atomic::AtomicBool);
@@ -932,7 +1036,7 @@ mod tests {
         // Redis went away after frames up to 41 came through it.
         let bus = RoomBus::local();
         let mut frames = bus.subscribe(AuctionId::new(3));
-        bus.deliver_local(&RoomFrame::new(AuctionId::new(3), 41, "{}"));
+        assert!(bus.deliver_numbered(&RoomFrame::new(AuctionId::new(3), 41, "{}")));
         bus.publish(
             AuctionId::new(3),
             &ServerFrame::presence(MessageCode::Left, "민수"),
@@ -940,6 +1044,29 @@ mod tests {
         .await;
         assert_eq!(frames.recv().await.unwrap().seq, 41);
         assert_eq!(frames.recv().await.unwrap().seq, 42);
+    }
+
+    #[tokio::test]
+    async fn frames_numbered_behind_this_instance_are_dropped() {
+        let bus = RoomBus::local();
+        let room = AuctionId::new(4);
+        let mut frames = bus.subscribe(room);
+        let pair = |last| RoomFrame::together(room, last, vec!["{}".into(), "{}".into()]);
+        assert!(bus.deliver_numbered(&RoomFrame::new(room, 10, "{}")));
+        // Another instance's counter was behind this one's (Redis was
+        // away), or the relay brings back a frame delivered here already.
+        assert!(!bus.deliver_numbered(&RoomFrame::new(room, 7, "{}")));
+        assert!(!bus.deliver_numbered(&RoomFrame::new(room, 10, "{}")));
+        // Frames published together go or stay together.
+        assert!(!bus.deliver_numbered(&pair(11)));
+        assert!(bus.deliver_numbered(&pair(12)));
+        assert_eq!(frames.recv().await.unwrap().seq, 10);
+        assert_eq!(frames.recv().await.unwrap().seq, 12);
+        assert!(frames.try_recv().is_err());
+        // Numbering here goes on after them.
+        bus.publish(room, &ServerFrame::presence(MessageCode::Left, "민수"))
+            .await;
+        assert_eq!(frames.recv().await.unwrap().seq, 13);
     }
 }
 
@@ -969,7 +1096,7 @@ mod redis_tests {
         // This instance saw frames up to 41 (relayed or numbered locally)
         // and the counter is gone (Redis restarted): the next frame still
         // follows what watchers have seen.
-        bus.deliver_local(&RoomFrame::new(AuctionId::new(5), 41, "{}"));
+        assert!(bus.deliver_numbered(&RoomFrame::new(AuctionId::new(5), 41, "{}")));
         let now = chrono::Utc::now();
         let auction = sitga_auction::AuctionSnapshot {
             id: sitga_core::AuctionId::new(5),
@@ -1059,6 +1186,65 @@ mod redis_tests {
             payload.split('\n').map(seq_of).collect::<Vec<_>>(),
             [Some(102), Some(103)]
         );
+        let _: () = conn.del(&key).await.unwrap();
+    }
+
+    /// Two instances numbered a room's frames apart while Redis was away;
+    /// the one whose watchers saw more raises the counter before its relay
+    /// listens, and drops (and raises past) whatever still comes numbered
+    /// behind it: its watchers' `seq` never goes back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs Redis: run with REDIS_URL set (CI does)"]
+    async fn frames_numbered_apart_never_take_seq_back() {
+        let url = std::env::var("REDIS_URL").expect("REDIS_URL must be set for this test");
+        let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+        let pool = deadpool_redis::Config::from_url(url.clone())
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .unwrap();
+        let (ahead, behind) = (
+            RoomBus::with_redis(Some(pool.clone()), prefix.clone()),
+            RoomBus::with_redis(Some(pool.clone()), prefix.clone()),
+        );
+        let room = AuctionId::new(8);
+        let notice = ServerFrame::presence(crate::frames::MessageCode::Joined, "민수");
+        let mut watcher = ahead.subscribe(room);
+        for _ in 0..30 {
+            ahead.deliver_numbered_here(room, std::slice::from_ref(&notice));
+        }
+        let relay = ahead
+            .spawn_relay(deadpool_redis::redis::Client::open(url).unwrap())
+            .unwrap();
+        while !ahead.inner.relay_live.load(Ordering::Acquire) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let mut conn = pool.get().await.unwrap();
+        let key = format!("{prefix}auction:8:seq");
+        let counter: i64 = conn.get(&key).await.unwrap();
+        assert_eq!(counter, 30, "raised before the relay listened");
+        // The other instance publishes from what it has seen (nothing).
+        let publish_behind =
+            || publish_redis(&behind.inner, &pool, room, 0, std::slice::from_ref(&notice));
+        assert_eq!(publish_behind().await.unwrap(), 31);
+        // A counter that falls behind again (lost once more) while the
+        // relay listens.
+        let _: () = conn.set(&key, 3).await.unwrap();
+        assert_eq!(publish_behind().await.unwrap(), 4);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while conn.get::<_, i64>(&key).await.unwrap() < 31 {
+            assert!(std::time::Instant::now() < deadline, "never raised");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(publish_behind().await.unwrap(), 32);
+        let mut seen = Vec::new();
+        while seen.last() != Some(&32) {
+            let frame = tokio::time::timeout_at(deadline.into(), watcher.recv())
+                .await
+                .expect("the frame after the raise never came")
+                .unwrap();
+            seen.push(frame.seq);
+        }
+        assert_eq!(seen, (1..=32).collect::<Vec<_>>());
+        relay.abort();
         let _: () = conn.del(&key).await.unwrap();
     }
 
