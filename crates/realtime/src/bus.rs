@@ -328,11 +328,7 @@ impl RoomBus {
         let first = frame.seq - frame.texts.len() as i64 + 1;
         // Checked, recorded and sent under one lock: two frames of a room
         // delivered at once reach the room's channel in `seq` order.
-        let mut seqs = self
-            .inner
-            .last_seq
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut seqs = self.seqs();
         let last = seqs.entry(frame.room).or_insert(0);
         if first <= *last {
             return false;
@@ -346,11 +342,7 @@ impl RoomBus {
     /// seen, and delivers them to this instance's sockets.
     fn deliver_numbered_here(&self, room: AuctionId, frames: &[ServerFrame]) {
         self.bump_listings();
-        let mut seqs = self
-            .inner
-            .last_seq
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut seqs = self.seqs();
         let last = seqs.entry(room).or_insert(0);
         *last += frames.len() as i64;
         self.send_here(&numbered(room, *last, frames));
@@ -369,22 +361,23 @@ impl RoomBus {
         }
     }
 
-    fn last_seq(&self, room: AuctionId) -> i64 {
-        let seqs = self
-            .inner
+    /// The highest `seq` delivered or numbered here, per room. Held while a
+    /// room's frames are checked, numbered and sent, which orders them.
+    fn seqs(&self) -> std::sync::MutexGuard<'_, HashMap<AuctionId, i64>> {
+        self.inner
             .last_seq
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn last_seq(&self, room: AuctionId) -> i64 {
+        let seqs = self.seqs();
         seqs.get(&room).copied().unwrap_or(0)
     }
 
     /// Every room's highest `seq` delivered or numbered here.
     fn seqs_here(&self) -> Vec<(AuctionId, i64)> {
-        let seqs = self
-            .inner
-            .last_seq
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let seqs = self.seqs();
         seqs.iter().map(|(room, seq)| (*room, *seq)).collect()
     }
 
@@ -661,11 +654,7 @@ impl RoomBus {
             rooms.retain(|_, sender| sender.receiver_count() > 0);
             rooms.keys().copied().collect()
         };
-        let mut seqs = self
-            .inner
-            .last_seq
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut seqs = self.seqs();
         let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
         let idle: std::collections::HashSet<AuctionId> = seqs
             .keys()
