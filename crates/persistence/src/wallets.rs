@@ -394,41 +394,73 @@ pub async fn apply_moves(
     after: &BTreeMap<UserId, Wallet>,
     moves: &[WalletMove],
 ) -> Result<(), DbError> {
+    if apply_moves_if_unchanged(conn, auction_id, before, after, moves).await? {
+        return Ok(());
+    }
+    Err(DbError::Invariant(format!(
+        "a wallet locked for auction {auction_id} changed under its lock"
+    )))
+}
+
+/// [`apply_moves`] for a batch planned with wallets that may be out of date
+/// (a bid writer's copies from its earlier batches, not read under a lock
+/// in this transaction): the UPDATE writes only wallets still exactly as
+/// in `before`, which locks them as a locking read would. `Ok(false)` when
+/// one was not: the batch was planned on a stale value, nothing but that
+/// UPDATE's rows was written, and the caller must roll the transaction
+/// back. Every wallet the plan read must be in `after` with a different
+/// value, or be read under a lock: an unchanged one is not checked here.
+pub async fn apply_moves_if_unchanged(
+    conn: &mut DbConn,
+    auction_id: AuctionId,
+    before: &HashMap<UserId, Wallet>,
+    after: &BTreeMap<UserId, Wallet>,
+    moves: &[WalletMove],
+) -> Result<bool, DbError> {
     let at = now();
-    let changed: Vec<(UserId, Wallet)> = after
+    let changed: Vec<(UserId, Wallet, Wallet)> = after
         .iter()
-        .filter(|(id, wallet)| before.get(id) != Some(wallet))
-        .map(|(&id, &wallet)| (id, wallet))
+        .filter_map(|(&id, &wallet)| {
+            let was = before.get(&id).copied().unwrap_or_default();
+            (was != wallet).then_some((id, was, wallet))
+        })
         .collect();
     if !changed.is_empty() {
         // Holds and releases move `held` only; the CHECK constraint
-        // (0 <= held <= balance) backs the arithmetic.
-        let mut binds = Vec::with_capacity(changed.len() * 3 + 1);
+        // (0 <= held <= balance) backs the arithmetic. The guard compares
+        // each row with the value the plan started from.
+        let mut binds = Vec::with_capacity(changed.len() * 6 + 1);
         let mut cases = String::new();
-        for (id, wallet) in &changed {
+        for (id, _, wallet) in &changed {
             cases.push_str(" WHEN ? THEN ?");
             binds.extend([Bind::Int(id.get()), Bind::Int(wallet.held.get())]);
         }
         binds.push(Bind::Time(at));
-        binds.extend(changed.iter().map(|(id, _)| Bind::Int(id.get())));
+        binds.extend(changed.iter().map(|(id, _, _)| Bind::Int(id.get())));
+        let mut guards = String::new();
+        for (id, was, _) in &changed {
+            guards.push_str(" WHEN ? THEN balance = ? AND held = ?");
+            binds.extend([
+                Bind::Int(id.get()),
+                Bind::Int(was.balance.get()),
+                Bind::Int(was.held.get()),
+            ]);
+        }
         let update = Statement::<diesel::sql_types::Untyped>::new(
             format!(
                 "UPDATE wallets SET held = CASE user_id{cases} END, updated_at = ? \
-                 WHERE user_id IN ({})",
+                 WHERE user_id IN ({}) AND CASE user_id{guards} END",
                 placeholders(changed.len())
             ),
             binds,
         );
         let n = with_conn!(conn, |c| update.execute(c).await)?;
         if n != changed.len() {
-            return Err(DbError::Invariant(format!(
-                "{n} of {} wallets updated for auction {auction_id}",
-                changed.len()
-            )));
+            return Ok(false);
         }
     }
     if moves.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let mut binds = Vec::with_capacity(moves.len() * 7);
     for m in moves {
@@ -456,7 +488,7 @@ pub async fn apply_moves(
         binds,
     );
     with_conn!(conn, |c| insert.execute(c).await)?;
-    Ok(())
+    Ok(true)
 }
 
 /// The user's ledger, newest first.

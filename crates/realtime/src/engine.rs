@@ -3,7 +3,7 @@
 //! Bids for an auction queue to its writer task, which validates them in
 //! arrival order against the current state and commits a batch of them in
 //! ONE transaction (group commit: one fsync for many bids). Inside that
-//! transaction the wallets the batch touches are read and locked, the
+//! transaction the wallets the batch touches are locked, the
 //! domain plans every hold and release ([`sitga_auction::plan_bids`]), the
 //! wallets, ledger lines, `bids` rows (next sequence numbers) and room
 //! messages are written, and the auction row, guarded by its version. The
@@ -17,15 +17,18 @@
 //! state is current (its row version still matches), the auction row is
 //! written FIRST with the outcome the batch has if every bidder can pay:
 //! the version guard checks the cache and takes the row lock in one
-//! statement. Then the wallets are locked and read, the batch is planned
-//! with them (a bidder who cannot pay changes the outcome: the row is
-//! rewritten), and the wallets, ledger, bids and messages are written, with
-//! one more statement storing the outbid notifications of the leaders the
-//! batch displaced (sent live after commit) —
-//! seven round trips with the commit (eight when someone was outbid), on a connection the writer keeps
-//! while bids keep coming (on MySQL with autocommit off, so no `START
-//! TRANSACTION` either). A stale cache (another instance bid, the seller
-//! edited) fails the guard and costs one locking read more.
+//! statement. Then the batch is planned with the bidders' wallets as the
+//! writer last saw them (those it has not seen are locked and read; a
+//! bidder who cannot pay changes the outcome: the row is rewritten), and the
+//! wallets — only where each is still as planned, else the batch is rolled
+//! back and planned again from locked reads — ledger, bids and messages are
+//! written, with one more statement storing the outbid notifications of the
+//! leaders the batch displaced (sent live after commit): six round trips
+//! with the commit (seven when someone was outbid, one more for wallets the
+//! writer has not seen), on a connection the writer keeps while bids keep
+//! coming (on MySQL with autocommit off, so no `START TRANSACTION` either).
+//! A stale cache (another instance bid, the seller edited) fails the guard
+//! and costs one locking read more.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,8 +36,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sitga_auction::{
-    AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, Placed, PlanError, check_request,
-    plan_bids, state_if_funded,
+    AcceptedBid, AuctionSnapshot, BidRejection, BidRequest, Krw, Placed, PlanError, Wallet,
+    check_request, plan_bids, state_if_funded,
 };
 use sitga_core::{AuctionId, UserId};
 use sitga_persistence::auctions::{ClientRef, NewBid};
@@ -197,7 +200,17 @@ struct Known {
     /// A clock (Dutch) auction: it takes accepts, never bids (its format
     /// never changes, so every later bid is refused without a read).
     clock: bool,
+    /// The bidders' wallets as this writer last read or wrote them. Other
+    /// writers and payments change wallets too, so a batch planned with
+    /// these writes them only if they are still exactly so
+    /// ([`wallets::apply_moves_if_unchanged`]); it saves the locking read
+    /// of the wallets, one round trip a batch.
+    wallets: HashMap<UserId, Wallet>,
 }
+
+/// Wallet copies a writer keeps at most; past that it starts over (each is
+/// re-read the next time it is needed).
+const WALLET_COPIES: usize = 4096;
 
 /// A bid the room is told about, in order: with its bidder's nickname and
 /// its room-history row.
@@ -208,6 +221,17 @@ struct Announced {
     chat_id: i64,
     /// The request's own bid (not a proxy's answer to it).
     own: bool,
+}
+
+/// How one attempt at a batch ended.
+#[derive(Debug)]
+enum Attempt {
+    /// Decided (committed, or nothing to write).
+    Decided(Box<Decided>),
+    /// The auction changed under the cached state: re-read and redo.
+    Raced,
+    /// A wallet copy was out of date; nothing was written.
+    StaleWallets,
 }
 
 /// What a committed batch did.
@@ -237,6 +261,7 @@ impl Decided {
                 state,
                 version,
                 clock: true,
+                wallets: HashMap::new(),
             },
             told: Vec::new(),
             announced: Vec::new(),
@@ -554,12 +579,19 @@ impl BidEngine {
             return false;
         }
         let commands: Vec<&BidCommand> = batch.iter().map(|r| &r.command).collect();
+        let mut purse = known
+            .as_mut()
+            .map(|k| std::mem::take(&mut k.wallets))
+            .unwrap_or_default();
         let result = self
-            .decide(auction_id, &commands, known.as_ref(), session)
+            .decide(auction_id, &commands, known.as_ref(), &mut purse, session)
             .await;
         match result {
-            Ok(decided) => {
+            Ok(mut decided) => {
                 let final_state = decided.after.state.clone();
+                if purse.len() <= WALLET_COPIES {
+                    decided.after.wallets = purse;
+                }
                 *known = Some(decided.after);
                 self.bus.stored(decided.told);
                 // The room hears every accepted bid and the state after them
@@ -621,6 +653,7 @@ impl BidEngine {
         auction_id: AuctionId,
         commands: &[&BidCommand],
         known: Option<&Known>,
+        purse: &mut HashMap<UserId, Wallet>,
         session: &mut Option<DbConn>,
     ) -> Result<Decided, EngineError> {
         // After a lost race the cache is stale: re-read.
@@ -630,7 +663,9 @@ impl BidEngine {
                 Some(conn) => conn,
                 None => session.insert(self.db.session().await?),
             };
-            let result = self.try_batch(conn, auction_id, commands, known).await;
+            let result = self
+                .try_batch(conn, auction_id, commands, known, purse)
+                .await;
             if result
                 .as_ref()
                 .is_err_and(|e| !matches!(e, EngineError::NotFound))
@@ -639,15 +674,26 @@ impl BidEngine {
                 *session = None;
             }
             match result {
-                Ok(Some(done)) => return Ok(done),
+                Ok(Attempt::Decided(done)) => return Ok(*done),
+                // Planned on a wallet copy that was out of date: plan again
+                // from locked reads, at once (the auction is as cached).
+                Ok(Attempt::StaleWallets) => {
+                    tracing::debug!(
+                        auction_id = auction_id.get(),
+                        attempt,
+                        "bid batch planned again: a wallet changed elsewhere"
+                    );
+                    purse.clear();
+                }
                 // Lost the version race or a deadlock: re-read and redo.
-                Ok(None) | Err(EngineError::Db(DbError::Conflict(_))) => {
+                Ok(Attempt::Raced) | Err(EngineError::Db(DbError::Conflict(_))) => {
                     tracing::debug!(
                         auction_id = auction_id.get(),
                         attempt,
                         "bid batch retried after a concurrent change"
                     );
                     known = None;
+                    purse.clear();
                     tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
                 }
                 Err(e) => return Err(e),
@@ -656,15 +702,16 @@ impl BidEngine {
         Err(EngineError::Contended)
     }
 
-    /// One attempt in one transaction on `conn`; `Ok(None)` when the auction
-    /// changed under it. An error may leave the transaction open.
+    /// One attempt in one transaction on `conn`. An error may leave the
+    /// transaction open. On commit, `purse` holds the wallets as written.
     async fn try_batch(
         &self,
         conn: &mut DbConn,
         auction_id: AuctionId,
         commands: &[&BidCommand],
         known: Option<&Known>,
-    ) -> Result<Option<Decided>, EngineError> {
+        purse: &mut HashMap<UserId, Wallet>,
+    ) -> Result<Attempt, EngineError> {
         conn.begin().await?;
         let requests: Vec<BidRequest> = commands.iter().map(|c| c.request()).collect();
         let now = Utc::now();
@@ -694,43 +741,91 @@ impl BidEngine {
                 };
                 if row.is_clock() {
                     conn.rollback_in_place().await?;
-                    return Ok(Some(Decided::clock_refusals(
+                    return Ok(Attempt::Decided(Box::new(Decided::clock_refusals(
                         row.snapshot(),
                         row.version,
                         commands.len(),
-                    )));
+                    ))));
                 }
                 (row.snapshot(), row.version)
             }
         };
+        // Wallets come from the writer's copies where it has them; those
+        // are checked by the guarded write, so each must be one the plan
+        // changes. One it only reads (a bidder refused for lack of points,
+        // a hold taken and released in the batch) is read under a lock.
         let mut wallets = HashMap::new();
+        let mut copied: Vec<UserId> = Vec::new();
         let plan = loop {
-            match plan_bids(&state, &wallets, &requests, now) {
-                Ok(plan) => break plan,
-                Err(PlanError::NeedWallets(ids)) => {
-                    wallets.extend(wallets::lock_many(conn, &ids).await?);
+            let lock = match plan_bids(&state, &wallets, &requests, now) {
+                Ok(plan) => {
+                    let unchecked: Vec<UserId> = copied
+                        .iter()
+                        .copied()
+                        .filter(|id| {
+                            plan.wallets
+                                .get(id)
+                                .is_none_or(|after| Some(after) == wallets.get(id))
+                        })
+                        .collect();
+                    if unchecked.is_empty() {
+                        break plan;
+                    }
+                    unchecked
                 }
+                Err(PlanError::NeedWallets(ids)) => {
+                    let (have, lack): (Vec<UserId>, Vec<UserId>) =
+                        ids.into_iter().partition(|id| purse.contains_key(id));
+                    for id in have {
+                        if let Some(&copy) = purse.get(&id) {
+                            wallets.insert(id, copy);
+                            copied.push(id);
+                        }
+                    }
+                    lack
+                }
+                // A copy may be what disagrees: read them all and plan again.
+                Err(PlanError::Books { .. }) if !copied.is_empty() => copied.clone(),
                 Err(books @ PlanError::Books { .. }) => {
                     return Err(DbError::Invariant(books.to_string()).into());
                 }
+            };
+            if !lock.is_empty() {
+                wallets.extend(wallets::lock_many(conn, &lock).await?);
+                copied.retain(|id| !lock.contains(id));
             }
         };
         if !plan.accepted_any() {
             // Undoes a claimed row too.
             conn.rollback_in_place().await?;
+            purse.extend(wallets);
             let after = Known {
                 state: plan.after.clone(),
                 version,
                 clock: false,
+                wallets: HashMap::new(),
             };
-            return Ok(Some(Decided {
+            return Ok(Attempt::Decided(Box::new(Decided {
                 outcomes: outcomes_of(&plan, &[]),
                 after,
                 told: Vec::new(),
                 announced: Vec::new(),
-            }));
+            })));
         }
-        wallets::apply_moves(conn, auction_id, &wallets, &plan.wallets, &plan.moves).await?;
+        if !wallets::apply_moves_if_unchanged(
+            conn,
+            auction_id,
+            &wallets,
+            &plan.wallets,
+            &plan.moves,
+        )
+        .await?
+        {
+            // A copy was out of date (another auction's bid, a payment):
+            // plan again from locked reads.
+            conn.rollback_in_place().await?;
+            return Ok(Attempt::StaleWallets);
+        }
         let (announced, rows) = announce(conn, &plan, commands).await?;
         // A request's own bid carries its client key; a proxy's answer none.
         // No other writer can take these sequence numbers: the auction row
@@ -786,28 +881,31 @@ impl BidEngine {
             None => {
                 if !auctions::apply_bids(conn, auction_id, version, &plan.after).await? {
                     conn.rollback_in_place().await?;
-                    return Ok(None);
+                    return Ok(Attempt::Raced);
                 }
                 version + 1
             }
         };
         conn.commit_in_place().await?;
+        purse.extend(wallets);
+        purse.extend(plan.wallets.iter().map(|(&id, &wallet)| (id, wallet)));
         let after = Known {
             state: plan.after.clone(),
             version: written_version,
             clock: false,
+            wallets: HashMap::new(),
         };
         let own_chats: Vec<i64> = announced
             .iter()
             .filter(|a| a.own)
             .map(|a| a.chat_id)
             .collect();
-        Ok(Some(Decided {
+        Ok(Attempt::Decided(Box::new(Decided {
             outcomes: outcomes_of(&plan, &own_chats),
             after,
             told: conn.take_told(),
             announced,
-        }))
+        })))
     }
 }
 
@@ -966,6 +1064,79 @@ mod tests {
         );
         let second = engine.place(bid(50_000)).await.unwrap();
         assert!(matches!(second, BidOutcome::Accepted { .. }), "{second:?}");
+    }
+
+    /// A writer plans with its copies of the bidders' wallets; when one
+    /// changed elsewhere (another auction's hold, a charge), the batch must
+    /// come out as if it had been read under a lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wallet_changed_elsewhere_is_read_again() {
+        use sitga_persistence::test_support::{insert_auction, insert_member};
+        use sitga_persistence::wallets;
+
+        let database = TestDatabase::create().await.unwrap();
+        let db = database.pool().await.unwrap();
+        let mut conn = db.get().await.unwrap();
+        let seller = insert_member(&mut conn, "seller").await.unwrap();
+        let alice = insert_member(&mut conn, "alice").await.unwrap();
+        let bob = insert_member(&mut conn, "bob").await.unwrap();
+        wallets::charge(&mut conn, alice, Krw::new(100_000))
+            .await
+            .unwrap();
+        wallets::charge(&mut conn, bob, Krw::new(50_000))
+            .await
+            .unwrap();
+        let here = insert_auction(&mut conn, seller, 10_000).await.unwrap();
+        let there = insert_auction(&mut conn, seller, 10_000).await.unwrap();
+        let engine = BidEngine::new(db.clone(), RoomBus::local());
+        let bid = |auction, bidder, name: &str, amount: i64| {
+            BidCommand::plain(auction, bidder, name.into(), Krw::new(amount))
+        };
+        let accepted = |outcome: &BidOutcome| matches!(outcome, BidOutcome::Accepted { .. });
+
+        // The writer of `here` now keeps copies of both wallets (bob's
+        // released: 50,000 free).
+        for (who, name, amount) in [(bob, "bob", 10_000), (alice, "alice", 11_000)] {
+            let outcome = engine.place(bid(here, who, name, amount)).await.unwrap();
+            assert!(accepted(&outcome), "{outcome:?}");
+        }
+        // Bob's points go to the other auction: 5,000 left free.
+        let outcome = engine.place(bid(there, bob, "bob", 45_000)).await.unwrap();
+        assert!(accepted(&outcome), "{outcome:?}");
+        let outcome = engine.place(bid(here, bob, "bob", 12_000)).await.unwrap();
+        assert!(
+            matches!(
+                outcome,
+                BidOutcome::Rejected {
+                    reason: BidRejection::InsufficientBalance { .. },
+                    ..
+                }
+            ),
+            "planned on the copy: {outcome:?}"
+        );
+        assert_eq!(
+            wallets::get(&mut conn, bob).await.unwrap().held.get(),
+            45_000
+        );
+        assert_eq!(
+            wallets::get(&mut conn, alice).await.unwrap().held.get(),
+            11_000
+        );
+
+        // Topped up: the copy (5,000 free) would refuse, the wallet pays.
+        wallets::charge(&mut conn, bob, Krw::new(10_000))
+            .await
+            .unwrap();
+        let outcome = engine.place(bid(here, bob, "bob", 12_000)).await.unwrap();
+        assert!(accepted(&outcome), "{outcome:?}");
+        assert_eq!(
+            wallets::get(&mut conn, bob).await.unwrap().held.get(),
+            57_000
+        );
+        assert_eq!(wallets::get(&mut conn, alice).await.unwrap().held.get(), 0);
+        let ledger = wallets::ledger(&mut conn, bob, 0, 10).await.unwrap().0;
+        let last = ledger.first().unwrap();
+        assert_eq!((last.amount.get(), last.held_after.get()), (12_000, 57_000));
     }
 
     /// A bid on an auction that does not exist is answered `NotFound`
