@@ -821,6 +821,14 @@ impl BidEngine {
         )
         .await?
         {
+            if copied.is_empty() {
+                // Every wallet was read under a lock: the books disagree
+                // (a missing wallet row). Closing the connection rolls back.
+                return Err(DbError::Invariant(format!(
+                    "a wallet locked for auction {auction_id} was not as read"
+                ))
+                .into());
+            }
             // A copy was out of date (another auction's bid, a payment):
             // plan again from locked reads.
             conn.rollback_in_place().await?;
