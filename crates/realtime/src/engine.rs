@@ -774,12 +774,14 @@ impl BidEngine {
                     unchecked
                 }
                 Err(PlanError::NeedWallets(ids)) => {
-                    let (have, lack): (Vec<UserId>, Vec<UserId>) =
-                        ids.into_iter().partition(|id| purse.contains_key(id));
-                    for id in have {
-                        if let Some(&copy) = purse.get(&id) {
-                            wallets.insert(id, copy);
-                            copied.push(id);
+                    let mut lack = Vec::new();
+                    for id in ids {
+                        match purse.get(&id) {
+                            Some(&copy) => {
+                                wallets.insert(id, copy);
+                                copied.push(id);
+                            }
+                            None => lack.push(id),
                         }
                     }
                     lack
