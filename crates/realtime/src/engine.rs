@@ -29,8 +29,21 @@
 //! coming (on MySQL with autocommit off, so no `START TRANSACTION` either).
 //! A stale cache (another instance bid, the seller edited) fails the guard
 //! and costs one locking read more.
+//!
+//! On MySQL the commit overlaps the next batch ([`Flight`]): once a batch is
+//! written, its refusals are answered, its `COMMIT` is sent, and bids that
+//! arrive meanwhile are decided on a second connection. InnoDB releases the
+//! row locks before it flushes the log, so that batch's statements run while
+//! the last one is made durable; they start from the cached state the last
+//! batch wrote, which its guards check again once its locks are released (a
+//! commit that failed rolled back, and the guards fail: re-read and redo).
+//! Accepted bids are answered, and the room told, only after their own
+//! commit, batches in order.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -223,6 +236,25 @@ struct Announced {
     own: bool,
 }
 
+/// What the room and the notified users hear of a committed batch.
+#[derive(Debug)]
+struct News {
+    /// The auction after it.
+    state: AuctionSnapshot,
+    /// The notifications it stored (user, event key).
+    told: Vec<notifications::NoticeKey>,
+    /// Every bid it placed, in order.
+    announced: Vec<Announced>,
+}
+
+/// A batch whose commit is in flight on its own connection while the
+/// writer decides the next batch on another (MySQL): InnoDB releases the
+/// row locks before it flushes the log, so the next batch's statements run
+/// while this one's commit is being made durable. It resolves once the
+/// batch is committed and announced, to the connection (`None` when the
+/// commit failed).
+type Flight<'a> = Pin<Box<dyn Future<Output = Option<DbConn>> + Send + 'a>>;
+
 /// How one attempt at a batch ended.
 #[derive(Debug)]
 enum Attempt {
@@ -245,6 +277,9 @@ struct Decided {
     told: Vec<notifications::NoticeKey>,
     /// Every bid it placed, in order (proxies' answers included).
     announced: Vec<Announced>,
+    /// Written but not committed yet: the writer's connection still holds
+    /// the open transaction (see [`Flight`]).
+    uncommitted: bool,
 }
 
 impl Decided {
@@ -265,6 +300,7 @@ impl Decided {
             },
             told: Vec::new(),
             announced: Vec::new(),
+            uncommitted: false,
         }
     }
 }
@@ -297,6 +333,8 @@ pub struct BidEngine {
     db: DbPool,
     bus: RoomBus,
     writers: Arc<Mutex<HashMap<AuctionId, mpsc::Sender<Request>>>>,
+    /// Batches decided while the previous batch's commit was in flight.
+    overlapped: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for BidEngine {
@@ -312,6 +350,7 @@ impl BidEngine {
             db,
             bus,
             writers: Arc::new(Mutex::new(HashMap::new())),
+            overlapped: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -364,26 +403,52 @@ impl BidEngine {
         // the cached minimum is too low for certain: it is answered without
         // touching the database (in a storm, most bids are).
         let mut known: Option<Known> = None;
-        // The connection kept while bids keep coming.
+        // The connection kept while bids keep coming, and on MySQL a second
+        // one: the next batch is decided on one while the last batch's
+        // commit is in flight on the other.
         let mut session: Option<DbConn> = None;
+        let mut spare: Option<DbConn> = None;
+        let mut flight: Option<Flight<'_>> = None;
         loop {
-            let wait = if session.is_some() { LINGER } else { IDLE };
-            let first = match tokio::time::timeout(wait, rx.recv()).await {
-                Ok(Some(request)) => request,
-                Ok(None) => break,
-                Err(_) if session.is_some() => {
-                    release(auction_id, session.take()).await;
-                    continue;
-                }
-                Err(_) => {
-                    // Idle: retire, unless a request slipped in meanwhile.
-                    if self
-                        .retire(auction_id, &mut rx, &mut known, &mut session)
-                        .await
-                    {
-                        break;
+            let first = match flight.as_mut() {
+                // The commit in flight lands, or the next request comes.
+                Some(landing) => {
+                    let next = tokio::select! {
+                        biased;
+                        landed = landing => Err(landed),
+                        request = rx.recv() => Ok(request),
+                    };
+                    match next {
+                        Err(landed) => {
+                            flight = None;
+                            settle(auction_id, landed, &mut known, &mut session, &mut spare).await;
+                            continue;
+                        }
+                        Ok(Some(request)) => request,
+                        Ok(None) => break,
                     }
-                    continue;
+                }
+                None => {
+                    let wait = if session.is_some() { LINGER } else { IDLE };
+                    match tokio::time::timeout(wait, rx.recv()).await {
+                        Ok(Some(request)) => request,
+                        Ok(None) => break,
+                        Err(_) if session.is_some() => {
+                            release(auction_id, session.take()).await;
+                            release(auction_id, spare.take()).await;
+                            continue;
+                        }
+                        Err(_) => {
+                            // Idle: retire, unless a request slipped in meanwhile.
+                            if self
+                                .retire(auction_id, &mut rx, &mut known, &mut session)
+                                .await
+                            {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
                 }
             };
             let mut batch = vec![first];
@@ -393,9 +458,39 @@ impl BidEngine {
                     Err(_) => break,
                 }
             }
-            let gone = self
-                .process(auction_id, batch, &mut known, &mut session)
+            // A re-send may be of a bid in flight: its key is looked up only
+            // once that bid is committed.
+            if batch.iter().any(|r| r.command.resend)
+                && let Some(landing) = flight.take()
+            {
+                settle(
+                    auction_id,
+                    landing.await,
+                    &mut known,
+                    &mut session,
+                    &mut spare,
+                )
                 .await;
+            }
+            let (gone, next) = match flight.take() {
+                Some(landing) => {
+                    self.overlapped.fetch_add(1, Ordering::Relaxed);
+                    let (landed, processed) = tokio::join!(
+                        landing,
+                        self.process(auction_id, batch, &mut known, &mut session, true)
+                    );
+                    settle(auction_id, landed, &mut known, &mut session, &mut spare).await;
+                    processed
+                }
+                None => {
+                    self.process(auction_id, batch, &mut known, &mut session, true)
+                        .await
+                }
+            };
+            flight = next;
+            if session.is_none() {
+                session = spare.take();
+            }
             // No such auction: no writer lingers for it.
             if gone
                 && self
@@ -404,12 +499,24 @@ impl BidEngine {
             {
                 break;
             }
-            // Keeping the connection must not starve requests waiting for one.
+            // Keeping connections must not starve requests waiting for one.
             if session.is_some() && self.db.status().waiting > 0 {
                 release(auction_id, session.take()).await;
+                release(auction_id, spare.take()).await;
             }
         }
+        if let Some(landing) = flight.take() {
+            settle(
+                auction_id,
+                landing.await,
+                &mut known,
+                &mut session,
+                &mut spare,
+            )
+            .await;
+        }
         release(auction_id, session.take()).await;
+        release(auction_id, spare.take()).await;
     }
 
     /// Retires this writer if nothing is queued for it (answering anything
@@ -433,10 +540,17 @@ impl BidEngine {
             rx.close();
             // Answer anything that raced in before close().
             while let Ok(late) = rx.try_recv() {
-                self.process(auction_id, vec![late], known, session).await;
+                self.process(auction_id, vec![late], known, session, false)
+                    .await;
             }
         }
         retire
+    }
+
+    /// Batches decided while the previous batch's commit was in flight
+    /// (MySQL; a writer under a steady stream of bids).
+    pub fn overlapped_batches(&self) -> u64 {
+        self.overlapped.load(Ordering::Relaxed)
     }
 
     /// Bid writers running now (one per auction with recent bids).
@@ -473,24 +587,33 @@ impl BidEngine {
     }
 
     /// Decides a batch and answers it; `true` when the auction does not
-    /// exist.
+    /// exist. With `overlap` (MySQL only), a batch that wrote may come back
+    /// as a [`Flight`] instead: its refusals answered, its commit sent, the
+    /// rest answered when the flight lands.
     async fn process(
         &self,
         auction_id: AuctionId,
         batch: Vec<Request>,
         known: &mut Option<Known>,
         session: &mut Option<DbConn>,
-    ) -> bool {
+        overlap: bool,
+    ) -> (bool, Option<Flight<'_>>) {
         // A re-send of a key sent earlier in the same batch waits for that
         // one to be committed, then is answered from it.
         let mut pending = batch;
         let mut gone = false;
-        while !pending.is_empty() {
+        loop {
             let (now, later) = first_of_each_key(pending);
-            gone |= self.process_once(auction_id, now, known, session).await;
+            let last = later.is_empty();
+            let (missing, flight) = self
+                .process_once(auction_id, now, known, session, overlap && last)
+                .await;
+            gone |= missing;
+            if last {
+                return (gone, flight);
+            }
             pending = later;
         }
-        gone
     }
 
     /// Answers the keyed requests whose key placed a bid already (one
@@ -562,69 +685,80 @@ impl BidEngine {
         batch: Vec<Request>,
         known: &mut Option<Known>,
         session: &mut Option<DbConn>,
-    ) -> bool {
+        overlap: bool,
+    ) -> (bool, Option<Flight<'_>>) {
         let batch = match self.answer_replays(auction_id, batch, session).await {
             Ok(rest) => rest,
             Err((e, batch)) => {
                 tracing::error!(error = %e, auction_id = auction_id.get(), "client keys not read");
-                let shared = Arc::new(e);
-                for request in batch {
-                    let _ = request.reply.send(Err(shared.clone()));
-                }
-                return false;
+                answer_failed(batch, e);
+                return (false, None);
             }
         };
         let batch = Self::prefilter(known.as_ref(), batch);
         if batch.is_empty() {
-            return false;
+            return (false, None);
         }
         let commands: Vec<&BidCommand> = batch.iter().map(|r| &r.command).collect();
         let mut purse = known
             .as_mut()
             .map(|k| std::mem::take(&mut k.wallets))
             .unwrap_or_default();
+        // Only MySQL lets a second connection write while a commit is in
+        // flight (SQLite has one writer at a time).
+        let overlap = overlap && self.db.backend() == "mysql";
         let result = self
-            .decide(auction_id, &commands, known.as_ref(), &mut purse, session)
+            .decide(
+                auction_id,
+                &commands,
+                known.as_ref(),
+                &mut purse,
+                session,
+                !overlap,
+            )
             .await;
         match result {
-            Ok(mut decided) => {
-                let final_state = decided.after.state.clone();
+            Ok(decided) => {
+                let Decided {
+                    outcomes,
+                    mut after,
+                    told,
+                    announced,
+                    uncommitted,
+                } = decided;
                 if purse.len() <= WALLET_COPIES {
-                    decided.after.wallets = purse;
+                    after.wallets = purse;
                 }
-                *known = Some(decided.after);
-                self.bus.stored(decided.told);
-                // The room hears every accepted bid and the state after them
-                // as one item (one write per watcher, one Redis round trip),
-                // published before any bidder is answered: whoever reads a
-                // list or the room after an answer already finds its bid.
-                let at = Utc::now();
-                let history: Vec<HistoryItem> = decided
-                    .announced
-                    .iter()
-                    .map(|a| HistoryItem {
-                        id: a.chat_id,
-                        user: Some(a.nickname.clone()),
-                        code: "bid_accepted".into(),
-                        context: bid_text_ko(&a.nickname, &a.bid),
-                        amount: Some(a.bid.amount),
-                        at: at.timestamp_millis(),
-                    })
-                    .collect();
-                self.bus.remember_all(auction_id, &history).await;
-                let mut frames: Vec<ServerFrame> = decided
-                    .announced
-                    .iter()
-                    .map(|a| ServerFrame::bid_accepted(&a.nickname, &a.bid))
-                    .collect();
-                if let Some(last) = decided.announced.last() {
-                    frames.push(ServerFrame::state(&final_state, Some(&last.nickname), at));
+                let news = News {
+                    state: after.state.clone(),
+                    told,
+                    announced,
+                };
+                *known = Some(after);
+                let answers = batch.into_iter().zip(outcomes);
+                match session.take().filter(|_| uncommitted) {
+                    Some(conn) => {
+                        // Refusals need nothing committed: answered now, the
+                        // bidders can try again while the commit is in
+                        // flight. The rest waits for it.
+                        let mut waiting = Vec::new();
+                        for (request, outcome) in answers {
+                            match outcome {
+                                BidOutcome::Rejected { .. } => {
+                                    let _ = request.reply.send(Ok(outcome));
+                                }
+                                _ => waiting.push((request, outcome)),
+                            }
+                        }
+                        let flight = self.land(auction_id, conn, news, waiting);
+                        (false, Some(Box::pin(flight)))
+                    }
+                    kept => {
+                        *session = kept;
+                        self.announce(auction_id, news, answers.collect()).await;
+                        (false, None)
+                    }
                 }
-                self.bus.publish_all(auction_id, &frames).await;
-                for (request, outcome) in batch.into_iter().zip(decided.outcomes) {
-                    let _ = request.reply.send(Ok(outcome));
-                }
-                false
             }
             Err(e) => {
                 *known = None;
@@ -637,17 +771,79 @@ impl BidEngine {
                 } else {
                     tracing::error!(error = %e, auction_id = auction_id.get(), "bid batch failed");
                 }
-                let shared = Arc::new(e);
-                for request in batch {
-                    let _ = request.reply.send(Err(shared.clone()));
-                }
-                gone
+                answer_failed(batch, e);
+                (gone, None)
             }
         }
     }
 
-    /// Decides and commits a batch; returns each bid's outcome and the state
-    /// after the batch.
+    /// Tells the room and the bidders what a committed batch did. The room
+    /// hears every accepted bid and the state after them as one item (one
+    /// write per watcher, one Redis round trip), published before any of
+    /// `answers` is sent: whoever reads a list or the room after an answer
+    /// already finds its bid.
+    async fn announce(
+        &self,
+        auction_id: AuctionId,
+        news: News,
+        answers: Vec<(Request, BidOutcome)>,
+    ) {
+        self.bus.stored(news.told);
+        let at = Utc::now();
+        let history: Vec<HistoryItem> = news
+            .announced
+            .iter()
+            .map(|a| HistoryItem {
+                id: a.chat_id,
+                user: Some(a.nickname.clone()),
+                code: "bid_accepted".into(),
+                context: bid_text_ko(&a.nickname, &a.bid),
+                amount: Some(a.bid.amount),
+                at: at.timestamp_millis(),
+            })
+            .collect();
+        self.bus.remember_all(auction_id, &history).await;
+        let mut frames: Vec<ServerFrame> = news
+            .announced
+            .iter()
+            .map(|a| ServerFrame::bid_accepted(&a.nickname, &a.bid))
+            .collect();
+        if let Some(last) = news.announced.last() {
+            frames.push(ServerFrame::state(&news.state, Some(&last.nickname), at));
+        }
+        self.bus.publish_all(auction_id, &frames).await;
+        for (request, outcome) in answers {
+            let _ = request.reply.send(Ok(outcome));
+        }
+    }
+
+    /// Commits a batch left open on `conn`, then announces it; the
+    /// connection back when the commit went through. A failed commit
+    /// answers the waiting requests with its error (their client keys let
+    /// them ask again: a commit whose answer was lost may have gone through).
+    async fn land(
+        &self,
+        auction_id: AuctionId,
+        mut conn: DbConn,
+        news: News,
+        waiting: Vec<(Request, BidOutcome)>,
+    ) -> Option<DbConn> {
+        match conn.commit_in_place().await {
+            Ok(()) => {
+                self.announce(auction_id, news, waiting).await;
+                Some(conn)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, auction_id = auction_id.get(), "bid batch not committed");
+                answer_failed(waiting.into_iter().map(|(r, _)| r), e.into());
+                None
+            }
+        }
+    }
+
+    /// Decides a batch (and commits it, with `commit_now`; else what it
+    /// wrote is left open on `session`); returns each bid's outcome and the
+    /// state after the batch.
     async fn decide(
         &self,
         auction_id: AuctionId,
@@ -655,6 +851,7 @@ impl BidEngine {
         known: Option<&Known>,
         purse: &mut HashMap<UserId, Wallet>,
         session: &mut Option<DbConn>,
+        commit_now: bool,
     ) -> Result<Decided, EngineError> {
         // After a lost race the cache is stale: re-read.
         let mut known = known;
@@ -664,7 +861,7 @@ impl BidEngine {
                 None => session.insert(self.db.session().await?),
             };
             let result = self
-                .try_batch(conn, auction_id, commands, known, purse)
+                .try_batch(conn, auction_id, commands, known, purse, commit_now)
                 .await;
             if result
                 .as_ref()
@@ -703,7 +900,9 @@ impl BidEngine {
     }
 
     /// One attempt in one transaction on `conn`. An error may leave the
-    /// transaction open. On commit, `purse` holds the wallets as written.
+    /// transaction open. When decided, `purse` holds the wallets as written;
+    /// without `commit_now` a batch that wrote leaves its transaction open
+    /// ([`Decided::uncommitted`]).
     async fn try_batch(
         &self,
         conn: &mut DbConn,
@@ -711,6 +910,7 @@ impl BidEngine {
         commands: &[&BidCommand],
         known: Option<&Known>,
         purse: &mut HashMap<UserId, Wallet>,
+        commit_now: bool,
     ) -> Result<Attempt, EngineError> {
         conn.begin().await?;
         let requests: Vec<BidRequest> = commands.iter().map(|c| c.request()).collect();
@@ -812,6 +1012,7 @@ impl BidEngine {
                 after,
                 told: Vec::new(),
                 announced: Vec::new(),
+                uncommitted: false,
             })));
         }
         if !wallets::apply_moves_if_unchanged(
@@ -896,7 +1097,9 @@ impl BidEngine {
                 version + 1
             }
         };
-        conn.commit_in_place().await?;
+        if commit_now {
+            conn.commit_in_place().await?;
+        }
         purse.extend(wallets);
         purse.extend(plan.wallets.iter().map(|(&id, &wallet)| (id, wallet)));
         let after = Known {
@@ -915,6 +1118,7 @@ impl BidEngine {
             after,
             told: conn.take_told(),
             announced,
+            uncommitted: !commit_now,
         })))
     }
 }
@@ -1024,6 +1228,31 @@ async fn announce<'c>(
         }
     }
     Ok((announced, rows))
+}
+
+/// Answers every request of a batch that failed with the batch's error.
+fn answer_failed(requests: impl IntoIterator<Item = Request>, error: EngineError) {
+    let shared = Arc::new(error);
+    for request in requests {
+        let _ = request.reply.send(Err(shared.clone()));
+    }
+}
+
+/// Takes back the connection of a batch whose commit landed; when the
+/// commit failed, forgets the cached state (it may hold what was not
+/// committed).
+async fn settle(
+    auction_id: AuctionId,
+    landed: Option<DbConn>,
+    known: &mut Option<Known>,
+    session: &mut Option<DbConn>,
+    spare: &mut Option<DbConn>,
+) {
+    match landed {
+        None => *known = None,
+        Some(conn) if session.is_none() => *session = Some(conn),
+        Some(conn) => release(auction_id, spare.replace(conn)).await,
+    }
 }
 
 /// Gives a writer's connection back to the pool.
@@ -1147,6 +1376,98 @@ mod tests {
         let ledger = wallets::ledger(&mut conn, bob, 0, 10).await.unwrap().0;
         let last = ledger.first().unwrap();
         assert_eq!((last.amount.get(), last.held_after.get()), (12_000, 57_000));
+    }
+
+    /// Bidders racing one auction, each bidding the least that leads as
+    /// soon as it is answered: on MySQL the writer decides batches while the
+    /// previous batch's commit is in flight. The books must come out as if
+    /// every batch had been committed before the next was decided.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_decided_during_a_commit_keep_the_books() {
+        use sitga_persistence::test_support::{insert_auction, insert_member};
+        use sitga_persistence::{auctions, wallets};
+
+        const BIDDERS: usize = 12;
+        const CHARGED: i64 = 10_000_000;
+        let database = TestDatabase::create().await.unwrap();
+        let db = database.pool().await.unwrap();
+        let mut conn = db.get().await.unwrap();
+        let seller = insert_member(&mut conn, "seller").await.unwrap();
+        let auction = insert_auction(&mut conn, seller, 10_000).await.unwrap();
+        let mut bidders = Vec::new();
+        for i in 0..BIDDERS {
+            let name = format!("bidder{i}");
+            let id = insert_member(&mut conn, &name).await.unwrap();
+            wallets::charge(&mut conn, id, Krw::new(CHARGED))
+                .await
+                .unwrap();
+            bidders.push((id, name));
+        }
+        let engine = BidEngine::new(db.clone(), RoomBus::local());
+        let mut tasks = tokio::task::JoinSet::new();
+        for (id, name) in bidders.clone() {
+            let engine = engine.clone();
+            tasks.spawn(async move {
+                let mut next = Krw::new(10_000);
+                let mut accepted = Vec::new();
+                for _ in 0..60 {
+                    let command = BidCommand::plain(auction, id, name.clone(), next);
+                    match engine.place(command).await.unwrap() {
+                        BidOutcome::Accepted { bid, after, .. } => {
+                            accepted.push(bid.amount);
+                            next = sitga_auction::min_next_bid(&after);
+                        }
+                        BidOutcome::Rejected { reason, seen } => {
+                            next = match reason {
+                                BidRejection::TooLow { min_next_bid } => min_next_bid,
+                                _ => sitga_auction::min_next_bid(&seen),
+                            };
+                            if matches!(reason, BidRejection::AlreadyLeading) {
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+                accepted
+            });
+        }
+        let mut acknowledged: Vec<Krw> = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            acknowledged.extend(done.unwrap());
+        }
+        acknowledged.sort();
+
+        let row = auctions::find(&mut conn, auction).await.unwrap().unwrap();
+        let stored = auctions::bids_of(&mut conn, auction, 0, 10_000)
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = stored.iter().rev().map(|b| b.seq).collect();
+        assert_eq!(seqs, (1..=stored.len() as i64).collect::<Vec<_>>());
+        let mut amounts: Vec<Krw> = stored.iter().rev().map(|b| b.amount).collect();
+        assert!(amounts.windows(2).all(|w| w[0] < w[1]), "{amounts:?}");
+        // Every acknowledged bid is stored, and nothing else.
+        amounts.sort();
+        assert_eq!(amounts, acknowledged);
+        assert_eq!(row.bid_count, stored.len() as i64);
+        let (leader, price) = (row.leader_id.unwrap(), row.current_price.unwrap());
+        assert_eq!(price, stored[0].amount);
+        // The leader's hold is the price; everyone else's was released, and
+        // no point was made or lost.
+        let mut total = 0;
+        for (id, _) in &bidders {
+            let wallet = wallets::get(&mut conn, *id).await.unwrap();
+            let held = if *id == leader { price.get() } else { 0 };
+            assert_eq!(wallet.held.get(), held, "{id}");
+            total += wallet.balance.get();
+        }
+        assert_eq!(total, CHARGED * BIDDERS as i64);
+        if db.backend() == "mysql" {
+            assert!(
+                engine.overlapped_batches() > 0,
+                "no batch overlapped a commit"
+            );
+        }
     }
 
     /// A bid on an auction that does not exist is answered `NotFound`
