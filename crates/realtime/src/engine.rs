@@ -30,15 +30,15 @@
 //! A stale cache (another instance bid, the seller edited) fails the guard
 //! and costs one locking read more.
 //!
-//! On MySQL the commit overlaps the next batch ([`Flight`]): once a batch is
-//! written, its refusals are answered, its `COMMIT` is sent, and bids that
-//! arrive meanwhile are decided on a second connection. InnoDB releases the
-//! row locks before it flushes the log, so that batch's statements run while
-//! the last one is made durable; they start from the cached state the last
-//! batch wrote, which its guards check again once its locks are released (a
-//! commit that failed rolled back, and the guards fail: re-read and redo).
-//! Accepted bids are answered, and the room told, only after their own
-//! commit, batches in order.
+//! On MySQL the commit overlaps the next batch (a `Flight`): once a batch is
+//! written its `COMMIT` is sent, and bids that arrive meanwhile are decided
+//! on a second connection. InnoDB releases the row locks before it flushes
+//! the log, so that batch's statements run while the last one is made
+//! durable; they start from the cached state the last batch wrote, which
+//! their guards check again once its locks are released (a commit that
+//! failed rolled back, and the guards fail: re-read and redo). Every bid of
+//! a batch is still answered, and the room told, only after its commit,
+//! batches in order.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -587,9 +587,9 @@ impl BidEngine {
     }
 
     /// Decides a batch and answers it; `true` when the auction does not
-    /// exist. With `overlap` (MySQL only), a batch that wrote may come back
-    /// as a [`Flight`] instead: its refusals answered, its commit sent, the
-    /// rest answered when the flight lands.
+    /// exist. With `overlap` (MySQL only), a batch that wrote comes back as
+    /// a [`Flight`] instead: its commit sent, its bids answered when the
+    /// flight lands.
     async fn process(
         &self,
         auction_id: AuctionId,
@@ -735,27 +735,16 @@ impl BidEngine {
                     announced,
                 };
                 *known = Some(after);
-                let answers = batch.into_iter().zip(outcomes);
+                let answers = batch.into_iter().zip(outcomes).collect();
                 match session.take().filter(|_| uncommitted) {
-                    Some(conn) => {
-                        // Refusals need nothing committed: answered now, the
-                        // bidders can try again while the commit is in
-                        // flight. The rest waits for it.
-                        let mut waiting = Vec::new();
-                        for (request, outcome) in answers {
-                            match outcome {
-                                BidOutcome::Rejected { .. } => {
-                                    let _ = request.reply.send(Ok(outcome));
-                                }
-                                _ => waiting.push((request, outcome)),
-                            }
-                        }
-                        let flight = self.land(auction_id, conn, news, waiting);
-                        (false, Some(Box::pin(flight)))
-                    }
+                    // Committed and answered once it lands.
+                    Some(conn) => (
+                        false,
+                        Some(Box::pin(self.land(auction_id, conn, news, answers))),
+                    ),
                     kept => {
                         *session = kept;
-                        self.announce(auction_id, news, answers.collect()).await;
+                        self.announce(auction_id, news, answers).await;
                         (false, None)
                     }
                 }
@@ -819,23 +808,23 @@ impl BidEngine {
 
     /// Commits a batch left open on `conn`, then announces it; the
     /// connection back when the commit went through. A failed commit
-    /// answers the waiting requests with its error (their client keys let
+    /// answers the batch's requests with its error (their client keys let
     /// them ask again: a commit whose answer was lost may have gone through).
     async fn land(
         &self,
         auction_id: AuctionId,
         mut conn: DbConn,
         news: News,
-        waiting: Vec<(Request, BidOutcome)>,
+        answers: Vec<(Request, BidOutcome)>,
     ) -> Option<DbConn> {
         match conn.commit_in_place().await {
             Ok(()) => {
-                self.announce(auction_id, news, waiting).await;
+                self.announce(auction_id, news, answers).await;
                 Some(conn)
             }
             Err(e) => {
                 tracing::error!(error = %e, auction_id = auction_id.get(), "bid batch not committed");
-                answer_failed(waiting.into_iter().map(|(r, _)| r), e.into());
+                answer_failed(answers.into_iter().map(|(r, _)| r), e.into());
                 None
             }
         }
