@@ -491,13 +491,19 @@ impl BidEngine {
             if session.is_none() {
                 session = spare.take();
             }
-            // No such auction: no writer lingers for it.
-            if gone
-                && self
+            // No such auction: no writer lingers for it (what it answers
+            // while retiring must not wait on a commit not yet sent).
+            if gone {
+                if let Some(landing) = flight.take() {
+                    let landed = landing.await;
+                    settle(auction_id, landed, &mut known, &mut session, &mut spare).await;
+                }
+                if self
                     .retire(auction_id, &mut rx, &mut known, &mut session)
                     .await
-            {
-                break;
+                {
+                    break;
+                }
             }
             // Keeping connections must not starve requests waiting for one.
             if session.is_some() && self.db.status().waiting > 0 {
@@ -736,14 +742,15 @@ impl BidEngine {
                 };
                 *known = Some(after);
                 let answers = batch.into_iter().zip(outcomes).collect();
-                match session.take().filter(|_| uncommitted) {
-                    // Committed and answered once it lands.
+                // The open transaction leaves with its connection, committed
+                // and answered once it lands.
+                let open = if uncommitted { session.take() } else { None };
+                match open {
                     Some(conn) => (
                         false,
                         Some(Box::pin(self.land(auction_id, conn, news, answers))),
                     ),
-                    kept => {
-                        *session = kept;
+                    None => {
                         self.announce(auction_id, news, answers).await;
                         (false, None)
                     }
