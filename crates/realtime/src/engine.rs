@@ -403,11 +403,7 @@ impl BidEngine {
         // the cached minimum is too low for certain: it is answered without
         // touching the database (in a storm, most bids are).
         let mut known: Option<Known> = None;
-        // The connection kept while bids keep coming, and on MySQL a second
-        // one: the next batch is decided on one while the last batch's
-        // commit is in flight on the other.
-        let mut session: Option<DbConn> = None;
-        let mut spare: Option<DbConn> = None;
+        let mut seats = Seats::default();
         let mut flight: Option<Flight<'_>> = None;
         loop {
             let first = match flight.as_mut() {
@@ -421,7 +417,7 @@ impl BidEngine {
                     match next {
                         Err(landed) => {
                             flight = None;
-                            settle(auction_id, landed, &mut known, &mut session, &mut spare).await;
+                            seats.settle(auction_id, landed, &mut known).await;
                             continue;
                         }
                         Ok(Some(request)) => request,
@@ -429,19 +425,22 @@ impl BidEngine {
                     }
                 }
                 None => {
-                    let wait = if session.is_some() { LINGER } else { IDLE };
+                    let wait = if seats.session.is_some() {
+                        LINGER
+                    } else {
+                        IDLE
+                    };
                     match tokio::time::timeout(wait, rx.recv()).await {
                         Ok(Some(request)) => request,
                         Ok(None) => break,
-                        Err(_) if session.is_some() => {
-                            release(auction_id, session.take()).await;
-                            release(auction_id, spare.take()).await;
+                        Err(_) if seats.session.is_some() => {
+                            seats.release(auction_id).await;
                             continue;
                         }
                         Err(_) => {
                             // Idle: retire, unless a request slipped in meanwhile.
                             if self
-                                .retire(auction_id, &mut rx, &mut known, &mut session)
+                                .retire(auction_id, &mut rx, &mut known, &mut seats.session)
                                 .await
                             {
                                 break;
@@ -463,66 +462,50 @@ impl BidEngine {
             if batch.iter().any(|r| r.command.resend)
                 && let Some(landing) = flight.take()
             {
-                settle(
-                    auction_id,
-                    landing.await,
-                    &mut known,
-                    &mut session,
-                    &mut spare,
-                )
-                .await;
+                seats.settle(auction_id, landing.await, &mut known).await;
             }
+            let session = &mut seats.session;
             let (gone, next) = match flight.take() {
                 Some(landing) => {
                     self.overlapped.fetch_add(1, Ordering::Relaxed);
                     let (landed, processed) = tokio::join!(
                         landing,
-                        self.process(auction_id, batch, &mut known, &mut session, true)
+                        self.process(auction_id, batch, &mut known, session, true)
                     );
-                    settle(auction_id, landed, &mut known, &mut session, &mut spare).await;
+                    seats.settle(auction_id, landed, &mut known).await;
                     processed
                 }
                 None => {
-                    self.process(auction_id, batch, &mut known, &mut session, true)
+                    self.process(auction_id, batch, &mut known, session, true)
                         .await
                 }
             };
             flight = next;
-            if session.is_none() {
-                session = spare.take();
+            if seats.session.is_none() {
+                seats.session = seats.spare.take();
             }
             // No such auction: no writer lingers for it (what it answers
             // while retiring must not wait on a commit not yet sent).
             if gone {
                 if let Some(landing) = flight.take() {
-                    let landed = landing.await;
-                    settle(auction_id, landed, &mut known, &mut session, &mut spare).await;
+                    seats.settle(auction_id, landing.await, &mut known).await;
                 }
                 if self
-                    .retire(auction_id, &mut rx, &mut known, &mut session)
+                    .retire(auction_id, &mut rx, &mut known, &mut seats.session)
                     .await
                 {
                     break;
                 }
             }
             // Keeping connections must not starve requests waiting for one.
-            if session.is_some() && self.db.status().waiting > 0 {
-                release(auction_id, session.take()).await;
-                release(auction_id, spare.take()).await;
+            if seats.session.is_some() && self.db.status().waiting > 0 {
+                seats.release(auction_id).await;
             }
         }
         if let Some(landing) = flight.take() {
-            settle(
-                auction_id,
-                landing.await,
-                &mut known,
-                &mut session,
-                &mut spare,
-            )
-            .await;
+            seats.settle(auction_id, landing.await, &mut known).await;
         }
-        release(auction_id, session.take()).await;
-        release(auction_id, spare.take()).await;
+        seats.release(auction_id).await;
     }
 
     /// Retires this writer if nothing is queued for it (answering anything
@@ -1234,20 +1217,36 @@ fn answer_failed(requests: impl IntoIterator<Item = Request>, error: EngineError
     }
 }
 
-/// Takes back the connection of a batch whose commit landed; when the
-/// commit failed, forgets the cached state (it may hold what was not
-/// committed).
-async fn settle(
-    auction_id: AuctionId,
-    landed: Option<DbConn>,
-    known: &mut Option<Known>,
-    session: &mut Option<DbConn>,
-    spare: &mut Option<DbConn>,
-) {
-    match landed {
-        None => *known = None,
-        Some(conn) if session.is_none() => *session = Some(conn),
-        Some(conn) => release(auction_id, spare.replace(conn)).await,
+/// A writer's connections: the one it keeps while bids keep coming, and on
+/// MySQL a second, so that the next batch is decided on one while the last
+/// batch's commit is in flight on the other.
+#[derive(Default)]
+struct Seats {
+    session: Option<DbConn>,
+    spare: Option<DbConn>,
+}
+
+impl Seats {
+    /// Takes back the connection of a batch whose commit landed; when the
+    /// commit failed, forgets the cached state (it may hold what was not
+    /// committed).
+    async fn settle(
+        &mut self,
+        auction_id: AuctionId,
+        landed: Option<DbConn>,
+        known: &mut Option<Known>,
+    ) {
+        match landed {
+            None => *known = None,
+            Some(conn) if self.session.is_none() => self.session = Some(conn),
+            Some(conn) => release(auction_id, self.spare.replace(conn)).await,
+        }
+    }
+
+    /// Gives both back to the pool.
+    async fn release(&mut self, auction_id: AuctionId) {
+        release(auction_id, self.session.take()).await;
+        release(auction_id, self.spare.take()).await;
     }
 }
 
