@@ -38,7 +38,8 @@
 //! their guards check again once its locks are released (a commit that
 //! failed rolled back, and the guards fail: re-read and redo). Every bid of
 //! a batch is still answered, and the room told, only after its commit,
-//! batches in order.
+//! batches in order; a bid the cache refuses for certain meanwhile is
+//! refused against the state in flight (a refusal needs nothing committed).
 
 use std::collections::HashMap;
 use std::future::Future;
