@@ -81,7 +81,12 @@ impl TestDatabase {
 
     /// A pool on this database.
     pub async fn pool(&self) -> Result<DbPool, DbError> {
-        DbPool::connect(&self.url, PoolOptions::default()).await
+        self.pool_with(PoolOptions::default()).await
+    }
+
+    /// A pool on this database with these limits.
+    pub async fn pool_with(&self, options: PoolOptions) -> Result<DbPool, DbError> {
+        DbPool::connect(&self.url, options).await
     }
 }
 

@@ -465,6 +465,17 @@ impl BidEngine {
             {
                 seats.settle(auction_id, landing.await, &mut known).await;
             }
+            // A second connection only while the pool has one to spare: a
+            // batch must not wait for the pool while its own writer's
+            // connection is about to be free.
+            if seats.session.is_none()
+                && let Some(landing) = flight.take_if(|_| {
+                    let pool = self.db.status();
+                    pool.available == 0 && pool.size >= pool.max_size
+                })
+            {
+                seats.settle(auction_id, landing.await, &mut known).await;
+            }
             let session = &mut seats.session;
             let (gone, next) = match flight.take() {
                 Some(landing) => {
@@ -1262,6 +1273,7 @@ async fn release(auction_id: AuctionId, session: Option<DbConn>) {
 
 #[cfg(test)]
 mod tests {
+    use sitga_persistence::PoolOptions;
     use sitga_persistence::test_support::TestDatabase;
 
     use super::*;
@@ -1380,6 +1392,73 @@ mod tests {
     /// every batch had been committed before the next was decided.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batches_decided_during_a_commit_keep_the_books() {
+        let engine = race_one_auction().await;
+        if engine.db.backend() == "mysql" {
+            assert!(
+                engine.overlapped_batches() > 0,
+                "no batch overlapped a commit"
+            );
+        }
+    }
+
+    /// Bids keep coming while the writer commits, and its pool has one
+    /// connection: the writer must wait for its own commit rather than for
+    /// a second connection (which would time out every bid of the batch).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_without_a_spare_connection_waits_for_its_commit() {
+        use sitga_persistence::test_support::{insert_auction, insert_member};
+        use sitga_persistence::{auctions, wallets};
+
+        let database = TestDatabase::create().await.unwrap();
+        let db = database.pool().await.unwrap();
+        let mut conn = db.get().await.unwrap();
+        let seller = insert_member(&mut conn, "seller").await.unwrap();
+        let auction = insert_auction(&mut conn, seller, 10_000).await.unwrap();
+        let mut bidders = Vec::new();
+        for i in 0..12 {
+            let name = format!("bidder{i}");
+            let id = insert_member(&mut conn, &name).await.unwrap();
+            wallets::charge(&mut conn, id, Krw::new(10_000_000))
+                .await
+                .unwrap();
+            bidders.push((id, name));
+        }
+        let one = PoolOptions {
+            max_size: 1,
+            wait_timeout: Duration::from_secs(1),
+            ..PoolOptions::default()
+        };
+        let engine = BidEngine::new(database.pool_with(one).await.unwrap(), RoomBus::local());
+        let mut bids = tokio::task::JoinSet::new();
+        for i in 0..120_i64 {
+            let (id, name) = bidders[i as usize % bidders.len()].clone();
+            let engine = engine.clone();
+            let amount = Krw::new(10_000 + 1_000 * i);
+            bids.spawn(async move {
+                engine
+                    .place(BidCommand::plain(auction, id, name, amount))
+                    .await
+            });
+            tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+        let mut accepted = 0;
+        while let Some(done) = bids.join_next().await {
+            match done.unwrap() {
+                Ok(BidOutcome::Accepted { .. }) => accepted += 1,
+                Ok(_) => {}
+                Err(e) => panic!("a bid waited for a second connection: {e}"),
+            }
+        }
+        let stored = auctions::bids_of(&mut conn, auction, 0, 1_000)
+            .await
+            .unwrap();
+        assert!(accepted > 0);
+        assert_eq!(stored.len(), accepted);
+    }
+
+    /// Twelve bidders race one auction; checks the books and returns the
+    /// engine.
+    async fn race_one_auction() -> BidEngine {
         use sitga_persistence::test_support::{insert_auction, insert_member};
         use sitga_persistence::{auctions, wallets};
 
@@ -1458,12 +1537,7 @@ mod tests {
             total += wallet.balance.get();
         }
         assert_eq!(total, CHARGED * BIDDERS as i64);
-        if db.backend() == "mysql" {
-            assert!(
-                engine.overlapped_batches() > 0,
-                "no batch overlapped a commit"
-            );
-        }
+        engine
     }
 
     /// A bid on an auction that does not exist is answered `NotFound`
