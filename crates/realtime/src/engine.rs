@@ -1406,23 +1406,12 @@ mod tests {
     /// a second connection (which would time out every bid of the batch).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_writer_without_a_spare_connection_waits_for_its_commit() {
-        use sitga_persistence::test_support::{insert_auction, insert_member};
-        use sitga_persistence::{auctions, wallets};
+        use sitga_persistence::auctions;
 
         let database = TestDatabase::create().await.unwrap();
         let db = database.pool().await.unwrap();
         let mut conn = db.get().await.unwrap();
-        let seller = insert_member(&mut conn, "seller").await.unwrap();
-        let auction = insert_auction(&mut conn, seller, 10_000).await.unwrap();
-        let mut bidders = Vec::new();
-        for i in 0..12 {
-            let name = format!("bidder{i}");
-            let id = insert_member(&mut conn, &name).await.unwrap();
-            wallets::charge(&mut conn, id, Krw::new(10_000_000))
-                .await
-                .unwrap();
-            bidders.push((id, name));
-        }
+        let (auction, bidders) = auction_with_bidders(&mut conn, 12, 10_000_000).await;
         let one = PoolOptions {
             max_size: 1,
             wait_timeout: Duration::from_secs(1),
@@ -1456,10 +1445,30 @@ mod tests {
         assert_eq!(stored.len(), accepted);
     }
 
+    /// An open auction from 10,000 and `count` bidders with `charged`
+    /// points each.
+    async fn auction_with_bidders(
+        conn: &mut DbConn,
+        count: usize,
+        charged: i64,
+    ) -> (AuctionId, Vec<(UserId, String)>) {
+        use sitga_persistence::test_support::{insert_auction, insert_member};
+
+        let seller = insert_member(conn, "seller").await.unwrap();
+        let auction = insert_auction(conn, seller, 10_000).await.unwrap();
+        let mut bidders = Vec::new();
+        for i in 0..count {
+            let name = format!("bidder{i}");
+            let id = insert_member(conn, &name).await.unwrap();
+            wallets::charge(conn, id, Krw::new(charged)).await.unwrap();
+            bidders.push((id, name));
+        }
+        (auction, bidders)
+    }
+
     /// Twelve bidders race one auction; checks the books and returns the
     /// engine.
     async fn race_one_auction() -> BidEngine {
-        use sitga_persistence::test_support::{insert_auction, insert_member};
         use sitga_persistence::{auctions, wallets};
 
         const BIDDERS: usize = 12;
@@ -1467,17 +1476,7 @@ mod tests {
         let database = TestDatabase::create().await.unwrap();
         let db = database.pool().await.unwrap();
         let mut conn = db.get().await.unwrap();
-        let seller = insert_member(&mut conn, "seller").await.unwrap();
-        let auction = insert_auction(&mut conn, seller, 10_000).await.unwrap();
-        let mut bidders = Vec::new();
-        for i in 0..BIDDERS {
-            let name = format!("bidder{i}");
-            let id = insert_member(&mut conn, &name).await.unwrap();
-            wallets::charge(&mut conn, id, Krw::new(CHARGED))
-                .await
-                .unwrap();
-            bidders.push((id, name));
-        }
+        let (auction, bidders) = auction_with_bidders(&mut conn, BIDDERS, CHARGED).await;
         let engine = BidEngine::new(db.clone(), RoomBus::local());
         let mut tasks = tokio::task::JoinSet::new();
         for (id, name) in bidders.clone() {
