@@ -458,22 +458,18 @@ impl BidEngine {
                     Err(_) => break,
                 }
             }
-            // A re-send may be of a bid in flight: its key is looked up only
-            // once that bid is committed.
-            if batch.iter().any(|r| r.command.resend)
-                && let Some(landing) = flight.take()
-            {
-                seats.settle(auction_id, landing.await, &mut known).await;
-            }
-            // A second connection only while the pool has one to spare: a
-            // batch must not wait for the pool while its own writer's
-            // connection is about to be free.
-            if seats.session.is_none()
-                && let Some(landing) = flight.take_if(|_| {
+            // The commit in flight lands first when the batch has a re-send
+            // (it may be of a bid in flight: its key is looked up only once
+            // that bid is committed), or when the writer would need a second
+            // connection the pool does not have to spare (its own is about
+            // to be free).
+            if let Some(landing) = flight.take_if(|_| {
+                let pool_spent = || {
                     let pool = self.db.status();
                     pool.available == 0 && pool.size >= pool.max_size
-                })
-            {
+                };
+                batch.iter().any(|r| r.command.resend) || (seats.session.is_none() && pool_spent())
+            }) {
                 seats.settle(auction_id, landing.await, &mut known).await;
             }
             let session = &mut seats.session;
