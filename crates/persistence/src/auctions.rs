@@ -764,8 +764,30 @@ pub async fn insert_bids(
     auction_id: AuctionId,
     rows: &[NewBid<'_>],
 ) -> Result<(), DbError> {
+    if let Some(insert) = bid_rows(auction_id, rows) {
+        with_conn!(conn, |c| insert.execute(c).await)?;
+    }
+    Ok(())
+}
+
+/// [`insert_bids`] with the commit ([`DbConn`]'s writes at commit: on
+/// MySQL in the commit's round trip); the transaction runs nothing after
+/// it but other writes at commit.
+pub fn insert_bids_at_commit(
+    conn: &mut DbConn,
+    auction_id: AuctionId,
+    rows: &[NewBid<'_>],
+) -> Result<(), DbError> {
+    match bid_rows(auction_id, rows) {
+        Some(insert) => conn.write_at_commit(insert),
+        None => Ok(()),
+    }
+}
+
+/// One INSERT of `rows` (`None` without rows).
+fn bid_rows(auction_id: AuctionId, rows: &[NewBid<'_>]) -> Option<Statement> {
     if rows.is_empty() {
-        return Ok(());
+        return None;
     }
     let at = now();
     let mut binds = Vec::with_capacity(rows.len() * 7);
@@ -780,16 +802,14 @@ pub async fn insert_bids(
             Bind::OptText(row.client_ref.map(|r| r.request.clone())),
         ]);
     }
-    let insert = Statement::<diesel::sql_types::Untyped>::new(
+    Some(Statement::new(
         format!(
             "INSERT INTO bids (auction_id, seq, bidder_id, amount, created_at, client_ref, \
              client_request) VALUES {}",
             vec!["(?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
         ),
         binds,
-    );
-    with_conn!(conn, |c| insert.execute(c).await)?;
-    Ok(())
+    ))
 }
 
 /// Appends a clock's accept to the bid history: its units at the clock's

@@ -246,6 +246,7 @@ impl DbPool {
             insert_returning: matches!(self, Self::Mysql(_, true) | Self::Sqlite(_)),
             told: Vec::new(),
             told_before_tx: 0,
+            at_commit: Vec::new(),
         })
     }
 
@@ -382,6 +383,9 @@ pub struct DbConn {
     // last `take_told`; a rollback forgets those of its transaction.
     told: Vec<crate::notifications::NoticeKey>,
     told_before_tx: usize,
+    // Writes whose results nobody reads, sent with the COMMIT: on MySQL in
+    // the same round trip ([`DbConn::write_at_commit`]).
+    at_commit: Vec<crate::statement::Statement>,
 }
 
 impl DbConn {
@@ -407,8 +411,34 @@ impl DbConn {
         self.told.extend(events);
     }
 
+    /// Queues a write of the open transaction to be sent with its COMMIT
+    /// (on MySQL one multi-statement round trip: the writes, then `COMMIT`;
+    /// SQLite, which has no round trips, runs them just before it). For
+    /// writes nothing later in the transaction reads, such as history rows;
+    /// once one is queued the transaction runs nothing else but its end
+    /// (another statement is refused, so that none reads around them). A
+    /// queued write that fails fails the commit, which then rolled nothing
+    /// back: the caller drops the connection, as after any failed commit.
+    pub(crate) fn write_at_commit(
+        &mut self,
+        statement: crate::statement::Statement,
+    ) -> Result<(), DbError> {
+        if !self.in_transaction {
+            return Err(DbError::Invariant(
+                "a write for the commit outside a transaction".into(),
+            ));
+        }
+        self.at_commit.push(statement);
+        Ok(())
+    }
+
     /// The connection to run a query on.
     pub fn backend_mut(&mut self) -> Result<AnyConn<'_>, DbError> {
+        if !self.at_commit.is_empty() {
+            return Err(DbError::Invariant(
+                "a statement after writes queued for the commit".into(),
+            ));
+        }
         match self.inner.as_mut() {
             Some(Pooled::Mysql(c)) => Ok(AnyConn::Mysql(c)),
             Some(Pooled::Sqlite(c)) => Ok(AnyConn::Sqlite(c)),
@@ -473,11 +503,32 @@ impl DbConn {
     }
 
     async fn end_transaction(&mut self, sql: &str) -> Result<(), DbError> {
+        let queued = std::mem::take(&mut self.at_commit);
         if sql == "ROLLBACK" {
             // Whatever the rollback's outcome, those were never stored.
             self.told.truncate(self.told_before_tx);
+            crate::with_conn!(self, |c| c.batch_execute(sql).await)?;
+        } else if queued.is_empty() {
+            crate::with_conn!(self, |c| c.batch_execute(sql).await)?;
+        } else {
+            match self.backend_mut()? {
+                AnyConn::Mysql(c) => {
+                    let mut text = String::new();
+                    for statement in &queued {
+                        text.push_str(&statement.to_mysql_text()?);
+                        text.push_str(";\n");
+                    }
+                    text.push_str(sql);
+                    c.batch_execute(&text).await?;
+                }
+                AnyConn::Sqlite(c) => {
+                    for statement in queued {
+                        statement.execute(c).await?;
+                    }
+                    c.batch_execute(sql).await?;
+                }
+            }
         }
-        crate::with_conn!(self, |c| c.batch_execute(sql).await)?;
         self.in_transaction = false;
         Ok(())
     }

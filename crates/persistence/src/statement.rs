@@ -52,6 +52,46 @@ impl<ST> Statement<ST> {
     }
 }
 
+impl Statement<Untyped> {
+    /// The statement as MySQL text with its values written in, for a
+    /// multi-statement round trip (MySQL cannot prepare several statements
+    /// as one). No value can change the statement: integers are digits,
+    /// times a quoted `YYYY-MM-DD HH:MM:SS.ffffff`, texts a hex literal
+    /// (`_utf8mb4 X'…'`, only hex digits between the quotes, whatever the
+    /// session's escaping rules).
+    pub(crate) fn to_mysql_text(&self) -> Result<String, crate::DbError> {
+        if self.sql.matches('?').count() != self.binds.len() {
+            return Err(crate::DbError::Invariant(format!(
+                "{} placeholders for {} values in {:?}",
+                self.sql.matches('?').count(),
+                self.binds.len(),
+                self.sql
+            )));
+        }
+        let mut parts = self.sql.split('?');
+        let mut text = String::with_capacity(self.sql.len() + self.binds.len() * 24);
+        text.push_str(parts.next().unwrap_or_default());
+        for (bind, part) in self.binds.iter().zip(parts) {
+            match bind {
+                Bind::Int(v) | Bind::OptInt(Some(v)) => text.push_str(&v.to_string()),
+                Bind::OptInt(None) | Bind::OptText(None) => text.push_str("NULL"),
+                Bind::Text(v) | Bind::OptText(Some(v)) => {
+                    text.push_str("_utf8mb4 X'");
+                    text.push_str(&hex::encode(v));
+                    text.push('\'');
+                }
+                Bind::Time(v) => {
+                    text.push('\'');
+                    text.push_str(&v.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+                    text.push('\'');
+                }
+            }
+            text.push_str(part);
+        }
+        Ok(text)
+    }
+}
+
 /// `?, ?, …` with `n` placeholders.
 pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -112,6 +152,35 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mysql_text_writes_values_that_cannot_change_the_statement() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+            .and_then(|d| d.and_hms_micro_opt(17, 5, 9, 42))
+            .expect("a date");
+        let statement = Statement::<Untyped>::new(
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+            vec![
+                Bind::Int(-7),
+                Bind::OptInt(None),
+                Bind::Text("'); DROP TABLE t; -- 광어".into()),
+                Bind::OptText(Some(String::new())),
+                Bind::Time(at),
+            ],
+        );
+        assert_eq!(
+            statement
+                .to_mysql_text()
+                .expect("as many values as placeholders"),
+            format!(
+                "INSERT INTO t VALUES (-7, NULL, _utf8mb4 X'{}', _utf8mb4 X'', \
+                 '2026-12-07 17:05:09.000042')",
+                hex::encode("'); DROP TABLE t; -- 광어")
+            )
+        );
+        let short = Statement::<Untyped>::new("SELECT ?, ?", vec![Bind::Int(1)]);
+        assert!(short.to_mysql_text().is_err());
+    }
 
     #[test]
     fn placeholders_are_comma_separated() {

@@ -417,7 +417,40 @@ pub async fn apply_moves_if_unchanged(
     after: &BTreeMap<UserId, Wallet>,
     moves: &[WalletMove],
 ) -> Result<bool, DbError> {
-    let at = now();
+    if !hold_if_unchanged(conn, before, after).await? {
+        return Ok(false);
+    }
+    if let Some(insert) = ledger_lines(auction_id, moves) {
+        with_conn!(conn, |c| insert.execute(c).await)?;
+    }
+    Ok(true)
+}
+
+/// The ledger lines of `moves`, written with the commit ([`DbConn`]'s
+/// writes at commit: on MySQL in the commit's round trip), after
+/// [`hold_if_unchanged`] wrote the wallets; the transaction runs nothing
+/// after it but other writes at commit.
+pub fn log_moves_at_commit(
+    conn: &mut DbConn,
+    auction_id: AuctionId,
+    moves: &[WalletMove],
+) -> Result<(), DbError> {
+    match ledger_lines(auction_id, moves) {
+        Some(insert) => conn.write_at_commit(insert),
+        None => Ok(()),
+    }
+}
+
+/// The wallet half of [`apply_moves_if_unchanged`]: each wallet of `after`
+/// that differs from `before` gets its new `held`, in one UPDATE, where it
+/// is still exactly as in `before`; whether all of them were (`Ok(false)`:
+/// roll back). Its ledger lines are the caller's to write
+/// ([`log_moves_at_commit`]).
+pub async fn hold_if_unchanged(
+    conn: &mut DbConn,
+    before: &HashMap<UserId, Wallet>,
+    after: &BTreeMap<UserId, Wallet>,
+) -> Result<bool, DbError> {
     let changed: Vec<(UserId, Wallet, Wallet)> = after
         .iter()
         .filter_map(|(&id, &wallet)| {
@@ -425,43 +458,47 @@ pub async fn apply_moves_if_unchanged(
             (was != wallet).then_some((id, was, wallet))
         })
         .collect();
-    if !changed.is_empty() {
-        // Holds and releases move `held` only; the CHECK constraint
-        // (0 <= held <= balance) backs the arithmetic. The guard compares
-        // each row with the value the plan started from.
-        let mut binds = Vec::with_capacity(changed.len() * 6 + 1);
-        let mut cases = String::new();
-        for (id, _, wallet) in &changed {
-            cases.push_str(" WHEN ? THEN ?");
-            binds.extend([Bind::Int(id.get()), Bind::Int(wallet.held.get())]);
-        }
-        binds.push(Bind::Time(at));
-        binds.extend(changed.iter().map(|(id, _, _)| Bind::Int(id.get())));
-        let mut guards = String::new();
-        for (id, was, _) in &changed {
-            guards.push_str(" WHEN ? THEN balance = ? AND held = ?");
-            binds.extend([
-                Bind::Int(id.get()),
-                Bind::Int(was.balance.get()),
-                Bind::Int(was.held.get()),
-            ]);
-        }
-        let update = Statement::<diesel::sql_types::Untyped>::new(
-            format!(
-                "UPDATE wallets SET held = CASE user_id{cases} END, updated_at = ? \
-                 WHERE user_id IN ({}) AND CASE user_id{guards} END",
-                placeholders(changed.len())
-            ),
-            binds,
-        );
-        let n = with_conn!(conn, |c| update.execute(c).await)?;
-        if n != changed.len() {
-            return Ok(false);
-        }
-    }
-    if moves.is_empty() {
+    if changed.is_empty() {
         return Ok(true);
     }
+    // Holds and releases move `held` only; the CHECK constraint
+    // (0 <= held <= balance) backs the arithmetic. The guard compares
+    // each row with the value the plan started from.
+    let mut binds = Vec::with_capacity(changed.len() * 6 + 1);
+    let mut cases = String::new();
+    for (id, _, wallet) in &changed {
+        cases.push_str(" WHEN ? THEN ?");
+        binds.extend([Bind::Int(id.get()), Bind::Int(wallet.held.get())]);
+    }
+    binds.push(Bind::Time(now()));
+    binds.extend(changed.iter().map(|(id, _, _)| Bind::Int(id.get())));
+    let mut guards = String::new();
+    for (id, was, _) in &changed {
+        guards.push_str(" WHEN ? THEN balance = ? AND held = ?");
+        binds.extend([
+            Bind::Int(id.get()),
+            Bind::Int(was.balance.get()),
+            Bind::Int(was.held.get()),
+        ]);
+    }
+    let update = Statement::<diesel::sql_types::Untyped>::new(
+        format!(
+            "UPDATE wallets SET held = CASE user_id{cases} END, updated_at = ? \
+             WHERE user_id IN ({}) AND CASE user_id{guards} END",
+            placeholders(changed.len())
+        ),
+        binds,
+    );
+    let n = with_conn!(conn, |c| update.execute(c).await)?;
+    Ok(n == changed.len())
+}
+
+/// One INSERT of a ledger line per move (`None` without moves).
+fn ledger_lines(auction_id: AuctionId, moves: &[WalletMove]) -> Option<Statement> {
+    if moves.is_empty() {
+        return None;
+    }
+    let at = now();
     let mut binds = Vec::with_capacity(moves.len() * 7);
     for m in moves {
         let kind = match m.kind {
@@ -479,16 +516,14 @@ pub async fn apply_moves_if_unchanged(
         ]);
     }
     let row = "(?, ?, ?, ?, ?, ?, ?)";
-    let insert = Statement::<diesel::sql_types::Untyped>::new(
+    Some(Statement::new(
         format!(
             "INSERT INTO ledger_entries \
              (user_id, kind, amount, balance_after, held_after, auction_id, created_at) VALUES {}",
             vec![row; moves.len()].join(", ")
         ),
         binds,
-    );
-    with_conn!(conn, |c| insert.execute(c).await)?;
-    Ok(true)
+    ))
 }
 
 /// The user's ledger, newest first.

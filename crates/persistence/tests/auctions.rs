@@ -610,3 +610,161 @@ async fn a_planned_bid_batch_is_written_in_few_statements() {
         .unwrap();
     assert!(gone.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_at_commit_are_stored_with_it_or_not_at_all() {
+    use sitga_auction::{PointMove, WalletMove};
+    use sitga_persistence::{DbError, notifications};
+    use sitga_user::NotificationKind;
+
+    let (_db, pool) = fresh().await;
+    let bob = user(&pool, "bob").await;
+    let carol = user(&pool, "carol").await;
+    let s = user(&pool, "seller").await;
+    let auction = {
+        let mut conn = pool.get().await.unwrap();
+        notifications::change_settings(&mut conn, carol, &[(NotificationKind::Outbid, false)])
+            .await
+            .unwrap();
+        auctions::insert(&mut conn, &new_auction(s, "fish", 60))
+            .await
+            .unwrap()
+            .id
+    };
+    // Texts a statement written out as text must carry unchanged.
+    let hostile = "s:'); DELETE FROM bids; -- \\ \" 광어 🐟";
+    let key = auctions::ClientRef {
+        key: hostile.into(),
+        request: "bid:10000:-".into(),
+    };
+    let notice = |seq: i64| notifications::NewNotification {
+        user_id: bob,
+        kind: NotificationKind::Outbid,
+        key: format!("outbid:{}:{seq}", auction.get()),
+        auction_id: Some(auction),
+        sale_id: None,
+        pickup_id: None,
+        text_ko: format!("{hostile} 상회 입찰"),
+        text_en: "outbid".into(),
+    };
+    let bid = |seq: i64, client_ref| auctions::NewBid {
+        seq,
+        bidder_id: bob,
+        amount: won(10_000 * seq),
+        client_ref,
+    };
+    let hold = WalletMove {
+        user_id: bob,
+        kind: PointMove::Hold,
+        amount: won(10_000),
+        after: Wallet {
+            balance: won(10_000),
+            held: won(10_000),
+        },
+    };
+
+    // Committed: every queued write is there, in both sessions' kinds.
+    for session in [false, true] {
+        let mut tx = if session {
+            let mut conn = pool.session().await.unwrap();
+            conn.begin().await.unwrap();
+            conn
+        } else {
+            pool.begin().await.unwrap()
+        };
+        let seq = auctions::bids_of(&mut tx, auction, 0, 10)
+            .await
+            .unwrap()
+            .len() as i64
+            + 1;
+        wallets::log_moves_at_commit(&mut tx, auction, std::slice::from_ref(&hold)).unwrap();
+        auctions::insert_bids_at_commit(&mut tx, auction, &[bid(seq, Some(&key))]).unwrap();
+        // carol turned outbid notifications off: hers is left out.
+        let carols = notifications::NewNotification {
+            user_id: carol,
+            ..notice(seq)
+        };
+        notifications::store_at_commit(&mut tx, &[notice(seq), carols]).unwrap();
+        // Nothing may run between them and the commit (it would not see them).
+        let refused = auctions::bids_of(&mut tx, auction, 0, 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, DbError::Invariant(_)), "{refused}");
+        tx.commit_in_place().await.unwrap();
+        // Told: both asked for (carol's is not found when delivered).
+        assert_eq!(tx.take_told().len(), 2);
+        tx.release().await.unwrap();
+    }
+    let mut conn = pool.get().await.unwrap();
+    let found = auctions::bids_by_client_ref(&mut conn, auction, &[(bob, hostile)])
+        .await
+        .unwrap();
+    assert_eq!(
+        (found[0].seq, found[0].amount, found[0].key.as_str()),
+        (1, won(10_000), hostile)
+    );
+    assert_eq!(
+        auctions::bids_of(&mut conn, auction, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let stored = notifications::of_events(&mut conn, &[(bob, notice(1).key), (bob, notice(2).key)])
+        .await
+        .unwrap();
+    let texts: Vec<_> = stored.iter().map(|n| n.text_ko.as_str()).collect();
+    assert_eq!(texts, [notice(1).text_ko, notice(2).text_ko]);
+    assert!(
+        notifications::of_events(&mut conn, &[(carol, notice(1).key), (carol, notice(2).key)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (lines, _) = wallets::ledger(&mut conn, bob, 0, 10).await.unwrap();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.kind == "hold" && l.held_after == won(10_000))
+    );
+
+    // Rolled back: none of them, and the connection runs statements again.
+    let mut tx = pool.begin().await.unwrap();
+    auctions::insert_bids_at_commit(&mut tx, auction, &[bid(3, None)]).unwrap();
+    notifications::store_at_commit(&mut tx, &[notice(3)]).unwrap();
+    tx.rollback_in_place().await.unwrap();
+    assert_eq!(
+        auctions::bids_of(&mut tx, auction, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(tx.take_told().is_empty());
+    drop(tx);
+
+    // One queued write fails: the commit fails, and once its connection is
+    // dropped nothing of that transaction is stored, not even the writes
+    // queued before the failing one.
+    let mut tx = pool.begin().await.unwrap();
+    notifications::store_at_commit(&mut tx, &[notice(3)]).unwrap();
+    auctions::insert_bids_at_commit(&mut tx, auction, &[bid(2, None)]).unwrap();
+    let taken = tx.commit_in_place().await.unwrap_err();
+    assert!(taken.violates("seq"), "{taken}");
+    drop(tx);
+    let mut conn = pool.get().await.unwrap();
+    assert!(
+        notifications::of_events(&mut conn, &[(bob, notice(3).key)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        auctions::bids_of(&mut conn, auction, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}

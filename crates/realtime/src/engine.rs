@@ -21,12 +21,14 @@
 //! writer last saw them (those it has not seen are locked and read; a
 //! bidder who cannot pay changes the outcome: the row is rewritten), and the
 //! wallets — only where each is still as planned, else the batch is rolled
-//! back and planned again from locked reads — ledger, bids and messages are
-//! written, with one more statement storing the outbid notifications of the
-//! leaders the batch displaced (sent live after commit): six round trips
-//! with the commit (seven when someone was outbid, one more for wallets the
-//! writer has not seen), on a connection the writer keeps while bids keep
-//! coming (on MySQL with autocommit off, so no `START TRANSACTION` either).
+//! back and planned again from locked reads — and the room messages (whose
+//! ids the frames carry) are written. The ledger lines, the `bids` rows and
+//! the outbid notifications of the leaders the batch displaced (sent live
+//! after commit) read nothing and are checked by nothing later, so they go
+//! with the COMMIT: on MySQL one multi-statement round trip. Four round
+//! trips with the commit (one more for wallets the writer has not seen),
+//! on a connection the writer keeps while bids keep coming (on MySQL with
+//! autocommit off, so no `START TRANSACTION` either).
 //! A stale cache (another instance bid, the seller edited) fails the guard
 //! and costs one locking read more.
 //!
@@ -217,7 +219,7 @@ struct Known {
     /// The bidders' wallets as this writer last read or wrote them. Other
     /// writers and payments change wallets too, so a batch planned with
     /// these writes them only if they are still exactly so
-    /// ([`wallets::apply_moves_if_unchanged`]); it saves the locking read
+    /// ([`wallets::hold_if_unchanged`]); it saves the locking read
     /// of the wallets, one round trip a batch.
     wallets: HashMap<UserId, Wallet>,
 }
@@ -1002,15 +1004,7 @@ impl BidEngine {
                 uncommitted: false,
             })));
         }
-        if !wallets::apply_moves_if_unchanged(
-            conn,
-            auction_id,
-            &wallets,
-            &plan.wallets,
-            &plan.moves,
-        )
-        .await?
-        {
+        if !wallets::hold_if_unchanged(conn, &wallets, &plan.wallets).await? {
             if copied.is_empty() {
                 // Every wallet was read under a lock: the books disagree
                 // (a missing wallet row). Closing the connection rolls back.
@@ -1024,12 +1018,10 @@ impl BidEngine {
             conn.rollback_in_place().await?;
             return Ok(Attempt::StaleWallets);
         }
-        let (announced, rows) = announce(conn, &plan, commands).await?;
-        // A request's own bid carries its client key; a proxy's answer none.
-        // No other writer can take these sequence numbers: the auction row
-        // is locked.
-        auctions::insert_bids(conn, auction_id, &rows).await?;
-        let mut announced = announced;
+        // The ledger lines, the bid rows and the notifications go with the
+        // COMMIT (one round trip on MySQL), after everything that reads or
+        // checks a row count.
+        let (mut announced, rows) = announce(conn, &plan, commands).await?;
         for a in &mut announced {
             a.chat_id = auctions::insert_chat(
                 conn,
@@ -1041,28 +1033,6 @@ impl BidEngine {
             )
             .await?;
         }
-        // Each leader a request displaced for good is told (not the owner of a
-        // maximum that took the lead straight back), and each maximum that
-        // ran out of points, in this transaction.
-        let told: Vec<_> = plan
-            .outcomes
-            .iter()
-            .filter_map(|o| match o {
-                Ok(Placed::Bid { bid, answer, .. }) => {
-                    let last = answer.as_ref().unwrap_or(bid);
-                    let (previous, _) = last.released?;
-                    (previous != last.bidder_id)
-                        .then(|| notices::outbid(previous, auction_id, last.seq, last.amount))
-                }
-                _ => None,
-            })
-            .chain(
-                plan.exhausted
-                    .iter()
-                    .map(|e| notices::proxy_exhausted(e.user_id, auction_id, e.at_seq)),
-            )
-            .collect();
-        notifications::store(conn, &told).await?;
         let written_version = match claimed {
             Some((_, hoped)) if hoped == plan.after => version + 1,
             // A bidder could not pay: the claimed row (locked, one version
@@ -1084,6 +1054,33 @@ impl BidEngine {
                 version + 1
             }
         };
+        wallets::log_moves_at_commit(conn, auction_id, &plan.moves)?;
+        // A request's own bid carries its client key; a proxy's answer none.
+        // No other writer can take these sequence numbers: the auction row
+        // is locked.
+        auctions::insert_bids_at_commit(conn, auction_id, &rows)?;
+        // Each leader a request displaced for good is told (not the owner of a
+        // maximum that took the lead straight back), and each maximum that
+        // ran out of points, in this transaction.
+        let told: Vec<_> = plan
+            .outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Ok(Placed::Bid { bid, answer, .. }) => {
+                    let last = answer.as_ref().unwrap_or(bid);
+                    let (previous, _) = last.released?;
+                    (previous != last.bidder_id)
+                        .then(|| notices::outbid(previous, auction_id, last.seq, last.amount))
+                }
+                _ => None,
+            })
+            .chain(
+                plan.exhausted
+                    .iter()
+                    .map(|e| notices::proxy_exhausted(e.user_id, auction_id, e.at_seq)),
+            )
+            .collect();
+        notifications::store_at_commit(conn, &told)?;
         if commit_now {
             conn.commit_in_place().await?;
         }
