@@ -33,8 +33,8 @@
 //! and costs one locking read more.
 //!
 //! On MySQL the commit overlaps the next batch (a `Flight`): once a batch is
-//! written its `COMMIT` is sent, and bids that arrive meanwhile are decided
-//! on a second connection. InnoDB releases the row locks before it flushes
+//! written its `COMMIT` (with the writes queued for it) is sent, and bids
+//! that arrive meanwhile are decided on a second connection. InnoDB releases the row locks before it flushes
 //! the log, so that batch's statements run while the last one is made
 //! durable; they start from the cached state the last batch wrote, which
 //! their guards check again once its locks are released (a commit that
