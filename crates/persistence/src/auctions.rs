@@ -778,10 +778,7 @@ pub fn insert_bids_at_commit(
     auction_id: AuctionId,
     rows: &[NewBid<'_>],
 ) -> Result<(), DbError> {
-    match bid_rows(auction_id, rows) {
-        Some(insert) => conn.write_at_commit(insert),
-        None => Ok(()),
-    }
+    conn.write_at_commit(bid_rows(auction_id, rows))
 }
 
 /// One INSERT of `rows` (`None` without rows).

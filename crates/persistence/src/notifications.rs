@@ -104,7 +104,7 @@ pub async fn store(conn: &mut DbConn, items: &[NewNotification]) -> Result<(), D
 pub fn store_at_commit(conn: &mut DbConn, items: &[NewNotification]) -> Result<(), DbError> {
     let mysql = conn.is_mysql();
     for item in items {
-        conn.write_at_commit(insert_one(mysql, item))?;
+        conn.write_at_commit([insert_one(mysql, item)])?;
         conn.record_told([(item.user_id, item.key.clone())]);
     }
     Ok(())

@@ -421,14 +421,14 @@ impl DbConn {
     /// back: the caller drops the connection, as after any failed commit.
     pub(crate) fn write_at_commit(
         &mut self,
-        statement: crate::statement::Statement,
+        statements: impl IntoIterator<Item = crate::statement::Statement>,
     ) -> Result<(), DbError> {
         if !self.in_transaction {
             return Err(DbError::Invariant(
                 "a write for the commit outside a transaction".into(),
             ));
         }
-        self.at_commit.push(statement);
+        self.at_commit.extend(statements);
         Ok(())
     }
 

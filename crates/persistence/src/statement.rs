@@ -60,35 +60,41 @@ impl Statement<Untyped> {
     /// (`_utf8mb4 X'…'`, only hex digits between the quotes, whatever the
     /// session's escaping rules).
     pub(crate) fn to_mysql_text(&self) -> Result<String, crate::DbError> {
-        if self.sql.matches('?').count() != self.binds.len() {
-            return Err(crate::DbError::Invariant(format!(
-                "{} placeholders for {} values in {:?}",
-                self.sql.matches('?').count(),
-                self.binds.len(),
-                self.sql
-            )));
-        }
-        let mut parts = self.sql.split('?');
+        use std::fmt::Write;
+        let (first, rest) = self.parts().map_err(crate::DbError::Invariant)?;
         let mut text = String::with_capacity(self.sql.len() + self.binds.len() * 24);
-        text.push_str(parts.next().unwrap_or_default());
-        for (bind, part) in self.binds.iter().zip(parts) {
-            match bind {
-                Bind::Int(v) | Bind::OptInt(Some(v)) => text.push_str(&v.to_string()),
-                Bind::OptInt(None) | Bind::OptText(None) => text.push_str("NULL"),
+        text.push_str(first);
+        for (bind, part) in rest {
+            // Writing to a String cannot fail.
+            let _ = match bind {
+                Bind::Int(v) | Bind::OptInt(Some(v)) => write!(text, "{v}"),
+                Bind::OptInt(None) | Bind::OptText(None) => write!(text, "NULL"),
                 Bind::Text(v) | Bind::OptText(Some(v)) => {
-                    text.push_str("_utf8mb4 X'");
-                    text.push_str(&hex::encode(v));
-                    text.push('\'');
+                    write!(text, "_utf8mb4 X'{}'", hex::encode(v))
                 }
-                Bind::Time(v) => {
-                    text.push('\'');
-                    text.push_str(&v.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
-                    text.push('\'');
-                }
-            }
+                Bind::Time(v) => write!(text, "'{}'", v.format("%Y-%m-%d %H:%M:%S%.6f")),
+            };
             text.push_str(part);
         }
         Ok(text)
+    }
+}
+
+impl<ST> Statement<ST> {
+    /// The SQL before the first `?`, then each value with the SQL after its
+    /// `?`; an error when the counts differ.
+    fn parts(&self) -> Result<(&str, impl Iterator<Item = (&Bind, &str)>), String> {
+        let placeholders = self.sql.matches('?').count();
+        if placeholders != self.binds.len() {
+            return Err(format!(
+                "{placeholders} placeholders for {} values in {:?}",
+                self.binds.len(),
+                self.sql
+            ));
+        }
+        let mut parts = self.sql.split('?');
+        let first = parts.next().unwrap_or_default();
+        Ok((first, self.binds.iter().zip(parts)))
     }
 }
 
@@ -122,20 +128,11 @@ where
     NaiveDateTime: ToSql<Timestamp, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        let mut parts = self.sql.split('?');
-        if self.sql.matches('?').count() != self.binds.len() {
-            return Err(diesel::result::Error::QueryBuilderError(
-                format!(
-                    "{} placeholders for {} values in {:?}",
-                    self.sql.matches('?').count(),
-                    self.binds.len(),
-                    self.sql
-                )
-                .into(),
-            ));
-        }
-        out.push_sql(parts.next().unwrap_or_default());
-        for (bind, part) in self.binds.iter().zip(parts) {
+        let (first, rest) = self
+            .parts()
+            .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
+        out.push_sql(first);
+        for (bind, part) in rest {
             match bind {
                 Bind::Int(v) => out.push_bind_param::<BigInt, _>(v)?,
                 Bind::OptInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,

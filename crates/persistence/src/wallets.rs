@@ -394,36 +394,15 @@ pub async fn apply_moves(
     after: &BTreeMap<UserId, Wallet>,
     moves: &[WalletMove],
 ) -> Result<(), DbError> {
-    if apply_moves_if_unchanged(conn, auction_id, before, after, moves).await? {
-        return Ok(());
-    }
-    Err(DbError::Invariant(format!(
-        "a wallet locked for auction {auction_id} changed under its lock"
-    )))
-}
-
-/// [`apply_moves`] for a batch planned with wallets that may be out of date
-/// (a bid writer's copies from its earlier batches, not read under a lock
-/// in this transaction): the UPDATE writes only wallets still exactly as
-/// in `before`, which locks them as a locking read would. `Ok(false)` when
-/// one was not: the batch was planned on a stale value, nothing but that
-/// UPDATE's rows was written, and the caller must roll the transaction
-/// back. Every wallet the plan read must be in `after` with a different
-/// value, or be read under a lock: an unchanged one is not checked here.
-pub async fn apply_moves_if_unchanged(
-    conn: &mut DbConn,
-    auction_id: AuctionId,
-    before: &HashMap<UserId, Wallet>,
-    after: &BTreeMap<UserId, Wallet>,
-    moves: &[WalletMove],
-) -> Result<bool, DbError> {
     if !hold_if_unchanged(conn, before, after).await? {
-        return Ok(false);
+        return Err(DbError::Invariant(format!(
+            "a wallet locked for auction {auction_id} changed under its lock"
+        )));
     }
     if let Some(insert) = ledger_lines(auction_id, moves) {
         with_conn!(conn, |c| insert.execute(c).await)?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The ledger lines of `moves`, written with the commit ([`DbConn`]'s
@@ -435,16 +414,19 @@ pub fn log_moves_at_commit(
     auction_id: AuctionId,
     moves: &[WalletMove],
 ) -> Result<(), DbError> {
-    match ledger_lines(auction_id, moves) {
-        Some(insert) => conn.write_at_commit(insert),
-        None => Ok(()),
-    }
+    conn.write_at_commit(ledger_lines(auction_id, moves))
 }
 
-/// The wallet half of [`apply_moves_if_unchanged`]: each wallet of `after`
-/// that differs from `before` gets its new `held`, in one UPDATE, where it
-/// is still exactly as in `before`; whether all of them were (`Ok(false)`:
-/// roll back). Its ledger lines are the caller's to write
+/// The wallet half of [`apply_moves`], for a batch planned with wallets
+/// that may be out of date (a bid writer's copies from its earlier batches,
+/// not read under a lock in this transaction): each wallet of `after` that
+/// differs from `before` gets its new `held`, in one UPDATE that writes only
+/// wallets still exactly as in `before`, which locks them as a locking read
+/// would. `Ok(false)` when one was not: the batch was planned on a stale
+/// value, nothing but that UPDATE's rows was written, and the caller must
+/// roll the transaction back. Every wallet the plan read must be in `after`
+/// with a different value, or be read under a lock: an unchanged one is not
+/// checked here. The ledger lines are the caller's to write
 /// ([`log_moves_at_commit`]).
 pub async fn hold_if_unchanged(
     conn: &mut DbConn,
