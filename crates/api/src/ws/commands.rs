@@ -24,7 +24,7 @@ use super::codec::{
     history_page, private, system,
 };
 use super::connection::Connection;
-use super::outlet::Full;
+use super::outlet::{Full, HOLD_FOR_ANSWER};
 
 /// Rooms one connection may join.
 const MAX_ROOMS: usize = 20;
@@ -376,21 +376,30 @@ impl Connection {
         let label = id.to_string();
         let (amount, max) = offer;
         let client_ref = client_ref(reference.as_ref(), BidCommand::fingerprint(amount, max));
-        let outcome = self
-            .state
-            .engine
-            .place(BidCommand {
-                auction_id: id,
-                bidder_id: member.user.id,
-                nickname: member.nickname.clone(),
-                amount,
-                max,
-                client_ref,
-                resend,
-            })
-            .await;
+        // The room's frames of the batch that decides this bid are sent just
+        // before its answer: held briefly, they leave together.
+        let due = self.outlet.answer_due();
+        let placing = self.state.engine.place(BidCommand {
+            auction_id: id,
+            bidder_id: member.user.id,
+            nickname: member.nickname.clone(),
+            amount,
+            max,
+            client_ref,
+            resend,
+        });
+        tokio::pin!(placing);
+        let outcome = match tokio::time::timeout(HOLD_FOR_ANSWER, &mut placing).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                due.release();
+                placing.await
+            }
+        };
         let answer = bid_answer(&member.nickname, offer, reference, outcome);
-        self.send(private(Some(&label), &ServerFrame::System(answer)))
+        let sent = self.send(private(Some(&label), &ServerFrame::System(answer)));
+        drop(due);
+        sent
     }
 
     async fn buy_now(

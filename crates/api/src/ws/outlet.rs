@@ -9,10 +9,15 @@
 //! Under `sitga serve` the connection's task hands the socket itself to the
 //! outlet ([`Outlet::write_out`], see [`super::takeover`]). A socket with
 //! nothing queued and nothing half-written then takes a room frame straight
-//! from the relay: one non-blocking write, no wake-up of its task, no
-//! queue. Only a socket that is behind (its kernel buffer full, or its own
-//! answers waiting) queues the frame and is woken to write what it has, in
-//! one vectored write when it can. Under a plain actix `HttpServer` the
+//! from the relay, and an answer straight from the task that made it: one
+//! non-blocking write, no wake-up of the writer, no queue. While one of the
+//! client's own answers is due ([`Outlet::answer_due`]: a bid in the
+//! engine), the first room frame waits for it (at most
+//! [`HOLD_FOR_ANSWER`], or until the room's next frame) and leaves with it
+//! in one write: a storm's refused bidder gets the frames of the batch that
+//! refused it and its refusal together. A socket that is behind (its
+//! kernel buffer full) queues what comes and is woken to write what it
+//! has, in one vectored write when it can. Under a plain actix `HttpServer` the
 //! HTTP dispatcher polls [`Outlet::body`] and writes the same queue.
 //!
 //! A client that falls a room's buffer behind or lets its own answers pile
@@ -57,6 +62,28 @@ const WRITE_BATCH_FRAMES: usize = 64;
 /// The queue to this client is full: it reads too slowly (and is cut).
 #[derive(Debug)]
 pub(super) struct Full;
+
+/// How long a room frame may wait for the answer it is held for
+/// ([`Outlet::answer_due`]): far below what a person notices, about one
+/// step of a bid storm.
+pub(super) const HOLD_FOR_ANSWER: Duration = Duration::from_millis(5);
+
+/// This client's answer is on its way ([`Outlet::answer_due`]); released
+/// when dropped.
+pub(super) struct AnswerDue(Outlet);
+
+impl AnswerDue {
+    /// Stops holding room frames for the answer (it is late).
+    pub(super) fn release(&self) {
+        self.0.answer_done();
+    }
+}
+
+impl Drop for AnswerDue {
+    fn drop(&mut self) {
+        self.0.answer_done();
+    }
+}
 
 /// What a relay's offer of a room frame came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -106,6 +133,10 @@ struct Shared {
     close_taken: bool,
     /// Set once a close is asked for: nothing more is queued.
     closing: bool,
+    /// An answer of this client's own is on its way ([`AnswerDue`]).
+    awaiting: bool,
+    /// A room frame was queued for the answer without waking the writer.
+    holding: bool,
     /// Whoever writes, waiting for something to write.
     waker: Option<Waker>,
     /// For the log line of a cut.
@@ -125,6 +156,8 @@ impl Outlet {
             close: None,
             close_taken: false,
             closing: false,
+            awaiting: false,
+            holding: false,
             waker: None,
             user_id,
         })))
@@ -189,7 +222,11 @@ impl Outlet {
             return Self::overflowed(shared);
         }
         shared.enqueue(frame, Origin::Own);
-        Self::changed(shared);
+        // Written from here when it can be (with the room frames held for
+        // it, in one write), without waking the writer.
+        if !shared.write_now() {
+            Self::changed(shared);
+        }
         Ok(())
     }
 
@@ -266,10 +303,15 @@ impl Outlet {
         if shared.closing || !shared.rooms.contains(&room) {
             return Offer::Gone;
         }
-        if shared.queue.is_empty()
-            && shared.rest.is_none()
-            && let Some(socket) = &shared.socket
-        {
+        let idle = shared.queue.is_empty() && shared.rest.is_none();
+        if idle && shared.awaiting && !shared.holding {
+            // Held for the answer (one room item at most: the next one
+            // wakes the writer for both).
+            shared.holding = true;
+            shared.enqueue(frame.clone(), Origin::Room);
+            return Offer::Taken;
+        }
+        if idle && let Some(socket) = &shared.socket {
             match socket.try_write(frame) {
                 Ok(n) if n == frame.len() => return Offer::Taken,
                 Ok(n) => {
@@ -288,6 +330,25 @@ impl Outlet {
         shared.enqueue(frame.clone(), Origin::Room);
         Self::changed(shared);
         Offer::Taken
+    }
+
+    /// Marks this client's answer as on its way until the guard is
+    /// released or dropped: meanwhile the first room frame that would be
+    /// written at once waits for it instead, so the two leave in one write
+    /// (a storm's refused bidder gets the room's frames of the batch that
+    /// refused it and then its refusal; written apart, a write each).
+    pub(super) fn answer_due(&self) -> AnswerDue {
+        self.lock().awaiting = true;
+        AnswerDue(self.clone())
+    }
+
+    /// The answer is no longer awaited: what waits for it is written.
+    fn answer_done(&self) {
+        let mut shared = self.lock();
+        shared.awaiting = false;
+        if std::mem::take(&mut shared.holding) && !shared.queue.is_empty() {
+            Self::changed(shared);
+        }
     }
 
     /// Cuts a socket whose worker fell behind `room` (it missed frames).
@@ -427,16 +488,7 @@ impl Outlet {
             return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
         };
         let mut slices = [IoSlice::new(&[]); WRITE_BATCH_FRAMES];
-        let (mut count, mut bytes) = (0, 0);
-        let queued = shared.queue.iter().map(|(frame, _)| frame);
-        for frame in shared.rest.iter().chain(queued) {
-            if count == WRITE_BATCH_FRAMES || (count > 0 && bytes + frame.len() > WRITE_BATCH_BYTES)
-            {
-                break;
-            }
-            slices[count] = IoSlice::new(frame);
-            (count, bytes) = (count + 1, bytes + frame.len());
-        }
+        let count = gather(shared.rest.as_ref(), &shared.queue, &mut slices);
         let written = match &slices[..count] {
             [] => return Poll::Ready(Ok(None)),
             [only] => std::task::ready!(Pin::new(socket).poll_write(cx, only)),
@@ -469,7 +521,48 @@ impl Outlet {
     }
 }
 
+/// Fills `slices` with the next frames to write (the rest first, up to
+/// [`WRITE_BATCH_FRAMES`] frames or [`WRITE_BATCH_BYTES`] bytes); how many.
+fn gather<'a>(
+    rest: Option<&'a Bytes>,
+    queue: &'a VecDeque<(Bytes, Origin)>,
+    slices: &mut [IoSlice<'a>; WRITE_BATCH_FRAMES],
+) -> usize {
+    let (mut count, mut bytes) = (0, 0);
+    for frame in rest.into_iter().chain(queue.iter().map(|(frame, _)| frame)) {
+        if count == WRITE_BATCH_FRAMES || (count > 0 && bytes + frame.len() > WRITE_BATCH_BYTES) {
+            break;
+        }
+        slices[count] = IoSlice::new(frame);
+        (count, bytes) = (count + 1, bytes + frame.len());
+    }
+    count
+}
+
 impl Shared {
+    /// One non-blocking (vectored) write of what is queued, when the socket
+    /// is handed over; whether nothing is left (else the writer is to be
+    /// woken for the rest, or to meet the error).
+    fn write_now(&mut self) -> bool {
+        let Some(socket) = self.socket.as_ref() else {
+            return false;
+        };
+        let mut slices = [IoSlice::new(&[]); WRITE_BATCH_FRAMES];
+        let count = gather(self.rest.as_ref(), &self.queue, &mut slices);
+        let written = match &slices[..count] {
+            [] => return true,
+            [only] => socket.try_write(only),
+            many => socket.try_write_vectored(many),
+        };
+        match written {
+            Ok(n) => {
+                self.consume(n);
+                self.rest.is_none() && self.queue.is_empty()
+            }
+            Err(_) => false,
+        }
+    }
+
     fn enqueue(&mut self, frame: Bytes, origin: Origin) {
         match origin {
             Origin::Own => self.own_queued += 1,
@@ -763,7 +856,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_idle_socket_takes_a_room_frame_in_one_write_without_its_writer_waking() {
+    async fn an_idle_socket_is_written_at_once_without_its_writer_waking() {
         let room = AuctionId::new(3);
         let (outlet, mut client) = holding_its_socket(room).await;
         // The writer waits for something to write.
@@ -786,14 +879,29 @@ mod tests {
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "the writer slept on");
         assert!(outlet.lock().queue.is_empty());
 
-        // Its own answer wakes the writer (it is queued, not written here),
-        // and a room frame after it waits behind it though the socket has
-        // room: the relay never overtakes what is queued.
-        outlet.send(r#"{"own":1}"#).unwrap();
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        // Its own answer likewise leaves at once, from the task that made it.
+        let answer = text_frame(r#"{"own":0}"#);
+        outlet.send(r#"{"own":0}"#).unwrap();
+        let mut got = vec![0; answer.len()];
+        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
+            .await
+            .expect("written by send")
+            .unwrap();
+        assert_eq!(got, answer);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "the writer slept on");
+
+        // Once something is queued (a socket that was full), a room frame
+        // waits behind it though the socket has room, and the writer is
+        // woken; an answer sent next writes all of it, in order.
+        outlet
+            .lock()
+            .enqueue(text_frame(r#"{"own":1}"#), Origin::Own);
         let second = text_frame(r#"{"seq":2}"#);
         assert_eq!(outlet.offer(room, &second), Offer::Taken);
         assert_eq!(outlet.lock().queue.len(), 2);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        outlet.send(r#"{"own":2}"#).unwrap();
+        assert!(outlet.lock().queue.is_empty(), "written by send");
         let socket = outlet.lock().socket.take().unwrap();
         outlet.close(None);
         outlet
@@ -802,10 +910,74 @@ mod tests {
             .unwrap();
         let mut rest = Vec::new();
         client.read_to_end(&mut rest).await.unwrap();
-        let own = text_frame(r#"{"own":1}"#);
-        assert_eq!(&rest[..own.len()], &own[..]);
-        assert_eq!(&rest[own.len()..own.len() + second.len()], &second[..]);
-        assert_eq!(rest[own.len() + second.len()], 0x88, "then the close");
+        let mut expected = text_frame(r#"{"own":1}"#).to_vec();
+        expected.extend_from_slice(&second);
+        expected.extend_from_slice(&text_frame(r#"{"own":2}"#));
+        assert_eq!(&rest[..expected.len()], &expected[..]);
+        assert_eq!(rest[expected.len()], 0x88, "then the close");
+    }
+
+    #[tokio::test]
+    async fn a_room_frame_waits_for_the_answer_due_and_leaves_with_it() {
+        let room = AuctionId::new(3);
+        let (outlet, mut client) = holding_its_socket(room).await;
+        let wakes = Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(outlet.poll_pending(&mut cx).is_pending());
+
+        // An answer is due: the room's frame is held, not written, and the
+        // writer not woken; the answer then takes both in one write.
+        let due = outlet.answer_due();
+        let frame = text_frame(r#"{"seq":1}"#);
+        assert_eq!(outlet.offer(room, &frame), Offer::Taken);
+        assert_eq!(outlet.lock().queue.len(), 1);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        outlet.send(r#"{"answer":1}"#).unwrap();
+        drop(due);
+        assert!(outlet.lock().queue.is_empty());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "written by send");
+        let mut expected = frame.to_vec();
+        expected.extend_from_slice(&text_frame(r#"{"answer":1}"#));
+        let mut got = vec![0; expected.len()];
+        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, expected, "the room's frame first");
+
+        // At most one room item is held: the next one wakes the writer for
+        // both.
+        let due = outlet.answer_due();
+        assert!(outlet.poll_pending(&mut cx).is_pending());
+        assert_eq!(outlet.offer(room, &frame), Offer::Taken);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        assert_eq!(outlet.offer(room, &frame), Offer::Taken);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert_eq!(outlet.lock().queue.len(), 2);
+        drop(due);
+        outlet.lock().drop_queue();
+
+        // An answer that is late (released) or never comes (dropped, the
+        // socket's task ended) lets the held frame go: the writer is woken.
+        for release in [true, false] {
+            let before = wakes.0.load(Ordering::SeqCst);
+            assert!(outlet.poll_pending(&mut cx).is_pending());
+            let due = outlet.answer_due();
+            assert_eq!(outlet.offer(room, &frame), Offer::Taken);
+            assert_eq!(wakes.0.load(Ordering::SeqCst), before);
+            if release {
+                due.release();
+                assert_eq!(wakes.0.load(Ordering::SeqCst), before + 1);
+                // Released: the next frame is not held behind it.
+                drop(due);
+            } else {
+                drop(due);
+                assert_eq!(wakes.0.load(Ordering::SeqCst), before + 1);
+            }
+            assert!(!outlet.lock().awaiting);
+            outlet.lock().drop_queue();
+        }
     }
 
     #[tokio::test]
@@ -897,7 +1069,9 @@ mod tests {
         let mut cx = Context::from_waker(noop_waker_ref());
         // The writer was about to write what was queued when a cut dropped
         // it: nothing to write is not a failed write, and the close follows.
-        outlet.push(text_frame(r#"{"own":1}"#)).unwrap();
+        outlet
+            .lock()
+            .enqueue(text_frame(r#"{"own":1}"#), Origin::Own);
         outlet.cut();
         assert!(matches!(outlet.poll_write(&mut cx), Poll::Ready(Ok(None))));
         assert!(matches!(outlet.poll_pending(&mut cx), Poll::Ready(true)));
