@@ -752,6 +752,16 @@ mod tests {
         (outlet, client)
     }
 
+    /// The next `n` bytes the client receives (`why` they must come).
+    async fn read_n(client: &mut TcpStream, n: usize, why: &str) -> Vec<u8> {
+        let mut got = vec![0; n];
+        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
+            .await
+            .expect(why)
+            .unwrap();
+        got
+    }
+
     /// Counts its wake-ups.
     struct Counting(AtomicUsize);
 
@@ -870,11 +880,12 @@ mod tests {
 
         let frame = text_frame(r#"{"seq":1}"#);
         assert_eq!(outlet.offer(room, &frame), Offer::Taken);
-        let mut got = vec![0; frame.len()];
-        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
-            .await
-            .expect("the relay wrote it: nobody else would")
-            .unwrap();
+        let got = read_n(
+            &mut client,
+            frame.len(),
+            "the relay wrote it: nobody else would",
+        )
+        .await;
         assert_eq!(got, frame);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "the writer slept on");
         assert!(outlet.lock().queue.is_empty());
@@ -882,11 +893,7 @@ mod tests {
         // Its own answer likewise leaves at once, from the task that made it.
         let answer = text_frame(r#"{"own":0}"#);
         outlet.send(r#"{"own":0}"#).unwrap();
-        let mut got = vec![0; answer.len()];
-        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
-            .await
-            .expect("written by send")
-            .unwrap();
+        let got = read_n(&mut client, answer.len(), "written by send").await;
         assert_eq!(got, answer);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "the writer slept on");
 
@@ -939,11 +946,7 @@ mod tests {
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "written by send");
         let mut expected = frame.to_vec();
         expected.extend_from_slice(&text_frame(r#"{"answer":1}"#));
-        let mut got = vec![0; expected.len()];
-        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
-            .await
-            .unwrap()
-            .unwrap();
+        let got = read_n(&mut client, expected.len(), "the bytes arrive").await;
         assert_eq!(got, expected, "the room's frame first");
 
         // At most one room item is held: the next one wakes the writer for
@@ -1079,11 +1082,7 @@ mod tests {
             panic!("the close is written")
         };
         assert!(matches!(outlet.poll_pending(&mut cx), Poll::Ready(false)));
-        let mut got = vec![0; 4 + n];
-        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
-            .await
-            .unwrap()
-            .unwrap();
+        let got = read_n(&mut client, 4 + n, "the bytes arrive").await;
         assert_eq!(&got[..4], &text_frame("{}")[..], "the frame written before");
         assert_eq!(got[4], 0x88, "then the close");
         assert_eq!(u16::from_be_bytes([got[6], got[7]]), 1008);
