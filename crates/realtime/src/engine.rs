@@ -34,14 +34,15 @@
 //!
 //! On MySQL the commit overlaps the next batch (a `Flight`): once a batch is
 //! written its `COMMIT` (with the writes queued for it) is sent, and bids
-//! that arrive meanwhile are decided on a second connection. InnoDB releases the row locks before it flushes
-//! the log, so that batch's statements run while the last one is made
-//! durable; they start from the cached state the last batch wrote, which
-//! their guards check again once its locks are released (a commit that
-//! failed rolled back, and the guards fail: re-read and redo). Every bid of
-//! a batch is still answered, and the room told, only after its commit,
-//! batches in order; a bid the cache refuses for certain meanwhile is
-//! refused against the state in flight (a refusal needs nothing committed).
+//! that arrive meanwhile are decided on a second connection. InnoDB
+//! releases the row locks before it flushes the log, so that batch's
+//! statements run while the last one is made durable; they start from the
+//! cached state the last batch wrote, which their guards check again once
+//! its locks are released (a commit that failed rolled back, and the
+//! guards fail: re-read and redo). Every bid of a batch is still answered,
+//! and the room told, only after its commit, batches in order; a bid the
+//! cache refuses for certain meanwhile is refused against the state in
+//! flight (a refusal needs nothing committed).
 
 use std::collections::HashMap;
 use std::future::Future;
