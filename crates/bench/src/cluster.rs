@@ -48,15 +48,9 @@ impl Instance {
 
     /// Resident memory of the process, in bytes.
     pub fn rss_bytes(&self) -> u64 {
-        let Some(child) = &self.child else { return 0 };
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
-            .expect("read /proc/<pid>/status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .expect("VmRSS in /proc/<pid>/status")
-            * 1024
+        self.child
+            .as_ref()
+            .map_or(0, |child| rss_bytes_of(child.id()))
     }
 
     /// CPU time the process has used so far, in seconds.
@@ -325,6 +319,18 @@ impl Setup {
             backend,
         }
     }
+}
+
+/// Resident memory of process `pid`, in bytes.
+pub fn rss_bytes_of(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/<pid>/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS in /proc/<pid>/status")
+        * 1024
 }
 
 /// CPU time used by process `pid` (`"self"` for the bench), in seconds: the

@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster::{self, Cluster};
+use crate::transport::TransportServer;
 use crate::{Target, percentile, seed, ws};
 
 /// `sitga-bench fanout`.
@@ -34,6 +35,11 @@ pub struct Args {
     /// Source addresses 127.0.0.1 … 127.0.0.N the watchers connect from.
     #[arg(long, default_value_t = 4)]
     sources: u8,
+    /// Also measure each watcher count against an in-memory server that
+    /// sends the same frames and stores nothing (`sitga-bench
+    /// transport-server`): what the sockets alone cost on these cores.
+    #[arg(long)]
+    transport: bool,
     #[command(flatten)]
     target: Target,
 }
@@ -77,68 +83,38 @@ pub async fn run(args: Args) -> serde_json::Value {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut levels = vec![1];
     levels.extend(args.watchers.iter().copied().filter(|&c| c > 1));
-    let mut baseline_p50 = None;
+    let servers: &[Server] = if args.transport {
+        &[Server::Sitga, Server::InMemory]
+    } else {
+        &[Server::Sitga]
+    };
+    let mut baseline_p50 = [None, None];
     let mut rows = Vec::new();
     for watchers in levels {
-        // A fresh cluster per level: memory is read from a clean start.
-        let cluster = Cluster::start(&bin, &backend, args.target.instances, 10).await;
-        let auction = seed::auction(&pool, ids[0]).await;
-        let m = measure(
-            &cluster,
-            auction.id,
-            &ids[1..],
-            watchers,
-            args.bids,
-            args.sources,
-        )
-        .await;
-        drop(cluster);
-        let mut sorted = m.from_send.clone();
-        sorted.sort_unstable();
-        let mut commit = m.from_commit_ms.clone();
-        commit.sort_unstable();
-        let p50 = percentile(&sorted, 0.50);
-        let base = *baseline_p50.get_or_insert(p50);
-        let commit_p99 = commit
-            .get(((commit.len() as f64 - 1.0) * 0.99).round() as usize)
-            .copied()
-            .unwrap_or_default();
-        // Below ~100 sockets the difference drowns in allocator noise.
-        let rss = if m.watchers >= 100 {
-            format!("{:.1} KiB", m.rss_per_socket / 1024.0)
-        } else {
-            "–".into()
-        };
-        println!(
-            "| {} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {rss} | {:.2} | {:.2} |",
-            m.watchers,
-            m.join.as_secs_f64(),
-            m.delivered,
-            m.expected,
-            p50.as_secs_f64() * 1e3,
-            percentile(&sorted, 0.99).as_secs_f64() * 1e3,
-            sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            p50.as_secs_f64() / base.as_secs_f64().max(1e-9),
-            commit_p99,
-            m.server_cpu_us,
-            m.bench_cpu_us,
-        );
-        assert_eq!(
-            m.delivered, m.expected,
-            "every watcher gets every accepted bid"
-        );
-        rows.push(serde_json::json!({
-            "watchers": m.watchers,
-            "p50_ms": crate::ms(p50),
-            "p99_ms": crate::ms(percentile(&sorted, 0.99)),
-            "max_ms": crate::ms(sorted.last().copied().unwrap_or_default()),
-            "commit_p99_ms": commit_p99,
-            "rss_per_socket_kib": (m.watchers >= 100).then(|| m.rss_per_socket / 1024.0),
-            "server_cpu_us_per_watcher_bid": m.server_cpu_us,
-            "bench_cpu_us_per_watcher_bid": m.bench_cpu_us,
-            "delivered": m.delivered,
-            "expected": m.expected,
-        }));
+        for (n, &server) in servers.iter().enumerate() {
+            // A fresh server per level: memory is read from a clean start.
+            let m = match server {
+                Server::Sitga => {
+                    let cluster = Cluster::start(&bin, &backend, args.target.instances, 10).await;
+                    let auction = seed::auction(&pool, ids[0]).await;
+                    measure(
+                        &cluster,
+                        auction.id,
+                        &ids[1..],
+                        watchers,
+                        args.bids,
+                        args.sources,
+                    )
+                    .await
+                }
+                Server::InMemory => {
+                    let memory = TransportServer::start().await;
+                    let room = AuctionId::new(1);
+                    measure(&memory, room, &ids[1..], watchers, args.bids, args.sources).await
+                }
+            };
+            rows.push(report(server, &m, &mut baseline_p50[n]));
+        }
     }
     serde_json::json!({
         "scenario": "fanout",
@@ -147,6 +123,116 @@ pub async fn run(args: Args) -> serde_json::Value {
         "rows": rows,
         "invariants_ok": true,
     })
+}
+
+/// Prints one row of the table; its JSON.
+fn report(server: Server, m: &Measured, baseline_p50: &mut Option<Duration>) -> serde_json::Value {
+    let mut sorted = m.from_send.clone();
+    sorted.sort_unstable();
+    let mut commit = m.from_commit_ms.clone();
+    commit.sort_unstable();
+    let p50 = percentile(&sorted, 0.50);
+    let base = *baseline_p50.get_or_insert(p50);
+    let commit_p99 = commit
+        .get(((commit.len() as f64 - 1.0) * 0.99).round() as usize)
+        .copied()
+        .unwrap_or_default();
+    // Below ~100 sockets the difference drowns in allocator noise.
+    let rss = if m.watchers >= 100 {
+        format!("{:.1} KiB", m.rss_per_socket / 1024.0)
+    } else {
+        "–".into()
+    };
+    println!(
+        "| {}{} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {rss} | {:.2} | {:.2} |",
+        m.watchers,
+        server.note(),
+        m.join.as_secs_f64(),
+        m.delivered,
+        m.expected,
+        p50.as_secs_f64() * 1e3,
+        percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+        sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        p50.as_secs_f64() / base.as_secs_f64().max(1e-9),
+        commit_p99,
+        m.server_cpu_us,
+        m.bench_cpu_us,
+    );
+    assert_eq!(
+        m.delivered, m.expected,
+        "every watcher gets every accepted bid"
+    );
+    serde_json::json!({
+        "server": server.label(),
+        "watchers": m.watchers,
+        "p50_ms": crate::ms(p50),
+        "p99_ms": crate::ms(percentile(&sorted, 0.99)),
+        "max_ms": crate::ms(sorted.last().copied().unwrap_or_default()),
+        "commit_p99_ms": commit_p99,
+        "rss_per_socket_kib": (m.watchers >= 100).then(|| m.rss_per_socket / 1024.0),
+        "server_cpu_us_per_watcher_bid": m.server_cpu_us,
+        "bench_cpu_us_per_watcher_bid": m.bench_cpu_us,
+        "delivered": m.delivered,
+        "expected": m.expected,
+    })
+}
+
+/// What a measurement runs against.
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    /// `sitga serve`, one or more instances.
+    Sitga,
+    /// `sitga-bench transport-server`: the same frames, nothing stored.
+    InMemory,
+}
+
+impl Server {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Sitga => "sitga",
+            Self::InMemory => "in-memory",
+        }
+    }
+
+    /// What the table adds after the watcher count.
+    fn note(self) -> &'static str {
+        match self {
+            Self::Sitga => "",
+            Self::InMemory => " (in-memory server)",
+        }
+    }
+}
+
+/// Where a measurement's clients connect, and what its server costs.
+trait Endpoint {
+    /// The address client `n` connects to (round-robin over instances).
+    fn addr(&self, n: usize) -> SocketAddr;
+    fn rss_bytes(&self) -> u64;
+    fn cpu_seconds(&self) -> f64;
+}
+
+impl Endpoint for Cluster {
+    fn addr(&self, n: usize) -> SocketAddr {
+        self.pick(n).addr
+    }
+    fn rss_bytes(&self) -> u64 {
+        Cluster::rss_bytes(self)
+    }
+    fn cpu_seconds(&self) -> f64 {
+        Cluster::cpu_seconds(self)
+    }
+}
+
+impl Endpoint for TransportServer {
+    fn addr(&self, _: usize) -> SocketAddr {
+        self.addr
+    }
+    fn rss_bytes(&self) -> u64 {
+        TransportServer::rss_bytes(self)
+    }
+    fn cpu_seconds(&self) -> f64 {
+        TransportServer::cpu_seconds(self)
+    }
 }
 
 /// One watcher: joins, waits for its `state`, then records each accepted
@@ -252,14 +338,14 @@ struct Room {
 }
 
 async fn measure(
-    cluster: &Cluster,
+    server: &impl Endpoint,
     room: AuctionId,
     bidders: &[UserId],
     watchers: usize,
     bids: usize,
     sources: u8,
 ) -> Measured {
-    let rss_before = cluster.rss_bytes();
+    let rss_before = server.rss_bytes();
     let shared = Arc::new(Room {
         id: room,
         bids: bids + 1,
@@ -273,7 +359,7 @@ async fn measure(
     let began = Instant::now();
     let tasks: Vec<_> = (0..watchers)
         .map(|n| {
-            let addr = cluster.pick(n).addr;
+            let addr = server.addr(n);
             let last = 1 + (n % usize::from(sources.max(1))) as u8;
             let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, last));
             tokio::spawn(watcher(addr, source, shared.clone(), done_rx.clone()))
@@ -286,13 +372,13 @@ async fn measure(
     let join = began.elapsed();
     // Let the sockets settle before reading memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_after = cluster.rss_bytes();
+    let rss_after = server.rss_bytes();
 
     // Two bidders on the first instance take turns (a leader may not raise
     // its own bid); each next bid waits until every watcher has the last.
     let mut bidder_sockets = Vec::new();
     for &id in bidders.iter().take(2) {
-        let mut s = ws::connect(cluster.instances[0].addr, Some(&seed::token(id)), None)
+        let mut s = ws::connect(server.addr(0), Some(&seed::token(id)), None)
             .await
             .expect("bidder connects");
         ws::join(&mut s, room).await.expect("bidder joins");
@@ -300,7 +386,7 @@ async fn measure(
     }
     // Bid 0 warms the path up and is not counted.
     let mut sent = Vec::with_capacity(bids + 1);
-    let cpu_before = (cluster.cpu_seconds(), cluster::cpu_seconds_of("self"));
+    let cpu_before = (server.cpu_seconds(), cluster::cpu_seconds_of("self"));
     for k in 0..=bids {
         let socket = &mut bidder_sockets[k % 2];
         let amount = 1_000 + 100 * k as i64;
@@ -326,7 +412,7 @@ async fn measure(
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    let cpu_after = (cluster.cpu_seconds(), cluster::cpu_seconds_of("self"));
+    let cpu_after = (server.cpu_seconds(), cluster::cpu_seconds_of("self"));
     let per_watcher_bid = 1e6 / (watchers * (bids + 1)) as f64;
     let _ = done_tx.send(true);
     let mut from_send = Vec::with_capacity(watchers * bids);

@@ -42,6 +42,7 @@ mod private;
 mod rest;
 mod seed;
 mod storm;
+mod transport;
 mod ws;
 
 /// The JWT secret every instance of a run shares.
@@ -95,6 +96,9 @@ enum Scenario {
     /// Forecasting: one Prophet fit + 7-day predict in sitga against Python
     /// prophet on the same series, in the same run.
     Forecast(forecast::Args),
+    /// The storm's in-memory WebSocket server (started by `storm`).
+    #[command(hide = true)]
+    TransportServer,
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -114,6 +118,7 @@ async fn main() {
         Scenario::Faults(args) => faults::run(args).await,
         Scenario::Identify(args) => identify::run(args).await,
         Scenario::Forecast(args) => forecast::run(&args),
+        Scenario::TransportServer => transport::serve().await,
     };
     if cli.json {
         println!("{summary}");

@@ -214,6 +214,43 @@ async fn bidder(
     result
 }
 
+/// What the storm's clients got from the in-memory server.
+struct Transport {
+    /// Accepted bids per second.
+    rate: f64,
+    /// Refused bids per accepted one.
+    refused_per_accepted: f64,
+    /// Bids answered (accepted or refused) per second.
+    answers_per_s: f64,
+    /// CPU per accepted bid: the server's, the bench's (ms).
+    server_ms: f64,
+    bench_ms: f64,
+}
+
+/// The WebSocket phase again, the same bidders and length, against
+/// [`crate::transport`]'s server instead of sitga.
+async fn transport_phase(bidders: &[UserId], room: AuctionId, length: Duration) -> Transport {
+    let server = crate::transport::TransportServer::start().await;
+    let addr = server.addr;
+    let cpu_before = (server.cpu_seconds(), cluster::cpu_seconds_of("self"));
+    let (results, elapsed) = run_for(bidders.iter().copied(), length, |id, stop| {
+        bidder(addr, seed::token(id), room, Format::Plain, stop)
+    })
+    .await;
+    let cpu_after = (server.cpu_seconds(), cluster::cpu_seconds_of("self"));
+    let accepted: usize = results.iter().map(|r| r.accepted.len()).sum();
+    let refused: u64 = results.iter().map(|r| r.rejected).sum();
+    assert!(accepted > 0, "no bid accepted by the in-memory server");
+    let per_accepted = |before: f64, after: f64| 1e3 * (after - before) / accepted as f64;
+    Transport {
+        rate: accepted as f64 / elapsed.as_secs_f64(),
+        refused_per_accepted: refused as f64 / accepted as f64,
+        answers_per_s: (accepted as f64 + refused as f64) / elapsed.as_secs_f64(),
+        server_ms: per_accepted(cpu_before.0, cpu_after.0),
+        bench_ms: per_accepted(cpu_before.1, cpu_after.1),
+    }
+}
+
 /// Every bidder bids the minimum next amount through the engine, directly;
 /// returns accepted bids per second and the accepted amounts.
 async fn engine_phase(
@@ -385,6 +422,7 @@ async fn storm(args: Args) -> serde_json::Value {
     let elapsed = elapsed.as_secs_f64();
     latencies.sort_unstable();
     let rate = accepted as f64 / elapsed;
+    let answers_per_s = (accepted as f64 + rejected as f64) / elapsed;
     // (cores busy, ms per accepted bid) of a process over the phase.
     let cpu = |before: f64, after: f64| {
         (
@@ -396,6 +434,20 @@ async fn storm(args: Args) -> serde_json::Value {
     let bench_cpu = cpu(cpu_before.1, cpu_after.1);
     println!("| sitga over WebSocket | {bidders} | {rate:.0} |");
     rows.push(serde_json::json!({ "phase": "sitga over WebSocket", "concurrency": bidders, "accepted_per_s": rate }));
+    // The same clients against a server that does nothing but WebSocket:
+    // the ceiling of the phase above on these cores.
+    let transport = if format == Format::Plain {
+        Some(transport_phase(&ids[1..], auction.id, length).await)
+    } else {
+        None
+    };
+    if let Some(t) = &transport {
+        println!(
+            "| WebSocket only: the same clients, an in-memory server | {bidders} | {:.0} |",
+            t.rate
+        );
+        rows.push(serde_json::json!({ "phase": "WebSocket only (in-memory server)", "concurrency": bidders, "accepted_per_s": t.rate }));
+    }
     println!();
     println!(
         "- bid engine / single-client limit: **{:.0} %** (median of {rounds} back-to-back rounds)",
@@ -417,6 +469,20 @@ async fn storm(args: Args) -> serde_json::Value {
         "- CPU over the WebSocket phase (cores busy; ms per accepted bid): sitga {:.2}; {:.2}, the bench's clients {:.2}; {:.2}",
         sitga_cpu.0, sitga_cpu.1, bench_cpu.0, bench_cpu.1,
     );
+    if let Some(t) = &transport {
+        println!(
+            "- the same clients against the in-memory server (no database, no rules): sitga over WebSocket / it **{:.0} %**, it / the bid engine {:.0} %; bids answered per second sitga / it **{:.0} %** ({:.0} / {:.0}); refused bids per accepted one: sitga {:.0}, it {:.0}; its CPU per accepted bid: server {:.2} ms, the bench's clients {:.2} ms",
+            100.0 * rate / t.rate.max(1e-9),
+            100.0 * t.rate / engine_rate.max(1e-9),
+            100.0 * answers_per_s / t.answers_per_s.max(1e-9),
+            answers_per_s,
+            t.answers_per_s,
+            rejected as f64 / accepted as f64,
+            t.refused_per_accepted,
+            t.server_ms,
+            t.bench_ms,
+        );
+    }
     println!(
         "- ack latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} answers)",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
@@ -454,6 +520,17 @@ async fn storm(args: Args) -> serde_json::Value {
         "engine_ratio": engine_ratio,
         "websocket_ratio": rate / engine_rate.max(1e-9),
         "websocket_vs_limit": rate / single.max(1.0),
+        "websocket_vs_transport": transport.as_ref().map(|t| rate / t.rate.max(1e-9)),
+        "transport_vs_engine": transport.as_ref().map(|t| t.rate / engine_rate.max(1e-9)),
+        "websocket_refused_per_accepted": rejected as f64 / accepted as f64,
+        "answers_vs_transport": transport.as_ref().map(|t| answers_per_s / t.answers_per_s.max(1e-9)),
+        "transport": transport.as_ref().map(|t| serde_json::json!({
+            "refused_per_accepted": t.refused_per_accepted,
+            "cpu": {
+                "server": { "ms_per_accepted": t.server_ms },
+                "bench": { "ms_per_accepted": t.bench_ms },
+            },
+        })),
         "websocket_cpu": {
             "sitga": { "cores_busy": sitga_cpu.0, "ms_per_accepted": sitga_cpu.1 },
             "bench": { "cores_busy": bench_cpu.0, "ms_per_accepted": bench_cpu.1 },
